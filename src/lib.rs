@@ -29,6 +29,8 @@
 //!   protocol-neutral operations, replies and error kinds.
 //! - [`access`]: tokens, grants, the failed-authentication throttle (the
 //!   serve layer decides with them which request may do what).
+//! - [`model`]: the values every layer shares (file facts, listing entries,
+//!   space, ETags, dead properties, locks, sessions), owned by no engine.
 //! - [`storage`]: the root-directory jail and atomic uploads (no wire codes).
 //! - [`pool`]: the I/O pool's threads, which run serve's jobs, their way
 //!   back to the reactors, and the checksum threads.
@@ -69,6 +71,7 @@ pub mod metrics;
 #[cfg(not(feature = "metrics"))]
 #[path = "metrics/absent.rs"]
 pub mod metrics;
+pub mod model;
 pub mod name;
 pub mod node;
 pub mod node_rules;

@@ -13,7 +13,7 @@ use super::args::ClientArgs;
 use super::output::{Output, ProgressMode, human_size};
 use crate::client::sessions::Session;
 use crate::client::{Client, ClientError};
-use crate::storage::DEFERRED_SIZE;
+use crate::model::DEFERRED_SIZE;
 
 /// `ferry sessions`.
 #[derive(Debug, Args)]

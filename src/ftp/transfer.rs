@@ -7,11 +7,11 @@ use super::control::Control;
 use super::listing::{Asked, Listed};
 use super::path::{file_name, folder_prefix, resolve};
 use super::reply::{failed, one_line, passive_line};
+use crate::model::Folders;
 use crate::serve::decoded::{Connect, Decoded, Link, Relay};
 use crate::serve::ops::{self, Request};
 use crate::serve::terms::ListingFormat;
 use crate::serve::{Body, BodyLength, Operation};
-use crate::storage::Folders;
 
 impl Control {
     /// A transfer on the data connection: handed to it by the reactor.

@@ -13,9 +13,9 @@
 //! asked.
 
 use super::page::Page;
+use crate::model::Space;
 use crate::serve::terms::{Details, Format, Wants};
 use crate::serve::{ListingFormat, Piece};
-use crate::storage::Space;
 
 /// The format for a request that wants JSON (`json`), the plain HTML
 /// listing (`plain`: `?plain`, no script) or the web page.
@@ -98,7 +98,7 @@ fn json_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{FileInfo, ListEntry};
+    use crate::model::{FileInfo, ListEntry};
 
     fn render(
         mut format: ListingFormat,

@@ -26,9 +26,9 @@ use time::macros::format_description;
 
 use super::fields::url_path;
 use super::page_data::{Entries, may_words, row_words};
+use crate::model::{ListEntry, Space};
 use crate::serve::terms::{Details, Format, Wants};
 use crate::serve::{Piece, Rights};
-use crate::storage::{ListEntry, Space};
 
 /// The interface's style and script (`ui.rs`; none in a build without
 /// the `web` feature: the page is then its table, which works without
@@ -531,7 +531,7 @@ mod tests {
         let entries: Vec<ListEntry> = (0..files)
             .map(|n| ListEntry {
                 name: format!("d/f{n}"),
-                info: crate::storage::FileInfo { size: 3, mtime: 0 },
+                info: crate::model::FileInfo { size: 3, mtime: 0 },
                 stamp: Default::default(),
             })
             .collect();

@@ -9,8 +9,8 @@ use time::macros::format_description;
 
 use crate::formats::calendar::Civil;
 use crate::formats::hex::{CrcHex, push_hex};
+use crate::model::{FileInfo, Stamp};
 use crate::serve::Version;
-use crate::storage::{FileInfo, Stamp};
 
 /// The IMF-fixdate of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`).
 const HTTP_DATE: &[BorrowedFormatItem<'static>] = format_description!(

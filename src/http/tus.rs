@@ -49,11 +49,12 @@ use super::response::{self, Framing, Head as ResponseHead};
 use crate::access::Secret;
 use crate::formats::hex::CrcHex;
 use crate::formats::upload_metadata;
+use crate::model::SessionInfo;
 use crate::name::Name;
 use crate::serve::ops::FirstBytes;
 use crate::serve::piece::{self, PieceChecksum};
 use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request};
-use crate::storage::{SESSIONS_DIR, SessionInfo, fits_a_record};
+use crate::storage::{SESSIONS_DIR, fits_a_record};
 
 /// The protocol version served, the only one.
 pub const VERSION: &str = "1.0.0";

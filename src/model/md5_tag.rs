@@ -1,5 +1,5 @@
 //! What S3 answers as an object's `ETag`, as recorded with its file
-//! (`checksum.rs` keeps the record): the MD5 of its bytes, or a multipart
+//! (storage's `checksum.rs` keeps the record): the MD5 of its bytes, or a multipart
 //! upload's MD5 of its parts' MD5s and their number.
 
 /// What S3 answers as an object's `ETag`, as recorded with its file: the

@@ -6,6 +6,7 @@ use super::{
     CRC_TRAILER, ProtocolError, Recovery, Request, Response, parse_crc_trailer, parse_request,
     parse_stream_trailer,
 };
+use crate::model::ListedSession;
 use crate::serve::decoded::{Decoded, Refusal, after_blank_lines};
 use crate::serve::ops;
 use crate::serve::terms::PlainFormat;
@@ -13,7 +14,7 @@ use crate::serve::{
     Body, BodyLength, ErrorKind, Failure, Folders, Operation, Overwrite, Piece, Reply, Scope,
     Trailer, Version, Want,
 };
-use crate::storage::{ListedSession, StorageError};
+use crate::storage::StorageError;
 
 /// The FERRY/1 code for a kind of failure.
 pub fn error_code(kind: ErrorKind) -> u16 {

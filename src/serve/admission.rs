@@ -50,7 +50,7 @@ fn under_the_rule<'a>(declared: &Declared<'a>) -> Option<Needs<'a>> {
 
 /// The lock rule for `declared` with the tokens `submitted`.
 fn checked(
-    table: &[crate::storage::DavLock],
+    table: &[crate::model::DavLock],
     now: i64,
     declared: &Declared<'_>,
     submitted: &[&str],

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::storage::{FileInfo, Stamp};
+use crate::model::{FileInfo, Stamp};
 
 /// A file's identity at one moment: what conditional requests compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct Version {
     /// waits for it ([`Want::needs_checksum`]), others go without.
     pub crc: Option<u32>,
     /// The MD5 tag recorded with it (S3's `ETag`), if known.
-    pub md5: Option<crate::storage::Md5Tag>,
+    pub md5: Option<crate::model::Md5Tag>,
 }
 
 /// What a GET gets once its file's version is known.
@@ -62,7 +62,7 @@ pub trait Choose: fmt::Debug + Send {
     /// Amends the dead properties the answer is written from (S3's
     /// `response-*` fields, stated instead of those kept): the answer's
     /// alone, never the file's.
-    fn amend(&self, _props: &mut Vec<crate::storage::DeadProperty>) {}
+    fn amend(&self, _props: &mut Vec<crate::model::DeadProperty>) {}
 
     /// Whether the answer tells the additional checksum the file was
     /// uploaded with (S3's `x-amz-checksum-mode: ENABLED`): then too the

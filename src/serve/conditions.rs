@@ -7,8 +7,9 @@
 //! the lock rules judge them before a request is served (`locks.rs`).
 
 use super::{Ctx, Version};
+use crate::model::DavLock;
 use crate::name::Name;
-use crate::storage::{DavLock, Upload};
+use crate::storage::Upload;
 
 /// Makes `upload` one whose commit never replaces a file if its
 /// `preconditions` require its target not to exist (`If-None-Match: *`):

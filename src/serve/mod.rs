@@ -70,7 +70,7 @@ pub use arrived::{
 pub use job::{Job, Ticket};
 pub use operate::{Aim, Needs, Operate};
 pub use ops::archive::Archive;
-pub use ops::files::SOURCE_RANGE;
+pub use ops::file_copy::SOURCE_RANGE;
 pub use ops::get::{NO_SUCH_PART, PART_SIZES_UNKNOWN, sent};
 pub use ops::locks::NOTHING_THERE;
 pub use ops::props::{Change, PatchStatus, Patched, PropTarget, PropUpdate};
@@ -334,10 +334,10 @@ pub fn skip_body(body: Body, config: &Config) -> Next {
 
 /// The largest file there can be: a file's size is an `off_t`, signed
 /// 64 bits. Nothing larger is ever a size, so no size a client states can
-/// be mistaken for storage's mark of a size to come ([`DEFERRED_SIZE`](crate::storage::DEFERRED_SIZE)).
+/// be mistaken for storage's mark of a size to come ([`DEFERRED_SIZE`](crate::model::DEFERRED_SIZE)).
 pub const LARGEST_FILE: u64 = i64::MAX as u64;
 
-const _: () = assert!(crate::storage::DEFERRED_SIZE > LARGEST_FILE);
+const _: () = assert!(crate::model::DEFERRED_SIZE > LARGEST_FILE);
 
 /// A place for one more walk (a listing, an archive) of the client's
 /// address: each address may have `--max-walks-per-client` queued or
@@ -452,7 +452,7 @@ fn folder_refusal(ctx: &Ctx<'_>, verb: &str, subject: &str, err: StorageError) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{FileInfo, Stamp};
+    use crate::model::{FileInfo, Stamp};
 
     fn limited(max: u64) -> Config {
         Config {

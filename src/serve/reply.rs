@@ -6,8 +6,9 @@
 use std::fmt;
 
 use super::terms::Version;
+use crate::model::DeadProperty;
 use crate::name::{Name, NameError};
-use crate::storage::{DeadProperty, StorageError};
+use crate::storage::StorageError;
 
 /// What a client is told, whatever protocol it speaks.
 #[derive(Debug)]
@@ -31,7 +32,7 @@ pub enum Reply {
         session: Option<String>,
         /// Their MD5 (or a multipart upload's tag, or a copy's source's),
         /// where the request asked for it (S3's `ETag`).
-        md5: Option<crate::storage::Md5Tag>,
+        md5: Option<crate::model::Md5Tag>,
         /// The additional checksum they were verified against (S3's).
         checksum: Option<Box<super::digest::Checksum>>,
         /// The version stored, for HTTP's `ETag` (a client writing with
@@ -133,17 +134,17 @@ pub enum Reply {
     },
     /// An upload session, new or found again, and how far it has come
     /// (boxed: rare, and three times the size of the common replies).
-    Session(Box<crate::storage::SessionInfo>),
+    Session(Box<crate::model::SessionInfo>),
     /// What the server offers (`OPTIONS`), for the dialect to state.
     Offers {
         /// `--max-file-size`.
         max_file_size: Option<u64>,
     },
     /// The upload sessions the client may write (`SESSIONS`).
-    Sessions(Vec<crate::storage::ListedSession>),
+    Sessions(Vec<crate::model::ListedSession>),
     /// The room to write (DF): the file system's bytes and files free
     /// above the reserve, and in use.
-    Space(Box<crate::storage::Space>),
+    Space(Box<crate::model::Space>),
     /// A page of a multipart upload's parts (S3's ListParts; boxed: rare).
     Parts(Box<super::ops::multipart::PartsPage>),
     /// A page of multipart uploads (S3's ListMultipartUploads).

@@ -19,9 +19,10 @@ use super::{Ctx, ErrorKind, Failure};
 use crate::access::Who;
 use crate::access::quota::{FolderQuota, Quota};
 use crate::config::MinFree;
+use crate::model::Space;
 use crate::name::Name;
 use crate::storage::{Account, Usage, over_quota};
-use crate::storage::{Space, Storage, StorageError};
+use crate::storage::{Storage, StorageError};
 
 /// The disk reserve (`--min-free`), before a write's `size` bytes are
 /// taken: the rule's home is `storage/reserve.rs` (it asks the file

@@ -19,8 +19,9 @@ use super::spool::{Spool, Spooled};
 use super::terms::Search;
 use super::{Ctx, Piece};
 use crate::access::{Perm, Who};
+use crate::model::ListEntry;
 use crate::name::{Name, Prefix};
-use crate::storage::{ListEntry, StorageError};
+use crate::storage::StorageError;
 
 /// Spools what `search` finds below `prefix` that `who` may see, in name
 /// order; returns the spool file, its length and the results' count.
@@ -63,7 +64,7 @@ pub(super) fn spool(
         search,
     });
     let at_walk_cap = || walked.get() >= search.max_walked;
-    let enter = |dir: &str, info: &crate::storage::FileInfo| {
+    let enter = |dir: &str, info: &crate::model::FileInfo| {
         if ctx.is_abandoned() {
             return Err(std::io::Error::other("the client has gone"));
         }

@@ -9,8 +9,8 @@ use std::fmt;
 
 pub use super::choose::{Choose, Selection, Version};
 
+pub use crate::model::Folders;
 use crate::name::Name;
-pub use crate::storage::Folders;
 
 /// How a folder is made ([`super::Operation::MakeFolder`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub enum Making {
     /// limited to the bucket too).
     Bucket,
 }
-use crate::storage::{DeadProperty, ListEntry, Space};
+use crate::model::{DeadProperty, ListEntry, Space};
 
 /// How much of the tree below a prefix a listing shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +188,7 @@ pub trait Format: fmt::Debug + std::marker::Send {
     }
 
     /// The live locks, and the time their timeouts count from.
-    fn locks(&mut self, _locks: std::sync::Arc<[crate::storage::DavLock]>, _now: i64) {}
+    fn locks(&mut self, _locks: std::sync::Arc<[crate::model::DavLock]>, _now: i64) {}
 
     /// The name of the token the listing is for (`None`: access control
     /// off, or anonymous), told before the walk (S3's `Owner`: ferry
@@ -266,7 +266,7 @@ pub struct Details {
     /// The root's space (with the listed folder or named file).
     pub space: Option<Space>,
     /// A file's recorded MD5 tag, where [`Wants::md5`] and one matches it.
-    pub md5: Option<crate::storage::Md5Tag>,
+    pub md5: Option<crate::model::Md5Tag>,
 }
 
 /// A format that needs nothing but the pieces: a plain function.
@@ -407,7 +407,7 @@ impl Want {
 
     /// Amends the properties the answer is written from
     /// ([`Choose::amend`]).
-    pub fn amend(&self, props: &mut Vec<crate::storage::DeadProperty>) {
+    pub fn amend(&self, props: &mut Vec<crate::model::DeadProperty>) {
         if let Want::Chosen(rule) = self {
             rule.amend(props);
         }

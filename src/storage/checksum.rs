@@ -30,10 +30,10 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use rustix::fs::Stat;
 
-pub use super::md5_tag::Md5Tag;
 use super::version_record::{recorded_value, write_record};
 use super::zip_crc;
 use crate::formats::hex::CrcHex;
+use crate::model::Md5Tag;
 use crate::wire::page_buf::PageBuf;
 
 const ATTRIBUTE: &str = "user.ferry.crc32c";

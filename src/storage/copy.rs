@@ -12,10 +12,11 @@ use std::os::unix::fs::FileExt;
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
-use super::dead_props::Holder;
 use super::remove::Left;
 use super::unflushed::with_ancestors;
-use super::{Folders, Look, OpenFile, Storage, StorageError, Upload, check_regular};
+use super::{Look, OpenFile, Storage, StorageError, Upload, check_regular};
+use crate::model::Folders;
+use crate::model::Holder;
 use crate::name::{Name, Prefix};
 
 /// The folders a durable copy made (`--fsync`): each with the folder

@@ -23,7 +23,8 @@ use rustix::fs::{AtFlags, Dir, FileType, Mode};
 use rustix::io::Errno;
 
 use super::gate::Point;
-use super::{DIR, FileInfo, Storage, StorageError};
+use super::{DIR, Storage, StorageError};
+use crate::model::FileInfo;
 use crate::name::{Name, Prefix, RESERVED_PREFIX};
 
 /// Entries read ahead from one folder each time it is opened: one open and

@@ -57,6 +57,7 @@ use rustix::io::Errno;
 
 use super::settled::{changed_at, is_settled, system_now};
 use super::{DIR, Storage, StorageError, stored_file_mode};
+use crate::model::DavLock;
 
 /// The folder of the records, in the root.
 pub const LOCKS_DIR: &str = ".ferry-dav/locks";
@@ -66,40 +67,7 @@ const TABLE_LOCK: &str = ".lock";
 /// The largest record read: a lock's owner is at most a LOCK body.
 const MAX_RECORD: u64 = 128 * 1024;
 
-/// One lock, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DavLock {
-    /// `opaquelocktoken:<uuid>`.
-    pub token: String,
-    /// The locked name (a folder's without its `/`).
-    pub root: String,
-    /// `Depth: infinity` on a folder: everything in it is locked too.
-    pub deep: bool,
-    /// A shared lock (else exclusive).
-    pub shared: bool,
-    /// The owner's XML, as given (may be empty); shared, not copied,
-    /// by every copy of the table (up to 4 KiB each, a thousand locks).
-    pub owner: Arc<str>,
-    /// The timeout granted, in seconds.
-    pub timeout: u64,
-    /// When it ends (Unix seconds, by [`DavLocks::now`]).
-    pub expires: i64,
-    /// Who took it, as the caps count (see the module's header).
-    pub holder: String,
-}
-
 impl DavLock {
-    /// Whether the lock covers `name` (a file's, or a folder's without its
-    /// `/`): its root, or anything below a deep lock's root.
-    pub fn covers(&self, name: &str) -> bool {
-        name == self.root || (self.deep && is_below(name, &self.root))
-    }
-
-    /// Seconds left at `now` (0 once expired).
-    pub fn left(&self, now: i64) -> u64 {
-        u64::try_from(self.expires.saturating_sub(now)).unwrap_or(0)
-    }
-
     /// The record's file name: the token's uuid.
     fn file(&self) -> &str {
         self.token.rsplit(':').next().unwrap_or(&self.token)
@@ -141,14 +109,6 @@ impl DavLock {
             owner: owner.into(),
         })
     }
-}
-
-/// Whether `name` is strictly below folder `folder` (`""`: the root).
-pub fn is_below(name: &str, folder: &str) -> bool {
-    folder.is_empty() && !name.is_empty()
-        || name
-            .strip_prefix(folder)
-            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// What a change does to the records.

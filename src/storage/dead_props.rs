@@ -36,6 +36,7 @@ use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::{Storage, StorageError, open_dir_at};
+use crate::model::{DeadProperty, Holder, NewProps};
 use crate::name::RESERVED_PREFIX;
 
 /// Where the records live, from the root.
@@ -49,50 +50,6 @@ const MAGIC: &str = "ferry-dav-props 1";
 /// The most bytes one resource's record may hold: a `PROPPATCH` body is
 /// at most 64 KiB, but they add up.
 pub const MAX_RECORD: usize = 256 * 1024;
-
-/// One dead property: its name and the text kept for its value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadProperty {
-    /// The namespace URI (empty for none).
-    pub ns: String,
-    /// The local name.
-    pub local: String,
-    /// What the dialect keeps for it (WebDAV: the element, as XML).
-    pub value: String,
-}
-
-/// The dead properties of one namespace a new version of a file is
-/// written with (S3's object metadata, given with its bytes): in its
-/// commit they replace whatever that namespace held in the record the
-/// version has so far (a copy's, taken from its source), and leave the
-/// other namespaces' properties as they are.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewProps {
-    /// The namespace they replace.
-    pub ns: String,
-    /// The properties, each of namespace `ns`.
-    pub props: Vec<DeadProperty>,
-}
-
-impl NewProps {
-    /// None of namespace `ns`: a version whose properties there are
-    /// cleared.
-    pub fn of(ns: &str) -> NewProps {
-        NewProps {
-            ns: ns.to_owned(),
-            props: Vec::new(),
-        }
-    }
-}
-
-/// What has dead properties, by its name from the root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Holder<'a> {
-    /// A file.
-    File(&'a str),
-    /// A folder, without its `/` ("" for the root).
-    Folder(&'a str),
-}
 
 /// The members of a folder that may have records: found with one or two
 /// directory reads of its mirror, so a listing looks up a record only for

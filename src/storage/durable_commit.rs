@@ -329,8 +329,9 @@ impl Drop for Durable {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Folders, Storage};
+    use super::super::Storage;
     use super::*;
+    use crate::model::Folders;
 
     fn durable_storage(root: &std::path::Path) -> Storage {
         let mut storage = Storage::open(root, "test", false).unwrap();

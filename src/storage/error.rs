@@ -46,7 +46,7 @@ pub enum StorageError {
     Unavailable(Errno, log::Level),
     /// No upload session with that id.
     NoSuchUpload,
-    /// Where folders are S3's keys ([`super::Folders::Keys`]), the name's
+    /// Where folders are S3's keys ([`crate::model::Folders::Keys`]), the name's
     /// first folder (its bucket) is not there: only its own request
     /// (CreateBucket) makes one.
     NoBucket,

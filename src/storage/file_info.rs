@@ -1,20 +1,13 @@
-//! A stored file's facts as one `fstat` tells them: its size and
-//! modification time ([`FileInfo`]), what tells its versions apart beyond
-//! those ([`Stamp`]); and what a stored file is given: its mode, and the
-//! times that set its modification time alone.
+//! A stored file's facts as one `fstat` tells them ([`FileInfo`] and
+//! [`Stamp`], `crate::model`'s values, made from a `stat` here); and what a
+//! stored file is given: its mode, and the times that set its
+//! modification time alone.
 //!
 //! Plain values: nothing here opens, reads or writes a file.
 
 use rustix::fs::{Mode, Stat};
 
-/// Size and modification time of a stored file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileInfo {
-    /// Bytes.
-    pub size: u64,
-    /// Modification time, Unix seconds.
-    pub mtime: i64,
-}
+use crate::model::{FileInfo, Stamp};
 
 impl FileInfo {
     pub(super) fn of(stat: &Stat) -> FileInfo {
@@ -23,19 +16,6 @@ impl FileInfo {
             mtime: stat.st_mtime,
         }
     }
-}
-
-/// What tells versions of a stored file apart beyond its size and
-/// modification time in seconds: its inode (a new upload is a new inode,
-/// even with the same size and a preserved time) and the nanoseconds of
-/// its modification time. Known as soon as the file is open, unlike its
-/// CRC-32C.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stamp {
-    /// The inode number.
-    pub inode: u64,
-    /// Nanoseconds of the modification time, past [`FileInfo::mtime`].
-    pub nanos: u32,
 }
 
 /// Nanoseconds of a `stat` time, whatever integer the target gives them

@@ -12,7 +12,9 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
-use super::dead_props::{Holder, mirror};
+use crate::model::Holder;
+
+use super::dead_props::mirror;
 use super::{Storage, StorageError, open_dir_at};
 
 impl Storage {
@@ -185,8 +187,8 @@ impl Storage {
 
 #[cfg(test)]
 mod tests {
-    use super::super::dead_props::DeadProperty;
     use super::*;
+    use crate::model::DeadProperty;
 
     #[test]
     fn a_records_move_and_removal_share_the_files_flushes() {
@@ -216,12 +218,12 @@ mod tests {
         };
         let moved = |from: &'static str, to: &'static str| {
             move |s: &Storage| {
-                s.rename(&name(from), &name(to), true, super::super::Folders::Made)
+                s.rename(&name(from), &name(to), true, crate::model::Folders::Made)
                     .unwrap();
             }
         };
         let deleted = |what: &'static str| {
-            move |s: &Storage| s.delete(&name(what), super::super::Folders::Made).unwrap()
+            move |s: &Storage| s.delete(&name(what), crate::model::Folders::Made).unwrap()
         };
         let bare_move = cost(&storage, &moved("a/plain", "b/plain"));
         let bare_delete = cost(&storage, &deleted("b/plain"));

@@ -12,13 +12,13 @@ use std::os::unix::fs::FileExt;
 use rustix::fs::{AtFlags, Mode, ResolveFlags};
 use rustix::io::Errno;
 
-use super::checksum::{self, Md5Tag};
+use crate::model::Md5Tag;
+
+use super::checksum;
 use super::gate::Point;
 use super::zip_crc::{self, ZipCrc, ZipCrcRecord};
-use super::{
-    Ahead, BENEATH, FileInfo, Later, READ_FILE, Stamp, Storage, StorageError, check_regular,
-    open_beneath,
-};
+use super::{Ahead, BENEATH, Later, READ_FILE, Storage, StorageError, check_regular, open_beneath};
+use crate::model::{FileInfo, Stamp};
 use crate::name::Name;
 
 /// What is recorded with a file's version besides its CRC-32C and MD5,

@@ -15,7 +15,8 @@ use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
 use super::gate::Point;
-use super::{Folders, Storage, StorageError, check_regular, dead_props, dir_of, prune_empty_dirs};
+use super::{Storage, StorageError, check_regular, dir_of, prune_empty_dirs};
+use crate::model::{Folders, Holder};
 use crate::name::{Name, Prefix};
 
 /// The most members a folder's removal or copy names in what it left;
@@ -124,7 +125,7 @@ impl Storage {
         check_regular(&stat)?;
         // Its dead properties first: a crash between the two leaves a
         // file without them, never a record without its file.
-        let records = self.remove_records(dead_props::Holder::File(name.as_str()));
+        let records = self.remove_records(Holder::File(name.as_str()));
         let going = self
             .usage
             .as_ref()
@@ -229,7 +230,7 @@ impl Storage {
         // (a removed member's record is stale by its inode: harmless).
         // Their removal is flushed in the batch below.
         if removal.left.is_complete() {
-            stayed.extend(self.remove_records(super::dead_props::Holder::Folder(start)));
+            stayed.extend(self.remove_records(Holder::Folder(start)));
         }
         if self.durable {
             let parent = start.rsplit_once('/').map_or("", |(parent, _)| parent);

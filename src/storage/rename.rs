@@ -11,10 +11,11 @@ use std::os::fd::AsFd;
 use rustix::fs::{AtFlags, RenameFlags};
 use rustix::io::Errno;
 
-use super::dead_props::Holder;
 use super::gate::Point;
 use super::unflushed::with_ancestors;
-use super::{Folders, Storage, StorageError, check_regular, prune_empty_dirs};
+use super::{Storage, StorageError, check_regular, prune_empty_dirs};
+use crate::model::Folders;
+use crate::model::Holder;
 use crate::name::Name;
 
 impl Storage {

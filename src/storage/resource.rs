@@ -9,7 +9,8 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType};
 
 use super::checksum::Kept;
-use super::{FileInfo, Stamp, Storage, StorageError, open_dir_beneath};
+use super::{Storage, StorageError, open_dir_beneath};
+use crate::model::{FileInfo, Space, Stamp};
 
 /// A file or folder as `PROPPATCH` and `PROPFIND` see it.
 #[derive(Debug, Clone, Copy)]
@@ -20,21 +21,6 @@ pub struct Resource {
     pub info: FileInfo,
     /// Its inode, which its record names.
     pub stamp: Stamp,
-}
-
-/// The root's file system's space, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Space {
-    /// Free for ferry (not the blocks kept for root).
-    pub available: u64,
-    /// In use, by anyone.
-    pub used: u64,
-    /// The file system's size.
-    pub size: u64,
-    /// Files (inodes) free for ferry.
-    pub files_available: u64,
-    /// Files (inodes) in use, by anyone.
-    pub files_used: u64,
 }
 
 impl Storage {

@@ -16,8 +16,9 @@ use super::gate::Point;
 use super::session_append::staged_crc;
 use super::session_files::{self as files, check_id};
 use super::session_state::{Live, Staging};
-use super::sessions::SessionInfo;
-use super::{Folders, Storage, StorageError, Upload};
+use super::{Storage, StorageError, Upload};
+use crate::model::Folders;
+use crate::model::SessionInfo;
 
 impl Storage {
     /// Verifies a complete session and prepares its commit: an [`Upload`]

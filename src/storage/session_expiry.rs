@@ -13,7 +13,8 @@ use rustix::fs::{AtFlags, Mode};
 use super::session_files as files;
 use super::session_files::now_seconds;
 use super::session_index::Index;
-use super::{SessionInfo, Storage, StorageError};
+use super::{Storage, StorageError};
+use crate::model::SessionInfo;
 
 /// How long a session untouched is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,10 +17,11 @@ use rustix::io::Errno;
 
 use super::session_files::{self as files, Record, now_seconds};
 use super::session_index::{BegunBy, Index};
-use super::sessions::{DEFERRED_SIZE, SessionInfo, SessionLimits};
+use super::sessions::SessionLimits;
 use super::upload::Staged;
 use super::usage::Change;
 use super::{DIR, Storage, StorageError, Upload};
+use crate::model::{DEFERRED_SIZE, SessionInfo};
 use crate::name::Name;
 
 /// What a kept upload's record says of it (where a tus upload keeps its

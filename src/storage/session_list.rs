@@ -11,21 +11,9 @@ use std::sync::atomic::Ordering;
 use super::gate::Point;
 use super::session_expiry::SessionTtl;
 use super::session_files::now_seconds;
-use super::sessions::SessionInfo;
 use super::{Storage, StorageError};
+use crate::model::ListedSession;
 use crate::name::Name;
-
-/// A session as `SESSIONS` lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedSession {
-    /// What it uploads and how far it got.
-    pub info: SessionInfo,
-    /// Seconds since it began (since it was last used, for sessions of
-    /// older versions, which do not say).
-    pub age: u64,
-    /// Seconds until it expires unless used before then.
-    pub expires_in: u64,
-}
 
 impl Storage {
     /// The sessions `include` accepts by name, most recently used first,

@@ -54,6 +54,7 @@ use super::session_expiry::SessionTtl;
 use super::session_files::{self as files, Record, check_id, now_seconds};
 use super::session_index::Index;
 use super::{Storage, StorageError};
+use crate::model::SessionInfo;
 use crate::name::Name;
 
 /// What bounds the sessions an `UPLOAD` may begin.
@@ -87,46 +88,6 @@ pub enum SessionCap {
     Client(usize),
     /// The token's (`--max-upload-sessions-per-token`), which is this.
     Token(usize),
-}
-
-/// The size of a session begun without one (tus's
-/// creation-defer-length), until an APPEND declares it
-/// ([`Appending`](super::Appending)).
-pub const DEFERRED_SIZE: u64 = u64::MAX;
-
-/// A session as its record describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// The session id (16 hex digits).
-    pub id: String,
-    /// Where the file goes on commit.
-    pub name: Name,
-    /// Its full size ([`DEFERRED_SIZE`] until a client declares it).
-    pub size: u64,
-    /// Its CRC-32C, checked on commit; `None` where the client did not
-    /// say (a tus upload), and the staged bytes' own is recorded.
-    pub crc: Option<u32>,
-    /// Bytes staged so far.
-    pub received: u64,
-    /// What its client said of it (tus's `Upload-Metadata`), as said.
-    pub meta: Option<String>,
-    /// Who began it: a token's name, `(anonymous)` for a client without
-    /// one; `None` without access control (or begun by an older version).
-    pub owner: Option<String>,
-    /// When it expires unless used again, in seconds since the epoch;
-    /// `None` where the answer was made without the TTL
-    /// ([`Storage::live_session`] and a new session's say).
-    pub expires: Option<i64>,
-    /// It is stored already: what is left is the mark of a tus upload,
-    /// kept a while for a client that lost the last answer.
-    pub stored: bool,
-}
-
-impl SessionInfo {
-    /// Its full size, `None` until a client declares it.
-    pub fn known_size(&self) -> Option<u64> {
-        (self.size != DEFERRED_SIZE).then_some(self.size)
-    }
 }
 
 impl Storage {

@@ -15,7 +15,8 @@ use rustix::fs::{AtFlags, Dir, FileType, MemfdFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::Point;
-use super::{DIR, FileInfo, Stamp, Storage, StorageError};
+use super::{DIR, Storage, StorageError};
+use crate::model::{FileInfo, ListEntry, Stamp};
 use crate::name::{Name, Prefix, RESERVED_PREFIX};
 
 /// One level of a directory, as [`Storage::list_directory`] returns it.
@@ -125,18 +126,6 @@ impl Visit<'_> {
             Err(errno) => Err(errno),
         }
     }
-}
-
-/// One LIST result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListEntry {
-    /// Decoded name relative to the root.
-    pub name: String,
-    /// Size and modification time.
-    pub info: FileInfo,
-    /// What tells its versions apart beyond that (an HTTP `ETag` is made
-    /// of both, in a listing as for a GET).
-    pub stamp: Stamp,
 }
 
 impl Storage {

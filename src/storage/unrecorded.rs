@@ -175,8 +175,8 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{DeadProperty, Holder};
     use crate::storage::no_openat2::openat2_or_skip;
-    use crate::storage::{DeadProperty, Holder};
 
     fn storage() -> (tempfile::TempDir, Storage) {
         let dir = tempfile::tempdir().unwrap();

@@ -16,13 +16,14 @@ use std::sync::Arc;
 use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
-use super::checksum::Md5Tag;
-use super::dead_props::NewProps;
 use super::gate::{Gate, Point};
 use super::reserve::ReserveAsWritten;
 use super::session_state::Staging;
 use super::usage_commit::Counted;
-use super::{FileInfo, Stamp, StorageError, checksum, prune_empty_dirs};
+use super::{StorageError, checksum, prune_empty_dirs};
+use crate::model::Md5Tag;
+use crate::model::NewProps;
+use crate::model::{FileInfo, Stamp};
 
 /// What a committed file is: its size and time, its inode and the time's
 /// nanoseconds (what an HTTP `ETag` is made of), as its records name it.

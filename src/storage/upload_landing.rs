@@ -8,9 +8,9 @@ use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::StorageError;
-use super::dead_props::Holder;
 use super::gate::Point;
 use super::upload::{Staged, Upload};
+use crate::model::Holder;
 
 impl Upload {
     /// The one step that commits, counted in the usage ledger around it

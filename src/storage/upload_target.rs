@@ -19,13 +19,14 @@ use std::sync::atomic::Ordering;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::dead_props::Holder;
 use super::gate::Point;
 use super::reserve::ReserveAsWritten;
 use super::session_state::Staging;
-use super::sessions::SessionInfo;
 use super::usage_counts::token_of;
-use super::{DIR, Folders, Storage, StorageError, prune_empty_dirs, stored_file_mode};
+use super::{DIR, Storage, StorageError, prune_empty_dirs, stored_file_mode};
+use crate::model::Folders;
+use crate::model::Holder;
+use crate::model::SessionInfo;
 use crate::name::Name;
 
 use super::upload::{Staged, Upload};
@@ -325,7 +326,9 @@ mod tests {
     use std::fs;
     use std::os::unix::fs::MetadataExt;
 
-    use super::super::{DeadProperty, Folders, Holder, NewProps, Storage, StorageError};
+    use crate::model::{DeadProperty, Folders, Holder, NewProps};
+
+    use super::super::{Storage, StorageError};
     use super::*;
 
     /// Uploads `body` to `name`, looking as `look` says: whether it

@@ -24,10 +24,10 @@ use std::sync::Arc;
 
 use super::parts_folder::parts_staged;
 use super::session_files as files;
-use super::sessions::SessionInfo;
 use super::usage::{Account, Change, Ledger, Slot, Usage};
 use super::{Storage, StorageError};
 use crate::access::quota::{FolderQuota, Quota};
+use crate::model::SessionInfo;
 
 impl Storage {
     /// Counts usage from now on (see the module's header): by token where

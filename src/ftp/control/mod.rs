@@ -32,11 +32,11 @@ use super::path::{file_name, folder_prefix, quoted, resolve};
 use super::reply::{Facts, failed, mdtm, one_line};
 use super::terms::{Security, Terms};
 use crate::access::{Login, Secret};
+use crate::model::Folders;
 use crate::name::{Name, Prefix};
 use crate::serve::decoded::{Decoded, Refusal};
 use crate::serve::ops::{self, Request};
 use crate::serve::{Body, ErrorKind, Operation, Reply};
-use crate::storage::Folders;
 
 /// The user names that log in without a token (RFC 1635), to what the
 /// server's `--anonymous` grants allow.

@@ -8,10 +8,10 @@ use super::{Control, Pending};
 use crate::ftp::command::Command;
 use crate::ftp::listing::{Listed, Mlsd};
 use crate::ftp::path::{file_name, quoted, resolve};
+use crate::model::Folders;
 use crate::serve::Operation;
 use crate::serve::decoded::Decoded;
 use crate::serve::ops;
-use crate::storage::Folders;
 
 impl Control {
     pub(super) fn command(&mut self, Command { verb, arg }: Command, used: usize) -> Decoded {

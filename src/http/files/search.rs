@@ -107,7 +107,7 @@ impl Format for Results {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{FileInfo, ListEntry};
+    use crate::model::{FileInfo, ListEntry};
 
     #[test]
     fn a_term_is_read_from_the_query() {

@@ -153,7 +153,7 @@ fn matches(tags: &str, etag: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{FileInfo, Md5Tag, Stamp};
+    use crate::model::{FileInfo, Md5Tag, Stamp};
 
     fn version() -> Version {
         Version {

@@ -22,13 +22,13 @@ use super::conditions::{Conditions, Verdict};
 use super::error::Code;
 use super::target::{Target, bucket_name, key_refusal};
 use super::{Fields, Refusal, refusal, xml};
+use crate::model::NewProps;
 use crate::name::Name;
 use crate::serve::ops;
 use crate::serve::terms::Choose;
 use crate::serve::{
     Change, CopyTime, Folders, Operation, PropTarget, PropUpdate, Selection, Version,
 };
-use crate::storage::NewProps;
 
 /// The field naming the source.
 pub const SOURCE: &str = "x-amz-copy-source";

@@ -17,10 +17,10 @@ use super::super::response::Persistence;
 use super::error::Code;
 use super::target::key_refusal;
 use super::{Asked, Fields, Refusal, refusal, xml};
+use crate::model::Md5Tag;
 use crate::name::{Name, Prefix};
 use crate::serve::ops;
 use crate::serve::{BodyLength, ErrorKind, Failure, Making, Operation, Page, Scope};
-use crate::storage::Md5Tag;
 
 /// A request on `<bucket>/<dir>/` (`dir` without its `/`), whose query
 /// holds only what any object request may carry.

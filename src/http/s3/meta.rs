@@ -27,7 +27,7 @@ use quick_xml::events::Event;
 
 use super::error::Code;
 use super::{Fields, Refusal, delete, refusal, xml};
-use crate::storage::{DeadProperty, NewProps};
+use crate::model::{DeadProperty, NewProps};
 
 /// The field prefix of user metadata.
 pub const PREFIX: &str = "x-amz-meta-";

@@ -27,6 +27,7 @@ use super::error::Code;
 use super::target::param;
 use super::xml::{DECLARATION, NS, iso};
 use super::{Asked, Fields, Refusal, refusal, sigv4};
+use crate::model::Md5Tag;
 use crate::name::{Name, Prefix};
 use crate::serve::digest::{Algorithm, Checksum};
 use crate::serve::multipart::{
@@ -34,7 +35,6 @@ use crate::serve::multipart::{
 };
 use crate::serve::upload_checksum::{Stated, UploadChecksum};
 use crate::serve::{Body, BodyLength, Operation, Reply, UploadsPage};
-use crate::storage::Md5Tag;
 
 /// The largest CompleteMultipartUpload body taken: its list of 10,000
 /// parts, each with its number, ETag and a checksum, is some 1.5 MiB.

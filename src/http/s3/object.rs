@@ -12,13 +12,13 @@ use super::conditions::{Conditions, Verdict};
 use super::error::Code;
 use super::target::param;
 use super::{Asked, Fields, Reading, Refusal, error, meta, refusal, xml};
+use crate::model::DeadProperty;
 use crate::name::Name;
 use crate::serve::Version;
 use crate::serve::digest::{Algorithm, Checksum};
 use crate::serve::ops;
 use crate::serve::terms::Choose;
 use crate::serve::{Operation, Reply, Selection, Want};
-use crate::storage::DeadProperty;
 
 /// GetObject or HeadObject (`head`): the bytes its conditions, `Range`
 /// or `partNumber` select, with the `response-*` fields it sets.
@@ -141,7 +141,7 @@ impl Choose for Ranged {
         self.part
     }
 
-    fn amend(&self, props: &mut Vec<crate::storage::DeadProperty>) {
+    fn amend(&self, props: &mut Vec<crate::model::DeadProperty>) {
         if let Some(overrides) = &self.overrides {
             overrides.apply(props);
         }

@@ -11,10 +11,10 @@ use quick_xml::escape::escape;
 
 use super::super::fields::url_path;
 use super::super::response;
+use crate::model::Md5Tag;
 use crate::serve::Piece;
 use crate::serve::Version;
 use crate::serve::terms::{Details, Format, Wants};
-use crate::storage::Md5Tag;
 
 /// S3's namespace.
 pub(super) const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";

@@ -24,10 +24,10 @@ use super::super::fields::{bad_name, url_path};
 use super::super::message::{Head, Refused};
 use super::super::response::Head as ResponseHead;
 use super::super::xml::{self, DAV, Property};
+use crate::model::DavLock;
 use crate::name::Name;
 use crate::serve::locks::{Granted, LockAsk};
 use crate::serve::{BodyLength, Operation};
-use crate::storage::DavLock;
 
 /// `supportedlock`'s value: exclusive and shared write locks.
 pub const SUPPORTED: &str = "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry><D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>";

@@ -11,9 +11,9 @@ use super::lock;
 use crate::http::fields::push_url_path;
 use crate::http::response::{self, MediaType};
 use crate::http::xml::{self, DAV, MULTISTATUS, Property, Propfind};
+use crate::model::{DavLock, FileInfo, Stamp};
 use crate::serve::Piece;
 use crate::serve::terms::{Details, Format, Wants};
-use crate::storage::{DavLock, FileInfo, Stamp};
 
 /// The live properties ferry answers, in the order `allprop` lists them.
 pub(super) const LIVE: [&str; 9] = [

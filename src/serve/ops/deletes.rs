@@ -11,11 +11,12 @@ use log::debug;
 use super::files::own_folders;
 use super::folders::DeleteFolder;
 use crate::access::{Perm, Who};
+use crate::model::DavLock;
 use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::Folders;
 use crate::serve::{Ctx, Failure, Outcome, Reply, access, locks, storage_refusal};
-use crate::storage::{DavLock, StorageError};
+use crate::storage::StorageError;
 
 /// Remove `name`.
 #[derive(Debug)]

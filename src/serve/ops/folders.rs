@@ -12,6 +12,7 @@
 use log::debug;
 
 use crate::access::{Perm, Who};
+use crate::model::Folders;
 use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::walk_permit;
@@ -19,7 +20,7 @@ use crate::serve::{
     Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, check_move, refuse,
     storage_refusal,
 };
-use crate::storage::{Folders, Left, Occupant, StorageError};
+use crate::storage::{Left, Occupant, StorageError};
 
 /// Remove the folder `prefix` and everything in it that the client may
 /// delete (WebDAV's `DELETE` of a collection; FERRY/1's `DEL <folder>/`).
@@ -292,7 +293,7 @@ pub(in crate::serve) fn clear(
                 return Err(refused(ctx, verb, to.as_str(), failure));
             }
             // Its folder stays: the name is about to be taken again.
-            match ctx.storage.delete(to, crate::storage::Folders::Explicit) {
+            match ctx.storage.delete(to, crate::model::Folders::Explicit) {
                 Ok(()) => Ok(true),
                 Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
             }

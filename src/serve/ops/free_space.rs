@@ -12,10 +12,11 @@ use log::debug;
 
 use super::folders::folder_name;
 use crate::access::Who;
+use crate::model::Space;
 use crate::name::Prefix;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{Ctx, Outcome, Reply, folder_refusal, room_for};
-use crate::storage::{Space, StorageError};
+use crate::storage::StorageError;
 
 /// The room to write in folder `prefix`.
 #[derive(Debug)]

@@ -8,13 +8,14 @@
 use log::debug;
 
 use crate::access::Who;
+use crate::model::{DeadProperty, Holder};
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{
     Ctx, ErrorKind, Failure, Next, Outcome, PartsKept, Reply, Selection, Send, Source, Version,
     Want, refuse, storage_refusal,
 };
-use crate::storage::{DeadProperty, Holder, OpenFile, StorageError, VersionRecords};
+use crate::storage::{OpenFile, StorageError, VersionRecords};
 
 /// Send (part of) `name`.
 #[derive(Debug)]

@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use log::debug;
 
 use crate::access::{Perm, Who};
+use crate::model::{FileInfo, ListEntry, Md5Tag, Stamp};
 use crate::name::Prefix;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::spool::{Body, Spool, Spooled};
@@ -21,7 +22,7 @@ use crate::serve::{
     Ctx, ErrorKind, Failure, ListingFormat, Next, Outcome, Piece, Reply, Scope, Send, Source,
     abandoned, refuse,
 };
-use crate::storage::{FileInfo, ListEntry, Md5Tag, Stamp, StorageError};
+use crate::storage::StorageError;
 
 /// The files whose names start with `prefix`.
 #[derive(Debug)]

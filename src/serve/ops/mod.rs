@@ -14,6 +14,7 @@
 pub(in crate::serve) mod archive;
 pub(in crate::serve) mod deletes;
 pub(in crate::serve) mod destination;
+pub(in crate::serve) mod file_copy;
 pub(in crate::serve) mod files;
 pub(in crate::serve) mod folder_copy;
 pub(in crate::serve) mod folders;
@@ -40,7 +41,8 @@ use crate::serve::{Body, Ctx, Outcome};
 pub use crate::serve::terms::FirstBytes;
 pub use archive::ArchiveFolder;
 pub use deletes::{Delete, DeleteEach};
-pub use files::{CopyFile, MoveFile, Put, Stat};
+pub use file_copy::CopyFile;
+pub use files::{MoveFile, Put, Stat};
 pub use folder_copy::CopyFolder;
 pub use folders::{DeleteFolder, MakeFolder, MoveFolder, RemoveFolder};
 pub use free_space::FreeSpace;

@@ -14,13 +14,14 @@ use log::{info, warn};
 
 use super::sessions::session_limits;
 use crate::access::{Perm, Who};
+use crate::model::DEFERRED_SIZE;
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{
     Body, BodyLength, Ctx, Failure, Next, Outcome, Receive, Reply, Sink, check_space, refuse,
     storage_refusal, user_of,
 };
-use crate::storage::{Appending, DEFERRED_SIZE, StorageError};
+use crate::storage::{Appending, StorageError};
 
 /// Store the bytes to the stream's end as `name`, going on from `offset`
 /// of the upload kept for the client's token (`None`: from its end, or

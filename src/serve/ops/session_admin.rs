@@ -7,11 +7,11 @@ use log::debug;
 
 use super::sessions::on_own_session;
 use crate::access::{Perm, Who};
+use crate::model::SessionInfo;
 use crate::name::Name;
 use crate::serve::access::authorize_session;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{Ctx, Next, Outcome, Reply, refuse};
-use crate::storage::SessionInfo;
 
 /// How far upload `id` has come (tus's `HEAD`), for a client that may
 /// write it.

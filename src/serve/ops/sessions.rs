@@ -11,6 +11,7 @@ use log::{debug, warn};
 
 use crate::access::{Owner, Who};
 use crate::formats::upload_metadata;
+use crate::model::SessionInfo;
 use crate::name::Name;
 use crate::serve::access::authorize_session;
 use crate::serve::commit::{self, commit_now};
@@ -21,7 +22,7 @@ use crate::serve::{
     Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room, check_size,
     check_space, refuse, skip_body,
 };
-use crate::storage::{Appender, Appending, SessionInfo, SessionLimits, StorageError};
+use crate::storage::{Appender, Appending, SessionLimits, StorageError};
 
 /// Start (or find) a resumable upload of `size` bytes to `name`.
 #[derive(Debug)]

@@ -8,10 +8,10 @@ use std::collections::BinaryHeap;
 
 use super::multipart::MAX_PAGE;
 use crate::access::{Perm, Who};
+use crate::model::ListedSession;
 use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{Ctx, Next, Outcome, Reply, refuse};
-use crate::storage::ListedSession;
 
 /// One page of the multipart uploads under a prefix.
 #[derive(Debug)]

@@ -12,13 +12,14 @@ use crate::access::{Owner, Who};
 use crate::config::Config;
 use crate::formats::md5::Md5;
 use crate::formats::upload_metadata;
+use crate::model::{DeadProperty, Md5Tag, NewProps};
 use crate::name::Name;
 use crate::serve::commit::{Commit, commit_now};
 use crate::serve::conditions::{Conditions, create_only_if_required};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::upload_checksum::{self, Stated, UploadChecksum};
 use crate::serve::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, check_room, check_size, refuse};
-use crate::storage::{DeadProperty, Md5Tag, NewProps, Part};
+use crate::storage::Part;
 
 /// Complete multipart upload `id` of `name` from `parts` (number and
 /// ETag, as the client listed them): the object is committed.

@@ -8,6 +8,7 @@ use super::{CopyPartAsk, MAX_PAGE, PartAsk};
 use crate::access::Who;
 use crate::formats::md5::Md5;
 use crate::formats::upload_metadata;
+use crate::model::NewProps;
 use crate::name::Name;
 use crate::serve::digest::Digesting;
 use crate::serve::operate::{Aim, Needs, Operate};
@@ -17,7 +18,7 @@ use crate::serve::{
     Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
     check_space, refuse, skip_body,
 };
-use crate::storage::{NewProps, Part, PartUpload, StorageError};
+use crate::storage::{Part, PartUpload, StorageError};
 
 /// One page of an upload's parts (ListParts).
 #[derive(Debug)]
@@ -257,7 +258,7 @@ pub const NO_SUCH_SOURCE: &str = "the copy source is not there";
 /// Stages part `ask.number` of upload `ask.id` of `name` from file
 /// `from` (UploadPartCopy), on the pool among the long jobs (it copies
 /// bytes): the source opened, its conditions and range judged on that
-/// version (`files::source_span`, CopyObject's judgement), the part within
+/// version (`file_copy::source_span`, CopyObject's judgement), the part within
 /// the size limit, then its bytes copied into the part's temp file, their
 /// MD5 and CRC-32C computed as they go (and the upload's checksum, where
 /// it has one), and staged as an uploaded part is. Refused anywhere,
@@ -292,7 +293,7 @@ fn copied_part(
         }
         Err(err) => return Err(err.into()),
     };
-    let (start, len) = crate::serve::ops::files::source_span(ask.source.as_ref(), &found)?;
+    let (start, len) = crate::serve::ops::file_copy::source_span(ask.source.as_ref(), &found)?;
     check_size(ctx.config, len)?;
     check_space(ctx, who, name.as_str(), len)?;
     let mut part = ctx.storage.begin_part(
@@ -402,7 +403,7 @@ fn part_stored(
         crc,
         replaced: false,
         session: None,
-        md5: Some(crate::storage::Md5Tag { md5, parts: None }),
+        md5: Some(crate::model::Md5Tag { md5, parts: None }),
         checksum: checksum.map(Box::new),
         version: None,
     }

@@ -1,0 +1,27 @@
+//! The values every layer shares, owned by no engine: what a stored file
+//! is ([`FileInfo`], [`Stamp`]) and a listing's entry ([`ListEntry`]), the
+//! room on the file system ([`Space`]), S3's ETag ([`Md5Tag`]), dead
+//! properties ([`DeadProperty`], [`NewProps`], [`Holder`]), WebDAV's locks
+//! ([`DavLock`]), upload sessions ([`SessionInfo`], [`ListedSession`]) and
+//! what folders are to each protocol ([`Folders`]).
+//!
+//! The storage fills them in, serve/ applies the rules to them, the codecs
+//! and dialects put them into words. Plain values: nothing here opens,
+//! reads or writes a file or imports the storage, so a layer that needs
+//! one of them need not know how or where it is kept.
+
+mod dav_lock;
+mod file;
+mod folders;
+mod md5_tag;
+mod props;
+mod session;
+mod space;
+
+pub use dav_lock::{DavLock, is_below};
+pub use file::{FileInfo, ListEntry, Stamp};
+pub use folders::Folders;
+pub use md5_tag::Md5Tag;
+pub use props::{DeadProperty, Holder, NewProps};
+pub use session::{DEFERRED_SIZE, ListedSession, SessionInfo};
+pub use space::Space;
