@@ -23,5 +23,5 @@ pub use file::{FileInfo, ListEntry, Stamp};
 pub use folders::Folders;
 pub use md5_tag::Md5Tag;
 pub use props::{DeadProperty, Holder, NewProps};
-pub use session::{DEFERRED_SIZE, ListedSession, SessionInfo};
+pub use session::{DEFERRED_SIZE, ListedSession, SessionInfo, fits_a_record};
 pub use space::Space;

@@ -55,3 +55,10 @@ pub struct ListedSession {
     /// Seconds until it expires unless used before then.
     pub expires_in: u64,
 }
+
+/// Whether `meta` (what a client says of its upload, tus's
+/// `Upload-Metadata`) may be kept in a session's record: one line of
+/// printable ASCII (a line break would forge the record's other lines).
+pub fn fits_a_record(meta: &[u8]) -> bool {
+    meta.iter().all(|&b| b == b' ' || b.is_ascii_graphic())
+}

@@ -14,7 +14,6 @@ use crate::serve::{
     Body, BodyLength, ErrorKind, Failure, Folders, Operation, Overwrite, Piece, Reply, Scope,
     Trailer, Version, Want,
 };
-use crate::storage::StorageError;
 
 /// The FERRY/1 code for a kind of failure.
 pub fn error_code(kind: ErrorKind) -> u16 {
@@ -354,7 +353,7 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
             }
             .write_to(out);
         }
-        Reply::Directory { .. } => return failure(&StorageError::IsDirectory.into(), out),
+        Reply::Directory { .. } => return failure(&Failure::is_directory(), out),
         Reply::Failed(failed) => return failure(failed, out),
         // Another protocol's reply (an HTTP archive, a conditional GET's):
         // no FERRY/1 request leads to one.

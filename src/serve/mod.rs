@@ -60,6 +60,9 @@ use crate::access::Who;
 use crate::access::per_client::PerClient;
 use crate::config::Config;
 use crate::hooks::Hooks;
+/// The words of a missing bucket (a not-found failure): S3 answers them
+/// with a code of its own.
+pub use crate::storage::NO_BUCKET;
 use crate::storage::{Storage, StorageError};
 use crate::wire::Protocol;
 pub use access::{BAD_SIGNATURE, Guard, Rights, Sender, UNKNOWN_KEY};

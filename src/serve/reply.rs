@@ -196,6 +196,12 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A folder where a protocol asked for a file and has no answer of
+    /// its own for one (FERRY/1's GET of a folder).
+    pub fn is_directory() -> Failure {
+        StorageError::IsDirectory.into()
+    }
+
     /// A failure of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
         Failure {

@@ -130,7 +130,7 @@ pub use session_append::Appending;
 pub use session_expiry::SessionTtl;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_state::Appender;
-pub use sessions::{SessionCap, SessionLimits, fits_a_record};
+pub use sessions::{SessionCap, SessionLimits};
 pub use spool_room::{DEFAULT_LISTING_MEMORY, Room};
 pub use sweep::SweepReport;
 pub use tree::DirectoryListing;

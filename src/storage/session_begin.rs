@@ -18,8 +18,9 @@ use super::session_expiry::SessionTtl;
 use super::session_files::{self as files, Record, now_seconds, random_session_id, session_id};
 use super::session_index::{BegunBy, Index};
 use super::session_state::Books;
-use super::sessions::{SessionCap, SessionLimits, fits_a_record, touch};
+use super::sessions::{SessionCap, SessionLimits, touch};
 use super::{Storage, StorageError};
+use crate::model::fits_a_record;
 use crate::model::{DEFERRED_SIZE, SessionInfo};
 use crate::name::Name;
 

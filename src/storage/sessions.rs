@@ -221,12 +221,6 @@ impl Storage {
     }
 }
 
-/// Whether `meta` may be kept in a session's record: one line of
-/// printable ASCII (a line break would forge the record's other lines).
-pub fn fits_a_record(meta: &[u8]) -> bool {
-    meta.iter().all(|&b| b == b' ' || b.is_ascii_graphic())
-}
-
 /// Marks a session as used now: its TTL counts from its last use.
 pub(super) fn touch(dir: &OwnedFd, index: &mut Index, id: &str) {
     files::touch(dir, id);

@@ -25,7 +25,6 @@ use crate::serve::{
     BAD_SIGNATURE, ErrorKind, Failure, NO_SUCH_PART, NOTHING_THERE, PART_SIZES_UNKNOWN,
     SOURCE_RANGE, UNKNOWN_KEY,
 };
-use crate::storage::NO_BUCKET;
 
 /// An S3 error code ferry answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +181,7 @@ pub fn code_of(asked: Asked, failure: &Failure) -> Code {
         | ErrorKind::ReadOnly
         | ErrorKind::Vetoed => Code::AccessDenied,
         ErrorKind::NotFound | ErrorKind::Expired if buckets => Code::NoSuchBucket,
-        ErrorKind::NotFound if failure.message == NO_BUCKET => Code::NoSuchBucket,
+        ErrorKind::NotFound if failure.message == crate::serve::NO_BUCKET => Code::NoSuchBucket,
         // UploadPartCopy's source, not its upload.
         ErrorKind::NotFound if failure.message == NO_SUCH_SOURCE => Code::NoSuchKey,
         ErrorKind::NotFound | ErrorKind::Expired if asked.is_multipart() => Code::NoSuchUpload,

@@ -39,22 +39,23 @@
 //! as `FERRY_META_<KEY>`.
 
 use crate::serve::ops;
-use base64::Engine;
+
+mod request;
+
+use request::Fields;
 
 use super::dialect::{Answer, Asked as Target, Decision, Dialect, Message};
 use super::fields::{self, path_of};
 use super::message::{Head, Refused, Resume};
-use super::origin::{self, Provenance, Site};
+use super::origin::{self, Site};
 use super::response::{self, Framing, Head as ResponseHead};
-use crate::access::Secret;
 use crate::formats::hex::CrcHex;
 use crate::formats::upload_metadata;
 use crate::model::SessionInfo;
 use crate::name::Name;
 use crate::serve::ops::FirstBytes;
-use crate::serve::piece::{self, PieceChecksum};
+use crate::serve::piece;
 use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request};
-use crate::storage::{SESSIONS_DIR, fits_a_record};
 
 /// The protocol version served, the only one.
 pub const VERSION: &str = "1.0.0";
@@ -85,16 +86,19 @@ pub struct TusAnswer {
     asked: Asked,
 }
 
+/// Where upload URLs live: a reserved name, which no file's URL can be.
+const UPLOADS: &str = ".ferry-uploads";
+
 /// The path of upload `id`'s URL (its `Location`).
 pub fn upload_path(id: &str) -> String {
-    format!("/{SESSIONS_DIR}/{id}")
+    format!("/{UPLOADS}/{id}")
 }
 
 /// The upload id a target names, if it is under the uploads' folder (the
 /// id itself is checked by the session lookup: a bad one is 404).
 fn upload_id(path: &str) -> Option<&str> {
     path.strip_prefix('/')?
-        .strip_prefix(SESSIONS_DIR)?
+        .strip_prefix(UPLOADS)?
         .strip_prefix('/')
 }
 
@@ -288,89 +292,6 @@ fn create(
         meta: Some(meta).filter(|m| !m.is_empty()),
         first,
     }))
-}
-
-/// An `Upload-Checksum` value: `<algorithm> <base64 digest>`.
-///
-/// # Errors
-/// An algorithm not served, or a digest that is not one of it: 400.
-fn upload_checksum(value: &[u8]) -> Result<PieceChecksum, Refused> {
-    let text = String::from_utf8_lossy(value.trim_ascii()).into_owned();
-    let (algorithm, digest) = text.split_once(' ').unwrap_or((&text, ""));
-    base64::engine::general_purpose::STANDARD
-        .decode(digest.trim())
-        .ok()
-        .and_then(|digest| PieceChecksum::new(algorithm, &digest))
-        .ok_or_else(|| {
-            let served = piece::ALGORITHMS;
-            (
-                400,
-                format!(
-                    "Upload-Checksum: {algorithm:?} with a base64 digest of it, one of {served}"
-                ),
-            )
-        })
-}
-
-/// The fields a tus request is read by.
-#[derive(Debug, Default)]
-struct Fields {
-    resumable: Option<String>,
-    length: Option<u64>,
-    defer_length: bool,
-    offset: Option<u64>,
-    metadata: Option<String>,
-    content_type: Option<String>,
-    checksum: Option<PieceChecksum>,
-    token: Option<Secret>,
-    provenance: Provenance,
-}
-
-impl Fields {
-    /// Reads them from `head`.
-    ///
-    /// # Errors
-    /// A number that is not one, or metadata that is not one line of
-    /// printable ASCII: 400.
-    fn read(head: &Head<'_>) -> Result<Fields, Refused> {
-        let mut fields = Fields::default();
-        for (name, value) in head.fields() {
-            if fields.provenance.read(name, value) {
-                continue;
-            }
-            let is = |field: &str| name.eq_ignore_ascii_case(field);
-            let text = || String::from_utf8_lossy(value.trim_ascii()).into_owned();
-            let number = || {
-                super::message::decimal(value.trim_ascii())
-                    .ok_or_else(|| (400, format!("{name} must be a decimal number")))
-            };
-            if is("tus-resumable") {
-                fields.resumable = Some(text());
-            } else if is("upload-length") {
-                fields.length = Some(number()?);
-            } else if is("upload-defer-length") {
-                if value.trim_ascii() != b"1" {
-                    return Err((400, "Upload-Defer-Length is 1 or absent".into()));
-                }
-                fields.defer_length = true;
-            } else if is("upload-offset") {
-                fields.offset = Some(number()?);
-            } else if is("upload-metadata") {
-                let meta = value.trim_ascii();
-                if !fits_a_record(meta) {
-                    return Err((400, "Upload-Metadata must be printable ASCII".into()));
-                }
-                fields.metadata = Some(text());
-            } else if is("upload-checksum") {
-                fields.checksum = Some(upload_checksum(value)?);
-            } else if is("content-type") {
-                fields.content_type = Some(text());
-            } else if is("authorization") {
-                fields.token = Some(super::auth::token(value));
-            }
-        }
-        Ok(fields)
-    }
 }
 
 impl Answer for TusAnswer {
