@@ -121,7 +121,7 @@ pub fn render(
 /// The quota accounts' usage (`storage/usage.rs`), by token or folder, as
 /// this node last read or changed it; the recounts and what they healed.
 fn render_usage(out: &mut String, usage: &crate::storage::UsageSeen) {
-    let by_account = |get: fn(&crate::storage::Usage) -> u64| -> Vec<(String, u64)> {
+    let by_account = |get: fn(&crate::model::Usage) -> u64| -> Vec<(String, u64)> {
         let accounts = usage.accounts.iter();
         accounts
             .map(|((kind, name), used)| (label(kind, name), get(used)))

@@ -1,6 +1,8 @@
 //! What a stored file is, as every layer sees it: its size and
 //! modification time ([`FileInfo`]), what tells its versions apart beyond
-//! those ([`Stamp`]), and a listing's entry ([`ListEntry`]).
+//! those ([`Stamp`]), a listing's entry ([`ListEntry`]) and a folder's
+//! level ([`DirectoryListing`]), what has a name ([`Occupant`],
+//! [`Resource`]), and what is recorded with a version ([`VersionRecords`]).
 
 /// Size and modification time of a stored file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,4 +36,51 @@ pub struct ListEntry {
     /// What tells its versions apart beyond that (an HTTP `ETag` is made
     /// of both, in a listing as for a GET).
     pub stamp: Stamp,
+}
+
+/// What has the name a copy or move is to land on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occupant {
+    /// Nothing: the name is free.
+    Nothing,
+    /// A file.
+    File,
+    /// A folder.
+    Folder,
+}
+
+/// A file or folder as `PROPPATCH` and `PROPFIND` see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Resource {
+    /// It is a folder.
+    pub folder: bool,
+    /// Its size and time.
+    pub info: FileInfo,
+    /// Its inode, which its record names.
+    pub stamp: Stamp,
+}
+
+/// One level of a directory, as the storage lists it.
+#[derive(Debug, Default)]
+pub struct DirectoryListing {
+    /// Subdirectories, by full name ending in `/`, in name order, with
+    /// their modification times (Unix seconds) and inodes.
+    pub dirs: Vec<(String, i64, u64)>,
+    /// Files directly in it, in name order.
+    pub files: Vec<ListEntry>,
+}
+
+/// What is recorded with a file's version besides its CRC-32C and MD5,
+/// as a GET may tell it.
+#[derive(Debug, Default)]
+pub struct VersionRecords {
+    /// The additional checksum it was uploaded with (S3's
+    /// `x-amz-checksum-*`, `<algorithm>:<base64>`).
+    pub checksum: Option<String>,
+    /// The sizes of the parts it was uploaded in (an S3 multipart
+    /// upload's).
+    pub part_sizes: Option<Vec<u64>>,
+    /// Their checksums, where its upload had one (each
+    /// `<algorithm>:<base64>`).
+    pub part_checksums: Option<Vec<String>>,
 }

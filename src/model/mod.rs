@@ -3,7 +3,8 @@
 //! room on the file system ([`Space`]), S3's ETag ([`Md5Tag`]), dead
 //! properties ([`DeadProperty`], [`NewProps`], [`Holder`]), WebDAV's locks
 //! ([`DavLock`]), upload sessions ([`SessionInfo`], [`ListedSession`]) and
-//! what folders are to each protocol ([`Folders`]).
+//! what folders are to each protocol ([`Folders`]), and what the usage
+//! ledger counts ([`Account`], [`Usage`]).
 //!
 //! The storage fills them in, serve/ applies the rules to them, the codecs
 //! and dialects put them into words. Plain values: nothing here opens,
@@ -17,11 +18,13 @@ mod md5_tag;
 mod props;
 mod session;
 mod space;
+mod usage;
 
 pub use dav_lock::{DavLock, is_below};
-pub use file::{FileInfo, ListEntry, Stamp};
+pub use file::{DirectoryListing, FileInfo, ListEntry, Occupant, Resource, Stamp, VersionRecords};
 pub use folders::Folders;
 pub use md5_tag::Md5Tag;
-pub use props::{DeadProperty, Holder, NewProps};
+pub use props::{DeadProperty, Holder, NewProps, Recorded};
 pub use session::{DEFERRED_SIZE, ListedSession, SessionInfo, fits_a_record};
 pub use space::Space;
+pub use usage::{Account, Usage};

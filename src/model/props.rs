@@ -1,6 +1,9 @@
 //! Dead properties (WebDAV's `PROPPATCH`, S3's object metadata) as every
 //! layer sees them: one property, the properties a new version is written
-//! with, and what holds them. How they are recorded is the storage's.
+//! with, what holds them, and which members of a folder have them. How
+//! they are recorded is the storage's.
+
+use std::collections::BTreeSet;
 
 /// One dead property: its name and the text kept for its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,4 +47,18 @@ pub enum Holder<'a> {
     File(&'a str),
     /// A folder, without its `/` ("" for the root).
     Folder(&'a str),
+}
+
+/// The members of a folder that may have records: found with one or two
+/// directory reads of its mirror, so a listing looks up a record only for
+/// members that have one.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    /// The folder itself has a record.
+    pub own: bool,
+    /// Leaves of files with a record.
+    pub files: BTreeSet<String>,
+    /// Leaves of subfolders with a mirror (their own record, or their
+    /// members').
+    pub folders: BTreeSet<String>,
 }

@@ -20,8 +20,9 @@ use crate::access::Who;
 use crate::access::quota::{FolderQuota, Quota};
 use crate::config::MinFree;
 use crate::model::Space;
+use crate::model::{Account, Usage};
 use crate::name::Name;
-use crate::storage::{Account, Usage, over_quota};
+use crate::storage::over_quota;
 use crate::storage::{Storage, StorageError};
 
 /// The disk reserve (`--min-free`), before a write's `size` bytes are

@@ -15,8 +15,8 @@ use rustix::io::Errno;
 use super::remove::Left;
 use super::unflushed::with_ancestors;
 use super::{Look, OpenFile, Storage, StorageError, Upload, check_regular};
-use crate::model::Folders;
 use crate::model::Holder;
+use crate::model::{Folders, Occupant};
 use crate::name::{Name, Prefix};
 
 /// The folders a durable copy made (`--fsync`): each with the folder
@@ -69,17 +69,6 @@ impl<'a> Made<'a> {
             false => self.storage.flusher.flush(std::mem::take(&mut self.dirs)),
         }
     }
-}
-
-/// What has the name a copy or move is to land on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Occupant {
-    /// Nothing: the name is free.
-    Nothing,
-    /// A file.
-    File,
-    /// A folder.
-    Folder,
 }
 
 /// What a folder's copy does with one of its members, as the caller's

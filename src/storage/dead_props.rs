@@ -28,7 +28,6 @@
 //! then per property: <ns bytes> <local bytes> <value bytes>\n<ns><local><value>\n
 //! ```
 
-use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 
@@ -36,7 +35,7 @@ use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::{Storage, StorageError, open_dir_at};
-use crate::model::{DeadProperty, Holder, NewProps};
+use crate::model::{DeadProperty, Holder, NewProps, Recorded};
 use crate::name::RESERVED_PREFIX;
 
 /// Where the records live, from the root.
@@ -50,20 +49,6 @@ const MAGIC: &str = "ferry-dav-props 1";
 /// The most bytes one resource's record may hold: a `PROPPATCH` body is
 /// at most 64 KiB, but they add up.
 pub const MAX_RECORD: usize = 256 * 1024;
-
-/// The members of a folder that may have records: found with one or two
-/// directory reads of its mirror, so a listing looks up a record only for
-/// members that have one.
-#[derive(Debug, Default)]
-pub struct Recorded {
-    /// The folder itself has a record.
-    pub own: bool,
-    /// Leaves of files with a record.
-    pub files: BTreeSet<String>,
-    /// Leaves of subfolders with a mirror (their own record, or their
-    /// members').
-    pub folders: BTreeSet<String>,
-}
 
 impl Holder<'_> {
     /// The mirror folder whose entries change when its record is made,

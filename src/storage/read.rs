@@ -18,23 +18,8 @@ use super::checksum;
 use super::gate::Point;
 use super::zip_crc::{self, ZipCrc, ZipCrcRecord};
 use super::{Ahead, BENEATH, Later, READ_FILE, Storage, StorageError, check_regular, open_beneath};
-use crate::model::{FileInfo, Stamp};
+use crate::model::{FileInfo, Stamp, VersionRecords};
 use crate::name::Name;
-
-/// What is recorded with a file's version besides its CRC-32C and MD5,
-/// as a GET may tell it ([`Storage::recorded`]).
-#[derive(Debug, Default)]
-pub struct VersionRecords {
-    /// The additional checksum it was uploaded with (S3's
-    /// `x-amz-checksum-*`, `<algorithm>:<base64>`).
-    pub checksum: Option<String>,
-    /// The sizes of the parts it was uploaded in (an S3 multipart
-    /// upload's).
-    pub part_sizes: Option<Vec<u64>>,
-    /// Their checksums, where its upload had one (each
-    /// `<algorithm>:<base64>`).
-    pub part_checksums: Option<Vec<String>>,
-}
 
 /// A stored file opened for reading, with its checksum if known.
 #[derive(Debug)]

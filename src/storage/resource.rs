@@ -10,18 +10,7 @@ use rustix::fs::{AtFlags, FileType};
 
 use super::checksum::Kept;
 use super::{Storage, StorageError, open_dir_beneath};
-use crate::model::{FileInfo, Space, Stamp};
-
-/// A file or folder as `PROPPATCH` and `PROPFIND` see it.
-#[derive(Debug, Clone, Copy)]
-pub struct Resource {
-    /// It is a folder.
-    pub folder: bool,
-    /// Its size and time.
-    pub info: FileInfo,
-    /// Its inode, which its record names.
-    pub stamp: Stamp,
-}
+use crate::model::{FileInfo, Resource, Space, Stamp};
 
 impl Storage {
     /// What `path` is (a file, a folder, or a folder asked for with its

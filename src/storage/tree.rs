@@ -16,18 +16,8 @@ use rustix::io::Errno;
 
 use super::gate::Point;
 use super::{DIR, Storage, StorageError};
-use crate::model::{FileInfo, ListEntry, Stamp};
+use crate::model::{DirectoryListing, FileInfo, ListEntry, Stamp};
 use crate::name::{Name, Prefix, RESERVED_PREFIX};
-
-/// One level of a directory, as [`Storage::list_directory`] returns it.
-#[derive(Debug, Default)]
-pub struct DirectoryListing {
-    /// Subdirectories, by full name ending in `/`, in name order, with
-    /// their modification times (Unix seconds) and inodes.
-    pub dirs: Vec<(String, i64, u64)>,
-    /// Files directly in it, in name order.
-    pub files: Vec<ListEntry>,
-}
 
 /// An entry of a directory being walked: its kind as `getdents` told it
 /// (`d_type`; from an `lstat` only where the file system does not say),

@@ -46,25 +46,15 @@ use rustix::io::Errno;
 use super::DIR;
 use super::name_locks::NameLocks;
 pub(super) use super::usage_record::Change;
-pub use super::usage_record::Usage;
 use super::usage_record::{Record, run_tag};
 use crate::access::quota::{FolderQuota, Quota};
+use crate::model::{Account, Usage};
 
 /// The ledger's folder in the root.
 pub const USAGE_DIR: &str = ".ferry-quota";
 
 /// The extended attribute naming the token that stored a file.
 pub(super) const OWNER_ATTRIBUTE: &str = "user.ferry.owner";
-
-/// Whose usage: a token's uploads, or a folder's contents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Account<'a> {
-    /// The files token `name` stored.
-    Token(&'a str),
-    /// Everything below the folder `prefix` (ending in `/`; `""` for the
-    /// root).
-    Folder(&'a str),
-}
 
 impl Account<'_> {
     /// Its ledger file's name.

@@ -25,7 +25,9 @@
 
 use std::sync::Arc;
 
-use super::usage::{Account, Change, Ledger, Slot, Usage};
+use crate::model::{Account, Usage};
+
+use super::usage::{Change, Ledger, Slot};
 use super::usage_limit::{OverQuota, over_quota};
 use super::{StorageError, Upload};
 use crate::access::quota::Quota;

@@ -24,10 +24,11 @@ use std::sync::Arc;
 
 use super::parts_folder::parts_staged;
 use super::session_files as files;
-use super::usage::{Account, Change, Ledger, Slot, Usage};
+use super::usage::{Change, Ledger, Slot};
 use super::{Storage, StorageError};
 use crate::access::quota::{FolderQuota, Quota};
 use crate::model::SessionInfo;
+use crate::model::{Account, Usage};
 
 impl Storage {
     /// Counts usage from now on (see the module's header): by token where

@@ -7,7 +7,9 @@
 
 use std::fmt;
 
-use super::usage::{Account, Slot, Usage};
+use crate::model::{Account, Usage};
+
+use super::usage::Slot;
 use super::{Storage, StorageError};
 use crate::access::quota::{Quota, covers};
 

@@ -18,17 +18,9 @@
 //! A record written before reservations were kept is 16 bytes: nothing
 //! landed counted, nothing reserved.
 
+use crate::model::Usage;
 use std::io;
 use std::os::fd::OwnedFd;
-
-/// What an account holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// Bytes of its files.
-    pub bytes: u64,
-    /// Its files.
-    pub files: u64,
-}
 
 impl Usage {
     /// One more file of `size` bytes.

@@ -14,7 +14,9 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::fd::OwnedFd;
 
-use super::usage::{Account, Ledger, RUNS_DIR, Slot, Usage, owner_of};
+use crate::model::{Account, Usage};
+
+use super::usage::{Ledger, RUNS_DIR, Slot, owner_of};
 use super::usage_counts::{staged_in, token_of};
 use super::usage_record::Record;
 use super::usage_record::run_tag;

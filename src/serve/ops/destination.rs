@@ -5,9 +5,10 @@
 //!
 //! Must never remove or make anything: it only looks (on the pool).
 
+use crate::model::Occupant;
 use crate::name::Name;
 use crate::serve::{Ctx, ErrorKind, Failure};
-use crate::storage::{Occupant, StorageError};
+use crate::storage::StorageError;
 
 /// What has the name `to`, where a COPY or MOVE may take it: its parent
 /// folder must exist, and something there may be replaced only with

@@ -9,6 +9,7 @@ use super::folder_copy::CopyFolder;
 use super::get::{NOT_AS_CONDITIONED, version_of};
 use crate::access::{Owner, Who};
 use crate::model::NewProps;
+use crate::model::Occupant;
 use crate::name::{Name, Prefix};
 use crate::serve::commit::{Commit, commit_now};
 use crate::serve::operate::{Aim, Needs, Operate};
@@ -17,7 +18,7 @@ use crate::serve::{
     CopyTime, Ctx, ErrorKind, Failure, Folders, Next, Outcome, Selection, check_size, check_space,
     refuse, user_of,
 };
-use crate::storage::{Occupant, OpenFile, Upload};
+use crate::storage::{OpenFile, Upload};
 
 /// Copy file `from` to `to`, as an upload of its bytes would be stored.
 #[derive(Debug)]

@@ -8,6 +8,7 @@ use super::folders::MoveFolder;
 use super::get::{version_of, with_checksum};
 use crate::access::Who;
 use crate::model::NewProps;
+use crate::model::Occupant;
 use crate::name::{Name, Prefix};
 use crate::serve::conditions::{Conditions, create_only_if_required};
 use crate::serve::digest::BodyDigests;
@@ -18,7 +19,7 @@ use crate::serve::{
     Trailer, check_move, check_size, check_space, file_moved, refuse, skip_body, storage_refusal,
     user_of,
 };
-use crate::storage::{Look, Occupant, OpenFile, StorageError, Upload};
+use crate::storage::{Look, OpenFile, StorageError, Upload};
 
 /// Store the body that follows as `name`, atomically.
 #[derive(Debug)]

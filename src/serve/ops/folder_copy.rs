@@ -8,6 +8,7 @@ use log::debug;
 
 use super::folders::{check_folders, check_source, clear, remains};
 use crate::access::{Perm, Who};
+use crate::model::Usage;
 use crate::name::Prefix;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::walk_permit;
@@ -15,7 +16,7 @@ use crate::serve::{
     Ctx, Failure, Next, Outcome, Reply, abandoned, check_space_for, quota_applies, refuse,
     storage_refusal,
 };
-use crate::storage::{Member, Usage};
+use crate::storage::Member;
 
 /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).
 #[derive(Debug)]

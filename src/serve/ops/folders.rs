@@ -13,6 +13,7 @@ use log::debug;
 
 use crate::access::{Perm, Who};
 use crate::model::Folders;
+use crate::model::Occupant;
 use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::walk_permit;
@@ -20,7 +21,7 @@ use crate::serve::{
     Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, check_move, refuse,
     storage_refusal,
 };
-use crate::storage::{Left, Occupant, StorageError};
+use crate::storage::{Left, StorageError};
 
 /// Remove the folder `prefix` and everything in it that the client may
 /// delete (WebDAV's `DELETE` of a collection; FERRY/1's `DEL <folder>/`).

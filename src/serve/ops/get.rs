@@ -8,6 +8,7 @@
 use log::debug;
 
 use crate::access::Who;
+use crate::model::VersionRecords;
 use crate::model::{DeadProperty, Holder};
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
@@ -15,7 +16,7 @@ use crate::serve::{
     Ctx, ErrorKind, Failure, Next, Outcome, PartsKept, Reply, Selection, Send, Source, Version,
     Want, refuse, storage_refusal,
 };
-use crate::storage::{OpenFile, StorageError, VersionRecords};
+use crate::storage::{OpenFile, StorageError};
 
 /// Send (part of) `name`.
 #[derive(Debug)]

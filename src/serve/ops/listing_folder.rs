@@ -8,12 +8,13 @@
 use super::folders::folder_name;
 use super::props::Describer;
 use crate::access::{Perm, Who};
+use crate::model::DirectoryListing;
 use crate::model::ListEntry;
 use crate::name::Prefix;
 use crate::serve::spool::{Spool, Spooled};
 use crate::serve::terms::Wants;
 use crate::serve::{Ctx, Piece};
-use crate::storage::{DirectoryListing, StorageError};
+use crate::storage::StorageError;
 
 /// The name `prefix` is without its `/`: the folder's listing, one
 /// level, or that file alone, if `who` may read it.

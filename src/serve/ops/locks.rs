@@ -21,13 +21,14 @@ use log::debug;
 
 use super::reservations;
 use crate::access::Who;
+use crate::model::Occupant;
 use crate::model::{DavLock, is_below};
 use crate::name::Name;
 use crate::serve::conditions::Conditions;
 use crate::serve::operate::{Aim, Needs, Operate};
 pub use crate::serve::terms::LockAsk;
 use crate::serve::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, refuse};
-use crate::storage::{Edit, Occupant, StorageError, new_token};
+use crate::storage::{Edit, StorageError, new_token};
 
 /// The longest lock granted, in seconds (`Timeout: Infinite` and larger
 /// values get this; a client refreshes before it ends): one hour, so a

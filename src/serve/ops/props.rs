@@ -12,11 +12,12 @@ use log::debug;
 
 use crate::access::Who;
 use crate::model::{DeadProperty, Holder, ListEntry, Space};
+use crate::model::{Recorded, Resource};
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::{Details, Wants};
 use crate::serve::{Ctx, ErrorKind, Outcome, Reply, room_for, storage_refusal};
-use crate::storage::{Recorded, Resource, Storage};
+use crate::storage::Storage;
 
 /// What a `PROPPATCH` names: a file, or a folder (the root is `None`).
 #[derive(Debug)]

@@ -29,10 +29,11 @@
 use log::debug;
 
 use crate::model::DavLock;
+use crate::model::Occupant;
 use crate::name::Name;
 use crate::serve::terms::Overwrite;
 use crate::serve::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, refuse};
-use crate::storage::{Edit, Occupant, StorageError};
+use crate::storage::{Edit, StorageError};
 
 /// Whether a live lock is rooted at `name` (on the pool): where nothing
 /// has the name, it is a reservation.
