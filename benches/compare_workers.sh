@@ -72,6 +72,7 @@ else
   REPS=${REPS:-3} SECS=5
 fi
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "compare_workers.sh: bad --reps '$REPS'" >&2; exit 2; }
+[[ $WRK_THREADS =~ ^[1-9][0-9]*$ ]] || { echo "compare_workers.sh: bad --wrk-threads '$WRK_THREADS'" >&2; exit 2; }
 MAX_SECONDS=${COMPARE_MAX_SECONDS:-900}
 
 STARTED=$SECONDS

@@ -185,7 +185,7 @@ release() { # at exit (lib.sh's cleanup): every server, then the cgroups
     rmdir "${CG[$key]}" 2>/dev/null || say "could not remove the cgroup ${CG[$key]}"
   done
   # The namespace takes its end of the veth pair, and the pair, with it.
-  [[ -z $NETNS ]] || ip netns del "$NETNS" 2>/dev/null || say "could not remove the namespace $NETNS"
+  veth_release
 }
 clean_up_at_exit "$MAX_SECONDS"
 

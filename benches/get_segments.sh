@@ -61,7 +61,7 @@ done
 
 NGINX="" FERRY_PID="" NETNS=""
 PIDS=() PID_VARS=(NGINX FERRY_PID)
-release() { [[ -z $NETNS ]] || ip netns del "$NETNS" 2>/dev/null || say "could not remove $NETNS"; }
+release() { veth_release; }
 clean_up_at_exit 1200
 install_missing nginx curl
 find_ferry
@@ -120,7 +120,7 @@ GIB=$(calc "$SIZE / 1073741824" 6)
 # get <server> <key>: one GET; appends GB/s, segments, server and client
 # CPU per GiB to the arrays RATE_<key>, SEGS_<key>, SCPU_<key>, CCPU_<key>.
 get() {
-  local who=$1 key=$2 url pids segs0 segs1 t0 t1 report speed user sys
+  local who=$1 key=$2 url pids segs0 segs1 t0 t1 report speed got user sys
   if [[ $who == nginx ]]; then url=$NGINX_URL; else url=$FERRY_URL; fi
   mapfile -t pids < <(server_pids "$who")
   local limit=()
@@ -172,8 +172,8 @@ for net in $NETS; do
   done
   stop_servers
   if [[ $net == veth ]]; then
-    ip netns del "$NETNS"
-    NETNS="" BENCH_HOST=127.0.0.1
+    veth_release
+    BENCH_HOST=127.0.0.1
   fi
 done
 

@@ -82,7 +82,7 @@ echo "- $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuin
   "load average at start / end: $LOAD_START / $(cut -d' ' -f1-3 /proc/loadavg); run took $((SECONDS - STARTED)) s"
 echo "- $("$FERRY" --version 2>/dev/null | head -n 1) ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))," \
   "$(nginx -v 2>&1 | sed 's/^nginx version: //'), vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo '?')"
-echo "- $REPS repetitions each (storm.sh $(((REPS + 1) / 2))), interleaved; cells: median [min–max]; ratios: medians of the per-repetition ratios"
+echo "- $REPS repetitions each (storm.sh $(((REPS + 1) / 2))), interleaved; cells: median [min–max] (storm.sh, put_cpu.sh: medians, and ratios of them); other ratios: medians of the per-repetition ratios"
 echo "- each script's own tables: $OUT"
 echo
 echo "| measurement | ferry | other | ratio | target | result |"

@@ -365,14 +365,14 @@ tree_pids() { # pid: it and its descendants, one a line
 # sent, so a fast sender is charged for its reader's work, and a 64 KiB
 # MTU makes segments no real link has; behind the pair each side pays its
 # own and the MTU is Ethernet's 1,500. The servers listen on <prefix>.1,
-# the client is <prefix>.2. Sets NETNS (the caller's release deletes it:
-# `ip netns del "$NETNS"`, which takes the pair with it), HOST,
-# BENCH_HOST, CLIENT_RUN and SERVER_RUN (command prefixes). Needs 2 CPUs.
+# the client is <prefix>.2. Sets NETNS and VETH_HOST_IF (the caller's
+# release calls veth_release), HOST, BENCH_HOST, CLIENT_RUN and SERVER_RUN
+# (command prefixes). Needs 2 CPUs.
 veth_split() {
   local name=$1 prefix=$2 host_if="${1:0:6}h$$" client_if="${1:0:6}c$$"
   (($(nproc) >= 2)) || die "a veth split needs 2 CPUs"
   command -v ip >/dev/null || install_missing iproute2
-  NETNS=ferry-$name-$$
+  NETNS=ferry-$name-$$ VETH_HOST_IF=$host_if
   ip netns add "$NETNS"
   ip link add "$host_if" type veth peer name "$client_if"
   ip link set "$client_if" netns "$NETNS"
@@ -390,6 +390,15 @@ veth_split() {
   export BENCH_HOST
   CLIENT_RUN=(ip netns exec "$NETNS" taskset -c 1)
   SERVER_RUN=(taskset -c 0)
+}
+
+# veth_release: undoes veth_split, whatever step it got to: the namespace
+# goes (taking the pair with it), and the host's end of a pair that never
+# reached it.
+veth_release() {
+  [[ -z ${NETNS:-} ]] || ip netns del "$NETNS" 2>/dev/null || say "could not remove the namespace $NETNS"
+  [[ -z ${VETH_HOST_IF:-} ]] || ip link del "$VETH_HOST_IF" 2>/dev/null || true
+  NETNS="" VETH_HOST_IF=""
 }
 
 # headline <measurement> <ferry> <other> <ratio> <target> <result>: one

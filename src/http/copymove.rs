@@ -1,7 +1,8 @@
 //! WebDAV's `COPY` and `MOVE` (RFC 4918 9.8, 9.9) as operations: the
 //! `Destination` (on this server), `Overwrite` and a folder's `Depth`
 //! read into `Copy`/`CopyFolder`, `Move`/`MoveFolder`; what they do is
-//! the serve layer's (`serve/files.rs`, `serve/folders.rs`). The
+//! the serve layer's (`serve/ops/file_copy.rs`, `serve/ops/files.rs`,
+//! `serve/ops/folders.rs`). The
 //! `webdav.rs` dialect claims them and answers.
 //!
 //! ```text

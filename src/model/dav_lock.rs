@@ -22,7 +22,8 @@ pub struct DavLock {
     pub timeout: u64,
     /// When it ends (Unix seconds, by the lock table's clock, `DavLocks::now`).
     pub expires: i64,
-    /// Who took it, as the caps count (see the module's header).
+    /// Who took it, as the caps count (see `storage/dav_locks.rs`'s
+    /// header).
     pub holder: String,
 }
 

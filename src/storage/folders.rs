@@ -1,7 +1,8 @@
-//! Folders: what they are to each protocol ([`Folders`]: made for a file
-//! or by their own request, pruned when emptied or kept), and the calls
-//! that make one, find one, or remove one that holds nothing; the pruning
-//! of the folders a removal leaves empty.
+//! Folders: the calls that make one, find one, or remove one that holds
+//! nothing, as what folders are to each protocol says
+//! ([`Folders`](crate::model::Folders): made for a file or by their own
+//! request, pruned when emptied or kept); the pruning of the folders a
+//! removal leaves empty.
 //!
 //! A folder here is only ever made or removed beneath the root, through
 //! the jail's walks; these calls must never remove a folder that holds
@@ -18,7 +19,8 @@ use super::{Storage, StorageError, dir_at, open_dir_beneath};
 use crate::name::Name;
 
 /// Removes directory `path` and then its ancestors while they are empty
-/// (never the root), where folders are implicit ([`Folders::Implicit`]):
+/// (never the root), where folders are implicit
+/// ([`Folders::Implicit`](crate::model::Folders::Implicit)):
 /// removing the last file (DEL, or a failed upload's temp file) removes
 /// the directories it leaves empty. `floor`: how many leading segments of
 /// `path` stay whatever happens (the folders an upload found rather than

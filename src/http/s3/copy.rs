@@ -1,6 +1,6 @@
 //! CopyObject (`PUT /<bucket>/<key>` with `x-amz-copy-source`) as one of
 //! ferry's operations, and its answer. A copy to another name is ferry's
-//! `Copy` (WebDAV COPY's, `serve/files.rs`: `read` on the source, `write`
+//! `Copy` (WebDAV COPY's, `serve/ops/file_copy.rs`: `read` on the source, `write`
 //! on the copy, WebDAV locks, `--max-file-size`, all checked there),
 //! with S3's keys (prefix folders made, a file replaced, a folder never);
 //! the copy keeps the source's recorded MD5 as its ETag, and with `COPY`
