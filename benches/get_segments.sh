@@ -220,24 +220,30 @@ cells() { # metric key decimals: "ferry median" "nginx median"
   local -n f=${1}_${2/NET/ferry} n=${1}_${2/NET/nginx}
   echo "$(spread "$3" "${f[@]}")|nginx $(spread "$3" "${n[@]}")"
 }
-seg_row() { # net pace label
-  local row="$1 $2" key=${1}_NET_$2 c
-  IFS='|' read -r -a c <<<"$(cells SEGS "$key" 0)"
-  headline "GET $MIB MiB, curl, $3: segments per GiB" "${c[0]}" "${c[1]}" "×${X_SEGS[$row]}" "≤1.1×" "$(verdict "${X_SEGS[$row]} <= 1.1")"
-}
-cpu_row() { # net pace label
-  local row="$1 $2" key=${1}_NET_$2 c
-  IFS='|' read -r -a c <<<"$(cells SCPU "$key" 2)"
-  headline "GET $MIB MiB, curl, $3: server CPU per GiB (s)" "${c[0]}" "${c[1]}" "×${X_SCPU[$row]}" "≤1.0×" "$(verdict "${X_SCPU[$row]} <= 1.0")"
+# target_row <net> <pace> <label> <metric> <decimals> <what> [<op> <limit>]:
+# one headline row of a metric (RATE, SEGS, SCPU), ferry against nginx,
+# with its target where one is given (op: awk's >= or <=).
+target_row() {
+  local row="$1 $2" key=${1}_NET_$2 c ratio target="" result=""
+  local -n x=X_$4
+  ratio=${x[$row]}
+  IFS='|' read -r -a c <<<"$(cells "$4" "$key" "$5")"
+  if [[ -n ${7:-} ]]; then
+    target="${7/>=/≥}"
+    target="${target/<=/≤}$8×"
+    result=$(verdict "$ratio $7 $8")
+  fi
+  headline "GET $MIB MiB, curl, $3: $6" "${c[0]}" "${c[1]}" "×$ratio" "$target" "$result"
 }
 for net in $NETS; do
-  IFS='|' read -r -a c <<<"$(cells RATE "${net}_NET_fast" 3)"
-  target="≥1.2×" result=$(verdict "${X_RATE[$net fast]} >= 1.2")
-  [[ $net == loopback ]] || target="" result=""
-  headline "GET $MIB MiB, curl, $net: GB/s" "${c[0]}" "${c[1]}" "×${X_RATE[$net fast]}" "$target" "$result"
-  seg_row "$net" fast "$net, as fast as curl reads"
+  if [[ $net == loopback ]]; then
+    target_row "$net" fast "$net" RATE 3 "GB/s" ">=" 1.2
+  else
+    target_row "$net" fast "$net" RATE 3 "GB/s"
+  fi
+  target_row "$net" fast "$net, as fast as curl reads" SEGS 0 "segments per GiB" "<=" 1.1
   if [[ -n $PACE ]]; then
-    seg_row "$net" paced "$net, both at $PACE/s"
-    cpu_row "$net" paced "$net, both at $PACE/s"
+    target_row "$net" paced "$net, both at $PACE/s" SEGS 0 "segments per GiB" "<=" 1.1
+    target_row "$net" paced "$net, both at $PACE/s" SCPU 2 "server CPU per GiB (s)" "<=" 1.0
   fi
 done
