@@ -180,6 +180,7 @@ impl Connection {
         self.note = Note::of(&request.operation);
         let ctx = Ctx {
             storage: env.storage,
+            store: env.storage,
             config: env.config,
             hooks: env.hooks,
             client: self.id,

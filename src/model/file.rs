@@ -2,7 +2,9 @@
 //! modification time ([`FileInfo`]), what tells its versions apart beyond
 //! those ([`Stamp`]), a listing's entry ([`ListEntry`]) and a folder's
 //! level ([`DirectoryListing`]), what has a name ([`Occupant`],
-//! [`Resource`]), and what is recorded with a version ([`VersionRecords`]).
+//! [`Resource`]), a file's identity at one moment ([`Version`]), what a
+//! walk of the tree finds ([`Found`]), and what is recorded with a
+//! version ([`VersionRecords`]).
 
 /// Size and modification time of a stored file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,40 @@ pub struct Stamp {
     pub inode: u64,
     /// Nanoseconds of the modification time, past [`FileInfo::mtime`].
     pub nanos: u32,
+}
+
+/// A file's identity at one moment: what conditional requests compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    /// Size and modification time.
+    pub info: FileInfo,
+    /// Inode and the modification time's nanoseconds.
+    pub stamp: Stamp,
+    /// CRC-32C of the whole file, if known: an answer that states it
+    /// waits for it, others go without.
+    pub crc: Option<u32>,
+    /// The MD5 tag recorded with it (S3's `ETag`), if known.
+    pub md5: Option<super::Md5Tag>,
+}
+
+/// What a walk of the tree found next (a folder's `.tar` or `.zip` is
+/// sent from these, one member at a time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// A folder (its full name ends in `/`), which the walk enters next.
+    Folder {
+        /// Its full name, ending in `/`.
+        name: String,
+        /// Modification time, Unix seconds.
+        mtime: i64,
+    },
+    /// A regular file.
+    File {
+        /// Its full name.
+        name: String,
+        /// Its size and time when the walk saw it.
+        info: FileInfo,
+    },
 }
 
 /// One LIST result.

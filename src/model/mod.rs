@@ -1,5 +1,6 @@
 //! The values every layer shares, owned by no engine: what a stored file
-//! is ([`FileInfo`], [`Stamp`]) and a listing's entry ([`ListEntry`]), the
+//! is ([`FileInfo`], [`Stamp`], [`Version`]), a listing's entry
+//! ([`ListEntry`]) and a walk's ([`Found`]), the
 //! room on the file system ([`Space`]), S3's ETag ([`Md5Tag`]), dead
 //! properties ([`DeadProperty`], [`NewProps`], [`Holder`]), WebDAV's locks
 //! ([`DavLock`]), upload sessions ([`SessionInfo`], [`ListedSession`]) and
@@ -21,7 +22,10 @@ mod space;
 mod usage;
 
 pub use dav_lock::{DavLock, is_below};
-pub use file::{DirectoryListing, FileInfo, ListEntry, Occupant, Resource, Stamp, VersionRecords};
+pub use file::{
+    DirectoryListing, FileInfo, Found, ListEntry, Occupant, Resource, Stamp, Version,
+    VersionRecords,
+};
 pub use folders::Folders;
 pub use md5_tag::Md5Tag;
 pub use props::{DeadProperty, Holder, NewProps, Recorded};

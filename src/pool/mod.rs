@@ -143,6 +143,7 @@ impl Task {
     ) -> Option<(Arc<Mailbox>, Finished)> {
         let ctx = Ctx {
             storage: &shared.storage,
+            store: &shared.storage,
             config: &shared.config,
             hooks: &shared.hooks,
             client: self.id,

@@ -8,21 +8,7 @@
 
 use std::fmt;
 
-use crate::model::{FileInfo, Stamp};
-
-/// A file's identity at one moment: what conditional requests compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Version {
-    /// Size and modification time.
-    pub info: FileInfo,
-    /// Inode and the modification time's nanoseconds.
-    pub stamp: Stamp,
-    /// CRC-32C of the whole file, if known: an answer that states it
-    /// waits for it ([`Want::needs_checksum`]), others go without.
-    pub crc: Option<u32>,
-    /// The MD5 tag recorded with it (S3's `ETag`), if known.
-    pub md5: Option<crate::model::Md5Tag>,
-}
+pub use crate::model::Version;
 
 /// What a GET gets once its file's version is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -131,13 +131,7 @@ impl Conditions {
     fn test(&self, ctx: &Ctx<'_>, test: &Test, resource: &str, locks: &[DavLock]) -> bool {
         let tag = || {
             let name = Name::new(resource.to_owned()).ok()?;
-            let found = ctx.storage.stat(&name).ok()?;
-            let version = Version {
-                info: found.info,
-                stamp: found.stamp,
-                crc: found.crc,
-                md5: found.md5,
-            };
+            let version = ctx.store.look_up(&name).ok()?;
             Some((self.etag)(&version))
         };
         match test {
@@ -148,7 +142,7 @@ impl Conditions {
             Test::TagIn(wanted) => {
                 tag().is_some_and(|tag| wanted.iter().any(|one| weak(&tag) == weak(one)))
             }
-            Test::Exists => ctx.storage.resource(resource, false).is_ok(),
+            Test::Exists => ctx.store.resource(resource, false).is_ok(),
         }
     }
 }

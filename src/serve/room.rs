@@ -23,7 +23,7 @@ use crate::model::Space;
 use crate::model::{Account, Usage};
 use crate::name::Name;
 use crate::storage::over_quota;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{StorageError, Store};
 
 /// The disk reserve (`--min-free`), before a write's `size` bytes are
 /// taken: the rule's home is `storage/reserve.rs` (it asks the file
@@ -83,8 +83,8 @@ fn one_file(size: u64) -> Usage {
 ///
 /// # Errors
 /// The file system could not be asked.
-pub(super) fn room(min_free: MinFree, storage: &Storage) -> Result<Space, StorageError> {
-    let space = storage.space()?;
+pub(super) fn room(min_free: MinFree, store: &dyn Store) -> Result<Space, StorageError> {
+    let space = store.space()?;
     let reserve = min_free.bytes(space.size);
     Ok(Space {
         available: space.available.saturating_sub(reserve),
@@ -102,7 +102,7 @@ pub(super) fn room(min_free: MinFree, storage: &Storage) -> Result<Space, Storag
 /// # Errors
 /// The file system or the ledger could not be asked.
 pub(super) fn room_for(ctx: &Ctx<'_>, who: &Who, folder: &str) -> Result<Space, StorageError> {
-    let mut space = room(ctx.config.min_free, ctx.storage)?;
+    let mut space = room(ctx.config.min_free, ctx.store)?;
     if !ctx.storage.counts_usage() {
         return Ok(space);
     }

@@ -38,7 +38,7 @@ pub(super) fn spool(
 ) -> Result<Spooled, StorageError> {
     // A folder that is not there is "not found", not an empty result.
     if let Ok(folder) = Name::new(prefix.as_str().trim_end_matches('/').to_owned()) {
-        ctx.storage.find_folder(&folder)?;
+        ctx.store.find_folder(&folder)?;
     }
     spool.put(Piece::Start)?;
     spool.put(Piece::Files)?;
@@ -47,7 +47,7 @@ pub(super) fn spool(
     // so a search of 100,000 files `lstat`s its folders and its results
     // only (`benches/search.sh`).
     let walked = Cell::new(0u64);
-    let wanted = |name: &str| {
+    let mut wanted = |name: &str| {
         walked.set(walked.get() + 1);
         if walked.get() > search.max_walked {
             return false;
@@ -64,7 +64,7 @@ pub(super) fn spool(
         search,
     });
     let at_walk_cap = || walked.get() >= search.max_walked;
-    let enter = |dir: &str, info: &crate::model::FileInfo| {
+    let mut enter = |dir: &str, info: &crate::model::FileInfo| {
         if ctx.is_abandoned() {
             return Err(std::io::Error::other("the client has gone"));
         }
@@ -80,8 +80,8 @@ pub(super) fn spool(
         Ok(true)
     };
     let walked_tree = ctx
-        .storage
-        .list(prefix, wanted, enter, |entry: &ListEntry| {
+        .store
+        .list(prefix, &mut wanted, &mut enter, &mut |entry: &ListEntry| {
             let piece = Piece::File {
                 entry,
                 first: false,

@@ -96,7 +96,7 @@ impl Storage {
     /// [`StorageError::NotFound`] without the parent folder (or with a
     /// file in its place); [`StorageError::Symlink`] or
     /// [`StorageError::NotRegular`] for what ferry never touches.
-    pub fn occupant(&self, name: &Name) -> Result<Occupant, StorageError> {
+    pub(super) fn occupant(&self, name: &Name) -> Result<Occupant, StorageError> {
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs).map_err(|err| match err {
             StorageError::ParentNotDirectory => StorageError::NotFound,

@@ -24,7 +24,7 @@ use rustix::io::Errno;
 
 use super::gate::Point;
 use super::{DIR, Storage, StorageError};
-use crate::model::FileInfo;
+use crate::model::{FileInfo, Found};
 use crate::name::{Name, Prefix, RESERVED_PREFIX};
 
 /// Entries read ahead from one folder each time it is opened: one open and
@@ -32,28 +32,9 @@ use crate::name::{Name, Prefix, RESERVED_PREFIX};
 /// per level.
 const BATCH: usize = 64;
 
-/// What the cursor found next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Found {
-    /// A folder (its full name ends in `/`), which the cursor enters next.
-    Folder {
-        /// Its full name, ending in `/`.
-        name: String,
-        /// Modification time, Unix seconds.
-        mtime: i64,
-    },
-    /// A regular file.
-    File {
-        /// Its full name.
-        name: String,
-        /// Its size and time when the cursor saw it.
-        info: FileInfo,
-    },
-}
-
 /// A resumable depth-first walk; see the module's header.
 #[derive(Debug)]
-pub struct TreeCursor {
+pub(super) struct TreeCursor {
     /// The folders on the current path, the one being read last.
     levels: Vec<Level>,
     /// Whether the starting folder has been read yet (it alone must exist).
@@ -83,7 +64,7 @@ struct Entry {
 
 impl TreeCursor {
     /// A cursor at the start of folder `prefix` (the root when empty).
-    pub fn new(prefix: &Prefix) -> TreeCursor {
+    pub(super) fn new(prefix: &Prefix) -> TreeCursor {
         let path = prefix.as_str().trim_end_matches('/').to_owned();
         TreeCursor {
             levels: vec![Level::new(path)],
@@ -98,7 +79,7 @@ impl TreeCursor {
     /// # Errors
     /// [`StorageError::NotFound`] if the starting folder is not there (the
     /// first call only); a folder on the way cannot be read (500, 503).
-    pub fn next(
+    pub(super) fn next(
         &mut self,
         storage: &Storage,
         mut enter: impl FnMut(&str) -> bool,

@@ -142,7 +142,7 @@ impl Storage {
     /// # Errors
     /// [`StorageError::NotFound`] if no folder has the name; 500 or 503 if
     /// it cannot be looked up.
-    pub fn find_folder(&self, name: &Name) -> Result<(), StorageError> {
+    pub(super) fn find_folder(&self, name: &Name) -> Result<(), StorageError> {
         self.pause(Point::Walk);
         open_dir_beneath(&self.root, name.as_str()).map(drop)
     }

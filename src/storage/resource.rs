@@ -95,7 +95,7 @@ impl Storage {
     ///
     /// # Errors
     /// `fstatvfs` failed.
-    pub fn space(&self) -> Result<Space, StorageError> {
+    pub(super) fn space(&self) -> Result<Space, StorageError> {
         space_of(&self.root)
     }
 }

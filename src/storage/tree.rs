@@ -139,7 +139,7 @@ impl Storage {
     /// # Errors
     /// A directory on the way cannot be read (500, 503), or `enter` or
     /// `found` failed (its error, as [`StorageError::Io`]).
-    pub fn list(
+    pub(super) fn list(
         &self,
         prefix: &Prefix,
         mut wanted: impl FnMut(&str) -> bool,
@@ -199,7 +199,7 @@ impl Storage {
     /// # Errors
     /// [`StorageError::NotFound`] if `prefix` is not a directory (a file, a
     /// symlink, nothing); 500 or 503 if it cannot be read.
-    pub fn list_directory(
+    pub(super) fn list_directory(
         &self,
         prefix: &Prefix,
         files: bool,
@@ -237,21 +237,13 @@ impl Storage {
         }
     }
 
-    /// Whether folder `dir` (its name from the root, ending in `/`) shows
-    /// nothing: no entry but ferry's own. Reads its first entries only.
+    /// Folder `dir`'s (its name from the root, ending in `/`) size (0)
+    /// and time if it shows nothing (no entry but ferry's own), `None` if
+    /// it shows something. Reads its first entries only.
     ///
     /// # Errors
     /// It cannot be opened or read (gone: [`StorageError::NotFound`]).
-    pub fn is_empty_folder(&self, dir: &str) -> Result<bool, StorageError> {
-        self.empty_folder(dir).map(|found| found.is_some())
-    }
-
-    /// Folder `dir`'s size (0) and time if it shows nothing, as
-    /// [`Storage::is_empty_folder`] tells; `None` if it shows something.
-    ///
-    /// # Errors
-    /// As [`Storage::is_empty_folder`]'s.
-    pub fn empty_folder(&self, dir: &str) -> Result<Option<FileInfo>, StorageError> {
+    pub(super) fn empty_folder(&self, dir: &str) -> Result<Option<FileInfo>, StorageError> {
         let dir = super::open_dir_beneath(&self.root, dir.trim_end_matches('/'))?;
         for entry in Dir::read_from(&dir)? {
             let entry = entry?;

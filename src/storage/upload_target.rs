@@ -293,7 +293,7 @@ impl Storage {
     ///
     /// # Errors
     /// [`StorageError::NoBucket`] if it is not there.
-    pub fn check_bucket(&self, name: &Name) -> Result<(), StorageError> {
+    pub(super) fn check_bucket(&self, name: &Name) -> Result<(), StorageError> {
         let Some((bucket, _)) = name.as_str().split_once('/') else {
             return Ok(());
         };

@@ -3,8 +3,8 @@
 //! central directory, about 50 bytes plus the path per member, until its
 //! end).
 //!
-//! The folder is walked twice with a [`TreeCursor`], which holds a few KiB
-//! per level of depth however many members there are. The first walk, on
+//! The folder is walked twice with a store's [`Cursor`](crate::storage::Cursor) (a few KiB
+//! per level of depth however many members there are). The first walk, on
 //! the I/O pool, only adds up the members' lengths (folders and files that
 //! `who` may read), which gives the archive's exact `Content-Length`: a
 //! browser shows progress and a client can tell a cut download from a
@@ -49,6 +49,7 @@ use log::{debug, warn};
 
 use crate::access::Who;
 use crate::access::per_client::Permit;
+use crate::model::Found;
 use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::send::is_cached_window;
@@ -56,7 +57,7 @@ use crate::serve::walk_permit;
 use crate::serve::{
     Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, abandoned, refuse,
 };
-use crate::storage::{Found, OpenFile, StorageError};
+use crate::storage::{OpenFile, StorageError};
 
 use crate::serve::archive_layout::{Format, Layout, MemberCrc, MemberPath};
 use crate::serve::archive_walk::Walk;
@@ -237,7 +238,7 @@ impl Archive {
         let mut lens = [0_u64; 2];
         let mut members = 0_u64;
         loop {
-            let found = match walk.next(&self.who, ctx.storage) {
+            let found = match walk.next(&self.who, ctx.store) {
                 Ok(Some(found)) => found,
                 Ok(None) => break,
                 Err(StorageError::NotFound) => {
@@ -325,7 +326,7 @@ impl Archive {
                 Some(Peeked::Found(found)) => found,
                 Some(Peeked::Ready(ready)) => return Ok(Some(*ready)),
                 Some(Peeked::Failed(why)) => return Err(why),
-                None => match self.walk.next(&self.who, ctx.storage) {
+                None => match self.walk.next(&self.who, ctx.store) {
                     Ok(Some(found)) => found,
                     Ok(None) => return Ok(None),
                     Err(err) => return Err(format!("the walk failed: {err}")),
@@ -381,7 +382,7 @@ impl Archive {
             return;
         }
         for _ in 0..LOOK_AHEAD {
-            let found = match self.walk.next(&self.who, ctx.storage) {
+            let found = match self.walk.next(&self.who, ctx.store) {
                 Ok(Some(found)) => found,
                 Ok(None) => return,
                 Err(err) => {

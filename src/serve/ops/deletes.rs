@@ -128,7 +128,7 @@ impl Operate for DeleteEach {
 fn delete_each(who: Who, prefix: Prefix, names: Vec<Name>, folders: Folders) -> Outcome {
     Outcome::on_pool(move |ctx| {
         let folder = prefix.as_str().trim_end_matches('/');
-        if let Err(err) = ctx.storage.resource(folder, true) {
+        if let Err(err) = ctx.store.resource(folder, true) {
             return crate::serve::storage_refusal(ctx, "DELETE", folder, err);
         }
         let dav = ctx.storage.dav_locks();

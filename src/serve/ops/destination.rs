@@ -22,7 +22,7 @@ pub(in crate::serve) fn destination(
     to: &Name,
     overwrite: bool,
 ) -> Result<Occupant, Failure> {
-    match ctx.storage.occupant(to) {
+    match ctx.store.occupant(to) {
         Ok(Occupant::Nothing) => Ok(Occupant::Nothing),
         Ok(_) if !overwrite => Err(Failure::new(
             ErrorKind::Exists,

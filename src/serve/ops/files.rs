@@ -249,7 +249,7 @@ pub(super) fn source_of(
     from: &Name,
     folders: Folders,
 ) -> Option<super::folders::Found> {
-    own_folders(folders).then(|| ctx.storage.occupant(from))
+    own_folders(folders).then(|| ctx.store.occupant(from))
 }
 
 /// Rename file `from` to `to` (replacing a file there if `overwrite`).

@@ -213,7 +213,7 @@ pub(in crate::serve) fn check_source(
     from: &Name,
     folder: bool,
 ) -> Result<(), Box<Outcome>> {
-    judge_source(ctx, (verb, from), ctx.storage.occupant(from), folder)
+    judge_source(ctx, (verb, from), ctx.store.occupant(from), folder)
 }
 
 /// What a lookup found at a name.
@@ -227,7 +227,7 @@ pub(in crate::serve) fn judge_file_source(
     from: &Name,
     found: Option<Found>,
 ) -> Result<(), Box<Outcome>> {
-    let found = found.unwrap_or_else(|| ctx.storage.occupant(from));
+    let found = found.unwrap_or_else(|| ctx.store.occupant(from));
     judge_source(ctx, (verb, from), found, false)
 }
 

@@ -52,7 +52,7 @@ fn room_in(ctx: &Ctx<'_>, who: &Who, folder: &Prefix) -> Result<Space, StorageEr
     if !folder.as_str().is_empty() {
         // A prefix's folder is always a name; were it not, it is not there.
         let name = folder_name(folder).ok_or(StorageError::NotFound)?;
-        ctx.storage.find_folder(&name)?;
+        ctx.store.find_folder(&name)?;
     }
     room_for(ctx, who, folder.as_str())
 }

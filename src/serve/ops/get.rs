@@ -55,7 +55,7 @@ fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
                 send(ctx, name, want, (found, records))
             }
             Err(StorageError::NotFound) if want.in_bucket() => {
-                let err = match ctx.storage.check_bucket(&name) {
+                let err = match ctx.store.check_bucket(&name) {
                     Err(StorageError::NoBucket) => StorageError::NoBucket,
                     _ => StorageError::NotFound,
                 };

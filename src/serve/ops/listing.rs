@@ -93,7 +93,7 @@ fn list(
         let spooled = match scope {
             Scope::Tree => spool_tree(ctx, &who, &prefix, spool),
             Scope::Directory => ctx
-                .storage
+                .store
                 .list_directory(&prefix, files)
                 .and_then(|listing| {
                     super::listing_folder::spool_directory(ctx, &who, listing, spool)
@@ -156,19 +156,20 @@ fn spool_tree(
     spool.put(Piece::Start)?;
     spool.put(Piece::Files)?;
     let mut files = 0;
-    let enter = |dir: &str, _: &_| match ctx.is_abandoned() {
+    let mut enter = |dir: &str, _: &_| match ctx.is_abandoned() {
         true => Err(std::io::Error::other("the client has gone")),
         false => Ok(who.may_list(dir)),
     };
     // What it may not read is not even looked at.
-    let wanted = |name: &str| name.ends_with('/') || who.allows(Perm::Read, name);
-    ctx.storage.list(prefix, wanted, enter, |entry| {
-        files += 1;
-        spool.put(Piece::File {
-            entry,
-            first: files == 1,
-        })
-    })?;
+    let mut wanted = |name: &str| name.ends_with('/') || who.allows(Perm::Read, name);
+    ctx.store
+        .list(prefix, &mut wanted, &mut enter, &mut |entry| {
+            files += 1;
+            spool.put(Piece::File {
+                entry,
+                first: files == 1,
+            })
+        })?;
     spool.put(Piece::End)?;
     spool.finish(files)
 }
@@ -186,7 +187,7 @@ fn spool_keys(
     mut spool: Spool<'_>,
 ) -> Result<Spooled, StorageError> {
     if let Some(folder) = &page.within {
-        ctx.storage.find_folder(folder)?;
+        ctx.store.find_folder(folder)?;
     }
     spool.put(Piece::Start)?;
     spool.put(Piece::Files)?;
@@ -215,11 +216,11 @@ fn spool_keys(
         page,
         md5,
     };
-    let walked = ctx.storage.list(
+    let walked = ctx.store.list(
         prefix,
-        |name| keys.wanted(&paging, name),
-        |dir, info| keys.enter(&mut paging.borrow_mut(), dir, info),
-        |entry| keys.put(&mut paging.borrow_mut(), entry),
+        &mut |name| keys.wanted(&paging, name),
+        &mut |dir, info| keys.enter(&mut paging.borrow_mut(), dir, info),
+        &mut |entry| keys.put(&mut paging.borrow_mut(), entry),
     );
     let paging = paging.into_inner();
     match walked {
@@ -287,16 +288,15 @@ impl KeyWalk<'_> {
         // An empty folder is a key of its own, `dir/`, as the marker that
         // made it (or would have) lists in S3 (docs/s3.md, "Folder
         // markers"); one that holds keys lists them only.
-        if dir.len() > prefix.len() && dir.starts_with(prefix) && page.is_past(dir) {
-            let storage = self.ctx.storage;
-            if storage
-                .is_empty_folder(dir)
-                .map_err(std::io::Error::other)?
-            {
-                let info = FileInfo { size: 0, ..*info };
-                paging.marker(dir, info, self.md5)?;
-                return Ok(false);
-            }
+        let store = self.ctx.store;
+        if dir.len() > prefix.len()
+            && dir.starts_with(prefix)
+            && page.is_past(dir)
+            && store.is_empty_folder(dir).map_err(std::io::Error::other)?
+        {
+            let info = FileInfo { size: 0, ..*info };
+            paging.marker(dir, info, self.md5)?;
+            return Ok(false);
         }
         Ok(true)
     }
@@ -337,7 +337,7 @@ fn named_empty_folder(
     if !dir.ends_with('/') || dir.len() <= bucket || !page.is_past(dir) || !who.may_list(dir) {
         return Ok(None);
     }
-    match ctx.storage.empty_folder(dir) {
+    match ctx.store.empty_folder(dir) {
         Err(StorageError::NotFound) => Ok(None),
         found => found,
     }

@@ -30,7 +30,7 @@ pub(super) fn spool_named(
             found => return found.and_then(|()| spool_folder_alone(ctx, who, spool)),
         }
     } else {
-        match ctx.storage.list_directory(prefix, true) {
+        match ctx.store.list_directory(prefix, true) {
             Err(StorageError::NotFound) => {}
             listed => return spool_directory(ctx, who, listed?, spool),
         }
@@ -40,7 +40,7 @@ pub(super) fn spool_named(
     if !who.allows(Perm::Read, name.as_str()) {
         return Err(StorageError::NotFound);
     }
-    let found = ctx.storage.stat(&name)?;
+    let found = ctx.store.look_up(&name)?;
     let entry = ListEntry {
         name: name.as_str().to_owned(),
         info: found.info,
@@ -63,7 +63,7 @@ fn find_folder(ctx: &Ctx<'_>, prefix: &Prefix) -> Result<(), StorageError> {
         return Ok(());
     }
     let name = folder_name(prefix).ok_or(StorageError::NotFound)?;
-    ctx.storage.find_folder(&name)
+    ctx.store.find_folder(&name)
 }
 
 /// The folder a [`Scope::Named`] listing names, alone ([`Wants::itself`]):

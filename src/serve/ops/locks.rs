@@ -312,7 +312,7 @@ fn take(
     (shared, deep, owner, timeout): (bool, bool, &str, Option<u64>),
 ) -> Result<(Granted, Edit), Failure> {
     check_caps(table, now, holder)?;
-    let (created, folder) = match ctx.storage.occupant(name) {
+    let (created, folder) = match ctx.store.occupant(name) {
         Ok(Occupant::Nothing) => (true, false),
         Ok(occupant) => (false, occupant == Occupant::Folder),
         Err(StorageError::NotFound) => {

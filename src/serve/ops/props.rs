@@ -115,7 +115,7 @@ impl Operate for PropPatch {
 fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
     Outcome::on_pool(move |ctx| {
         let path = target.path();
-        let found = match ctx.storage.resource(path, target.folder) {
+        let found = match ctx.store.resource(path, target.folder) {
             Ok(found) => found,
             Err(err) => return storage_refusal(ctx, "PROPPATCH", path, err),
         };

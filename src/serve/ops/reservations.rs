@@ -145,6 +145,6 @@ pub(super) fn is_reservation(
     reserved(ctx, from.as_str())
         && match found {
             Some(found) => nothing(found),
-            None => nothing(&ctx.storage.occupant(from)),
+            None => nothing(&ctx.store.occupant(from)),
         }
 }

@@ -123,10 +123,8 @@ impl Operate for ResumeFrom {
                 let refused = crate::serve::access::refusal(&who, Perm::Read, name.as_str());
                 return Outcome::failed(refused, Next::Request);
             }
-            match ctx.storage.stat(&name) {
-                Ok(found) => Outcome::answer(Reply::Stat {
-                    version: super::get::version_of(&found),
-                }),
+            match ctx.store.look_up(&name) {
+                Ok(version) => Outcome::answer(Reply::Stat { version }),
                 Err(err) => storage_refusal(ctx, "STAT", name.as_str(), err),
             }
         })
