@@ -238,8 +238,6 @@ const STORAGE_CALLS_LEFT: &[&str] = &[
     "serve/ops/deletes.rs",
     "serve/ops/file_copy.rs",
     "serve/ops/files.rs",
-    "serve/ops/folder_copy.rs",
-    "serve/ops/folders.rs",
     "serve/ops/get.rs",
     "serve/ops/health.rs",
     "serve/ops/listing.rs",

@@ -318,7 +318,7 @@ fn subject_of(declared: Declared<'_>) -> String {
 /// ledger (the file's owner): copied only for a server with hooks or
 /// that counts usage.
 fn user_of(ctx: &Ctx<'_>, who: &Who) -> Option<crate::access::Owner> {
-    match ctx.hooks.configured() || ctx.storage.counts_usage() {
+    match ctx.hooks.configured() || ctx.store.counts_usage() {
         true => who.owner(),
         false => None,
     }

@@ -33,7 +33,7 @@ use crate::storage::{StorageError, Store};
 /// 507 where the write does not fit above the reserve; the file system
 /// could not be asked (a storage failure).
 pub(super) fn check_room(ctx: &Ctx<'_>, size: u64) -> Result<(), Failure> {
-    Ok(ctx.storage.take_room(size)?)
+    Ok(ctx.store.reserve(size)?)
 }
 
 /// Room for a write of `size` bytes to `name` by `who`: the reserve
@@ -65,7 +65,7 @@ pub(super) fn check_space_for(
 /// a folder's applies): what is worth asking before a write whose size
 /// takes a walk to know (a folder's copy).
 pub(super) fn quota_applies(ctx: &Ctx<'_>, who: &Who, name: &str) -> bool {
-    ctx.storage.counts_usage()
+    ctx.store.counts_usage()
         && (who.quota().is_some() || ctx.config.quotas.iter().any(|q| q.covers(name)))
 }
 
@@ -103,14 +103,14 @@ pub(super) fn room(min_free: MinFree, store: &dyn Store) -> Result<Space, Storag
 /// The file system or the ledger could not be asked.
 pub(super) fn room_for(ctx: &Ctx<'_>, who: &Who, folder: &str) -> Result<Space, StorageError> {
     let mut space = room(ctx.config.min_free, ctx.store)?;
-    if !ctx.storage.counts_usage() {
+    if !ctx.store.counts_usage() {
         return Ok(space);
     }
     if let (Some(token), Some(quota)) = (who.name(), who.quota()) {
-        narrow(&mut space, quota, ctx.storage.usage(Account::Token(token))?);
+        narrow(&mut space, quota, ctx.store.usage(Account::Token(token))?);
     }
     for quota in ctx.config.quotas.iter().filter(|q| q.covers(folder)) {
-        let used = ctx.storage.usage(Account::Folder(&quota.prefix))?;
+        let used = ctx.store.usage(Account::Folder(&quota.prefix))?;
         narrow(&mut space, quota.limit, used);
     }
     Ok(space)
@@ -153,12 +153,12 @@ fn check_quota_for(
     name: &str,
     more: Usage,
 ) -> Result<(), Failure> {
-    if !ctx.storage.counts_usage() {
+    if !ctx.store.counts_usage() {
         return Ok(());
     }
     // The storage's ledger keeps the folders' quotas (`--quota`, as
     // configured): it judges them where it reads them.
-    match ctx.storage.quota_refuses(writer, name, more)? {
+    match ctx.store.quota_refuses(writer, name, more)? {
         Some(over) => Err(Failure::new(ErrorKind::OverQuota, over.to_string())),
         None => Ok(()),
     }
@@ -179,7 +179,7 @@ pub(super) fn check_move(
     moved: impl FnOnce() -> Option<Usage>,
 ) -> Result<(), Failure> {
     let entered = |folder: &&FolderQuota| folder.covers(to) && !folder.covers(from);
-    if !ctx.storage.counts_usage() || !ctx.config.quotas.iter().any(|f| entered(&f)) {
+    if !ctx.store.counts_usage() || !ctx.config.quotas.iter().any(|f| entered(&f)) {
         return Ok(());
     }
     let Some(moved) = moved() else {
@@ -201,7 +201,7 @@ pub(super) fn file_moved(ctx: &Ctx<'_>, name: &str) -> Option<Usage> {
 /// Whether `more` bytes and files fit in `folder`'s quota.
 fn judge_folder(ctx: &Ctx<'_>, folder: &FolderQuota, more: Usage) -> Result<(), Failure> {
     let account = Account::Folder(&folder.prefix);
-    judge(folder.limit, ctx.storage.usage(account)?, more, account)
+    judge(folder.limit, ctx.store.usage(account)?, more, account)
 }
 
 /// Whether `more` bytes and files fit in `quota` beside `used` (the

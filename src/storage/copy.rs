@@ -201,7 +201,7 @@ impl Storage {
     /// [`StorageError::NotFound`] if `from` names no folder; as
     /// [`Storage::make_folder`] for `to`; the walk stopped by `go_on`.
     /// Failures of members are in the [`Copied`].
-    pub fn copy_folder(
+    pub(super) fn copy_folder(
         &self,
         from: &Prefix,
         to: &Name,
@@ -317,7 +317,7 @@ impl Storage {
     /// # Errors
     /// [`StorageError::NotFound`] if `from` names no folder or `to` has no
     /// parent; [`StorageError::Exists`] if something took `to` meanwhile.
-    pub fn rename_folder(&self, from: &Prefix, to: &Name) -> Result<(), StorageError> {
+    pub(super) fn rename_folder(&self, from: &Prefix, to: &Name) -> Result<(), StorageError> {
         self.pause(super::gate::Point::Commit);
         let source = Name::new(from.as_str().trim_end_matches('/').to_owned())
             .map_err(|_| StorageError::NotFound)?;

@@ -54,7 +54,7 @@ impl Storage {
     /// [`StorageError::NotFound`] if its parent folder is missing (or is a
     /// file).
     /// With `--fsync`, its name is on stable storage before it returns.
-    pub fn make_folder(&self, name: &Name) -> Result<(), StorageError> {
+    pub(super) fn make_folder(&self, name: &Name) -> Result<(), StorageError> {
         let parent = self.make_folder_unflushed(name)?;
         if self.durable {
             self.flusher.flush(vec![parent])?;
@@ -71,7 +71,7 @@ impl Storage {
     /// [`StorageError::ParentNotDirectory`] if one is on the way,
     /// [`StorageError::NoBucket`] if one of the first `kept` is not there.
     /// With `--fsync`, its name is on stable storage before it returns.
-    pub fn make_folders(&self, name: &Name, kept: usize) -> Result<(), StorageError> {
+    pub(super) fn make_folders(&self, name: &Name, kept: usize) -> Result<(), StorageError> {
         self.pause(Point::Delete);
         let (dirs, leaf) = name.split_parent();
         let (parent, _) = self.walk_creating(dirs, kept)?;
@@ -119,7 +119,7 @@ impl Storage {
     /// [`StorageError::NotFound`] if no folder has the name (a file is not
     /// one), [`StorageError::NotEmpty`] if it holds anything, 403 for a
     /// symlink.
-    pub fn remove_empty_folder(&self, name: &Name) -> Result<(), StorageError> {
+    pub(super) fn remove_empty_folder(&self, name: &Name) -> Result<(), StorageError> {
         self.pause(Point::Delete);
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;

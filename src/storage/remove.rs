@@ -110,7 +110,7 @@ impl Storage {
     /// # Errors
     /// 404 if absent, 409 for a directory, 403 for a symlink: only regular
     /// files are removed.
-    pub fn delete(&self, name: &Name, folders: Folders) -> Result<(), StorageError> {
+    pub(super) fn delete(&self, name: &Name, folders: Folders) -> Result<(), StorageError> {
         self.pause(Point::Delete);
         let (dirs, leaf) = name.split_parent();
         let dir = self.walk(dirs)?;
@@ -169,7 +169,7 @@ impl Storage {
     /// # Errors
     /// [`StorageError::NotFound`] if `prefix` names no folder; the walk
     /// stopped by `go_on`; a flush failed. Failures of members are in the [`Removal`].
-    pub fn delete_folder(
+    pub(super) fn delete_folder(
         &self,
         prefix: &Prefix,
         mut may_delete: impl FnMut(&str) -> bool,

@@ -31,7 +31,7 @@ impl Storage {
     /// `from`: 404 if absent, 409 for a directory, 403 for a symlink (as
     /// DEL). `to`: as [`Storage::begin_upload`] (409 a directory or a
     /// parent that is a file, 403 a symlink).
-    pub fn rename(
+    pub(super) fn rename(
         &self,
         from: &Name,
         to: &Name,

@@ -160,7 +160,7 @@ impl Storage {
     /// # Errors
     /// [`StorageError::NoRoom`] where it does not fit above the reserve;
     /// the file system could not be asked (a storage failure).
-    pub fn take_room(&self, size: u64) -> Result<(), StorageError> {
+    pub(super) fn take_room(&self, size: u64) -> Result<(), StorageError> {
         self.reserve.take(size)
     }
 

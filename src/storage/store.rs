@@ -1,13 +1,14 @@
 //! The seam between the rules and the engine that keeps the files: the
 //! [`Store`] trait, which serve/ calls as `ctx.store`, and today's one
-//! engine, [`Storage`] (a POSIX root), behind it.
+//! engine, [`Storage`] (a POSIX root), behind it (`store_posix.rs`).
 //!
 //! A caller of the trait gets model values ([`crate::model`]) and never a
 //! path or a descriptor, so another engine (one in memory for the
 //! simulation test, an object store) can stand where the root does. The
 //! verbs come over from `ctx.storage` a group at a time
 //! (docs/store-plan.md): so far looking things up, listing and walking,
-//! and the file system's space. Every verb is what the engine does, never
+//! the file system's space, room and quotas, and the namespace (removing,
+//! renaming, copying and making). Every verb is what the engine does, never
 //! a rule: grants, quotas, locks and the wire's words stay in serve/.
 //!
 //! The trait is used as `&dyn Store`: walks that call back take
@@ -18,10 +19,11 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 
-use super::cursor::TreeCursor;
-use super::{Storage, StorageError};
+use super::{Left, Member, OverQuota, StorageError};
+use crate::access::quota::Quota;
 use crate::model::{
-    DirectoryListing, FileInfo, Found, ListEntry, Occupant, Resource, Space, Version,
+    Account, DirectoryListing, FileInfo, Folders, Found, ListEntry, Occupant, Resource, Space,
+    Usage, Version,
 };
 use crate::name::{Name, Prefix};
 
@@ -142,6 +144,146 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// # Errors
     /// It cannot be asked.
     fn space(&self) -> Result<Space, StorageError>;
+
+    /// Takes `size` bytes of room above the disk reserve for a write
+    /// whose length is known.
+    ///
+    /// # Errors
+    /// [`StorageError::NoRoom`] if they would reach into the reserve.
+    fn reserve(&self, size: u64) -> Result<(), StorageError>;
+
+    /// Whether the usage ledger counts bytes and files per account (only
+    /// then do quotas apply).
+    fn counts_usage(&self) -> bool;
+
+    /// What `account` holds (nothing where the ledger does not count).
+    ///
+    /// # Errors
+    /// Its record cannot be read.
+    fn usage(&self, account: Account<'_>) -> Result<Usage, StorageError>;
+
+    /// What the files below `prefix` add up to, by a walk.
+    ///
+    /// # Errors
+    /// A folder on the way cannot be read.
+    fn tree_usage(&self, prefix: &Prefix) -> Result<Usage, StorageError>;
+
+    /// Which quota, if any, a write of `more` to `name` by `writer` (its
+    /// token's name and quota) would pass.
+    ///
+    /// # Errors
+    /// An account's record cannot be read.
+    fn quota_refuses(
+        &self,
+        writer: (Option<&str>, Option<Quota>),
+        name: &str,
+        more: Usage,
+    ) -> Result<Option<OverQuota>, StorageError>;
+
+    /// Removes file `name`, and the folders above it that `folders` says
+    /// go once empty.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if no file has the name.
+    fn remove(&self, name: &Name, folders: Folders) -> Result<(), StorageError>;
+
+    /// Removes folder `prefix` with what it holds, each member only if
+    /// `may_remove` says so (what it refuses stays, with the folders above
+    /// it), stopping when `go_on` says no more.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if no folder has the name.
+    fn remove_tree(
+        &self,
+        prefix: &Prefix,
+        may_remove: Wanted<'_>,
+        go_on: GoOn<'_>,
+    ) -> Result<Left, StorageError>;
+
+    /// Removes folder `name` if it shows nothing.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] if no folder has the name, or
+    /// [`StorageError::NotEmpty`] if it holds something.
+    fn remove_folder(&self, name: &Name) -> Result<(), StorageError>;
+
+    /// Renames file `from` to `to`, over a file there only if `overwrite`,
+    /// making and pruning folders as `folders` says; whether it replaced
+    /// one.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] without the source,
+    /// [`StorageError::Exists`] where it may not overwrite.
+    fn rename(
+        &self,
+        from: &Name,
+        to: &Name,
+        overwrite: bool,
+        folders: Folders,
+    ) -> Result<bool, StorageError>;
+
+    /// Renames folder `from` to `to`, whose parent must exist and which
+    /// must be free.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] without the source or the parent.
+    fn rename_folder(&self, from: &Prefix, to: &Name) -> Result<(), StorageError>;
+
+    /// Copies folder `from` to a new folder `to`, as `how` says, each
+    /// member as `judge` (given its source and copy names) says, stopping
+    /// when `go_on` says no more; what it left out.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] without the source or the target's parent.
+    fn copy_tree(
+        &self,
+        from: &Prefix,
+        to: &Name,
+        how: CopyTree<'_>,
+        judge: Judge<'_>,
+        go_on: GoOn<'_>,
+    ) -> Result<Left, StorageError>;
+
+    /// Makes folder `name`: its parent must exist, or the folders on the
+    /// way are made too as `parents` says.
+    ///
+    /// # Errors
+    /// [`StorageError::Exists`] if something has the name (a folder where
+    /// parents are made is no error), [`StorageError::NotFound`] without
+    /// the parent.
+    fn make_folder(&self, name: &Name, parents: Parents) -> Result<(), StorageError>;
+}
+
+/// Whether a long walk goes on (asked between its steps).
+pub type GoOn<'a> = &'a mut dyn FnMut() -> bool;
+
+/// What a folder's copy does with a member, given its source and copy
+/// names.
+pub type Judge<'a> = &'a mut dyn FnMut(&str, &str) -> Member;
+
+/// How a folder is copied ([`Store::copy_tree`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CopyTree<'a> {
+    /// With everything below it (WebDAV's `Depth: infinity`), else the
+    /// folder alone.
+    pub deep: bool,
+    /// Each file flushed to the disk before the copy is answered.
+    pub durable: bool,
+    /// The token the copies count for.
+    pub owner: Option<&'a str>,
+}
+
+/// Which folders on the way [`Store::make_folder`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parents {
+    /// None: the parent must exist.
+    No,
+    /// Each that is missing, but the first `kept` levels (S3's buckets,
+    /// made only by CreateBucket).
+    Made {
+        /// Levels from the root that are never made here.
+        kept: usize,
+    },
 }
 
 /// Where a walk of [`Store::cursor`] stands between two steps: the
@@ -163,78 +305,5 @@ impl Cursor {
 impl fmt::Debug for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Cursor")
-    }
-}
-
-impl Store for Storage {
-    fn look_up(&self, name: &Name) -> Result<Version, StorageError> {
-        let found = self.stat(name)?;
-        Ok(Version {
-            info: found.info,
-            stamp: found.stamp,
-            crc: found.crc,
-            md5: found.md5,
-        })
-    }
-
-    fn occupant(&self, name: &Name) -> Result<Occupant, StorageError> {
-        Storage::occupant(self, name)
-    }
-
-    fn resource(&self, path: &str, folder: bool) -> Result<Resource, StorageError> {
-        Storage::resource(self, path, folder)
-    }
-
-    fn find_folder(&self, name: &Name) -> Result<(), StorageError> {
-        Storage::find_folder(self, name)
-    }
-
-    fn check_bucket(&self, name: &Name) -> Result<(), StorageError> {
-        Storage::check_bucket(self, name)
-    }
-
-    fn empty_folder(&self, dir: &str) -> Result<Option<FileInfo>, StorageError> {
-        Storage::empty_folder(self, dir)
-    }
-
-    fn list(
-        &self,
-        prefix: &Prefix,
-        wanted: Wanted<'_>,
-        enter: Enter<'_>,
-        take: Take<'_>,
-    ) -> Result<(), StorageError> {
-        Storage::list(self, prefix, wanted, enter, take)
-    }
-
-    fn list_directory(
-        &self,
-        prefix: &Prefix,
-        files: bool,
-    ) -> Result<DirectoryListing, StorageError> {
-        Storage::list_directory(self, prefix, files)
-    }
-
-    fn cursor(&self, prefix: &Prefix) -> Cursor {
-        Cursor::new(TreeCursor::new(prefix))
-    }
-
-    fn walk_on(
-        &self,
-        cursor: &mut Cursor,
-        enter: Wanted<'_>,
-    ) -> Result<Option<Found>, StorageError> {
-        let Some(cursor) = cursor.state::<TreeCursor>() else {
-            // Only a caller mixing two engines could get here.
-            debug_assert!(false, "a cursor made by another store");
-            return Err(StorageError::Io(io::Error::other(
-                "a cursor of another store",
-            )));
-        };
-        cursor.next(self, enter)
-    }
-
-    fn space(&self) -> Result<Space, StorageError> {
-        Storage::space(self)
     }
 }

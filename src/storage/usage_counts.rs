@@ -87,7 +87,7 @@ impl Storage {
     ///
     /// # Errors
     /// The ledger cannot be read (a storage failure).
-    pub fn usage(&self, account: Account<'_>) -> Result<Usage, StorageError> {
+    pub(super) fn usage(&self, account: Account<'_>) -> Result<Usage, StorageError> {
         match &self.usage {
             Some(ledger) => Ok(ledger.read(account)?),
             None => Ok(Usage::default()),

@@ -42,7 +42,7 @@ impl Storage {
     ///
     /// # Errors
     /// The ledger cannot be read.
-    pub fn quota_refuses(
+    pub(super) fn quota_refuses(
         &self,
         (token, quota): (Option<&str>, Option<Quota>),
         name: &str,

@@ -177,7 +177,7 @@ impl Storage {
     /// # Errors
     /// [`StorageError::NotFound`] if it is not there; a folder in it
     /// could not be read.
-    pub fn tree_usage(&self, prefix: &Prefix) -> Result<Usage, StorageError> {
+    pub(super) fn tree_usage(&self, prefix: &Prefix) -> Result<Usage, StorageError> {
         let mut usage = Usage::default();
         self.walk_usage(false, prefix, |_, size, _| usage.add_file(size))?;
         Ok(usage)

@@ -58,7 +58,7 @@ fn delete(
         // so that every protocol can free the bytes it counts against a
         // quota (where none is counted, it is left to expire: no look
         // into the sessions on every delete).
-        let kept = ctx.storage.counts_usage() && super::resume::drop_kept(ctx, &who, &name);
+        let kept = ctx.store.counts_usage() && super::resume::drop_kept(ctx, &who, &name);
         deleted(ctx, who, (name, folders, folder_whole), kept)
     })
 }
@@ -71,7 +71,7 @@ fn deleted(
     (name, folders, folder_whole): (Name, Folders, bool),
     kept: bool,
 ) -> Outcome {
-    match ctx.storage.delete(&name, folders) {
+    match ctx.store.remove(&name, folders) {
         Ok(()) => {
             debug!("#{} DELETE {name}", ctx.client);
             super::locks::release(ctx, name.as_str(), false);
@@ -162,10 +162,10 @@ fn delete_one(
     }
     locks::check(table, now, Needs::Delete(name.as_str()), &[])?;
     // As one name's delete: what a cut `STOR` kept of it goes too.
-    if ctx.storage.counts_usage() {
+    if ctx.store.counts_usage() {
         super::resume::drop_kept(ctx, who, name);
     }
-    match ctx.storage.delete(name, folders) {
+    match ctx.store.remove(name, folders) {
         Ok(()) | Err(StorageError::NotFound) => {
             locks::release(ctx, name.as_str(), false);
             Ok(())

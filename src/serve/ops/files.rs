@@ -330,13 +330,13 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
         );
     }
     let replace = overwrite != Overwrite::Nothing;
-    match ctx.storage.rename(&from, &to, replace, folders) {
+    match ctx.store.rename(&from, &to, replace, folders) {
         Ok(replaced) => {
             debug!("#{} MOVE {from} -> {to}", ctx.client);
             super::locks::release(ctx, from.as_str(), false);
             // The name holds the moved file now (unless moved onto itself):
             // what a cut `STOR` of it kept for the client ends, as a fresh `STOR`'s.
-            if from != to && ctx.storage.counts_usage() {
+            if from != to && ctx.store.counts_usage() {
                 super::resume::drop_kept(ctx, &who, &to);
             }
             let replaced = replaced || cleared;

@@ -16,7 +16,7 @@ use crate::serve::{
     Ctx, Failure, Next, Outcome, Reply, abandoned, check_space_for, quota_applies, refuse,
     storage_refusal,
 };
-use crate::storage::Member;
+use crate::storage::{CopyTree, Member};
 
 /// Copy folder `from` to `to` (WebDAV's `COPY` of a collection).
 #[derive(Debug)]
@@ -72,7 +72,7 @@ fn copy(ctx: &Ctx<'_>, who: Who, op: CopyFolder) -> Outcome {
         // disk full is told among what was not copied): where a quota
         // applies, that takes a walk of the source first.
         let adds = match quota_applies(ctx, &who, target.as_str()) {
-            true => ctx.storage.tree_usage(&from),
+            true => ctx.store.tree_usage(&from),
             false => Ok(Usage::default()),
         };
         let fits = adds.map_err(Failure::from);
@@ -85,12 +85,17 @@ fn copy(ctx: &Ctx<'_>, who: Who, op: CopyFolder) -> Outcome {
             Ok(replaced) => replaced,
             Err(outcome) => return *outcome,
         };
-        let copied = ctx.storage.copy_folder(
+        let how = CopyTree {
+            deep,
+            durable: ctx.config.fsync,
+            owner: who.name(),
+        };
+        let copied = ctx.store.copy_tree(
             &from,
             &target,
-            (deep, ctx.config.fsync, who.name()),
-            |source, copy| member(&who, source, copy),
-            || !ctx.is_abandoned(),
+            how,
+            &mut |source, copy| member(&who, source, copy),
+            &mut || !ctx.is_abandoned(),
         );
         let subject = format!("{} -> {}", from.as_str(), to.as_str());
         match copied {

@@ -21,7 +21,7 @@ use crate::serve::{
     Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, check_move, refuse,
     storage_refusal,
 };
-use crate::storage::{Left, StorageError};
+use crate::storage::{Left, Parents, StorageError};
 
 /// Remove the folder `prefix` and everything in it that the client may
 /// delete (WebDAV's `DELETE` of a collection; FERRY/1's `DEL <folder>/`).
@@ -130,19 +130,19 @@ fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix, folders: Folders) -> Outcome 
     };
     Outcome::on_pool_long(move |ctx| {
         let _permit = permit;
-        let removed = ctx.storage.delete_folder(
+        let removed = ctx.store.remove_tree(
             &prefix,
-            |name| may_delete(&who, name, folders),
-            || !ctx.is_abandoned(),
+            &mut |name| may_delete(&who, name, folders),
+            &mut || !ctx.is_abandoned(),
         );
         match removed {
-            Ok(removal) if removal.left.is_complete() => {
+            Ok(left) if left.is_complete() => {
                 debug!("#{} DEL {}", ctx.client, prefix.as_str());
                 super::locks::release(ctx, prefix.as_str(), true);
                 Outcome::answer(Reply::Done)
             }
-            Ok(removal) => {
-                let remains = remains(&who, (Perm::Delete, &prefix), removal.left);
+            Ok(left) => {
+                let remains = remains(&who, (Perm::Delete, &prefix), left);
                 debug!("#{} DEL {}: members remain", ctx.client, prefix.as_str());
                 Outcome::answer(remains)
             }
@@ -294,24 +294,24 @@ pub(in crate::serve) fn clear(
                 return Err(refused(ctx, verb, to.as_str(), failure));
             }
             // Its folder stays: the name is about to be taken again.
-            match ctx.storage.delete(to, crate::model::Folders::Explicit) {
+            match ctx.store.remove(to, crate::model::Folders::Explicit) {
                 Ok(()) => Ok(true),
                 Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
             }
         }
         Occupant::Folder => {
             let prefix = Prefix::of_folder(to);
-            let removed = ctx.storage.delete_folder(
+            let removed = ctx.store.remove_tree(
                 &prefix,
-                |name| may_delete(who, name, Folders::Explicit),
-                || !ctx.is_abandoned(),
+                &mut |name| may_delete(who, name, Folders::Explicit),
+                &mut || !ctx.is_abandoned(),
             );
             match removed {
-                Ok(removal) if removal.left.is_complete() => Ok(true),
-                Ok(removal) => Err(Box::new(Outcome::answer(remains(
+                Ok(left) if left.is_complete() => Ok(true),
+                Ok(left) => Err(Box::new(Outcome::answer(remains(
                     who,
                     (Perm::Delete, &prefix),
-                    removal.left,
+                    left,
                 )))),
                 Err(_) if ctx.is_abandoned() => Err(Box::new(abandoned(ctx, verb, to.as_str()))),
                 Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
@@ -363,7 +363,7 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
         // Into a quota'd folder it was not in: judged by all it holds (a
         // walk, only then), before anything at the target is cleared.
         let into = format!("{}/", target.as_str());
-        let moved = || ctx.storage.tree_usage(&from).ok();
+        let moved = || ctx.store.tree_usage(&from).ok();
         if let Err(failure) = check_move(ctx, (from.as_str(), &into), moved) {
             return refuse(ctx, "MOVE", &subject, failure, Next::Request);
         }
@@ -371,7 +371,7 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
             Ok(replaced) => replaced,
             Err(outcome) => return *outcome,
         };
-        match ctx.storage.rename_folder(&from, &target) {
+        match ctx.store.rename_folder(&from, &target) {
             Ok(()) => {
                 debug!("#{} MOVE {subject}", ctx.client);
                 super::locks::release(ctx, from.as_str(), true);
@@ -402,10 +402,10 @@ pub(in crate::serve) fn refused(
 fn make_folder(name: Name, making: Making) -> Outcome {
     Outcome::on_pool(move |ctx| {
         match making {
-            Making::Alone => ctx.storage.make_folder(&name),
+            Making::Alone => ctx.store.make_folder(&name, Parents::No),
             // A marker's bucket is made by CreateBucket only.
-            Making::WithParents => ctx.storage.make_folders(&name, 1),
-            Making::Bucket => ctx.storage.make_folders(&name, 0),
+            Making::WithParents => ctx.store.make_folder(&name, Parents::Made { kept: 1 }),
+            Making::Bucket => ctx.store.make_folder(&name, Parents::Made { kept: 0 }),
         }
         .map_or_else(
             |err| match (making, err) {
@@ -429,7 +429,7 @@ fn make_folder(name: Name, making: Making) -> Outcome {
 /// Written for the read-only mode like DELETE, with its permission on
 /// the folder's name (`access.rs`).
 fn remove_folder(name: Name) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.storage.remove_empty_folder(&name) {
+    Outcome::on_pool(move |ctx| match ctx.store.remove_folder(&name) {
         Ok(()) => {
             debug!("#{} RMDIR {name}", ctx.client);
             Outcome::answer(Reply::Done)
