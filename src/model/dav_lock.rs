@@ -20,7 +20,7 @@ pub struct DavLock {
     pub owner: Arc<str>,
     /// The timeout granted, in seconds.
     pub timeout: u64,
-    /// When it ends (Unix seconds, by the lock table's clock, `DavLocks::now`).
+    /// When it ends (Unix seconds, by the lock table's clock, `LockTable::now`).
     pub expires: i64,
     /// Who took it, as the caps count (see `storage/dav_locks.rs`'s
     /// header).

@@ -28,8 +28,8 @@ pub(super) fn admitted(
     if conditions.is_none() && !writes {
         return operation.serve(ctx, who);
     }
-    let table = ctx.storage.dav_locks();
-    let inline = conditions.is_none() && !ctx.storage.writes_are_round_trips();
+    let table = ctx.store.locks();
+    let inline = conditions.is_none() && !ctx.store.writes_are_round_trips();
     if let Some(current) = table.fresh().filter(|_| inline) {
         if let Err(failure) = checked(&current, table.now(), &declared, &[]) {
             let next = skip_body(operation.body(), ctx.config);
@@ -87,7 +87,7 @@ fn verdict(
     declared: &Declared<'_>,
     conditions: Option<&Conditions>,
 ) -> Result<(), Failure> {
-    let locks = ctx.storage.dav_locks();
+    let locks = ctx.store.locks();
     let table = locks.current()?;
     if let Some(conditions) = conditions.filter(|conditions| !conditions.hold(ctx, &table)) {
         let failure = match conditions.want_what_is_absent(ctx) {

@@ -402,7 +402,7 @@ pub fn new_token() -> Result<String, StorageError> {
 
 impl Storage {
     /// The root's WebDAV locks.
-    pub fn dav_locks(&self) -> &DavLocks {
+    pub(super) fn dav_locks(&self) -> &DavLocks {
         &self.dav_locks
     }
 

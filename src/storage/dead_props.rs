@@ -93,7 +93,7 @@ impl Storage {
     ///
     /// # Errors
     /// The record cannot be read (a malformed one reads as none).
-    pub fn dead_properties(
+    pub(super) fn dead_properties(
         &self,
         holder: Holder<'_>,
         inode: u64,
@@ -133,7 +133,7 @@ impl Storage {
     /// # Errors
     /// [`StorageError::NoSpace`] over [`MAX_RECORD`] or on a full disk;
     /// the record's folder cannot be made or written.
-    pub fn write_dead_properties(
+    pub(super) fn write_dead_properties(
         &self,
         holder: Holder<'_>,
         inode: u64,
@@ -245,7 +245,7 @@ impl Storage {
     ///
     /// # Errors
     /// The mirror cannot be read.
-    pub fn recorded_members(&self, path: &str) -> Result<Recorded, StorageError> {
+    pub(super) fn recorded_members(&self, path: &str) -> Result<Recorded, StorageError> {
         let mut recorded = Recorded::default();
         let dir = mirror(path);
         let entries = match self.mirror_entries(&dir) {

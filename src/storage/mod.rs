@@ -66,6 +66,7 @@ mod health;
 mod jail;
 mod lock;
 mod lock_scope;
+mod lock_table;
 mod name_locks;
 mod nodes;
 mod part_footer;
@@ -120,6 +121,7 @@ pub use durable_commit::Durable;
 pub use error::{NO_BUCKET, STORAGE_FAILURES, StorageError, storage_failures};
 pub use flush::LoneCommit;
 pub use lock::{Claim, RootInUse, root_in_use};
+pub use lock_table::{Decide, LockTable};
 pub use nodes::NODES_DIR;
 pub use part_slots::SMALLEST_PART;
 pub use parts::{Part, PartUpload};
@@ -344,7 +346,7 @@ impl Storage {
 
     /// Whether every call is a round trip to another process or host
     /// (FUSE and network file systems).
-    pub fn writes_are_round_trips(&self) -> bool {
+    pub(super) fn writes_are_round_trips(&self) -> bool {
         self.round_trips
     }
 

@@ -192,18 +192,13 @@ impl Storage {
     }
 
     /// The MD5 tag recorded with the file `name` (S3's `ETag`), if the
-    /// record still matches it: the file opened and its record read,
-    /// never its bytes (a listing's lookup, on the pool). `None` for
-    /// anything else, a failure included: the caller answers another tag.
-    pub fn recorded_md5(&self, name: &str) -> Option<Md5Tag> {
-        self.recorded_tags(name).map(|(tag, _)| tag)
-    }
-
-    /// File `name`'s recorded MD5 tag, as [`Storage::recorded_md5`], and
-    /// the additional checksum recorded with it (as
-    /// [`Storage::recorded`]'s `checksum`): a multipart completion sent again
-    /// answers both as the first did.
-    pub fn recorded_tags(&self, name: &str) -> Option<(Md5Tag, Option<String>)> {
+    /// record still matches it, and the additional checksum recorded with
+    /// it (as [`Storage::recorded`]'s `checksum`): the file opened and its
+    /// records read, never its bytes (a listing's lookup, on the pool; a
+    /// multipart completion sent again answers both as the first did).
+    /// `None` for anything else, a failure included: the caller answers
+    /// another tag.
+    pub(super) fn recorded_tags(&self, name: &str) -> Option<(Md5Tag, Option<String>)> {
         let fd = open_beneath(&self.root, name, READ_FILE).ok()?;
         let file = File::from(fd);
         let stat = rustix::fs::fstat(&file).ok()?;

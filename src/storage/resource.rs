@@ -48,7 +48,7 @@ impl Storage {
     ///
     /// # Errors
     /// As [`Storage::resource`]; the time cannot be set.
-    pub fn set_mtime(&self, path: &str, mtime: i64) -> Result<(), StorageError> {
+    pub(super) fn set_mtime(&self, path: &str, mtime: i64) -> Result<(), StorageError> {
         // A file's records name its time: kept across the change.
         let kept = (!path.is_empty())
             .then(|| super::open_beneath(&self.root, path, super::READ_FILE).ok())

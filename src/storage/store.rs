@@ -1,6 +1,7 @@
 //! The seam between the rules and the engine that keeps the files: the
 //! [`Store`] trait, which serve/ calls as `ctx.store`, and today's one
-//! engine, [`Storage`] (a POSIX root), behind it (`store_posix.rs`).
+//! engine, [`Storage`](super::Storage) (a POSIX root), behind it
+//! (`store_posix.rs`).
 //!
 //! A caller of the trait gets model values ([`crate::model`]) and never a
 //! path or a descriptor, so another engine (one in memory for the
@@ -8,8 +9,9 @@
 //! verbs come over from `ctx.storage` a group at a time
 //! (docs/store-plan.md): so far looking things up, listing and walking,
 //! the file system's space, room and quotas, and the namespace (removing,
-//! renaming, copying and making). Every verb is what the engine does, never
-//! a rule: grants, quotas, locks and the wire's words stay in serve/.
+//! renaming, copying and making), dead properties and WebDAV's lock table
+//! ([`LockTable`]). Every verb is what the engine does, never a rule:
+//! grants, quotas, locks and the wire's words stay in serve/.
 //!
 //! The trait is used as `&dyn Store`: walks that call back take
 //! `&mut dyn FnMut`, and a walk that stops between steps keeps its
@@ -19,11 +21,11 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 
-use super::{Left, Member, OverQuota, StorageError};
+use super::{Left, LockTable, Member, OverQuota, StorageError};
 use crate::access::quota::Quota;
 use crate::model::{
-    Account, DirectoryListing, FileInfo, Folders, Found, ListEntry, Occupant, Resource, Space,
-    Usage, Version,
+    Account, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, ListEntry, Md5Tag,
+    Occupant, Recorded, Resource, Space, Usage, Version,
 };
 use crate::name::{Name, Prefix};
 
@@ -252,6 +254,58 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// parents are made is no error), [`StorageError::NotFound`] without
     /// the parent.
     fn make_folder(&self, name: &Name, parents: Parents) -> Result<(), StorageError>;
+
+    /// The dead properties recorded for `holder`, whose version is
+    /// `inode` (a record of another inode is stale: none).
+    ///
+    /// # Errors
+    /// The record cannot be read.
+    fn props(&self, holder: Holder<'_>, inode: u64) -> Result<Vec<DeadProperty>, StorageError>;
+
+    /// Whether file `name` surely has no dead properties, told without
+    /// waiting (on the reactor); `false` when not known.
+    fn surely_no_props(&self, name: &str) -> bool;
+
+    /// Notes that file `name` was found with no dead properties, so that
+    /// [`Store::surely_no_props`] may tell it next time.
+    fn note_no_props(&self, name: &str);
+
+    /// Sets `found`'s (`holder`'s) time to `mtime` and its dead properties
+    /// to `props`, each where given: all of it, or nothing.
+    ///
+    /// # Errors
+    /// It could not be done; nothing was changed.
+    fn patch_props(
+        &self,
+        holder: Holder<'_>,
+        found: &Resource,
+        mtime: Option<i64>,
+        props: Option<&[DeadProperty]>,
+    ) -> Result<(), StorageError>;
+
+    /// Which members of folder `path` may have dead properties (a listing
+    /// looks up only theirs).
+    ///
+    /// # Errors
+    /// The records cannot be read.
+    fn props_members(&self, path: &str) -> Result<Recorded, StorageError>;
+
+    /// The MD5 tag (S3's ETag) recorded with file `name`, and the
+    /// checksum it was uploaded with, if they still match it.
+    fn recorded_tags(&self, name: &str) -> Option<(Md5Tag, Option<String>)>;
+
+    /// The MD5 tag recorded with file `name`, as [`Store::recorded_tags`]
+    /// (a listing's ETag).
+    fn recorded_md5(&self, name: &str) -> Option<Md5Tag> {
+        self.recorded_tags(name).map(|(tag, _)| tag)
+    }
+
+    /// WebDAV's lock table.
+    fn locks(&self) -> &dyn LockTable;
+
+    /// Whether every write is a round trip to a server (FUSE, NFS): then
+    /// even a check that could run on the reactor goes to the pool.
+    fn writes_are_round_trips(&self) -> bool;
 }
 
 /// Whether a long walk goes on (asked between its steps).

@@ -2,13 +2,16 @@
 //! `Storage` that does it, found by concern in the files beside this one.
 
 use std::io;
+use std::sync::Arc;
 
 use super::cursor::TreeCursor;
+use super::lock_table::Decide;
 use super::store::{CopyTree, Cursor, Enter, GoOn, Judge, Parents, Store, Take, Wanted};
-use super::{Left, OverQuota, Storage, StorageError};
+use super::{DavLocks, Left, LockTable, OverQuota, Storage, StorageError};
 use crate::access::quota::Quota;
 use crate::model::{
-    Account, DirectoryListing, FileInfo, Folders, Found, Occupant, Resource, Space, Usage, Version,
+    Account, DavLock, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, Md5Tag,
+    Occupant, Recorded, Resource, Space, Usage, Version,
 };
 use crate::name::{Name, Prefix};
 
@@ -156,6 +159,94 @@ impl Store for Storage {
         match parents {
             Parents::No => Storage::make_folder(self, name),
             Parents::Made { kept } => self.make_folders(name, kept),
+        }
+    }
+
+    fn props(&self, holder: Holder<'_>, inode: u64) -> Result<Vec<DeadProperty>, StorageError> {
+        self.dead_properties(holder, inode)
+    }
+
+    fn surely_no_props(&self, name: &str) -> bool {
+        self.surely_unrecorded(name)
+    }
+
+    fn note_no_props(&self, name: &str) {
+        self.note_unrecorded(name);
+    }
+
+    fn patch_props(
+        &self,
+        holder: Holder<'_>,
+        found: &Resource,
+        mtime: Option<i64>,
+        props: Option<&[DeadProperty]>,
+    ) -> Result<(), StorageError> {
+        let path = match holder {
+            Holder::File(path) | Holder::Folder(path) => path,
+        };
+        if let Some(time) = mtime {
+            self.set_mtime(path, time)?;
+        }
+        let Some(props) = props else {
+            return Ok(());
+        };
+        self.write_dead_properties(holder, found.stamp.inode, props)
+            .inspect_err(|_| {
+                if mtime.is_some() {
+                    // Put back as it was: all or nothing.
+                    let _ = self.set_mtime(path, found.info.mtime);
+                }
+            })
+    }
+
+    fn props_members(&self, path: &str) -> Result<Recorded, StorageError> {
+        self.recorded_members(path)
+    }
+
+    fn recorded_tags(&self, name: &str) -> Option<(Md5Tag, Option<String>)> {
+        Storage::recorded_tags(self, name)
+    }
+
+    fn locks(&self) -> &dyn LockTable {
+        self.dav_locks()
+    }
+
+    fn writes_are_round_trips(&self) -> bool {
+        Storage::writes_are_round_trips(self)
+    }
+}
+
+impl LockTable for DavLocks {
+    fn now(&self) -> i64 {
+        DavLocks::now(self)
+    }
+
+    fn fresh(&self) -> Option<Arc<[DavLock]>> {
+        DavLocks::fresh(self)
+    }
+
+    fn current(&self) -> Result<Arc<[DavLock]>, StorageError> {
+        DavLocks::current(self)
+    }
+
+    fn edit(&self, decide: Decide<'_>) -> Result<(), StorageError> {
+        /// Why a change stopped: refused (nothing to do) or failed.
+        enum Stop {
+            Refused,
+            Failed(StorageError),
+        }
+        impl From<StorageError> for Stop {
+            fn from(err: StorageError) -> Stop {
+                Stop::Failed(err)
+            }
+        }
+        let changed = self.change(|locks, now| match decide(locks, now) {
+            Some(edit) => Ok(((), edit)),
+            None => Err(Stop::Refused),
+        });
+        match changed {
+            Ok(()) | Err(Stop::Refused) => Ok(()),
+            Err(Stop::Failed(err)) => Err(err),
         }
     }
 }

@@ -95,7 +95,7 @@ impl Storage {
     /// Whether file `name` certainly has no dead-property record, known
     /// without waiting on the disk: `false` when it may have one, or when
     /// nothing noted tells (the pool's read says, then notes it).
-    pub fn surely_unrecorded(&self, name: &str) -> bool {
+    pub(super) fn surely_unrecorded(&self, name: &str) -> bool {
         let noted = {
             let notes = self
                 .unrecorded
@@ -124,7 +124,7 @@ impl Storage {
     /// Notes that file `name` has no record, if that is so and its
     /// folder's stamp can be trusted (see the module's header). Blocks:
     /// for the pool, after a read found no record.
-    pub fn note_unrecorded(&self, name: &str) {
+    pub(super) fn note_unrecorded(&self, name: &str) {
         if self.round_trips {
             return;
         }

@@ -131,7 +131,7 @@ fn delete_each(who: Who, prefix: Prefix, names: Vec<Name>, folders: Folders) -> 
         if let Err(err) = ctx.store.resource(folder, true) {
             return crate::serve::storage_refusal(ctx, "DELETE", folder, err);
         }
-        let dav = ctx.storage.dav_locks();
+        let dav = ctx.store.locks();
         // Without the lock table no delete can be judged: each fails alike.
         let table = dav.current().map_err(Failure::from);
         let now = dav.now();

@@ -67,7 +67,7 @@ fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     // Dead properties are a record's read away: for the pool, unless the
     // file surely has none (storage/unrecorded.rs); so are the checksum it
     // was uploaded with and its part sizes.
-    let props = want.wants_props() && !ctx.storage.surely_unrecorded(name.as_str());
+    let props = want.wants_props() && !ctx.store.surely_no_props(name.as_str());
     if props || want.wants_checksum() || want.wants_part_sizes() {
         return on_pool(name, want);
     }
@@ -88,15 +88,15 @@ fn props_of(ctx: &Ctx<'_>, name: &Name, want: &Want, found: &OpenFile) -> Vec<De
     }
     let holder = Holder::File(name.as_str());
     let props = ctx
-        .storage
-        .dead_properties(holder, found.stamp.inode)
+        .store
+        .props(holder, found.stamp.inode)
         .unwrap_or_else(|err| {
             log::warn!("dead properties of {name} unread: {err}");
             Vec::new()
         });
     if props.is_empty() {
         // The next GET may know it on the loop.
-        ctx.storage.note_unrecorded(name.as_str());
+        ctx.store.note_no_props(name.as_str());
     }
     props
 }

@@ -82,7 +82,7 @@ fn list(
         let mut format = format;
         format.lister(who.name());
         if format.wants_locks() {
-            let locks = ctx.storage.dav_locks();
+            let locks = ctx.store.locks();
             if let Ok(table) = locks.current() {
                 format.locks(table, locks.now());
             }
@@ -307,7 +307,7 @@ impl KeyWalk<'_> {
             return paging.group(group);
         }
         if self.md5 {
-            let md5 = self.ctx.storage.recorded_md5(&entry.name);
+            let md5 = self.ctx.store.recorded_md5(&entry.name);
             paging.spool.format.details(Details {
                 md5,
                 ..Details::default()

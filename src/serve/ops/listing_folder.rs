@@ -51,7 +51,7 @@ pub(super) fn spool_named(
         ..spool.format.wants()
     };
     if let Some(describer) = Describer::new(ctx, (who, wants), name.as_str()) {
-        spool.format.details(describer.only(ctx.storage, &entry));
+        spool.format.details(describer.only(ctx.store, &entry));
     }
     spool.put(Piece::Only(&entry))?;
     spool.finish(1)
@@ -75,7 +75,7 @@ fn spool_folder_alone(
 ) -> Result<Spooled, StorageError> {
     let path = spool.prefix.trim_end_matches('/');
     if let Some(describer) = Describer::new(ctx, (who, spool.format.wants()), path) {
-        spool.format.details(describer.folder(ctx.storage, path));
+        spool.format.details(describer.folder(ctx.store, path));
     }
     spool.put(Piece::Start)?;
     spool.put(Piece::End)?;
@@ -90,11 +90,11 @@ pub(super) fn spool_directory(
     listing: DirectoryListing,
     mut spool: Spool<'_>,
 ) -> Result<Spooled, StorageError> {
-    let (storage, path) = (ctx.storage, spool.prefix.trim_end_matches('/'));
+    let (store, path) = (ctx.store, spool.prefix.trim_end_matches('/'));
     // Only for a format that shows more than names and sizes (PROPFIND).
     let describer = Describer::new(ctx, (who, spool.format.wants()), path);
     if let Some(describer) = &describer {
-        spool.format.details(describer.folder(storage, path));
+        spool.format.details(describer.folder(store, path));
     }
     spool
         .format
@@ -107,7 +107,7 @@ pub(super) fn spool_directory(
         if let Some(describer) = &describer {
             spool
                 .format
-                .details(describer.subfolder(storage, name, *inode));
+                .details(describer.subfolder(store, name, *inode));
         }
         // A few comparisons per grant: what `listed` gives it unless a
         // grant lies below the listed folder.
@@ -129,7 +129,7 @@ pub(super) fn spool_directory(
     let mut count = 0;
     for (at, entry) in files.enumerate() {
         if let Some(describer) = &describer {
-            spool.format.details(describer.file(storage, entry));
+            spool.format.details(describer.file(store, entry));
         }
         spool.put(Piece::File {
             entry,

@@ -13,7 +13,7 @@
 //! checked without a line here: [`check`] is the one rule.
 //!
 //! The cost for a write without a lock: the table is this node's copy,
-//! known current by one `fstat` on the reactor (`DavLocks::fresh`); only
+//! known current by one `fstat` on the reactor (`LockTable::fresh`); only
 //! when another change may have happened (or the request has an `If:`,
 //! whose entity tags need the disk) is it judged on the pool.
 
@@ -160,7 +160,7 @@ pub fn check(
 /// # Errors
 /// [`ErrorKind::Locked`] as [`check`]; the table could not be read.
 pub(in crate::serve) fn unlocked(ctx: &Ctx<'_>, name: &str) -> Result<(), Failure> {
-    let locks = ctx.storage.dav_locks();
+    let locks = ctx.store.locks();
     let table = locks.current()?;
     check(&table, locks.now(), Needs::Write(name), &[])
 }
@@ -236,7 +236,7 @@ fn lock(
 ) -> Outcome {
     let name = &name;
     let holder = holder_of(who, ctx.peer);
-    let locks = ctx.storage.dav_locks();
+    let locks = ctx.store.locks();
     let changed = locks.change(|table, now| match &*ask {
         LockAsk::Refresh { timeout } => {
             let submitted: Vec<&str> = submitted.iter().map(String::as_str).collect();
@@ -422,7 +422,7 @@ fn check_caps(table: &[DavLock], now: i64, holder: &str) -> Result<(), Failure> 
 /// covers the name (else `409`, RFC 4918 9.11.1).
 fn unlock(name: Name, token: String) -> Outcome {
     Outcome::on_pool(move |ctx| {
-        let removed = ctx.storage.dav_locks().change(|table, _| {
+        let removed = ctx.store.locks().change(|table, _| {
             match table.iter().find(|lock| lock.token == token) {
                 Some(lock) if lock.covers(name.as_str()) => {
                     let edit = Edit {
@@ -453,7 +453,7 @@ fn unlock(name: Name, token: String) -> Outcome {
 pub(in crate::serve) fn release(ctx: &Ctx<'_>, name: &str, folder: bool) {
     let name = name.trim_end_matches('/');
     let gone = |lock: &DavLock| lock.root == name || (folder && is_below(&lock.root, name));
-    let locks = ctx.storage.dav_locks();
+    let locks = ctx.store.locks();
     if !locks.current().is_ok_and(|table| table.iter().any(gone)) {
         return;
     }

@@ -17,7 +17,7 @@ use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::{Details, Wants};
 use crate::serve::{Ctx, ErrorKind, Outcome, Reply, room_for, storage_refusal};
-use crate::storage::Storage;
+use crate::storage::Store;
 
 /// What a `PROPPATCH` names: a file, or a folder (the root is `None`).
 #[derive(Debug)]
@@ -122,7 +122,7 @@ fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
         let refused = updates.iter().any(|u| u.change == Change::Protected);
         let result = match refused {
             true => Err(ErrorKind::Forbidden),
-            false => apply(ctx.storage, path, found, &updates),
+            false => apply(ctx.store, path, found, &updates),
         };
         if let Err(kind) = result {
             debug!("#{} PROPPATCH {path:?}: {kind}", ctx.client);
@@ -156,15 +156,15 @@ fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
 /// # Errors
 /// Why it failed; then nothing was changed.
 fn apply(
-    storage: &Storage,
+    store: &dyn Store,
     path: &str,
     found: Resource,
     updates: &[PropUpdate],
 ) -> Result<(), ErrorKind> {
     let holder = holder(path, found.folder);
     let inode = found.stamp.inode;
-    let mut props = storage
-        .dead_properties(holder, inode)
+    let mut props = store
+        .props(holder, inode)
         .map_err(|err| ErrorKind::from(&err))?;
     let before = props.clone();
     let mut mtime = None;
@@ -188,23 +188,10 @@ fn apply(
             Change::Protected => return Err(ErrorKind::Forbidden),
         }
     }
-    if let Some(time) = mtime {
-        storage
-            .set_mtime(path, time)
-            .map_err(|err| ErrorKind::from(&err))?;
-    }
-    if props == before {
-        return Ok(());
-    }
-    storage
-        .write_dead_properties(holder, inode, &props)
-        .map_err(|err| {
-            if mtime.is_some() {
-                // Put back as it was: all or nothing.
-                let _ = storage.set_mtime(path, found.info.mtime);
-            }
-            ErrorKind::from(&err)
-        })
+    let changed = (props != before).then_some(props.as_slice());
+    store
+        .patch_props(holder, &found, mtime, changed)
+        .map_err(|err| ErrorKind::from(&err))
 }
 
 /// The holder of `path`'s record.
@@ -239,9 +226,8 @@ impl Describer {
         if !(wants.own || wants.members || wants.space) {
             return None;
         }
-        let storage = ctx.storage;
         let recorded = match wants.members {
-            true => storage.recorded_members(path).unwrap_or_else(|err| {
+            true => ctx.store.props_members(path).unwrap_or_else(|err| {
                 log::warn!("dead properties under {path:?} unread: {err}");
                 Recorded::default()
             }),
@@ -255,42 +241,42 @@ impl Describer {
     }
 
     /// The listed folder's own details (its time and record, the space).
-    pub(in crate::serve) fn folder(&self, storage: &Storage, path: &str) -> Details {
+    pub(in crate::serve) fn folder(&self, store: &dyn Store, path: &str) -> Details {
         let mut details = self.space();
-        if let Ok(found) = storage.resource(path, true) {
+        if let Ok(found) = store.resource(path, true) {
             details.mtime = Some(found.info.mtime);
             if self.wants.own {
-                details.props = read(storage, Holder::Folder(path), found.stamp.inode);
+                details.props = read(store, Holder::Folder(path), found.stamp.inode);
             }
         }
         details
     }
 
     /// A subfolder's details: its record, if its mirror is there.
-    pub(in crate::serve) fn subfolder(&self, storage: &Storage, name: &str, inode: u64) -> Details {
+    pub(in crate::serve) fn subfolder(&self, store: &dyn Store, name: &str, inode: u64) -> Details {
         let path = name.trim_end_matches('/');
         let mut details = Details::default();
         if !self.recorded.folders.is_empty() && self.recorded.folders.contains(leaf(path)) {
-            details.props = read(storage, Holder::Folder(path), inode);
+            details.props = read(store, Holder::Folder(path), inode);
         }
         details
     }
 
     /// A member file's details: its record, if it has one.
-    pub(in crate::serve) fn file(&self, storage: &Storage, entry: &ListEntry) -> Details {
+    pub(in crate::serve) fn file(&self, store: &dyn Store, entry: &ListEntry) -> Details {
         let mut details = Details::default();
         // Most folders have no record at all: no leaf looked for then.
         if !self.recorded.files.is_empty() && self.recorded.files.contains(leaf(&entry.name)) {
-            details.props = read(storage, Holder::File(&entry.name), entry.stamp.inode);
+            details.props = read(store, Holder::File(&entry.name), entry.stamp.inode);
         }
         details
     }
 
     /// The one file a listing names: its record and the space.
-    pub(in crate::serve) fn only(&self, storage: &Storage, entry: &ListEntry) -> Details {
+    pub(in crate::serve) fn only(&self, store: &dyn Store, entry: &ListEntry) -> Details {
         let mut details = self.space();
         if self.wants.own {
-            details.props = read(storage, Holder::File(&entry.name), entry.stamp.inode);
+            details.props = read(store, Holder::File(&entry.name), entry.stamp.inode);
         }
         details
     }
@@ -315,11 +301,9 @@ fn leaf(path: &str) -> &str {
 
 /// The dead properties of `holder` (inode `inode`); a record that cannot
 /// be read shows as none rather than failing the listing.
-fn read(storage: &Storage, holder: Holder<'_>, inode: u64) -> Vec<DeadProperty> {
-    storage
-        .dead_properties(holder, inode)
-        .unwrap_or_else(|err| {
-            log::warn!("dead properties of {holder:?} unread: {err}");
-            Vec::new()
-        })
+fn read(store: &dyn Store, holder: Holder<'_>, inode: u64) -> Vec<DeadProperty> {
+    store.props(holder, inode).unwrap_or_else(|err| {
+        log::warn!("dead properties of {holder:?} unread: {err}");
+        Vec::new()
+    })
 }

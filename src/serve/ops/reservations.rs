@@ -38,7 +38,7 @@ use crate::storage::{Edit, StorageError};
 /// Whether a live lock is rooted at `name` (on the pool): where nothing
 /// has the name, it is a reservation.
 pub(in crate::serve) fn reserved(ctx: &Ctx<'_>, name: &str) -> bool {
-    let locks = ctx.storage.dav_locks();
+    let locks = ctx.store.locks();
     let now = locks.now();
     locks.current().is_ok_and(|table| {
         table
@@ -92,7 +92,7 @@ pub(super) fn move_reserved(ctx: &Ctx<'_>, (from, to): (&Name, &Name), ow: Overw
         }
         Err(failure) => return refused(failure),
     };
-    let moved = ctx.storage.dav_locks().change(|table, _| {
+    let moved = ctx.store.locks().change(|table, _| {
         let (from, to) = (from.as_str(), to.as_str());
         let moving: Vec<&DavLock> = table.iter().filter(|lock| lock.root == from).collect();
         if moving.is_empty() {

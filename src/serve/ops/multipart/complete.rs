@@ -169,7 +169,7 @@ fn repeated(
     if !ctx.storage.completed_multipart(id, name, digest) {
         return None;
     }
-    let (recorded, checksum) = ctx.storage.recorded_tags(name.as_str())?;
+    let (recorded, checksum) = ctx.store.recorded_tags(name.as_str())?;
     let checksum = checksum
         .as_deref()
         .and_then(crate::serve::digest::Checksum::of_record);

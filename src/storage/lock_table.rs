@@ -1,0 +1,65 @@
+//! WebDAV's lock table as the seam shows it ([`LockTable`]): the live
+//! locks read (on the loop where this node's copy is known fresh, else on
+//! the pool) and changed as one check-and-change under the table's lock,
+//! whatever engine keeps it. A change's caller decides what to write from
+//! the locks as they stand at that moment ([`LockTable::change`]), so two
+//! nodes never both grant an exclusive lock on one name.
+
+use std::sync::Arc;
+
+use super::{Edit, StorageError};
+use crate::model::DavLock;
+
+/// What a change is told and what it answers: the live locks and the
+/// time, then the records to write and remove, or `None` to change
+/// nothing.
+pub type Decide<'a> = &'a mut dyn FnMut(&[DavLock], i64) -> Option<Edit>;
+
+/// The locks of a root; see the module's header.
+pub trait LockTable: Send + Sync {
+    /// Now, in Unix seconds, as lock expiry counts it.
+    fn now(&self) -> i64;
+
+    /// The table, if this node's copy is known to be current without
+    /// waiting (callable on the reactor); `None`: ask
+    /// [`LockTable::current`] on the pool.
+    fn fresh(&self) -> Option<Arc<[DavLock]>>;
+
+    /// The table, read again if this node's copy may be stale.
+    ///
+    /// # Errors
+    /// It cannot be read.
+    fn current(&self) -> Result<Arc<[DavLock]>, StorageError>;
+
+    /// Changes the table as `decide`, given it fresh under the table's
+    /// lock, says.
+    ///
+    /// # Errors
+    /// The table cannot be read or written (on a read-only server, never).
+    fn edit(&self, decide: Decide<'_>) -> Result<(), StorageError>;
+}
+
+impl dyn LockTable + '_ {
+    /// Changes the table as `decide` says, or not where it refuses: its
+    /// answer, or its refusal.
+    ///
+    /// # Errors
+    /// `decide`'s refusal, or the table's failure.
+    pub fn change<T, E: From<StorageError>>(
+        &self,
+        decide: impl FnOnce(&[DavLock], i64) -> Result<(T, Edit), E>,
+    ) -> Result<T, E> {
+        let mut decide = Some(decide);
+        let mut answer = None;
+        self.edit(&mut |locks, now| {
+            let decided = decide.take()?(locks, now);
+            let (decided, edit) = match decided {
+                Ok((value, edit)) => (Ok(value), Some(edit)),
+                Err(refusal) => (Err(refusal), None),
+            };
+            answer = Some(decided);
+            edit
+        })?;
+        answer.unwrap_or_else(|| Err(StorageError::Io(std::io::Error::other("no decision")).into()))
+    }
+}
