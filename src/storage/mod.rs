@@ -67,6 +67,7 @@ mod jail;
 mod lock;
 mod lock_scope;
 mod lock_table;
+pub mod memory;
 mod name_locks;
 mod nodes;
 mod part_footer;

@@ -72,13 +72,13 @@ pub struct Removal {
     pub left: Left,
     /// The folders (ending in `/`) above something told of: they stay
     /// without a word of their own.
-    holding: HashSet<String>,
+    pub(super) holding: HashSet<String>,
 }
 
 impl Removal {
     /// Notes that `name` stays: every folder above it stays too (each
     /// noted once, so a walk costs one pass however much stays).
-    fn note(&mut self, name: &str) {
+    pub(super) fn note(&mut self, name: &str) {
         let mut dir = name.strip_suffix('/').unwrap_or(name);
         while let Some((parent, _)) = dir.rsplit_once('/') {
             if !self.holding.insert(format!("{parent}/")) {
@@ -88,12 +88,12 @@ impl Removal {
         }
     }
 
-    fn keep(&mut self, name: &str) {
+    pub(super) fn keep(&mut self, name: &str) {
         self.note(name);
         self.left.keep(name);
     }
 
-    fn fail(&mut self, name: String, err: StorageError) {
+    pub(super) fn fail(&mut self, name: String, err: StorageError) {
         self.note(&name);
         if name.ends_with('/') {
             // Told of itself: not again when it cannot be removed.

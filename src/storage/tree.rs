@@ -448,7 +448,7 @@ fn vanished_or(below_start: bool, errno: Errno) -> Result<(), Errno> {
 }
 
 /// Whether names under directory `dir` can start with `prefix`.
-fn could_contain(dir: &str, prefix: &str) -> bool {
+pub(super) fn could_contain(dir: &str, prefix: &str) -> bool {
     let dir_len = dir.len() + 1;
     if prefix.len() >= dir_len {
         prefix.starts_with(dir) && prefix.as_bytes()[dir.len()] == b'/'

@@ -13,6 +13,8 @@
 //! - `quotas`: folders' and tokens' quotas, counted in the root's ledger.
 //! - `reserve`: `--min-free`, a write into the disk's reserve refused.
 //! - `races`: shared state under requests side by side (the ledger).
+//! - `conformance`: the POSIX root and the memory store answer every
+//!   `Store` verb alike.
 //!
 //! How loudly failures are logged is a program of its own
 //! (`tests/storage_failure_logs.rs`). One module alone: `cargo test --test
@@ -24,6 +26,7 @@ mod binary;
 mod support;
 
 mod checksums;
+mod conformance;
 mod durability;
 mod failures;
 mod jail;

@@ -1,0 +1,334 @@
+//! A [`Store`](super::Store) kept in memory: the second engine behind the
+//! seam, for the conformance test that holds both engines to one
+//! contract and for the socketless simulation that drives the serve layer
+//! without a file system.
+//!
+//! Everything is one tree under one lock ([`Tree`]): a map from each name
+//! to what it is, folders keyed with their `/` so that the map's order is
+//! the order of full names a listing answers in (`a.txt` < `a/` < `a/b`),
+//! which is the order the POSIX engine's sorted walks produce. Inodes are
+//! counted up and never reused, so dead properties keyed by inode never
+//! reach a later file of the same name. What the POSIX engine keeps in
+//! extended attributes (checksums, tags, owners) is a field here.
+//!
+//! Each verb is the POSIX engine's, as `tests/storage/conformance.rs`
+//! checks them side by side: `walks.rs` lists and walks, `namespace.rs`
+//! removes, renames, copies and makes, `locks.rs` is the lock table,
+//! `store.rs` the trait's face.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::StorageError;
+use crate::access::quota::{FolderQuota, covers};
+use crate::model::{Account, DeadProperty, FileInfo, Md5Tag, Stamp, Usage, Version};
+use crate::name::Name;
+
+mod locks;
+mod namespace;
+mod store;
+mod walks;
+
+use locks::MemoryLocks;
+
+/// The size a memory store says its file system has.
+const CAPACITY: u64 = 1 << 40;
+
+/// Files and folders kept in memory; see the module's header.
+#[derive(Debug)]
+pub struct MemoryStore {
+    tree: Mutex<Tree>,
+    locks: MemoryLocks,
+}
+
+/// The tree, its records and the usage it counts, under the store's lock.
+#[derive(Debug)]
+pub(super) struct Tree {
+    /// Every file (`a/b`) and folder (`a/b/`) by its full name; the root
+    /// is [`Tree::root`].
+    entries: BTreeMap<String, Entry>,
+    root: Folder,
+    /// Dead properties, by the inode of what holds them.
+    props: HashMap<u64, Vec<DeadProperty>>,
+    next_inode: u64,
+    /// The quota'd folders where usage is counted ([`MemoryStore::count_usage`]).
+    counting: Option<Vec<FolderQuota>>,
+}
+
+/// What has a name.
+#[derive(Debug, Clone)]
+enum Entry {
+    Folder(Folder),
+    File(Stored),
+}
+
+/// A folder's facts.
+#[derive(Debug, Clone, Copy)]
+struct Folder {
+    mtime: i64,
+    inode: u64,
+}
+
+/// A file: its bytes and what is recorded with them.
+#[derive(Debug, Clone)]
+struct Stored {
+    bytes: Arc<[u8]>,
+    mtime: i64,
+    nanos: u32,
+    inode: u64,
+    crc: Option<u32>,
+    md5: Option<Md5Tag>,
+    /// The checksum it was uploaded with (S3's `x-amz-checksum-*`).
+    stated: Option<String>,
+    /// The token its bytes count for.
+    owner: Option<String>,
+}
+
+impl Stored {
+    fn info(&self) -> FileInfo {
+        FileInfo {
+            size: self.bytes.len() as u64,
+            mtime: self.mtime,
+        }
+    }
+
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            inode: self.inode,
+            nanos: self.nanos,
+        }
+    }
+
+    fn version(&self) -> Version {
+        Version {
+            info: self.info(),
+            stamp: self.stamp(),
+            crc: self.crc,
+            md5: self.md5,
+        }
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> MemoryStore {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store: a root folder and nothing in it.
+    pub fn new() -> MemoryStore {
+        let (mtime, _) = now();
+        MemoryStore {
+            tree: Mutex::new(Tree {
+                entries: BTreeMap::new(),
+                root: Folder { mtime, inode: 1 },
+                props: HashMap::new(),
+                next_inode: 2,
+                counting: None,
+            }),
+            locks: MemoryLocks::default(),
+        }
+    }
+
+    /// Counts usage from now on, by token and for each of `folders`, as
+    /// [`Storage::count_usage`](super::Storage::count_usage) does.
+    pub fn count_usage(&self, folders: &[FolderQuota], tokens: bool) {
+        if !folders.is_empty() || tokens {
+            self.tree().counting = Some(folders.to_vec());
+        }
+    }
+
+    /// Puts file `name` with `bytes` (token `owner`'s) in place, making
+    /// the folders on the way and replacing a file there: how a test or
+    /// the simulation lays out the tree it starts from.
+    ///
+    /// # Errors
+    /// A folder has the name, or a file is on the way.
+    pub fn put_file(
+        &self,
+        name: &Name,
+        bytes: &[u8],
+        owner: Option<&str>,
+    ) -> Result<(), StorageError> {
+        let mut tree = self.tree();
+        tree.make_parents(dir_of(name.as_str()), 0)?;
+        if tree.folder(name.as_str()).is_some() {
+            return Err(StorageError::IsDirectory);
+        }
+        let (mtime, nanos) = now();
+        let inode = tree.inode();
+        let stored = Stored {
+            bytes: bytes.into(),
+            mtime,
+            nanos,
+            inode,
+            crc: None,
+            md5: None,
+            stated: None,
+            owner: owner.map(str::to_owned),
+        };
+        tree.entries
+            .insert(name.as_str().to_owned(), Entry::File(stored));
+        Ok(())
+    }
+
+    /// The bytes of file `name`, if there is one.
+    pub fn bytes_of(&self, name: &str) -> Option<Arc<[u8]>> {
+        self.tree().file(name).map(|file| Arc::clone(&file.bytes))
+    }
+
+    fn tree(&self) -> MutexGuard<'_, Tree> {
+        self.tree.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Tree {
+    /// The folder `path` (without its `/`; `""` the root), if one has it.
+    fn folder(&self, path: &str) -> Option<Folder> {
+        if path.is_empty() {
+            return Some(self.root);
+        }
+        match self.entries.get(&format!("{path}/")) {
+            Some(Entry::Folder(folder)) => Some(*folder),
+            _ => None,
+        }
+    }
+
+    /// The file `name`, if one has it.
+    fn file(&self, name: &str) -> Option<&Stored> {
+        match self.entries.get(name) {
+            Some(Entry::File(file)) => Some(file),
+            _ => None,
+        }
+    }
+
+    /// The folder `dir` a name lies in, which must be there: as the POSIX
+    /// engine's walk to it fails, a file on the way included.
+    fn walk(&self, dir: &str) -> Result<Folder, StorageError> {
+        self.folder(dir).ok_or(StorageError::NotFound)
+    }
+
+    /// The entries below folder `dir` (`""` the root), in name order.
+    fn below<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
+        let from = Bound::Excluded(dir);
+        self.entries
+            .range::<str, _>((from, Bound::Unbounded))
+            .take_while(move |(key, _)| key.starts_with(dir))
+    }
+
+    /// Whether folder `path` holds anything.
+    fn holds_anything(&self, path: &str) -> bool {
+        let dir = folder_key(path);
+        self.below(&dir).next().is_some()
+    }
+
+    fn inode(&mut self) -> u64 {
+        self.next_inode += 1;
+        self.next_inode
+    }
+
+    /// Makes the missing folders of `dir` but its first `kept` (S3's
+    /// buckets, which must be there).
+    ///
+    /// # Errors
+    /// [`StorageError::NoBucket`] for a missing one of the first `kept`;
+    /// [`StorageError::ParentNotDirectory`] for a file on the way.
+    fn make_parents(&mut self, dir: &str, kept: usize) -> Result<(), StorageError> {
+        if dir.is_empty() {
+            return Ok(());
+        }
+        let ends = dir.match_indices('/').map(|(at, _)| at).chain([dir.len()]);
+        for (depth, end) in ends.enumerate() {
+            let path = &dir[..end];
+            if self.folder(path).is_some() {
+                continue;
+            }
+            if self.file(path).is_some() {
+                return Err(StorageError::ParentNotDirectory);
+            }
+            if depth < kept {
+                return Err(StorageError::NoBucket);
+            }
+            self.add_folder(path);
+        }
+        Ok(())
+    }
+
+    /// Adds folder `path` (its parent there), now.
+    fn add_folder(&mut self, path: &str) -> Folder {
+        let folder = Folder {
+            mtime: now().0,
+            inode: self.inode(),
+        };
+        self.entries.insert(folder_key(path), Entry::Folder(folder));
+        folder
+    }
+
+    /// Removes folder `dir` and those above it while they hold nothing,
+    /// keeping the first `floor` segments, as the POSIX engine's pruning.
+    fn prune(&mut self, mut dir: &str, floor: usize) {
+        while !dir.is_empty() && dir.split('/').count() > floor && !self.holds_anything(dir) {
+            if let Some(Entry::Folder(folder)) = self.entries.remove(&folder_key(dir)) {
+                self.props.remove(&folder.inode);
+            }
+            dir = dir_of(dir);
+        }
+    }
+
+    /// What the files whose names start with `prefix` add up to.
+    fn usage_below(&self, prefix: &str, owner: Option<&str>) -> Usage {
+        let mut usage = Usage::default();
+        for (key, entry) in &self.entries {
+            let Entry::File(file) = entry else {
+                continue;
+            };
+            if key.starts_with(prefix) && owner.is_none_or(|o| file.owner.as_deref() == Some(o)) {
+                usage.add_file(file.bytes.len() as u64);
+            }
+        }
+        usage
+    }
+
+    /// What `account` holds, where usage is counted.
+    fn usage(&self, account: Account<'_>) -> Usage {
+        match (&self.counting, account) {
+            (None, _) => Usage::default(),
+            (Some(_), Account::Token(token)) => self.usage_below("", Some(token)),
+            (Some(_), Account::Folder(prefix)) => self.usage_below(prefix, None),
+        }
+    }
+
+    /// The quota'd folders that hold `name`.
+    fn quotas_over(&self, name: &str) -> Vec<FolderQuota> {
+        let folders = self.counting.iter().flatten();
+        folders
+            .filter(|f| covers(&f.prefix, name))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The folder that holds `name` (`""` the root).
+fn dir_of(name: &str) -> &str {
+    name.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// Folder `path`'s key: its name with its `/` (`""` the root's).
+fn folder_key(path: &str) -> String {
+    match path {
+        "" => String::new(),
+        path => format!("{path}/"),
+    }
+}
+
+/// Now, in Unix seconds and nanoseconds.
+fn now() -> (i64, u32) {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+    (secs, since.subsec_nanos())
+}

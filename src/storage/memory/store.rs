@@ -1,0 +1,310 @@
+//! The memory store as a [`Store`]: each verb one call on the tree under
+//! its lock (so every verb is one check-and-change, as the POSIX engine's
+//! are under their locks), or on the lock table.
+
+use super::walks::Walk;
+use super::{CAPACITY, Entry, MemoryStore, dir_of, folder_key};
+use crate::access::quota::Quota;
+use crate::model::{
+    Account, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, Md5Tag, Occupant,
+    Recorded, Resource, Space, Stamp, Usage, Version,
+};
+use crate::name::{Name, Prefix};
+use crate::storage::store::{CopyTree, Cursor, Enter, GoOn, Judge, Parents, Store, Take, Wanted};
+use crate::storage::{Left, LockTable, NoRoom, OverQuota, StorageError, over_quota};
+
+impl Store for MemoryStore {
+    fn look_up(&self, name: &Name) -> Result<Version, StorageError> {
+        let tree = self.tree();
+        tree.walk(dir_of(name.as_str()))?;
+        match (tree.file(name.as_str()), tree.folder(name.as_str())) {
+            (Some(file), _) => Ok(file.version()),
+            (None, Some(_)) => Err(StorageError::IsDirectory),
+            (None, None) => Err(StorageError::NotFound),
+        }
+    }
+
+    fn occupant(&self, name: &Name) -> Result<Occupant, StorageError> {
+        let tree = self.tree();
+        tree.walk(dir_of(name.as_str()))?;
+        Ok(
+            match (tree.file(name.as_str()), tree.folder(name.as_str())) {
+                (Some(_), _) => Occupant::File,
+                (None, Some(_)) => Occupant::Folder,
+                (None, None) => Occupant::Nothing,
+            },
+        )
+    }
+
+    fn resource(&self, path: &str, folder: bool) -> Result<Resource, StorageError> {
+        let tree = self.tree();
+        tree.walk(dir_of(path))?;
+        if let Some(found) = tree.folder(path) {
+            let info = FileInfo {
+                size: 0,
+                mtime: found.mtime,
+            };
+            let stamp = Stamp {
+                inode: found.inode,
+                nanos: 0,
+            };
+            return Ok(Resource {
+                folder: true,
+                info,
+                stamp,
+            });
+        }
+        match tree.file(path) {
+            Some(file) if !folder => Ok(Resource {
+                folder: false,
+                info: file.info(),
+                stamp: file.stamp(),
+            }),
+            _ => Err(StorageError::NotFound),
+        }
+    }
+
+    fn find_folder(&self, name: &Name) -> Result<(), StorageError> {
+        self.tree().walk(name.as_str()).map(drop)
+    }
+
+    fn check_bucket(&self, name: &Name) -> Result<(), StorageError> {
+        let Some((bucket, _)) = name.as_str().split_once('/') else {
+            return Ok(());
+        };
+        let tree = self.tree();
+        match tree.folder(bucket).is_some() || tree.file(bucket).is_some() {
+            true => Ok(()),
+            false => Err(StorageError::NoBucket),
+        }
+    }
+
+    fn empty_folder(&self, dir: &str) -> Result<Option<FileInfo>, StorageError> {
+        let tree = self.tree();
+        let path = dir.trim_end_matches('/');
+        let folder = tree.walk(path)?;
+        Ok((!tree.holds_anything(path)).then_some(FileInfo {
+            size: 0,
+            mtime: folder.mtime,
+        }))
+    }
+
+    fn list(
+        &self,
+        prefix: &Prefix,
+        wanted: Wanted<'_>,
+        enter: Enter<'_>,
+        take: Take<'_>,
+    ) -> Result<(), StorageError> {
+        self.tree().list(prefix, wanted, enter, take)
+    }
+
+    fn list_directory(
+        &self,
+        prefix: &Prefix,
+        files: bool,
+    ) -> Result<DirectoryListing, StorageError> {
+        self.tree().list_directory(prefix, files)
+    }
+
+    fn cursor(&self, prefix: &Prefix) -> Cursor {
+        Cursor::new(Walk::new(prefix))
+    }
+
+    fn walk_on(
+        &self,
+        cursor: &mut Cursor,
+        enter: Wanted<'_>,
+    ) -> Result<Option<Found>, StorageError> {
+        let Some(walk) = cursor.state::<Walk>() else {
+            debug_assert!(false, "a cursor made by another store");
+            return Err(StorageError::Io(std::io::Error::other(
+                "a cursor of another store",
+            )));
+        };
+        self.tree().walk_on(walk, enter)
+    }
+
+    fn space(&self) -> Result<Space, StorageError> {
+        let tree = self.tree();
+        let used = tree.usage_below("", None);
+        Ok(Space {
+            available: CAPACITY.saturating_sub(used.bytes),
+            used: used.bytes,
+            size: CAPACITY,
+            files_available: CAPACITY,
+            files_used: used.files,
+        })
+    }
+
+    fn reserve(&self, size: u64) -> Result<(), StorageError> {
+        match self.space()?.available >= size {
+            true => Ok(()),
+            false => Err(StorageError::NoRoom(NoRoom { size, reserve: 0 })),
+        }
+    }
+
+    fn counts_usage(&self) -> bool {
+        self.tree().counting.is_some()
+    }
+
+    fn usage(&self, account: Account<'_>) -> Result<Usage, StorageError> {
+        Ok(self.tree().usage(account))
+    }
+
+    fn tree_usage(&self, prefix: &Prefix) -> Result<Usage, StorageError> {
+        Ok(self.tree().usage_below(prefix.as_str(), None))
+    }
+
+    fn quota_refuses(
+        &self,
+        (token, quota): (Option<&str>, Option<Quota>),
+        name: &str,
+        more: Usage,
+    ) -> Result<Option<OverQuota>, StorageError> {
+        let tree = self.tree();
+        if tree.counting.is_none() {
+            return Ok(None);
+        }
+        if let (Some(token), Some(quota)) = (token, quota) {
+            let account = Account::Token(token);
+            if let Some(over) = over_quota(quota, tree.usage(account), more, account) {
+                return Ok(Some(over));
+            }
+        }
+        for folder in tree.quotas_over(name) {
+            let account = Account::Folder(&folder.prefix);
+            if let Some(over) = over_quota(folder.limit, tree.usage(account), more, account) {
+                return Ok(Some(over));
+            }
+        }
+        Ok(None)
+    }
+
+    fn remove(&self, name: &Name, folders: Folders) -> Result<(), StorageError> {
+        self.tree().remove(name, folders)
+    }
+
+    fn remove_tree(
+        &self,
+        prefix: &Prefix,
+        may_remove: Wanted<'_>,
+        go_on: GoOn<'_>,
+    ) -> Result<Left, StorageError> {
+        self.tree().remove_tree(prefix, may_remove, go_on)
+    }
+
+    fn remove_folder(&self, name: &Name) -> Result<(), StorageError> {
+        self.tree().remove_folder(name)
+    }
+
+    fn rename(
+        &self,
+        from: &Name,
+        to: &Name,
+        overwrite: bool,
+        folders: Folders,
+    ) -> Result<bool, StorageError> {
+        self.tree().rename((from, to), overwrite, folders)
+    }
+
+    fn rename_folder(&self, from: &Prefix, to: &Name) -> Result<(), StorageError> {
+        self.tree().rename_folder(from, to)
+    }
+
+    fn copy_tree(
+        &self,
+        from: &Prefix,
+        to: &Name,
+        how: CopyTree<'_>,
+        judge: Judge<'_>,
+        go_on: GoOn<'_>,
+    ) -> Result<Left, StorageError> {
+        self.tree().copy_tree((from, to), how, judge, go_on)
+    }
+
+    fn make_folder(&self, name: &Name, parents: Parents) -> Result<(), StorageError> {
+        self.tree().make_folder(name, parents)
+    }
+
+    fn props(&self, _holder: Holder<'_>, inode: u64) -> Result<Vec<DeadProperty>, StorageError> {
+        Ok(self.tree().props.get(&inode).cloned().unwrap_or_default())
+    }
+
+    fn surely_no_props(&self, name: &str) -> bool {
+        let tree = self.tree();
+        tree.file(name)
+            .is_some_and(|file| !tree.props.contains_key(&file.inode))
+    }
+
+    fn note_no_props(&self, _name: &str) {}
+
+    fn patch_props(
+        &self,
+        holder: Holder<'_>,
+        found: &Resource,
+        mtime: Option<i64>,
+        props: Option<&[DeadProperty]>,
+    ) -> Result<(), StorageError> {
+        let mut tree = self.tree();
+        let path = match holder {
+            Holder::File(path) | Holder::Folder(path) => path,
+        };
+        if let Some(time) = mtime {
+            match tree.entries.get_mut(path) {
+                Some(Entry::File(file)) => (file.mtime, file.nanos) = (time, 0),
+                _ => match tree.entries.get_mut(&folder_key(path)) {
+                    Some(Entry::Folder(folder)) => folder.mtime = time,
+                    _ if path.is_empty() => tree.root.mtime = time,
+                    _ => return Err(StorageError::NotFound),
+                },
+            }
+        }
+        match props {
+            Some([]) => drop(tree.props.remove(&found.stamp.inode)),
+            Some(props) => drop(tree.props.insert(found.stamp.inode, props.to_vec())),
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn props_members(&self, path: &str) -> Result<Recorded, StorageError> {
+        let tree = self.tree();
+        let own = tree.walk(path)?;
+        let mut recorded = Recorded {
+            own: tree.props.contains_key(&own.inode),
+            ..Recorded::default()
+        };
+        let dir = folder_key(path);
+        for (key, entry) in tree.below(&dir) {
+            let inode = match entry {
+                Entry::File(file) => file.inode,
+                Entry::Folder(folder) => folder.inode,
+            };
+            if !tree.props.contains_key(&inode) {
+                continue;
+            }
+            let rest = key[dir.len()..].trim_end_matches('/');
+            match rest.split_once('/') {
+                Some((first, _)) => drop(recorded.folders.insert(first.to_owned())),
+                None if key.ends_with('/') => drop(recorded.folders.insert(rest.to_owned())),
+                None => drop(recorded.files.insert(rest.to_owned())),
+            }
+        }
+        Ok(recorded)
+    }
+
+    fn recorded_tags(&self, name: &str) -> Option<(Md5Tag, Option<String>)> {
+        let tree = self.tree();
+        let file = tree.file(name)?;
+        Some((file.md5?, file.stated.clone()))
+    }
+
+    fn locks(&self) -> &dyn LockTable {
+        &self.locks
+    }
+
+    fn writes_are_round_trips(&self) -> bool {
+        false
+    }
+}
