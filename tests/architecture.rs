@@ -246,7 +246,6 @@ const STORAGE_CALLS_LEFT: &[&str] = &[
     "serve/ops/sessions.rs",
     "serve/ops/uploads.rs",
     "serve/room.rs",
-    "serve/send.rs",
     "serve/spool.rs",
 ];
 

@@ -15,9 +15,7 @@
 //! TLS would be a third variant that hands the session's keys to the
 //! socket and goes back to `sendfile`.
 
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 
 use mio::Interest;
 use mio::net::TcpStream;
@@ -25,6 +23,7 @@ use rustls::server::UnbufferedServerConnection;
 
 use super::tls_session::TlsSession;
 use crate::tls::SEND_BUFFER_LIMIT;
+use crate::wire::content::Content;
 use crate::wire::socket::{self, Outcome};
 
 /// What a plain socket may hold for a read, as its last read and events
@@ -216,17 +215,18 @@ impl Transport {
         }
     }
 
-    /// Sends up to `len` bytes of `file` from `offset`, from a range known
-    /// to be cached. `scratch` is the reactor-wide buffer, used under TLS.
-    pub(super) fn send_file(
+    /// Sends up to `len` bytes of `body` from `offset`, from a range known
+    /// to be cached: a file by `sendfile`, bytes in memory by a write.
+    /// `scratch` is the reactor-wide buffer, used under TLS.
+    pub(super) fn send_body(
         &mut self,
-        file: &File,
+        body: &Content,
         offset: u64,
         len: usize,
         scratch: &mut [u8],
     ) -> Outcome {
         let Some(tls) = &mut self.tls else {
-            return socket::send_file(&self.stream, file, offset, len);
+            return socket::send_content(&self.stream, body, offset, len);
         };
         if let outcome @ (Outcome::Closed | Outcome::Error(_)) = tls.send_held(&self.stream) {
             return outcome;
@@ -236,7 +236,7 @@ impl Transport {
             return Outcome::WouldBlock;
         }
         let piece = &mut scratch[..len.min(SEND_BUFFER_LIMIT)];
-        match file.read_at(piece, offset) {
+        match body.read_at(piece, offset) {
             Ok(0) => Outcome::Error(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "file shrank while it was being sent",

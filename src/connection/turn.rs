@@ -298,7 +298,7 @@ impl Connection {
         let chunk = send.left.min(cached).min(SEND_CHUNK) as usize;
         match self
             .transport
-            .send_file(&send.file, send.offset, chunk, scratch)
+            .send_body(&send.body, send.offset, chunk, scratch)
         {
             Outcome::Done(n) => {
                 send.advance(n as u64);

@@ -3,25 +3,25 @@
 //! hands it back when they are out.
 //!
 //! The page-cache policy of sending lives here, once: the reactor sends
-//! only bytes it has found in the page cache (a one-byte
-//! `preadv2(RWF_NOWAIT)` probe at each end of a window, or the pool's read
-//! ahead of that window), so it never waits on the disk; what is not
-//! cached is read in by the I/O pool first ([`read_ahead`]), as nginx's
-//! `aio threads` does.
+//! only bytes it has found in the page cache (a probe at each end of a
+//! window, [`Content::is_cached_window`], or the pool's read ahead of that
+//! window), so it never waits on the disk; what is not cached is read in
+//! by the I/O pool first ([`read_ahead`]), as nginx's `aio threads` does.
+//! Bytes a store holds in memory never wait.
 
 use std::fmt;
-use std::fs::File;
 use std::time::Instant;
 
 use log::warn;
 
 use super::{Next, Outcome, Reply};
 use crate::name::{Name, Prefix};
+use crate::wire::content::Content;
 
 /// A GET body or a listing going out.
 pub struct Send {
-    /// The file, read by offset.
-    pub file: File,
+    /// The bytes, read by offset (a file, or bytes in memory).
+    pub body: Content,
     /// What it is, for the log.
     pub source: Source,
     /// Next byte to send.
@@ -32,12 +32,6 @@ pub struct Send {
     pub len: u64,
     /// When the request began.
     pub started: Instant,
-    /// Its bytes are in memory (a memory file system): reading them
-    /// cannot wait on the disk.
-    pub in_memory: bool,
-    /// Closing the file is a round trip (FUSE, NFS...): the I/O pool
-    /// closes it.
-    pub round_trips: bool,
     /// Bytes before this offset are in the page cache (read in by the I/O
     /// pool, or found there): sending them cannot wait on the disk.
     cached_until: u64,
@@ -56,19 +50,19 @@ impl Send {
     /// Whether the bytes from `offset` up to `end` can be read without
     /// waiting on the disk, as far as is known.
     fn is_cached(&self, end: u64) -> bool {
-        self.in_memory || end <= self.cached_until
+        self.body.never_waits() || end <= self.cached_until
     }
 
     /// How many of the next bytes can be sent without waiting on the disk
     /// (probing the next window if nothing is known to be cached); `None`:
     /// none can, [`read_ahead`] them first.
     pub fn cached_ahead(&mut self) -> Option<u64> {
-        if self.in_memory {
+        if self.body.never_waits() {
             return Some(self.left);
         }
         if !self.is_cached(self.offset + 1) {
             let window = self.left.min(READ_AHEAD_WINDOW);
-            if !is_cached_window(&self.file, self.offset, window) {
+            if !self.body.is_cached_window(self.offset, window) {
                 return None;
             }
             self.cached_until = self.offset + window;
@@ -89,29 +83,21 @@ impl Send {
     /// The read failed.
     pub fn read_cached(&self, buf: &mut [u8]) -> std::io::Result<bool> {
         if self.is_cached(self.offset + self.len) {
-            std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, self.offset)?;
+            self.body.read_exact_at(buf, self.offset)?;
             return Ok(true);
         }
-        read_if_cached(&self.file, buf, self.offset)
+        self.body.read_if_cached(buf, self.offset)
     }
 
-    /// `len` bytes of `file` from `offset`, starting now.
-    pub fn new(
-        file: File,
-        source: Source,
-        offset: u64,
-        len: u64,
-        (in_memory, round_trips): (bool, bool),
-    ) -> Send {
+    /// `len` bytes of `body` from `offset`, starting now.
+    pub fn new(body: Content, source: Source, offset: u64, len: u64) -> Send {
         Send {
-            file,
+            body,
             source,
             offset,
             left: len,
             len,
             started: Instant::now(),
-            in_memory,
-            round_trips,
             cached_until: 0,
         }
     }
@@ -145,7 +131,7 @@ impl fmt::Display for Source {
 pub fn read_ahead(mut send: Send) -> Next {
     let outcome = Outcome::on_pool(move |ctx| {
         let window = send.left.min(READ_AHEAD_WINDOW);
-        if let Err(err) = ctx.storage.read_ahead(&send.file, send.offset, window) {
+        if let Err(err) = ctx.store.read_ahead(&send.body, send.offset, window) {
             // Sent anyway: the reactor meets the same error and ends the
             // answer the way a failed read always does.
             warn!("#{} {}: read ahead: {err}", ctx.client, send.source);
@@ -154,38 +140,4 @@ pub fn read_ahead(mut send: Send) -> Next {
         Outcome::new(Reply::Nothing, Next::Send(send))
     });
     outcome.next
-}
-
-/// Fills `buf` from `offset` if the bytes are all in the page cache:
-/// `Ok(false)` if reading them would wait for the disk (or the file system
-/// cannot say), so the I/O pool should read them in first.
-fn read_if_cached(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<bool> {
-    use rustix::io::{Errno, ReadWriteFlags};
-    let mut done = 0;
-    while done < buf.len() {
-        let at = offset + done as u64;
-        let mut slices = [std::io::IoSliceMut::new(&mut buf[done..])];
-        match rustix::io::preadv2(file, &mut slices, at, ReadWriteFlags::NOWAIT) {
-            Ok(0) => return Ok(false), // past the end, or nothing cached
-            Ok(n) => done += n,
-            // NOSYS: no preadv2 (a kernel before 4.6, qemu-user 7): the pool reads.
-            Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::NOSYS) => return Ok(false),
-            Err(Errno::INTR) => {}
-            Err(errno) => return Err(errno.into()),
-        }
-    }
-    Ok(true)
-}
-
-/// Whether the `len` bytes of `file` from `offset` look cached: their first
-/// and last bytes are (a one-byte `preadv2(RWF_NOWAIT)` each). Pages read
-/// in together are cached together, so two probes per window catch a cold
-/// stretch without a `mincore` map; a gap between them costs one `sendfile`
-/// a wait on the disk, not the loop a stall per page.
-pub(super) fn is_cached_window(file: &File, offset: u64, len: u64) -> bool {
-    let mut byte = [0u8; 1];
-    let last = offset + len.max(1) - 1;
-    [offset, last]
-        .iter()
-        .all(|&at| read_if_cached(file, &mut byte, at).unwrap_or(false))
 }

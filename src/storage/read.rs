@@ -20,6 +20,7 @@ use super::zip_crc::{self, ZipCrc, ZipCrcRecord};
 use super::{Ahead, BENEATH, Later, READ_FILE, Storage, StorageError, check_regular, open_beneath};
 use crate::model::{FileInfo, Stamp, VersionRecords};
 use crate::name::Name;
+use crate::wire::content::Content;
 
 /// A stored file opened for reading, with its checksum if known.
 #[derive(Debug)]
@@ -42,6 +43,13 @@ pub struct OpenFile {
     /// It lives where every call is a round trip (FUSE, NFS...): even
     /// closing it waits.
     pub round_trips: bool,
+}
+
+impl OpenFile {
+    /// Its bytes, to be sent.
+    pub fn into_content(self) -> Content {
+        Content::file(self.file, (self.in_memory, self.round_trips))
+    }
 }
 
 impl Storage {

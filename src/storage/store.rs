@@ -28,6 +28,7 @@ use crate::model::{
     Occupant, Recorded, Resource, Space, Usage, Version,
 };
 use crate::name::{Name, Prefix};
+use crate::wire::content::Content;
 
 /// What a tree walk asks of its caller about a name: go on with it?
 pub type Wanted<'a> = &'a mut dyn FnMut(&str) -> bool;
@@ -140,6 +141,14 @@ pub trait Store: Send + Sync + fmt::Debug {
         cursor: &mut Cursor,
         enter: Wanted<'_>,
     ) -> Result<Option<Found>, StorageError>;
+
+    /// Reads `len` bytes of `body` (opened by this store) from `offset`
+    /// ahead of the reactor, so that sending them then never waits: into
+    /// the page cache for a file; nothing to do for bytes in memory.
+    ///
+    /// # Errors
+    /// The read failed.
+    fn read_ahead(&self, body: &Content, offset: u64, len: u64) -> io::Result<()>;
 
     /// The room on the file system the files are kept on.
     ///

@@ -14,6 +14,7 @@ use crate::model::{
     Occupant, Recorded, Resource, Space, Usage, Version,
 };
 use crate::name::{Name, Prefix};
+use crate::wire::content::Content;
 
 impl Store for Storage {
     fn look_up(&self, name: &Name) -> Result<Version, StorageError> {
@@ -81,6 +82,13 @@ impl Store for Storage {
             )));
         };
         cursor.next(self, enter)
+    }
+
+    fn read_ahead(&self, body: &Content, offset: u64, len: u64) -> io::Result<()> {
+        match body.as_file() {
+            Some(file) => Storage::read_ahead(self, file, offset, len),
+            None => Ok(()),
+        }
     }
 
     fn space(&self) -> Result<Space, StorageError> {

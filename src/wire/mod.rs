@@ -4,8 +4,10 @@
 //! hooks and metrics can tell protocols apart without depending on the
 //! codecs (`connection/codec.rs` maps each protocol to its codec, the
 //! other way up). Beside it, what every codec's bytes pass through: the
-//! socket adapter (`socket.rs`) and page-aligned buffers (`page_buf.rs`).
+//! socket adapter (`socket.rs`), page-aligned buffers (`page_buf.rs`) and
+//! a stored file's bytes as they go out (`content.rs`).
 
+pub mod content;
 pub mod page_buf;
 pub mod socket;
 

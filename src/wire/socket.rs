@@ -11,6 +11,8 @@ use std::io::{self, ErrorKind, Read};
 use mio::net::TcpStream;
 use rustix::net::{RecvFlags, SendFlags};
 
+use super::content::Content;
+
 /// What one nonblocking socket operation did.
 #[derive(Debug)]
 pub enum Outcome {
@@ -96,9 +98,23 @@ pub fn write(stream: &TcpStream, buf: &[u8], more: bool) -> Outcome {
     }
 }
 
+/// Sends up to `len` bytes of `body` from `offset`: a file's without
+/// copying them through user space ([`send_file`]), bytes in memory by a
+/// plain write.
+pub fn send_content(stream: &TcpStream, body: &Content, offset: u64, len: usize) -> Outcome {
+    match body {
+        Content::File(stored) => send_file(stream, &stored.file, offset, len),
+        Content::Bytes(bytes) => {
+            let start = usize::try_from(offset).map_or(bytes.len(), |at| at.min(bytes.len()));
+            let end = start.saturating_add(len).min(bytes.len());
+            write(stream, &bytes[start..end], false)
+        }
+    }
+}
+
 /// Sends up to `len` bytes of `file` from `offset` without copying them
 /// through user space. A short file (truncated meanwhile) is an error.
-pub fn send_file(stream: &TcpStream, file: &File, offset: u64, len: usize) -> Outcome {
+fn send_file(stream: &TcpStream, file: &File, offset: u64, len: usize) -> Outcome {
     let mut at = offset;
     match retry(|| rustix::fs::sendfile(stream, file, Some(&mut at), len).map_err(io::Error::from))
     {

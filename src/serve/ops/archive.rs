@@ -52,12 +52,12 @@ use crate::access::per_client::Permit;
 use crate::model::Found;
 use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::send::is_cached_window;
 use crate::serve::walk_permit;
 use crate::serve::{
     Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, abandoned, refuse,
 };
 use crate::storage::{OpenFile, StorageError};
+use crate::wire::content::is_cached_window;
 
 use crate::serve::archive_layout::{Format, Layout, MemberCrc, MemberPath};
 use crate::serve::archive_walk::Walk;
@@ -181,14 +181,17 @@ fn archive(ctx: &Ctx<'_>, who: Who, prefix: Prefix, format: Format, body: bool) 
 /// file, or none has started) is waited for or computed on the checksum
 /// threads first, as every whole-file checksum is, not on the I/O pool.
 pub fn resume(send: Send) -> Next {
-    let Send { file, source, .. } = send;
+    let Send { body, source, .. } = send;
     let Source::Archive(mut archive) = source else {
         unreachable!("resume is only called for an archive's send");
     };
     let waits = archive.layout.waits_for_crc();
     let after = move |ctx: &Ctx<'_>| {
-        let sent = archive.layout.file_sent(&file);
-        drop(file);
+        // A store's file (bytes in memory have no CRC thread to wait for).
+        let sent = body
+            .as_file()
+            .map_or(Ok(()), |file| archive.layout.file_sent(file));
+        drop(body);
         match sent {
             Ok(()) if waits => Outcome::on_pool(move |ctx| archive.next(ctx)),
             Ok(()) => archive.next(ctx),
@@ -308,8 +311,7 @@ impl Archive {
             if !file.in_memory {
                 self.look_ahead(ctx);
             }
-            let flags = (file.in_memory, file.round_trips);
-            let send = Send::new(file.file, Source::Archive(self), 0, size, flags);
+            let send = Send::new(file.into_content(), Source::Archive(self), 0, size);
             return Outcome::new(Reply::More(bytes), Next::Send(send));
         }
         Outcome::new(

@@ -155,13 +155,7 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
         }
         ctx.storage.checksum_later(&found.file);
     }
-    let OpenFile {
-        file,
-        info,
-        in_memory,
-        round_trips,
-        ..
-    } = found;
+    let info = found.info;
     let (start, len, part, body) = match selection {
         Selection::NotModified => return Outcome::answer(Reply::NotModified { version }),
         Selection::PreconditionFailed => {
@@ -194,13 +188,7 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
         debug!("#{} GET {name} headers only", ctx.client);
         return Outcome::answer(reply);
     }
-    let send = Send::new(
-        file,
-        Source::File(name),
-        start,
-        len,
-        (in_memory, round_trips),
-    );
+    let send = Send::new(found.into_content(), Source::File(name), start, len);
     Outcome::new(reply, Next::Send(send))
 }
 
@@ -299,7 +287,7 @@ pub fn sent(client: u64, send: Send) -> Next {
         send.len,
         send.started.elapsed().as_secs_f64()
     );
-    if !send.round_trips {
+    if !send.body.closes_slowly() {
         return Next::Request;
     }
     let outcome = Outcome::on_pool(move |_| {

@@ -23,6 +23,7 @@ use crate::serve::{
     abandoned, refuse,
 };
 use crate::storage::StorageError;
+use crate::wire::content::Content;
 
 /// The files whose names start with `prefix`.
 #[derive(Debug)]
@@ -132,7 +133,8 @@ fn list(
         match spooled {
             Body::Held(held) => Outcome::new(reply, Next::Held(Box::new(held))),
             Body::File(file) => {
-                let send = Send::new(file, Source::Listing(prefix), 0, len, (false, false));
+                let body = Content::file(file, (false, false));
+                let send = Send::new(body, Source::Listing(prefix), 0, len);
                 Outcome::new(reply, Next::Send(send))
             }
         }

@@ -12,6 +12,7 @@ use crate::model::{
 use crate::name::{Name, Prefix};
 use crate::storage::store::{CopyTree, Cursor, Enter, GoOn, Judge, Parents, Store, Take, Wanted};
 use crate::storage::{Left, LockTable, NoRoom, OverQuota, StorageError, over_quota};
+use crate::wire::content::Content;
 
 impl Store for MemoryStore {
     fn look_up(&self, name: &Name) -> Result<Version, StorageError> {
@@ -123,6 +124,10 @@ impl Store for MemoryStore {
             )));
         };
         self.tree().walk_on(walk, enter)
+    }
+
+    fn read_ahead(&self, _body: &Content, _offset: u64, _len: u64) -> std::io::Result<()> {
+        Ok(()) // in memory already
     }
 
     fn space(&self) -> Result<Space, StorageError> {
