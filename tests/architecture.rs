@@ -236,7 +236,6 @@ const STORAGE_CALLS_LEFT: &[&str] = &[
     "serve/ops/archive.rs",
     "serve/ops/file_copy.rs",
     "serve/ops/files.rs",
-    "serve/ops/get.rs",
     "serve/ops/health.rs",
     "serve/ops/listing.rs",
     "serve/ops/multipart/complete.rs",
@@ -245,7 +244,6 @@ const STORAGE_CALLS_LEFT: &[&str] = &[
     "serve/ops/session_admin.rs",
     "serve/ops/sessions.rs",
     "serve/ops/uploads.rs",
-    "serve/room.rs",
     "serve/spool.rs",
 ];
 

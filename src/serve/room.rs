@@ -194,7 +194,7 @@ pub(super) fn check_move(
 /// What file `name` adds where it is moved: its size and one file.
 pub(super) fn file_moved(ctx: &Ctx<'_>, name: &str) -> Option<Usage> {
     let name = Name::new(name.to_owned()).ok()?;
-    let found = ctx.storage.open_read(&name).ok()?;
+    let found = ctx.store.look_up(&name).ok()?;
     Some(one_file(found.info.size))
 }
 

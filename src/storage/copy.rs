@@ -14,9 +14,9 @@ use rustix::io::Errno;
 
 use super::remove::Left;
 use super::unflushed::with_ancestors;
-use super::{Look, OpenFile, Storage, StorageError, Upload, check_regular};
+use super::{Look, Storage, StorageError, Upload, check_regular};
 use crate::model::Holder;
-use crate::model::{Folders, Occupant};
+use crate::model::{Folders, Occupant, Version};
 use crate::name::{Name, Prefix};
 
 /// The folders a durable copy made (`--fsync`): each with the folder
@@ -135,7 +135,7 @@ impl Storage {
         from: &Name,
         to: &Name,
         folders: Folders,
-        admit: impl FnOnce(&OpenFile) -> Result<(), E>,
+        admit: impl FnOnce(&Version) -> Result<(), E>,
     ) -> Result<(Upload, u64, u32, i64), E> {
         let (staged, owed) = self.stage_copy_owing(from, to, folders, admit)?;
         if !owed.is_empty() {
@@ -152,10 +152,10 @@ impl Storage {
         from: &Name,
         to: &Name,
         folders: Folders,
-        admit: impl FnOnce(&OpenFile) -> Result<(), E>,
+        admit: impl FnOnce(&Version) -> Result<(), E>,
     ) -> Result<((Upload, u64, u32, i64), Vec<OwnedFd>), E> {
         let found = self.open_read(from)?;
-        admit(&found)?;
+        admit(&found.version())?;
         let mut upload = self.begin_upload(to, folders, Look::AtBegin)?;
         let mut buf = vec![0; 256 * 1024];
         let (mut size, mut crc) = (0u64, 0u32);
@@ -298,7 +298,7 @@ impl Storage {
         else {
             return Err(StorageError::NotRegular);
         };
-        let no_conditions = |_: &OpenFile| Ok::<_, StorageError>(());
+        let no_conditions = |_: &Version| Ok::<_, StorageError>(());
         let ((mut upload, _, crc, _), owed) =
             self.stage_copy_owing(&source, &copy, Folders::Explicit, no_conditions)?;
         upload.set_owner(owner, None);

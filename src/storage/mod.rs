@@ -135,7 +135,7 @@ pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_state::Appender;
 pub use sessions::{SessionCap, SessionLimits};
 pub use spool_room::{DEFAULT_LISTING_MEMORY, Room};
-pub use store::{CopyTree, Cursor, Enter, GoOn, Judge, Parents, Store, Take, Wanted};
+pub use store::{CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Store, Take, Wanted};
 pub use sweep::SweepReport;
 pub use unflushed::Unflushed;
 pub use upload::{Committed, Landed, Upload};

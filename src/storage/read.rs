@@ -16,9 +16,10 @@ use crate::model::Md5Tag;
 
 use super::checksum;
 use super::gate::Point;
+use super::store::Opened;
 use super::zip_crc::{self, ZipCrc, ZipCrcRecord};
 use super::{Ahead, BENEATH, Later, READ_FILE, Storage, StorageError, check_regular, open_beneath};
-use crate::model::{FileInfo, Stamp, VersionRecords};
+use crate::model::{FileInfo, Stamp, Version, VersionRecords};
 use crate::name::Name;
 use crate::wire::content::Content;
 
@@ -49,6 +50,24 @@ impl OpenFile {
     /// Its bytes, to be sent.
     pub fn into_content(self) -> Content {
         Content::file(self.file, (self.in_memory, self.round_trips))
+    }
+
+    /// Its version, as answers describe it.
+    pub fn version(&self) -> Version {
+        Version {
+            info: self.info,
+            stamp: self.stamp,
+            crc: self.crc,
+            md5: self.md5,
+        }
+    }
+
+    /// It as the seam hands it out: its version and its bytes.
+    pub(super) fn into_opened(self) -> Opened {
+        Opened {
+            version: self.version(),
+            body: self.into_content(),
+        }
     }
 }
 
@@ -215,12 +234,12 @@ impl Storage {
         Some((tag, checksum::recorded_stated(&file, &stat)))
     }
 
-    /// What is recorded with `found`'s version that a GET asks for
+    /// What is recorded with `file`'s version that a GET asks for
     /// (`checksum`, `parts`: see [`VersionRecords`]), where the records still
     /// match it: one `fstat` and an extended-attribute read each, for the
     /// pool. A record missing, stale or unreadable is `None`.
-    pub fn recorded(&self, found: &OpenFile, checksum: bool, parts: bool) -> VersionRecords {
-        let (file, mut recorded) = (&found.file, VersionRecords::default());
+    pub(super) fn recorded(&self, file: &File, checksum: bool, parts: bool) -> VersionRecords {
+        let mut recorded = VersionRecords::default();
         if !checksum && !parts {
             return recorded;
         }

@@ -25,7 +25,7 @@ use super::{Left, LockTable, Member, OverQuota, StorageError};
 use crate::access::quota::Quota;
 use crate::model::{
     Account, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, ListEntry, Md5Tag,
-    Occupant, Recorded, Resource, Space, Usage, Version,
+    Occupant, Recorded, Resource, Space, Usage, Version, VersionRecords,
 };
 use crate::name::{Name, Prefix};
 use crate::wire::content::Content;
@@ -53,6 +53,31 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// for a folder, [`StorageError::Symlink`] and
     /// [`StorageError::NotRegular`] for what ferry never serves.
     fn look_up(&self, name: &Name) -> Result<Version, StorageError>;
+
+    /// Regular file `name` opened, as `how` says: its version and its
+    /// bytes. `Ok(None)` only for [`Open::IfCached`], where opening it
+    /// would wait (ask again on the pool).
+    ///
+    /// # Errors
+    /// As [`Store::look_up`]'s.
+    fn open(&self, name: &Name, how: Open) -> Result<Option<Opened>, StorageError>;
+
+    /// What is recorded with `opened`'s version besides its CRC-32C and
+    /// MD5 tag: the checksum it was uploaded with (if `checksum`), its
+    /// parts' sizes and checksums (if `parts`). None that cannot be read.
+    fn records(&self, opened: &Opened, checksum: bool, parts: bool) -> VersionRecords;
+
+    /// The CRC-32C of `opened` as it is now: known, or computed from all
+    /// its bytes and recorded for next time (for the checksum threads:
+    /// this reads the whole file).
+    ///
+    /// # Errors
+    /// Its bytes cannot be read, or the server is stopping.
+    fn checksum(&self, opened: &Opened) -> Result<u32, StorageError>;
+
+    /// Has the CRC-32C of `opened` computed and recorded behind the
+    /// answer, for the next reader, where it is not known yet.
+    fn checksum_later(&self, opened: &Opened);
 
     /// What has `name`, whose parent folder must exist (a copy or move
     /// makes none).
@@ -315,6 +340,30 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Whether every write is a round trip to a server (FUSE, NFS): then
     /// even a check that could run on the reactor goes to the pool.
     fn writes_are_round_trips(&self) -> bool;
+}
+
+/// A regular file opened ([`Store::open`]): what it is, and its bytes.
+pub struct Opened {
+    /// Its version when opened.
+    pub version: Version,
+    /// Its bytes, to read or send.
+    pub body: Content,
+}
+
+/// How [`Store::open`] opens a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open {
+    /// To be described (STAT): looked at before it is opened, so nothing
+    /// but a regular file is ever opened; its CRC-32C looked up.
+    Describe,
+    /// To be read, its CRC-32C looked up.
+    Read,
+    /// To be read, no CRC-32C looked up (an archive's member, which
+    /// sends none): a failure here is the fault tests' open point.
+    Unchecked,
+    /// To be read on the reactor, only if that cannot wait: every name on
+    /// the way and its CRC-32C known already; else `Ok(None)`.
+    IfCached,
 }
 
 /// Whether a long walk goes on (asked between its steps).

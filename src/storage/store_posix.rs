@@ -6,25 +6,54 @@ use std::sync::Arc;
 
 use super::cursor::TreeCursor;
 use super::lock_table::Decide;
-use super::store::{CopyTree, Cursor, Enter, GoOn, Judge, Parents, Store, Take, Wanted};
+use super::store::{
+    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Store, Take, Wanted,
+};
 use super::{DavLocks, Left, LockTable, OverQuota, Storage, StorageError};
 use crate::access::quota::Quota;
 use crate::model::{
     Account, DavLock, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, Md5Tag,
-    Occupant, Recorded, Resource, Space, Usage, Version,
+    Occupant, Recorded, Resource, Space, Usage, Version, VersionRecords,
 };
 use crate::name::{Name, Prefix};
 use crate::wire::content::Content;
 
 impl Store for Storage {
     fn look_up(&self, name: &Name) -> Result<Version, StorageError> {
-        let found = self.stat(name)?;
-        Ok(Version {
-            info: found.info,
-            stamp: found.stamp,
-            crc: found.crc,
-            md5: found.md5,
-        })
+        Ok(self.stat(name)?.into_opened().version)
+    }
+
+    fn open(&self, name: &Name, how: Open) -> Result<Option<Opened>, StorageError> {
+        let found = match how {
+            Open::Describe => self.stat(name)?,
+            Open::Read => self.open_read(name)?,
+            Open::Unchecked => self.open_read_unchecked(name)?,
+            Open::IfCached => match self.open_read_cached(name)? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(found.into_opened()))
+    }
+
+    fn records(&self, opened: &Opened, checksum: bool, parts: bool) -> VersionRecords {
+        match opened.body.as_file() {
+            Some(file) => self.recorded(file, checksum, parts),
+            None => VersionRecords::default(),
+        }
+    }
+
+    fn checksum(&self, opened: &Opened) -> Result<u32, StorageError> {
+        match opened.body.as_file() {
+            Some(file) => Storage::checksum(self, file),
+            None => Err(StorageError::Io(io::Error::other("not this store's file"))),
+        }
+    }
+
+    fn checksum_later(&self, opened: &Opened) {
+        if let Some(file) = opened.body.as_file() {
+            Storage::checksum_later(self, file);
+        }
     }
 
     fn occupant(&self, name: &Name) -> Result<Occupant, StorageError> {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use ferry::model::{DavLock, DeadProperty, Folders, Found, Holder, Occupant};
 use ferry::name::{Name, Prefix};
 use ferry::storage::memory::MemoryStore;
-use ferry::storage::{CopyTree, Edit, Member, Parents, Storage, StorageError, Store};
+use ferry::storage::{CopyTree, Edit, Member, Open, Parents, Storage, StorageError, Store};
 use tempfile::TempDir;
 
 /// How a test lays out an engine's files: a file put in place, its
@@ -162,6 +162,35 @@ fn looking_up_answers_what_has_the_name() {
         assert!(matches!(bucket, Err(StorageError::NoBucket)), "{kind}");
         assert!(store.is_empty_folder("empty/").unwrap(), "{kind}");
         assert!(!store.is_empty_folder("a/").unwrap(), "{kind}");
+    }
+}
+
+#[test]
+fn a_file_opened_gives_its_bytes_and_its_checksum() {
+    for engine in engines(TREE, &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        for how in [Open::Describe, Open::Read, Open::Unchecked] {
+            let opened = store.open(&name_of("a/c/e"), how).unwrap().unwrap();
+            assert_eq!(opened.version.info.size, 4, "{kind}");
+            let mut bytes = [0; 4];
+            opened.body.read_exact_at(&mut bytes, 0).unwrap();
+            assert_eq!(&bytes, b"4444", "{kind}");
+            let crc = store.checksum(&opened).unwrap();
+            assert_eq!(crc, crc32c::crc32c(b"4444"), "{kind}");
+        }
+        let described = store
+            .open(&name_of("a/c/e"), Open::Describe)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            described.version.crc,
+            Some(crc32c::crc32c(b"4444")),
+            "{kind}"
+        );
+        let folder = store.open(&name_of("a/c"), Open::Read);
+        assert!(matches!(folder, Err(StorageError::IsDirectory)), "{kind}");
+        let absent = store.open(&name_of("a/x"), Open::Read);
+        assert!(matches!(absent, Err(StorageError::NotFound)), "{kind}");
     }
 }
 

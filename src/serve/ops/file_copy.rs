@@ -6,10 +6,10 @@ use log::debug;
 
 use super::files::source_of;
 use super::folder_copy::CopyFolder;
-use super::get::{NOT_AS_CONDITIONED, version_of};
+use super::get::NOT_AS_CONDITIONED;
 use crate::access::{Owner, Who};
 use crate::model::NewProps;
-use crate::model::Occupant;
+use crate::model::{Occupant, Version};
 use crate::name::{Name, Prefix};
 use crate::serve::commit::{Commit, commit_now};
 use crate::serve::operate::{Aim, Needs, Operate};
@@ -18,7 +18,7 @@ use crate::serve::{
     CopyTime, Ctx, ErrorKind, Failure, Folders, Next, Outcome, Selection, check_size, check_space,
     refuse, user_of,
 };
-use crate::storage::{OpenFile, Upload};
+use crate::storage::Upload;
 
 /// Copy file `from` to `to`, as an upload of its bytes would be stored.
 #[derive(Debug)]
@@ -141,7 +141,7 @@ fn stage_copy(
     to: &Name,
     f: Folders,
 ) -> Result<Staged, Failure> {
-    let whole = |found: &OpenFile| {
+    let whole = |found: &Version| {
         if let Some(source) = source {
             source_span(source, found)?;
         }
@@ -165,9 +165,9 @@ pub const SOURCE_RANGE: &str = "the copy source's range is not within the source
 /// has no 304); 400 [`SOURCE_RANGE`] for a range beyond the source.
 pub(in crate::serve) fn source_span(
     source: &dyn Choose,
-    found: &OpenFile,
+    found: &Version,
 ) -> Result<(u64, u64), Failure> {
-    match source.choose(&version_of(found)) {
+    match source.choose(found) {
         Selection::Bytes { start, len, .. } => Ok((start, len)),
         Selection::NotModified | Selection::PreconditionFailed => Err(Failure::new(
             ErrorKind::PreconditionFailed,

@@ -5,7 +5,7 @@
 use log::debug;
 
 use super::folders::MoveFolder;
-use super::get::{version_of, with_checksum};
+use super::get::with_checksum;
 use crate::access::Who;
 use crate::model::NewProps;
 use crate::model::Occupant;
@@ -19,7 +19,7 @@ use crate::serve::{
     Trailer, check_move, check_size, check_space, file_moved, refuse, skip_body, storage_refusal,
     user_of,
 };
-use crate::storage::{Look, OpenFile, StorageError, Upload};
+use crate::storage::{Look, Open, Opened, StorageError, Upload};
 
 /// Store the body that follows as `name`, atomically.
 #[derive(Debug)]
@@ -205,10 +205,11 @@ impl Operate for Stat {
     /// checksum threads.
     fn serve(self, ctx: &Ctx<'_>, _who: Who) -> Outcome {
         let name = self.name;
-        match ctx.storage.open_read_cached(&name) {
+        match ctx.store.open(&name, Open::IfCached) {
             Ok(Some(found)) => stated(ctx, name, Ok(found)),
             Ok(None) => Outcome::brief(move |ctx| {
-                let found = ctx.storage.stat(&name);
+                let found = ctx.store.open(&name, Open::Describe);
+                let found = found.and_then(|found| found.ok_or(StorageError::NotFound));
                 stated(ctx, name, found)
             }),
             Err(err) => stated(ctx, name, Err(err)),
@@ -216,16 +217,16 @@ impl Operate for Stat {
     }
 }
 
-fn stated(ctx: &Ctx<'_>, name: Name, found: Result<OpenFile, StorageError>) -> Outcome {
+fn stated(ctx: &Ctx<'_>, name: Name, found: Result<Opened, StorageError>) -> Outcome {
     match found {
-        Ok(found) if found.crc.is_none() => Outcome::on_checksum(move |ctx| {
+        Ok(found) if found.version.crc.is_none() => Outcome::on_checksum(move |ctx| {
             let found = with_checksum(ctx, found);
             stated(ctx, name, found)
         }),
         Ok(found) => {
             debug!("#{} STAT {name}", ctx.client);
             Outcome::answer(Reply::Stat {
-                version: version_of(&found),
+                version: found.version,
             })
         }
         Err(err) => storage_refusal(ctx, "STAT", name.as_str(), err),

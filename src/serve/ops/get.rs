@@ -16,7 +16,7 @@ use crate::serve::{
     Ctx, ErrorKind, Failure, Next, Outcome, PartsKept, Reply, Selection, Send, Source, Version,
     Want, refuse, storage_refusal,
 };
-use crate::storage::{OpenFile, StorageError};
+use crate::storage::{Open, Opened, StorageError};
 
 /// Send (part of) `name`.
 #[derive(Debug)]
@@ -45,15 +45,16 @@ impl Operate for Get {
 
 fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     let on_pool = |name: Name, want: Want| {
-        Outcome::brief(move |ctx| match ctx.storage.open_read(&name) {
-            Ok(found) => {
+        Outcome::brief(move |ctx| match ctx.store.open(&name, Open::Read) {
+            Ok(Some(found)) => {
                 let (checksum, parts) = (want.wants_checksum(), want.wants_part_sizes());
                 let records = Records {
                     props: props_of(ctx, &name, &want, &found),
-                    recorded: ctx.storage.recorded(&found, checksum, parts),
+                    recorded: ctx.store.records(&found, checksum, parts),
                 };
                 send(ctx, name, want, (found, records))
             }
+            Ok(None) => unreachable!("only an open if cached waits for nothing"),
             Err(StorageError::NotFound) if want.in_bucket() => {
                 let err = match ctx.store.check_bucket(&name) {
                     Err(StorageError::NoBucket) => StorageError::NoBucket,
@@ -71,7 +72,7 @@ fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
     if props || want.wants_checksum() || want.wants_part_sizes() {
         return on_pool(name, want);
     }
-    match ctx.storage.open_read_cached(&name) {
+    match ctx.store.open(&name, Open::IfCached) {
         Ok(Some(found)) => send(ctx, name, want, (found, Records::default())),
         Ok(None) => on_pool(name, want),
         // Whether its bucket is there is a look at the disk: the pool's.
@@ -82,14 +83,14 @@ fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
 
 /// The dead properties of `found` (file `name`) if `want` tells them; a
 /// record that cannot be read shows as none rather than failing the GET.
-fn props_of(ctx: &Ctx<'_>, name: &Name, want: &Want, found: &OpenFile) -> Vec<DeadProperty> {
+fn props_of(ctx: &Ctx<'_>, name: &Name, want: &Want, found: &Opened) -> Vec<DeadProperty> {
     if !want.wants_props() {
         return Vec::new();
     }
     let holder = Holder::File(name.as_str());
     let props = ctx
         .store
-        .props(holder, found.stamp.inode)
+        .props(holder, found.version.stamp.inode)
         .unwrap_or_else(|err| {
             log::warn!("dead properties of {name} unread: {err}");
             Vec::new()
@@ -113,17 +114,17 @@ struct Records {
 }
 
 /// A file opened for a GET, and what is recorded with it.
-type Opened = (OpenFile, Records);
+type OpenedWith = (Opened, Records);
 
 /// Why a GET whose conditions do not hold is refused.
 pub(in crate::serve) const NOT_AS_CONDITIONED: &str =
     "the file is not the version the request's conditions name";
 
 /// The answer to a GET of a file that is open.
-fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
+fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: OpenedWith) -> Outcome {
     let (found, mut records) = opened;
     want.amend(&mut records.props);
-    let version = version_of(&found);
+    let version = found.version;
     let selection = match want.part() {
         Some(number) => {
             // That part's checksum alone is its answer's.
@@ -153,9 +154,9 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
                 Err(err) => storage_refusal(ctx, "GET", name.as_str(), err),
             });
         }
-        ctx.storage.checksum_later(&found.file);
+        ctx.store.checksum_later(&found);
     }
-    let info = found.info;
+    let info = found.version.info;
     let (start, len, part, body) = match selection {
         Selection::NotModified => return Outcome::answer(Reply::NotModified { version }),
         Selection::PreconditionFailed => {
@@ -188,7 +189,7 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: Opened) -> Outcome {
         debug!("#{} GET {name} headers only", ctx.client);
         return Outcome::answer(reply);
     }
-    let send = Send::new(found.into_content(), Source::File(name), start, len);
+    let send = Send::new(found.body, Source::File(name), start, len);
     Outcome::new(reply, Next::Send(send))
 }
 
@@ -238,30 +239,16 @@ pub const NO_SUCH_PART: &str = "the object has no part of that number";
 /// extended attributes, or parts of too many sizes to record).
 pub const PART_SIZES_UNKNOWN: &str = "the sizes of this object's parts were not kept";
 
-/// The version of `found` that answers describe.
-pub(in crate::serve) fn version_of(found: &OpenFile) -> Version {
-    Version {
-        info: found.info,
-        stamp: found.stamp,
-        crc: found.crc,
-        md5: found.md5,
-    }
-}
-
 /// `found` with its CRC-32C, computed from its bytes (on a checksum
 /// thread: see [`Outcome::on_checksum`]) if it was not known.
 pub(in crate::serve) fn with_checksum(
     ctx: &Ctx<'_>,
-    found: OpenFile,
-) -> Result<OpenFile, StorageError> {
-    if found.crc.is_some() {
-        return Ok(found);
+    mut found: Opened,
+) -> Result<Opened, StorageError> {
+    if found.version.crc.is_none() {
+        found.version.crc = Some(ctx.store.checksum(&found)?);
     }
-    let crc = ctx.storage.checksum(&found.file)?;
-    Ok(OpenFile {
-        crc: Some(crc),
-        ..found
-    })
+    Ok(found)
 }
 
 /// The answer to a GET of a file that could not be opened.

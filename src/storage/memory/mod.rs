@@ -278,6 +278,18 @@ impl Tree {
         }
     }
 
+    /// Records `crc` as the CRC-32C of the file of `inode`, if it is
+    /// still there.
+    fn record_crc(&mut self, inode: u64, crc: u32) {
+        let files = self.entries.values_mut().filter_map(|entry| match entry {
+            Entry::File(file) if file.inode == inode => Some(file),
+            _ => None,
+        });
+        for file in files {
+            file.crc = Some(crc);
+        }
+    }
+
     /// What the files whose names start with `prefix` add up to.
     fn usage_below(&self, prefix: &str, owner: Option<&str>) -> Usage {
         let mut usage = Usage::default();

@@ -2,15 +2,19 @@
 //! its lock (so every verb is one check-and-change, as the POSIX engine's
 //! are under their locks), or on the lock table.
 
+use std::sync::Arc;
+
 use super::walks::Walk;
 use super::{CAPACITY, Entry, MemoryStore, dir_of, folder_key};
 use crate::access::quota::Quota;
 use crate::model::{
     Account, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, Md5Tag, Occupant,
-    Recorded, Resource, Space, Stamp, Usage, Version,
+    Recorded, Resource, Space, Stamp, Usage, Version, VersionRecords,
 };
 use crate::name::{Name, Prefix};
-use crate::storage::store::{CopyTree, Cursor, Enter, GoOn, Judge, Parents, Store, Take, Wanted};
+use crate::storage::store::{
+    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Store, Take, Wanted,
+};
 use crate::storage::{Left, LockTable, NoRoom, OverQuota, StorageError, over_quota};
 use crate::wire::content::Content;
 
@@ -23,6 +27,40 @@ impl Store for MemoryStore {
             (None, Some(_)) => Err(StorageError::IsDirectory),
             (None, None) => Err(StorageError::NotFound),
         }
+    }
+
+    fn open(&self, name: &Name, _how: Open) -> Result<Option<Opened>, StorageError> {
+        let version = self.look_up(name)?;
+        let tree = self.tree();
+        let bytes = tree.file(name.as_str()).map(|file| Arc::clone(&file.bytes));
+        let bytes = bytes.ok_or(StorageError::NotFound)?;
+        Ok(Some(Opened {
+            version,
+            body: Content::Bytes(bytes),
+        }))
+    }
+
+    fn records(&self, _opened: &Opened, _checksum: bool, _parts: bool) -> VersionRecords {
+        VersionRecords::default()
+    }
+
+    fn checksum(&self, opened: &Opened) -> Result<u32, StorageError> {
+        if let Some(crc) = opened.version.crc {
+            return Ok(crc);
+        }
+        let Content::Bytes(bytes) = &opened.body else {
+            return Err(StorageError::Io(std::io::Error::other(
+                "not this store's file",
+            )));
+        };
+        let crc = crc32c::crc32c(bytes);
+        let mut tree = self.tree();
+        tree.record_crc(opened.version.stamp.inode, crc);
+        Ok(crc)
+    }
+
+    fn checksum_later(&self, opened: &Opened) {
+        let _ = self.checksum(opened);
     }
 
     fn occupant(&self, name: &Name) -> Result<Occupant, StorageError> {

@@ -293,7 +293,8 @@ fn copied_part(
         }
         Err(err) => return Err(err.into()),
     };
-    let (start, len) = crate::serve::ops::file_copy::source_span(ask.source.as_ref(), &found)?;
+    let (start, len) =
+        crate::serve::ops::file_copy::source_span(ask.source.as_ref(), &found.version())?;
     check_size(ctx.config, len)?;
     check_space(ctx, who, name.as_str(), len)?;
     let mut part = ctx.storage.begin_part(
