@@ -230,10 +230,8 @@ fn codecs_and_connections_import_the_storage_only_where_listed() {
 const STORAGE_CALLS_LEFT: &[&str] = &[
     "pool/checksums.rs",
     "pool/mod.rs",
-    "serve/archive_layout.rs",
     "serve/commit.rs",
     "serve/mod.rs",
-    "serve/ops/archive.rs",
     "serve/ops/file_copy.rs",
     "serve/ops/files.rs",
     "serve/ops/health.rs",

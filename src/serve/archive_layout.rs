@@ -19,14 +19,13 @@
 //! ([`crate::storage::ZipCrc`]), so that the next zip of an unchanged
 //! file reads it back instead of the file.
 
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::formats::tar::{self, END, padding};
 use crate::formats::zip::{self, Zip64};
-use crate::storage::{Ahead, Storage, ZipCrc, ZipCrcRecord};
+use crate::storage::{Ahead, Store, ZipCrc, ZipCrcRecord};
+use crate::wire::content::Content;
 use crate::wire::page_buf::PageBuf;
 
 /// Bytes read back at once to compute a zip member's CRC-32.
@@ -158,15 +157,15 @@ impl Layout {
     /// The CRC-32 of `file` (`size` bytes; a zip member's, a tar needs
     /// none): read back from its record, or started on a checksum thread.
     /// [`Self::sending`] then hands it to the member whose data `file` is.
-    pub fn start_crc(&self, file: &File, size: u64, storage: &Storage) -> Option<MemberCrc> {
+    pub fn start_crc(&self, body: &Content, size: u64, store: &dyn Store) -> Option<MemberCrc> {
         if self.format != Format::Zip {
             return None;
         }
-        Some(match storage.zip_crc(file) {
+        Some(match store.zip_crc(body) {
             ZipCrc::Recorded(crc) => MemberCrc::known(crc),
             ZipCrc::Unknown(record) => {
-                let queue = |work| storage.compute_ahead(work);
-                MemberCrc::start(file, size, record, queue)
+                let queue = |work| store.compute_ahead(work);
+                MemberCrc::start(body, size, record, queue)
             }
         })
     }
@@ -216,7 +215,7 @@ impl Layout {
     ///
     /// # Errors
     /// Reading it failed, or it is shorter than it was.
-    pub fn file_sent(&mut self, file: &File) -> io::Result<()> {
+    pub fn file_sent(&mut self, body: &Content) -> io::Result<()> {
         let Some((member, offset)) = self.sending.take() else {
             return Ok(());
         };
@@ -226,8 +225,8 @@ impl Layout {
                 0
             }
             Format::Zip => match self.crc.take() {
-                Some(crc) => crc.take(file, member.size)?,
-                None => crc_of(file, member.size, None)?,
+                Some(crc) => crc.take(body, member.size)?,
+                None => crc_of(body, member.size, None)?,
             },
         };
         self.close(&member, crc, offset);
@@ -283,11 +282,11 @@ enum Crc {
 
 impl MemberCrc {
     /// Hands the CRC-32 of the first `size` bytes of `file` to `queue`
-    /// (the checksum threads', [`Storage::compute_ahead`]), through a copy
+    /// (the checksum threads', [`Store::compute_ahead`]), through a copy
     /// of its descriptor, as the send keeps the file; if the work is
     /// dropped, or runs late, [`Self::take`] computes it.
     fn start(
-        file: &File,
+        body: &Content,
         size: u64,
         record: Option<ZipCrcRecord>,
         queue: impl FnOnce(Ahead) -> bool,
@@ -296,7 +295,7 @@ impl MemberCrc {
             state: Arc::new((Mutex::new(Crc::Queued), Condvar::new())),
             record,
         };
-        if let Ok(copy) = file.try_clone() {
+        if let Ok(copy) = body.try_clone() {
             let shared = MemberCrc {
                 state: Arc::clone(&crc.state),
                 record: crc.record.clone(),
@@ -320,7 +319,7 @@ impl MemberCrc {
     }
 
     /// On a checksum thread: computes it, unless the send's end has.
-    fn compute(&self, file: &File, size: u64) {
+    fn compute(&self, body: &Content, size: u64) {
         {
             let mut state = self.state();
             if !matches!(*state, Crc::Queued) {
@@ -328,7 +327,7 @@ impl MemberCrc {
             }
             *state = Crc::Running;
         }
-        let crc = crc_of(file, size, self.record.as_ref());
+        let crc = crc_of(body, size, self.record.as_ref());
         *self.state() = Crc::Done(crc);
         self.state.1.notify_all();
     }
@@ -340,7 +339,7 @@ impl MemberCrc {
     /// The CRC-32, at the send's end: as computed, or once the thread
     /// computing it is done, or computed here from `file` if no thread has
     /// started it.
-    fn take(&self, file: &File, size: u64) -> io::Result<u32> {
+    fn take(&self, body: &Content, size: u64) -> io::Result<u32> {
         let mut state = self.state();
         loop {
             match std::mem::replace(&mut *state, Crc::Taken) {
@@ -351,7 +350,7 @@ impl MemberCrc {
                 }
                 Crc::Queued | Crc::Taken => {
                     drop(state);
-                    return crc_of(file, size, self.record.as_ref());
+                    return crc_of(body, size, self.record.as_ref());
                 }
             }
         }
@@ -360,7 +359,7 @@ impl MemberCrc {
 
 /// The CRC-32 of the first `size` bytes of `file`, recorded with it where
 /// `record` allows.
-fn crc_of(file: &File, size: u64, record: Option<&ZipCrcRecord>) -> io::Result<u32> {
+fn crc_of(body: &Content, size: u64, record: Option<&ZipCrcRecord>) -> io::Result<u32> {
     let mut hasher = crc32fast::Hasher::new();
     // Page-aligned: the kernel's copy into it is the dearest part.
     let mut buf = PageBuf::zeroed(CRC_READ.min(usize::try_from(size).unwrap_or(CRC_READ)));
@@ -368,7 +367,7 @@ fn crc_of(file: &File, size: u64, record: Option<&ZipCrcRecord>) -> io::Result<u
     let mut at = 0;
     while at < size {
         let want = usize::try_from(size - at).map_or(buf.len(), |left| left.min(buf.len()));
-        let n = file.read_at(&mut buf[..want], at)?;
+        let n = body.read_at(&mut buf[..want], at)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -377,7 +376,7 @@ fn crc_of(file: &File, size: u64, record: Option<&ZipCrcRecord>) -> io::Result<u
     }
     let crc = hasher.finalize();
     if let Some(record) = record {
-        record.record(file, size, crc);
+        record.record(body, size, crc);
     }
     Ok(crc)
 }
@@ -388,13 +387,14 @@ mod tests {
     use std::sync::mpsc;
 
     use super::{Ahead, MemberCrc, crc_of};
+    use crate::wire::content::Content;
 
     /// A file of `len` bytes that are not all alike, and their CRC-32.
-    fn file(len: usize) -> (std::fs::File, u32) {
+    fn file(len: usize) -> (Content, u32) {
         let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&bytes).unwrap();
-        (file, crc32fast::hash(&bytes))
+        (Content::file(file, (false, false)), crc32fast::hash(&bytes))
     }
 
     #[test]

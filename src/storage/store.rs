@@ -21,7 +21,7 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 
-use super::{Left, LockTable, Member, OverQuota, StorageError};
+use super::{Ahead, Left, LockTable, Member, OverQuota, StorageError, ZipCrc};
 use crate::access::quota::Quota;
 use crate::model::{
     Account, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, ListEntry, Md5Tag,
@@ -174,6 +174,19 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// # Errors
     /// The read failed.
     fn read_ahead(&self, body: &Content, offset: u64, len: u64) -> io::Result<()>;
+
+    /// The zip CRC-32 recorded with `body`'s version (an archive's member
+    /// about to be sent), or whether one computed from it may be recorded.
+    fn zip_crc(&self, body: &Content) -> ZipCrc;
+
+    /// Hands `work` (reading a member ahead, or its CRC-32) to the
+    /// threads that compute checksums; `false` if it was not taken (then
+    /// the sender does it when it must). Never blocks.
+    fn compute_ahead(&self, work: Ahead) -> bool;
+
+    /// Has the first `len` bytes of `body` read ahead of their send (an
+    /// archive's next member, while the one before goes out). Never blocks.
+    fn cache_ahead(&self, body: &Content, len: u64);
 
     /// The room on the file system the files are kept on.
     ///

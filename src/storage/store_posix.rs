@@ -9,7 +9,7 @@ use super::lock_table::Decide;
 use super::store::{
     CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Store, Take, Wanted,
 };
-use super::{DavLocks, Left, LockTable, OverQuota, Storage, StorageError};
+use super::{Ahead, DavLocks, Left, LockTable, OverQuota, Storage, StorageError, ZipCrc};
 use crate::access::quota::Quota;
 use crate::model::{
     Account, DavLock, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, Md5Tag,
@@ -117,6 +117,23 @@ impl Store for Storage {
         match body.as_file() {
             Some(file) => Storage::read_ahead(self, file, offset, len),
             None => Ok(()),
+        }
+    }
+
+    fn zip_crc(&self, body: &Content) -> ZipCrc {
+        match body.as_file() {
+            Some(file) => Storage::zip_crc(self, file),
+            None => ZipCrc::Unknown(None),
+        }
+    }
+
+    fn compute_ahead(&self, work: Ahead) -> bool {
+        Storage::compute_ahead(self, work)
+    }
+
+    fn cache_ahead(&self, body: &Content, len: u64) {
+        if let Some(file) = body.as_file() {
+            Storage::cache_ahead(self, file, len);
         }
     }
 

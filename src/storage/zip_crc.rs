@@ -11,6 +11,7 @@ use std::fs::File;
 use rustix::fs::Stat;
 
 use super::version_record::recorded_value;
+use crate::wire::content::Content;
 
 /// The extended attribute a file's zip CRC-32 is recorded in.
 const ATTRIBUTE: &str = "user.ferry.crc32";
@@ -45,7 +46,10 @@ impl ZipCrcRecord {
     /// they are the whole version this record is for and the file's size
     /// and time did not move meanwhile (the bytes read may then be of
     /// neither version). Best effort, as the CRC-32C's record.
-    pub fn record(&self, file: &File, size: u64, crc: u32) {
+    pub fn record(&self, body: &Content, size: u64, crc: u32) {
+        let Some(file) = body.as_file() else {
+            return; // bytes in memory: nowhere to keep a record
+        };
         let before = &self.0;
         if u64::try_from(before.st_size) != Ok(size) {
             return;

@@ -50,6 +50,21 @@ impl Content {
         }
     }
 
+    /// Another handle on the same bytes (a file's descriptor copied), for
+    /// a thread that reads them while the send goes on.
+    ///
+    /// # Errors
+    /// The descriptor cannot be copied (none left).
+    pub fn try_clone(&self) -> io::Result<Content> {
+        Ok(match self {
+            Content::File(stored) => Content::File(StoredFile {
+                file: stored.file.try_clone()?,
+                ..*stored
+            }),
+            Content::Bytes(bytes) => Content::Bytes(Arc::clone(bytes)),
+        })
+    }
+
     /// Whether reading it can never wait on a disk.
     pub fn never_waits(&self) -> bool {
         match self {
@@ -143,9 +158,8 @@ fn read_if_cached(file: &File, buf: &mut [u8], offset: u64) -> io::Result<bool> 
     Ok(true)
 }
 
-/// [`Content::is_cached_window`] of a file (also what an archive asks of
-/// the member it is about to send).
-pub(crate) fn is_cached_window(file: &File, offset: u64, len: u64) -> bool {
+/// [`Content::is_cached_window`] of a file.
+fn is_cached_window(file: &File, offset: u64, len: u64) -> bool {
     let mut byte = [0u8; 1];
     let last = offset + len.max(1) - 1;
     [offset, last]

@@ -56,8 +56,7 @@ use crate::serve::walk_permit;
 use crate::serve::{
     Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Send, Source, abandoned, refuse,
 };
-use crate::storage::{OpenFile, StorageError};
-use crate::wire::content::is_cached_window;
+use crate::storage::{Open, Opened, StorageError};
 
 use crate::serve::archive_layout::{Format, Layout, MemberCrc, MemberPath};
 use crate::serve::archive_walk::Walk;
@@ -83,7 +82,7 @@ struct Ready {
 /// A member's file, opened to be sent, with its CRC-32 if it was started
 /// before its turn.
 struct Data {
-    file: OpenFile,
+    file: Opened,
     crc: Option<MemberCrc>,
 }
 
@@ -187,10 +186,7 @@ pub fn resume(send: Send) -> Next {
     };
     let waits = archive.layout.waits_for_crc();
     let after = move |ctx: &Ctx<'_>| {
-        // A store's file (bytes in memory have no CRC thread to wait for).
-        let sent = body
-            .as_file()
-            .map_or(Ok(()), |file| archive.layout.file_sent(file));
+        let sent = archive.layout.file_sent(&body);
         drop(body);
         match sent {
             Ok(()) if waits => Outcome::on_pool(move |ctx| archive.next(ctx)),
@@ -305,13 +301,13 @@ impl Archive {
             let Some(Data { file, crc }) = data else {
                 continue;
             };
-            let size = file.info.size;
-            let crc = crc.or_else(|| self.layout.start_crc(&file.file, size, ctx.storage));
+            let size = file.version.info.size;
+            let crc = crc.or_else(|| self.layout.start_crc(&file.body, size, ctx.store));
             self.layout.sending(crc);
-            if !file.in_memory {
+            if !file.body.never_waits() {
                 self.look_ahead(ctx);
             }
-            let send = Send::new(file.into_content(), Source::Archive(self), 0, size);
+            let send = Send::new(file.body, Source::Archive(self), 0, size);
             return Outcome::new(Reply::More(bytes), Next::Send(send));
         }
         Outcome::new(
@@ -353,8 +349,9 @@ impl Archive {
                     Ok(None) => return Ok(None),
                     Err(err) => return Err(format!("{name}: {err}")),
                 };
-                let member = self.member(&name, file.info.size, file.info.mtime);
-                let data = (file.info.size > 0).then_some(Data { file, crc: None });
+                let info = file.version.info;
+                let member = self.member(&name, info.size, info.mtime);
+                let data = (info.size > 0).then_some(Data { file, crc: None });
                 return Ok(Some(Ready { member, data }));
             }
         };
@@ -366,7 +363,7 @@ impl Archive {
     /// (through at most [`LOOK_AHEAD`] entries), which is opened and, if
     /// it is not in the page cache, read from the disk on a checksum
     /// thread: for its CRC-32 (a zip's member, [`Layout::start_crc`]), or
-    /// only into the cache ([`crate::storage::Storage::cache_ahead`]).
+    /// only into the cache ([`crate::storage::Store::cache_ahead`]).
     /// That read overlaps this member's send, and the next send finds its
     /// file cached, with no trip to the pool to read it in (from a cold
     /// disk, 1,000 files of 1 MiB: a tar 1.3-1.5 -> 2.3-2.4 GB/s, a first
@@ -423,24 +420,24 @@ impl Archive {
     /// only into the cache when there is none to compute (a tar's member,
     /// or a CRC-32 recorded with the file).
     fn read_before_its_turn(&self, ctx: &Ctx<'_>, data: &mut Data) {
-        let (file, size) = (&data.file.file, data.file.info.size);
-        if is_cached_window(file, 0, size) {
+        let (body, size) = (&data.file.body, data.file.version.info.size);
+        if body.is_cached_window(0, size) {
             return;
         }
-        let crc = self.layout.start_crc(file, size, ctx.storage);
+        let crc = self.layout.start_crc(body, size, ctx.store);
         if crc.as_ref().is_none_or(MemberCrc::is_done) {
-            ctx.storage.cache_ahead(file, size);
+            ctx.store.cache_ahead(body, size);
         }
         data.crc = crc;
     }
 
     /// File `name` opened to be sent, `None` if it is no longer there.
-    fn open(&self, ctx: &Ctx<'_>, name: &str) -> Result<Option<OpenFile>, StorageError> {
+    fn open(&self, ctx: &Ctx<'_>, name: &str) -> Result<Option<Opened>, StorageError> {
         let Ok(name) = Name::new(name.to_owned()) else {
             return Ok(None);
         };
-        match ctx.storage.open_read_unchecked(&name) {
-            Ok(found) => Ok(Some(found)),
+        match ctx.store.open(&name, Open::Unchecked) {
+            Ok(found) => Ok(found),
             Err(StorageError::NotFound) => Ok(None),
             Err(err) => Err(err),
         }

@@ -15,7 +15,7 @@ use crate::name::{Name, Prefix};
 use crate::storage::store::{
     CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Store, Take, Wanted,
 };
-use crate::storage::{Left, LockTable, NoRoom, OverQuota, StorageError, over_quota};
+use crate::storage::{Ahead, Left, LockTable, NoRoom, OverQuota, StorageError, ZipCrc, over_quota};
 use crate::wire::content::Content;
 
 impl Store for MemoryStore {
@@ -167,6 +167,16 @@ impl Store for MemoryStore {
     fn read_ahead(&self, _body: &Content, _offset: u64, _len: u64) -> std::io::Result<()> {
         Ok(()) // in memory already
     }
+
+    fn zip_crc(&self, _body: &Content) -> ZipCrc {
+        ZipCrc::Unknown(None)
+    }
+
+    fn compute_ahead(&self, _work: Ahead) -> bool {
+        false // no threads of its own: the sender computes what it needs
+    }
+
+    fn cache_ahead(&self, _body: &Content, _len: u64) {}
 
     fn space(&self) -> Result<Space, StorageError> {
         let tree = self.tree();
