@@ -234,15 +234,12 @@ const STORAGE_CALLS_LEFT: &[&str] = &[
     "serve/mod.rs",
     "serve/ops/file_copy.rs",
     "serve/ops/files.rs",
-    "serve/ops/health.rs",
-    "serve/ops/listing.rs",
     "serve/ops/multipart/complete.rs",
     "serve/ops/multipart/parts.rs",
     "serve/ops/resume.rs",
     "serve/ops/session_admin.rs",
     "serve/ops/sessions.rs",
     "serve/ops/uploads.rs",
-    "serve/spool.rs",
 ];
 
 #[test]

@@ -410,7 +410,7 @@ fn abandoned(ctx: &Ctx<'_>, verb: &str, subject: &str) -> Outcome {
 /// (503), not the name's (404): checked here, on error paths only.
 fn refuse(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure, next: Next) -> Outcome {
     let failure = match failure.kind {
-        ErrorKind::NotFound if ctx.storage.root_is_gone() => {
+        ErrorKind::NotFound if ctx.store.is_gone() => {
             let gone = rustix::io::Errno::NOENT;
             StorageError::Unavailable(gone, log::Level::Warn).into()
         }

@@ -13,12 +13,12 @@
 //! and freed each time (`write`, `sendfile` and the file's `close` took 17 %
 //! of the server's CPU for it; benches/notes/dav_nginx.md, issue 54).
 
-use std::fs::File;
 use std::io::Write;
 
 use super::{Ctx, ListingFormat, Piece};
 use crate::name::Prefix;
-use crate::storage::{Room, Storage, StorageError};
+use crate::storage::{Room, Spill, StorageError, Store};
+use crate::wire::content::Content;
 
 /// Listing bytes gathered before each write to the spool file, and the
 /// first room a listing takes in memory.
@@ -32,7 +32,7 @@ const PIECE_ROOM: usize = 4 * 1024;
 /// A listing being written, in memory while its room lasts, else into its
 /// spool file through a bounded buffer.
 pub(super) struct Spool<'a> {
-    storage: &'a Storage,
+    store: &'a dyn Store,
     /// The folder listed, as the listing's names are relative to it.
     pub(super) prefix: &'a str,
     pub(super) format: ListingFormat,
@@ -42,8 +42,8 @@ pub(super) struct Spool<'a> {
     mark: usize,
     /// What the buffer holds of the server's room (nothing once spilled).
     room: Room,
-    /// The file, once the listing has outgrown its room.
-    file: Option<File>,
+    /// The spill file, once the listing has outgrown its room.
+    file: Option<Box<dyn Spill>>,
     /// Bytes written to the file.
     len: u64,
 }
@@ -60,8 +60,8 @@ pub(super) struct Spooled {
 pub(super) enum Body {
     /// In memory, within the server's room.
     Held(Held),
-    /// In its spool file.
-    File(File),
+    /// In its spool file (the store's).
+    File(Content),
 }
 
 /// A listing's answer held in memory while it is sent: its bytes and the
@@ -100,10 +100,10 @@ impl Held {
 
 impl<'a> Spool<'a> {
     pub(super) fn new(ctx: &Ctx<'a>, prefix: &'a Prefix, format: ListingFormat) -> Self {
-        let mut room = ctx.storage.spool_room();
+        let mut room = ctx.store.spool_room();
         let buffer = room.take_spare();
         Spool {
-            storage: ctx.storage,
+            store: ctx.store,
             prefix: prefix.as_str(),
             format,
             mark: buffer.capacity().saturating_sub(PIECE_ROOM),
@@ -148,7 +148,7 @@ impl<'a> Spool<'a> {
     /// Moves the listing to its spool file: what is held so far is
     /// written, the room given back, and from now on the buffer is bounded.
     fn spill(&mut self) -> std::io::Result<()> {
-        let file = self.storage.listing_spool().map_err(|err| match err {
+        let file = self.store.spill().map_err(|err| match err {
             // Out of descriptors stays a 503 once the walk's error is read.
             StorageError::Busy => std::io::Error::from(rustix::io::Errno::MFILE),
             err => std::io::Error::other(err),
@@ -190,7 +190,7 @@ impl<'a> Spool<'a> {
             unreachable!("a spilled listing has its file");
         };
         Ok(Spooled {
-            body: Body::File(file),
+            body: Body::File(file.into_content()),
             len,
             files,
         })

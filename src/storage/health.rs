@@ -77,7 +77,7 @@ impl Storage {
     /// answer while fresh (or while a probe not yet overdue runs), an
     /// error once a probe is overdue. `None`: a probe is due, and the
     /// caller runs it ([`Storage::probe_health`], on the I/O pool).
-    pub fn health_known(&self) -> Option<Result<(), String>> {
+    pub(super) fn health_known(&self) -> Option<Result<(), String>> {
         let mut state = self.health.0.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if let Some(since) = state.probing_since {
@@ -108,7 +108,7 @@ impl Storage {
 
     /// Probes the storage (blocks on the disk: the I/O pool's work) and
     /// keeps the answer.
-    pub fn probe_health(&self) -> Result<(), String> {
+    pub(super) fn probe_health(&self) -> Result<(), String> {
         let answer = self.probe().map_err(|err| err.to_string());
         let mut state = self.health.0.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();

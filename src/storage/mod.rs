@@ -135,7 +135,9 @@ pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_state::Appender;
 pub use sessions::{SessionCap, SessionLimits};
 pub use spool_room::{DEFAULT_LISTING_MEMORY, Room};
-pub use store::{CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Store, Take, Wanted};
+pub use store::{
+    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Spill, Store, Take, Wanted,
+};
 pub use sweep::SweepReport;
 pub use unflushed::Unflushed;
 pub use upload::{Committed, Landed, Upload};
@@ -367,7 +369,7 @@ impl Storage {
     /// Whether the root directory was removed under the server (its
     /// directory has no links left): then a "not found" is the storage's
     /// failure, not the name's. One `fstat` of the held root.
-    pub fn root_is_gone(&self) -> bool {
+    pub(super) fn root_is_gone(&self) -> bool {
         rustix::fs::fstat(&*self.root).is_ok_and(|stat| stat.st_nlink == 0)
     }
 

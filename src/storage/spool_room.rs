@@ -35,11 +35,19 @@ pub struct SpoolRoom {
 }
 
 impl SpoolRoom {
-    fn new(cap: usize) -> SpoolRoom {
+    pub(super) fn new(cap: usize) -> SpoolRoom {
         SpoolRoom {
             cap: AtomicUsize::new(cap),
             taken: AtomicUsize::new(0),
             spares: Mutex::default(),
+        }
+    }
+
+    /// An empty part of it, for one listing to grow.
+    pub(super) fn part(self: &Arc<Self>) -> Room {
+        Room {
+            of: Arc::clone(self),
+            taken: 0,
         }
     }
 
@@ -143,11 +151,8 @@ impl Storage {
     }
 
     /// An empty part of the room, for one listing to grow.
-    pub fn spool_room(&self) -> Room {
-        Room {
-            of: Arc::clone(&self.spool_room),
-            taken: 0,
-        }
+    pub(super) fn spool_room(&self) -> Room {
+        self.spool_room.part()
     }
 
     /// Bytes of the room held now (the tests read it).

@@ -21,7 +21,7 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 
-use super::{Ahead, Left, LockTable, Member, OverQuota, StorageError, ZipCrc};
+use super::{Ahead, Left, LockTable, Member, OverQuota, Room, StorageError, ZipCrc};
 use crate::access::quota::Quota;
 use crate::model::{
     Account, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, ListEntry, Md5Tag,
@@ -187,6 +187,32 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Has the first `len` bytes of `body` read ahead of their send (an
     /// archive's next member, while the one before goes out). Never blocks.
     fn cache_ahead(&self, body: &Content, len: u64);
+
+    /// A part of the server's room for listings held in memory, for one
+    /// listing to grow in.
+    fn spool_room(&self) -> Room;
+
+    /// Where a listing that outgrew its room is written, then sent from:
+    /// unnamed, gone once sent.
+    ///
+    /// # Errors
+    /// None could be made (out of descriptors: [`StorageError::Busy`]).
+    fn spill(&self) -> Result<Box<dyn Spill>, StorageError>;
+
+    /// The store's health if it is known without a probe (the last
+    /// answer while fresh); `None`: a probe is due ([`Store::probe_health`],
+    /// on the pool).
+    fn health_known(&self) -> Option<Result<(), String>>;
+
+    /// Probes the store (blocks) and keeps the answer.
+    ///
+    /// # Errors
+    /// What is wrong, in words.
+    fn probe_health(&self) -> Result<(), String>;
+
+    /// Whether the store itself is gone (the root removed under the
+    /// server): then a "not found" is the store's failure, not the name's.
+    fn is_gone(&self) -> bool;
 
     /// The room on the file system the files are kept on.
     ///
@@ -377,6 +403,13 @@ pub enum Open {
     /// To be read on the reactor, only if that cannot wait: every name on
     /// the way and its CRC-32C known already; else `Ok(None)`.
     IfCached,
+}
+
+/// A listing's bytes written where they cannot fill memory
+/// ([`Store::spill`]), then sent from there.
+pub trait Spill: io::Write + Send {
+    /// What was written, to be sent.
+    fn into_content(self: Box<Self>) -> Content;
 }
 
 /// Whether a long walk goes on (asked between its steps).

@@ -1,15 +1,16 @@
 //! The POSIX root ([`Storage`]) as a [`Store`]: each verb is the call of
 //! `Storage` that does it, found by concern in the files beside this one.
 
+use std::fs::File;
 use std::io;
 use std::sync::Arc;
 
 use super::cursor::TreeCursor;
 use super::lock_table::Decide;
 use super::store::{
-    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Store, Take, Wanted,
+    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Spill, Store, Take, Wanted,
 };
-use super::{Ahead, DavLocks, Left, LockTable, OverQuota, Storage, StorageError, ZipCrc};
+use super::{Ahead, DavLocks, Left, LockTable, OverQuota, Room, Storage, StorageError, ZipCrc};
 use crate::access::quota::Quota;
 use crate::model::{
     Account, DavLock, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, Md5Tag,
@@ -135,6 +136,26 @@ impl Store for Storage {
         if let Some(file) = body.as_file() {
             Storage::cache_ahead(self, file, len);
         }
+    }
+
+    fn spool_room(&self) -> Room {
+        Storage::spool_room(self)
+    }
+
+    fn spill(&self) -> Result<Box<dyn Spill>, StorageError> {
+        Ok(Box::new(self.listing_spool()?))
+    }
+
+    fn health_known(&self) -> Option<Result<(), String>> {
+        Storage::health_known(self)
+    }
+
+    fn probe_health(&self) -> Result<(), String> {
+        Storage::probe_health(self)
+    }
+
+    fn is_gone(&self) -> bool {
+        self.root_is_gone()
     }
 
     fn space(&self) -> Result<Space, StorageError> {
@@ -267,6 +288,13 @@ impl Store for Storage {
 
     fn writes_are_round_trips(&self) -> bool {
         Storage::writes_are_round_trips(self)
+    }
+}
+
+/// A spool file: unnamed in the root (or a memfd), sent by `sendfile`.
+impl Spill for File {
+    fn into_content(self: Box<Self>) -> Content {
+        Content::file(*self, (false, false))
     }
 }
 

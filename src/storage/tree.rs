@@ -267,7 +267,7 @@ impl Storage {
     ///
     /// # Errors
     /// Neither could be made (out of descriptors: 503).
-    pub fn listing_spool(&self) -> Result<File, StorageError> {
+    pub(super) fn listing_spool(&self) -> Result<File, StorageError> {
         let flags = OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC;
         let in_root = match self.round_trips {
             // Sending from it would make the loop wait on every read.

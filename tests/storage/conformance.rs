@@ -5,6 +5,7 @@
 //! (docs/store-plan.md) brings its checks here, so that an engine that
 //! serves the simulation test answers as the one that serves users.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use ferry::model::{DavLock, DeadProperty, Folders, Found, Holder, Occupant};
@@ -191,6 +192,21 @@ fn a_file_opened_gives_its_bytes_and_its_checksum() {
         assert!(matches!(folder, Err(StorageError::IsDirectory)), "{kind}");
         let absent = store.open(&name_of("a/x"), Open::Read);
         assert!(matches!(absent, Err(StorageError::NotFound)), "{kind}");
+    }
+}
+
+#[test]
+fn a_spilled_listing_is_sent_as_written() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let mut spill = store.spill().unwrap();
+        spill.write_all(b"one listing, ").unwrap();
+        spill.write_all(b"spilled").unwrap();
+        let content = spill.into_content();
+        let mut back = [0; 20];
+        content.read_exact_at(&mut back, 0).unwrap();
+        assert_eq!(&back, b"one listing, spilled", "{kind}");
+        assert!(store.spool_room().share() > 0, "{kind}");
     }
 }
 

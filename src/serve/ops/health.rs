@@ -24,9 +24,9 @@ impl Operate for Health {
 
     /// Answers from the storage's cache, or after a probe on the I/O pool.
     fn serve(self, ctx: &Ctx<'_>, _who: Who) -> Outcome {
-        match ctx.storage.health_known() {
+        match ctx.store.health_known() {
             Some(known) => answer(known),
-            None => Outcome::on_pool(|ctx| answer(ctx.storage.probe_health())),
+            None => Outcome::on_pool(|ctx| answer(ctx.store.probe_health())),
         }
     }
 }

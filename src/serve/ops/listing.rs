@@ -1,6 +1,6 @@
 //! LIST and directory listings. The walk runs on the I/O pool and the
 //! codec's [`ListingFormat`] writes the listing piece by piece into a spool
-//! file ([`Storage::listing_spool`](crate::storage::Storage::listing_spool)),
+//! file ([`Store::spill`](crate::storage::Store::spill)),
 //! which is then sent like a file: a listing of any size costs the
 //! connection a descriptor, not memory, and a client that never reads it
 //! holds nothing else. The spool also gives the length that both protocols
@@ -23,7 +23,6 @@ use crate::serve::{
     abandoned, refuse,
 };
 use crate::storage::StorageError;
-use crate::wire::content::Content;
 
 /// The files whose names start with `prefix`.
 #[derive(Debug)]
@@ -132,8 +131,7 @@ fn list(
         }
         match spooled {
             Body::Held(held) => Outcome::new(reply, Next::Held(Box::new(held))),
-            Body::File(file) => {
-                let body = Content::file(file, (false, false));
+            Body::File(body) => {
                 let send = Send::new(body, Source::Listing(prefix), 0, len);
                 Outcome::new(reply, Next::Send(send))
             }

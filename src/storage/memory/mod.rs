@@ -21,7 +21,8 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::StorageError;
+use super::spool_room::SpoolRoom;
+use super::{DEFAULT_LISTING_MEMORY, StorageError};
 use crate::access::quota::{FolderQuota, covers};
 use crate::model::{Account, DeadProperty, FileInfo, Md5Tag, Stamp, Usage, Version};
 use crate::name::Name;
@@ -41,6 +42,8 @@ const CAPACITY: u64 = 1 << 40;
 pub struct MemoryStore {
     tree: Mutex<Tree>,
     locks: MemoryLocks,
+    /// The room its listings may hold in memory, as the server's.
+    spool_room: Arc<SpoolRoom>,
 }
 
 /// The tree, its records and the usage it counts, under the store's lock.
@@ -130,6 +133,7 @@ impl MemoryStore {
                 counting: None,
             }),
             locks: MemoryLocks::default(),
+            spool_room: Arc::new(SpoolRoom::new(DEFAULT_LISTING_MEMORY)),
         }
     }
 

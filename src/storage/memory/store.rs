@@ -13,10 +13,31 @@ use crate::model::{
 };
 use crate::name::{Name, Prefix};
 use crate::storage::store::{
-    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Store, Take, Wanted,
+    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Spill, Store, Take, Wanted,
 };
-use crate::storage::{Ahead, Left, LockTable, NoRoom, OverQuota, StorageError, ZipCrc, over_quota};
+use crate::storage::{
+    Ahead, Left, LockTable, NoRoom, OverQuota, Room, StorageError, ZipCrc, over_quota,
+};
 use crate::wire::content::Content;
+
+/// A listing spilled in memory (the store has nowhere else).
+struct Spilled(Vec<u8>);
+
+impl std::io::Write for Spilled {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Spill for Spilled {
+    fn into_content(self: Box<Self>) -> Content {
+        Content::Bytes(self.0.into())
+    }
+}
 
 impl Store for MemoryStore {
     fn look_up(&self, name: &Name) -> Result<Version, StorageError> {
@@ -177,6 +198,26 @@ impl Store for MemoryStore {
     }
 
     fn cache_ahead(&self, _body: &Content, _len: u64) {}
+
+    fn spool_room(&self) -> Room {
+        self.spool_room.part()
+    }
+
+    fn spill(&self) -> Result<Box<dyn Spill>, StorageError> {
+        Ok(Box::new(Spilled(Vec::new())))
+    }
+
+    fn health_known(&self) -> Option<Result<(), String>> {
+        Some(Ok(()))
+    }
+
+    fn probe_health(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn is_gone(&self) -> bool {
+        false
+    }
 
     fn space(&self) -> Result<Space, StorageError> {
         let tree = self.tree();
