@@ -209,16 +209,25 @@ fn codecs_and_connections_import_the_storage_only_where_listed() {
             importing.insert(path);
         }
     }
-    let listed: BTreeSet<String> = STORAGE_IMPORTS_LEFT.iter().map(|f| f.to_string()).collect();
-    let new: Vec<_> = importing.difference(&listed).collect();
-    let gone: Vec<_> = listed.difference(&importing).collect();
-    assert!(
-        new.is_empty(),
-        "these import the storage: take model values ({new:?})"
+    let why = "import the storage: take model values";
+    check_shrinking_list(
+        &importing,
+        STORAGE_IMPORTS_LEFT,
+        ("STORAGE_IMPORTS_LEFT", why),
     );
+}
+
+/// Holds `found` to a `list` that only shrinks (named `name`): a file
+/// not in it is new and named with `why`; one in it no longer found is to
+/// be struck off.
+fn check_shrinking_list(found: &BTreeSet<String>, list: &[&str], (name, why): (&str, &str)) {
+    let listed: BTreeSet<String> = list.iter().map(|f| f.to_string()).collect();
+    let new: Vec<_> = found.difference(&listed).collect();
+    let gone: Vec<_> = listed.difference(found).collect();
+    assert!(new.is_empty(), "these {why} ({new:?})");
     assert!(
         gone.is_empty(),
-        "these no longer import the storage: strike them off STORAGE_IMPORTS_LEFT ({gone:?})"
+        "these are no longer found: strike them off {name} ({gone:?})"
     );
 }
 
@@ -259,17 +268,8 @@ fn the_serve_layer_reaches_the_engine_only_where_listed() {
             reaching.insert(path);
         }
     }
-    let listed: BTreeSet<String> = STORAGE_CALLS_LEFT.iter().map(|f| f.to_string()).collect();
-    let new: Vec<_> = reaching.difference(&listed).collect();
-    let gone: Vec<_> = listed.difference(&reaching).collect();
-    assert!(
-        new.is_empty(),
-        "these reach the engine past the Store trait: call ctx.store ({new:?})"
-    );
-    assert!(
-        gone.is_empty(),
-        "these no longer reach the engine: strike them off STORAGE_CALLS_LEFT ({gone:?})"
-    );
+    let why = "reach the engine past the Store trait: call ctx.store";
+    check_shrinking_list(&reaching, STORAGE_CALLS_LEFT, ("STORAGE_CALLS_LEFT", why));
 }
 
 #[test]
