@@ -464,9 +464,15 @@ impl Cursor {
         Cursor(Box::new(state))
     }
 
-    /// The engine's state, if this cursor holds a `T`.
-    pub(crate) fn state<T: Any>(&mut self) -> Option<&mut T> {
-        self.0.downcast_mut()
+    /// The engine's state, a `T` (the engine's own cursor).
+    ///
+    /// # Errors
+    /// It holds another engine's: only a caller mixing two engines gets
+    /// that.
+    pub(crate) fn state<T: Any>(&mut self) -> Result<&mut T, StorageError> {
+        let state = self.0.downcast_mut();
+        debug_assert!(state.is_some(), "a cursor made by another store");
+        state.ok_or_else(|| StorageError::Io(io::Error::other("a cursor of another store")))
     }
 }
 

@@ -104,14 +104,7 @@ impl Store for Storage {
         cursor: &mut Cursor,
         enter: Wanted<'_>,
     ) -> Result<Option<Found>, StorageError> {
-        let Some(cursor) = cursor.state::<TreeCursor>() else {
-            // Only a caller mixing two engines could get here.
-            debug_assert!(false, "a cursor made by another store");
-            return Err(StorageError::Io(io::Error::other(
-                "a cursor of another store",
-            )));
-        };
-        cursor.next(self, enter)
+        cursor.state::<TreeCursor>()?.next(self, enter)
     }
 
     fn read_ahead(&self, body: &Content, offset: u64, len: u64) -> io::Result<()> {

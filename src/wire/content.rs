@@ -89,12 +89,9 @@ impl Content {
         match self {
             Content::File(stored) => stored.file.read_at(buf, offset),
             Content::Bytes(bytes) => {
-                let start = usize::try_from(offset)
-                    .unwrap_or(usize::MAX)
-                    .min(bytes.len());
-                let n = buf.len().min(bytes.len() - start);
-                buf[..n].copy_from_slice(&bytes[start..start + n]);
-                Ok(n)
+                let piece = window(bytes, offset, buf.len());
+                buf[..piece.len()].copy_from_slice(piece);
+                Ok(piece.len())
             }
         }
     }
@@ -139,6 +136,12 @@ impl Content {
     }
 }
 
+/// Up to `len` of `bytes` from `offset` (fewer at their end, none past it).
+pub(super) fn window(bytes: &[u8], offset: u64, len: usize) -> &[u8] {
+    let start = usize::try_from(offset).map_or(bytes.len(), |at| at.min(bytes.len()));
+    &bytes[start..start.saturating_add(len).min(bytes.len())]
+}
+
 /// [`Content::read_if_cached`] of a file.
 fn read_if_cached(file: &File, buf: &mut [u8], offset: u64) -> io::Result<bool> {
     use rustix::io::{Errno, ReadWriteFlags};
@@ -165,4 +168,25 @@ fn is_cached_window(file: &File, offset: u64, len: u64) -> bool {
     [offset, last]
         .iter()
         .all(|&at| read_if_cached(file, &mut byte, at).unwrap_or(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Content, window};
+
+    #[test]
+    fn bytes_are_read_up_to_their_end_and_never_past_it() {
+        let bytes: &[u8] = b"0123456789";
+        assert_eq!(window(bytes, 2, 3), b"234");
+        assert_eq!(window(bytes, 8, 5), b"89");
+        assert_eq!(window(bytes, 10, 5), b"");
+        assert_eq!(window(bytes, u64::MAX, usize::MAX), b"");
+        let content = Content::Bytes(bytes.into());
+        let mut buf = [0; 4];
+        assert_eq!(content.read_at(&mut buf, 7).unwrap(), 3);
+        assert_eq!(&buf[..3], b"789");
+        assert!(content.read_exact_at(&mut buf, 7).is_err());
+        assert!(content.read_if_cached(&mut buf, 0).unwrap());
+        assert!(content.never_waits() && content.is_cached_window(0, 10));
+    }
 }

@@ -104,11 +104,7 @@ pub fn write(stream: &TcpStream, buf: &[u8], more: bool) -> Outcome {
 pub fn send_content(stream: &TcpStream, body: &Content, offset: u64, len: usize) -> Outcome {
     match body {
         Content::File(stored) => send_file(stream, &stored.file, offset, len),
-        Content::Bytes(bytes) => {
-            let start = usize::try_from(offset).map_or(bytes.len(), |at| at.min(bytes.len()));
-            let end = start.saturating_add(len).min(bytes.len());
-            write(stream, &bytes[start..end], false)
-        }
+        Content::Bytes(bytes) => write(stream, super::content::window(bytes, offset, len), false),
     }
 }
 

@@ -179,11 +179,6 @@ impl MemoryStore {
         Ok(())
     }
 
-    /// The bytes of file `name`, if there is one.
-    pub fn bytes_of(&self, name: &str) -> Option<Arc<[u8]>> {
-        self.tree().file(name).map(|file| Arc::clone(&file.bytes))
-    }
-
     fn tree(&self) -> MutexGuard<'_, Tree> {
         self.tree.lock().unwrap_or_else(PoisonError::into_inner)
     }

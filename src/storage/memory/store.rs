@@ -176,13 +176,7 @@ impl Store for MemoryStore {
         cursor: &mut Cursor,
         enter: Wanted<'_>,
     ) -> Result<Option<Found>, StorageError> {
-        let Some(walk) = cursor.state::<Walk>() else {
-            debug_assert!(false, "a cursor made by another store");
-            return Err(StorageError::Io(std::io::Error::other(
-                "a cursor of another store",
-            )));
-        };
-        self.tree().walk_on(walk, enter)
+        self.tree().walk_on(cursor.state::<Walk>()?, enter)
     }
 
     fn read_ahead(&self, _body: &Content, _offset: u64, _len: u64) -> std::io::Result<()> {
