@@ -172,33 +172,7 @@ impl Storage {
         dirs: impl Iterator<Item = &'a str>,
         kept: usize,
     ) -> Result<(Option<OwnedFd>, usize), StorageError> {
-        let not_a_dir = |errno| match errno {
-            Errno::NOTDIR => StorageError::ParentNotDirectory,
-            other => other.into(),
-        };
-        let mut current: Option<OwnedFd> = None;
-        let (mut found, mut making) = (0, false);
-        for (at, segment) in dirs.enumerate() {
-            let parent = self.fd(&current);
-            let next = match rustix::fs::openat(parent, segment, DIR, Mode::empty()) {
-                Err(Errno::NOENT) if at < kept => return Err(StorageError::NoBucket),
-                Err(Errno::NOENT) => {
-                    match rustix::fs::mkdirat(parent, segment, Mode::from_raw_mode(0o755)) {
-                        Ok(()) => making = true,
-                        // Made by another request meanwhile: not ours.
-                        Err(Errno::EXIST) => {}
-                        Err(errno) => return Err(errno.into()),
-                    }
-                    rustix::fs::openat(parent, segment, DIR, Mode::empty()).map_err(not_a_dir)?
-                }
-                other => other.map_err(not_a_dir)?,
-            };
-            if !making {
-                found += 1;
-            }
-            current = Some(next);
-        }
-        Ok((current, found))
+        walk_creating(&self.root, dirs, kept)
     }
 
     pub(super) fn fd<'a>(&'a self, dir: &'a Option<OwnedFd>) -> BorrowedFd<'a> {
@@ -220,4 +194,41 @@ impl Storage {
             found => found,
         }
     }
+}
+
+/// [`Storage::walk_creating`] from `root`: for an upload whose folder
+/// must be walked to again (`upload_landing.rs`), which holds the root
+/// but not the storage.
+pub(super) fn walk_creating<'a>(
+    root: &OwnedFd,
+    dirs: impl Iterator<Item = &'a str>,
+    kept: usize,
+) -> Result<(Option<OwnedFd>, usize), StorageError> {
+    let not_a_dir = |errno| match errno {
+        Errno::NOTDIR => StorageError::ParentNotDirectory,
+        other => other.into(),
+    };
+    let mut current: Option<OwnedFd> = None;
+    let (mut found, mut making) = (0, false);
+    for (at, segment) in dirs.enumerate() {
+        let parent = current.as_ref().map_or(root.as_fd(), |fd| fd.as_fd());
+        let next = match rustix::fs::openat(parent, segment, DIR, Mode::empty()) {
+            Err(Errno::NOENT) if at < kept => return Err(StorageError::NoBucket),
+            Err(Errno::NOENT) => {
+                match rustix::fs::mkdirat(parent, segment, Mode::from_raw_mode(0o755)) {
+                    Ok(()) => making = true,
+                    // Made by another request meanwhile: not ours.
+                    Err(Errno::EXIST) => {}
+                    Err(errno) => return Err(errno.into()),
+                }
+                rustix::fs::openat(parent, segment, DIR, Mode::empty()).map_err(not_a_dir)?
+            }
+            other => other.map_err(not_a_dir)?,
+        };
+        if !making {
+            found += 1;
+        }
+        current = Some(next);
+    }
+    Ok((current, found))
 }

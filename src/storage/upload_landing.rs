@@ -4,6 +4,8 @@
 //! (`usage_commit.rs`). What comes before (its time, records, flush) is
 //! `upload.rs`'s; the flushes after, `durable_commit.rs`'s.
 
+use std::os::fd::OwnedFd;
+
 use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
@@ -18,9 +20,12 @@ impl Upload {
     /// would pass a quota. `durable`: a record it removes is flushed.
     pub(super) fn rename_into_place(&mut self, durable: bool) -> Result<(), StorageError> {
         let renamed = match &self.counted {
-            None => self
-                .still_named()
-                .and_then(|()| self.rename_staged(durable)),
+            None => self.still_here().and_then(|walked| {
+                if let Some(walked) = walked {
+                    self.dir = walked;
+                }
+                self.rename_staged(durable)
+            }),
             Some(counted) => {
                 let at = (self.dir_path.as_str(), self.leaf.as_str());
                 // What it replaces is what the rename replaces: no other
@@ -28,7 +33,9 @@ impl Upload {
                 // count (`name_locks.rs`); nor a folder's move, which
                 // holds every name's lock.
                 let _name = counted.ledger.names.hold(at)?;
-                self.still_named()?;
+                if let Some(walked) = self.still_here()? {
+                    self.dir = walked;
+                }
                 let replaced = counted.ledger.replacing(&self.dir, &self.leaf);
                 counted
                     .admit(at, &replaced, self.ahead)
@@ -52,6 +59,44 @@ impl Upload {
         Ok(())
     }
 
+    /// [`Upload::still_named`], for an upload whose bytes wait in its
+    /// folder. A session's wait in its staging instead, so a folder
+    /// pruned or moved between the commit's walk and its rename took
+    /// nothing along: the folder is walked to (made) again at its name,
+    /// where the file was asked to land, and returned to land in. Before,
+    /// a DEL that emptied the folder a COMMIT had just made failed the
+    /// COMMIT (`409`).
+    fn still_here(&self) -> Result<Option<OwnedFd>, StorageError> {
+        /// Walks before giving up: each is undone only by another
+        /// prune in the microseconds before its rename.
+        const WALKS: usize = 3;
+        let (mut walked, mut walks) = (None, 0);
+        loop {
+            let dir = walked.as_ref().unwrap_or(&self.dir);
+            match self.still_named(dir) {
+                Err(StorageError::FolderMoved)
+                    if matches!(self.staged, Staged::Session(_)) && walks < WALKS =>
+                {
+                    walks += 1;
+                    walked = Some(self.walk_again()?);
+                }
+                named => return named.map(|()| walked),
+            }
+        }
+    }
+
+    /// Walks from the root to the upload's folder again, making what is
+    /// missing but the first `floor` segments: a session's commit walks
+    /// with folders implicit (none kept) or as S3's keys (the bucket
+    /// kept), where `floor` is what the walk keeps.
+    fn walk_again(&self) -> Result<OwnedFd, StorageError> {
+        let dirs = self.dir_path.split('/').filter(|dir| !dir.is_empty());
+        match super::jail::walk_creating(&self.root, dirs, self.floor)? {
+            (Some(dir), _) => Ok(dir),
+            (None, _) => Ok(rustix::io::fcntl_dupfd_cloexec(&*self.root, 0)?),
+        }
+    }
+
     /// Whether the upload's folder is still at its name: one moved or
     /// removed while the upload arrived took the open folder along, and
     /// the rename would land the file under another name than the one
@@ -59,8 +104,8 @@ impl Upload {
     /// is counted it is asked under the name's lock, which a folder's move
     /// holds too (`copy.rs`), so no move comes between it and the rename;
     /// elsewhere a move in the microseconds between is not excluded.
-    fn still_named(&self) -> Result<(), StorageError> {
-        let here = rustix::fs::fstat(&self.dir)?;
+    fn still_named(&self, dir: &OwnedFd) -> Result<(), StorageError> {
+        let here = rustix::fs::fstat(dir)?;
         let named = match self.dir_path.as_str() {
             "" => rustix::fs::fstat(&*self.root),
             path => rustix::fs::statat(&*self.root, path, AtFlags::SYMLINK_NOFOLLOW),

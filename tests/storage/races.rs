@@ -245,3 +245,41 @@ fn an_upload_whose_folder_moves_meanwhile_is_refused_and_lands_nowhere() {
         }
     }
 }
+
+/// A session's COMMIT into an implicit folder that a DEL of the last
+/// other file in it empties, and so removes, between the commit's walk
+/// and its rename: the file lands at its name, in the folder made again;
+/// with usage counted and without. Before, the rename found the folder
+/// gone and the COMMIT failed `ERR 409` (the crash test `power_cuts` met
+/// it once in CI).
+#[test]
+fn a_commit_whose_folder_a_delete_empties_meanwhile_lands_at_its_name() {
+    for counted in [false, true] {
+        let gate = Arc::new(Gate::new(Point::Commit));
+        let server = TestServer::start_with(|config| {
+            config.gate = Some(Arc::clone(&gate));
+            if counted {
+                config.quotas = vec![FolderQuota::parse("d/=10M,files=100").unwrap()];
+            }
+        });
+        gate.let_one_go();
+        assert!(put(&mut server.raw(), "d/other", 100).starts_with("OK"));
+        let data = support::pattern(5000, 9);
+        let mut committer = server.raw();
+        let (id, _) = support::upload(&mut committer, "d/held", &data);
+        assert_eq!(support::append(&mut committer, &id, 0, &data), "OK 5000");
+        committer.send(format!("COMMIT {id}\n"));
+        gate.wait_for_arrivals(1);
+        let mut deleter = server.raw();
+        deleter.send("DEL d/other\n");
+        assert!(deleter.line().starts_with("OK"));
+        assert!(!server.path("d").exists(), "the DEL pruned d/");
+        gate.open();
+        let expected = format!("OK 5000 {}", support::crc_hex(&data));
+        assert_eq!(committer.line(), expected, "counted: {counted}");
+        assert_eq!(std::fs::read(server.path("d/held")).unwrap(), data);
+        if counted {
+            assert_eq!(df(&mut server.raw(), "d")[1..], [5000, 99, 1]);
+        }
+    }
+}
