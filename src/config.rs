@@ -284,11 +284,11 @@ pub enum PoolWrites {
 }
 
 impl PoolWrites {
-    /// Whether to write through the pool on `storage`, for a body that is
+    /// Whether to write through the pool on `store`, for a body that is
     /// `hashed` whole as it is written (S3's: `serve/digest.rs`) or not.
-    pub fn on(self, storage: &crate::storage::Storage, hashed: bool) -> bool {
+    pub fn on(self, store: &dyn crate::storage::Store, hashed: bool) -> bool {
         match self {
-            PoolWrites::Auto => hashed || !storage.is_in_memory(),
+            PoolWrites::Auto => hashed || !store.writes_never_wait(),
             PoolWrites::Always => true,
             PoolWrites::Never => false,
         }

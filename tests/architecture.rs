@@ -239,10 +239,7 @@ fn check_shrinking_list(found: &BTreeSet<String>, list: &[&str], (name, why): (&
 const STORAGE_CALLS_LEFT: &[&str] = &[
     "pool/checksums.rs",
     "pool/mod.rs",
-    "serve/commit.rs",
     "serve/mod.rs",
-    "serve/ops/file_copy.rs",
-    "serve/ops/files.rs",
     "serve/ops/multipart/complete.rs",
     "serve/ops/multipart/parts.rs",
     "serve/ops/resume.rs",

@@ -27,7 +27,7 @@ use crate::access::Owner;
 use crate::formats::upload_metadata;
 use crate::hooks::{Event, Facts, Verdict};
 use crate::name::Name;
-use crate::storage::{Durable, Landed, LoneCommit, StorageError, Unflushed, Upload};
+use crate::storage::{Committing, Durable, Landed, LoneCommit, StorageError, Unflushed, Upload};
 
 /// Why an upload that was to create its file (`If-None-Match: *`) was not
 /// stored: another took the name while its body arrived.
@@ -112,7 +112,10 @@ pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     let Ok(slot) = ctx.hooks.reserve(commit.user.as_ref()) else {
         return share_full(ctx, commit);
     };
-    let facts = commit.facts(ctx, Event::BeforeCommit, &commit.upload.staged_path());
+    // An engine with no place for the staged bytes names the file.
+    let staged = commit.upload.staged_path();
+    let staged = staged.as_deref().unwrap_or(commit.name.as_str().as_ref());
+    let facts = commit.facts(ctx, Event::BeforeCommit, staged);
     Outcome::on_hook(move |ctx| {
         let verdict = ctx.hooks.veto(&facts);
         // The place is given back once the hook has ended: the commit
@@ -213,35 +216,25 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
             version: None,
         },
     };
-    // The new version's dead properties (S3's metadata) first, for its
-    // inode: it appears with them.
-    let landed = ctx.storage.record_props(&mut upload);
-    match (landed, ctx.config.fsync) {
-        (Ok(()), true) => match ctx.storage.lone_commit() {
-            Some(lone) => {
-                let committed = commit_alone(ctx, &lone, upload, crc, &mut published);
-                drop(lone);
-                published.answer(ctx, committed)
-            }
-            None => match upload.commit_durably(crc) {
-                Ok((durable, owed)) => {
-                    published.landed(durable.landed());
-                    Outcome::new(
-                        Reply::Nothing,
-                        Next::Pool(step_after_flush(durable, owed, published)),
-                    )
-                }
-                Err(err) => published.answer(ctx, Err(refusal_of(err))),
-            },
-        },
-        (Ok(()), false) => {
-            let committed = upload.commit(crc).map(|committed| {
-                published.landed(committed.landed);
-                published.found(committed.replaced);
-            });
-            published.answer(ctx, committed.map_err(refusal_of))
+    // The new version's dead properties (S3's metadata) are recorded by
+    // the commit, for its inode: it appears with them.
+    match ctx.store.commit(upload, crc, ctx.config.fsync) {
+        Ok(Committing::Done(committed)) => {
+            published.landed(committed.landed);
+            published.found(committed.replaced);
+            published.answer(ctx, Ok(()))
         }
-        (Err(err), _) => published.answer(ctx, Err(refusal_of(err))),
+        Ok(Committing::Alone(durable, lone)) => {
+            let committed = steps_alone(ctx, &lone, durable, &mut published);
+            drop(lone);
+            published.answer(ctx, committed)
+        }
+        Ok(Committing::Grouped(durable, owed)) => {
+            published.landed(durable.landed());
+            let steps = step_after_flush(durable, owed, published);
+            Outcome::new(Reply::Nothing, Next::Pool(steps))
+        }
+        Err(err) => published.answer(ctx, Err(refusal_of(err))),
     }
 }
 
@@ -271,14 +264,12 @@ fn refusal_of(err: StorageError) -> Failure {
 /// owes itself ([`LoneCommit`]: no other durable change is in flight), in
 /// the order the group commit would. A failed commit is dropped before
 /// the answer, as there.
-fn commit_alone(
+fn steps_alone(
     ctx: &Ctx<'_>,
     lone: &LoneCommit<'_>,
-    upload: Upload,
-    crc: u32,
+    mut durable: Durable,
     published: &mut Published,
 ) -> Result<(), Failure> {
-    let mut durable = upload.commit_alone(crc, lone).map_err(refusal_of)?;
     published.landed(durable.landed());
     while published.step_alone(ctx, &mut durable, lone)? {}
     Ok(())

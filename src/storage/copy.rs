@@ -7,16 +7,15 @@
 //! disk: for the I/O pool.
 
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::FileExt;
 
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
 use super::remove::Left;
 use super::unflushed::with_ancestors;
-use super::{Look, Storage, StorageError, Upload, check_regular};
+use super::{FileUpload, Look, Opened, Storage, StorageError, check_regular};
 use crate::model::Holder;
-use crate::model::{Folders, Occupant, Version};
+use crate::model::{Folders, Occupant};
 use crate::name::{Name, Prefix};
 
 /// The folders a durable copy made (`--fsync`): each with the folder
@@ -114,32 +113,29 @@ impl Storage {
         }
     }
 
-    /// Stages the bytes of file `from` as an upload to `to`, whose parent
-    /// folder exists where `folders` is [`Folders::Explicit`] (WebDAV's;
-    /// S3's keys make theirs): the upload, uncommitted, with its size and
-    /// CRC-32C, computed as the bytes go and checked against the one
-    /// recorded for `from`, if any, and `from`'s recorded MD5 tag, to be
-    /// recorded with the copy, and `from`'s modification time. Dropped, it
-    /// leaves nothing.
-    ///
-    /// `admit` judges the source's version, once open and before anything
-    /// is made (a dialect's conditions on it: S3's
-    /// `x-amz-copy-source-if-*`).
+    /// Stages the bytes of file `from`, opened as `source` (to be read:
+    /// [`Open::Read`](super::Open::Read)), as an upload to `to`, whose
+    /// parent folder exists where `folders` is [`Folders::Explicit`]
+    /// (WebDAV's; S3's keys make theirs): the upload, uncommitted, with its
+    /// size and CRC-32C, computed as the bytes go and checked against the
+    /// one recorded for `from`, if any, and `from`'s recorded MD5 tag and
+    /// dead properties, to be recorded with the copy. Dropped, it leaves
+    /// nothing. The caller judged `source`'s version before (a dialect's
+    /// conditions on it: S3's `x-amz-copy-source-if-*`): the bytes copied
+    /// are that version's.
     ///
     /// # Errors
-    /// What `admit` says; as [`Storage::open_read`] for `from`,
-    /// [`Storage::begin_upload`] for `to`; [`StorageError::Io`] if `from`
-    /// changed while it was read.
-    pub fn stage_copy<E: From<StorageError>>(
+    /// As [`Storage::begin_upload`] for `to`; [`StorageError::Io`] if
+    /// `from` changed while it was read.
+    pub(super) fn stage_copy(
         &self,
-        from: &Name,
+        (from, source): (&Name, &Opened),
         to: &Name,
         folders: Folders,
-        admit: impl FnOnce(&Version) -> Result<(), E>,
-    ) -> Result<(Upload, u64, u32, i64), E> {
-        let (staged, owed) = self.stage_copy_owing(from, to, folders, admit)?;
+    ) -> Result<(FileUpload, u64, u32), StorageError> {
+        let (staged, owed) = self.stage_copy_owing((from, source), to, folders)?;
         if !owed.is_empty() {
-            self.flusher.flush(owed).map_err(StorageError::from)?;
+            self.flusher.flush(owed)?;
         }
         Ok(staged)
     }
@@ -147,24 +143,22 @@ impl Storage {
     /// As [`Storage::stage_copy`], the copy's record's folders (`--fsync`)
     /// returned for the caller to flush rather than flushed.
     #[allow(clippy::type_complexity)] // the public tuple and the folders owed
-    fn stage_copy_owing<E: From<StorageError>>(
+    fn stage_copy_owing(
         &self,
-        from: &Name,
+        (from, source): (&Name, &Opened),
         to: &Name,
         folders: Folders,
-        admit: impl FnOnce(&Version) -> Result<(), E>,
-    ) -> Result<((Upload, u64, u32, i64), Vec<OwnedFd>), E> {
-        let found = self.open_read(from)?;
-        admit(&found.version())?;
+    ) -> Result<((FileUpload, u64, u32), Vec<OwnedFd>), StorageError> {
+        let found = &source.version;
         let mut upload = self.begin_upload(to, folders, Look::AtBegin)?;
         let mut buf = vec![0; 256 * 1024];
         let (mut size, mut crc) = (0u64, 0u32);
         loop {
-            let n = match found.file.read_at(&mut buf, size) {
+            let n = match source.body.read_at(&mut buf, size) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(StorageError::from(err).into()),
+                Err(err) => return Err(StorageError::from(err)),
             };
             crc = crc32c::crc32c_append(crc, &buf[..n]);
             upload.write(&buf[..n])?;
@@ -172,7 +166,7 @@ impl Storage {
         }
         if found.crc.is_some_and(|recorded| recorded != crc) || size != found.info.size {
             let changed = std::io::Error::other("the source changed while it was copied");
-            return Err(StorageError::Io(changed).into());
+            return Err(StorageError::Io(changed));
         }
         // Read with the CRC, which matched: the same bytes.
         upload.md5 = found.md5;
@@ -184,7 +178,7 @@ impl Storage {
             Holder::File(to.as_str()),
             copy_inode,
         );
-        Ok(((upload, size, crc, found.info.mtime), owed))
+        Ok(((upload, size, crc), owed))
     }
 
     /// Copies folder `from` (not the root) to the free name `to`, whose
@@ -298,9 +292,9 @@ impl Storage {
         else {
             return Err(StorageError::NotRegular);
         };
-        let no_conditions = |_: &Version| Ok::<_, StorageError>(());
-        let ((mut upload, _, crc, _), owed) =
-            self.stage_copy_owing(&source, &copy, Folders::Explicit, no_conditions)?;
+        let opened = self.open_read(&source)?.into_opened();
+        let ((mut upload, _, crc), owed) =
+            self.stage_copy_owing((&source, &opened), &copy, Folders::Explicit)?;
         upload.set_owner(owner, None);
         // Its folder and its record's are flushed with the others.
         made.owe(owed)?;
@@ -334,7 +328,7 @@ impl Storage {
         // the rename and the count (a commit into it after would count
         // under its old name what the count moved under the new one),
         // and each commit under way finds its folder gone from its name
-        // (`Upload::still_named`).
+        // (`FileUpload::still_named`).
         let names_held = match &self.usage {
             Some(ledger) => Some(ledger.names.hold_all()?),
             None => None,

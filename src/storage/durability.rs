@@ -17,7 +17,7 @@ impl Storage {
     /// left; a file's delete and rename flush their directories before they
     /// return; a WebDAV lock's record and folder are flushed before its
     /// change is answered. Commits flush in the steps of
-    /// [`Upload::commit_durably`](super::Upload::commit_durably).
+    /// [`FileUpload::commit_durably`](super::FileUpload::commit_durably).
     pub fn set_durable(&mut self, durable: bool) {
         self.durable = durable;
         self.dav_locks.set_durable(durable);

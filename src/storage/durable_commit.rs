@@ -13,7 +13,7 @@ use rustix::io::Errno;
 
 use super::settled::{Changed, Seen, system_now};
 use super::unflushed::{Kind, Unflushed, between};
-use super::upload::{Landed, Staged, Upload};
+use super::upload::{FileUpload, Landed, Staged};
 use super::{LoneCommit, StorageError};
 
 /// A durable commit (`--fsync`), in steps that each wait for the group
@@ -27,13 +27,13 @@ use super::{LoneCommit, StorageError};
 /// record of a session committed and acknowledged, which a client
 /// starting the same upload again would be given as its own.
 ///
-/// Dropped before its end: not yet renamed, it is an [`Upload`] dropped
+/// Dropped before its end: not yet renamed, it is an [`FileUpload`] dropped
 /// (its temp file goes); renamed, the file stays and a session goes, as
 /// when its flush fails.
 #[derive(Debug)]
 pub struct Durable {
-    upload: Upload,
-    /// The version it becomes ([`Upload::commit`]'s answer).
+    upload: FileUpload,
+    /// The version it becomes ([`FileUpload::commit`]'s answer).
     landed: Option<Landed>,
     /// The folders between the target's and the root, opened (the upload
     /// holds those two), that it owes a flush: not those whose entries are
@@ -72,7 +72,7 @@ enum Owes {
     Going,
 }
 
-impl Upload {
+impl FileUpload {
     /// Begins a durable commit ([`Durable`]): the file's time and records
     /// set, the folders it will flush opened (running out of descriptors
     /// must fail the commit before it happens, not after). Returns it with
@@ -80,19 +80,19 @@ impl Upload {
     /// rename), for the group commit's batch.
     ///
     /// # Errors
-    /// As [`Upload::commit`]; nothing is renamed.
+    /// As [`FileUpload::commit`]; nothing is renamed.
     pub fn commit_durably(self, crc: u32) -> Result<(Durable, Unflushed), StorageError> {
         let durable = self.durable(crc)?;
         let owed = durable.copies(Owes::Bytes)?;
         Ok((durable, owed))
     }
 
-    /// As [`Upload::commit_durably`], for a commit alone
+    /// As [`FileUpload::commit_durably`], for a commit alone
     /// ([`LoneCommit`]): what it owes before its first step is flushed
     /// here, on this thread, through the upload's own descriptors.
     ///
     /// # Errors
-    /// As [`Upload::commit`], or the flush failed; nothing is renamed.
+    /// As [`FileUpload::commit`], or the flush failed; nothing is renamed.
     pub fn commit_alone(self, crc: u32, lone: &LoneCommit<'_>) -> Result<Durable, StorageError> {
         let durable = self.durable(crc)?;
         durable.flush_alone(lone)?;
@@ -148,14 +148,14 @@ impl Upload {
 }
 
 impl Durable {
-    /// The version the file becomes, as [`Upload::commit`] returns it.
+    /// The version the file becomes, as [`FileUpload::commit`] returns it.
     pub fn landed(&self) -> Option<Landed> {
         self.landed
     }
 
     /// Whether it replaces a file of that name: as its upload's begin
     /// looked, and once renamed as the rename found
-    /// ([`Upload::replaces_existing`]).
+    /// ([`FileUpload::replaces_existing`]).
     pub fn replaced(&self) -> bool {
         self.upload.replaces_existing()
     }
@@ -181,7 +181,7 @@ impl Durable {
     /// briefly: call it on an I/O thread.
     ///
     /// # Errors
-    /// As [`Upload::commit`] (the rename), or a folder cannot be copied.
+    /// As [`FileUpload::commit`] (the rename), or a folder cannot be copied.
     pub fn step(&mut self) -> Result<Option<Unflushed>, StorageError> {
         self.flushed();
         let owed = self.will_owe().map(|owes| self.copies(owes)).transpose()?;
@@ -339,7 +339,7 @@ mod tests {
         storage
     }
 
-    fn upload(storage: &Storage, path: &str) -> Upload {
+    fn upload(storage: &Storage, path: &str) -> FileUpload {
         let name = crate::name::Name::new(path.to_owned()).unwrap();
         let mut upload = storage
             .begin_upload(&name, Folders::Implicit, super::super::Look::AtBegin)

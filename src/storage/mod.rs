@@ -9,7 +9,7 @@
 //! Uploads are atomic: bytes go to a hidden temp file (`.ferry-tmp-*`) in the
 //! target's directory, which is renamed over the target only once complete
 //! and verified. Readers see the old file or the new one, never a mix. A
-//! [`Upload`] that is dropped without [`Upload::commit`] removes its temp
+//! [`FileUpload`] that is dropped without [`FileUpload::commit`] removes its temp
 //! file, so every abort path (reset, timeout, shutdown) cleans up; temp files
 //! left by a killed process are removed by [`Storage::remove_stale_temp_files`]
 //! at startup, and those of a node that dies while others run by
@@ -97,11 +97,13 @@ mod settled;
 mod spool_room;
 mod store;
 mod store_posix;
+mod store_values;
 mod sweep;
 mod tree;
 mod unflushed;
 mod unrecorded;
 mod upload;
+mod upload_handle;
 mod upload_landing;
 mod upload_target;
 mod usage;
@@ -135,12 +137,12 @@ pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_state::Appender;
 pub use sessions::{SessionCap, SessionLimits};
 pub use spool_room::{DEFAULT_LISTING_MEMORY, Room};
-pub use store::{
-    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Spill, Store, Take, Wanted,
-};
+pub use store::{Enter, Store, Take, Wanted};
+pub use store_values::{CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, Spill};
 pub use sweep::SweepReport;
 pub use unflushed::Unflushed;
-pub use upload::{Committed, Landed, Upload};
+pub use upload::{Committed, FileUpload, Landed};
+pub use upload_handle::{Committing, Upload};
 pub use upload_target::Look;
 pub use usage::USAGE_DIR;
 pub use usage_counts::UsageSeen;
@@ -200,7 +202,7 @@ pub struct Storage {
     /// The root's device, where it is on a memory file system (tmpfs,
     /// ramfs): its files' bytes are read without asking whether they are
     /// cached (tmpfs cannot say), and a file on that device owes no flush
-    /// (`Upload::land`). A file system mounted beneath the root is taken
+    /// (`FileUpload::land`). A file system mounted beneath the root is taken
     /// to be alike for the first, not the second.
     memory_dev: Option<u64>,
     /// The root is on a file system where each call is a round trip

@@ -418,7 +418,7 @@ impl Storage {
         let staging = (staging, &info, all_staged);
         let mut upload = self.begin_commit((name, Folders::Keys), made.file, staging)?;
         upload.set_part_sizes(chosen.iter().map(|part| part.size).collect());
-        Ok((upload, made.size, made.crc, info.meta))
+        Ok((Upload::File(upload), made.size, made.crc, info.meta))
     }
 
     /// Holds session `id` for its commit: refused while an APPEND streams

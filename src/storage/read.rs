@@ -14,9 +14,9 @@ use rustix::io::Errno;
 
 use crate::model::Md5Tag;
 
+use super::Opened;
 use super::checksum;
 use super::gate::Point;
-use super::store::Opened;
 use super::zip_crc::{self, ZipCrc, ZipCrcRecord};
 use super::{Ahead, BENEATH, Later, READ_FILE, Storage, StorageError, check_regular, open_beneath};
 use crate::model::{FileInfo, Stamp, Version, VersionRecords};

@@ -1,5 +1,5 @@
 //! A session's end: [`Storage::finish_session`] verifies a complete
-//! session and prepares its commit (an [`Upload`] that renames the staged
+//! session and prepares its commit (an [`FileUpload`] that renames the staged
 //! data file onto the target), [`Storage::abort_session`] removes it.
 //!
 //! Must never commit a session that is incomplete, busy, being committed
@@ -21,7 +21,7 @@ use crate::model::Folders;
 use crate::model::SessionInfo;
 
 impl Storage {
-    /// Verifies a complete session and prepares its commit: an [`Upload`]
+    /// Verifies a complete session and prepares its commit: an [`FileUpload`]
     /// that renames the staged data file onto the target, with the
     /// session's size and CRC-32C (the staged bytes', checked against the
     /// one the client gave, if it gave one). Until that rename, and if the
@@ -105,7 +105,7 @@ impl Storage {
         drop(index);
         let session = (staging, &info, info.size);
         let upload = self.begin_commit((&info.name, Folders::Implicit), file, session)?;
-        Ok((upload, info, staged))
+        Ok((Upload::File(upload), info, staged))
     }
 
     /// Removes a session and its staged bytes; an APPEND still streaming

@@ -20,7 +20,7 @@ use super::session_index::{BegunBy, Index};
 use super::sessions::SessionLimits;
 use super::upload::Staged;
 use super::usage::Change;
-use super::{DIR, Storage, StorageError, Upload};
+use super::{DIR, FileUpload, Storage, StorageError, Upload};
 use crate::model::{DEFERRED_SIZE, SessionInfo};
 use crate::name::Name;
 
@@ -81,6 +81,7 @@ impl Storage {
         staged: (u64, u32),
         limits: &SessionLimits,
     ) -> Result<String, StorageError> {
+        let upload = upload.into_file()?;
         let (dir, mut index) = self.books_to_begin(limits.ttl)?;
         let id = self.kept_id(&dir, limits.owner.as_deref(), name)?;
         self.make_way(&dir, &mut index, &id, (limits.owner.as_deref(), name))?;
@@ -318,7 +319,7 @@ impl Storage {
 /// # Errors
 /// It is not a temp file, or the rename failed (the temp file then
 /// goes, as a dropped upload's does).
-fn move_temp_file(mut upload: Upload, dir: &OwnedFd, name: &str) -> Result<File, StorageError> {
+fn move_temp_file(mut upload: FileUpload, dir: &OwnedFd, name: &str) -> Result<File, StorageError> {
     let Staged::Temp(temp) = &upload.staged else {
         return Err(StorageError::Io(std::io::Error::other(
             "only a temp file moves",

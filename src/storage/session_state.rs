@@ -12,9 +12,9 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use super::StorageError;
 #[cfg(doc)]
-use super::Upload;
+use super::FileUpload;
+use super::StorageError;
 use super::gate::{Gate, Point};
 use super::reserve::ReserveAsWritten;
 use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock, now_seconds};
@@ -425,7 +425,7 @@ impl Live {
 }
 
 /// A complete session being committed: its data file is what the
-/// [`Upload`] renames into place. Until then the session is intact, and
+/// [`FileUpload`] renames into place. Until then the session is intact, and
 /// nothing else may touch it; dropping this frees it again.
 #[derive(Debug)]
 pub(super) struct Staging {

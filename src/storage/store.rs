@@ -10,18 +10,23 @@
 //! (docs/store-plan.md): so far looking things up, listing and walking,
 //! the file system's space, room and quotas, and the namespace (removing,
 //! renaming, copying and making), dead properties and WebDAV's lock table
-//! ([`LockTable`]). Every verb is what the engine does, never a rule:
-//! grants, quotas, locks and the wire's words stay in serve/.
+//! ([`LockTable`]), and uploads (begun as an [`Upload`], which only the
+//! engine that began it commits). Every verb is what the engine does,
+//! never a rule: grants, quotas, locks and the wire's words stay in
+//! serve/.
 //!
 //! The trait is used as `&dyn Store`: walks that call back take
 //! `&mut dyn FnMut`, and a walk that stops between steps keeps its
 //! engine's state in an opaque [`Cursor`].
 
-use std::any::Any;
 use std::fmt;
 use std::io;
 
-use super::{Ahead, Left, LockTable, Member, OverQuota, Room, StorageError, ZipCrc};
+use super::store_values::{CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, Spill};
+use super::{
+    Ahead, Committing, Left, LockTable, Look, OverQuota, ReserveAsWritten, Room, StorageError,
+    Upload, ZipCrc,
+};
 use crate::access::quota::Quota;
 use crate::model::{
     Account, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, ListEntry, Md5Tag,
@@ -255,6 +260,69 @@ pub trait Store: Send + Sync {
         more: Usage,
     ) -> Result<Option<OverQuota>, StorageError>;
 
+    /// Begins an upload to `name`: its folders found, or made where
+    /// `folders` says (they show while the body arrives), and what has
+    /// the name looked at now where `look` says. The bytes go to the
+    /// [`Upload`] returned, which only [`Store::commit`] puts in place.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`] for a missing parent where folders are
+    /// not made, [`StorageError::ParentNotDirectory`] for a file on the
+    /// way, [`StorageError::NoBucket`]; looked at now,
+    /// [`StorageError::IsDirectory`] for a folder (and, on a POSIX root,
+    /// the refusals of a symlink or special file); the engine's (no
+    /// space, I/O).
+    fn begin_upload(
+        &self,
+        name: &Name,
+        folders: Folders,
+        look: Look,
+    ) -> Result<Upload, StorageError>;
+
+    /// Puts `upload` (this engine's) in place with its CRC-32C `crc`, its
+    /// terms and dead properties, in one step readers see as the old file
+    /// or the new; `durably`: on stable storage before it is answered
+    /// (`--fsync`), in the steps the engine needs ([`Committing`]).
+    ///
+    /// # Errors
+    /// [`StorageError::FolderMoved`] if its folder was moved or removed
+    /// meanwhile, [`StorageError::IsDirectory`] if a folder took the
+    /// name, [`StorageError::Exists`] for a create-only upload whose name
+    /// a file took, [`StorageError::OverQuota`]; the engine's. Nothing is
+    /// in place then.
+    fn commit(
+        &self,
+        upload: Upload,
+        crc: u32,
+        durably: bool,
+    ) -> Result<Committing<'_>, StorageError>;
+
+    /// Stages a copy of file `from`, opened as `source` ([`Open::Read`]),
+    /// as an upload to `to` (its folders as [`Store::begin_upload`] finds
+    /// or makes them): the upload, with `from`'s MD5 tag and dead
+    /// properties to be recorded with it, its size and CRC-32C. The caller
+    /// judged `source`'s version first; the bytes copied are that
+    /// version's.
+    ///
+    /// # Errors
+    /// As [`Store::begin_upload`] for `to`; [`StorageError::Io`] if `from`
+    /// changed while it was read.
+    fn stage_copy(
+        &self,
+        from: &Name,
+        source: &Opened,
+        to: &Name,
+        folders: Folders,
+    ) -> Result<(Upload, u64, u32), StorageError>;
+
+    /// What an upload of a length to come takes its room from as it is
+    /// written (`--min-free`'s reserve; nothing where there is no disk).
+    fn reserve_as_written(&self) -> ReserveAsWritten;
+
+    /// Whether a write never waits (the files are in memory): the loop
+    /// then writes bodies itself (`--pool-writes auto`).
+    fn writes_never_wait(&self) -> bool;
+
     /// Removes file `name`, and the folders above it that `folders` says
     /// go once empty.
     ///
@@ -381,69 +449,6 @@ pub trait Store: Send + Sync {
     fn writes_are_round_trips(&self) -> bool;
 }
 
-/// A regular file opened ([`Store::open`]): what it is, and its bytes.
-pub struct Opened {
-    /// Its version when opened.
-    pub version: Version,
-    /// Its bytes, to read or send.
-    pub body: Content,
-}
-
-/// How [`Store::open`] opens a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Open {
-    /// To be described (STAT): looked at before it is opened, so nothing
-    /// but a regular file is ever opened; its CRC-32C looked up.
-    Describe,
-    /// To be read, its CRC-32C looked up.
-    Read,
-    /// To be read, no CRC-32C looked up (an archive's member, which
-    /// sends none): a failure here is the fault tests' open point.
-    Unchecked,
-    /// To be read on the reactor, only if that cannot wait: every name on
-    /// the way and its CRC-32C known already; else `Ok(None)`.
-    IfCached,
-}
-
-/// A listing's bytes written where they cannot fill memory
-/// ([`Store::spill`]), then sent from there.
-pub trait Spill: io::Write + Send {
-    /// What was written, to be sent.
-    fn into_content(self: Box<Self>) -> Content;
-}
-
-/// Whether a long walk goes on (asked between its steps).
-pub type GoOn<'a> = &'a mut dyn FnMut() -> bool;
-
-/// What a folder's copy does with a member, given its source and copy
-/// names.
-pub type Judge<'a> = &'a mut dyn FnMut(&str, &str) -> Member;
-
-/// How a folder is copied ([`Store::copy_tree`]).
-#[derive(Debug, Clone, Copy)]
-pub struct CopyTree<'a> {
-    /// With everything below it (WebDAV's `Depth: infinity`), else the
-    /// folder alone.
-    pub deep: bool,
-    /// Each file flushed to the disk before the copy is answered.
-    pub durable: bool,
-    /// The token the copies count for.
-    pub owner: Option<&'a str>,
-}
-
-/// Which folders on the way [`Store::make_folder`] makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Parents {
-    /// None: the parent must exist.
-    No,
-    /// Each that is missing, but the first `kept` levels (S3's buckets,
-    /// made only by CreateBucket).
-    Made {
-        /// Levels from the root that are never made here.
-        kept: usize,
-    },
-}
-
 /// A store shows as its kind's name alone in `Ctx`'s `Debug` (not as a
 /// supertrait: each engine's derived `Debug`, all its fields', would then
 /// sit in the binary through the trait's vtable, 60 KB of it for the
@@ -451,33 +456,5 @@ pub enum Parents {
 impl fmt::Debug for dyn Store + '_ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Store")
-    }
-}
-
-/// Where a walk of [`Store::cursor`] stands between two steps: the
-/// engine's own state, which only the engine that made it reads.
-pub struct Cursor(Box<dyn Any + Send>);
-
-impl Cursor {
-    /// A cursor holding an engine's `state`.
-    pub(crate) fn new(state: impl Any + Send) -> Cursor {
-        Cursor(Box::new(state))
-    }
-
-    /// The engine's state, a `T` (the engine's own cursor).
-    ///
-    /// # Errors
-    /// It holds another engine's: only a caller mixing two engines gets
-    /// that.
-    pub(crate) fn state<T: Any>(&mut self) -> Result<&mut T, StorageError> {
-        let state = self.0.downcast_mut();
-        debug_assert!(state.is_some(), "a cursor made by another store");
-        state.ok_or_else(|| StorageError::Io(io::Error::other("a cursor of another store")))
-    }
-}
-
-impl fmt::Debug for Cursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Cursor")
     }
 }

@@ -7,10 +7,13 @@ use std::sync::Arc;
 
 use super::cursor::TreeCursor;
 use super::lock_table::Decide;
-use super::store::{
+use super::{
+    Ahead, Committing, DavLocks, Left, LockTable, Look, OverQuota, ReserveAsWritten, Room, Storage,
+    StorageError, Upload, ZipCrc,
+};
+use super::{
     CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Spill, Store, Take, Wanted,
 };
-use super::{Ahead, DavLocks, Left, LockTable, OverQuota, Room, Storage, StorageError, ZipCrc};
 use crate::access::quota::Quota;
 use crate::model::{
     Account, DavLock, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, Md5Tag,
@@ -281,6 +284,60 @@ impl Store for Storage {
 
     fn writes_are_round_trips(&self) -> bool {
         Storage::writes_are_round_trips(self)
+    }
+
+    fn begin_upload(
+        &self,
+        name: &Name,
+        folders: Folders,
+        look: Look,
+    ) -> Result<Upload, StorageError> {
+        Storage::begin_upload(self, name, folders, look).map(Upload::File)
+    }
+
+    /// The dead properties first, for the new inode (it appears with
+    /// them); then the rename, or a durable commit's steps, alone where
+    /// no other is in flight.
+    fn commit(
+        &self,
+        upload: Upload,
+        crc: u32,
+        durably: bool,
+    ) -> Result<Committing<'_>, StorageError> {
+        let mut upload = upload.into_file()?;
+        self.record_props(&mut upload)?;
+        if !durably {
+            return upload.commit(crc).map(Committing::Done);
+        }
+        match self.lone_commit() {
+            Some(lone) => {
+                let durable = upload.commit_alone(crc, &lone)?;
+                Ok(Committing::Alone(durable, lone))
+            }
+            None => {
+                let (durable, owed) = upload.commit_durably(crc)?;
+                Ok(Committing::Grouped(durable, owed))
+            }
+        }
+    }
+
+    fn stage_copy(
+        &self,
+        from: &Name,
+        source: &Opened,
+        to: &Name,
+        folders: Folders,
+    ) -> Result<(Upload, u64, u32), StorageError> {
+        let (upload, size, crc) = Storage::stage_copy(self, (from, source), to, folders)?;
+        Ok((Upload::File(upload), size, crc))
+    }
+
+    fn reserve_as_written(&self) -> ReserveAsWritten {
+        Storage::reserve_as_written(self)
+    }
+
+    fn writes_never_wait(&self) -> bool {
+        self.is_in_memory()
     }
 }
 

@@ -1,7 +1,7 @@
 //! An upload in progress, and its atomic commit (plain or durable): the
 //! bytes are staged in a hidden temp file beside the target (a PUT), or in
 //! a complete upload session's data file (a COMMIT), and one rename puts
-//! them in place. Dropping an [`Upload`] uncommitted removes a PUT's temp
+//! them in place. Dropping an [`FileUpload`] uncommitted removes a PUT's temp
 //! file (a session keeps its data) and any directories left empty.
 //!
 //! Where an upload begins (its target found or made) is `upload_target.rs`;
@@ -29,7 +29,7 @@ use crate::model::{FileInfo, Stamp};
 /// nanoseconds (what an HTTP `ETag` is made of), as its records name it.
 pub type Landed = (FileInfo, Stamp);
 
-/// What a plain commit ([`Upload::commit`]) made.
+/// What a plain commit ([`FileUpload::commit`]) made.
 #[derive(Debug)]
 pub struct Committed {
     /// The version the file became (`None` where it could not be
@@ -52,10 +52,10 @@ pub(super) enum Staged {
 
 /// An upload in progress: bytes staged for a target.
 ///
-/// Dropping it without [`Upload::commit`] removes a temp file and the
+/// Dropping it without [`FileUpload::commit`] removes a temp file and the
 /// directories left empty by that (as DEL does).
 #[derive(Debug)]
-pub struct Upload {
+pub struct FileUpload {
     /// The target's directory, and its name there.
     pub(super) dir: OwnedFd,
     pub(super) leaf: String,
@@ -78,7 +78,7 @@ pub struct Upload {
     /// Folders whose entries are durable already ([`super::settled`]).
     pub(super) settled: Option<Arc<super::settled::SettledDirs>>,
     /// The root's device where the root is in memory (tmpfs, ramfs); once
-    /// the upload has landed ([`Upload::land`]), kept only where its file
+    /// the upload has landed ([`FileUpload::land`]), kept only where its file
     /// is on that device: then a flush of it or of its folders would do
     /// nothing, and a durable commit owes none (`durable_commit.rs`).
     pub(super) memory_dev: Option<u64>,
@@ -103,13 +103,13 @@ pub struct Upload {
     /// not boxed: see [`Counted`]).
     pub(super) counted: Option<Counted>,
     /// Renamed into place only where no file has the name
-    /// ([`Upload::create_only`]).
+    /// ([`FileUpload::create_only`]).
     pub(super) create_only: bool,
     /// Where a length to come takes room for each write
-    /// ([`Upload::reserve_as_written`]).
+    /// ([`FileUpload::reserve_as_written`]).
     pub(super) reserve: ReserveAsWritten,
     /// A length to come counts each write in the usage ledger before it
-    /// is made ([`Upload::count_as_written`]); `ahead` is what is counted
+    /// is made ([`FileUpload::count_as_written`]); `ahead` is what is counted
     /// so, netted by the commit, given back if there is none.
     pub(super) counts_ahead: bool,
     pub(super) ahead: u64,
@@ -126,7 +126,7 @@ pub(super) struct PartRecords {
     pub(super) checksums: Option<Vec<String>>,
 }
 
-impl Upload {
+impl FileUpload {
     /// Appends body bytes to the temp file.
     ///
     /// # Errors
@@ -345,7 +345,7 @@ impl Upload {
         Ok(stat.map(|stat| (FileInfo::of(&stat), Stamp::of(&stat))))
     }
 
-    /// As [`Upload::commit`], its bytes on stable storage before the
+    /// As [`FileUpload::commit`], its bytes on stable storage before the
     /// rename, but its directory entries left for the caller to flush (a
     /// folder's copy flushes every folder it made at once, at its end).
     /// Only for a temp file: a session's commit flushes its folders too.
@@ -363,7 +363,7 @@ impl Upload {
     }
 }
 
-impl Upload {
+impl FileUpload {
     pub(super) fn pause(&self, point: Point) {
         if let Some(gate) = &self.gate {
             gate.pass(point);
@@ -371,7 +371,7 @@ impl Upload {
     }
 }
 
-impl Drop for Upload {
+impl Drop for FileUpload {
     fn drop(&mut self) {
         self.give_back_ahead();
         if self.committed {

@@ -11,10 +11,10 @@ use rustix::io::Errno;
 
 use super::StorageError;
 use super::gate::Point;
-use super::upload::{Staged, Upload};
+use super::upload::{FileUpload, Staged};
 use crate::model::Holder;
 
-impl Upload {
+impl FileUpload {
     /// The one step that commits, counted in the usage ledger around it
     /// where usage is counted (`usage_commit.rs`): refused there where it
     /// would pass a quota. `durable`: a record it removes is flushed.
@@ -59,7 +59,7 @@ impl Upload {
         Ok(())
     }
 
-    /// [`Upload::still_named`], for an upload whose bytes wait in its
+    /// [`FileUpload::still_named`], for an upload whose bytes wait in its
     /// folder. A session's wait in its staging instead, so a folder
     /// pruned or moved between the commit's walk and its rename took
     /// nothing along: the folder is walked to (made) again at its name,

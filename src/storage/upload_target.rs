@@ -29,7 +29,7 @@ use crate::model::Holder;
 use crate::model::SessionInfo;
 use crate::name::Name;
 
-use super::upload::{Staged, Upload};
+use super::upload::{FileUpload, Staged};
 
 /// Where an upload lands: the directory, its path from the root ("" for
 /// the root), the file's name in it, and, once looked at
@@ -72,7 +72,7 @@ impl Target {
 
 impl Storage {
     /// Records the dead properties `upload` was given
-    /// ([`Upload::set_props`]) for its inode, which its commit keeps:
+    /// ([`FileUpload::set_props`]) for its inode, which its commit keeps:
     /// called just before the commit, so the version appears with them.
     /// Nothing to do costs nothing. A commit that fails after this leaves
     /// the file it would have replaced without its own record (which now
@@ -81,7 +81,7 @@ impl Storage {
     ///
     /// # Errors
     /// As [`Storage::write_dead_properties`]: then nothing is committed.
-    pub fn record_props(&self, upload: &mut Upload) -> Result<(), StorageError> {
+    pub fn record_props(&self, upload: &mut FileUpload) -> Result<(), StorageError> {
         // Made only where there is a record to write or to remove: most
         // uploads, new files without properties, have neither.
         let Some(props) = upload.props.take() else {
@@ -90,7 +90,7 @@ impl Storage {
             // would then seem to be (S3 metadata of a PUT long replaced
             // coming back). Nothing recorded costs nothing. An upload that
             // has not looked ([`Look::AtCommit`]) removes it as its rename
-            // finds the file (`Upload::replace_found`).
+            // finds the file (`FileUpload::replace_found`).
             if upload.replaces == Some(true) && !self.surely_unrecorded(&upload.name()) {
                 let owed = self.remove_records(Holder::File(&upload.name()));
                 if !owed.is_empty() {
@@ -123,7 +123,7 @@ impl Storage {
         name: &Name,
         folders: Folders,
         look: Look,
-    ) -> Result<Upload, StorageError> {
+    ) -> Result<FileUpload, StorageError> {
         /// Names tried before giving up: another process making a file of
         /// this run's next name is a fluke (a copied root, a clock gone
         /// back), not a reason to fail the upload.
@@ -170,7 +170,7 @@ impl Storage {
         })
     }
 
-    /// An [`Upload`] that commits a complete session's data `file` to
+    /// An [`FileUpload`] that commits a complete session's data `file` to
     /// `name`, creating missing parent directories where `folders` says
     /// (see [`Storage::begin_upload`]): S3's keys for a multipart upload.
     /// What `session` staged, `staged` bytes, leaves its count as the
@@ -180,7 +180,7 @@ impl Storage {
         (name, folders): (&Name, Folders),
         file: File,
         (staging, session, staged): (Staging, &SessionInfo, u64),
-    ) -> Result<Upload, StorageError> {
+    ) -> Result<FileUpload, StorageError> {
         let target = self.with_target(name, folders, |mut target| {
             target.look()?;
             Ok(target)
@@ -192,8 +192,8 @@ impl Storage {
         Ok(upload)
     }
 
-    fn upload(&self, target: Target, staged: Staged, file: File) -> Upload {
-        Upload {
+    fn upload(&self, target: Target, staged: Staged, file: File) -> FileUpload {
+        FileUpload {
             dir: target.dir,
             leaf: target.leaf,
             staged,

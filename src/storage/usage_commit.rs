@@ -29,11 +29,11 @@ use crate::model::{Account, Usage};
 
 use super::usage::{Change, Ledger, Slot};
 use super::usage_limit::{OverQuota, over_quota};
-use super::{StorageError, Upload};
+use super::{FileUpload, StorageError};
 use crate::access::quota::Quota;
 
 /// An upload's part in the ledger.
-impl Upload {
+impl FileUpload {
     /// Makes the file token `owner`'s when it is committed: its bytes
     /// count in that token's usage until it goes (see `usage.rs`), and
     /// its commit is judged against the token's `quota`. Nothing where
@@ -60,7 +60,7 @@ impl Upload {
     }
 
     /// Counts `len` bytes about to be written (see
-    /// [`Upload::count_as_written`]).
+    /// [`FileUpload::count_as_written`]).
     pub(super) fn count_ahead(&mut self, len: u64) -> Result<(), StorageError> {
         let Some(counted) = &self.counted else {
             return Ok(());

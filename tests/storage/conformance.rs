@@ -4,6 +4,7 @@
 //! files, and expects the same answers. A verb that comes behind the seam
 //! (docs/store-plan.md) brings its checks here, so that an engine that
 //! serves the simulation test answers as the one that serves users.
+//! Uploads have theirs in `conformance_uploads.rs`.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -16,18 +17,18 @@ use tempfile::TempDir;
 
 /// How a test lays out an engine's files: a file put in place, its
 /// folders made.
-type Put = Box<dyn Fn(&str, &[u8])>;
+pub(super) type Put = Box<dyn Fn(&str, &[u8])>;
 
 /// One engine under test, and how its files are laid out.
-struct Engine {
-    kind: &'static str,
-    store: Arc<dyn Store>,
-    put: Put,
+pub(super) struct Engine {
+    pub(super) kind: &'static str,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) put: Put,
     _root: Option<TempDir>,
 }
 
 /// The two engines, each holding `files` (name, bytes) and `folders`.
-fn engines(files: &[(&str, &[u8])], folders: &[&str]) -> Vec<Engine> {
+pub(super) fn engines(files: &[(&str, &[u8])], folders: &[&str]) -> Vec<Engine> {
     let root = TempDir::new().unwrap();
     let path = root.path().to_owned();
     let posix = Engine {
@@ -63,11 +64,11 @@ fn engines(files: &[(&str, &[u8])], folders: &[&str]) -> Vec<Engine> {
     engines
 }
 
-fn name_of(name: &str) -> Name {
+pub(super) fn name_of(name: &str) -> Name {
     Name::new(name.to_owned()).unwrap()
 }
 
-fn prefix_of(prefix: &str) -> Prefix {
+pub(super) fn prefix_of(prefix: &str) -> Prefix {
     Prefix::new(prefix.to_owned()).unwrap()
 }
 
@@ -108,7 +109,7 @@ fn walked(store: &dyn Store, prefix: &str, skip: &str) -> Result<Vec<String>, St
     Ok(found)
 }
 
-const TREE: &[(&str, &[u8])] = &[
+pub(super) const TREE: &[(&str, &[u8])] = &[
     ("a.txt", b"1"),
     ("a/b", b"22"),
     ("a/c/d", b"333"),

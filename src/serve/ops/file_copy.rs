@@ -18,7 +18,7 @@ use crate::serve::{
     CopyTime, Ctx, ErrorKind, Failure, Folders, Next, Outcome, Selection, check_size, check_space,
     refuse, user_of,
 };
-use crate::storage::Upload;
+use crate::storage::{Open, StorageError, Upload};
 
 /// Copy file `from` to `to`, as an upload of its bytes would be stored.
 #[derive(Debug)]
@@ -55,7 +55,7 @@ impl Operate for CopyFile {
     /// (whose parent folder must exist; what has the name is replaced only
     /// if `overwrite`, a folder removed first as DELETE would), their
     /// CRC-32C computed as they go and checked against the one recorded
-    /// for `from` (`Storage::stage_copy`), then committed as a PUT is
+    /// for `from` (`Store::stage_copy`), then committed as a PUT is
     /// (hooks, the checksum record, 201 or 204). Written for the read-only
     /// mode like PUT; needs read on `from` and write on `to`
     /// (`access.rs`). A name is not copied onto itself (RFC 4918 9.8.5:
@@ -133,23 +133,27 @@ fn copy(ctx: &Ctx<'_>, who: Who, user: Option<Owner>, op: CopyFile) -> Outcome {
 type Staged = (Upload, u64, u32, i64);
 
 /// Stages the bytes of `from` as an upload to `to` (see [`copy`]), if
-/// `source`'s conditions hold, within the size limit: the upload, its size
-/// CRC-32C and the source's time.
+/// `source`'s conditions hold of the version opened, within the size
+/// limit and the room: the upload, its size, CRC-32C and the source's
+/// time.
 fn stage_copy(
     ctx: &Ctx<'_>,
     (who, from, source): (&Who, &Name, Option<&dyn Choose>),
     to: &Name,
     f: Folders,
 ) -> Result<Staged, Failure> {
-    let whole = |found: &Version| {
-        if let Some(source) = source {
-            source_span(source, found)?;
-        }
-        check_space(ctx, who, to.as_str(), found.info.size)
-    };
-    let (upload, size, crc, mtime) = ctx.storage.stage_copy(from, to, f, whole)?;
+    let opened = ctx
+        .store
+        .open(from, Open::Read)?
+        .ok_or(StorageError::NotFound)?;
+    let found = &opened.version;
+    if let Some(source) = source {
+        source_span(source, found)?;
+    }
+    check_space(ctx, who, to.as_str(), found.info.size)?;
+    let (upload, size, crc) = ctx.store.stage_copy(from, &opened, to, f)?;
     check_size(ctx.config, size)?;
-    Ok((upload, size, crc, mtime))
+    Ok((upload, size, crc, found.info.mtime))
 }
 
 /// A copy's source range is not within the source (S3's

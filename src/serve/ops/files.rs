@@ -112,7 +112,7 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
                 if size.is_none() {
                     // Judged for nothing at its begin: each write takes
                     // its room from the reserve and the quotas.
-                    upload.reserve_as_written(ctx.storage.reserve_as_written());
+                    upload.reserve_as_written(ctx.store.reserve_as_written());
                     upload.count_as_written(who.name(), who.quota());
                 }
                 upload.set_mtime(mtime);
@@ -129,7 +129,7 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
                     .by(user)
                     .expecting(preconditions)
                     .with_trailer(trailer)
-                    .deferred(ctx.config.pool_writes.on(ctx.storage, digests.is_some()))
+                    .deferred(ctx.config.pool_writes.on(ctx.store, digests.is_some()))
                     // Computed as the body is written, checked before the commit.
                     .digesting(digests);
                 Outcome::new(Reply::GoAhead, Next::Receive(receive))
@@ -177,7 +177,7 @@ fn begin_put(
     folders: Folders,
 ) -> Result<Upload, Failure> {
     check_space(ctx, who, name.as_str(), size.unwrap_or(0))?;
-    ctx.storage
+    ctx.store
         .begin_upload(name, folders, look)
         .map_err(|err| match err {
             StorageError::NotFound if !folders.made() => {

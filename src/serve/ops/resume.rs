@@ -78,7 +78,7 @@ impl Operate for Resume {
                     let receive = Receive::until_eof(Sink::Session(appender), session.name, owner)
                         .from(from)
                         .by(user)
-                        .deferred(ctx.config.pool_writes.on(ctx.storage, false));
+                        .deferred(ctx.config.pool_writes.on(ctx.store, false));
                     Outcome::new(Reply::GoAhead, Next::Receive(receive))
                 }
                 Err(failure) => refuse(ctx, "APPEND", name.as_str(), failure, Next::Close),

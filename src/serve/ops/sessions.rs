@@ -312,7 +312,7 @@ fn append_now(
     match ctx.storage.append(id, asked, admit) {
         Ok((appender, session)) => {
             let mut receive = Receive::new(Sink::Session(appender), session.name, Some(len), None)
-                .deferred(ctx.config.pool_writes.on(ctx.storage, false));
+                .deferred(ctx.config.pool_writes.on(ctx.store, false));
             if let Some(user) = commit {
                 receive.commit_when_whole(session.size, user);
             }

@@ -14,7 +14,8 @@
 //! Each verb is the POSIX engine's, as `tests/storage/conformance.rs`
 //! checks them side by side: `walks.rs` lists and walks, `namespace.rs`
 //! removes, renames, copies and makes, `locks.rs` is the lock table,
-//! `store.rs` the trait's face.
+//! `upload.rs` takes uploads and commits them, `store.rs` is the trait's
+//! face.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -30,9 +31,11 @@ use crate::name::Name;
 mod locks;
 mod namespace;
 mod store;
+mod upload;
 mod walks;
 
 use locks::MemoryLocks;
+pub use upload::MemoryUpload;
 
 /// The size a memory store says its file system has.
 const CAPACITY: u64 = 1 << 40;
@@ -40,7 +43,7 @@ const CAPACITY: u64 = 1 << 40;
 /// Files and folders kept in memory; see the module's header.
 #[derive(Debug)]
 pub struct MemoryStore {
-    tree: Mutex<Tree>,
+    tree: Arc<Mutex<Tree>>,
     locks: MemoryLocks,
     /// The room its listings may hold in memory, as the server's.
     spool_room: Arc<SpoolRoom>,
@@ -125,13 +128,13 @@ impl MemoryStore {
     pub fn new() -> MemoryStore {
         let (mtime, _) = now();
         MemoryStore {
-            tree: Mutex::new(Tree {
+            tree: Arc::new(Mutex::new(Tree {
                 entries: BTreeMap::new(),
                 root: Folder { mtime, inode: 1 },
                 props: HashMap::new(),
                 next_inode: 2,
                 counting: None,
-            }),
+            })),
             locks: MemoryLocks::default(),
             spool_room: Arc::new(SpoolRoom::new(DEFAULT_LISTING_MEMORY)),
         }

@@ -9,7 +9,7 @@ use super::{Entry, Tree, dir_of, folder_key};
 use crate::model::Folders;
 use crate::name::{Name, Prefix};
 use crate::storage::remove::Removal;
-use crate::storage::store::{CopyTree, GoOn, Judge, Parents, Wanted};
+use crate::storage::{CopyTree, GoOn, Judge, Parents, Wanted};
 use crate::storage::{Left, Member, StorageError};
 
 impl Tree {

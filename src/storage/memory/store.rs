@@ -12,11 +12,13 @@ use crate::model::{
     Recorded, Resource, Space, Stamp, Usage, Version, VersionRecords,
 };
 use crate::name::{Name, Prefix};
-use crate::storage::store::{
-    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Spill, Store, Take, Wanted,
+use crate::storage::upload_handle::another_engine;
+use crate::storage::{
+    Ahead, Committing, Left, LockTable, Look, NoRoom, OverQuota, ReserveAsWritten, Room,
+    StorageError, Upload, ZipCrc, over_quota,
 };
 use crate::storage::{
-    Ahead, Left, LockTable, NoRoom, OverQuota, Room, StorageError, ZipCrc, over_quota,
+    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Spill, Store, Take, Wanted,
 };
 use crate::wire::content::Content;
 
@@ -394,5 +396,46 @@ impl Store for MemoryStore {
 
     fn writes_are_round_trips(&self) -> bool {
         false
+    }
+
+    fn begin_upload(
+        &self,
+        name: &Name,
+        folders: Folders,
+        look: Look,
+    ) -> Result<Upload, StorageError> {
+        self.begin(name, folders, look).map(Upload::Memory)
+    }
+
+    /// In place at once: memory has nothing to flush.
+    fn commit(
+        &self,
+        upload: Upload,
+        crc: u32,
+        _durably: bool,
+    ) -> Result<Committing<'_>, StorageError> {
+        match upload {
+            Upload::Memory(upload) => upload.commit(crc).map(Committing::Done),
+            Upload::File(_) => Err(another_engine()),
+        }
+    }
+
+    fn stage_copy(
+        &self,
+        from: &Name,
+        source: &Opened,
+        to: &Name,
+        folders: Folders,
+    ) -> Result<(Upload, u64, u32), StorageError> {
+        let (upload, size, crc) = self.stage_copy_of((from, source), to, folders)?;
+        Ok((Upload::Memory(upload), size, crc))
+    }
+
+    fn reserve_as_written(&self) -> ReserveAsWritten {
+        ReserveAsWritten::default()
+    }
+
+    fn writes_never_wait(&self) -> bool {
+        true
     }
 }

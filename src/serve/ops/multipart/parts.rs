@@ -240,7 +240,7 @@ fn put_part(ctx: &Ctx<'_>, who: Who, name: Name, ask: Box<PartAsk>) -> Outcome {
                 // Its MD5 and stated digests computed as it is written (an
                 // aws-chunked body decoded first), checked before it is staged.
                 let receive = Receive::new(Sink::Part(part), name, len, None)
-                    .deferred(ctx.config.pool_writes.on(ctx.storage, true))
+                    .deferred(ctx.config.pool_writes.on(ctx.store, true))
                     .digesting(Some(Box::new(ask.digests)));
                 Outcome::new(Reply::GoAhead, Next::Receive(receive))
             }

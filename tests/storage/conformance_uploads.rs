@@ -1,0 +1,187 @@
+//! One contract, two engines, for uploads: begun, written, committed or
+//! dropped through the `Store` trait alone, on the POSIX root and on the
+//! memory store (`conformance.rs` lays both out), with the same answers.
+
+use ferry::model::{DeadProperty, Folders, Holder, NewProps, Occupant};
+use ferry::storage::{Committed, Committing, Look, Open, StorageError, Store, Upload};
+
+use super::conformance::{TREE, engines, name_of, prefix_of};
+
+/// Begins an upload of `bytes` to `name`, written in two pieces.
+fn staged(store: &dyn Store, name: &str, folders: Folders, bytes: &[u8]) -> Upload {
+    let mut upload = store
+        .begin_upload(&name_of(name), folders, Look::AtBegin)
+        .unwrap();
+    let (first, rest) = bytes.split_at(bytes.len() / 2);
+    upload.write(first).unwrap();
+    upload.write(rest).unwrap();
+    upload
+}
+
+/// Commits `upload`, not durably, whose bytes are `bytes`.
+fn committed(store: &dyn Store, upload: Upload, bytes: &[u8]) -> Result<Committed, StorageError> {
+    match store.commit(upload, crc32c::crc32c(bytes), false)? {
+        Committing::Done(committed) => Ok(committed),
+        _ => panic!("a commit not asked to be durable took steps"),
+    }
+}
+
+/// The bytes of file `name`.
+fn read(store: &dyn Store, name: &str) -> Vec<u8> {
+    let opened = store.open(&name_of(name), Open::Read).unwrap().unwrap();
+    let mut bytes = vec![0; opened.version.info.size as usize];
+    opened.body.read_exact_at(&mut bytes, 0).unwrap();
+    bytes
+}
+
+#[test]
+fn an_upload_lands_whole_at_its_commit_with_its_terms() {
+    for engine in engines(TREE, &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let mut upload = staged(store, "n/m/new", Folders::Implicit, b"hello world");
+        upload.set_mtime(Some(1_000_000));
+        assert!(!upload.replaces_existing(), "{kind}");
+        let occupant = store.occupant(&name_of("n/m")).unwrap();
+        assert_eq!(occupant, Occupant::Folder, "{kind}: made at the begin");
+        let unseen = store.look_up(&name_of("n/m/new"));
+        assert!(matches!(unseen, Err(StorageError::NotFound)), "{kind}");
+
+        let landed = committed(store, upload, b"hello world").unwrap();
+        assert!(!landed.replaced, "{kind}");
+        let (info, _) = landed.landed.unwrap();
+        assert_eq!((info.size, info.mtime), (11, 1_000_000), "{kind}");
+        assert_eq!(read(store, "n/m/new"), b"hello world", "{kind}");
+        let version = store.look_up(&name_of("n/m/new")).unwrap();
+        assert_eq!(version.crc, Some(crc32c::crc32c(b"hello world")), "{kind}");
+
+        let again = staged(store, "n/m/new", Folders::Implicit, b"two");
+        assert!(again.replaces_existing(), "{kind}: looked at the begin");
+        assert!(committed(store, again, b"two").unwrap().replaced, "{kind}");
+        assert_eq!(read(store, "n/m/new"), b"two", "{kind}");
+    }
+}
+
+#[test]
+fn a_dropped_upload_leaves_nothing_nor_the_folders_it_made() {
+    for engine in engines(TREE, &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let upload = staged(store, "p/q/x", Folders::Implicit, b"cut short");
+        drop(upload);
+        let gone = store.occupant(&name_of("p"));
+        assert_eq!(gone.unwrap(), Occupant::Nothing, "{kind}: p/ pruned");
+        let beside = staged(store, "a/c/x", Folders::Implicit, b"cut short");
+        beside.discard();
+        let left = store.look_up(&name_of("a/c/x"));
+        assert!(matches!(left, Err(StorageError::NotFound)), "{kind}");
+        assert_eq!(read(store, "a/c/d"), b"333", "{kind}: its folder kept");
+    }
+}
+
+#[test]
+fn a_create_only_upload_never_replaces_a_file_made_meanwhile() {
+    for engine in engines(TREE, &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let mut upload = staged(store, "a/new", Folders::Made, b"mine");
+        upload.create_only();
+        (engine.put)("a/new", b"theirs");
+        let refused = committed(store, upload, b"mine");
+        assert!(matches!(refused, Err(StorageError::Exists)), "{kind}");
+        assert_eq!(read(store, "a/new"), b"theirs", "{kind}");
+
+        // A plain upload that left its look to the commit replaces it,
+        // and says so.
+        let mut late = store
+            .begin_upload(&name_of("a/late"), Folders::Made, Look::AtCommit)
+            .unwrap();
+        late.write(b"second").unwrap();
+        (engine.put)("a/late", b"first");
+        let landed = committed(store, late, b"second").unwrap();
+        assert!(landed.replaced, "{kind}");
+        assert_eq!(read(store, "a/late"), b"second", "{kind}");
+    }
+}
+
+#[test]
+fn an_upload_is_refused_where_its_folder_went_or_a_folder_has_its_name() {
+    for engine in engines(TREE, &["empty"]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let upload = staged(store, "f/g/x", Folders::Made, b"moved");
+        store
+            .rename_folder(&prefix_of("f/g/"), &name_of("h"))
+            .unwrap();
+        let refused = committed(store, upload, b"moved");
+        assert!(
+            matches!(refused, Err(StorageError::FolderMoved)),
+            "{kind}: {refused:?}"
+        );
+        for name in ["h/x", "f/g/x"] {
+            let nowhere = store.look_up(&name_of(name));
+            assert!(matches!(nowhere, Err(StorageError::NotFound)), "{kind}");
+        }
+
+        let onto_folder = store.begin_upload(&name_of("a/c"), Folders::Made, Look::AtBegin);
+        assert!(
+            matches!(onto_folder, Err(StorageError::IsDirectory)),
+            "{kind}"
+        );
+        let no_parent = store.begin_upload(&name_of("zz/x"), Folders::Explicit, Look::AtBegin);
+        assert!(matches!(no_parent, Err(StorageError::NotFound)), "{kind}");
+        let in_empty = staged(store, "empty/x", Folders::Explicit, b"ok");
+        assert!(committed(store, in_empty, b"ok").is_ok(), "{kind}");
+    }
+}
+
+#[test]
+fn a_copy_is_staged_from_the_version_opened_with_its_properties() {
+    for engine in engines(TREE, &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let found = store.resource("a/c/e", false).unwrap();
+        let colour = |value: &str| DeadProperty {
+            ns: "urn:x".to_owned(),
+            local: "colour".to_owned(),
+            value: value.to_owned(),
+        };
+        let holder = Holder::File("a/c/e");
+        let mine = [colour("blue")];
+        store
+            .patch_props(holder, &found, None, Some(&mine))
+            .unwrap();
+        let source = store.open(&name_of("a/c/e"), Open::Read).unwrap().unwrap();
+        let (upload, size, crc) = store
+            .stage_copy(
+                &name_of("a/c/e"),
+                &source,
+                &name_of("k/copy"),
+                Folders::Made,
+            )
+            .unwrap();
+        assert_eq!((size, crc), (4, crc32c::crc32c(b"4444")), "{kind}");
+        // Replaced after it was opened: the copy is of the version opened.
+        (engine.put)("a/c/e", b"changed");
+        committed(store, upload, b"4444").unwrap();
+        assert_eq!(read(store, "k/copy"), b"4444", "{kind}");
+        let copy = store.resource("k/copy", false).unwrap();
+        let props = store.props(Holder::File("k/copy"), copy.stamp.inode);
+        assert_eq!(props.unwrap(), mine, "{kind}: the properties follow");
+
+        // Given a namespace of its own, the copy's replaces the source's.
+        let source = store.open(&name_of("k/copy"), Open::Read).unwrap().unwrap();
+        let (mut again, _, crc) = store
+            .stage_copy(
+                &name_of("k/copy"),
+                &source,
+                &name_of("k/two"),
+                Folders::Made,
+            )
+            .unwrap();
+        let red = NewProps {
+            ns: "urn:x".to_owned(),
+            props: vec![colour("red")],
+        };
+        again.set_props(Some(Box::new(red)));
+        assert!(store.commit(again, crc, false).is_ok(), "{kind}");
+        let two = store.resource("k/two", false).unwrap();
+        let props = store.props(Holder::File("k/two"), two.stamp.inode);
+        assert_eq!(props.unwrap(), [colour("red")], "{kind}");
+    }
+}
