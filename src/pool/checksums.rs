@@ -38,15 +38,14 @@
 //! dropped: their clients have gone with the reactors.
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
-use log::{debug, warn};
+use log::debug;
 
 use crate::pool::{Shared, Task};
-use crate::storage::{Ahead, Later};
+use crate::storage::{Ahead, Later, LaterCrc};
 use crate::threads::crew::{self, Crew, Hire, Idle, Spec};
 
 /// Most checksum threads: two, so that one large file's computation does
@@ -74,7 +73,7 @@ pub const AHEAD_QUEUE: usize = 64;
 struct Pending {
     waited_for: VecDeque<Task>,
     ahead: VecDeque<Ahead>,
-    later: VecDeque<File>,
+    later: VecDeque<LaterCrc>,
     /// Computations waited for or wanted soon that are running now, and
     /// how many may ([`threads`], read once: it asks the system).
     soon_running: usize,
@@ -115,9 +114,9 @@ impl Pending {
         if self.later_running >= LATER_THREADS {
             return None;
         }
-        let file = self.later.pop_front()?;
+        let later = self.later.pop_front()?;
         self.later_running += 1;
-        Some(Work::Later(file))
+        Some(Work::Later(later))
     }
 
     /// A piece of work taken by [`Pending::next`] has run.
@@ -143,13 +142,13 @@ impl Queue {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues `file` for a computation nobody waits for, unless the queue
+    /// Queues `later`, a computation nobody waits for, unless the queue
     /// is full or closed.
-    fn queue_later(self: &Arc<Queue>, file: File) -> bool {
+    fn queue_later(self: &Arc<Queue>, later: LaterCrc) -> bool {
         let queued = self.push(|pending| {
             let room = pending.later.len() < LATER_QUEUE;
             if room {
-                pending.later.push_back(file);
+                pending.later.push_back(later);
             }
             room
         });
@@ -208,7 +207,7 @@ impl Queue {
 enum Work {
     WaitedFor(Task),
     Ahead(Ahead),
-    Later(File),
+    Later(LaterCrc),
 }
 
 /// The checksum threads; dropping them stops them.
@@ -253,7 +252,7 @@ impl Checksums {
         };
         let (later, ahead) = (Arc::clone(&queue), Arc::clone(&queue));
         shared.storage.set_checksum_queue(Later::new(
-            move |file| later.queue_later(file),
+            move |crc| later.queue_later(crc),
             move |work| ahead.queue_ahead(work),
         ));
         Ok(checksums)
@@ -302,14 +301,7 @@ fn work(queue: &Queue, shared: &Arc<Shared>) {
         match next {
             Work::WaitedFor(task) => task.run(shared, |_| {}),
             Work::Ahead(work) => work(),
-            Work::Later(file) => {
-                shared
-                    .storage
-                    .pause(crate::storage::gate::Point::LaterChecksum);
-                if let Err(err) = shared.storage.checksum(&file) {
-                    warn!("a checksum computed after a range failed: {err}");
-                }
-            }
+            Work::Later(later) => shared.storage.compute_later(later),
         }
     }
 }

@@ -398,20 +398,26 @@ fn compute_unless(
 /// brings its own way to hand a result over.
 pub type Ahead = Box<dyn FnOnce() + Send>;
 
+/// A CRC-32C computation nobody waits for: the file (a descriptor of
+/// it, which only storage reads) whose checksum
+/// [`Storage::compute_later`](super::Storage::compute_later) computes
+/// and records when a checksum thread is free.
+pub struct LaterCrc(pub(super) File);
+
 /// Where work for the checksum threads that no connection waits for yet
 /// is queued (the server's checksum threads): a CRC computation nobody
-/// waits for (a descriptor of the file), or [`Ahead`] work. Each says
-/// whether it was queued (false: the queue is full or closed).
+/// waits for ([`LaterCrc`]), or [`Ahead`] work. Each says whether it was
+/// queued (false: the queue is full or closed).
 pub struct Later {
-    file: Box<dyn Fn(File) -> bool + Send + Sync>,
+    file: Box<dyn Fn(LaterCrc) -> bool + Send + Sync>,
     ahead: Box<dyn Fn(Ahead) -> bool + Send + Sync>,
 }
 
 impl Later {
-    /// A queue that hands each file to `queue` and each piece of work
-    /// wanted soon to `ahead`.
+    /// A queue that hands each computation to `queue` and each piece of
+    /// work wanted soon to `ahead`.
     pub fn new(
-        queue: impl Fn(File) -> bool + Send + Sync + 'static,
+        queue: impl Fn(LaterCrc) -> bool + Send + Sync + 'static,
         ahead: impl Fn(Ahead) -> bool + Send + Sync + 'static,
     ) -> Later {
         Later {
@@ -421,7 +427,7 @@ impl Later {
     }
 
     pub(super) fn queue(&self, file: File) -> bool {
-        (self.file)(file)
+        (self.file)(LaterCrc(file))
     }
 
     pub(super) fn ahead(&self, work: Ahead) -> bool {

@@ -116,7 +116,7 @@ mod version_record;
 mod volume_sync;
 mod zip_crc;
 
-pub use checksum::{Ahead, Later, record_md5_tag};
+pub use checksum::{Ahead, Later, LaterCrc, record_md5_tag};
 pub use copy::{Copied, Member};
 pub use dav_locks::{DavLocks, Edit, LOCKS_DIR, new_token};
 pub use dead_props::{MAX_RECORD, PROPS_DIR};

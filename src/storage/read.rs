@@ -15,7 +15,7 @@ use rustix::io::Errno;
 use crate::model::Md5Tag;
 
 use super::Opened;
-use super::checksum;
+use super::checksum::{self, LaterCrc};
 use super::gate::Point;
 use super::zip_crc::{self, ZipCrc, ZipCrcRecord};
 use super::{Ahead, BENEATH, Later, READ_FILE, Storage, StorageError, check_regular, open_beneath};
@@ -216,6 +216,16 @@ impl Storage {
             .checksums
             .of(file, &stat, may_record, || self.pause(Point::Checksum))?;
         Ok(crc)
+    }
+
+    /// Computes and records the CRC-32C queued as `later` (on a checksum
+    /// thread, when one is free: see [`Storage::checksum_later`]); a
+    /// failure is only logged, as nobody waits for it.
+    pub fn compute_later(&self, later: LaterCrc) {
+        self.pause(Point::LaterChecksum);
+        if let Err(err) = self.checksum(&later.0) {
+            log::warn!("a checksum computed after a range failed: {err}");
+        }
     }
 
     /// The MD5 tag recorded with the file `name` (S3's `ETag`), if the
