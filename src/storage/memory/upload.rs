@@ -3,8 +3,8 @@
 //! walk makes them, so a listing shows them while the body arrives), and
 //! its commit, one change of the tree under the store's lock with the
 //! POSIX engine's answers: a folder moved or removed meanwhile refuses
-//! it, a create-only upload never replaces, a quota counted is judged
-//! with what it replaces taken off.
+//! it, a create-only upload never replaces, a quota counted is judged by
+//! what it adds before what it replaces is taken off.
 //!
 //! Quotas are judged at the commit only: bytes are not counted as they
 //! arrive ([`MemoryUpload::count_as_written`] records the owner), nor is
@@ -138,13 +138,15 @@ impl Tree {
     }
 
     /// Refuses a file of `size` bytes at `name` for `owner` (whose quota
-    /// is `quota`) where it would pass a quota counted, the file it
-    /// replaces (`old`) taken off first.
+    /// is `quota`) where it would pass a quota counted: judged by what it
+    /// adds before what it replaces is taken off, as the POSIX engine's
+    /// ledger judges it (docs/quotas.md: at the edge, a replacement needs
+    /// room for both for a moment).
     fn admits(
         &self,
         (owner, quota): (Option<&str>, Option<Quota>),
         name: &str,
-        (size, old): (u64, Option<&Stored>),
+        size: u64,
     ) -> Result<(), StorageError> {
         if self.counting.is_none() {
             return Ok(());
@@ -153,25 +155,15 @@ impl Tree {
             bytes: size,
             files: 1,
         };
-        let without_old = |account: Account<'_>, held: bool| {
-            let mut used = self.usage(account);
-            if let Some(old) = old.filter(|_| held) {
-                used.bytes = used.bytes.saturating_sub(old.bytes.len() as u64);
-                used.files = used.files.saturating_sub(1);
-            }
-            used
-        };
         if let (Some(owner), Some(quota)) = (owner, quota) {
             let account = Account::Token(owner);
-            let held = old.is_some_and(|old| old.owner.as_deref() == Some(owner));
-            if let Some(over) = over_quota(quota, without_old(account, held), more, account) {
+            if let Some(over) = over_quota(quota, self.usage(account), more, account) {
                 return Err(StorageError::OverQuota(Box::new(over)));
             }
         }
         for folder in self.quotas_over(name) {
             let account = Account::Folder(&folder.prefix);
-            if let Some(over) = over_quota(folder.limit, without_old(account, true), more, account)
-            {
+            if let Some(over) = over_quota(folder.limit, self.usage(account), more, account) {
                 return Err(StorageError::OverQuota(Box::new(over)));
             }
         }
@@ -275,7 +267,7 @@ impl MemoryUpload {
         }
         let size = self.bytes.len() as u64;
         let writer = (self.terms.owner.as_deref(), self.terms.quota);
-        tree.admits(writer, name, (size, tree.file(name)))?;
+        tree.admits(writer, name, size)?;
         let stored = self.stored(tree.inode(), crc);
         let landed = (stored.info(), stored.stamp());
         let props = self.new_props();
