@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access::AccessConfig;
+use crate::model::SessionTtl;
 use crate::proxy::TrustedProxy;
-use crate::storage::SessionTtl;
 use crate::storage::gate::Gate;
 use crate::tls::TlsFiles;
 use crate::wire::Protocol;

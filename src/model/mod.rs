@@ -4,6 +4,7 @@
 //! room on the file system ([`Space`]), S3's ETag ([`Md5Tag`]), dead
 //! properties ([`DeadProperty`], [`NewProps`], [`Holder`]), WebDAV's locks
 //! ([`DavLock`]), upload sessions ([`SessionInfo`], [`ListedSession`]) and
+//! their bounds ([`SessionTtl`], [`SessionLimits`]),
 //! what folders are to each protocol ([`Folders`]), and what the usage
 //! ledger counts ([`Account`], [`Usage`]).
 //!
@@ -18,6 +19,7 @@ mod folders;
 mod md5_tag;
 mod props;
 mod session;
+mod session_limits;
 mod space;
 mod usage;
 
@@ -30,5 +32,6 @@ pub use folders::Folders;
 pub use md5_tag::Md5Tag;
 pub use props::{DeadProperty, Holder, NewProps, Recorded};
 pub use session::{DEFERRED_SIZE, ListedSession, SessionInfo, fits_a_record};
+pub use session_limits::{SessionCap, SessionLimits, SessionTtl, now_seconds};
 pub use space::Space;
 pub use usage::{Account, Usage};

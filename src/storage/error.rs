@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 
-use super::sessions::SessionCap;
+use crate::model::SessionCap;
 
 /// What [`StorageError::NoBucket`] says (S3 answers it `NoSuchBucket`).
 pub const NO_BUCKET: &str = "no such bucket: CreateBucket makes one";

@@ -50,13 +50,14 @@ use super::part_slots::{self as slots, Slot};
 use super::parts_folder::{has_parts, parts_name, read_part, staged_parts};
 use super::session_files::check_id;
 use super::session_state::{Live, Staging};
-use super::sessions::{SessionLimits, touch};
+use super::sessions::touch;
 use super::usage::Change;
 use super::usage_counts::StagedCount;
 use super::{DIR, Storage, StorageError, Upload};
 use crate::access::quota::Quota;
 use crate::model::Folders;
 use crate::model::SessionInfo;
+use crate::model::SessionLimits;
 use crate::name::Name;
 
 /// The buffer a part copied from an object is read through.

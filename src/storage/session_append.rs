@@ -15,13 +15,13 @@ use rustix::fs::{Mode, OFlags};
 
 use super::gate::Point;
 use super::reserve::ReserveAsWritten;
-use super::session_expiry::SessionTtl;
 use super::session_files::{self as files, check_id, now_seconds};
 use super::session_state::{Appender, Live, RECORD_EVERY};
 use super::sessions::touch;
 use super::usage::Change;
 use super::{Storage, StorageError};
 use crate::access::quota::Quota;
+use crate::model::SessionTtl;
 use crate::model::{DEFERRED_SIZE, SessionInfo};
 
 /// What an APPEND asks of its session ([`Storage::append`]).

@@ -14,14 +14,14 @@ use std::os::fd::OwnedFd;
 use rustix::io::Errno;
 
 use super::gate::Point;
-use super::session_expiry::SessionTtl;
 use super::session_files::{self as files, Record, now_seconds, random_session_id, session_id};
 use super::session_index::{BegunBy, Index};
 use super::session_state::Books;
-use super::sessions::{SessionCap, SessionLimits, touch};
+use super::sessions::touch;
 use super::{Storage, StorageError};
 use crate::model::fits_a_record;
 use crate::model::{DEFERRED_SIZE, SessionInfo};
+use crate::model::{SessionCap, SessionLimits, SessionTtl};
 use crate::name::Name;
 
 impl Storage {

@@ -14,65 +14,7 @@ use super::session_files as files;
 use super::session_files::now_seconds;
 use super::session_index::Index;
 use super::{Storage, StorageError};
-use crate::model::SessionInfo;
-
-/// How long a session untouched is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionTtl {
-    /// A session that holds staged bytes (`--upload-ttl`).
-    pub staged: Duration,
-    /// A session that never received a byte: no longer than `staged`.
-    /// Kept briefly, so that a flood of `UPLOAD`s that send nothing gives
-    /// its slots back soon; a client that means to send begins at once.
-    pub empty: Duration,
-}
-
-impl SessionTtl {
-    /// `staged` for sessions with bytes, and `empty` (or `staged`, if
-    /// shorter) for those without.
-    pub fn new(staged: Duration, empty: Duration) -> SessionTtl {
-        SessionTtl {
-            staged,
-            empty: empty.min(staged),
-        }
-    }
-
-    /// When a session last used at `used` (seconds since the epoch) that
-    /// holds `received` bytes expires, unless used again.
-    pub fn expires(&self, used: i64, received: u64) -> i64 {
-        let keep = self.keep(received);
-        used.saturating_add(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX))
-    }
-
-    /// How long a session that holds `received` bytes is kept unused.
-    fn keep(&self, received: u64) -> Duration {
-        match received {
-            0 => self.empty,
-            _ => self.staged,
-        }
-    }
-
-    /// Whether a session last used at `used` that holds `received` bytes
-    /// has expired by now: once the second it expires in has passed.
-    /// `used` is rounded down to its second, so a session used at 10.999
-    /// with a 1 s TTL would else expire at 11.000, a millisecond later:
-    /// judged so, it is kept its TTL at least, and a second more at most
-    /// (what it is told, [`SessionTtl::expires`], stays the earlier).
-    pub fn has_expired(&self, used: i64, received: u64) -> bool {
-        self.expired_at(used, received, now_seconds())
-    }
-
-    /// As [`SessionTtl::has_expired`], at second `now`.
-    fn expired_at(&self, used: i64, received: u64, now: i64) -> bool {
-        // A TTL of nothing keeps nothing, whatever the second.
-        self.keep(received).is_zero() || now > self.expires(used, received)
-    }
-
-    /// When a session used just now that holds `received` bytes expires.
-    pub fn expires_from_now(&self, received: u64) -> i64 {
-        self.expires(now_seconds(), received)
-    }
-}
+use crate::model::{SessionInfo, SessionTtl};
 
 impl Storage {
     /// Reads the sessions directory into the index, then removes
@@ -291,26 +233,4 @@ fn seconds_ago(ago: Duration) -> i64 {
         .checked_sub(ago)
         .and_then(|then| then.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs() as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_session_is_kept_its_ttl_whatever_the_second_it_was_used_in() {
-        let ttl = SessionTtl::new(Duration::from_secs(1), Duration::from_secs(600));
-        // Used in second 10, perhaps at its very end: in second 11 less
-        // than the TTL may have passed; in second 12 more has.
-        assert!(!ttl.expired_at(10, 1, 10));
-        assert!(!ttl.expired_at(10, 1, 11));
-        assert!(ttl.expired_at(10, 1, 12));
-        // What it is told is the earlier second.
-        assert_eq!(ttl.expires(10, 1), 11);
-        // An empty one's TTL, no longer than the staged one's.
-        assert!(ttl.expired_at(10, 0, 12));
-        // A TTL of nothing: gone at once.
-        let none = SessionTtl::new(Duration::ZERO, Duration::ZERO);
-        assert!(none.expired_at(10, 1, 10));
-    }
 }

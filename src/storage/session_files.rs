@@ -41,7 +41,6 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::time::SystemTime;
 
 use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, XattrFlags};
 use rustix::io::Errno;
@@ -768,12 +767,7 @@ pub(super) fn check_id(id: &str) -> Result<(), StorageError> {
     }
 }
 
-/// Now, in seconds since 1970 (0 for a clock before it).
-pub(super) fn now_seconds() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
+pub(super) use crate::model::now_seconds;
 
 #[cfg(test)]
 mod tests {

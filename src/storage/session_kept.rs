@@ -17,10 +17,10 @@ use rustix::io::Errno;
 
 use super::session_files::{self as files, Record, now_seconds};
 use super::session_index::{BegunBy, Index};
-use super::sessions::SessionLimits;
 use super::upload::Staged;
 use super::usage::Change;
 use super::{DIR, FileUpload, Storage, StorageError, Upload};
+use crate::model::SessionLimits;
 use crate::model::{DEFERRED_SIZE, SessionInfo};
 use crate::name::Name;
 

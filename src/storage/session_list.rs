@@ -9,10 +9,10 @@
 use std::sync::atomic::Ordering;
 
 use super::gate::Point;
-use super::session_expiry::SessionTtl;
 use super::session_files::now_seconds;
 use super::{Storage, StorageError};
 use crate::model::ListedSession;
+use crate::model::SessionTtl;
 use crate::name::Name;
 
 impl Storage {

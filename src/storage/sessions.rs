@@ -43,52 +43,17 @@
 //! or removed.
 
 use std::io;
-use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 
 use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::gate::Point;
-use super::session_expiry::SessionTtl;
 use super::session_files::{self as files, Record, check_id, now_seconds};
 use super::session_index::Index;
 use super::{Storage, StorageError};
 use crate::model::SessionInfo;
 use crate::name::Name;
-
-/// What bounds the sessions an `UPLOAD` may begin.
-#[derive(Debug, Clone)]
-pub struct SessionLimits {
-    /// Sessions untouched for longer are removed.
-    pub ttl: SessionTtl,
-    /// Most sessions at once.
-    pub total: usize,
-    /// Most sessions begun by one client address.
-    pub per_client: usize,
-    /// Most sessions begun by one owner (a token, or the clients without
-    /// one).
-    pub per_owner: usize,
-    /// The client asking.
-    pub client: IpAddr,
-    /// Whose share it counts against: `None` where there are no tokens.
-    pub owner: Option<String>,
-    /// `--fsync`: a new session's record and names are flushed before
-    /// `UPLOAD` answers, so that the bytes its `APPEND`s acknowledge (each
-    /// flushed) are still a session after a power cut.
-    pub durable: bool,
-}
-
-/// Which cap a new session would pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionCap {
-    /// The server's (`--max-upload-sessions`).
-    Server,
-    /// The client address's (`--max-upload-sessions-per-client`), which is this.
-    Client(usize),
-    /// The token's (`--max-upload-sessions-per-token`), which is this.
-    Token(usize),
-}
 
 impl Storage {
     /// Reads a session's description and progress.

@@ -12,6 +12,7 @@ use log::{debug, warn};
 use crate::access::{Owner, Who};
 use crate::formats::upload_metadata;
 use crate::model::SessionInfo;
+use crate::model::SessionLimits;
 use crate::name::Name;
 use crate::serve::access::authorize_session;
 use crate::serve::commit::{self, commit_now};
@@ -22,7 +23,7 @@ use crate::serve::{
     Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room, check_size,
     check_space, refuse, skip_body,
 };
-use crate::storage::{Appender, Appending, SessionLimits, StorageError};
+use crate::storage::{Appender, Appending, StorageError};
 
 /// Start (or find) a resumable upload of `size` bytes to `name`.
 #[derive(Debug)]
