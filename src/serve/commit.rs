@@ -112,7 +112,8 @@ pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     let Ok(slot) = ctx.hooks.reserve(commit.user.as_ref()) else {
         return share_full(ctx, commit);
     };
-    // An engine with no place for the staged bytes names the file.
+    // An engine with no place for the staged bytes (the memory store, which
+    // serves tests: hooks are a POSIX root's) names the file instead.
     let staged = commit.upload.staged_path();
     let staged = staged.as_deref().unwrap_or(commit.name.as_str().as_ref());
     let facts = commit.facts(ctx, Event::BeforeCommit, staged);

@@ -409,7 +409,7 @@ pub struct LaterCrc(pub(super) File);
 /// waits for ([`LaterCrc`]), or [`Ahead`] work. Each says whether it was
 /// queued (false: the queue is full or closed).
 pub struct Later {
-    file: Box<dyn Fn(LaterCrc) -> bool + Send + Sync>,
+    later: Box<dyn Fn(LaterCrc) -> bool + Send + Sync>,
     ahead: Box<dyn Fn(Ahead) -> bool + Send + Sync>,
 }
 
@@ -421,13 +421,13 @@ impl Later {
         ahead: impl Fn(Ahead) -> bool + Send + Sync + 'static,
     ) -> Later {
         Later {
-            file: Box::new(queue),
+            later: Box::new(queue),
             ahead: Box::new(ahead),
         }
     }
 
     pub(super) fn queue(&self, file: File) -> bool {
-        (self.file)(LaterCrc(file))
+        (self.later)(LaterCrc(file))
     }
 
     pub(super) fn ahead(&self, work: Ahead) -> bool {

@@ -140,7 +140,7 @@ pub use store_values::{CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, Spi
 pub use sweep::SweepReport;
 pub use unflushed::Unflushed;
 pub use upload::{Committed, FileUpload, Landed};
-pub use upload_handle::{Committing, Upload};
+pub use upload_handle::{Committing, EngineUpload, Upload};
 pub use upload_target::Look;
 pub use usage::USAGE_DIR;
 pub use usage_counts::UsageSeen;

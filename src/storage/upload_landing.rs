@@ -6,7 +6,7 @@
 
 use std::os::fd::OwnedFd;
 
-use rustix::fs::AtFlags;
+use rustix::fs::{AtFlags, Mode};
 use rustix::io::Errno;
 
 use super::StorageError;
@@ -21,10 +21,13 @@ impl FileUpload {
     pub(super) fn rename_into_place(&mut self, durable: bool) -> Result<(), StorageError> {
         let renamed = match &self.counted {
             None => self.still_here().and_then(|walked| {
+                let made_anew = walked.is_some();
                 if let Some(walked) = walked {
                     self.dir = walked;
                 }
-                self.rename_staged(durable)
+                let renamed = self.rename_staged(durable)?;
+                self.flush_walked(made_anew && durable)?;
+                Ok(renamed)
             }),
             Some(counted) => {
                 let at = (self.dir_path.as_str(), self.leaf.as_str());
@@ -33,7 +36,9 @@ impl FileUpload {
                 // count (`name_locks.rs`); nor a folder's move, which
                 // holds every name's lock.
                 let _name = counted.ledger.names.hold(at)?;
-                if let Some(walked) = self.still_here()? {
+                let walked = self.still_here()?;
+                let made_anew = walked.is_some();
+                if let Some(walked) = walked {
                     self.dir = walked;
                 }
                 let replaced = counted.ledger.replacing(&self.dir, &self.leaf);
@@ -41,7 +46,10 @@ impl FileUpload {
                     .admit(at, &replaced, self.ahead)
                     .and_then(|changes| {
                         self.pause(Point::Rename);
-                        let renamed = self.rename_staged(durable);
+                        let renamed = self.rename_staged(durable).and_then(|renamed| {
+                            self.flush_walked(made_anew && durable)?;
+                            Ok(renamed)
+                        });
                         match &renamed {
                             Ok(_) => counted.settle(at, &changes),
                             Err(_) => counted.undo(at, &changes),
@@ -88,8 +96,13 @@ impl FileUpload {
     /// Walks from the root to the upload's folder again, making what is
     /// missing but the first `floor` segments: a session's commit walks
     /// with folders implicit (none kept) or as S3's keys (the bucket
-    /// kept), where `floor` is what the walk keeps.
+    /// kept), where `floor` is what the walk keeps (for other uploads it
+    /// counts the folders found, and none is walked again).
     fn walk_again(&self) -> Result<OwnedFd, StorageError> {
+        debug_assert!(
+            matches!(self.staged, Staged::Session(_)) && self.floor <= 1,
+            "only a session's commit, whose folders are implicit or keys, walks again"
+        );
         let dirs = self.dir_path.split('/').filter(|dir| !dir.is_empty());
         match super::jail::walk_creating(&self.root, dirs, self.floor)? {
             (Some(dir), _) => Ok(dir),
@@ -97,10 +110,31 @@ impl FileUpload {
         }
     }
 
-    /// Whether the upload's folder is still at its name: one moved or
-    /// removed while the upload arrived took the open folder along, and
+    /// A session's folder walked to again and made anew (`made_anew`,
+    /// with `--fsync`): its entries, the file's among them, and those of
+    /// the folders above it, flushed here before the commit is answered.
+    /// Rare (a race with a prune), and the durable commit's own steps
+    /// name the folder found at its begin, not this one.
+    fn flush_walked(&self, made_anew: bool) -> Result<(), StorageError> {
+        if !made_anew || self.memory_dev.is_some() {
+            return Ok(());
+        }
+        rustix::fs::fsync(&self.dir)?;
+        let mut path = self.dir_path.as_str();
+        while let Some((above, _)) = path.rsplit_once('/') {
+            let dir = rustix::fs::openat(&*self.root, above, super::DIR, Mode::empty())?;
+            rustix::fs::fsync(&dir)?;
+            path = above;
+        }
+        rustix::fs::fsync(&*self.root)?;
+        Ok(())
+    }
+
+    /// Whether the upload's folder (`dir`) is still at its name: one moved
+    /// or removed while the upload arrived took the open folder along, and
     /// the rename would land the file under another name than the one
-    /// asked and acknowledged ([`StorageError::FolderMoved`]). Where usage
+    /// asked and acknowledged ([`StorageError::FolderMoved`]; a session's
+    /// commit walks to its folder again instead: [`FileUpload::still_here`]). Where usage
     /// is counted it is asked under the name's lock, which a folder's move
     /// holds too (`copy.rs`), so no move comes between it and the rename;
     /// elsewhere a move in the microseconds between is not excluded.

@@ -273,3 +273,14 @@ fn usage_is_counted_as_uploads_land_and_a_quota_refuses_the_commit_past_it() {
         assert_eq!(used(Account::Token("t")), (0, 0), "{kind}");
     }
 }
+
+#[test]
+fn an_upload_noted_as_replacing_says_so_whatever_its_commit_finds() {
+    for engine in engines(TREE, &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        // What a COPY onto a folder it removed first does.
+        let mut upload = staged(store, "a/fresh", Folders::Made, b"new");
+        upload.note_replacing();
+        assert!(committed(store, upload, b"new").unwrap().replaced, "{kind}");
+    }
+}

@@ -269,7 +269,8 @@ fn a_commit_whose_folder_a_delete_empties_meanwhile_lands_at_its_name() {
         let (id, _) = support::upload(&mut committer, "d/held", &data);
         assert_eq!(support::append(&mut committer, &id, 0, &data), "OK 5000");
         committer.send(format!("COMMIT {id}\n"));
-        gate.wait_for_arrivals(1);
+        // The PUT's was the first.
+        gate.wait_for_arrivals(2);
         let mut deleter = server.raw();
         deleter.send("DEL d/other\n");
         assert!(deleter.line().starts_with("OK"));

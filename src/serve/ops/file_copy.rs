@@ -151,8 +151,10 @@ fn stage_copy(
         source_span(source, found)?;
     }
     check_space(ctx, who, to.as_str(), found.info.size)?;
+    // Judged before a byte is copied: the copy is the version opened, of
+    // this size (else it fails as changed).
+    check_size(ctx.config, found.info.size)?;
     let (upload, size, crc) = ctx.store.stage_copy(from, &opened, to, f)?;
-    check_size(ctx.config, size)?;
     Ok((upload, size, crc, found.info.mtime))
 }
 

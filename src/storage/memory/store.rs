@@ -404,7 +404,8 @@ impl Store for MemoryStore {
         folders: Folders,
         look: Look,
     ) -> Result<Upload, StorageError> {
-        self.begin(name, folders, look).map(Upload::Memory)
+        let upload = self.begin(name, folders, look)?;
+        Ok(Upload::Other(Box::new(upload)))
     }
 
     /// In place at once: memory has nothing to flush.
@@ -415,7 +416,7 @@ impl Store for MemoryStore {
         _durably: bool,
     ) -> Result<Committing<'_>, StorageError> {
         match upload {
-            Upload::Memory(upload) => upload.commit(crc).map(Committing::Done),
+            Upload::Other(upload) => upload.commit(crc).map(Committing::Done),
             Upload::File(_) => Err(another_engine()),
         }
     }
@@ -428,7 +429,7 @@ impl Store for MemoryStore {
         folders: Folders,
     ) -> Result<(Upload, u64, u32), StorageError> {
         let (upload, size, crc) = self.stage_copy_of((from, source), to, folders)?;
-        Ok((Upload::Memory(upload), size, crc))
+        Ok((Upload::Other(Box::new(upload)), size, crc))
     }
 
     fn reserve_as_written(&self) -> ReserveAsWritten {

@@ -16,7 +16,9 @@ use super::{Entry, MemoryStore, Stored, Tree, dir_of, now};
 use crate::access::quota::Quota;
 use crate::model::{Account, DeadProperty, Folders, Md5Tag, NewProps, Usage};
 use crate::name::Name;
-use crate::storage::{Committed, Look, Opened, ReserveAsWritten, StorageError, over_quota};
+use crate::storage::{
+    Committed, EngineUpload, Look, Opened, ReserveAsWritten, StorageError, over_quota,
+};
 
 /// A memory store's upload in progress; dropped uncommitted, it prunes
 /// the folders it made and emptied (as the POSIX engine's does).
@@ -89,9 +91,7 @@ impl MemoryStore {
             committed: false,
         })
     }
-}
 
-impl MemoryStore {
     /// As [`crate::storage::Store::stage_copy`] (`from`'s name is not
     /// needed: what is copied is `source`'s version).
     pub(super) fn stage_copy_of(
@@ -118,7 +118,6 @@ impl MemoryStore {
 }
 
 impl Tree {
-    /// How many leading foldersimpl Tree {
     /// How many leading folders of `dir` are there.
     fn found_depth(&self, dir: &str) -> usize {
         let ends = dir.match_indices('/').map(|(at, _)| at).chain([dir.len()]);
@@ -171,79 +170,85 @@ impl Tree {
     }
 }
 
-impl MemoryUpload {
+impl EngineUpload for MemoryUpload {
     /// Appends body bytes.
     ///
     /// # Errors
     /// None: memory is taken as it comes.
-    pub fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+    fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         self.bytes.extend_from_slice(data);
         Ok(())
     }
 
     /// Nothing: a memory store has no disk reserve.
-    pub fn reserve_as_written(&mut self, _reserve: ReserveAsWritten) {}
+    fn reserve_as_written(&mut self, _reserve: ReserveAsWritten) {}
 
     /// Records the owner; its quotas are judged at the commit.
-    pub fn count_as_written(&mut self, owner: Option<&str>, quota: Option<Quota>) {
+    fn count_as_written(&mut self, owner: Option<&str>, quota: Option<Quota>) {
         self.set_owner(owner, quota);
     }
 
     /// The token the file counts for, and its quota.
-    pub fn set_owner(&mut self, owner: Option<&str>, quota: Option<Quota>) {
+    fn set_owner(&mut self, owner: Option<&str>, quota: Option<Quota>) {
         self.terms.owner = owner.map(str::to_owned);
         self.terms.quota = quota;
     }
 
     /// The commit never replaces a file.
-    pub fn create_only(&mut self) {
+    fn create_only(&mut self) {
         self.terms.create_only = true;
     }
 
     /// Its answer is "replaced".
-    pub fn note_replacing(&mut self) {
+    fn note_replacing(&mut self) {
         self.terms.replaces = Some(true);
     }
 
     /// Whether it replaces a file, as looked (or found by the commit).
-    pub fn replaces_existing(&self) -> bool {
+    fn replaces_existing(&self) -> bool {
         self.terms.replaces == Some(true)
     }
 
     /// The file's time once committed.
-    pub fn set_mtime(&mut self, mtime: Option<i64>) {
+    fn set_mtime(&mut self, mtime: Option<i64>) {
         self.terms.mtime = mtime;
     }
 
     /// The body's MD5, recorded with the file.
-    pub fn set_md5(&mut self, md5: [u8; 16]) {
+    fn set_md5(&mut self, md5: [u8; 16]) {
         self.terms.md5 = Some(Md5Tag { md5, parts: None });
     }
 
     /// A multipart upload's MD5 of its parts' MD5s.
-    pub fn set_multipart_md5(&mut self, md5: [u8; 16], parts: u32) {
+    fn set_multipart_md5(&mut self, md5: [u8; 16], parts: u32) {
         let parts = Some(parts);
         self.terms.md5 = Some(Md5Tag { md5, parts });
     }
 
     /// The tag recorded with the file.
-    pub fn md5(&self) -> Option<Md5Tag> {
+    fn md5(&self) -> Option<Md5Tag> {
         self.terms.md5
     }
 
     /// The checksum the body was verified against.
-    pub fn set_stated_checksum(&mut self, stated: String) {
+    fn set_stated_checksum(&mut self, stated: String) {
         self.terms.stated = Some(stated);
     }
 
     /// Nothing: a memory store keeps no part records.
-    pub fn set_part_checksums(&mut self, _checksums: Vec<String>) {}
+    fn set_part_checksums(&mut self, _checksums: Vec<String>) {}
 
     /// The new version's dead properties.
-    pub fn set_props(&mut self, props: Option<Box<NewProps>>) {
+    fn set_props(&mut self, props: Option<Box<NewProps>>) {
         self.terms.props = props;
     }
 
+    fn commit(mut self: Box<Self>, crc: u32) -> Result<Committed, StorageError> {
+        self.land(crc)
+    }
+}
+
+impl MemoryUpload {
     /// Puts the bytes in place under `name`, with `crc` recorded: one
     /// change of the tree.
     ///
@@ -252,7 +257,7 @@ impl MemoryUpload {
     /// since the begin, [`StorageError::IsDirectory`] if a folder has the
     /// name, [`StorageError::Exists`] for a create-only upload whose name
     /// a file took, [`StorageError::OverQuota`] past a quota counted.
-    pub(super) fn commit(mut self, crc: u32) -> Result<Committed, StorageError> {
+    fn land(&mut self, crc: u32) -> Result<Committed, StorageError> {
         let tree = Arc::clone(&self.tree);
         let mut tree = tree.lock().unwrap_or_else(PoisonError::into_inner);
         let name = self.name.as_str().to_owned();
@@ -261,10 +266,13 @@ impl MemoryUpload {
             Some(folder) if folder.inode == self.folder => {}
             _ => return Err(StorageError::FolderMoved),
         }
-        let replaces = tree.replaceable(name)?;
-        if replaces && self.terms.create_only {
+        let found = tree.replaceable(name)?;
+        if found && self.terms.create_only {
             return Err(StorageError::Exists);
         }
+        // As the POSIX engine answers: what the begin looked at (or the
+        // caller noted: a folder a COPY removed first), else what is found.
+        let replaces = self.terms.replaces.unwrap_or(found);
         let size = self.bytes.len() as u64;
         let writer = (self.terms.owner.as_deref(), self.terms.quota);
         tree.admits(writer, name, size)?;
