@@ -91,7 +91,10 @@ impl Storage {
             // coming back). Nothing recorded costs nothing. An upload that
             // has not looked ([`Look::AtCommit`]) removes it as its rename
             // finds the file (`FileUpload::replace_found`).
-            if upload.replaces == Some(true) && !self.surely_unrecorded(&upload.name()) {
+            if upload.replaces == Some(true)
+                && !self.surely_unrecorded(&upload.name())
+                && !self.recorded_for(upload)
+            {
                 let owed = self.remove_records(Holder::File(&upload.name()));
                 if !owed.is_empty() {
                     self.flusher.flush(owed)?;
@@ -106,6 +109,18 @@ impl Storage {
         }
         let inode = rustix::fs::fstat(&upload.file)?.st_ino;
         self.record_new_version(&upload.name(), inode, &props)
+    }
+
+    /// Whether the record of `upload`'s name is its own new version's:
+    /// a copy's, written for its staged inode by
+    /// [`Storage::stage_copy`], which the commit keeps (a COPY over a file
+    /// takes the source's dead properties along, RFC 4918 9.8.2).
+    fn recorded_for(&self, upload: &FileUpload) -> bool {
+        let Ok(stat) = rustix::fs::fstat(&upload.file) else {
+            return false;
+        };
+        let name = upload.name();
+        matches!(self.record_of(Holder::File(&name)), Ok(Some((inode, _))) if inode == stat.st_ino)
     }
 
     /// Starts an upload to `name`, creating missing parent directories

@@ -284,3 +284,32 @@ fn an_upload_noted_as_replacing_says_so_whatever_its_commit_finds() {
         assert!(committed(store, upload, b"new").unwrap().replaced, "{kind}");
     }
 }
+
+#[test]
+fn a_copy_over_a_file_keeps_the_sources_properties_not_the_replaced_files() {
+    for engine in engines(TREE, &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let colour = |value: &str| DeadProperty {
+            ns: "urn:x".to_owned(),
+            local: "colour".to_owned(),
+            value: value.to_owned(),
+        };
+        for (name, value) in [("a/c/e", "blue"), ("a/b", "red")] {
+            let found = store.resource(name, false).unwrap();
+            let props = [colour(value)];
+            let holder = Holder::File(name);
+            store
+                .patch_props(holder, &found, None, Some(&props))
+                .unwrap();
+        }
+        let source = store.open(&name_of("a/c/e"), Open::Read).unwrap().unwrap();
+        let (upload, _, crc) = store
+            .stage_copy(&name_of("a/c/e"), &source, &name_of("a/b"), Folders::Made)
+            .unwrap();
+        assert!(upload.replaces_existing(), "{kind}");
+        assert!(store.commit(upload, crc, false).is_ok(), "{kind}");
+        let copy = store.resource("a/b", false).unwrap();
+        let props = store.props(Holder::File("a/b"), copy.stamp.inode);
+        assert_eq!(props.unwrap(), [colour("blue")], "{kind}");
+    }
+}
