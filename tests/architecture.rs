@@ -243,9 +243,6 @@ const STORAGE_CALLS_LEFT: &[&str] = &[
     "serve/ops/multipart/complete.rs",
     "serve/ops/multipart/parts.rs",
     "serve/ops/resume.rs",
-    "serve/ops/session_admin.rs",
-    "serve/ops/sessions.rs",
-    "serve/ops/uploads.rs",
 ];
 
 #[test]

@@ -359,7 +359,7 @@ impl From<&StorageError> for ErrorKind {
             | StorageError::NotEmpty
             | StorageError::FolderMoved
             | StorageError::Stored(_) => ErrorKind::Conflict,
-            StorageError::Symlink => ErrorKind::Forbidden,
+            StorageError::Symlink | StorageError::NotAdmitted => ErrorKind::Forbidden,
             StorageError::NoSpace | StorageError::NoRoom(_) => ErrorKind::NoSpace,
             StorageError::OverQuota(_) => ErrorKind::OverQuota,
             StorageError::Unavailable(..) => ErrorKind::Unavailable,

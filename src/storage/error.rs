@@ -72,6 +72,9 @@ pub enum StorageError {
     InUseElsewhere,
     /// A newer APPEND or an ABORT took the session from this APPEND.
     Superseded,
+    /// The caller's judge of the session (who may write it) refused:
+    /// the caller holds why ([`SessionStore::append`](super::SessionStore::append)).
+    NotAdmitted,
     /// A new upload session would pass this cap.
     TooManySessions(SessionCap),
     /// Staged bytes do not match the declared CRC-32C: staged, declared.
@@ -303,6 +306,7 @@ impl fmt::Display for StorageError {
             StorageError::Superseded => {
                 f.write_str("a newer APPEND or ABORT took over this upload")
             }
+            StorageError::NotAdmitted => f.write_str("not allowed to write this upload"),
             StorageError::ChecksumMismatch(staged, declared) => write!(
                 f,
                 "checksum mismatch: received {staged:08x}, expected {declared:08x}; upload discarded"

@@ -1,7 +1,7 @@
 //! An APPEND's bytes into its session: what it asks ([`Appending`]),
 //! the session read once under its hold and judged there (admitted,
 //! unexpired, at its offset, within its size, declared first where the
-//! APPEND declares it), and the [`Appender`] that writes them; the
+//! APPEND declares it), and the [`FileAppender`] that writes them; the
 //! CRC-32C of what is staged, kept by this process's APPENDs or read back.
 //!
 //! Must never write past the session's size or anywhere but its end, nor
@@ -16,7 +16,7 @@ use rustix::fs::{Mode, OFlags};
 use super::gate::Point;
 use super::reserve::ReserveAsWritten;
 use super::session_files::{self as files, check_id, now_seconds};
-use super::session_state::{Appender, Live, RECORD_EVERY};
+use super::session_state::{FileAppender, Live, RECORD_EVERY};
 use super::sessions::touch;
 use super::usage::Change;
 use super::{Storage, StorageError};
@@ -41,7 +41,7 @@ pub struct Appending {
     /// judged against this quota of the writing token's (and the folders'
     /// above): [`Storage::count_staged_ahead`]. `None` for a length to
     /// come (a resumed `STOR`), counted write by write instead
-    /// ([`Appender::count_as_written`]).
+    /// ([`FileAppender::count_as_written`]).
     pub ahead: Option<Quota>,
 }
 
@@ -65,7 +65,7 @@ impl Storage {
         id: &str,
         asked: Appending,
         admit: impl FnOnce(&SessionInfo) -> Result<(), E>,
-    ) -> Result<(Appender, SessionInfo), E> {
+    ) -> Result<(FileAppender, SessionInfo), E> {
         self.pause(Point::Session);
         check_id(id)?;
         let dir = self.sessions_dir()?;
@@ -140,7 +140,7 @@ impl Storage {
         let crc = staged_crc(&live, &file, offset, RECORD_EVERY, || {})
             .ok()
             .flatten();
-        let appender = Appender {
+        let appender = FileAppender {
             id: id.to_owned(),
             file,
             live,

@@ -2,7 +2,7 @@
 //! them: the per-session state (`Live`: which APPEND owns a session, its
 //! running CRC, this node's lock on it), the map of them with the
 //! bookkeeping lock (`Sessions`, `Books`), an APPEND streaming in
-//! (`Appender`), and a session being committed (`Staging`). What happens to
+//! (`FileAppender`), and a session being committed (`Staging`). What happens to
 //! a session is `sessions.rs`'s; how it is written down, `session_files.rs`'s.
 
 use std::collections::HashMap;
@@ -161,7 +161,7 @@ impl Sessions {
 
 /// An APPEND streaming into a session.
 #[derive(Debug)]
-pub struct Appender {
+pub struct FileAppender {
     /// The session's id.
     pub(super) id: String,
     pub(super) file: File,
@@ -192,15 +192,15 @@ pub struct Appender {
     /// same (the data file says how many).
     pub(super) cut: bool,
     /// Where a length to come takes room for each write
-    /// ([`Appender::reserve_as_written`]).
+    /// ([`FileAppender::reserve_as_written`]).
     pub(super) reserve: ReserveAsWritten,
     /// A length to come counts each write in the ledger before it is
     /// made, judged against this quota of the writing token's (and the
-    /// folders' above): [`Appender::count_as_written`].
+    /// folders' above): [`FileAppender::count_as_written`].
     pub(super) ahead_quota: Option<Quota>,
 }
 
-impl Appender {
+impl FileAppender {
     /// Stages body bytes.
     ///
     /// # Errors
@@ -281,7 +281,7 @@ impl Appender {
     }
 
     /// Bytes staged in the session now as its data file says: after a
-    /// failed write, what [`Appender::received`] counts and whatever part
+    /// failed write, what [`FileAppender::received`] counts and whatever part
     /// of that write landed.
     pub fn staged(&self) -> u64 {
         self.file
@@ -345,7 +345,7 @@ impl Appender {
     }
 }
 
-impl Drop for Appender {
+impl Drop for FileAppender {
     /// Whatever arrived stays staged (that is the point), with its running
     /// CRC for the next APPEND or the commit; the session is free again,
     /// unless a newer APPEND owns it already.
@@ -356,7 +356,7 @@ impl Drop for Appender {
     }
 }
 
-impl Appender {
+impl FileAppender {
     /// Counts the bytes it staged in the usage ledger, once: when it ends
     /// (on the I/O pool), or is dropped cut off, less those counted ahead
     /// (what a cut or refused APPEND did not stage is given back). Counted

@@ -10,8 +10,8 @@
 //! (docs/store-plan.md): so far looking things up, listing and walking,
 //! the file system's space, room and quotas, and the namespace (removing,
 //! renaming, copying and making), dead properties and WebDAV's lock table
-//! ([`LockTable`]), and uploads (begun as an [`Upload`], which only the
-//! engine that began it commits). Every verb is what the engine does,
+//! ([`LockTable`]), uploads (begun as an [`Upload`], which only the
+//! engine that began it commits) and their sessions ([`SessionStore`]). Every verb is what the engine does,
 //! never a rule: grants, quotas, locks and the wire's words stay in
 //! serve/.
 //!
@@ -24,8 +24,8 @@ use std::io;
 
 use super::store_values::{CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, Spill};
 use super::{
-    Ahead, Committing, Left, LockTable, Look, OverQuota, ReserveAsWritten, Room, StorageError,
-    Upload, ZipCrc,
+    Ahead, Committing, Left, LockTable, Look, OverQuota, ReserveAsWritten, Room, SessionStore,
+    StorageError, Upload, ZipCrc,
 };
 use crate::access::quota::Quota;
 use crate::model::{
@@ -443,6 +443,9 @@ pub trait Store: Send + Sync {
 
     /// WebDAV's lock table.
     fn locks(&self) -> &dyn LockTable;
+
+    /// The resumable uploads' sessions.
+    fn sessions(&self) -> &dyn SessionStore;
 
     /// Whether every write is a round trip to a server (FUSE, NFS): then
     /// even a check that could run on the reactor goes to the pool.

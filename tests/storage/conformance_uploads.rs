@@ -32,7 +32,7 @@ fn committed(store: &dyn Store, upload: Upload, bytes: &[u8]) -> Result<Committe
 }
 
 /// The bytes of file `name`.
-fn read(store: &dyn Store, name: &str) -> Vec<u8> {
+pub(super) fn read(store: &dyn Store, name: &str) -> Vec<u8> {
     let opened = store.open(&name_of(name), Open::Read).unwrap().unwrap();
     let mut bytes = vec![0; opened.version.info.size as usize];
     opened.body.read_exact_at(&mut bytes, 0).unwrap();
@@ -193,7 +193,7 @@ fn a_copy_is_staged_from_the_version_opened_with_its_properties() {
 
 /// The two engines, empty, counting usage for each token and for the
 /// folders of `quotas` (every change then made through the trait).
-fn counting(quotas: &[&str]) -> Vec<(&'static str, Arc<dyn Store>, Option<TempDir>)> {
+pub(super) fn counting(quotas: &[&str]) -> Vec<(&'static str, Arc<dyn Store>, Option<TempDir>)> {
     let quotas: Vec<_> = quotas
         .iter()
         .map(|quota| FolderQuota::parse(quota).unwrap())

@@ -18,7 +18,7 @@ use crate::model::DEFERRED_SIZE;
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{
-    Body, BodyLength, Ctx, Failure, Next, Outcome, Receive, Reply, Sink, check_space, refuse,
+    Body, BodyLength, Ctx, Next, Outcome, Receive, Reply, Sink, check_space, refuse,
     storage_refusal, user_of,
 };
 use crate::storage::{Appending, StorageError};
@@ -66,8 +66,8 @@ impl Operate for Resume {
                     // A length to come: counted write by write.
                     ahead: None,
                 };
-                ctx.storage
-                    .append(&session.id, asked, |_| Ok::<(), Failure>(()))
+                let sessions = ctx.store.sessions();
+                Ok(sessions.append(&session.id, asked, &mut |_| true)?)
             });
             match resumed {
                 Ok((mut appender, session)) => {

@@ -28,7 +28,11 @@ impl Operate for Progress {
 
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
         on_own_session(who, "PROGRESS", self.id, |ctx, id| {
-            match ctx.storage.live_session(id, ctx.config.session_ttl()) {
+            match ctx
+                .store
+                .sessions()
+                .live_session(id, ctx.config.session_ttl())
+            {
                 Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
                 Err(err) => refuse(ctx, "PROGRESS", id, err.into(), Next::Request),
             }
@@ -57,10 +61,8 @@ impl Operate for Sessions {
         Outcome::on_pool(move |ctx| {
             let may_write = |name: &Name| authorize_session(&who, name.as_str()).is_ok();
             let ttl = ctx.config.session_ttl();
-            match ctx
-                .storage
-                .list_sessions(ttl, MAX_LISTED_SESSIONS, &may_write)
-            {
+            let sessions = ctx.store.sessions();
+            match sessions.list_sessions(ttl, MAX_LISTED_SESSIONS, &may_write) {
                 Ok(mut sessions) => {
                     let owner = who.owner().map(|owner| owner.as_str().to_owned());
                     sessions.retain(|listed| told(&who, owner.as_deref(), &listed.info));
@@ -95,7 +97,7 @@ impl Operate for Abort {
 
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
         on_own_session(who, "ABORT", self.id, |ctx, id| {
-            match ctx.storage.abort_session(id) {
+            match ctx.store.sessions().abort_session(id) {
                 Ok(()) => {
                     debug!("#{} ABORT {id}", ctx.client);
                     Outcome::answer(Reply::Done)

@@ -99,11 +99,10 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
     let writer = who.clone();
     Outcome::on_pool(move |ctx| {
         let limits = session_limits(ctx, owner);
+        let sessions = ctx.store.sessions();
         let begun = match (crc, size) {
-            (Some(crc), Some(size)) => ctx.storage.begin_session(&name, size, crc, &limits),
-            _ => ctx
-                .storage
-                .begin_new_session(&name, size, meta.as_deref(), &limits),
+            (Some(crc), Some(size)) => sessions.begin_session(&name, size, crc, &limits),
+            _ => sessions.begin_new_session(&name, size, meta.as_deref(), &limits),
         };
         let begun = begun
             .map_err(Failure::from)
@@ -160,7 +159,7 @@ fn with_room(
         Ok(()) => Ok(session),
         Err(failure) => {
             if session.received == 0
-                && let Err(err) = ctx.storage.abort_session(&session.id)
+                && let Err(err) = ctx.store.sessions().abort_session(&session.id)
             {
                 warn!(
                     "#{} session {}: not taken back: {err}",
@@ -197,7 +196,7 @@ fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> 
     if who.is_everyone() {
         return Ok(());
     }
-    match ctx.storage.session(id) {
+    match ctx.store.sessions().session(id) {
         Ok(session) => authorize_session(who, session.name.as_str()),
         Err(StorageError::NoSuchUpload) => Ok(()),
         Err(err) => Err(err.into()),
@@ -253,7 +252,7 @@ impl Operate for Append {
     /// upload's size first (tus's creation-defer-length), within the
     /// server's size limit as any upload's; the bytes it stages are within
     /// that limit too. The session's record is read once, by
-    /// [`Storage::append`](crate::storage::Storage::append), and `who`'s
+    /// [`SessionStore::append`](crate::storage::SessionStore::append), and `who`'s
     /// right to write it judged on what it says.
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
         let commit = self.commit.then(|| crate::serve::user_of(ctx, &who));
@@ -306,11 +305,22 @@ fn append_now(
     asked: Appending,
     checksum: Option<PieceChecksum>,
     commit: Option<Option<Owner>>,
-    admit: impl FnOnce(&SessionInfo) -> Result<(), Failure>,
+    mut admit: impl FnMut(&SessionInfo) -> Result<(), Failure>,
 ) -> Outcome {
     let len = asked.len;
     let body = Body::fixed(len);
-    match ctx.storage.append(id, asked, admit) {
+    // The engine asks whether the client may write the session of the
+    // record it reads; why not is kept here, for the answer.
+    let mut refusal = None;
+    let mut judge = |session: &SessionInfo| match admit(session) {
+        Ok(()) => true,
+        Err(failure) => {
+            refusal = Some(failure);
+            false
+        }
+    };
+    let appended = ctx.store.sessions().append(id, asked, &mut judge);
+    match appended {
         Ok((appender, session)) => {
             let mut receive = Receive::new(Sink::Session(appender), session.name, Some(len), None)
                 .deferred(ctx.config.pool_writes.on(ctx.store, false));
@@ -322,7 +332,10 @@ fn append_now(
             }
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
-        Err(failure) => refuse(ctx, "APPEND", id, failure, skip_body(body, ctx.config)),
+        Err(err) => {
+            let failure = refusal.unwrap_or_else(|| err.into());
+            refuse(ctx, "APPEND", id, failure, skip_body(body, ctx.config))
+        }
     }
 }
 
@@ -407,7 +420,7 @@ pub(in crate::serve) fn finish_append(
     match appender.finish(ctx.config.fsync) {
         Ok(received) if declare && commit_at == Some(received) => {
             debug!("#{client} APPEND {name} {size} bytes, its end: committing {received}");
-            match ctx.storage.declare_session_size(&id, received) {
+            match ctx.store.sessions().declare_session_size(&id, received) {
                 Ok(()) => commit_session(ctx, &id, None, user),
                 Err(err) => Outcome::failed(err.into(), Next::Request),
             }
@@ -442,7 +455,7 @@ pub(in crate::serve) fn commit_session(
     mtime: Option<i64>,
     user: Option<Owner>,
 ) -> Outcome {
-    match ctx.storage.finish_session(id) {
+    match ctx.store.sessions().finish_session(id) {
         Ok((_, session, _))
             if let Err(failure) = super::locks::unlocked(ctx, session.name.as_str()) =>
         {

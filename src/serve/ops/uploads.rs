@@ -1,6 +1,6 @@
 //! ListMultipartUploads (S3's): one page of the multipart uploads under a
 //! prefix, by name then id, gathered as the sessions' index is walked
-//! (`Storage::visit_sessions`) in a heap that keeps only the page's worth,
+//! (`SessionStore::visit_sessions`) in a heap that keeps only the page's worth,
 //! so a page costs memory of its size whatever the server holds. Apart
 //! from `multipart.rs`, which serves the uploads themselves.
 
@@ -68,7 +68,8 @@ fn list_uploads(who: Who, prefix: Prefix, after: Option<(String, String)>, max: 
         };
         let mut page = BinaryHeap::with_capacity(max + 2);
         let ttl = ctx.config.session_ttl();
-        let visited = ctx.storage.visit_sessions(ttl, &under, &mut |session| {
+        let sessions = ctx.store.sessions();
+        let visited = sessions.visit_sessions(ttl, &under, &mut |session| {
             let upload = ByKey(session);
             let key = upload.key();
             let beyond = page
@@ -76,7 +77,7 @@ fn list_uploads(who: Who, prefix: Prefix, after: Option<(String, String)>, max: 
                 .is_some_and(|last: &ByKey| page.len() > max && key >= last.key());
             if after.is_none_or(|after| key > after)
                 && !beyond
-                && ctx.storage.is_multipart(&upload.0.info.id)
+                && sessions.is_multipart(&upload.0.info.id)
             {
                 page.push(upload);
                 if page.len() > max + 1 {

@@ -14,7 +14,8 @@
 //! Each verb is the POSIX engine's, as `tests/storage/conformance.rs`
 //! checks them side by side: `walks.rs` lists and walks, `namespace.rs`
 //! removes, renames, copies and makes, `locks.rs` is the lock table,
-//! `upload.rs` takes uploads and commits them, `store.rs` is the trait's
+//! `upload.rs` takes uploads and commits them, `sessions.rs` keeps upload
+//! sessions and `appender.rs` their APPENDs, `store.rs` is the trait's
 //! face.
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,13 +29,18 @@ use crate::access::quota::{FolderQuota, covers};
 use crate::model::{Account, DeadProperty, FileInfo, Md5Tag, Stamp, Usage, Version};
 use crate::name::Name;
 
+mod appender;
 mod locks;
 mod namespace;
+mod session_store;
+mod sessions;
 mod store;
 mod upload;
 mod walks;
 
+pub use appender::MemoryAppender;
 use locks::MemoryLocks;
+use sessions::Session;
 pub use upload::MemoryUpload;
 
 /// The size a memory store says its file system has.
@@ -61,6 +67,11 @@ pub(super) struct Tree {
     next_inode: u64,
     /// The quota'd folders where usage is counted ([`MemoryStore::count_usage`]).
     counting: Option<Vec<FolderQuota>>,
+    /// Upload sessions, by id (`sessions.rs`).
+    sessions: BTreeMap<String, Session>,
+    /// The last session id and APPEND ticket given.
+    next_session: u64,
+    tickets: u64,
 }
 
 /// What has a name.
@@ -134,6 +145,9 @@ impl MemoryStore {
                 props: HashMap::new(),
                 next_inode: 2,
                 counting: None,
+                sessions: BTreeMap::new(),
+                next_session: 0,
+                tickets: 0,
             })),
             locks: MemoryLocks::default(),
             spool_room: Arc::new(SpoolRoom::new(DEFAULT_LISTING_MEMORY)),
@@ -303,6 +317,8 @@ impl Tree {
                 usage.add_file(file.bytes.len() as u64);
             }
         }
+        let staged = self.staged_below(prefix, owner);
+        usage.bytes = usage.bytes.saturating_add(staged.bytes);
         usage
     }
 

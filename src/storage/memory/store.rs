@@ -15,7 +15,7 @@ use crate::name::{Name, Prefix};
 use crate::storage::upload_handle::another_engine;
 use crate::storage::{
     Ahead, Committing, Left, LockTable, Look, NoRoom, OverQuota, ReserveAsWritten, Room,
-    StorageError, Upload, ZipCrc, over_quota,
+    SessionStore, StorageError, Upload, ZipCrc, over_quota,
 };
 use crate::storage::{
     CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Spill, Store, Take, Wanted,
@@ -392,6 +392,10 @@ impl Store for MemoryStore {
 
     fn locks(&self) -> &dyn LockTable {
         &self.locks
+    }
+
+    fn sessions(&self) -> &dyn SessionStore {
+        self
     }
 
     fn writes_are_round_trips(&self) -> bool {

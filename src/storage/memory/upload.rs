@@ -8,13 +8,15 @@
 //!
 //! Quotas are judged at the commit only: bytes are not counted as they
 //! arrive ([`MemoryUpload::count_as_written`] records the owner), nor is
-//! there a disk reserve to take room from.
+//! there a disk reserve to take room from. A session's commit
+//! (`sessions.rs`) is an upload of its bytes that takes the session with
+//! it as it lands.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Entry, MemoryStore, Stored, Tree, dir_of, now};
 use crate::access::quota::Quota;
-use crate::model::{Account, DeadProperty, Folders, Md5Tag, NewProps, Usage};
+use crate::model::{Account, DeadProperty, Folders, Md5Tag, NewProps, SessionInfo, Usage};
 use crate::name::Name;
 use crate::storage::{
     Committed, EngineUpload, Look, Opened, ReserveAsWritten, StorageError, over_quota,
@@ -33,6 +35,9 @@ pub struct MemoryUpload {
     bytes: Vec<u8>,
     terms: Terms,
     committed: bool,
+    /// The session whose bytes it commits: it leaves with the commit (its
+    /// staged bytes then count as the file's), and stays if dropped.
+    session: Option<String>,
 }
 
 /// What the commit is made with, as the caller set it.
@@ -89,7 +94,21 @@ impl MemoryStore {
                 ..Terms::default()
             },
             committed: false,
+            session: None,
         })
+    }
+
+    /// The upload that commits session `info`'s `bytes` (its folders made
+    /// as they arrive implicitly, what has the name looked at now).
+    pub(super) fn begin_session_commit(
+        &self,
+        info: &SessionInfo,
+        bytes: Vec<u8>,
+    ) -> Result<MemoryUpload, StorageError> {
+        let mut upload = self.begin(&info.name, Folders::Implicit, Look::AtBegin)?;
+        upload.bytes = bytes;
+        upload.session = Some(info.id.clone());
+        Ok(upload)
     }
 
     /// As [`crate::storage::Store::stage_copy`] (`from`'s name is not
@@ -129,7 +148,7 @@ impl Tree {
     ///
     /// # Errors
     /// [`StorageError::IsDirectory`] for a folder.
-    fn replaceable(&self, name: &str) -> Result<bool, StorageError> {
+    pub(super) fn replaceable(&self, name: &str) -> Result<bool, StorageError> {
         match self.folder(name) {
             Some(_) => Err(StorageError::IsDirectory),
             None => Ok(self.file(name).is_some()),
@@ -275,7 +294,19 @@ impl MemoryUpload {
         let replaces = self.terms.replaces.unwrap_or(found);
         let size = self.bytes.len() as u64;
         let writer = (self.terms.owner.as_deref(), self.terms.quota);
-        tree.admits(writer, name, size)?;
+        // A session's staged bytes count already: they become the file's.
+        let session = self
+            .session
+            .as_ref()
+            .and_then(|id| tree.sessions.remove_entry(id));
+        let admitted = tree.admits(writer, name, size);
+        if let Some((id, session)) = session {
+            tree.sessions.insert(id, session);
+        }
+        admitted?;
+        if let Some(id) = &self.session {
+            tree.session_landed(id);
+        }
         let stored = self.stored(tree.inode(), crc);
         let landed = (stored.info(), stored.stamp());
         let props = self.new_props();
@@ -329,6 +360,10 @@ impl Drop for MemoryUpload {
         if !self.committed {
             let mut tree = self.tree.lock().unwrap_or_else(PoisonError::into_inner);
             tree.prune(dir_of(self.name.as_str()), self.floor);
+            let session = self.session.as_deref().map(|id| tree.session_mut(id));
+            if let Some(Ok(session)) = session {
+                session.committing = false;
+            }
         }
     }
 }

@@ -1,0 +1,230 @@
+//! A memory store's APPENDs: [`MemoryStore::append_to`] judges the
+//! session as the POSIX engine's `append` does (admitted, unexpired, at
+//! its offset, within its size, declared first where asked; its bytes
+//! counted against the quotas before they arrive) and takes it over from
+//! an APPEND still streaming; [`MemoryAppender`] stages the bytes while
+//! it owns the session.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use super::sessions::{Session, declare_size};
+use super::{MemoryStore, Tree, now};
+use crate::access::quota::Quota;
+use crate::model::{Account, SessionInfo, Usage};
+use crate::storage::{
+    Admit, Appender, Appending, EngineAppender, ReserveAsWritten, StorageError, over_quota,
+};
+
+/// An APPEND streaming into a memory store's session.
+#[derive(Debug)]
+pub struct MemoryAppender {
+    tree: Arc<Mutex<Tree>>,
+    id: String,
+    /// Which APPEND this is: it writes only while the session is its.
+    ticket: u64,
+    /// Bytes staged when it began.
+    start: u64,
+    written: u64,
+    /// Bytes counted ahead and not arrived yet.
+    reserved: u64,
+    /// A length to come counts each write against this quota first.
+    quota: Option<Quota>,
+}
+
+impl MemoryStore {
+    /// As [`SessionStore::append`](crate::storage::SessionStore::append).
+    pub(super) fn append_to(
+        &self,
+        id: &str,
+        asked: Appending,
+        admit: Admit<'_>,
+    ) -> Result<(Appender, SessionInfo), StorageError> {
+        let mut tree = self.tree();
+        let session = tree.session_mut(id)?;
+        if session.committing {
+            return Err(StorageError::Committing);
+        }
+        let info = session.info(id);
+        if !admit(&info) {
+            return Err(StorageError::NotAdmitted);
+        }
+        if info.stored {
+            return Err(StorageError::Stored(info.size));
+        }
+        if asked.ttl.is_some_and(|ttl| session.has_expired(ttl)) {
+            log::info!("upload session {id} expired");
+            tree.sessions.remove(id);
+            return Err(StorageError::Expired);
+        }
+        let info = appendable(tree.session_mut(id)?, info, asked)?;
+        if let Some(quota) = asked.ahead {
+            tree.count_ahead(id, asked.len, quota)?;
+        }
+        tree.tickets += 1;
+        let ticket = tree.tickets;
+        let session = tree.session_mut(id)?;
+        if session.writer != 0 {
+            log::info!("upload session {id}: a new APPEND takes over from one still open");
+        }
+        session.writer = ticket;
+        session.used = now().0;
+        let appender = MemoryAppender {
+            tree: Arc::clone(&self.tree),
+            id: id.to_owned(),
+            ticket,
+            start: info.received,
+            written: 0,
+            reserved: asked.ahead.map_or(0, |_| asked.len),
+            quota: None,
+        };
+        Ok((Appender::Other(Box::new(appender)), info))
+    }
+}
+
+/// `info`, session `session` as read, if it takes the bytes `asked`: at
+/// its offset, within its size (declared first where the APPEND declares
+/// it).
+fn appendable(
+    session: &mut Session,
+    mut info: SessionInfo,
+    asked: Appending,
+) -> Result<SessionInfo, StorageError> {
+    if let Some(size) = asked.size {
+        declare_size(session, size)?;
+        info.size = size;
+    }
+    if asked.offset != info.received {
+        return Err(StorageError::WrongOffset(info.received));
+    }
+    let end = asked.offset.checked_add(asked.len);
+    if end.is_none_or(|end| end > info.size) {
+        return Err(StorageError::PastEnd(info.size));
+    }
+    Ok(info)
+}
+
+impl Tree {
+    /// Counts `len` bytes of session `id` before they arrive, if the
+    /// quotas of its owner (judged by `quota`, the writer's) and of the
+    /// folders above it have room for them, as the POSIX engine's
+    /// ledger judges a staged count (one file more, for a file quota).
+    fn count_ahead(&mut self, id: &str, len: u64, quota: Quota) -> Result<(), StorageError> {
+        if self.counting.is_some() {
+            let session = self.session_mut(id)?;
+            let (name, owner) = (session.name.clone(), session.owner.clone());
+            let more = Usage {
+                bytes: len,
+                files: 1,
+            };
+            if let Some(owner) = owner.as_deref() {
+                let account = Account::Token(owner);
+                if let Some(over) = over_quota(quota, self.usage(account), more, account) {
+                    return Err(StorageError::OverQuota(Box::new(over)));
+                }
+            }
+            for folder in self.quotas_over(name.as_str()) {
+                let account = Account::Folder(&folder.prefix);
+                let used = self.usage(account);
+                if let Some(over) = over_quota(folder.limit, used, more, account) {
+                    return Err(StorageError::OverQuota(Box::new(over)));
+                }
+            }
+        }
+        self.session_mut(id)?.ahead += len;
+        Ok(())
+    }
+}
+
+impl MemoryAppender {
+    fn tree(&self) -> MutexGuard<'_, Tree> {
+        self.tree.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Gives back what was counted ahead and never arrived, and frees the
+    /// session unless a newer APPEND owns it.
+    fn end(&mut self) {
+        let reserved = std::mem::take(&mut self.reserved);
+        let mut tree = self.tree();
+        if let Ok(session) = tree.session_mut(&self.id) {
+            session.ahead = session.ahead.saturating_sub(reserved);
+            if session.writer == self.ticket {
+                session.writer = 0;
+            }
+        }
+    }
+}
+
+impl EngineAppender for MemoryAppender {
+    fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        let len = data.len() as u64;
+        let (quota, id, ticket) = (self.quota, self.id.clone(), self.ticket);
+        let mut tree = self.tree.lock().unwrap_or_else(PoisonError::into_inner);
+        match tree.sessions.get(&id) {
+            Some(session) if session.writer == ticket => {}
+            _ => return Err(StorageError::Superseded),
+        }
+        let from_reserved = len.min(self.reserved);
+        if let Some(quota) = quota
+            && len > from_reserved
+        {
+            tree.count_ahead(&id, len - from_reserved, quota)?;
+            self.reserved += len - from_reserved;
+        }
+        let session = tree.session_mut(&id)?;
+        let counted = len.min(self.reserved);
+        session.ahead = session.ahead.saturating_sub(counted);
+        self.reserved -= counted;
+        session.bytes.extend_from_slice(data);
+        session.used = now().0;
+        self.written += len;
+        Ok(())
+    }
+
+    /// Nothing: a memory store has no disk reserve.
+    fn reserve_as_written(&mut self, _reserve: ReserveAsWritten) {}
+
+    fn count_as_written(&mut self, quota: Quota) {
+        self.quota = Some(quota);
+    }
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn staged(&self) -> u64 {
+        let tree = self.tree();
+        let staged = tree.sessions.get(&self.id).map(|s| s.bytes.len() as u64);
+        staged.unwrap_or(self.start + self.written)
+    }
+
+    fn received(&self) -> u64 {
+        self.start + self.written
+    }
+
+    fn discard(mut self: Box<Self>) -> Result<(), StorageError> {
+        {
+            let mut tree = self.tree();
+            let session = tree.session_mut(&self.id)?;
+            if session.writer != self.ticket {
+                return Err(StorageError::Superseded);
+            }
+            session
+                .bytes
+                .truncate(usize::try_from(self.start).unwrap_or(usize::MAX));
+        }
+        self.written = 0;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, _durable: bool) -> Result<u64, StorageError> {
+        self.end();
+        Ok(self.received())
+    }
+}
+
+impl Drop for MemoryAppender {
+    /// What arrived stays staged; the session is free again.
+    fn drop(&mut self) {
+        self.end();
+    }
+}

@@ -1,0 +1,90 @@
+//! The memory store's sessions as a [`SessionStore`]: each verb one call
+//! of `sessions.rs` or `appender.rs`, under the store's one lock.
+
+use super::MemoryStore;
+use crate::model::{ListedSession, SessionInfo, SessionLimits, SessionTtl};
+use crate::name::Name;
+use crate::storage::{
+    Admit, Appender, Appending, Include, SessionStore, StorageError, Upload, Visit,
+};
+
+impl SessionStore for MemoryStore {
+    fn begin_session(
+        &self,
+        name: &Name,
+        size: u64,
+        crc: u32,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        self.begin_session_of((name, size, crc), limits)
+    }
+
+    fn begin_new_session(
+        &self,
+        name: &Name,
+        size: Option<u64>,
+        meta: Option<&str>,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        self.begin_new_session_of((name, size, meta), limits)
+    }
+
+    fn session(&self, id: &str) -> Result<SessionInfo, StorageError> {
+        self.session_of(id)
+    }
+
+    fn live_session(&self, id: &str, ttl: SessionTtl) -> Result<SessionInfo, StorageError> {
+        self.live_session_of(id, ttl)
+    }
+
+    fn visit_sessions(
+        &self,
+        ttl: SessionTtl,
+        include: Include<'_>,
+        visit: Visit<'_>,
+    ) -> Result<(), StorageError> {
+        self.visit_sessions_of(ttl, include, visit)
+    }
+
+    fn list_sessions(
+        &self,
+        ttl: SessionTtl,
+        limit: usize,
+        include: Include<'_>,
+    ) -> Result<Vec<ListedSession>, StorageError> {
+        let mut listed = Vec::new();
+        if limit > 0 {
+            self.visit_sessions_of(ttl, include, &mut |session| {
+                listed.push(session);
+                listed.len() < limit
+            })?;
+        }
+        Ok(listed)
+    }
+
+    /// None: a memory store takes no multipart uploads yet.
+    fn is_multipart(&self, _id: &str) -> bool {
+        false
+    }
+
+    fn append(
+        &self,
+        id: &str,
+        asked: Appending,
+        admit: Admit<'_>,
+    ) -> Result<(Appender, SessionInfo), StorageError> {
+        self.append_to(id, asked, admit)
+    }
+
+    fn declare_session_size(&self, id: &str, size: u64) -> Result<(), StorageError> {
+        self.declare_size_of(id, size)
+    }
+
+    fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo, u32), StorageError> {
+        self.finish_session_of(id)
+    }
+
+    fn abort_session(&self, id: &str) -> Result<(), StorageError> {
+        self.abort_session_of(id)
+    }
+}

@@ -1,0 +1,389 @@
+//! A memory store's upload sessions: each a [`Session`] in the tree's
+//! table (under the store's one lock, so that a session's commit, which
+//! turns its bytes into a file, is one change of both), with the POSIX
+//! engine's answers: a session found again by what it uploads, the caps
+//! per server, client and owner, the TTLs (short for a session with no
+//! bytes), a tus upload's mark kept after its commit for the short TTL, a
+//! session busy or committing left alone. Its APPENDs are
+//! `appender.rs`'s.
+//!
+//! Staged bytes, and those an APPEND counted before they arrive, count in
+//! the usage of the session's owner and of the folders above its name, as
+//! the POSIX engine's ledger counts them (no file until it commits).
+
+use super::{MemoryStore, Tree, now};
+use crate::model::{DEFERRED_SIZE, ListedSession, SessionCap, SessionInfo, SessionLimits};
+use crate::model::{SessionTtl, Usage, fits_a_record};
+use crate::name::Name;
+use crate::storage::{Include, StorageError, Upload, Visit};
+
+/// An upload session kept in memory.
+#[derive(Debug)]
+pub(super) struct Session {
+    pub(super) name: Name,
+    /// [`DEFERRED_SIZE`] until declared.
+    pub(super) size: u64,
+    crc: Option<u32>,
+    meta: Option<String>,
+    pub(super) owner: Option<String>,
+    client: std::net::IpAddr,
+    begun: i64,
+    pub(super) used: i64,
+    pub(super) bytes: Vec<u8>,
+    /// The ticket of the APPEND that owns it (0: none).
+    pub(super) writer: u64,
+    /// Bytes APPENDs counted before they arrived.
+    pub(super) ahead: u64,
+    pub(super) committing: bool,
+    /// A tus upload's mark: its file landed (kept for the short TTL, for
+    /// a client that lost the answer).
+    stored: bool,
+}
+
+impl Session {
+    pub(super) fn info(&self, id: &str) -> SessionInfo {
+        SessionInfo {
+            id: id.to_owned(),
+            name: self.name.clone(),
+            size: self.size,
+            crc: self.crc,
+            received: match self.stored {
+                true => self.size,
+                false => self.bytes.len() as u64,
+            },
+            meta: self.meta.clone(),
+            owner: self.owner.clone(),
+            expires: None,
+            stored: self.stored,
+        }
+    }
+
+    fn in_use(&self) -> bool {
+        self.writer != 0 || self.committing
+    }
+
+    pub(super) fn has_expired(&self, ttl: SessionTtl) -> bool {
+        !self.in_use() && ttl.has_expired(self.used, self.bytes.len() as u64)
+    }
+
+    /// What it counts in the usage of the accounts above it.
+    fn counted(&self) -> u64 {
+        match self.stored {
+            true => 0,
+            false => self.bytes.len() as u64 + self.ahead,
+        }
+    }
+}
+
+impl Tree {
+    /// Session `id`.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`] if there is none.
+    pub(super) fn session_mut(&mut self, id: &str) -> Result<&mut Session, StorageError> {
+        self.sessions.get_mut(id).ok_or(StorageError::NoSuchUpload)
+    }
+
+    /// Removes the sessions `ttl` lets go, and the marks of stored
+    /// uploads older than its short TTL.
+    fn expire(&mut self, ttl: SessionTtl) {
+        let now = now().0;
+        let short = i64::try_from(ttl.empty.as_secs()).unwrap_or(i64::MAX);
+        self.sessions.retain(|id, session| {
+            let gone = match session.stored {
+                true => now > session.used.saturating_add(short),
+                false => session.has_expired(ttl),
+            };
+            if gone && !session.stored {
+                log::info!("upload session {id} expired");
+            }
+            !gone
+        });
+    }
+
+    /// Begins session `id` for `(name, size, crc, meta)` within `limits`.
+    fn create_session(
+        &mut self,
+        (name, size, crc, meta): (&Name, u64, Option<u32>, Option<&str>),
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        self.check_caps(limits)?;
+        // Refuse now what the commit would refuse later.
+        self.can_be_file(name.as_str())?;
+        self.next_session += 1;
+        let id = format!("{:016x}", self.next_session);
+        let (now, _) = now();
+        let session = Session {
+            name: name.clone(),
+            size,
+            crc,
+            meta: meta.map(str::to_owned),
+            owner: limits.owner.clone(),
+            client: limits.client,
+            begun: now,
+            used: now,
+            bytes: Vec::new(),
+            writer: 0,
+            ahead: 0,
+            committing: false,
+            stored: false,
+        };
+        let mut info = session.info(&id);
+        info.expires = Some(limits.ttl.expires(now, 0));
+        self.sessions.insert(id, session);
+        Ok(info)
+    }
+
+    /// Whether `limits` leave room for one more session.
+    fn check_caps(&self, limits: &SessionLimits) -> Result<(), StorageError> {
+        let live = || self.sessions.values().filter(|session| !session.stored);
+        if live().count() >= limits.total {
+            return Err(StorageError::TooManySessions(SessionCap::Server));
+        }
+        let cap = limits.per_client;
+        if live().filter(|s| s.client == limits.client).count() >= cap {
+            return Err(StorageError::TooManySessions(SessionCap::Client(cap)));
+        }
+        if let Some(owner) = &limits.owner {
+            let cap = limits.per_owner;
+            if live().filter(|s| s.owner.as_ref() == Some(owner)).count() >= cap {
+                return Err(StorageError::TooManySessions(SessionCap::Token(cap)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a file could be committed at `name`: no folder has it, no
+    /// file is on its way.
+    fn can_be_file(&self, name: &str) -> Result<(), StorageError> {
+        let ends = name.match_indices('/').map(|(at, _)| at);
+        if ends
+            .into_iter()
+            .any(|end| self.file(&name[..end]).is_some())
+        {
+            return Err(StorageError::ParentNotDirectory);
+        }
+        self.replaceable(name).map(drop)
+    }
+
+    /// What the sessions of names starting with `prefix` (of `owner`'s
+    /// only, if given) count in usage.
+    pub(super) fn staged_below(&self, prefix: &str, owner: Option<&str>) -> Usage {
+        let mut usage = Usage::default();
+        let sessions = self.sessions.values().filter(|session| {
+            session.name.as_str().starts_with(prefix)
+                && owner.is_none_or(|owner| session.owner.as_deref() == Some(owner))
+        });
+        for session in sessions {
+            usage.bytes = usage.bytes.saturating_add(session.counted());
+        }
+        usage
+    }
+
+    /// Session `id`'s file landed: it goes, or stays as the mark of a
+    /// stored upload (a tus upload's, whose client did not give a CRC).
+    pub(super) fn session_landed(&mut self, id: &str) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        match session.crc {
+            Some(_) => {
+                self.sessions.remove(id);
+            }
+            None => {
+                session.stored = true;
+                session.committing = false;
+                session.bytes = Vec::new();
+                session.used = now().0;
+            }
+        }
+    }
+}
+
+impl MemoryStore {
+    /// As [`SessionStore::begin_session`](crate::storage::SessionStore::begin_session).
+    pub(super) fn begin_session_of(
+        &self,
+        (name, size, crc): (&Name, u64, u32),
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        let mut tree = self.tree();
+        tree.expire(limits.ttl);
+        let found = tree.sessions.iter_mut().find(|(_, session)| {
+            !session.stored
+                && session.name == *name
+                && session.size == size
+                && session.crc == Some(crc)
+        });
+        if let Some((id, session)) = found {
+            if session.committing {
+                return Err(StorageError::Committing);
+            }
+            session.used = now().0;
+            return Ok(session.info(id));
+        }
+        tree.create_session((name, size, Some(crc), None), limits)
+    }
+
+    /// As [`SessionStore::begin_new_session`](crate::storage::SessionStore::begin_new_session).
+    pub(super) fn begin_new_session_of(
+        &self,
+        (name, size, meta): (&Name, Option<u64>, Option<&str>),
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        if meta.is_some_and(|meta| !fits_a_record(meta.as_bytes())) {
+            let err = std::io::Error::other("session metadata is not one line");
+            return Err(StorageError::Io(err));
+        }
+        let mut tree = self.tree();
+        tree.expire(limits.ttl);
+        let size = size.unwrap_or(DEFERRED_SIZE);
+        tree.create_session((name, size, None, meta), limits)
+    }
+
+    /// As [`SessionStore::session`](crate::storage::SessionStore::session).
+    pub(super) fn session_of(&self, id: &str) -> Result<SessionInfo, StorageError> {
+        Ok(self.tree().session_mut(id)?.info(id))
+    }
+
+    /// As [`SessionStore::live_session`](crate::storage::SessionStore::live_session).
+    pub(super) fn live_session_of(
+        &self,
+        id: &str,
+        ttl: SessionTtl,
+    ) -> Result<SessionInfo, StorageError> {
+        let mut tree = self.tree();
+        let session = tree.session_mut(id)?;
+        let mut info = session.info(id);
+        if session.stored {
+            return Ok(info);
+        }
+        if session.has_expired(ttl) {
+            log::info!("upload session {id} expired");
+            tree.sessions.remove(id);
+            return Err(StorageError::Expired);
+        }
+        info.expires = Some(ttl.expires(session.used, info.received));
+        Ok(info)
+    }
+
+    /// As [`SessionStore::visit_sessions`](crate::storage::SessionStore::visit_sessions).
+    pub(super) fn visit_sessions_of(
+        &self,
+        ttl: SessionTtl,
+        include: Include<'_>,
+        visit: Visit<'_>,
+    ) -> Result<(), StorageError> {
+        let listed = {
+            let mut tree = self.tree();
+            tree.expire(ttl);
+            let now = now().0;
+            let mut listed: Vec<(i64, ListedSession)> = tree
+                .sessions
+                .iter()
+                .filter(|(_, session)| !session.stored && include(&session.name))
+                .map(|(id, session)| (session.used, listed(id, session, ttl, now)))
+                .collect();
+            listed.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.info.id.cmp(&b.1.info.id)));
+            listed
+        };
+        // Visited without the lock: a visitor may ask the store again.
+        for (_, session) in listed {
+            if !visit(session) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// As [`SessionStore::declare_session_size`](crate::storage::SessionStore::declare_session_size).
+    pub(super) fn declare_size_of(&self, id: &str, size: u64) -> Result<(), StorageError> {
+        declare_size(self.tree().session_mut(id)?, size)
+    }
+
+    /// As [`SessionStore::finish_session`](crate::storage::SessionStore::finish_session).
+    pub(super) fn finish_session_of(
+        &self,
+        id: &str,
+    ) -> Result<(Upload, SessionInfo, u32), StorageError> {
+        let (info, bytes) = {
+            let mut tree = self.tree();
+            let session = tree.session_mut(id)?;
+            let info = session.info(id);
+            if session.stored {
+                return Err(StorageError::Stored(info.size));
+            }
+            if session.writer != 0 {
+                return Err(StorageError::SessionBusy);
+            }
+            if session.committing {
+                return Err(StorageError::Committing);
+            }
+            if info.received != info.size {
+                return Err(StorageError::Incomplete(info.received, info.size));
+            }
+            let crc = crc32c::crc32c(&session.bytes);
+            if let Some(expected) = info.crc.filter(|expected| *expected != crc) {
+                tree.sessions.remove(id);
+                return Err(StorageError::ChecksumMismatch(crc, expected));
+            }
+            session.committing = true;
+            (info, (session.bytes.clone(), crc))
+        };
+        let (bytes, crc) = bytes;
+        let upload = self.begin_session_commit(&info, bytes);
+        let upload = upload.inspect_err(|_| self.stop_committing(id))?;
+        Ok((Upload::Other(Box::new(upload)), info, crc))
+    }
+
+    /// Session `id`'s commit did not land: it is as it was.
+    pub(super) fn stop_committing(&self, id: &str) {
+        if let Ok(session) = self.tree().session_mut(id) {
+            session.committing = false;
+        }
+    }
+
+    /// As [`SessionStore::abort_session`](crate::storage::SessionStore::abort_session).
+    pub(super) fn abort_session_of(&self, id: &str) -> Result<(), StorageError> {
+        let mut tree = self.tree();
+        if tree.session_mut(id)?.committing {
+            return Err(StorageError::Committing);
+        }
+        // An APPEND streaming into it finds it gone: cut off.
+        tree.sessions.remove(id);
+        Ok(())
+    }
+}
+
+/// `session` (`id`) as a listing shows it at second `now`.
+fn listed(id: &str, session: &Session, ttl: SessionTtl, now: i64) -> ListedSession {
+    let kept = match session.bytes.is_empty() {
+        true => ttl.empty,
+        false => ttl.staged,
+    };
+    let idle = u64::try_from(now - session.used).unwrap_or(0);
+    ListedSession {
+        info: session.info(id),
+        age: u64::try_from(now - session.begun).unwrap_or(0),
+        expires_in: kept.as_secs().saturating_sub(idle),
+    }
+}
+
+/// Declares `session`'s size, begun without one; its own again is no
+/// change.
+///
+/// # Errors
+/// [`StorageError::SizeDeclared`] if it has another,
+/// [`StorageError::PastEnd`] if more is staged.
+pub(super) fn declare_size(session: &mut Session, size: u64) -> Result<(), StorageError> {
+    match session.size {
+        known if known == size => return Ok(()),
+        DEFERRED_SIZE => {}
+        known => return Err(StorageError::SizeDeclared(known)),
+    }
+    if session.bytes.len() as u64 > size {
+        return Err(StorageError::PastEnd(size));
+    }
+    session.size = size;
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! The upload sessions behind the seam: [`SessionStore`], the verbs by
+//! which serve/ begins, looks at, streams into, commits and aborts a
+//! resumable upload (FERRY/1's UPLOAD, APPEND and COMMIT, tus's), reached
+//! through [`Store::sessions`](super::Store::sessions). What a session is
+//! and what bounds it are model values ([`SessionInfo`],
+//! [`SessionLimits`]); the bytes go through an [`Appender`], and a
+//! complete session leaves as an [`Upload`] that
+//! [`Store::commit`](super::Store::commit) puts in place.
+//!
+//! Every verb is the engine's bookkeeping, never a rule: who may write a
+//! session is serve's judge, given to [`SessionStore::append`] to ask of
+//! the session's record where the engine reads it (once, under the
+//! session's hold).
+
+use super::{Appender, Appending, StorageError, Upload};
+use crate::model::{ListedSession, SessionInfo, SessionLimits, SessionTtl};
+use crate::name::Name;
+
+/// What [`SessionStore::append`] asks of its caller about the session it
+/// read: may this client write it? A refusal is answered with
+/// [`StorageError::NotAdmitted`]; the caller keeps why.
+pub type Admit<'a> = &'a mut dyn FnMut(&SessionInfo) -> bool;
+
+/// Which sessions a listing takes, by the name each uploads.
+pub type Include<'a> = &'a dyn Fn(&Name) -> bool;
+
+/// What a listing gives each session it takes; `false` stops it.
+pub type Visit<'a> = &'a mut dyn FnMut(ListedSession) -> bool;
+
+/// Resumable uploads, as the serve layer sees them; see the module's
+/// header. Every call may block on the disk: on the I/O pool.
+pub trait SessionStore: Send + Sync {
+    /// Finds the session that stages `name` (`size` bytes, CRC-32C
+    /// `crc`), or begins it. Expires what is due first.
+    ///
+    /// # Errors
+    /// [`StorageError::TooManySessions`] past `limits`' caps;
+    /// [`StorageError::Committing`] while the session found commits;
+    /// [`StorageError::IsDirectory`] and the like where `name` cannot be
+    /// a file; the engine's.
+    fn begin_session(
+        &self,
+        name: &Name,
+        size: u64,
+        crc: u32,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError>;
+
+    /// Begins a session of its own for `name` (`size` bytes, `None`
+    /// until an APPEND declares it), `meta` kept with it (tus's
+    /// creation), under an id that says nothing of it.
+    ///
+    /// # Errors
+    /// As [`SessionStore::begin_session`]; `meta` is not one line.
+    fn begin_new_session(
+        &self,
+        name: &Name,
+        size: Option<u64>,
+        meta: Option<&str>,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError>;
+
+    /// Session `id` as it stands.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`] if there is none; its record cannot
+    /// be read.
+    fn session(&self, id: &str) -> Result<SessionInfo, StorageError>;
+
+    /// Session `id` with when it expires, unless it outlived `ttl`
+    /// already and nothing uses it: then it is removed.
+    ///
+    /// # Errors
+    /// [`StorageError::Expired`] if it was removed; as
+    /// [`SessionStore::session`].
+    fn live_session(&self, id: &str, ttl: SessionTtl) -> Result<SessionInfo, StorageError>;
+
+    /// The sessions `include` takes, most recently used first, each given
+    /// to `visit` until it says no more. Expires what is due first;
+    /// uploads stored already are not sessions.
+    ///
+    /// # Errors
+    /// The sessions cannot be read.
+    fn visit_sessions(
+        &self,
+        ttl: SessionTtl,
+        include: Include<'_>,
+        visit: Visit<'_>,
+    ) -> Result<(), StorageError>;
+
+    /// The sessions `include` takes, most recently used first, at most
+    /// `limit` (`SESSIONS`).
+    ///
+    /// # Errors
+    /// As [`SessionStore::visit_sessions`].
+    fn list_sessions(
+        &self,
+        ttl: SessionTtl,
+        limit: usize,
+        include: Include<'_>,
+    ) -> Result<Vec<ListedSession>, StorageError>;
+
+    /// Whether session `id` is an S3 multipart upload's.
+    fn is_multipart(&self, id: &str) -> bool;
+
+    /// Opens session `id` for an APPEND's bytes (`asked`), if `admit`
+    /// lets the client write it; an APPEND still streaming into it is
+    /// cut off (its next write fails [`StorageError::Superseded`]).
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`], [`StorageError::Expired`] (it is
+    /// removed), [`StorageError::NotAdmitted`],
+    /// [`StorageError::WrongOffset`], [`StorageError::PastEnd`],
+    /// [`StorageError::SizeDeclared`], [`StorageError::Stored`],
+    /// [`StorageError::Committing`]; [`StorageError::OverQuota`] for
+    /// bytes counted ahead; the engine's.
+    fn append(
+        &self,
+        id: &str,
+        asked: Appending,
+        admit: Admit<'_>,
+    ) -> Result<(Appender, SessionInfo), StorageError>;
+
+    /// Declares the size of session `id`, begun without one.
+    ///
+    /// # Errors
+    /// [`StorageError::SizeDeclared`] if it has another,
+    /// [`StorageError::PastEnd`] if more is staged; as
+    /// [`SessionStore::session`].
+    fn declare_session_size(&self, id: &str, size: u64) -> Result<(), StorageError>;
+
+    /// Verifies complete session `id` and hands it over as the upload to
+    /// commit, with its description and the CRC-32C of its bytes. Until
+    /// that commit lands, and if the upload is dropped, the session
+    /// stays.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`] (a multipart upload's too),
+    /// [`StorageError::Stored`], [`StorageError::SessionBusy`],
+    /// [`StorageError::Committing`], [`StorageError::Incomplete`];
+    /// [`StorageError::ChecksumMismatch`] (the session is removed).
+    fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo, u32), StorageError>;
+
+    /// Removes session `id` and its bytes (of an upload stored already,
+    /// only its mark); an APPEND streaming into it is cut off.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`], [`StorageError::Committing`].
+    fn abort_session(&self, id: &str) -> Result<(), StorageError>;
+}

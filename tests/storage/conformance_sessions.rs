@@ -1,0 +1,442 @@
+//! One contract, two engines, for upload sessions: begun, found again,
+//! streamed into, taken over, committed, aborted and expired through the
+//! `SessionStore` trait alone (`Store::sessions`), on the POSIX root and
+//! on the memory store, with the same answers.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use ferry::access::quota::Quota;
+use ferry::model::{Account, SessionCap, SessionInfo, SessionLimits, SessionTtl};
+use ferry::storage::{Appender, Appending, Committing, SessionStore, StorageError, Store};
+
+use super::conformance::{engines, name_of};
+use super::conformance_uploads::{counting, read};
+
+/// An hour for a session with bytes, a minute for one without.
+fn ttl() -> SessionTtl {
+    SessionTtl::new(Duration::from_secs(3600), Duration::from_secs(60))
+}
+
+/// Room for 100 sessions, begun by `owner` from the loopback address.
+fn limits(owner: Option<&str>) -> SessionLimits {
+    SessionLimits {
+        ttl: ttl(),
+        total: 100,
+        per_client: 100,
+        per_owner: 100,
+        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        owner: owner.map(str::to_owned),
+        durable: false,
+    }
+}
+
+/// What an APPEND of `len` bytes at `offset` asks (unexpired, counted
+/// ahead against `ahead` where given).
+fn asking(offset: u64, len: u64, ahead: Option<Quota>) -> Appending {
+    Appending {
+        offset,
+        len,
+        ttl: Some(ttl()),
+        size: None,
+        ahead,
+    }
+}
+
+/// Opens an APPEND of `asked` on session `id`, for any client.
+fn open(
+    sessions: &dyn SessionStore,
+    id: &str,
+    asked: Appending,
+) -> Result<(Appender, SessionInfo), StorageError> {
+    sessions.append(id, asked, &mut |_| true)
+}
+
+/// Stages `bytes` at `offset` of session `id`; what it holds then.
+fn append(sessions: &dyn SessionStore, id: &str, offset: u64, bytes: &[u8]) -> u64 {
+    let (mut appender, _) = open(sessions, id, asking(offset, bytes.len() as u64, None)).unwrap();
+    appender.write(bytes).unwrap();
+    appender.finish(false).unwrap()
+}
+
+/// Commits complete session `id`: the file's bytes land at its name.
+fn commit(store: &dyn Store, id: &str) -> Result<(), StorageError> {
+    commit_as(store, id, None)
+}
+
+/// Commits complete session `id` as `owner`'s file (a token's name and
+/// quota), as serve's commit sets it.
+fn commit_as(
+    store: &dyn Store,
+    id: &str,
+    owner: Option<(&str, Quota)>,
+) -> Result<(), StorageError> {
+    let (mut upload, _, crc) = store.sessions().finish_session(id)?;
+    upload.set_owner(owner.map(|o| o.0), owner.map(|o| o.1));
+    match store.commit(upload, crc, false)? {
+        Committing::Done(_) => Ok(()),
+        _ => panic!("{id}: a commit not asked to be durable took steps"),
+    }
+}
+
+#[test]
+fn a_session_is_found_again_by_what_it_uploads_and_lands_whole() {
+    let body = b"hello session";
+    let crc = crc32c::crc32c(body);
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let name = name_of("s/t/file");
+        let size = body.len() as u64;
+        let begun = sessions.begin_session(&name, size, crc, &limits(None));
+        let begun = begun.unwrap();
+        assert_eq!((begun.received, begun.size), (0, size), "{kind}");
+        assert!(begun.expires.is_some(), "{kind}");
+        let other = sessions.begin_session(&name, size, crc ^ 1, &limits(None));
+        assert_ne!(other.unwrap().id, begun.id, "{kind}: another upload");
+
+        assert_eq!(append(sessions, &begun.id, 0, &body[..5]), 5, "{kind}");
+        let again = sessions.begin_session(&name, size, crc, &limits(None));
+        let again = again.unwrap();
+        assert_eq!(
+            (again.id.as_str(), again.received),
+            (begun.id.as_str(), 5),
+            "{kind}"
+        );
+
+        let wrong = open(sessions, &begun.id, asking(3, 2, None));
+        assert!(matches!(wrong, Err(StorageError::WrongOffset(5))), "{kind}");
+        let past = open(sessions, &begun.id, asking(5, size, None));
+        assert!(
+            matches!(past, Err(StorageError::PastEnd(s)) if s == size),
+            "{kind}"
+        );
+        let early = sessions.finish_session(&begun.id);
+        assert!(
+            matches!(early, Err(StorageError::Incomplete(5, s)) if s == size),
+            "{kind}"
+        );
+
+        append(sessions, &begun.id, 5, &body[5..]);
+        commit(store, &begun.id).unwrap();
+        assert_eq!(read(store, "s/t/file"), body, "{kind}");
+        let version = store.look_up(&name).unwrap();
+        assert_eq!(version.crc, Some(crc), "{kind}");
+        let gone = sessions.session(&begun.id);
+        assert!(matches!(gone, Err(StorageError::NoSuchUpload)), "{kind}");
+    }
+}
+
+#[test]
+fn a_newer_append_takes_the_session_and_the_older_is_cut_off() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let begun =
+            sessions.begin_session(&name_of("f"), 6, crc32c::crc32c(b"abcdef"), &limits(None));
+        let id = begun.unwrap().id;
+        let (mut older, _) = open(sessions, &id, asking(0, 6, None)).unwrap();
+        older.write(b"ab").unwrap();
+        let busy = sessions.finish_session(&id);
+        assert!(matches!(busy, Err(StorageError::SessionBusy)), "{kind}");
+        drop(older);
+
+        let (mut older, _) = open(sessions, &id, asking(2, 4, None)).unwrap();
+        let (mut newer, info) = open(sessions, &id, asking(2, 4, None)).unwrap();
+        assert_eq!(info.received, 2, "{kind}");
+        let cut = older.write(b"xx");
+        assert!(matches!(cut, Err(StorageError::Superseded)), "{kind}");
+        newer.write(b"cdef").unwrap();
+        assert_eq!(newer.finish(false).unwrap(), 6, "{kind}");
+        drop(older);
+        commit(store, &id).unwrap();
+        assert_eq!(read(store, "f"), b"abcdef", "{kind}");
+    }
+}
+
+#[test]
+fn bytes_taken_back_leave_the_session_where_the_append_began() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let begun =
+            sessions.begin_session(&name_of("g"), 4, crc32c::crc32c(b"wxyz"), &limits(None));
+        let id = begun.unwrap().id;
+        append(sessions, &id, 0, b"wx");
+        let (mut appender, _) = open(sessions, &id, asking(2, 2, None)).unwrap();
+        appender.write(b"??").unwrap();
+        appender.discard().unwrap();
+        assert_eq!(sessions.session(&id).unwrap().received, 2, "{kind}");
+        append(sessions, &id, 2, b"yz");
+        commit(store, &id).unwrap();
+        assert_eq!(read(store, "g"), b"wxyz", "{kind}");
+    }
+}
+
+#[test]
+fn bytes_that_do_not_match_the_crc_end_the_session() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let begun = sessions.begin_session(&name_of("h"), 3, 7, &limits(None));
+        let id = begun.unwrap().id;
+        append(sessions, &id, 0, b"abc");
+        let refused = sessions.finish_session(&id);
+        let staged = crc32c::crc32c(b"abc");
+        assert!(
+            matches!(refused, Err(StorageError::ChecksumMismatch(s, 7)) if s == staged),
+            "{kind}"
+        );
+        let gone = sessions.session(&id);
+        assert!(matches!(gone, Err(StorageError::NoSuchUpload)), "{kind}");
+        let nothing = store.look_up(&name_of("h"));
+        assert!(matches!(nothing, Err(StorageError::NotFound)), "{kind}");
+    }
+}
+
+#[test]
+fn a_tus_upload_declares_its_size_and_leaves_a_mark_once_stored() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let name = name_of("t/u");
+        let own = sessions.begin_new_session(&name, None, Some("filename dQ=="), &limits(None));
+        let own = own.unwrap();
+        let twin = sessions.begin_new_session(&name, None, None, &limits(None));
+        assert_ne!(twin.unwrap().id, own.id, "{kind}: each its own");
+        assert_eq!(own.meta.as_deref(), Some("filename dQ=="), "{kind}");
+        let two_lines = sessions.begin_new_session(&name, None, Some("a\nb"), &limits(None));
+        assert!(two_lines.is_err(), "{kind}");
+
+        let declaring = Appending {
+            size: Some(4),
+            ..asking(0, 2, None)
+        };
+        let (mut appender, info) = open(sessions, &own.id, declaring).unwrap();
+        assert_eq!(info.size, 4, "{kind}");
+        appender.write(b"tu").unwrap();
+        appender.finish(false).unwrap();
+        let other = sessions.declare_session_size(&own.id, 5);
+        assert!(
+            matches!(other, Err(StorageError::SizeDeclared(4))),
+            "{kind}"
+        );
+        sessions.declare_session_size(&own.id, 4).unwrap();
+        append(sessions, &own.id, 2, b"sy");
+        commit(store, &own.id).unwrap();
+        assert_eq!(read(store, "t/u"), b"tusy", "{kind}");
+
+        let mark = sessions.live_session(&own.id, ttl()).unwrap();
+        assert!(mark.stored, "{kind}");
+        assert_eq!((mark.received, mark.size), (4, 4), "{kind}");
+        let more = open(sessions, &own.id, asking(4, 0, None));
+        assert!(matches!(more, Err(StorageError::Stored(4))), "{kind}");
+        let mut listed = Vec::new();
+        let everything = &|_: &ferry::name::Name| true;
+        sessions
+            .visit_sessions(ttl(), everything, &mut |s| {
+                listed.push(s.info.id);
+                true
+            })
+            .unwrap();
+        assert!(!listed.contains(&own.id), "{kind}: a mark is no session");
+        sessions.abort_session(&own.id).unwrap();
+        let gone = sessions.session(&own.id);
+        assert!(matches!(gone, Err(StorageError::NoSuchUpload)), "{kind}");
+        assert_eq!(read(store, "t/u"), b"tusy", "{kind}: the file stays");
+    }
+}
+
+#[test]
+fn the_caps_refuse_a_session_past_them() {
+    for engine in engines(&[("file", b"x")], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let capped = SessionLimits {
+            total: 3,
+            per_owner: 2,
+            ..limits(Some("t"))
+        };
+        for n in 0..2 {
+            let name = name_of(&format!("c{n}"));
+            sessions
+                .begin_new_session(&name, Some(1), None, &capped)
+                .unwrap();
+        }
+        let third = sessions.begin_new_session(&name_of("c2"), Some(1), None, &capped);
+        assert!(
+            matches!(
+                third,
+                Err(StorageError::TooManySessions(SessionCap::Token(2)))
+            ),
+            "{kind}: {third:?}"
+        );
+        let other = SessionLimits {
+            owner: Some("u".to_owned()),
+            ..capped.clone()
+        };
+        sessions
+            .begin_new_session(&name_of("c3"), Some(1), None, &other)
+            .unwrap();
+        let fourth = sessions.begin_new_session(&name_of("c4"), Some(1), None, &other);
+        assert!(
+            matches!(
+                fourth,
+                Err(StorageError::TooManySessions(SessionCap::Server))
+            ),
+            "{kind}: {fourth:?}"
+        );
+        let folder = sessions.begin_new_session(&name_of("file/x"), Some(1), None, &limits(None));
+        assert!(
+            matches!(folder, Err(StorageError::ParentNotDirectory)),
+            "{kind}: {folder:?}"
+        );
+    }
+}
+
+#[test]
+fn an_append_the_judge_refuses_or_an_abort_cuts_off_changes_nothing() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let begun = sessions.begin_new_session(&name_of("j"), Some(3), None, &limits(None));
+        let id = begun.unwrap().id;
+        let mut judged = None;
+        let refused = sessions.append(&id, asking(0, 3, None), &mut |session| {
+            judged = Some(session.name.as_str().to_owned());
+            false
+        });
+        assert!(matches!(refused, Err(StorageError::NotAdmitted)), "{kind}");
+        assert_eq!(judged.as_deref(), Some("j"), "{kind}: judged by its name");
+
+        let (mut appender, _) = open(sessions, &id, asking(0, 3, None)).unwrap();
+        appender.write(b"a").unwrap();
+        sessions.abort_session(&id).unwrap();
+        let cut = appender.write(b"b");
+        assert!(matches!(cut, Err(StorageError::Superseded)), "{kind}");
+        drop(appender);
+        let gone = sessions.session(&id);
+        assert!(matches!(gone, Err(StorageError::NoSuchUpload)), "{kind}");
+        let again = sessions.abort_session(&id);
+        assert!(matches!(again, Err(StorageError::NoSuchUpload)), "{kind}");
+    }
+}
+
+#[test]
+fn a_session_past_its_ttl_is_removed_when_looked_at() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let begun = sessions.begin_new_session(&name_of("e"), Some(3), None, &limits(None));
+        let id = begun.unwrap().id;
+        let none = SessionTtl::new(Duration::ZERO, Duration::ZERO);
+        let expired = sessions.live_session(&id, none);
+        assert!(matches!(expired, Err(StorageError::Expired)), "{kind}");
+        let gone = sessions.session(&id);
+        assert!(matches!(gone, Err(StorageError::NoSuchUpload)), "{kind}");
+
+        let begun = sessions.begin_new_session(&name_of("e"), Some(3), None, &limits(None));
+        let id = begun.unwrap().id;
+        let late = Appending {
+            ttl: Some(none),
+            ..asking(0, 3, None)
+        };
+        let expired = open(sessions, &id, late);
+        assert!(matches!(expired, Err(StorageError::Expired)), "{kind}");
+        assert!(sessions.session(&id).is_err(), "{kind}");
+    }
+}
+
+#[test]
+fn staged_bytes_count_for_the_owner_and_appends_side_by_side_stop_at_the_quota() {
+    let quota = Quota {
+        bytes: Some(100),
+        files: None,
+    };
+    for (kind, store, _root) in counting(&[]) {
+        let store = &*store;
+        let sessions = store.sessions();
+        let used = || store.usage(Account::Token("t")).unwrap().bytes;
+        let mut ids = Vec::new();
+        for n in 0..2 {
+            let name = name_of(&format!("q{n}"));
+            let begun = sessions.begin_new_session(&name, Some(60), None, &limits(Some("t")));
+            ids.push(begun.unwrap().id);
+        }
+        // Two APPENDs side by side: the first's 60 bytes are counted
+        // before they arrive, so the second's do not fit.
+        let (mut first, _) = open(sessions, &ids[0], asking(0, 60, Some(quota))).unwrap();
+        let second = open(sessions, &ids[1], asking(0, 60, Some(quota)));
+        assert!(
+            matches!(second, Err(StorageError::OverQuota(_))),
+            "{kind}: {second:?}"
+        );
+        first.write(&[b'x'; 40]).unwrap();
+        drop(first);
+        assert_eq!(used(), 40, "{kind}: what was staged, the rest given back");
+        let rest = open(sessions, &ids[1], asking(0, 60, Some(quota)));
+        assert!(rest.is_ok(), "{kind}: {rest:?}");
+        drop(rest);
+        assert_eq!(used(), 40, "{kind}");
+
+        append(sessions, &ids[0], 40, &[b'x'; 20]);
+        commit_as(store, &ids[0], Some(("t", quota))).unwrap();
+        let usage = store.usage(Account::Token("t")).unwrap();
+        assert_eq!(
+            (usage.bytes, usage.files),
+            (60, 1),
+            "{kind}: the file's now"
+        );
+        sessions.abort_session(&ids[1]).unwrap();
+        assert_eq!(used(), 60, "{kind}");
+    }
+}
+
+#[test]
+fn a_listing_goes_newest_first_and_stops_where_told() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        for name in ["l/a", "l/b", "m/c"] {
+            let name = name_of(name);
+            sessions
+                .begin_new_session(&name, Some(1), None, &limits(None))
+                .unwrap();
+        }
+        let under_l = &|name: &ferry::name::Name| name.as_str().starts_with("l/");
+        let listed = sessions.list_sessions(ttl(), 10, under_l).unwrap();
+        let mut names: Vec<_> = listed.iter().map(|s| s.info.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["l/a", "l/b"], "{kind}");
+        assert!(
+            listed.iter().all(|s| s.expires_in <= 60),
+            "{kind}: empty ones"
+        );
+        let one = sessions.list_sessions(ttl(), 1, &|_| true).unwrap();
+        assert_eq!(one.len(), 1, "{kind}");
+        assert!(!sessions.is_multipart(&one[0].info.id), "{kind}");
+    }
+}
+
+#[test]
+fn committing_a_session_into_a_quota_counts_its_bytes_once() {
+    let quota = Quota {
+        bytes: Some(100),
+        files: None,
+    };
+    for (kind, store, _root) in counting(&["k/=100"]) {
+        let store = &*store;
+        let sessions = store.sessions();
+        let begun =
+            sessions.begin_new_session(&name_of("k/big"), Some(80), None, &limits(Some("t")));
+        let id = begun.unwrap().id;
+        let (mut appender, _) = open(sessions, &id, asking(0, 80, Some(quota))).unwrap();
+        appender.write(&[b'y'; 80]).unwrap();
+        appender.finish(false).unwrap();
+        let folder = store.usage(Account::Folder("k/")).unwrap();
+        assert_eq!(folder.bytes, 80, "{kind}: staged");
+        commit_as(store, &id, Some(("t", quota))).unwrap();
+        let folder = store.usage(Account::Folder("k/")).unwrap();
+        assert_eq!((folder.bytes, folder.files), (80, 1), "{kind}: not 160");
+    }
+}
