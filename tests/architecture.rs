@@ -242,7 +242,6 @@ const STORAGE_CALLS_LEFT: &[&str] = &[
     "serve/mod.rs",
     "serve/ops/multipart/complete.rs",
     "serve/ops/multipart/parts.rs",
-    "serve/ops/resume.rs",
 ];
 
 #[test]

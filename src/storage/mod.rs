@@ -99,6 +99,7 @@ mod settled;
 mod spool_room;
 mod store;
 mod store_posix;
+mod store_posix_sessions;
 mod store_values;
 mod sweep;
 mod tree;

@@ -27,12 +27,12 @@ use crate::name::Name;
 /// What a kept upload's record says of it (where a tus upload keeps its
 /// client's metadata): no client sends it, so no other session is
 /// taken for one.
-const KEPT: &str = "ferry-kept";
+pub(super) const KEPT: &str = "ferry-kept";
 
 /// The same, for one begun from the bytes of a file its token may not
 /// read (an `APPE` onto it): its size would tell that file's
 /// ([`SessionInfo::holds_unread_bytes`]).
-const KEPT_ONTO: &str = "ferry-kept-onto";
+pub(super) const KEPT_ONTO: &str = "ferry-kept-onto";
 
 impl SessionInfo {
     /// It is an upload kept for a token that began it from the bytes of a

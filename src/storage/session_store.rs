@@ -7,6 +7,9 @@
 //! complete session leaves as an [`Upload`] that
 //! [`Store::commit`](super::Store::commit) puts in place.
 //!
+//! FTP's cut uploads are kept as sessions of their token and name, to go
+//! on with (`kept_upload`, `keep_upload`, `resume_upload`).
+//!
 //! Every verb is the engine's bookkeeping, never a rule: who may write a
 //! session is serve's judge, given to [`SessionStore::append`] to ask of
 //! the session's record where the engine reads it (once, under the
@@ -147,4 +150,55 @@ pub trait SessionStore: Send + Sync {
     /// # Errors
     /// [`StorageError::NoSuchUpload`], [`StorageError::Committing`].
     fn abort_session(&self, id: &str) -> Result<(), StorageError>;
+
+    /// The upload of `name` kept for `owner` (a token's name; `None`
+    /// without access control) to go on with (FTP's resume), if any.
+    ///
+    /// # Errors
+    /// The sessions cannot be read.
+    fn kept_upload(
+        &self,
+        owner: Option<&str>,
+        name: &Name,
+    ) -> Result<Option<SessionInfo>, StorageError>;
+
+    /// Keeps `upload` (this engine's), cut off after `staged` bytes (its
+    /// length and CRC-32C), as the upload of `name` kept for
+    /// `limits.owner`, in place of one kept before; its id.
+    ///
+    /// # Errors
+    /// [`StorageError::TooManySessions`]; [`StorageError::SessionBusy`]
+    /// while the one kept before is streamed into or committed; the
+    /// engine's (the upload then goes as a dropped one does).
+    fn keep_upload(
+        &self,
+        upload: Upload,
+        name: &Name,
+        staged: (u64, u32),
+        limits: &SessionLimits,
+    ) -> Result<String, StorageError>;
+
+    /// The upload of `name` kept for `limits.owner`, to take bytes from
+    /// `offset` (`None`: its end, `APPE`): cut back to `offset` where
+    /// that is before its end; else a new one holding the first `offset`
+    /// bytes of file `name` (its end for `None`). A client that may not
+    /// `read` the file goes on only from the end of bytes of its own.
+    ///
+    /// # Errors
+    /// [`StorageError::PastEnd`] past what is kept (or the file's end;
+    /// for a client that may not read it, any offset but 0); the caps;
+    /// [`StorageError::SessionBusy`]; the engine's.
+    fn resume_upload(
+        &self,
+        name: &Name,
+        at: (Option<u64>, bool),
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError>;
+
+    /// Drops the upload of `name` kept for `owner`; whether there was one.
+    ///
+    /// # Errors
+    /// [`StorageError::SessionBusy`] while it is streamed into or
+    /// committed; the engine's.
+    fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<bool, StorageError>;
 }

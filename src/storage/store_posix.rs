@@ -5,9 +5,9 @@ use std::fs::File;
 use std::io;
 use std::sync::Arc;
 
+use super::SessionStore;
 use super::cursor::TreeCursor;
 use super::lock_table::Decide;
-use super::{Admit, Appender, Appending, Include, SessionStore, Visit};
 use super::{
     Ahead, Committing, DavLocks, Left, LockTable, Look, OverQuota, ReserveAsWritten, Room, Storage,
     StorageError, Upload, ZipCrc,
@@ -17,9 +17,8 @@ use super::{
 };
 use crate::access::quota::Quota;
 use crate::model::{
-    Account, DavLock, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder,
-    ListedSession, Md5Tag, Occupant, Recorded, Resource, SessionInfo, SessionLimits, SessionTtl,
-    Space, Usage, Version, VersionRecords,
+    Account, DavLock, DeadProperty, DirectoryListing, FileInfo, Folders, Found, Holder, Md5Tag,
+    Occupant, Recorded, Resource, Space, Usage, Version, VersionRecords,
 };
 use crate::name::{Name, Prefix};
 use crate::wire::content::Content;
@@ -386,85 +385,5 @@ impl LockTable for DavLocks {
             Ok(()) | Err(Stop::Refused) => Ok(()),
             Err(Stop::Failed(err)) => Err(err),
         }
-    }
-}
-
-/// The POSIX root's sessions: each verb is the call of `Storage` that
-/// does it (`session_*.rs`), its APPEND's data file held as it is.
-impl SessionStore for Storage {
-    fn begin_session(
-        &self,
-        name: &Name,
-        size: u64,
-        crc: u32,
-        limits: &SessionLimits,
-    ) -> Result<SessionInfo, StorageError> {
-        Storage::begin_session(self, name, size, crc, limits)
-    }
-
-    fn begin_new_session(
-        &self,
-        name: &Name,
-        size: Option<u64>,
-        meta: Option<&str>,
-        limits: &SessionLimits,
-    ) -> Result<SessionInfo, StorageError> {
-        Storage::begin_new_session(self, name, size, meta, limits)
-    }
-
-    fn session(&self, id: &str) -> Result<SessionInfo, StorageError> {
-        Storage::session(self, id)
-    }
-
-    fn live_session(&self, id: &str, ttl: SessionTtl) -> Result<SessionInfo, StorageError> {
-        Storage::live_session(self, id, ttl)
-    }
-
-    fn visit_sessions(
-        &self,
-        ttl: SessionTtl,
-        include: Include<'_>,
-        visit: Visit<'_>,
-    ) -> Result<(), StorageError> {
-        Storage::visit_sessions(self, ttl, include, visit)
-    }
-
-    fn list_sessions(
-        &self,
-        ttl: SessionTtl,
-        limit: usize,
-        include: Include<'_>,
-    ) -> Result<Vec<ListedSession>, StorageError> {
-        Storage::list_sessions(self, ttl, limit, include)
-    }
-
-    fn is_multipart(&self, id: &str) -> bool {
-        Storage::is_multipart(self, id)
-    }
-
-    fn append(
-        &self,
-        id: &str,
-        asked: Appending,
-        admit: Admit<'_>,
-    ) -> Result<(Appender, SessionInfo), StorageError> {
-        let judged = |info: &SessionInfo| match admit(info) {
-            true => Ok(()),
-            false => Err(StorageError::NotAdmitted),
-        };
-        let (appender, info) = Storage::append(self, id, asked, judged)?;
-        Ok((Appender::File(appender), info))
-    }
-
-    fn declare_session_size(&self, id: &str, size: u64) -> Result<(), StorageError> {
-        Storage::declare_session_size(self, id, size)
-    }
-
-    fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo, u32), StorageError> {
-        Storage::finish_session(self, id)
-    }
-
-    fn abort_session(&self, id: &str) -> Result<(), StorageError> {
-        Storage::abort_session(self, id)
     }
 }

@@ -10,6 +10,7 @@
 //! build that never makes one (the server's: the memory store serves the
 //! tests) carries none of its code (the embedded build's 3 MiB).
 
+use std::any::Any;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -76,6 +77,9 @@ pub trait EngineUpload: Send {
     /// # Errors
     /// As [`Store::commit`](super::Store::commit).
     fn commit(self: Box<Self>, crc: u32) -> Result<Committed, StorageError>;
+    /// Itself, for its engine to take back as its own type (an upload
+    /// kept as a session: [`SessionStore::keep_upload`](super::SessionStore::keep_upload)).
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 }
 
 /// An engine's upload shows as its kind alone (no derived `Debug` of

@@ -7,8 +7,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use ferry::access::quota::Quota;
-use ferry::model::{Account, SessionCap, SessionInfo, SessionLimits, SessionTtl};
-use ferry::storage::{Appender, Appending, Committing, SessionStore, StorageError, Store};
+use ferry::model::{
+    Account, DEFERRED_SIZE, Folders, SessionCap, SessionInfo, SessionLimits, SessionTtl,
+};
+use ferry::storage::{Appender, Appending, Committing, Look, SessionStore, StorageError, Store};
 
 use super::conformance::{engines, name_of};
 use super::conformance_uploads::{counting, read};
@@ -438,5 +440,95 @@ fn committing_a_session_into_a_quota_counts_its_bytes_once() {
         commit_as(store, &id, Some(("t", quota))).unwrap();
         let folder = store.usage(Account::Folder("k/")).unwrap();
         assert_eq!((folder.bytes, folder.files), (80, 1), "{kind}: not 160");
+    }
+}
+
+#[test]
+fn a_cut_upload_is_kept_for_its_token_and_goes_on_from_where_asked() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let name = name_of("k/f");
+        let mut cut = store
+            .begin_upload(&name, Folders::Implicit, Look::AtBegin)
+            .unwrap();
+        cut.write(b"abcdef").unwrap();
+        let staged = (6, crc32c::crc32c(b"abcdef"));
+        let id = sessions.keep_upload(cut, &name, staged, &limits(Some("t")));
+        let id = id.unwrap();
+        let kept = sessions.kept_upload(Some("t"), &name).unwrap().unwrap();
+        assert_eq!(
+            (kept.id.as_str(), kept.received),
+            (id.as_str(), 6),
+            "{kind}"
+        );
+        assert!(
+            sessions.kept_upload(Some("u"), &name).unwrap().is_none(),
+            "{kind}"
+        );
+        let nothing = store.look_up(&name);
+        assert!(matches!(nothing, Err(StorageError::NotFound)), "{kind}");
+
+        let past = sessions.resume_upload(&name, (Some(9), true), &limits(Some("t")));
+        assert!(matches!(past, Err(StorageError::PastEnd(6))), "{kind}");
+        let back = sessions.resume_upload(&name, (Some(4), true), &limits(Some("t")));
+        let back = back.unwrap();
+        assert_eq!(
+            (back.id.as_str(), back.received),
+            (id.as_str(), 4),
+            "{kind}"
+        );
+        let to_come = Appending {
+            ttl: None,
+            ..asking(4, DEFERRED_SIZE - 4, None)
+        };
+        let (mut appender, _) = open(sessions, &id, to_come).unwrap();
+        let busy = sessions.drop_kept_upload(Some("t"), &name);
+        assert!(matches!(busy, Err(StorageError::SessionBusy)), "{kind}");
+        appender.write(b"EF").unwrap();
+        assert_eq!(appender.finish(false).unwrap(), 6, "{kind}");
+        sessions.declare_session_size(&id, 6).unwrap();
+        commit(store, &id).unwrap();
+        assert_eq!(read(store, "k/f"), b"abcdEF", "{kind}");
+        assert!(
+            sessions.kept_upload(Some("t"), &name).unwrap().is_none(),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn an_upload_gone_on_with_from_a_file_begins_with_its_bytes_and_hides_them() {
+    for engine in engines(&[("base", b"0123456789")], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let name = name_of("base");
+        let from_end = sessions.resume_upload(&name, (None, true), &limits(Some("t")));
+        let from_end = from_end.unwrap();
+        assert_eq!(from_end.received, 10, "{kind}");
+        assert!(!from_end.holds_unread_bytes(), "{kind}");
+        assert!(
+            sessions.drop_kept_upload(Some("t"), &name).unwrap(),
+            "{kind}"
+        );
+        assert!(
+            !sessions.drop_kept_upload(Some("t"), &name).unwrap(),
+            "{kind}"
+        );
+
+        // A token that may write the file but not read it goes on from
+        // its end only, and is never told how far that is.
+        let offset = sessions.resume_upload(&name, (Some(3), false), &limits(Some("w")));
+        assert!(matches!(offset, Err(StorageError::PastEnd(0))), "{kind}");
+        let onto = sessions.resume_upload(&name, (None, false), &limits(Some("w")));
+        let onto = onto.unwrap();
+        assert_eq!(onto.received, 10, "{kind}");
+        assert!(onto.holds_unread_bytes(), "{kind}");
+        let again = sessions.resume_upload(&name, (Some(2), false), &limits(Some("w")));
+        assert!(matches!(again, Err(StorageError::PastEnd(0))), "{kind}");
+        let short = sessions.resume_upload(&name, (Some(4), true), &limits(Some("r")));
+        assert_eq!(short.unwrap().received, 4, "{kind}: the file's first bytes");
+        let past = sessions.resume_upload(&name_of("none"), (Some(1), true), &limits(None));
+        assert!(matches!(past, Err(StorageError::PastEnd(0))), "{kind}");
     }
 }

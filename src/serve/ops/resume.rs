@@ -57,7 +57,8 @@ impl Operate for Resume {
             let limits = session_limits(ctx, owner.clone());
             let resumed = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
                 let read = who.allows(Perm::Read, name.as_str());
-                let session = ctx.storage.resume_upload(&name, (offset, read), &limits)?;
+                let sessions = ctx.store.sessions();
+                let session = sessions.resume_upload(&name, (offset, read), &limits)?;
                 let asked = Appending {
                     offset: session.received,
                     len: DEFERRED_SIZE - session.received,
@@ -66,13 +67,12 @@ impl Operate for Resume {
                     // A length to come: counted write by write.
                     ahead: None,
                 };
-                let sessions = ctx.store.sessions();
                 Ok(sessions.append(&session.id, asked, &mut |_| true)?)
             });
             match resumed {
                 Ok((mut appender, session)) => {
                     let from = session.received;
-                    appender.reserve_as_written(ctx.storage.reserve_as_written());
+                    appender.reserve_as_written(ctx.store.reserve_as_written());
                     appender.count_as_written(who.quota().unwrap_or_default());
                     // Committed, as `user`'s, once its stream ends.
                     let receive = Receive::until_eof(Sink::Session(appender), session.name, owner)
@@ -112,7 +112,7 @@ impl Operate for ResumeFrom {
         let name = self.name;
         let reads = who.allows(Perm::Read, name.as_str());
         Outcome::on_pool(move |ctx| {
-            match ctx.storage.kept_upload(owner.as_deref(), &name) {
+            match ctx.store.sessions().kept_upload(owner.as_deref(), &name) {
                 Ok(Some(kept)) if reads || !kept.holds_unread_bytes() => {
                     return Outcome::answer(Reply::Session(Box::new(kept)));
                 }
@@ -149,7 +149,11 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
     };
     let name = receive.name.clone();
     let limits = session_limits(ctx, receive.kept_for().map(str::to_owned));
-    match ctx.storage.keep_upload(upload, &name, staged, &limits) {
+    match ctx
+        .store
+        .sessions()
+        .keep_upload(upload, &name, staged, &limits)
+    {
         Ok(id) => info!(
             "#{} STOR {name} cut off after {} bytes: kept as upload session {id} (REST or APPE go on with it)",
             ctx.client, staged.0
@@ -166,7 +170,11 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
 /// that its bytes no longer count against a quota. Returns whether
 /// something was kept. On the pool.
 pub(in crate::serve) fn drop_kept(ctx: &Ctx<'_>, who: &Who, name: &Name) -> bool {
-    match ctx.storage.drop_kept_upload(owner_of(who).as_deref(), name) {
+    match ctx
+        .store
+        .sessions()
+        .drop_kept_upload(owner_of(who).as_deref(), name)
+    {
         Ok(dropped) => dropped,
         // Busy: a STOR of it under way (it keeps its own); gone: nothing
         // kept.

@@ -15,7 +15,8 @@
 //! checks them side by side: `walks.rs` lists and walks, `namespace.rs`
 //! removes, renames, copies and makes, `locks.rs` is the lock table,
 //! `upload.rs` takes uploads and commits them, `sessions.rs` keeps upload
-//! sessions and `appender.rs` their APPENDs, `store.rs` is the trait's
+//! sessions, `appender.rs` their APPENDs and `kept.rs` FTP's uploads kept
+//! to go on with, `store.rs` is the trait's
 //! face.
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,6 +31,7 @@ use crate::model::{Account, DeadProperty, FileInfo, Md5Tag, Stamp, Usage, Versio
 use crate::name::Name;
 
 mod appender;
+mod kept;
 mod locks;
 mod namespace;
 mod session_store;

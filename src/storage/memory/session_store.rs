@@ -87,4 +87,35 @@ impl SessionStore for MemoryStore {
     fn abort_session(&self, id: &str) -> Result<(), StorageError> {
         self.abort_session_of(id)
     }
+
+    fn kept_upload(
+        &self,
+        owner: Option<&str>,
+        name: &Name,
+    ) -> Result<Option<SessionInfo>, StorageError> {
+        Ok(self.kept_of(owner, name))
+    }
+
+    fn keep_upload(
+        &self,
+        upload: Upload,
+        name: &Name,
+        staged: (u64, u32),
+        limits: &SessionLimits,
+    ) -> Result<String, StorageError> {
+        self.keep(upload, name, staged.0, limits)
+    }
+
+    fn resume_upload(
+        &self,
+        name: &Name,
+        at: (Option<u64>, bool),
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        self.resume(name, at, limits)
+    }
+
+    fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<bool, StorageError> {
+        self.drop_kept(owner, name)
+    }
 }

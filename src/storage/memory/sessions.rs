@@ -58,7 +58,7 @@ impl Session {
         }
     }
 
-    fn in_use(&self) -> bool {
+    pub(super) fn in_use(&self) -> bool {
         self.writer != 0 || self.committing
     }
 
@@ -86,7 +86,7 @@ impl Tree {
 
     /// Removes the sessions `ttl` lets go, and the marks of stored
     /// uploads older than its short TTL.
-    fn expire(&mut self, ttl: SessionTtl) {
+    pub(super) fn expire(&mut self, ttl: SessionTtl) {
         let now = now().0;
         let short = i64::try_from(ttl.empty.as_secs()).unwrap_or(i64::MAX);
         self.sessions.retain(|id, session| {
@@ -102,7 +102,7 @@ impl Tree {
     }
 
     /// Begins session `id` for `(name, size, crc, meta)` within `limits`.
-    fn create_session(
+    pub(super) fn create_session(
         &mut self,
         (name, size, crc, meta): (&Name, u64, Option<u32>, Option<&str>),
         limits: &SessionLimits,

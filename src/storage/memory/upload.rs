@@ -265,9 +265,22 @@ impl EngineUpload for MemoryUpload {
     fn commit(mut self: Box<Self>, crc: u32) -> Result<Committed, StorageError> {
         self.land(crc)
     }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
 }
 
 impl MemoryUpload {
+    /// Its first `len` bytes, kept as a session instead of committed:
+    /// the upload is over, the folders it made stay.
+    pub(super) fn into_kept(mut self, len: u64) -> Vec<u8> {
+        self.committed = true;
+        let mut bytes = std::mem::take(&mut self.bytes);
+        bytes.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+        bytes
+    }
+
     /// Puts the bytes in place under `name`, with `crc` recorded: one
     /// change of the tree.
     ///
