@@ -236,13 +236,7 @@ fn check_shrinking_list(found: &BTreeSet<String>, list: &[&str], (name, why): (&
 /// `Store` trait (`ctx.store`): issue 77 moves their calls behind the
 /// trait a group of verbs at a time (docs/store-plan.md). The list only
 /// shrinks.
-const STORAGE_CALLS_LEFT: &[&str] = &[
-    "pool/checksums.rs",
-    "pool/mod.rs",
-    "serve/mod.rs",
-    "serve/ops/multipart/complete.rs",
-    "serve/ops/multipart/parts.rs",
-];
+const STORAGE_CALLS_LEFT: &[&str] = &["pool/checksums.rs", "pool/mod.rs", "serve/mod.rs"];
 
 #[test]
 fn the_serve_layer_reaches_the_engine_only_where_listed() {

@@ -37,7 +37,6 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -60,19 +59,16 @@ use crate::model::SessionInfo;
 use crate::model::SessionLimits;
 use crate::name::Name;
 
-/// The buffer a part copied from an object is read through.
-const COPY_BUFFER: usize = 256 * 1024;
-
 /// Temp names of parts on their way, unique within this process (the
 /// node and run in the name keep two nodes' and two runs' apart).
 static SERIAL: AtomicU64 = AtomicU64::new(0);
 
 /// A part being received: into its slot in the upload's data file, or a
 /// temp file in the upload's parts folder; either way staged by a file
-/// renamed onto its number by [`PartUpload::commit`]; dropped before
+/// renamed onto its number by [`FilePart::commit`]; dropped before
 /// that, its temp file is removed and the upload is as it was.
 #[derive(Debug)]
-pub struct PartUpload {
+pub struct FilePart {
     parts: OwnedFd,
     temp: String,
     number: u32,
@@ -92,7 +88,7 @@ pub struct PartUpload {
     ahead: u64,
 }
 
-impl PartUpload {
+impl FilePart {
     /// The metadata of the upload it is a part of.
     pub fn upload_meta(&self) -> Option<&str> {
         self.meta.as_deref()
@@ -108,39 +104,6 @@ impl PartUpload {
             None => self.file.write_all(data).map_err(StorageError::from),
         }?;
         self.written += data.len() as u64;
-        Ok(())
-    }
-
-    /// Appends `len` bytes of `source` from `start` (UploadPartCopy's
-    /// part), each read handed to `seen` as it is written (for its
-    /// digests).
-    ///
-    /// # Errors
-    /// No space, I/O; [`StorageError::Io`] if `source` ends before them
-    /// (it was cut while it was read).
-    pub fn copy_from(
-        &mut self,
-        source: &File,
-        (start, len): (u64, u64),
-        mut seen: impl FnMut(&[u8]),
-    ) -> Result<(), StorageError> {
-        let mut buf = vec![0; COPY_BUFFER.min(usize::try_from(len).unwrap_or(COPY_BUFFER))];
-        let mut done = 0u64;
-        while done < len {
-            let want = usize::try_from(len - done).map_or(buf.len(), |left| left.min(buf.len()));
-            let n = match source.read_at(&mut buf[..want], start + done) {
-                Ok(0) => {
-                    let cut = io::Error::other("the source was cut while it was copied");
-                    return Err(StorageError::Io(cut));
-                }
-                Ok(n) => n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err.into()),
-            };
-            seen(&buf[..n]);
-            self.write(&buf[..n])?;
-            done += n as u64;
-        }
         Ok(())
     }
 
@@ -213,7 +176,7 @@ impl PartUpload {
     }
 }
 
-impl Drop for PartUpload {
+impl Drop for FilePart {
     /// Its temp file goes (a slot's, if it was made); a slot's bytes stay
     /// but no record names them.
     fn drop(&mut self) {
@@ -290,7 +253,7 @@ impl Storage {
         id: &str,
         name: &Name,
         (number, len, quota): (u32, Option<u64>, Quota),
-    ) -> Result<PartUpload, StorageError> {
+    ) -> Result<FilePart, StorageError> {
         self.pause(Point::Session);
         let upload = self.multipart(id, name)?;
         let counted = self.staged_count(&upload);
@@ -323,7 +286,7 @@ impl Storage {
         id: &str,
         (number, len): (u32, Option<u64>),
         (meta, counted): (Option<String>, Option<StagedCount>),
-    ) -> Result<PartUpload, StorageError> {
+    ) -> Result<FilePart, StorageError> {
         let dir = self.sessions_dir()?;
         {
             let mut index = self.sessions.bookkeeping(&dir)?;
@@ -337,7 +300,7 @@ impl Storage {
         let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
         let temp = format!(".t{number}-{}-{}-{serial}", self.node, self.run);
         if let Some((data, slot)) = slots::slot_for(&dir, id, &parts, (number, len)) {
-            return Ok(PartUpload {
+            return Ok(FilePart {
                 parts,
                 temp,
                 number,
@@ -352,7 +315,7 @@ impl Storage {
         }
         let create = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | flags;
         let fd = rustix::fs::openat(&parts, temp.as_str(), create, Mode::from_raw_mode(0o600))?;
-        Ok(PartUpload {
+        Ok(FilePart {
             parts,
             temp,
             number,

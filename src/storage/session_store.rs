@@ -15,20 +15,30 @@
 //! the session's record where the engine reads it (once, under the
 //! session's hold).
 
-use super::{Appender, Appending, StorageError, Upload};
+use super::{Appender, Appending, Part, PartUpload, StorageError, Upload};
+use crate::access::quota::Quota;
 use crate::model::{ListedSession, SessionInfo, SessionLimits, SessionTtl};
 use crate::name::Name;
 
 /// What [`SessionStore::append`] asks of its caller about the session it
 /// read: may this client write it? A refusal is answered with
-/// [`StorageError::NotAdmitted`]; the caller keeps why.
+/// [`StorageError::NotAdmitted`]; the caller keeps why. Asked with the
+/// session held: it must not call the store.
 pub type Admit<'a> = &'a mut dyn FnMut(&SessionInfo) -> bool;
 
-/// Which sessions a listing takes, by the name each uploads.
+/// Which sessions a listing takes, by the name each uploads. Asked with
+/// the sessions held: it must not call the store.
 pub type Include<'a> = &'a dyn Fn(&Name) -> bool;
 
 /// What a listing gives each session it takes; `false` stops it.
 pub type Visit<'a> = &'a mut dyn FnMut(ListedSession) -> bool;
+
+/// What [`SessionStore::finish_multipart`] asks its caller: of the parts
+/// staged (and the upload's metadata), those that make the object, in
+/// order; `None` refuses, answered with [`StorageError::NotAdmitted`]
+/// (the caller keeps why). Asked with the upload held for its completion
+/// and no lock of the store's: it may ask the store for room.
+pub type Choose<'a> = &'a mut dyn FnMut(Vec<Part>, Option<&str>) -> Option<Vec<Part>>;
 
 /// Resumable uploads, as the serve layer sees them; see the module's
 /// header. Every call may block on the disk: on the I/O pool.
@@ -194,6 +204,66 @@ pub trait SessionStore: Send + Sync {
         at: (Option<u64>, bool),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError>;
+
+    /// Begins an S3 multipart upload of `name` (`meta` kept with it): a
+    /// session of its own, without a size, whose parts are staged apart.
+    ///
+    /// # Errors
+    /// [`StorageError::NoBucket`]; as [`SessionStore::begin_new_session`].
+    fn begin_multipart(
+        &self,
+        name: &Name,
+        meta: Option<&str>,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError>;
+
+    /// Multipart upload `id`, which must be for `name`.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`] if there is none (or it is another
+    /// name's, or not a multipart upload).
+    fn multipart(&self, id: &str, name: &Name) -> Result<SessionInfo, StorageError>;
+
+    /// Begins part `number` of multipart upload `id` of `name`, of `len`
+    /// bytes where known: then counted before they arrive against
+    /// `quota` (the writer's) and the folders' above.
+    ///
+    /// # Errors
+    /// As [`SessionStore::multipart`]; [`StorageError::Committing`];
+    /// [`StorageError::OverQuota`]; the engine's.
+    fn begin_part(
+        &self,
+        id: &str,
+        name: &Name,
+        part: (u32, Option<u64>, Quota),
+    ) -> Result<PartUpload, StorageError>;
+
+    /// The staged parts of multipart upload `id` of `name`, by number.
+    ///
+    /// # Errors
+    /// As [`SessionStore::multipart`]; the parts cannot be read.
+    fn parts(&self, id: &str, name: &Name) -> Result<Vec<Part>, StorageError>;
+
+    /// Completes multipart upload `id` of `name` from the parts `choose`
+    /// picks, the list they were named by digested as `listed` (kept in
+    /// the mark the upload leaves: [`SessionStore::completed_multipart`]):
+    /// the upload to commit, its size, CRC-32C and the session's
+    /// metadata. Until that commit lands, and if the upload is dropped,
+    /// the session stays.
+    ///
+    /// # Errors
+    /// As [`SessionStore::multipart`]; [`StorageError::SessionBusy`],
+    /// [`StorageError::Committing`], [`StorageError::NotAdmitted`]; the
+    /// engine's.
+    fn finish_multipart(
+        &self,
+        upload: (&str, &Name, &str),
+        choose: Choose<'_>,
+    ) -> Result<(Upload, u64, u32, Option<String>), StorageError>;
+
+    /// Whether multipart upload `id` of `name` was completed lately from
+    /// the parts `listed` named (its mark is kept for the short TTL).
+    fn completed_multipart(&self, id: &str, name: &Name, listed: &str) -> bool;
 
     /// Drops the upload of `name` kept for `owner`; whether there was one.
     ///

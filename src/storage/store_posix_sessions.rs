@@ -3,8 +3,10 @@
 //! file held as it is.
 
 use super::{
-    Admit, Appender, Appending, Include, SessionStore, Storage, StorageError, Upload, Visit,
+    Admit, Appender, Appending, Choose, Include, Part, PartUpload, SessionStore, Storage,
+    StorageError, Upload, Visit,
 };
+use crate::access::quota::Quota;
 use crate::model::{ListedSession, SessionInfo, SessionLimits, SessionTtl};
 use crate::name::Name;
 
@@ -110,6 +112,46 @@ impl SessionStore for Storage {
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         Storage::resume_upload(self, name, at, limits)
+    }
+
+    fn begin_multipart(
+        &self,
+        name: &Name,
+        meta: Option<&str>,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        Storage::begin_multipart(self, name, meta, limits)
+    }
+
+    fn multipart(&self, id: &str, name: &Name) -> Result<SessionInfo, StorageError> {
+        Storage::multipart(self, id, name)
+    }
+
+    fn begin_part(
+        &self,
+        id: &str,
+        name: &Name,
+        part: (u32, Option<u64>, Quota),
+    ) -> Result<PartUpload, StorageError> {
+        Storage::begin_part(self, id, name, part).map(PartUpload::File)
+    }
+
+    fn parts(&self, id: &str, name: &Name) -> Result<Vec<Part>, StorageError> {
+        Storage::parts(self, id, name)
+    }
+
+    fn finish_multipart(
+        &self,
+        upload: (&str, &Name, &str),
+        choose: Choose<'_>,
+    ) -> Result<(Upload, u64, u32, Option<String>), StorageError> {
+        Storage::finish_multipart(self, upload, |staged, meta| {
+            choose(staged, meta).ok_or(StorageError::NotAdmitted)
+        })
+    }
+
+    fn completed_multipart(&self, id: &str, name: &Name, listed: &str) -> bool {
+        Storage::completed_multipart(self, id, name, listed)
     }
 
     fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<bool, StorageError> {

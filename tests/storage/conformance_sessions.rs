@@ -532,3 +532,91 @@ fn an_upload_gone_on_with_from_a_file_begins_with_its_bytes_and_hides_them() {
         assert!(matches!(past, Err(StorageError::PastEnd(0))), "{kind}");
     }
 }
+
+#[test]
+fn a_session_being_committed_is_left_alone_and_stays_if_the_commit_is_dropped() {
+    let body = b"held";
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let name = name_of("held");
+        let crc = crc32c::crc32c(body);
+        let id = sessions
+            .begin_session(&name, 4, crc, &limits(None))
+            .unwrap()
+            .id;
+        append(sessions, &id, 0, body);
+        let (upload, _, _) = sessions.finish_session(&id).unwrap();
+        let appending = open(sessions, &id, asking(4, 0, None));
+        assert!(matches!(appending, Err(StorageError::Committing)), "{kind}");
+        let aborting = sessions.abort_session(&id);
+        assert!(matches!(aborting, Err(StorageError::Committing)), "{kind}");
+        let again = sessions.begin_session(&name, 4, crc, &limits(None));
+        assert!(matches!(again, Err(StorageError::Committing)), "{kind}");
+        let twice = sessions.finish_session(&id);
+        assert!(matches!(twice, Err(StorageError::Committing)), "{kind}");
+        drop(upload);
+        assert_eq!(sessions.session(&id).unwrap().received, 4, "{kind}");
+        commit(store, &id).unwrap();
+        assert_eq!(read(store, "held"), body, "{kind}");
+    }
+}
+
+#[test]
+fn bytes_taken_back_after_an_abort_are_another_appends_no_more() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let begun = sessions.begin_new_session(&name_of("d"), Some(2), None, &limits(None));
+        let id = begun.unwrap().id;
+        let (mut appender, _) = open(sessions, &id, asking(0, 2, None)).unwrap();
+        appender.write(b"d").unwrap();
+        sessions.abort_session(&id).unwrap();
+        let late = appender.discard();
+        assert!(matches!(late, Err(StorageError::Superseded)), "{kind}");
+    }
+}
+
+#[test]
+fn each_client_address_has_its_own_cap() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let capped = SessionLimits {
+            per_client: 1,
+            ..limits(None)
+        };
+        sessions
+            .begin_new_session(&name_of("a1"), Some(1), None, &capped)
+            .unwrap();
+        let second = sessions.begin_new_session(&name_of("a2"), Some(1), None, &capped);
+        assert!(
+            matches!(
+                second,
+                Err(StorageError::TooManySessions(SessionCap::Client(1)))
+            ),
+            "{kind}: {second:?}"
+        );
+        let elsewhere = SessionLimits {
+            client: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+            ..capped
+        };
+        let other = sessions.begin_new_session(&name_of("a2"), Some(1), None, &elsewhere);
+        assert!(other.is_ok(), "{kind}: {other:?}");
+    }
+}
+
+#[test]
+fn a_folders_walk_counts_its_files_not_the_sessions_staged_under_it() {
+    for (kind, store, _root) in counting(&[]) {
+        let store = &*store;
+        let sessions = store.sessions();
+        let begun = sessions.begin_new_session(&name_of("w/s"), Some(9), None, &limits(Some("t")));
+        let id = begun.unwrap().id;
+        append(sessions, &id, 0, b"staged");
+        let walked = store.tree_usage(&ferry::name::Prefix::decode(b"w/").unwrap());
+        assert_eq!(walked.unwrap().bytes, 0, "{kind}");
+        let counted = store.usage(Account::Token("t")).unwrap();
+        assert_eq!(counted.bytes, 6, "{kind}: the ledger's");
+    }
+}

@@ -13,8 +13,9 @@
 //! - `quotas`: folders' and tokens' quotas, counted in the root's ledger.
 //! - `reserve`: `--min-free`, a write into the disk's reserve refused.
 //! - `races`: shared state under requests side by side (the ledger).
-//! - `conformance`, `conformance_uploads`, `conformance_sessions`: the
-//!   POSIX root and the memory store answer every `Store` verb alike.
+//! - `conformance`, `conformance_uploads`, `conformance_sessions`,
+//!   `conformance_parts`: the POSIX root and the memory store answer
+//!   every `Store` verb alike.
 //!
 //! How loudly failures are logged is a program of its own
 //! (`tests/storage_failure_logs.rs`). One module alone: `cargo test --test
@@ -27,6 +28,7 @@ mod support;
 
 mod checksums;
 mod conformance;
+mod conformance_parts;
 mod conformance_sessions;
 mod conformance_uploads;
 mod durability;

@@ -333,7 +333,10 @@ fn append_now(
             Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
         Err(err) => {
-            let failure = refusal.unwrap_or_else(|| err.into());
+            let failure = match (err, refusal) {
+                (StorageError::NotAdmitted, Some(refused)) => refused,
+                (err, _) => err.into(),
+            };
             refuse(ctx, "APPEND", id, failure, skip_body(body, ctx.config))
         }
     }

@@ -51,6 +51,10 @@ impl MemoryStore {
         if info.stored {
             return Err(StorageError::Stored(info.size));
         }
+        // A multipart upload's bytes are its parts.
+        if session.parts.is_some() {
+            return Err(StorageError::NoSuchUpload);
+        }
         if asked.ttl.is_some_and(|ttl| session.has_expired(ttl)) {
             log::info!("upload session {id} expired");
             tree.sessions.remove(id);
@@ -108,7 +112,12 @@ impl Tree {
     /// quotas of its owner (judged by `quota`, the writer's) and of the
     /// folders above it have room for them, as the POSIX engine's
     /// ledger judges a staged count (one file more, for a file quota).
-    fn count_ahead(&mut self, id: &str, len: u64, quota: Quota) -> Result<(), StorageError> {
+    pub(super) fn count_ahead(
+        &mut self,
+        id: &str,
+        len: u64,
+        quota: Quota,
+    ) -> Result<(), StorageError> {
         if self.counting.is_some() {
             let session = self.session_mut(id)?;
             let (name, owner) = (session.name.clone(), session.owner.clone());
@@ -204,10 +213,11 @@ impl EngineAppender for MemoryAppender {
     fn discard(mut self: Box<Self>) -> Result<(), StorageError> {
         {
             let mut tree = self.tree();
-            let session = tree.session_mut(&self.id)?;
-            if session.writer != self.ticket {
-                return Err(StorageError::Superseded);
-            }
+            // Gone (aborted) or another's now: not its bytes to take.
+            let session = match tree.sessions.get_mut(&self.id) {
+                Some(session) if session.writer == self.ticket => session,
+                _ => return Err(StorageError::Superseded),
+            };
             session
                 .bytes
                 .truncate(usize::try_from(self.start).unwrap_or(usize::MAX));

@@ -16,7 +16,7 @@
 //! removes, renames, copies and makes, `locks.rs` is the lock table,
 //! `upload.rs` takes uploads and commits them, `sessions.rs` keeps upload
 //! sessions, `appender.rs` their APPENDs and `kept.rs` FTP's uploads kept
-//! to go on with, `store.rs` is the trait's
+//! to go on with, `parts.rs` S3's multipart uploads, `store.rs` is the trait's
 //! face.
 
 use std::collections::{BTreeMap, HashMap};
@@ -34,6 +34,7 @@ mod appender;
 mod kept;
 mod locks;
 mod namespace;
+mod parts;
 mod session_store;
 mod sessions;
 mod store;
@@ -42,6 +43,7 @@ mod walks;
 
 pub use appender::MemoryAppender;
 use locks::MemoryLocks;
+pub use parts::MemoryPart;
 use sessions::Session;
 pub use upload::MemoryUpload;
 
@@ -74,6 +76,8 @@ pub(super) struct Tree {
     /// The last session id and APPEND ticket given.
     next_session: u64,
     tickets: u64,
+    /// What session ids are mixed with (drawn for each store).
+    id_key: u64,
 }
 
 /// What has a name.
@@ -150,6 +154,7 @@ impl MemoryStore {
                 sessions: BTreeMap::new(),
                 next_session: 0,
                 tickets: 0,
+                id_key: random_key(),
             })),
             locks: MemoryLocks::default(),
             spool_room: Arc::new(SpoolRoom::new(DEFAULT_LISTING_MEMORY)),
@@ -319,8 +324,6 @@ impl Tree {
                 usage.add_file(file.bytes.len() as u64);
             }
         }
-        let staged = self.staged_below(prefix, owner);
-        usage.bytes = usage.bytes.saturating_add(staged.bytes);
         usage
     }
 
@@ -328,9 +331,19 @@ impl Tree {
     fn usage(&self, account: Account<'_>) -> Usage {
         match (&self.counting, account) {
             (None, _) => Usage::default(),
-            (Some(_), Account::Token(token)) => self.usage_below("", Some(token)),
-            (Some(_), Account::Folder(prefix)) => self.usage_below(prefix, None),
+            (Some(_), Account::Token(token)) => self.counted_below("", Some(token)),
+            (Some(_), Account::Folder(prefix)) => self.counted_below(prefix, None),
         }
+    }
+
+    /// What the ledger counts below `prefix` (of `owner`'s only, if
+    /// given): the files, and the sessions' bytes staged or counted
+    /// before they arrive (no walk of the files finds those).
+    fn counted_below(&self, prefix: &str, owner: Option<&str>) -> Usage {
+        let mut usage = self.usage_below(prefix, owner);
+        let staged = self.staged_below(prefix, owner);
+        usage.bytes = usage.bytes.saturating_add(staged.bytes);
+        usage
     }
 
     /// The quota'd folders that hold `name`.
@@ -363,4 +376,15 @@ fn now() -> (i64, u32) {
         .unwrap_or_default();
     let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
     (secs, since.subsec_nanos())
+}
+
+/// A key drawn from the system's randomness (a fixed one where it has
+/// none to give).
+fn random_key() -> u64 {
+    let mut bytes = [0u8; 8];
+    let drawn = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty());
+    match drawn {
+        Ok(8) => u64::from_le_bytes(bytes),
+        _ => 0x5eed,
+    }
 }

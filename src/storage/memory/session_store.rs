@@ -2,10 +2,12 @@
 //! of `sessions.rs` or `appender.rs`, under the store's one lock.
 
 use super::MemoryStore;
+use crate::access::quota::Quota;
 use crate::model::{ListedSession, SessionInfo, SessionLimits, SessionTtl};
 use crate::name::Name;
 use crate::storage::{
-    Admit, Appender, Appending, Include, SessionStore, StorageError, Upload, Visit,
+    Admit, Appender, Appending, Choose, Include, Part, PartUpload, SessionStore, StorageError,
+    Upload, Visit,
 };
 
 impl SessionStore for MemoryStore {
@@ -62,9 +64,9 @@ impl SessionStore for MemoryStore {
         Ok(listed)
     }
 
-    /// None: a memory store takes no multipart uploads yet.
-    fn is_multipart(&self, _id: &str) -> bool {
-        false
+    fn is_multipart(&self, id: &str) -> bool {
+        let tree = self.tree();
+        tree.sessions.get(id).is_some_and(|s| s.parts.is_some())
     }
 
     fn append(
@@ -113,6 +115,44 @@ impl SessionStore for MemoryStore {
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         self.resume(name, at, limits)
+    }
+
+    fn begin_multipart(
+        &self,
+        name: &Name,
+        meta: Option<&str>,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        self.begin_multipart_of(name, meta, limits)
+    }
+
+    fn multipart(&self, id: &str, name: &Name) -> Result<SessionInfo, StorageError> {
+        self.multipart_of(id, name)
+    }
+
+    fn begin_part(
+        &self,
+        id: &str,
+        name: &Name,
+        part: (u32, Option<u64>, Quota),
+    ) -> Result<PartUpload, StorageError> {
+        self.begin_part_of(id, name, part)
+    }
+
+    fn parts(&self, id: &str, name: &Name) -> Result<Vec<Part>, StorageError> {
+        self.parts_of(id, name)
+    }
+
+    fn finish_multipart(
+        &self,
+        upload: (&str, &Name, &str),
+        choose: Choose<'_>,
+    ) -> Result<(Upload, u64, u32, Option<String>), StorageError> {
+        self.finish_multipart_of(upload, choose)
+    }
+
+    fn completed_multipart(&self, id: &str, name: &Name, listed: &str) -> bool {
+        self.completed_multipart_of(id, name, listed)
     }
 
     fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<bool, StorageError> {

@@ -11,9 +11,12 @@
 //! the usage of the session's owner and of the folders above its name, as
 //! the POSIX engine's ledger counts them (no file until it commits).
 
+use std::collections::BTreeMap;
+
+use super::parts::StagedPart;
 use super::{MemoryStore, Tree, now};
 use crate::model::{DEFERRED_SIZE, ListedSession, SessionCap, SessionInfo, SessionLimits};
-use crate::model::{SessionTtl, Usage, fits_a_record};
+use crate::model::{Folders, SessionTtl, Usage, fits_a_record};
 use crate::name::Name;
 use crate::storage::{Include, StorageError, Upload, Visit};
 
@@ -37,7 +40,13 @@ pub(super) struct Session {
     pub(super) committing: bool,
     /// A tus upload's mark: its file landed (kept for the short TTL, for
     /// a client that lost the answer).
-    stored: bool,
+    pub(super) stored: bool,
+    /// A multipart upload's parts, by number (`parts.rs`); `None` for
+    /// every other session.
+    pub(super) parts: Option<BTreeMap<u32, StagedPart>>,
+    /// The digest of the parts list a multipart upload is completed
+    /// from, kept in its mark once it lands.
+    pub(super) completing: Option<String>,
 }
 
 impl Session {
@@ -49,7 +58,7 @@ impl Session {
             crc: self.crc,
             received: match self.stored {
                 true => self.size,
-                false => self.bytes.len() as u64,
+                false => self.staged(),
             },
             meta: self.meta.clone(),
             owner: self.owner.clone(),
@@ -63,14 +72,21 @@ impl Session {
     }
 
     pub(super) fn has_expired(&self, ttl: SessionTtl) -> bool {
-        !self.in_use() && ttl.has_expired(self.used, self.bytes.len() as u64)
+        !self.in_use() && ttl.has_expired(self.used, self.staged())
+    }
+
+    /// Bytes staged: its own, or its parts'.
+    fn staged(&self) -> u64 {
+        let parts = self.parts.iter().flat_map(BTreeMap::values);
+        let in_parts: u64 = parts.map(|part| part.bytes.len() as u64).sum();
+        self.bytes.len() as u64 + in_parts
     }
 
     /// What it counts in the usage of the accounts above it.
     fn counted(&self) -> u64 {
         match self.stored {
             true => 0,
-            false => self.bytes.len() as u64 + self.ahead,
+            false => self.staged() + self.ahead,
         }
     }
 }
@@ -111,7 +127,7 @@ impl Tree {
         // Refuse now what the commit would refuse later.
         self.can_be_file(name.as_str())?;
         self.next_session += 1;
-        let id = format!("{:016x}", self.next_session);
+        let id = self.session_id();
         let (now, _) = now();
         let session = Session {
             name: name.clone(),
@@ -127,11 +143,23 @@ impl Tree {
             ahead: 0,
             committing: false,
             stored: false,
+            parts: None,
+            completing: None,
         };
         let mut info = session.info(&id);
         info.expires = Some(limits.ttl.expires(now, 0));
         self.sessions.insert(id, session);
         Ok(info)
+    }
+
+    /// A new session's id: the count of sessions begun, mixed with the
+    /// store's key (SplitMix64's finalizer), so that it says nothing of
+    /// the upload nor of the ids before it.
+    fn session_id(&self) -> String {
+        let mut z = (self.next_session ^ self.id_key).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        format!("{:016x}", z ^ (z >> 31))
     }
 
     /// Whether `limits` leave room for one more session.
@@ -194,6 +222,7 @@ impl Tree {
                 session.stored = true;
                 session.committing = false;
                 session.bytes = Vec::new();
+                session.parts = None;
                 session.used = now().0;
             }
         }
@@ -284,7 +313,8 @@ impl MemoryStore {
                 .filter(|(_, session)| !session.stored && include(&session.name))
                 .map(|(id, session)| (session.used, listed(id, session, ttl, now)))
                 .collect();
-            listed.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.info.id.cmp(&b.1.info.id)));
+            // Newest first, ties by id (the POSIX engine's index order).
+            listed.sort_by(|a, b| (b.0, &b.1.info.id).cmp(&(a.0, &a.1.info.id)));
             listed
         };
         // Visited without the lock: a visitor may ask the store again.
@@ -310,14 +340,18 @@ impl MemoryStore {
             let mut tree = self.tree();
             let session = tree.session_mut(id)?;
             let info = session.info(id);
-            if session.stored {
-                return Err(StorageError::Stored(info.size));
-            }
             if session.writer != 0 {
                 return Err(StorageError::SessionBusy);
             }
             if session.committing {
                 return Err(StorageError::Committing);
+            }
+            if session.stored {
+                return Err(StorageError::Stored(info.size));
+            }
+            // Only its S3 completion commits a multipart upload.
+            if session.parts.is_some() {
+                return Err(StorageError::NoSuchUpload);
             }
             if info.received != info.size {
                 return Err(StorageError::Incomplete(info.received, info.size));
@@ -331,7 +365,7 @@ impl MemoryStore {
             (info, (session.bytes.clone(), crc))
         };
         let (bytes, crc) = bytes;
-        let upload = self.begin_session_commit(&info, bytes);
+        let upload = self.begin_session_commit((&info.name, Folders::Implicit), (id, bytes));
         let upload = upload.inspect_err(|_| self.stop_committing(id))?;
         Ok((Upload::Other(Box::new(upload)), info, crc))
     }
@@ -357,7 +391,7 @@ impl MemoryStore {
 
 /// `session` (`id`) as a listing shows it at second `now`.
 fn listed(id: &str, session: &Session, ttl: SessionTtl, now: i64) -> ListedSession {
-    let kept = match session.bytes.is_empty() {
+    let kept = match session.staged() == 0 {
         true => ttl.empty,
         false => ttl.staged,
     };

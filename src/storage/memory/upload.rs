@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Entry, MemoryStore, Stored, Tree, dir_of, now};
 use crate::access::quota::Quota;
-use crate::model::{Account, DeadProperty, Folders, Md5Tag, NewProps, SessionInfo, Usage};
+use crate::model::{Account, DeadProperty, Folders, Md5Tag, NewProps, Usage};
 use crate::name::Name;
 use crate::storage::{
     Committed, EngineUpload, Look, Opened, ReserveAsWritten, StorageError, over_quota,
@@ -98,16 +98,17 @@ impl MemoryStore {
         })
     }
 
-    /// The upload that commits session `info`'s `bytes` (its folders made
-    /// as they arrive implicitly, what has the name looked at now).
+    /// The upload that commits session `id`'s `bytes` to `name` (its
+    /// folders found or made as `folders` says, what has the name looked
+    /// at now).
     pub(super) fn begin_session_commit(
         &self,
-        info: &SessionInfo,
-        bytes: Vec<u8>,
+        (name, folders): (&Name, Folders),
+        (id, bytes): (&str, Vec<u8>),
     ) -> Result<MemoryUpload, StorageError> {
-        let mut upload = self.begin(&info.name, Folders::Implicit, Look::AtBegin)?;
+        let mut upload = self.begin(name, folders, Look::AtBegin)?;
         upload.bytes = bytes;
-        upload.session = Some(info.id.clone());
+        upload.session = Some(id.to_owned());
         Ok(upload)
     }
 

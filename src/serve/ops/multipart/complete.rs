@@ -19,7 +19,7 @@ use crate::serve::conditions::{Conditions, create_only_if_required};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::upload_checksum::{self, Stated, UploadChecksum};
 use crate::serve::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, check_room, check_size, refuse};
-use crate::storage::Part;
+use crate::storage::{Part, StorageError};
 
 /// Complete multipart upload `id` of `name` from `parts` (number and
 /// ETag, as the client listed them): the object is committed.
@@ -74,10 +74,11 @@ fn complete(complete: CompleteParts, user: Option<Owner>) -> Outcome {
         let (tag, digest) = completion(&listed);
         let stated = stated.unwrap_or_default();
         let (mut checksum, mut part_checksums) = (None, None);
-        let chosen = ctx
-            .storage
-            .finish_multipart((&id, &name, &digest), |staged, meta| {
-                let chosen = choose(ctx.config, &listed, staged)?;
+        // The engine asks which parts make the object; why none do is
+        // kept here, for the answer.
+        let mut refusal = None;
+        let mut judge = |staged, meta: Option<&str>| {
+            let judged = choose(ctx.config, &listed, staged).and_then(|chosen| {
                 // The parts are copied into the object: room for all of it
                 // (refused, the upload stays, to complete once room is made).
                 check_room(ctx, chosen.iter().map(|part| part.size).sum())?;
@@ -86,8 +87,16 @@ fn complete(complete: CompleteParts, user: Option<Owner>) -> Outcome {
                 if checksum.is_some() {
                     part_checksums = chosen.iter().map(|part| part.checksum.clone()).collect();
                 }
-                Ok::<_, Failure>(chosen)
+                Ok(chosen)
             });
+            judged.map_err(|failure| refusal = Some(failure)).ok()
+        };
+        let sessions = ctx.store.sessions();
+        let chosen = sessions.finish_multipart((&id, &name, &digest), &mut judge);
+        let chosen = chosen.map_err(|err| match (err, refusal.take()) {
+            (StorageError::NotAdmitted, Some(refused)) => refused,
+            (err, _) => Failure::from(err),
+        });
         match chosen {
             Ok((mut upload, size, crc, meta)) => {
                 upload.set_multipart_md5(tag.md5, tag.parts.unwrap_or(u32::MAX));
@@ -166,7 +175,7 @@ fn repeated(
     (id, name): (&str, &Name),
     (tag, digest): (&Md5Tag, &str),
 ) -> Option<Option<crate::serve::digest::Checksum>> {
-    if !ctx.storage.completed_multipart(id, name, digest) {
+    if !ctx.store.sessions().completed_multipart(id, name, digest) {
         return None;
     }
     let (recorded, checksum) = ctx.store.recorded_tags(name.as_str())?;

@@ -18,7 +18,7 @@ use crate::serve::{
     Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
     check_space, refuse, skip_body,
 };
-use crate::storage::{Part, PartUpload, StorageError};
+use crate::storage::{Open, Part, PartUpload, StorageError};
 
 /// One page of an upload's parts (ListParts).
 #[derive(Debug)]
@@ -187,7 +187,11 @@ fn begin(who: &Who, begin: BeginParts) -> Outcome {
             Some(checksum) => Some(upload_metadata::with_checksum(meta, &checksum.spelled())),
             None => meta,
         };
-        match ctx.storage.begin_multipart(&name, meta.as_deref(), &limits) {
+        match ctx
+            .store
+            .sessions()
+            .begin_multipart(&name, meta.as_deref(), &limits)
+        {
             Ok(session) => {
                 debug!("#{} multipart upload {} of {name}", ctx.client, session.id);
                 Outcome::answer(Reply::Session(Box::new(session)))
@@ -222,7 +226,7 @@ fn put_part(ctx: &Ctx<'_>, who: Who, name: Name, ask: Box<PartAsk>) -> Outcome {
     Outcome::on_pool(move |ctx| {
         let begun = check_space(ctx, &who, name.as_str(), part_len.unwrap_or(0)).and_then(|()| {
             let asked = (ask.number, part_len, who.quota().unwrap_or_default());
-            Ok(ctx.storage.begin_part(&ask.id, &name, asked)?)
+            Ok(ctx.store.sessions().begin_part(&ask.id, &name, asked)?)
         });
         match begun {
             Ok(part) => {
@@ -286,18 +290,19 @@ fn copied_part(
     from: &Name,
     ask: &CopyPartAsk,
 ) -> Result<(u64, u32, [u8; 16]), Failure> {
-    let found = match ctx.storage.open_read(from) {
-        Ok(found) => found,
+    let found = match ctx.store.open(from, Open::Read) {
+        Ok(Some(found)) => found,
+        Ok(None) => unreachable!("a file opened to be read is opened, or fails"),
         Err(StorageError::NotFound | StorageError::IsDirectory) => {
             return Err(Failure::new(ErrorKind::NotFound, NO_SUCH_SOURCE));
         }
         Err(err) => return Err(err.into()),
     };
     let (start, len) =
-        crate::serve::ops::file_copy::source_span(ask.source.as_ref(), &found.version())?;
+        crate::serve::ops::file_copy::source_span(ask.source.as_ref(), &found.version)?;
     check_size(ctx.config, len)?;
     check_space(ctx, who, name.as_str(), len)?;
-    let mut part = ctx.storage.begin_part(
+    let mut part = ctx.store.sessions().begin_part(
         &ask.id,
         name,
         (ask.number, Some(len), who.quota().unwrap_or_default()),
@@ -305,7 +310,7 @@ fn copied_part(
     let (mut md5, mut crc) = (Md5::new(), 0u32);
     let upload = UploadChecksum::of_meta(part.upload_meta());
     let mut running = upload.map(|upload| crate::serve::digest::Running::new(upload.algorithm));
-    part.copy_from(&found.file, (start, len), |bytes| {
+    part.copy_from(&found.body, (start, len), |bytes| {
         md5.update(bytes);
         crc = crc32c::crc32c_append(crc, bytes);
         if let Some(running) = &mut running {
@@ -350,10 +355,10 @@ pub(in crate::serve) fn finish_part(
 /// Aborts upload `id` of `name`: its record and parts go.
 fn abort(name: Name, id: String) -> Outcome {
     Outcome::on_pool(move |ctx| {
-        let aborted = ctx
-            .storage
+        let sessions = ctx.store.sessions();
+        let aborted = sessions
             .multipart(&id, &name)
-            .and_then(|_| ctx.storage.abort_session(&id));
+            .and_then(|_| sessions.abort_session(&id));
         match aborted {
             Ok(()) => {
                 debug!("#{} ABORT multipart upload {id} of {name}", ctx.client);
@@ -374,7 +379,7 @@ fn list_parts(
         max,
     }: ListParts,
 ) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.storage.parts(&id, &name) {
+    Outcome::on_pool(move |ctx| match ctx.store.sessions().parts(&id, &name) {
         Ok(staged) => {
             let max = max.min(MAX_PAGE);
             let mut parts: Vec<Part> = staged.into_iter().filter(|p| p.number > after).collect();
