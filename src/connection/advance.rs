@@ -179,8 +179,7 @@ impl Connection {
         self.operation = request.operation.declared().verb.index() as u8;
         self.note = Note::of(&request.operation);
         let ctx = Ctx {
-            storage: env.storage,
-            store: env.storage,
+            store: env.store,
             config: env.config,
             hooks: env.hooks,
             client: self.id,

@@ -91,7 +91,7 @@ use crate::access::{Access, Principal};
 use crate::config::Config;
 use crate::connection::codec::Codec;
 use crate::serve::{Held, Receive, Send};
-use crate::storage::Storage;
+use crate::storage::Store;
 use deadline::Timing;
 use jobs::Wait;
 use note::Opened;
@@ -147,8 +147,8 @@ pub enum Step {
 /// What a connection borrows from the server while it is driven.
 #[derive(Debug)]
 pub struct Env<'a> {
-    /// The root directory.
-    pub storage: &'a Storage,
+    /// Where the files are kept (the serve layer's [`Store`]).
+    pub store: &'a dyn Store,
     /// Limits and modes.
     pub config: &'a Config,
     /// Tokens and grants.

@@ -142,7 +142,6 @@ impl Task {
         done: impl FnOnce(Instant),
     ) -> Option<(Arc<Mailbox>, Finished)> {
         let ctx = Ctx {
-            storage: &shared.storage,
             store: &shared.storage,
             config: &shared.config,
             hooks: &shared.hooks,

@@ -63,7 +63,7 @@ use crate::hooks::Hooks;
 /// The words of a missing bucket (a not-found failure): S3 answers them
 /// with a code of its own.
 pub use crate::storage::NO_BUCKET;
-use crate::storage::{Storage, StorageError, Store};
+use crate::storage::{StorageError, Store};
 use crate::wire::Protocol;
 pub use access::{BAD_SIGNATURE, Guard, Rights, Sender, UNKNOWN_KEY};
 pub use archive_layout::Format as ArchiveFormat;
@@ -96,11 +96,8 @@ pub use terms::{
 /// I/O thread.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
-    /// The root directory, as the calls not yet behind [`Store`] reach
-    /// it (docs/store-plan.md).
-    pub storage: &'a Storage,
-    /// Where the files are kept: the same root, through the seam an
-    /// engine plugs into.
+    /// Where the files are kept, through the seam an engine plugs into:
+    /// the root, or a store in memory.
     pub store: &'a dyn Store,
     /// Limits and modes.
     pub config: &'a Config,

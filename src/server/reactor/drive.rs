@@ -40,7 +40,7 @@ impl Reactor {
             return; // an event; its turn comes on the ready list
         }
         let mut env = Env {
-            storage: &self.shared.storage,
+            store: &self.shared.storage,
             config: &self.shared.config,
             access: &self.hub.access,
             hooks: &self.shared.hooks,
