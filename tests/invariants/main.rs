@@ -7,7 +7,9 @@
 //! - `cases`: the rules case by case over real sockets, and what the
 //!   model found, kept by name;
 //! - `history`: many clients at once on one node and two, every answer
-//!   recorded, then checked: quotas, ledgers, locks, acknowledged bytes.
+//!   recorded, then checked: quotas, ledgers, locks, acknowledged bytes;
+//! - `simulation`: clients side by side without sockets or threads, every
+//!   move seeded (`sim_conn.rs`: a connection without a socket).
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -15,3 +17,6 @@ mod support;
 mod cases;
 mod history;
 mod model;
+mod sim_asks;
+mod sim_conn;
+mod simulation;

@@ -214,3 +214,72 @@ fn parts_side_by_side_are_counted_before_they_arrive_and_stop_at_the_quota() {
         assert_eq!(used(), 0, "{kind}: aborted");
     }
 }
+
+#[test]
+fn a_completion_waits_for_the_parts_on_their_way_and_a_refused_one_leaves_it_whole() {
+    for engine in engines(&[], &["b"]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let name = name_of("b/w");
+        let id = sessions
+            .begin_multipart(&name, None, &limits(None))
+            .unwrap()
+            .id;
+        stage(sessions, (&id, "b/w"), 1, b"one");
+        let mut arriving = sessions
+            .begin_part(&id, &name, (2, Some(3), Quota::default()))
+            .unwrap();
+        arriving.write(b"two").unwrap();
+        let mut all = |staged: Vec<Part>, _: Option<&str>| Some(staged);
+        let busy = sessions.finish_multipart((&id, &name, "l"), &mut all);
+        assert!(
+            matches!(busy, Err(StorageError::SessionBusy)),
+            "{kind}: {busy:?}"
+        );
+        arriving
+            .commit((md5_of(b"two"), crc32c::crc32c(b"two"), None), false)
+            .unwrap();
+
+        let mut none = |_: Vec<Part>, _: Option<&str>| None;
+        let refused = sessions.finish_multipart((&id, &name, "l"), &mut none);
+        assert!(matches!(refused, Err(StorageError::NotAdmitted)), "{kind}");
+        // Not left committing: a part is still taken, the upload still
+        // completes.
+        stage(sessions, (&id, "b/w"), 3, b"three");
+        let (upload, ..) = sessions
+            .finish_multipart((&id, &name, "l"), &mut all)
+            .unwrap();
+        drop(upload);
+        assert!(
+            !sessions.completed_multipart(&id, &name, "l"),
+            "{kind}: dropped"
+        );
+        assert_eq!(complete(store, (&id, "b/w"), "l").unwrap(), 11, "{kind}");
+        assert_eq!(read(store, "b/w"), b"onetwothree", "{kind}");
+    }
+}
+
+#[test]
+fn a_cut_upload_that_cannot_be_kept_goes_with_the_folders_it_made() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let name = name_of("deep/er/f");
+        let mut cut = store
+            .begin_upload(
+                &name,
+                ferry::model::Folders::Implicit,
+                ferry::storage::Look::AtBegin,
+            )
+            .unwrap();
+        cut.write(b"abc").unwrap();
+        let none = SessionLimits {
+            total: 0,
+            ..limits(Some("t"))
+        };
+        let refused = sessions.keep_upload(cut, &name, (3, crc32c::crc32c(b"abc")), &none);
+        assert!(refused.is_err(), "{kind}");
+        let gone = store.occupant(&name_of("deep"));
+        assert_eq!(gone.unwrap(), ferry::model::Occupant::Nothing, "{kind}");
+    }
+}

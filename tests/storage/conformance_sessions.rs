@@ -527,7 +527,18 @@ fn an_upload_gone_on_with_from_a_file_begins_with_its_bytes_and_hides_them() {
         let again = sessions.resume_upload(&name, (Some(2), false), &limits(Some("w")));
         assert!(matches!(again, Err(StorageError::PastEnd(0))), "{kind}");
         let short = sessions.resume_upload(&name, (Some(4), true), &limits(Some("r")));
-        assert_eq!(short.unwrap().received, 4, "{kind}: the file's first bytes");
+        let short = short.unwrap();
+        assert_eq!(short.received, 4, "{kind}: the file's first bytes");
+        let to_come = Appending {
+            ttl: None,
+            ..asking(4, DEFERRED_SIZE - 4, None)
+        };
+        let (mut appender, _) = open(sessions, &short.id, to_come).unwrap();
+        appender.write(b"!").unwrap();
+        appender.finish(false).unwrap();
+        sessions.declare_session_size(&short.id, 5).unwrap();
+        commit(store, &short.id).unwrap();
+        assert_eq!(read(store, "base"), b"0123!", "{kind}");
         let past = sessions.resume_upload(&name_of("none"), (Some(1), true), &limits(None));
         assert!(matches!(past, Err(StorageError::PastEnd(0))), "{kind}");
     }

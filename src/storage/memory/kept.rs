@@ -80,11 +80,16 @@ impl MemoryStore {
         let Upload::Other(upload) = upload else {
             return Err(another_engine());
         };
-        let upload = upload.into_any().downcast::<MemoryUpload>();
-        let bytes = upload.map_err(|_| another_engine())?.into_kept(staged);
+        // Dropped after the tree's lock (its drop takes it) where it
+        // cannot be kept: it goes as any upload cut off does.
+        let mut upload = upload.into_any().downcast::<MemoryUpload>();
+        let upload = upload.as_mut().map_err(|_| another_engine())?;
         let mut tree = self.tree();
         tree.expire(limits.ttl);
         tree.make_way(limits.owner.as_deref(), name)?;
+        tree.check_caps(limits)?;
+        tree.can_be_file(name.as_str())?;
+        let bytes = upload.take_kept(staged);
         Ok(tree.begin_kept(name, (KEPT, bytes), limits)?.id)
     }
 

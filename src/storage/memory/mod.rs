@@ -220,6 +220,17 @@ impl Tree {
         }
     }
 
+    /// Whether bucket `bucket` (a first segment) is there.
+    ///
+    /// # Errors
+    /// [`StorageError::NoBucket`] if nothing has its name.
+    fn check_bucket(&self, bucket: &str) -> Result<(), StorageError> {
+        match self.folder(bucket).is_some() || self.file(bucket).is_some() {
+            true => Ok(()),
+            false => Err(StorageError::NoBucket),
+        }
+    }
+
     /// The file `name`, if one has it.
     fn file(&self, name: &str) -> Option<&Stored> {
         match self.entries.get(name) {

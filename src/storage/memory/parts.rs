@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{MemoryStore, Tree, now};
 use crate::access::quota::Quota;
-use crate::model::{Folders, SessionInfo, SessionLimits};
+use crate::model::{DEFERRED_SIZE, Folders, SessionInfo, SessionLimits, fits_a_record};
 use crate::name::Name;
-use crate::storage::{Choose, EnginePart, Part, PartUpload, StorageError, Store, Upload};
+use crate::storage::{Choose, EnginePart, Part, PartUpload, StorageError, Upload};
 
 /// A part staged.
 #[derive(Debug, Clone)]
@@ -48,8 +48,9 @@ pub struct MemoryPart {
     number: u32,
     meta: Option<String>,
     bytes: Vec<u8>,
-    /// Bytes counted before they arrived, given back as it ends.
-    reserved: u64,
+    /// Bytes counted before they arrived, given back as it ends
+    /// (`None` once it has).
+    reserved: Option<u64>,
 }
 
 impl Tree {
@@ -72,9 +73,18 @@ impl MemoryStore {
         meta: Option<&str>,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
-        self.check_bucket(name)?;
-        let info = self.begin_new_session_of((name, None, meta), limits)?;
-        self.tree().session_mut(&info.id)?.parts = Some(BTreeMap::new());
+        if meta.is_some_and(|meta| !fits_a_record(meta.as_bytes())) {
+            let err = std::io::Error::other("session metadata is not one line");
+            return Err(StorageError::Io(err));
+        }
+        // One change of the tree: never a session of another kind between.
+        let mut tree = self.tree();
+        if let Some((bucket, _)) = name.as_str().split_once('/') {
+            tree.check_bucket(bucket)?;
+        }
+        tree.expire(limits.ttl);
+        let info = tree.create_session((name, DEFERRED_SIZE, None, meta), limits)?;
+        tree.session_mut(&info.id)?.parts = Some(BTreeMap::new());
         Ok(info)
     }
 
@@ -98,14 +108,17 @@ impl MemoryStore {
         if let Some(len) = len {
             tree.count_ahead(id, len, quota)?;
         }
-        tree.session_mut(id)?.used = now().0;
+        let session = tree.session_mut(id)?;
+        session.used = now().0;
+        session.parts_arriving += 1;
+        session.part_begun = true;
         let part = MemoryPart {
             tree: Arc::clone(&self.tree),
             id: id.to_owned(),
             number,
             meta: info.meta,
             bytes: Vec::new(),
-            reserved: len.unwrap_or(0),
+            reserved: Some(len.unwrap_or(0)),
         };
         Ok(PartUpload::Other(Box::new(part)))
     }
@@ -129,6 +142,11 @@ impl MemoryStore {
             let mut tree = self.tree();
             let info = tree.multipart_of(id, name)?;
             let session = tree.session_mut(id)?;
+            // As the POSIX engine holds a part's slot: a part on its way
+            // is not left out of (nor lost by) a completion.
+            if session.parts_arriving > 0 {
+                return Err(StorageError::SessionBusy);
+            }
             if session.committing {
                 return Err(StorageError::Committing);
             }
@@ -170,11 +188,15 @@ impl MemoryStore {
 }
 
 impl MemoryPart {
-    /// Gives back what was counted ahead and never staged.
-    fn give_back(&mut self, tree: &mut Tree) {
-        let reserved = std::mem::take(&mut self.reserved);
+    /// Ends it (once): gives back what was counted ahead and never
+    /// staged, and it is on its way no more.
+    fn end(&mut self, tree: &mut Tree) {
+        let Some(reserved) = self.reserved.take() else {
+            return;
+        };
         if let Ok(session) = tree.session_mut(&self.id) {
             session.ahead = session.ahead.saturating_sub(reserved);
+            session.parts_arriving = session.parts_arriving.saturating_sub(1);
         }
     }
 }
@@ -197,8 +219,11 @@ impl EnginePart for MemoryPart {
     ) -> Result<(), StorageError> {
         let tree = Arc::clone(&self.tree);
         let mut tree = tree.lock().unwrap_or_else(PoisonError::into_inner);
-        self.give_back(&mut tree);
+        self.end(&mut tree);
         let session = tree.session_mut(&self.id)?;
+        if session.committing {
+            return Err(StorageError::Committing);
+        }
         let Some(parts) = session.parts.as_mut() else {
             return Err(StorageError::NoSuchUpload);
         };
@@ -217,10 +242,10 @@ impl EnginePart for MemoryPart {
 
 impl Drop for MemoryPart {
     fn drop(&mut self) {
-        if self.reserved > 0 {
+        if self.reserved.is_some() {
             let tree = Arc::clone(&self.tree);
             let mut tree = tree.lock().unwrap_or_else(PoisonError::into_inner);
-            self.give_back(&mut tree);
+            self.end(&mut tree);
         }
     }
 }

@@ -47,6 +47,11 @@ pub(super) struct Session {
     /// The digest of the parts list a multipart upload is completed
     /// from, kept in its mark once it lands.
     pub(super) completing: Option<String>,
+    /// A multipart upload's parts on their way.
+    pub(super) parts_arriving: u32,
+    /// A part began: it holds bytes, as far as its TTL goes (as the
+    /// POSIX engine marks it staged).
+    pub(super) part_begun: bool,
 }
 
 impl Session {
@@ -68,11 +73,17 @@ impl Session {
     }
 
     pub(super) fn in_use(&self) -> bool {
-        self.writer != 0 || self.committing
+        self.writer != 0 || self.committing || self.parts_arriving > 0
     }
 
     pub(super) fn has_expired(&self, ttl: SessionTtl) -> bool {
-        !self.in_use() && ttl.has_expired(self.used, self.staged())
+        !self.in_use() && ttl.has_expired(self.used, self.held())
+    }
+
+    /// What its TTL is judged by: the bytes it holds, or one for a
+    /// multipart upload a part began in.
+    fn held(&self) -> u64 {
+        self.staged().max(u64::from(self.part_begun))
     }
 
     /// Bytes staged: its own, or its parts'.
@@ -145,6 +156,8 @@ impl Tree {
             stored: false,
             parts: None,
             completing: None,
+            parts_arriving: 0,
+            part_begun: false,
         };
         let mut info = session.info(&id);
         info.expires = Some(limits.ttl.expires(now, 0));
@@ -163,7 +176,7 @@ impl Tree {
     }
 
     /// Whether `limits` leave room for one more session.
-    fn check_caps(&self, limits: &SessionLimits) -> Result<(), StorageError> {
+    pub(super) fn check_caps(&self, limits: &SessionLimits) -> Result<(), StorageError> {
         let live = || self.sessions.values().filter(|session| !session.stored);
         if live().count() >= limits.total {
             return Err(StorageError::TooManySessions(SessionCap::Server));
@@ -183,7 +196,7 @@ impl Tree {
 
     /// Whether a file could be committed at `name`: no folder has it, no
     /// file is on its way.
-    fn can_be_file(&self, name: &str) -> Result<(), StorageError> {
+    pub(super) fn can_be_file(&self, name: &str) -> Result<(), StorageError> {
         let ends = name.match_indices('/').map(|(at, _)| at);
         if ends
             .into_iter()
@@ -266,8 +279,7 @@ impl MemoryStore {
         }
         let mut tree = self.tree();
         tree.expire(limits.ttl);
-        let size = size.unwrap_or(DEFERRED_SIZE);
-        tree.create_session((name, size, None, meta), limits)
+        tree.create_session((name, size.unwrap_or(DEFERRED_SIZE), None, meta), limits)
     }
 
     /// As [`SessionStore::session`](crate::storage::SessionStore::session).
@@ -391,7 +403,7 @@ impl MemoryStore {
 
 /// `session` (`id`) as a listing shows it at second `now`.
 fn listed(id: &str, session: &Session, ttl: SessionTtl, now: i64) -> ListedSession {
-    let kept = match session.staged() == 0 {
+    let kept = match session.held() == 0 {
         true => ttl.empty,
         false => ttl.staged,
     };

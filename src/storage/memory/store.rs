@@ -134,11 +134,7 @@ impl Store for MemoryStore {
         let Some((bucket, _)) = name.as_str().split_once('/') else {
             return Ok(());
         };
-        let tree = self.tree();
-        match tree.folder(bucket).is_some() || tree.file(bucket).is_some() {
-            true => Ok(()),
-            false => Err(StorageError::NoBucket),
-        }
+        self.tree().check_bucket(bucket)
     }
 
     fn empty_folder(&self, dir: &str) -> Result<Option<FileInfo>, StorageError> {

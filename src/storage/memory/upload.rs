@@ -275,7 +275,7 @@ impl EngineUpload for MemoryUpload {
 impl MemoryUpload {
     /// Its first `len` bytes, kept as a session instead of committed:
     /// the upload is over, the folders it made stay.
-    pub(super) fn into_kept(mut self, len: u64) -> Vec<u8> {
+    pub(super) fn take_kept(&mut self, len: u64) -> Vec<u8> {
         self.committed = true;
         let mut bytes = std::mem::take(&mut self.bytes);
         bytes.truncate(usize::try_from(len).unwrap_or(usize::MAX));

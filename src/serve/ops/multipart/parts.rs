@@ -292,8 +292,7 @@ fn copied_part(
 ) -> Result<(u64, u32, [u8; 16]), Failure> {
     let found = match ctx.store.open(from, Open::Read) {
         Ok(Some(found)) => found,
-        Ok(None) => unreachable!("a file opened to be read is opened, or fails"),
-        Err(StorageError::NotFound | StorageError::IsDirectory) => {
+        Ok(None) | Err(StorageError::NotFound | StorageError::IsDirectory) => {
             return Err(Failure::new(ErrorKind::NotFound, NO_SUCH_SOURCE));
         }
         Err(err) => return Err(err.into()),
