@@ -178,16 +178,7 @@ impl Connection {
         self.requests = self.requests.saturating_add(1);
         self.operation = request.operation.declared().verb.index() as u8;
         self.note = Note::of(&request.operation);
-        let ctx = Ctx {
-            store: env.store,
-            config: env.config,
-            hooks: env.hooks,
-            client: self.id,
-            peer: self.peer(),
-            protocol: self.protocol(),
-            walks: env.walks,
-            abandoned: None,
-        };
+        let ctx = Ctx::of(env.served, (self.id, self.peer()), self.protocol());
         let mut guard = Guard {
             access: env.access,
             held: &mut self.held,

@@ -91,7 +91,6 @@ use crate::access::{Access, Principal};
 use crate::config::Config;
 use crate::connection::codec::Codec;
 use crate::serve::{Held, Receive, Send};
-use crate::storage::Store;
 use deadline::Timing;
 use jobs::Wait;
 use note::Opened;
@@ -147,16 +146,13 @@ pub enum Step {
 /// What a connection borrows from the server while it is driven.
 #[derive(Debug)]
 pub struct Env<'a> {
-    /// Where the files are kept (the serve layer's [`Store`]).
-    pub store: &'a dyn Store,
+    /// What the serve layer is lent for each request (the files among
+    /// it), handed over as it is.
+    pub served: crate::serve::Served<'a>,
     /// Limits and modes.
     pub config: &'a Config,
     /// Tokens and grants.
     pub access: &'a Access,
-    /// The upload hooks.
-    pub hooks: &'a crate::hooks::Hooks,
-    /// The walks each client address has queued or running.
-    pub walks: &'a Arc<crate::access::per_client::PerClient>,
     /// The server is shutting down: take no new requests.
     pub shutting_down: bool,
     /// Bytes of input buffered by all connections together (see

@@ -58,7 +58,7 @@ use crate::access::per_client::PerClient;
 use crate::config::Config;
 use crate::hooks::Hooks;
 use crate::metrics::PoolMetrics;
-use crate::serve::{Ctx, Handoff, Job};
+use crate::serve::{Ctx, Handoff, Job, Served};
 use crate::storage::{Storage, StorageError, Unflushed};
 use crate::wire::Protocol;
 
@@ -77,6 +77,18 @@ pub struct Shared {
     pub hooks: Hooks,
     /// The walks each client address has queued or running.
     pub walks: Arc<PerClient>,
+}
+
+impl Shared {
+    /// What the serve layer is lent for a request.
+    pub fn served(&self) -> Served<'_> {
+        Served {
+            store: &self.storage,
+            config: &self.config,
+            hooks: &self.hooks,
+            walks: &self.walks,
+        }
+    }
 }
 
 /// A job and the connection (slab key, client id) that waits for it.
@@ -141,16 +153,7 @@ impl Task {
         flushed: Result<(), StorageError>,
         done: impl FnOnce(Instant),
     ) -> Option<(Arc<Mailbox>, Finished)> {
-        let ctx = Ctx {
-            store: &shared.storage,
-            config: &shared.config,
-            hooks: &shared.hooks,
-            client: self.id,
-            peer: self.peer,
-            protocol: self.protocol,
-            walks: &shared.walks,
-            abandoned: None,
-        };
+        let ctx = Ctx::of(shared.served(), (self.id, self.peer), self.protocol);
         let outcome = self.job.run_flushed(&ctx, flushed);
         done(self.asked);
         match outcome.handoff() {

@@ -117,6 +117,38 @@ pub struct Ctx<'a> {
     pub abandoned: Option<&'a AtomicBool>,
 }
 
+/// What the server lends the serve layer for every request, whichever
+/// thread serves it: the connection layer hands it over without a look
+/// inside (it names no store).
+#[derive(Debug, Clone, Copy)]
+pub struct Served<'a> {
+    /// Where the files are kept.
+    pub store: &'a dyn Store,
+    /// Limits and modes.
+    pub config: &'a Config,
+    /// The upload hooks.
+    pub hooks: &'a Hooks,
+    /// The walks each client address has queued or running.
+    pub walks: &'a Arc<PerClient>,
+}
+
+impl<'a> Ctx<'a> {
+    /// The context of a request of client `client` (at `peer`, speaking
+    /// `protocol`) served with `served`.
+    pub fn of(served: Served<'a>, (client, peer): (u64, IpAddr), protocol: Protocol) -> Ctx<'a> {
+        Ctx {
+            store: served.store,
+            config: served.config,
+            hooks: served.hooks,
+            client,
+            peer,
+            protocol,
+            walks: served.walks,
+            abandoned: None,
+        }
+    }
+}
+
 impl Ctx<'_> {
     /// Whether the connection this job works for has gone.
     pub fn is_abandoned(&self) -> bool {

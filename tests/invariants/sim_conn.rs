@@ -13,24 +13,18 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use ferry::Config;
-use ferry::access::per_client::PerClient;
 use ferry::access::{Access, Principal};
 use ferry::connection::codec::Codec;
-use ferry::hooks::Hooks;
 use ferry::http::origin::Site;
 use ferry::serve::decoded::Decoded;
-use ferry::serve::{self, Ctx, Guard, Job, Next, Outcome, Receive, Sender};
-use ferry::storage::Store;
+use ferry::serve::{self, Ctx, Guard, Job, Next, Outcome, Receive, Sender, Served};
 use ferry::wire::Protocol;
 
-/// What the server side holds of the world while it serves.
+/// What the server side holds of the world while it serves: what the
+/// serve layer is lent, and the access control.
 pub struct World<'a> {
-    pub store: &'a dyn Store,
-    pub config: &'a Config,
+    pub served: Served<'a>,
     pub access: &'a Access,
-    pub hooks: &'a Hooks,
-    pub walks: &'a Arc<PerClient>,
 }
 
 /// Where the connection stands.
@@ -74,17 +68,9 @@ impl SimConn {
         }
     }
 
-    fn ctx<'a>(&self, world: &'a World<'_>) -> Ctx<'a> {
-        Ctx {
-            store: world.store,
-            config: world.config,
-            hooks: world.hooks,
-            client: self.id,
-            peer: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            protocol: self.codec.protocol(),
-            walks: world.walks,
-            abandoned: None,
-        }
+    fn ctx<'a>(&self, world: &World<'a>) -> Ctx<'a> {
+        let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        Ctx::of(world.served, (self.id, peer), self.codec.protocol())
     }
 
     /// Whether it is closed.
@@ -135,7 +121,7 @@ impl SimConn {
                     peer: IpAddr::V4(Ipv4Addr::LOCALHOST),
                     access: world.access,
                 };
-                let (used, fed) = receive.feed(&self.input, world.config, sender);
+                let (used, fed) = receive.feed(&self.input, world.served.config, sender);
                 self.input.drain(..used);
                 match fed {
                     Ok(receive) => self.enter(Next::Receive(receive), world),
@@ -156,7 +142,7 @@ impl SimConn {
 
     fn next_request(&mut self, world: &World<'_>) -> State {
         let site = Site {
-            web: &world.config.web,
+            web: &world.served.config.web,
             access_on: world.access.is_on(),
         };
         match self.codec.decode(&self.input, site, 1 << 30) {
@@ -177,7 +163,7 @@ impl SimConn {
                 match refusal.skip {
                     Some((used, body)) => {
                         self.input.drain(..used);
-                        self.enter(serve::skip_body(body, world.config), world)
+                        self.enter(serve::skip_body(body, world.served.config), world)
                     }
                     None => State::Done,
                 }

@@ -41,7 +41,7 @@ use ferry::config::PoolWrites;
 use ferry::hooks::Hooks;
 use ferry::model::Account;
 use ferry::name::{Name, Prefix};
-use ferry::serve::Job;
+use ferry::serve::{Job, Served};
 use ferry::storage::memory::MemoryStore;
 use ferry::storage::{Open, Storage, Store};
 use ferry::wire::Protocol;
@@ -116,11 +116,13 @@ fn clients_side_by_side_keep_the_quotas_and_the_tree_as_answered() {
         memory.count_usage(&config.quotas, true);
         let hooks = Hooks::new(config.hooks.clone(), dir.path());
         let world = World {
-            store: &memory,
-            config: &config,
+            served: Served {
+                store: &memory,
+                config: &config,
+                hooks: &hooks,
+                walks: &walks,
+            },
             access: &access,
-            hooks: &hooks,
-            walks: &walks,
         };
         Sim::new(&world, seed, &tokens, format!("memory, seed {seed}")).run(steps, seed);
 
@@ -129,11 +131,13 @@ fn clients_side_by_side_keep_the_quotas_and_the_tree_as_answered() {
         posix.count_usage(&config.quotas, true).unwrap();
         let hooks = Hooks::new(config.hooks.clone(), root.path());
         let world = World {
-            store: &posix,
-            config: &config,
+            served: Served {
+                store: &posix,
+                config: &config,
+                hooks: &hooks,
+                walks: &walks,
+            },
             access: &access,
-            hooks: &hooks,
-            walks: &walks,
         };
         Sim::new(&world, seed, &tokens, format!("posix, seed {seed}")).run(steps / 2, seed);
     }
@@ -322,7 +326,7 @@ impl<'w> Sim<'w> {
             // is what the store says.
             Asked::DavMove(from, to, _) if line.starts_with("HTTP/1.1 207") => {
                 let (from, to) = (format!("{from}/"), format!("{to}/"));
-                let stored = files_of(self.world.store);
+                let stored = files_of(self.world.served.store);
                 let under = |name: &String| name.starts_with(&from) || name.starts_with(&to);
                 self.model.retain(|name, _| !under(name));
                 let moved = stored.into_iter().filter(|(name, _)| under(name));
@@ -347,7 +351,7 @@ impl<'w> Sim<'w> {
     }
 
     fn check_quotas(&self, step: u64) {
-        let store = self.world.store;
+        let store = self.world.served.store;
         let folder = store.usage(Account::Folder("q/")).unwrap();
         if folder.bytes > FOLDER_BYTES {
             self.fail(
@@ -366,7 +370,7 @@ impl<'w> Sim<'w> {
 
     /// The files are the model's, byte for byte.
     fn check_tree(&self, step: u64) {
-        let stored = files_of(self.world.store);
+        let stored = files_of(self.world.served.store);
         if stored != self.model {
             let names =
                 |files: &BTreeMap<String, Vec<u8>>| files.keys().cloned().collect::<Vec<_>>();

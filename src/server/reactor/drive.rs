@@ -40,11 +40,9 @@ impl Reactor {
             return; // an event; its turn comes on the ready list
         }
         let mut env = Env {
-            store: &self.shared.storage,
+            served: self.shared.served(),
             config: &self.shared.config,
             access: &self.hub.access,
-            hooks: &self.shared.hooks,
-            walks: &self.shared.walks,
             shutting_down: self.shutdown_deadline.is_some(),
             held_input: &mut self.held_input,
             now: self.turn_began,
