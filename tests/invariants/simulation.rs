@@ -9,14 +9,20 @@
 //! an APPEND's admission and its bytes, between a PUT's begin and its
 //! commit.
 //!
+//! Every other seed's memory store fails a write or a commit now and then
+//! (no space, an I/O error: `MemoryStore::inject_faults`), as a disk
+//! would.
+//!
 //! Checked all along:
 //!
 //! - no account passes its quota in the ledger (each token's, the
 //!   quota'd folder's), after every step;
 //! - at every quiet point (new requests wait until all in flight are
 //!   answered, every few steps: [`QUIET_EVERY`]) the files are the model's, byte
-//!   for byte: the model changes only as answers say, so a refusal that
-//!   changed something, or a success that did something else, shows.
+//!   for byte: the model changes only as answers say, so a refusal or a
+//!   failure that changed something (an upload not acknowledged that left
+//!   a trace), or a success that did something else, shows;
+//! - no answer is a server error but where the store failed.
 //!
 //! A failure names its seed and step, and the last moves: `FERRY_SIM_SEED`
 //! runs that seed alone, `FERRY_SIM_STEPS` sets the steps per seed. What
@@ -61,6 +67,8 @@ const QUIET_EVERY: [u64; 4] = [12, 50, 150, 400];
 /// The quota'd folder's bytes, and each writer's own.
 const FOLDER_BYTES: u64 = 3_000;
 const TOKEN_BYTES: u64 = 2_000;
+/// With faults, one in so many writes and commits fails.
+const FAULT_ONE_IN: u64 = 40;
 /// FERRY/1 clients (tokens in turn), beside one WebDAV client.
 const CLIENTS: usize = 5;
 /// A client: its connection, its token, and the request in flight.
@@ -86,6 +94,10 @@ struct Sim<'w> {
     moves: VecDeque<String>,
     made: u64,
     label: String,
+    /// The store fails now and then: a server error is an answer too.
+    faults: bool,
+    /// Server errors heard (with faults, some must be).
+    server_errors: u64,
 }
 
 #[test]
@@ -114,6 +126,11 @@ fn clients_side_by_side_keep_the_quotas_and_the_tree_as_answered() {
     for seed in seeds {
         let memory = MemoryStore::new();
         memory.count_usage(&config.quotas, true);
+        // Every other seed's disk fails now and then: no space, I/O.
+        let faults = seed % 2 == 1;
+        if faults {
+            memory.inject_faults(seed, FAULT_ONE_IN);
+        }
         let hooks = Hooks::new(config.hooks.clone(), dir.path());
         let world = World {
             served: Served {
@@ -124,7 +141,10 @@ fn clients_side_by_side_keep_the_quotas_and_the_tree_as_answered() {
             },
             access: &access,
         };
-        Sim::new(&world, seed, &tokens, format!("memory, seed {seed}")).run(steps, seed);
+        let label = format!("memory, seed {seed}");
+        let mut sim = Sim::new(&world, seed, &tokens, label);
+        sim.faults = faults;
+        sim.run(steps, seed);
 
         let root = tempfile::tempdir().unwrap();
         let mut posix = Storage::open(root.path(), "sim", false).unwrap();
@@ -165,6 +185,8 @@ impl<'w> Sim<'w> {
             moves: VecDeque::new(),
             made: 0,
             label,
+            faults: false,
+            server_errors: 0,
         }
     }
 
@@ -183,6 +205,9 @@ impl<'w> Sim<'w> {
         }
         self.settle(steps);
         self.check_tree(steps);
+        if self.faults && self.server_errors == 0 {
+            self.fail(steps, "faults were asked for, and none was heard");
+        }
     }
 
     /// Runs what is in flight to its end, asking nothing new.
@@ -299,7 +324,8 @@ impl<'w> Sim<'w> {
             }
             let server_error = line.starts_with("ERR 5") || line.starts_with("HTTP/1.1 5");
             // 507: a quota or the disk's room, a refusal like any other.
-            if server_error && !line.contains(" 507") {
+            self.server_errors += u64::from(server_error);
+            if server_error && !line.contains(" 507") && !self.faults {
                 self.fail(step, &format!("a server error: {line}"));
             }
             return;

@@ -172,6 +172,7 @@ impl EngineAppender for MemoryAppender {
             Some(session) if session.writer == ticket => {}
             _ => return Err(StorageError::Superseded),
         }
+        tree.fault()?;
         let from_reserved = len.min(self.reserved);
         if let Some(quota) = quota
             && len > from_reserved

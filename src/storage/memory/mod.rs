@@ -16,7 +16,8 @@
 //! removes, renames, copies and makes, `locks.rs` is the lock table,
 //! `upload.rs` takes uploads and commits them, `sessions.rs` keeps upload
 //! sessions, `appender.rs` their APPENDs and `kept.rs` FTP's uploads kept
-//! to go on with, `parts.rs` S3's multipart uploads, `store.rs` is the trait's
+//! to go on with, `parts.rs` S3's multipart uploads, `faults.rs` the
+//! failures a test asks for, `store.rs` is the trait's
 //! face.
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +32,7 @@ use crate::model::{Account, DeadProperty, FileInfo, Md5Tag, Stamp, Usage, Versio
 use crate::name::Name;
 
 mod appender;
+mod faults;
 mod kept;
 mod locks;
 mod namespace;
@@ -78,6 +80,8 @@ pub(super) struct Tree {
     tickets: u64,
     /// What session ids are mixed with (drawn for each store).
     id_key: u64,
+    /// Failures a test asked for (`faults.rs`).
+    faults: Option<faults::Faults>,
 }
 
 /// What has a name.
@@ -155,6 +159,7 @@ impl MemoryStore {
                 next_session: 0,
                 tickets: 0,
                 id_key: random_key(),
+                faults: None,
             })),
             locks: MemoryLocks::default(),
             spool_room: Arc::new(SpoolRoom::new(DEFAULT_LISTING_MEMORY)),

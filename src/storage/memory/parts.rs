@@ -207,6 +207,10 @@ impl EnginePart for MemoryPart {
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        self.tree
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .fault()?;
         self.bytes.extend_from_slice(data);
         Ok(())
     }

@@ -194,8 +194,12 @@ impl EngineUpload for MemoryUpload {
     /// Appends body bytes.
     ///
     /// # Errors
-    /// None: memory is taken as it comes.
+    /// Only a failure a test injected: memory is taken as it comes.
     fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        self.tree
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .fault()?;
         self.bytes.extend_from_slice(data);
         Ok(())
     }
@@ -293,6 +297,7 @@ impl MemoryUpload {
     fn land(&mut self, crc: u32) -> Result<Committed, StorageError> {
         let tree = Arc::clone(&self.tree);
         let mut tree = tree.lock().unwrap_or_else(PoisonError::into_inner);
+        tree.fault()?;
         let name = self.name.as_str().to_owned();
         let name = name.as_str();
         match tree.folder(dir_of(name)) {
