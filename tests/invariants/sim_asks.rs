@@ -1,11 +1,14 @@
 //! What the simulation's clients ask (`simulation.rs`): the requests, as
 //! FERRY/1 lines and WebDAV heads with their bodies, chosen at random from
 //! a few names, with bodies no other upload sends; a session's APPENDs
-//! and COMMIT planned from its UPLOAD's answer; and the generator every
-//! choice comes from.
+//! and COMMIT planned from its UPLOAD's answer, a tus upload's PATCHes
+//! from its creation's (`header`); and the generator every choice comes
+//! from.
 #![cfg(all(feature = "webdav", feature = "tus"))] // the simulation's (simulation.rs)
 
 use std::collections::VecDeque;
+
+use base64::Engine;
 
 use ferry::wire::Protocol;
 
@@ -54,9 +57,48 @@ pub enum Asked {
     Commit(String, String, Vec<u8>),
     /// WebDAV's MOVE of folder `from/` to `to/`.
     DavMove(String, String, bool),
+    /// tus's creation of an upload of `name`.
+    TusCreate(String, Vec<u8>),
+    /// A tus PATCH of `bytes[from..to]` to upload `url`, of `name`.
+    TusPatch(String, String, Vec<u8>, usize, usize),
+}
+
+/// What a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Ferry,
+    /// WebDAV's folder MOVEs.
+    Dav,
+    /// tus uploads.
+    Tus,
+}
+
+impl Kind {
+    pub fn protocol(self) -> Protocol {
+        match self {
+            Kind::Ferry => Protocol::Ferry,
+            Kind::Dav | Kind::Tus => Protocol::Http,
+        }
+    }
 }
 
 impl Asked {
+    /// What kind of request it is.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Asked::Auth => "AUTH",
+            Asked::Put(..) => "PUT",
+            Asked::Del(_) => "DEL",
+            Asked::Move(..) => "MOVE",
+            Asked::Upload(..) => "UPLOAD",
+            Asked::Append(..) => "APPEND",
+            Asked::Commit(..) => "COMMIT",
+            Asked::DavMove(..) => "WebDAV MOVE",
+            Asked::TusCreate(..) => "tus POST",
+            Asked::TusPatch(..) => "tus PATCH",
+        }
+    }
+
     /// What it asks, in a few words, for a failure's report.
     pub fn describe(&self) -> String {
         match self {
@@ -70,6 +112,8 @@ impl Asked {
             Asked::DavMove(from, to, overwrite) => {
                 format!("WebDAV MOVE {from}/ {to}/ overwrite {overwrite}")
             }
+            Asked::TusCreate(name, bytes) => format!("tus POST {name} ({} bytes)", bytes.len()),
+            Asked::TusPatch(url, _, _, from, to) => format!("tus PATCH {url} {from}..{to}"),
         }
     }
 }
@@ -94,6 +138,27 @@ pub fn dav_move(rng: &mut Rng) -> Asked {
         1 => Asked::DavMove("h/x".into(), "h/y".into(), rng.below(2) == 0),
         _ => Asked::DavMove("h/y".into(), "h/x".into(), rng.below(2) == 0),
     }
+}
+
+/// tus's creation of an upload of client `at`'s (its `made`th body).
+pub fn tus_create(rng: &mut Rng, (at, made): (usize, u64)) -> Asked {
+    let name = rng.pick(NAMES).to_string();
+    Asked::TusCreate(name, payload(rng, (at, made)))
+}
+
+/// A tus creation answered with `location`: its PATCHes, in one to three
+/// pieces; the last commits it.
+pub fn tus_plan(rng: &mut Rng, location: &str, name: String, bytes: Vec<u8>) -> Vec<Asked> {
+    let pieces = 1 + rng.below(3) as usize;
+    let mut plan = Vec::new();
+    let mut from = 0;
+    while from < bytes.len() {
+        let to = (from + bytes.len().div_ceil(pieces)).min(bytes.len());
+        let patch = Asked::TusPatch(location.to_owned(), name.clone(), bytes.clone(), from, to);
+        plan.push(patch);
+        from = to;
+    }
+    plan
 }
 
 /// Bytes no other upload sends: the client, a count, and filler.
@@ -148,16 +213,39 @@ impl Asked {
                 )
                 .into_bytes()
             }
+            Asked::TusCreate(name, bytes) => {
+                let (folder, leaf) = name.rsplit_once('/').unwrap_or(("", name));
+                let leaf = base64::engine::general_purpose::STANDARD.encode(leaf);
+                format!(
+                    "POST /{folder}/ HTTP/1.1\r\nHost: localhost\r\n{TUS}Upload-Length: {}\r\n\
+                     Upload-Metadata: filename {leaf}\r\nAuthorization: Bearer {token}\r\n\
+                     Content-Length: 0\r\n\r\n",
+                    bytes.len()
+                )
+                .into_bytes()
+            }
+            Asked::TusPatch(url, _, bytes, from, to) => {
+                let head = format!(
+                    "PATCH {url} HTTP/1.1\r\nHost: localhost\r\n{TUS}\
+                     Content-Type: application/offset+octet-stream\r\nUpload-Offset: {from}\r\n\
+                     Authorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+                    to - from
+                );
+                with_body(head, &bytes[*from..*to])
+            }
         }
     }
 }
 
+/// What every tus request says of itself.
+const TUS: &str = "Tus-Resumable: 1.0.0\r\n";
+
 /// What a client asks first on a new connection: FERRY/1 logs in once,
 /// HTTP sends its token with each request.
-pub fn greeting(protocol: Protocol) -> VecDeque<Asked> {
-    match protocol {
-        Protocol::Ferry => VecDeque::from([Asked::Auth]),
-        _ => VecDeque::new(),
+pub fn greeting(kind: Kind) -> VecDeque<Asked> {
+    match kind {
+        Kind::Ferry => VecDeque::from([Asked::Auth]),
+        Kind::Dav | Kind::Tus => VecDeque::new(),
     }
 }
 
@@ -165,4 +253,14 @@ fn with_body(head: String, body: &[u8]) -> Vec<u8> {
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(body);
     bytes
+}
+
+/// The value of header `name` in HTTP answer `answer`.
+pub fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    let head = answer.split("\r\n\r\n").next()?;
+    let lines = head.split("\r\n").skip(1);
+    let mut found = lines.filter_map(|line| line.split_once(": "));
+    found
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value)
 }

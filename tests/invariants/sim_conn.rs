@@ -7,17 +7,20 @@
 //! own: the simulation decides when bytes arrive and when a job runs.
 //!
 //! Bodies going out (GET's) are not read: the client judges the answer's
-//! head, and the simulation reads the store.
+//! head, and the simulation reads the store ([`files_of`]).
 #![cfg(all(feature = "webdav", feature = "tus"))] // the simulation's (simulation.rs)
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use ferry::access::{Access, Principal};
 use ferry::connection::codec::Codec;
 use ferry::http::origin::Site;
+use ferry::name::{Name, Prefix};
 use ferry::serve::decoded::Decoded;
 use ferry::serve::{self, Ctx, Guard, Job, Next, Outcome, Receive, Sender, Served};
+use ferry::storage::{Open, Store};
 use ferry::wire::Protocol;
 
 /// What the server side holds of the world while it serves: what the
@@ -221,4 +224,30 @@ impl SimConn {
         let outcome = job.run(&self.ctx(world));
         self.job_finished(outcome, world);
     }
+}
+
+/// Every file of `store`, with its bytes.
+pub fn files_of(store: &dyn Store) -> BTreeMap<String, Vec<u8>> {
+    let mut names = Vec::new();
+    let everything = Prefix::decode(b"").unwrap();
+    store
+        .list(
+            &everything,
+            &mut |_| true,
+            &mut |_, _| Ok(true),
+            &mut |entry| {
+                names.push(entry.name.clone());
+                Ok(())
+            },
+        )
+        .unwrap();
+    let mut files = BTreeMap::new();
+    for name in names {
+        let opened = store.open(&Name::decode(name.as_bytes()).unwrap(), Open::Read);
+        let opened = opened.unwrap().unwrap();
+        let mut bytes = vec![0; opened.version.info.size as usize];
+        opened.body.read_exact_at(&mut bytes, 0).unwrap();
+        files.insert(name, bytes);
+    }
+    files
 }

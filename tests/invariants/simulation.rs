@@ -4,7 +4,7 @@
 //! generator: when a client asks, when each piece of its bytes arrives,
 //! and when each job the serve layer hands the I/O pool runs. Each
 //! request goes through the server's own codec (FERRY/1, and WebDAV over
-//! HTTP/1.1) and serve layer (`sim_conn.rs`), so requests side by side
+//! HTTP/1.1, tus) and serve layer (`sim_conn.rs`), so requests side by side
 //! interleave at every point where a real server would let them: between
 //! an APPEND's admission and its bytes, between a PUT's begin and its
 //! commit.
@@ -46,14 +46,14 @@ use ferry::access::{Access, AccessConfig};
 use ferry::config::PoolWrites;
 use ferry::hooks::Hooks;
 use ferry::model::Account;
-use ferry::name::{Name, Prefix};
 use ferry::serve::{Job, Served};
+use ferry::storage::Storage;
 use ferry::storage::memory::MemoryStore;
-use ferry::storage::{Open, Storage, Store};
-use ferry::wire::Protocol;
 
-use super::sim_asks::{Asked, Rng, dav_move, ferry_request, greeting, session_plan};
-use super::sim_conn::{SimConn, World};
+use super::sim_asks::{
+    Asked, Kind, Rng, dav_move, ferry_request, greeting, header, session_plan, tus_create, tus_plan,
+};
+use super::sim_conn::{SimConn, World, files_of};
 use crate::support;
 
 /// Steps per seed by default (the POSIX root runs half as many).
@@ -74,7 +74,7 @@ const CLIENTS: usize = 5;
 /// A client: its connection, its token, and the request in flight.
 struct Client {
     conn: SimConn,
-    protocol: Protocol,
+    kind: Kind,
     token: String,
     to_send: Vec<u8>,
     asked: Option<Asked>,
@@ -98,6 +98,9 @@ struct Sim<'w> {
     faults: bool,
     /// Server errors heard (with faults, some must be).
     server_errors: u64,
+    /// Successes heard, by what was asked: a run long enough must have
+    /// had each kind succeed.
+    successes: BTreeMap<&'static str, u64>,
 }
 
 #[test]
@@ -165,16 +168,16 @@ fn clients_side_by_side_keep_the_quotas_and_the_tree_as_answered() {
 
 impl<'w> Sim<'w> {
     fn new(world: &'w World<'w>, seed: u64, tokens: &[String], label: String) -> Sim<'w> {
-        let protocols = [Protocol::Ferry; CLIENTS]
+        let kinds = [Kind::Ferry; CLIENTS]
             .into_iter()
-            .chain([Protocol::Http]);
-        let clients = protocols.enumerate().map(|(at, protocol)| Client {
-            conn: SimConn::new(at as u64, protocol),
-            protocol,
+            .chain([Kind::Dav, Kind::Tus]);
+        let clients = kinds.enumerate().map(|(at, kind)| Client {
+            conn: SimConn::new(at as u64, kind.protocol()),
+            kind,
             token: tokens[at % tokens.len()].clone(),
             to_send: Vec::new(),
             asked: None,
-            then: greeting(protocol),
+            then: greeting(kind),
         });
         Sim {
             world,
@@ -187,6 +190,7 @@ impl<'w> Sim<'w> {
             label,
             faults: false,
             server_errors: 0,
+            successes: BTreeMap::new(),
         }
     }
 
@@ -207,6 +211,14 @@ impl<'w> Sim<'w> {
         self.check_tree(steps);
         if self.faults && self.server_errors == 0 {
             self.fail(steps, "faults were asked for, and none was heard");
+        }
+        let kinds = ["PUT", "DEL", "MOVE", "COMMIT", "WebDAV MOVE", "tus PATCH"];
+        let missing: Vec<_> = kinds
+            .iter()
+            .filter(|k| !self.successes.contains_key(*k))
+            .collect();
+        if steps >= 1_000 && !missing.is_empty() {
+            self.fail(steps, &format!("never answered with success: {missing:?}"));
         }
     }
 
@@ -279,10 +291,14 @@ impl<'w> Sim<'w> {
     fn ask(&mut self, at: usize) {
         let asked = match self.clients[at].then.pop_front() {
             Some(next) => next,
-            None if self.clients[at].protocol == Protocol::Http => dav_move(&mut self.rng),
             None => {
                 self.made += 1;
-                ferry_request(&mut self.rng, (at, self.made))
+                let made = (at, self.made);
+                match self.clients[at].kind {
+                    Kind::Ferry => ferry_request(&mut self.rng, made),
+                    Kind::Dav => dav_move(&mut self.rng),
+                    Kind::Tus => tus_create(&mut self.rng, made),
+                }
             }
         };
         let bytes = asked.bytes(&self.clients[at].token);
@@ -308,18 +324,20 @@ impl<'w> Sim<'w> {
         client.conn.output.clear();
         let asked = client.asked.take().unwrap_or(Asked::Auth);
         if done {
-            client.conn = SimConn::new(at as u64 + 100 * step, client.protocol);
-            client.then = greeting(client.protocol);
+            client.conn = SimConn::new(at as u64 + 100 * step, client.kind.protocol());
+            client.then = greeting(client.kind);
         }
         let line = answer.lines().next().unwrap_or("").to_owned();
         self.note(format!("{at} hears {line}"));
-        self.answered(at, asked, &line, step);
+        self.answered(at, asked, (&line, &answer), step);
     }
 
-    fn answered(&mut self, at: usize, asked: Asked, line: &str, step: u64) {
+    /// Client `at`'s `asked` was answered (its first `line`, the whole
+    /// `answer`).
+    fn answered(&mut self, at: usize, asked: Asked, (line, answer): (&str, &str), step: u64) {
         let ok = line.starts_with("OK") || line.starts_with("HTTP/1.1 2");
         if !ok {
-            if let Asked::Append(..) | Asked::Commit(..) = asked {
+            if let Asked::Append(..) | Asked::Commit(..) | Asked::TusPatch(..) = asked {
                 self.clients[at].then.clear();
             }
             let server_error = line.starts_with("ERR 5") || line.starts_with("HTTP/1.1 5");
@@ -330,6 +348,7 @@ impl<'w> Sim<'w> {
             }
             return;
         }
+        *self.successes.entry(asked.kind_name()).or_default() += 1;
         match asked {
             Asked::Auth | Asked::Append(..) => {}
             Asked::Put(name, bytes) | Asked::Commit(_, name, bytes) => {
@@ -347,6 +366,18 @@ impl<'w> Sim<'w> {
                 let plan = session_plan(&mut self.rng, line, name, bytes);
                 self.clients[at].then.extend(plan);
             }
+            Asked::TusCreate(name, bytes) => match header(answer, "Location") {
+                Some(location) => {
+                    let plan = tus_plan(&mut self.rng, location, name, bytes);
+                    self.clients[at].then.extend(plan);
+                }
+                None => self.fail(step, &format!("a creation without its Location: {line}")),
+            },
+            // The last PATCH makes the upload whole: it is committed.
+            Asked::TusPatch(_, name, bytes, _, to) if to == bytes.len() => {
+                self.model.insert(name, bytes);
+            }
+            Asked::TusPatch(..) => {}
             // Some members moved or removed and some not (RFC 4918's
             // 207, with the failures named): what the two trees hold now
             // is what the store says.
@@ -435,32 +466,6 @@ enum Move {
     Send(usize),
     /// A job the serve layer handed the pool runs.
     Run(usize),
-}
-
-/// Every file of `store`, with its bytes.
-fn files_of(store: &dyn Store) -> BTreeMap<String, Vec<u8>> {
-    let mut names = Vec::new();
-    let everything = Prefix::decode(b"").unwrap();
-    store
-        .list(
-            &everything,
-            &mut |_| true,
-            &mut |_, _| Ok(true),
-            &mut |entry| {
-                names.push(entry.name.clone());
-                Ok(())
-            },
-        )
-        .unwrap();
-    let mut files = BTreeMap::new();
-    for name in names {
-        let opened = store.open(&Name::decode(name.as_bytes()).unwrap(), Open::Read);
-        let opened = opened.unwrap().unwrap();
-        let mut bytes = vec![0; opened.version.info.size as usize];
-        opened.body.read_exact_at(&mut bytes, 0).unwrap();
-        files.insert(name, bytes);
-    }
-    files
 }
 
 /// Two writers with quotas of their own, in a tokens file in `dir`.
