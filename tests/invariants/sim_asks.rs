@@ -55,6 +55,8 @@ pub enum Asked {
     Append(Vec<u8>, String, usize, usize),
     /// A COMMIT of session `id`, which uploads `name`.
     Commit(String, String, Vec<u8>),
+    /// An ABORT of session `id` (its plan dropped).
+    Abort(String),
     /// WebDAV's MOVE of folder `from/` to `to/`.
     DavMove(String, String, bool),
     /// tus's creation of an upload of `name`.
@@ -93,6 +95,7 @@ impl Asked {
             Asked::Upload(..) => "UPLOAD",
             Asked::Append(..) => "APPEND",
             Asked::Commit(..) => "COMMIT",
+            Asked::Abort(_) => "ABORT",
             Asked::DavMove(..) => "WebDAV MOVE",
             Asked::TusCreate(..) => "tus POST",
             Asked::TusPatch(..) => "tus PATCH",
@@ -109,6 +112,7 @@ impl Asked {
             Asked::Upload(name, bytes) => format!("UPLOAD {name} ({} bytes)", bytes.len()),
             Asked::Append(_, id, from, to) => format!("APPEND {id} {from}..{to}"),
             Asked::Commit(id, name, _) => format!("COMMIT {id} ({name})"),
+            Asked::Abort(id) => format!("ABORT {id}"),
             Asked::DavMove(from, to, overwrite) => {
                 format!("WebDAV MOVE {from}/ {to}/ overwrite {overwrite}")
             }
@@ -205,6 +209,7 @@ impl Asked {
                 with_body(head, &bytes[*from..*to])
             }
             Asked::Commit(id, ..) => format!("COMMIT {id}\n").into_bytes(),
+            Asked::Abort(id) => format!("ABORT {id}\n").into_bytes(),
             Asked::DavMove(from, to, overwrite) => {
                 let overwrite = if *overwrite { "T" } else { "F" };
                 format!(

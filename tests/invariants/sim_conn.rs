@@ -190,7 +190,10 @@ impl SimConn {
 
     fn enter(&mut self, next: Next, world: &World<'_>) -> State {
         match next {
-            Next::Request | Next::Send(_) | Next::Held(_) => State::Idle,
+            // A listing's or a 207's body, held in memory: the client
+            // reads the head.
+            Next::Request | Next::Held(_) => State::Idle,
+            Next::Send(_) => panic!("the simulation reads no file"),
             Next::Receive(mut receive) => match receive.take_failure() {
                 Some(err) => self.apply(serve::write_failed(receive, err, self.id), world),
                 None if receive.is_complete() && !receive.is_writing() => {

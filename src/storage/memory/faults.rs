@@ -12,16 +12,28 @@ use crate::storage::StorageError;
 pub(super) struct Faults {
     state: u64,
     one_in: u64,
+    /// How many failed so far.
+    fired: u64,
 }
 
 impl MemoryStore {
     /// From now on, about one in `one_in` writes and commits fails, as
     /// generator `seed` chooses (alternately no space and an I/O error).
     pub fn inject_faults(&self, seed: u64, one_in: u64) {
+        // Mixed (SplitMix64's finalizer): a small seed is no small state.
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         self.tree().faults = Some(Faults {
-            state: seed | 1,
+            state: (z ^ (z >> 31)).max(1),
             one_in: one_in.max(1),
+            fired: 0,
         });
+    }
+
+    /// How many injected failures fired so far.
+    pub fn faults_fired(&self) -> u64 {
+        self.tree().faults.map_or(0, |faults| faults.fired)
     }
 }
 
@@ -37,12 +49,15 @@ impl Tree {
         faults.state ^= faults.state << 13;
         faults.state ^= faults.state >> 7;
         faults.state ^= faults.state << 17;
-        match faults.state % faults.one_in {
-            0 if faults.state & (1 << 40) == 0 => Err(StorageError::NoSpace),
-            0 => Err(StorageError::Io(std::io::Error::other(
+        if faults.state % faults.one_in != 0 {
+            return Ok(());
+        }
+        faults.fired += 1;
+        match faults.state & (1 << 40) {
+            0 => Err(StorageError::NoSpace),
+            _ => Err(StorageError::Io(std::io::Error::other(
                 "an injected failure",
             ))),
-            _ => Ok(()),
         }
     }
 }
