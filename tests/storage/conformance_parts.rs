@@ -3,28 +3,13 @@
 //! and answered again from the mark, through `SessionStore` alone, on the
 //! POSIX root and on the memory store.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
-
 use ferry::access::quota::Quota;
-use ferry::model::{Account, SessionLimits, SessionTtl};
+use ferry::model::{Account, SessionLimits};
 use ferry::storage::{Committing, Open, Part, SessionStore, StorageError, Store};
 
 use super::conformance::{engines, name_of};
+use super::conformance_sessions::limits;
 use super::conformance_uploads::{counting, read};
-
-/// Room for 100 sessions of `owner`'s.
-fn limits(owner: Option<&str>) -> SessionLimits {
-    SessionLimits {
-        ttl: SessionTtl::new(Duration::from_secs(3600), Duration::from_secs(60)),
-        total: 100,
-        per_client: 100,
-        per_owner: 100,
-        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        owner: owner.map(str::to_owned),
-        durable: false,
-    }
-}
 
 /// Stages part `number` of upload `id` of `name` as `bytes`.
 fn stage(sessions: &dyn SessionStore, (id, name): (&str, &str), number: u32, bytes: &[u8]) {

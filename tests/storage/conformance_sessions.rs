@@ -21,7 +21,7 @@ fn ttl() -> SessionTtl {
 }
 
 /// Room for 100 sessions, begun by `owner` from the loopback address.
-fn limits(owner: Option<&str>) -> SessionLimits {
+pub(super) fn limits(owner: Option<&str>) -> SessionLimits {
     SessionLimits {
         ttl: ttl(),
         total: 100,

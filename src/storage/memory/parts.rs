@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{MemoryStore, Tree, now};
 use crate::access::quota::Quota;
-use crate::model::{DEFERRED_SIZE, Folders, SessionInfo, SessionLimits, fits_a_record};
+use crate::model::{DEFERRED_SIZE, Folders, SessionInfo, SessionLimits};
 use crate::name::Name;
 use crate::storage::{Choose, EnginePart, Part, PartUpload, StorageError, Upload};
 
@@ -73,10 +73,6 @@ impl MemoryStore {
         meta: Option<&str>,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
-        if meta.is_some_and(|meta| !fits_a_record(meta.as_bytes())) {
-            let err = std::io::Error::other("session metadata is not one line");
-            return Err(StorageError::Io(err));
-        }
         // One change of the tree: never a session of another kind between.
         let mut tree = self.tree();
         if let Some((bucket, _)) = name.as_str().split_once('/') {

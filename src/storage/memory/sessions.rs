@@ -134,6 +134,10 @@ impl Tree {
         (name, size, crc, meta): (&Name, u64, Option<u32>, Option<&str>),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
+        if meta.is_some_and(|meta| !fits_a_record(meta.as_bytes())) {
+            let err = std::io::Error::other("session metadata is not one line");
+            return Err(StorageError::Io(err));
+        }
         self.check_caps(limits)?;
         // Refuse now what the commit would refuse later.
         self.can_be_file(name.as_str())?;
@@ -273,10 +277,6 @@ impl MemoryStore {
         (name, size, meta): (&Name, Option<u64>, Option<&str>),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
-        if meta.is_some_and(|meta| !fits_a_record(meta.as_bytes())) {
-            let err = std::io::Error::other("session metadata is not one line");
-            return Err(StorageError::Io(err));
-        }
         let mut tree = self.tree();
         tree.expire(limits.ttl);
         tree.create_session((name, size.unwrap_or(DEFERRED_SIZE), None, meta), limits)
