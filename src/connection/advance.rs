@@ -75,7 +75,7 @@ impl Connection {
                     peer: self.peer(),
                     access: env.access,
                 };
-                match receive.feed(data, env.config, sender) {
+                match receive.feed(data, env.served.config, sender) {
                     (used, Ok(receive)) => (self.enter(Next::Receive(receive)), used),
                     (used, Err(ended)) => (self.apply(ended), used),
                 }
@@ -112,7 +112,7 @@ impl Connection {
     /// codec's refusal.
     fn next_request(&mut self, data: &[u8], env: &mut Env<'_>) -> (State, usize) {
         let site = Site {
-            web: &env.config.web,
+            web: &env.served.config.web,
             access_on: env.access.is_on(),
         };
         // A large body in hand fits beside what the others hold.
@@ -158,7 +158,7 @@ impl Connection {
                     self.id, refusal.code, refusal.message
                 );
                 let (used, next) = match refusal.skip {
-                    Some((used, body)) => (used, serve::skip_body(body, env.config)),
+                    Some((used, body)) => (used, serve::skip_body(body, env.served.config)),
                     None => (0, Next::Close),
                 };
                 let last = matches!(next, Next::Close);

@@ -88,7 +88,6 @@ use mio::net::TcpStream;
 use rustls::server::UnbufferedServerConnection;
 
 use crate::access::{Access, Principal};
-use crate::config::Config;
 use crate::connection::codec::Codec;
 use crate::serve::{Held, Receive, Send};
 use deadline::Timing;
@@ -149,8 +148,6 @@ pub struct Env<'a> {
     /// What the serve layer is lent for each request (the files among
     /// it), handed over as it is.
     pub served: crate::serve::Served<'a>,
-    /// Limits and modes.
-    pub config: &'a Config,
     /// Tokens and grants.
     pub access: &'a Access,
     /// The server is shutting down: take no new requests.

@@ -41,7 +41,6 @@ impl Reactor {
         }
         let mut env = Env {
             served: self.shared.served(),
-            config: &self.shared.config,
             access: &self.hub.access,
             shutting_down: self.shutdown_deadline.is_some(),
             held_input: &mut self.held_input,

@@ -53,9 +53,8 @@ impl Tree {
 impl Session {
     /// Whether it is the upload of `name` kept for `owner`.
     fn is_kept(&self, owner: Option<&str>, name: &Name) -> bool {
-        let info = self.info("");
-        !info.stored
-            && matches!(info.meta.as_deref(), Some(KEPT | KEPT_ONTO))
+        !self.stored
+            && matches!(self.meta.as_deref(), Some(KEPT | KEPT_ONTO))
             && self.owner.as_deref() == owner
             && self.name == *name
     }

@@ -27,7 +27,7 @@ pub(super) struct Session {
     /// [`DEFERRED_SIZE`] until declared.
     pub(super) size: u64,
     crc: Option<u32>,
-    meta: Option<String>,
+    pub(super) meta: Option<String>,
     pub(super) owner: Option<String>,
     client: std::net::IpAddr,
     begun: i64,
