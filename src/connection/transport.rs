@@ -1,7 +1,8 @@
 //! The connection's byte pipe: the socket itself, or the socket under a
-//! TLS session. The state machine reads, writes and sends file data
-//! through it the same way either way; only this file knows which, and
-//! `tls_session.rs` how a session moves its bytes.
+//! session that frames and seals its bytes ([`Session`]: TLS today, SSH
+//! next). The state machine reads, writes and sends file data through it
+//! the same way whichever it is; only this file knows which, and each
+//! session's own file (`tls_session.rs`) how it moves its bytes.
 //!
 //! Under TLS the interest the connection waits with is widened by what the
 //! session needs ([`Transport::interest`]): to send records it holds, or
@@ -47,12 +48,22 @@ enum Arrived {
     Always,
 }
 
-/// A socket, with or without a TLS session on it.
+/// A socket, and the session its bytes go through.
 pub(super) struct Transport {
     stream: TcpStream,
     /// What a plain read may find ([`Arrived`]).
     arrived: Arrived,
-    tls: Option<Box<TlsSession>>,
+    session: Session,
+}
+
+/// What runs between the socket and the codec. Each of the transport's
+/// verbs says what it does under each: a new kind of session is one more
+/// variant, and the compiler names every verb it must answer.
+enum Session {
+    /// Nothing: the codec's bytes are the socket's.
+    Plain,
+    /// TLS (boxed: a plain connection stays small).
+    Tls(Box<TlsSession>),
 }
 
 impl Transport {
@@ -69,7 +80,10 @@ impl Transport {
                 true => Arrived::Always,
                 false => Arrived::Maybe,
             },
-            tls: tls.map(|session| Box::new(TlsSession::new(session))),
+            session: match tls {
+                Some(tls) => Session::Tls(Box::new(TlsSession::new(tls))),
+                None => Session::Plain,
+            },
         }
     }
 
@@ -96,34 +110,39 @@ impl Transport {
     /// Whether the TLS handshake is still going on (the connection treats
     /// it like a request line being received: the header deadline runs).
     pub(super) fn is_handshaking(&self) -> bool {
-        self.tls.as_ref().is_some_and(|tls| tls.is_handshaking())
+        match &self.session {
+            Session::Plain => false,
+            Session::Tls(tls) => tls.is_handshaking(),
+        }
     }
 
     /// Begins `session` on a connection that spoke plaintext so far (FTP's
     /// `AUTH TLS`): the next bytes read are its handshake.
     pub(super) fn begin_tls(&mut self, session: UnbufferedServerConnection) {
-        debug_assert!(self.tls.is_none(), "TLS begun twice");
-        self.tls = Some(Box::new(TlsSession::new(session)));
+        debug_assert!(matches!(self.session, Session::Plain), "TLS begun twice");
+        self.session = Session::Tls(Box::new(TlsSession::new(session)));
     }
 
     /// The TLS session must be a resumed one
     /// (`TlsSession::require_resumption`).
     pub(super) fn require_resumption(&mut self) {
-        if let Some(tls) = &mut self.tls {
-            tls.require_resumption();
+        match &mut self.session {
+            Session::Plain => {}
+            Session::Tls(tls) => tls.require_resumption(),
         }
     }
 
     /// The peer spoke plaintext to a TLS port: forget the session, so the
     /// connection can tell it so in plaintext and close.
     pub(super) fn drop_tls(&mut self) {
-        self.tls = None;
+        self.session = Session::Plain;
     }
 
     /// `wanted`, widened by what the TLS session needs to move on.
     pub(super) fn interest(&self, wanted: Interest) -> Interest {
-        let Some(tls) = &self.tls else {
-            return wanted;
+        let tls = match &self.session {
+            Session::Plain => return wanted,
+            Session::Tls(tls) => tls,
         };
         let mut interest = wanted;
         if tls.holds_output() {
@@ -137,15 +156,21 @@ impl Transport {
 
     /// Whether output handed over is still held here, not yet sent.
     pub(super) fn holds_output(&self) -> bool {
-        self.tls.as_ref().is_some_and(|tls| tls.holds_output())
+        match &self.session {
+            Session::Plain => false,
+            Session::Tls(tls) => tls.holds_output(),
+        }
     }
 
     /// Whether the peer has sent anything not yet handled: bytes the TLS
     /// session holds, or bytes waiting in the kernel, which one `MSG_PEEK`
     /// shows without taking them (in plaintext, blank lines are nothing).
     pub(super) fn holds_input(&self) -> bool {
-        if let Some(tls) = &self.tls {
-            return tls.holds_input() || matches!(self.peek_raw(&mut [0]), Outcome::Done(_));
+        match &self.session {
+            Session::Plain => {}
+            Session::Tls(tls) => {
+                return tls.holds_input() || matches!(self.peek_raw(&mut [0]), Outcome::Done(_));
+            }
         }
         let mut peeked = [0; 256];
         match self.peek_raw(&mut peeked) {
@@ -157,8 +182,9 @@ impl Transport {
     /// Lets go of buffers the TLS session no longer needs: called at the
     /// end of every drive, so a connection at rest holds none.
     pub(super) fn shed(&mut self) {
-        if let Some(tls) = &mut self.tls {
-            tls.shed();
+        match &mut self.session {
+            Session::Plain => {}
+            Session::Tls(tls) => tls.shed(),
         }
     }
 
@@ -166,9 +192,9 @@ impl Transport {
     /// `spare` (the rest of the reactor-wide buffer) and decrypted into
     /// `buf`.
     pub(super) fn read(&mut self, buf: &mut [u8], spare: &mut [u8]) -> Outcome {
-        match &mut self.tls {
-            None if self.arrived == Arrived::Nothing => Outcome::WouldBlock,
-            None => {
+        match &mut self.session {
+            Session::Plain if self.arrived == Arrived::Nothing => Outcome::WouldBlock,
+            Session::Plain => {
                 let outcome = socket::read(&mut self.stream, buf);
                 let all_taken = match outcome {
                     Outcome::Done(n) => n < buf.len(),
@@ -180,16 +206,16 @@ impl Transport {
                 }
                 outcome
             }
-            Some(tls) => tls.read(&self.stream, buf, spare),
+            Session::Tls(tls) => tls.read(&self.stream, buf, spare),
         }
     }
 
     /// How much of `room` bytes of scratch a read may fill with data: under
     /// TLS the rest holds the ciphertext it is decrypted from.
     pub(super) fn read_room(&self, room: usize) -> usize {
-        match self.tls {
-            None => room,
-            Some(_) => room / 2,
+        match self.session {
+            Session::Plain => room,
+            Session::Tls(_) => room / 2,
         }
     }
 
@@ -209,9 +235,9 @@ impl Transport {
     /// Writes from `buf` (not empty). With `more`, further data follows at
     /// once.
     pub(super) fn write(&mut self, buf: &[u8], more: bool) -> Outcome {
-        match &mut self.tls {
-            None => socket::write(&self.stream, buf, more),
-            Some(tls) => tls.seal(&self.stream, buf),
+        match &mut self.session {
+            Session::Plain => socket::write(&self.stream, buf, more),
+            Session::Tls(tls) => tls.seal(&self.stream, buf),
         }
     }
 
@@ -225,32 +251,17 @@ impl Transport {
         len: usize,
         scratch: &mut [u8],
     ) -> Outcome {
-        let Some(tls) = &mut self.tls else {
-            return socket::send_content(&self.stream, body, offset, len);
-        };
-        if let outcome @ (Outcome::Closed | Outcome::Error(_)) = tls.send_held(&self.stream) {
-            return outcome;
-        }
-        if tls.holds_output() {
-            // Nothing more is read from the file until the socket drains.
-            return Outcome::WouldBlock;
-        }
-        let piece = &mut scratch[..len.min(SEND_BUFFER_LIMIT)];
-        match body.read_at(piece, offset) {
-            Ok(0) => Outcome::Error(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "file shrank while it was being sent",
-            )),
-            Ok(n) => tls.seal(&self.stream, &piece[..n]),
-            Err(err) => Outcome::Error(err),
+        match &mut self.session {
+            Session::Plain => socket::send_content(&self.stream, body, offset, len),
+            Session::Tls(tls) => seal_body(tls, &self.stream, (body, offset, len), scratch),
         }
     }
 
     /// Sends what the TLS session holds, as far as the socket takes it.
     pub(super) fn send_held(&mut self) -> Outcome {
-        match &mut self.tls {
-            Some(tls) => tls.send_held(&self.stream),
-            None => Outcome::Done(0),
+        match &mut self.session {
+            Session::Tls(tls) => tls.send_held(&self.stream),
+            Session::Plain => Outcome::Done(0),
         }
     }
 
@@ -258,9 +269,36 @@ impl Transport {
     /// holds: `Done` once all is out, `WouldBlock` until then. Nothing to
     /// do on a plain socket.
     pub(super) fn finish(&mut self) -> Outcome {
-        match &mut self.tls {
-            Some(tls) => tls.finish(&self.stream),
-            None => Outcome::Done(0),
+        match &mut self.session {
+            Session::Tls(tls) => tls.finish(&self.stream),
+            Session::Plain => Outcome::Done(0),
         }
+    }
+}
+
+/// Sends what a TLS session can take of `len` bytes of `body` from
+/// `offset`: the file's bytes are read into `scratch` and sealed, once
+/// what the session held before has gone out.
+fn seal_body(
+    tls: &mut TlsSession,
+    stream: &TcpStream,
+    (body, offset, len): (&Content, u64, usize),
+    scratch: &mut [u8],
+) -> Outcome {
+    if let outcome @ (Outcome::Closed | Outcome::Error(_)) = tls.send_held(stream) {
+        return outcome;
+    }
+    if tls.holds_output() {
+        // Nothing more is read from the file until the socket drains.
+        return Outcome::WouldBlock;
+    }
+    let piece = &mut scratch[..len.min(SEND_BUFFER_LIMIT)];
+    match body.read_at(piece, offset) {
+        Ok(0) => Outcome::Error(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "file shrank while it was being sent",
+        )),
+        Ok(n) => tls.seal(stream, &piece[..n]),
+        Err(err) => Outcome::Error(err),
     }
 }
