@@ -145,6 +145,10 @@ pub struct Config {
     /// The FTP listeners' terms: passive ports, the address told to
     /// clients, whether FTPS is required (`docs/ftp.md`).
     pub ftp: FtpConfig,
+    /// The SSH host key file (`--ssh-host-key`, an OpenSSH ed25519 private
+    /// key); `None`: the root's own, made on the first start
+    /// (`crate::ssh::host_key`).
+    pub ssh_host_key: Option<PathBuf>,
     /// Seconds added to the clock WebDAV locks expire by (tests only:
     /// a lock's timeout passes without waiting for it).
     #[doc(hidden)]
@@ -235,11 +239,16 @@ impl Config {
     /// ([`crate::tls::provider`]).
     pub fn unbuilt(&self) -> Option<&'static str> {
         let s3 = self.listeners.iter().any(|l| l.protocol == Protocol::S3);
+        let sftp = self.listeners.iter().any(|l| l.protocol == Protocol::Sftp);
         let hooks = self.hooks.on_upload.is_some() || self.hooks.before_commit.is_some();
         [
             (
                 s3 && !cfg!(feature = "s3"),
                 "built without S3: rebuild with --features s3",
+            ),
+            (
+                sftp && !cfg!(feature = "sftp"),
+                "built without SFTP: rebuild with --features sftp",
             ),
             (
                 self.metrics_listen.is_some() && !cfg!(feature = "metrics"),
@@ -362,6 +371,7 @@ impl Default for Config {
             gate: None,
             lock_clock: None,
             ftp: FtpConfig::default(),
+            ssh_host_key: None,
         }
     }
 }

@@ -81,6 +81,10 @@ pub mod proxy;
 pub mod request_log;
 pub mod serve;
 pub mod server;
+#[cfg(feature = "sftp")]
+pub mod sftp;
+#[cfg(feature = "sftp")]
+pub mod ssh;
 pub mod storage;
 pub mod threads;
 pub mod tls;

@@ -71,7 +71,10 @@ pub fn new_token() -> std::io::Result<String> {
 }
 
 /// `N` bytes from the kernel's random source.
-fn random<const N: usize>() -> std::io::Result<[u8; N]> {
+///
+/// # Errors
+/// The kernel's random source failed.
+pub fn random<const N: usize>() -> std::io::Result<[u8; N]> {
     let mut bytes = [0u8; N];
     let mut filled = 0;
     while filled < bytes.len() {

@@ -29,8 +29,8 @@ use crate::wire::Protocol;
 pub struct ServeArgs {
     /// Serve FERRY/1 on this address (port 0 picks a free port; without a
     /// port, 5010). Without --listen, FERRY/1 is served on 127.0.0.1:5010
-    /// only where no --http, --s3 or --ftp is given: a server asked for
-    /// HTTP, S3 or FTP alone serves only those.
+    /// only where no --http, --s3, --ftp or --sftp is given: a server asked
+    /// for HTTP, S3, FTP or SFTP alone serves only those.
     #[arg(long, value_parser = resolve_listen)]
     listen: Option<SocketAddr>,
     /// Serve HTTP/1.1 (ferry's HTTP, WebDAV, tus, the web page) on this
@@ -45,6 +45,15 @@ pub struct ServeArgs {
     /// docs/ftp.md). Repeatable.
     #[arg(long, value_name = "ADDR", value_parser = resolve)]
     ftp: Vec<SocketAddr>,
+    /// Serve SFTP over SSH on this address (sftp, scp, sshfs, rclone; the
+    /// password is a token; docs/sftp.md). Repeatable.
+    #[arg(long, value_name = "ADDR", value_parser = resolve)]
+    sftp: Vec<SocketAddr>,
+    /// The SSH host key (an OpenSSH ed25519 private key file, without a
+    /// passphrase); default: one made on the first start and kept under
+    /// the root (.ferry-ssh/).
+    #[arg(long, value_name = "FILE")]
+    ssh_host_key: Option<PathBuf>,
     /// Also serve S3's virtual-host style on the --s3 listeners: a request
     /// to Host bucket.NAME[:port] is on that bucket (path style still
     /// works; docs/s3.md, "Virtual-host style").
@@ -369,7 +378,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     code
 }
 
-/// What `--listen`, `--http`, `--s3` and `--ftp` ask to serve, and
+/// What `--listen`, `--http`, `--s3`, `--ftp` and `--sftp` ask to serve, and
 /// nothing else: each listener named, all over TLS if a certificate is
 /// (`--tls-cert`; FTP's TLS begins when its client asks); FERRY/1 on its
 /// default address where none is named at all (`ferry serve` alone),
@@ -378,19 +387,21 @@ pub fn run(args: ServeArgs) -> ExitCode {
 fn listeners(
     ferry: Option<SocketAddr>,
     http: Option<SocketAddr>,
-    (s3, ftp): (&[SocketAddr], &[SocketAddr]),
+    (s3, ftp, sftp): (&[SocketAddr], &[SocketAddr], &[SocketAddr]),
     tls: bool,
 ) -> Vec<Listen> {
     let default = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT));
-    let none_named = http.is_none() && s3.is_empty() && ftp.is_empty();
+    let none_named = http.is_none() && s3.is_empty() && ftp.is_empty() && sftp.is_empty();
     let ferry = ferry.or(none_named.then_some(default));
     let wanted = [(Protocol::Ferry, ferry), (Protocol::Http, http)];
     let s3 = s3.iter().map(|addr| (Protocol::S3, Some(*addr)));
     let ftp = ftp.iter().map(|addr| (Protocol::Ftp, Some(*addr)));
+    let sftp = sftp.iter().map(|addr| (Protocol::Sftp, Some(*addr)));
     wanted
         .into_iter()
         .chain(s3)
         .chain(ftp)
+        .chain(sftp)
         .filter_map(|(protocol, addr)| {
             addr.map(|addr| Listen {
                 addr,
@@ -475,7 +486,12 @@ fn config_of(args: ServeArgs) -> Config {
         .zip(args.tls_key)
         .map(|(cert, key)| TlsFiles { cert, key });
     Config {
-        listeners: listeners(args.listen, args.http, (&args.s3, &args.ftp), tls.is_some()),
+        listeners: listeners(
+            args.listen,
+            args.http,
+            (&args.s3, &args.ftp, &args.sftp),
+            tls.is_some(),
+        ),
         metrics_listen: args.metrics,
         backlog: args.backlog,
         root: args.root,
@@ -541,6 +557,7 @@ fn config_of(args: ServeArgs) -> Config {
             tls_reuse_optional: args.ftp_tls_reuse_optional,
             active: args.ftp_active,
         },
+        ssh_host_key: args.ssh_host_key,
     }
 }
 
@@ -593,10 +610,15 @@ mod tests {
             let Command::Serve(args) = cli.command else {
                 panic!("not serve");
             };
-            super::listeners(args.listen, args.http, (&args.s3, &args.ftp), false)
-                .iter()
-                .map(|l| format!("{} {}", l.protocol.name(), l.addr))
-                .collect::<Vec<_>>()
+            super::listeners(
+                args.listen,
+                args.http,
+                (&args.s3, &args.ftp, &args.sftp),
+                false,
+            )
+            .iter()
+            .map(|l| format!("{} {}", l.protocol.name(), l.addr))
+            .collect::<Vec<_>>()
         };
         assert_eq!(served(&[]), ["ferry 127.0.0.1:5010"]);
         assert_eq!(

@@ -1,6 +1,7 @@
 //! The codec a connection speaks: the one place that chooses between
 //! FERRY/1 ([`crate::protocol::codec`]), HTTP/1.1
-//! ([`crate::http::codec`]) and FTP ([`crate::ftp`]).
+//! ([`crate::http::codec`]), FTP ([`crate::ftp`]) and SFTP
+//! ([`crate::sftp`], inside the transport's SSH session).
 //!
 //! A connection holds a [`Codec`] and asks it everything protocol-specific:
 //! the greeting and the busy answer, whether a request head is complete
@@ -34,6 +35,9 @@ pub enum Codec {
     /// An FTP data connection: the transfer its control connection hands
     /// it, reported back.
     FtpData(Box<Data>),
+    /// An SFTP session: its open handles (boxed, as FTP's).
+    #[cfg(feature = "sftp")]
+    Sftp(Box<crate::sftp::Sftp>),
 }
 
 impl Codec {
@@ -43,6 +47,8 @@ impl Codec {
             Codec::Ferry(_) => Protocol::Ferry,
             Codec::Http(exchange) => exchange.listener(),
             Codec::Ftp(_) | Codec::FtpData(_) => Protocol::Ftp,
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(_) => Protocol::Sftp,
         }
     }
 
@@ -55,6 +61,11 @@ impl Codec {
             // S3 is HTTP/1.1 whose listener serves S3's dialect alone.
             Protocol::Http | Protocol::S3 => Codec::Http(Exchange::new(protocol)),
             Protocol::Ftp => Codec::Ftp(Box::new(Control::new(ftp))),
+            #[cfg(feature = "sftp")]
+            Protocol::Sftp => Codec::Sftp(Box::default()),
+            // `Config::unbuilt` refuses an SFTP listener in this build.
+            #[cfg(not(feature = "sftp"))]
+            Protocol::Sftp => unreachable!("an SFTP listener in a build without SFTP"),
         }
     }
 
@@ -65,6 +76,9 @@ impl Codec {
             Codec::Ferry(_) => ferry::greeting(client_id, login.tokens, out),
             Codec::Http(_) | Codec::FtpData(_) => {}
             Codec::Ftp(control) => control.greeting(login, out),
+            // SSH says hello, and SFTP's client speaks first (`INIT`).
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(_) => {}
         }
     }
 
@@ -75,6 +89,8 @@ impl Codec {
         match self {
             Codec::FtpData(_) => 426,
             Codec::Ferry(_) | Codec::Http(_) | Codec::Ftp(_) => 499,
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(_) => 499,
         }
     }
 
@@ -86,7 +102,10 @@ impl Codec {
             Codec::Ftp(_) => {
                 out.extend_from_slice(b"421 too many connections: try again later\r\n")
             }
+            // Nothing is said before SSH's own hello.
             Codec::FtpData(_) => {}
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(_) => {}
         }
     }
 
@@ -99,6 +118,9 @@ impl Codec {
             // An FTP listener is never TLS from the first byte (`Config::listen`).
             Codec::Ftp(_) => out.extend_from_slice(b"421 this port speaks TLS\r\n"),
             Codec::FtpData(link) => link.spoke_plaintext(),
+            // An SFTP listener is never TLS (`Protocol::tls_from_the_start`).
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(_) => {}
         }
     }
 
@@ -119,13 +141,18 @@ impl Codec {
             Codec::Http(exchange) => exchange.decode(data, site, room),
             Codec::Ftp(control) => control.decode(data),
             Codec::FtpData(link) => link.decode(data),
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(session) => session.decode(data),
         }
     }
 
     /// Appends the answer the codec gave itself ([`Decoded::Answered`]).
     pub fn answered(&mut self, out: &mut Vec<u8>) {
-        if let Codec::Ftp(control) = self {
-            control.answered(out);
+        match self {
+            Codec::Ftp(control) => control.answered(out),
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(session) => session.answered(out),
+            _ => {}
         }
     }
 
@@ -135,6 +162,8 @@ impl Codec {
         match self {
             Codec::Ferry(_) | Codec::Ftp(_) | Codec::FtpData(_) => false,
             Codec::Http(exchange) => exchange.fills(),
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(_) => false,
         }
     }
 
@@ -153,6 +182,8 @@ impl Codec {
             Codec::Http(exchange) => exchange.encode(reply, last, out),
             Codec::Ftp(control) => control.encode(reply, out),
             Codec::FtpData(link) => link.encode(reply),
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(session) => session.encode(reply, out),
         }
     }
 
@@ -178,6 +209,8 @@ impl Codec {
             Codec::Http(exchange) => exchange.refuse(refusal, last, out),
             Codec::Ftp(control) => control.refuse(refusal, out),
             Codec::FtpData(_) => {}
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(session) => session.refuse(refusal, out),
         }
     }
 
@@ -190,6 +223,8 @@ impl Codec {
             Codec::Http(_) => http::holds_whole_head(input),
             Codec::Ftp(_) => ftp::holds_whole_head(input),
             Codec::FtpData(_) => true,
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(_) => crate::sftp::holds_whole_packet(input),
         }
     }
 
@@ -215,6 +250,8 @@ impl Codec {
             Codec::Http(exchange) => exchange.close,
             Codec::Ftp(control) => control.is_closing(),
             Codec::FtpData(link) => link.is_closing(),
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(_) => false,
         }
     }
 

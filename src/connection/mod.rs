@@ -85,7 +85,6 @@ use std::time::Instant;
 use log::debug;
 use mio::Interest;
 use mio::net::TcpStream;
-use rustls::server::UnbufferedServerConnection;
 
 use crate::access::{Access, Principal};
 use crate::connection::codec::Codec;
@@ -93,6 +92,7 @@ use crate::serve::{Held, Receive, Send};
 use deadline::Timing;
 use jobs::Wait;
 use note::Opened;
+pub use transport::Begin;
 use transport::Transport;
 
 /// Bytes read at once while waiting for a request line. Larger reads pick
@@ -248,11 +248,11 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Wraps an accepted stream, under `tls` if given, and queues the
+    /// Wraps an accepted stream, under the session it begins with, and queues the
     /// greeting (which tells how clients log in: `login`).
     pub fn new(
         stream: TcpStream,
-        tls: Option<UnbufferedServerConnection>,
+        begin: Begin,
         peer: IpAddr,
         id: u64,
         codec: Codec,
@@ -260,7 +260,7 @@ impl Connection {
         login: crate::access::Login,
     ) -> Connection {
         let mut conn = Connection {
-            transport: Transport::new(stream, tls, codec.protocol().urgent_inline()),
+            transport: Transport::new(stream, begin, codec.protocol().urgent_inline()),
             id,
             peer: mapped(peer),
             codec,

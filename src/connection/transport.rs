@@ -1,8 +1,9 @@
 //! The connection's byte pipe: the socket itself, or the socket under a
-//! session that frames and seals its bytes ([`Session`]: TLS today, SSH
-//! next). The state machine reads, writes and sends file data through it
+//! session that frames and seals its bytes ([`Session`]: TLS, or SSH for
+//! SFTP). The state machine reads, writes and sends file data through it
 //! the same way whichever it is; only this file knows which, and each
-//! session's own file (`tls_session.rs`) how it moves its bytes.
+//! session's own file (`tls_session.rs`, `crate::ssh::session`) how it
+//! moves its bytes.
 //!
 //! Under TLS the interest the connection waits with is widened by what the
 //! session needs ([`Transport::interest`]): to send records it holds, or
@@ -23,6 +24,8 @@ use mio::net::TcpStream;
 use rustls::server::UnbufferedServerConnection;
 
 use super::tls_session::TlsSession;
+#[cfg(feature = "sftp")]
+use crate::ssh::SshSession;
 use crate::tls::SEND_BUFFER_LIMIT;
 use crate::wire::content::Content;
 use crate::wire::socket::{self, Outcome};
@@ -53,36 +56,55 @@ pub(super) struct Transport {
     stream: TcpStream,
     /// What a plain read may find ([`Arrived`]).
     arrived: Arrived,
-    session: Session,
+    /// What runs between the socket and the codec; `None`: nothing, the
+    /// codec's bytes are the socket's (one box for any session, so that a
+    /// plain connection stays small).
+    session: Option<Box<Session>>,
 }
 
-/// What runs between the socket and the codec. Each of the transport's
+/// A session between the socket and the codec. Each of the transport's
 /// verbs says what it does under each: a new kind of session is one more
 /// variant, and the compiler names every verb it must answer.
+// The whole session is boxed in `Transport`: boxing TLS again would cost
+// its connections a second allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Session {
-    /// Nothing: the codec's bytes are the socket's.
+    /// TLS.
+    Tls(TlsSession),
+    /// SSH, whose one SFTP channel carries the codec's bytes (boxed again:
+    /// a TLS session does not take an SSH session's room).
+    #[cfg(feature = "sftp")]
+    Ssh(Box<SshSession>),
+}
+
+/// The session a connection begins with.
+// A value of the moment the connection is made, moved into it at once.
+#[allow(clippy::large_enum_variant)]
+pub enum Begin {
+    /// None.
     Plain,
-    /// TLS (boxed: a plain connection stays small).
-    Tls(Box<TlsSession>),
+    /// TLS from the first byte.
+    Tls(UnbufferedServerConnection),
+    /// SSH (an SFTP listener's).
+    #[cfg(feature = "sftp")]
+    Ssh(Box<SshSession>),
 }
 
 impl Transport {
     /// `urgent_inline`: the socket keeps urgent data in its stream
     /// (`SO_OOBINLINE`).
-    pub(super) fn new(
-        stream: TcpStream,
-        tls: Option<UnbufferedServerConnection>,
-        urgent_inline: bool,
-    ) -> Transport {
+    pub(super) fn new(stream: TcpStream, begin: Begin, urgent_inline: bool) -> Transport {
         Transport {
             stream,
             arrived: match urgent_inline {
                 true => Arrived::Always,
                 false => Arrived::Maybe,
             },
-            session: match tls {
-                Some(tls) => Session::Tls(Box::new(TlsSession::new(tls))),
-                None => Session::Plain,
+            session: match begin {
+                Begin::Plain => None,
+                Begin::Tls(tls) => Some(Box::new(Session::Tls(TlsSession::new(tls)))),
+                #[cfg(feature = "sftp")]
+                Begin::Ssh(ssh) => Some(Box::new(Session::Ssh(ssh))),
             },
         }
     }
@@ -110,39 +132,60 @@ impl Transport {
     /// Whether the TLS handshake is still going on (the connection treats
     /// it like a request line being received: the header deadline runs).
     pub(super) fn is_handshaking(&self) -> bool {
-        match &self.session {
-            Session::Plain => false,
-            Session::Tls(tls) => tls.is_handshaking(),
+        match self.session.as_deref() {
+            None => false,
+            Some(Session::Tls(tls)) => tls.is_handshaking(),
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.is_handshaking(),
         }
     }
 
     /// Begins `session` on a connection that spoke plaintext so far (FTP's
     /// `AUTH TLS`): the next bytes read are its handshake.
     pub(super) fn begin_tls(&mut self, session: UnbufferedServerConnection) {
-        debug_assert!(matches!(self.session, Session::Plain), "TLS begun twice");
-        self.session = Session::Tls(Box::new(TlsSession::new(session)));
+        debug_assert!(self.session.is_none(), "TLS begun twice");
+        self.session = Some(Box::new(Session::Tls(TlsSession::new(session))));
+    }
+
+    /// Who logged in through the session itself (SSH's), once.
+    pub(super) fn take_login(&mut self) -> Option<std::sync::Arc<crate::access::Principal>> {
+        match self.session.as_deref_mut() {
+            None | Some(Session::Tls(_)) => None,
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.take_login(),
+        }
     }
 
     /// The TLS session must be a resumed one
     /// (`TlsSession::require_resumption`).
     pub(super) fn require_resumption(&mut self) {
-        match &mut self.session {
-            Session::Plain => {}
-            Session::Tls(tls) => tls.require_resumption(),
+        match self.session.as_deref_mut() {
+            None => {}
+            Some(Session::Tls(tls)) => tls.require_resumption(),
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(_)) => {}
         }
     }
 
     /// The peer spoke plaintext to a TLS port: forget the session, so the
     /// connection can tell it so in plaintext and close.
     pub(super) fn drop_tls(&mut self) {
-        self.session = Session::Plain;
+        self.session = None;
     }
 
     /// `wanted`, widened by what the TLS session needs to move on.
     pub(super) fn interest(&self, wanted: Interest) -> Interest {
-        let tls = match &self.session {
-            Session::Plain => return wanted,
-            Session::Tls(tls) => tls,
+        let tls = match self.session.as_deref() {
+            None => return wanted,
+            Some(Session::Tls(tls)) => tls,
+            // Whatever the connection waits for, the peer may send what
+            // the session needs (a window opened, a key exchange).
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) if ssh.holds_output() => {
+                return wanted | Interest::READABLE | Interest::WRITABLE;
+            }
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(_)) => return wanted | Interest::READABLE,
         };
         let mut interest = wanted;
         if tls.holds_output() {
@@ -156,9 +199,11 @@ impl Transport {
 
     /// Whether output handed over is still held here, not yet sent.
     pub(super) fn holds_output(&self) -> bool {
-        match &self.session {
-            Session::Plain => false,
-            Session::Tls(tls) => tls.holds_output(),
+        match self.session.as_deref() {
+            None => false,
+            Some(Session::Tls(tls)) => tls.holds_output(),
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.holds_output(),
         }
     }
 
@@ -166,10 +211,14 @@ impl Transport {
     /// session holds, or bytes waiting in the kernel, which one `MSG_PEEK`
     /// shows without taking them (in plaintext, blank lines are nothing).
     pub(super) fn holds_input(&self) -> bool {
-        match &self.session {
-            Session::Plain => {}
-            Session::Tls(tls) => {
+        match self.session.as_deref() {
+            None => {}
+            Some(Session::Tls(tls)) => {
                 return tls.holds_input() || matches!(self.peek_raw(&mut [0]), Outcome::Done(_));
+            }
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => {
+                return ssh.holds_input() || matches!(self.peek_raw(&mut [0]), Outcome::Done(_));
             }
         }
         let mut peeked = [0; 256];
@@ -182,9 +231,11 @@ impl Transport {
     /// Lets go of buffers the TLS session no longer needs: called at the
     /// end of every drive, so a connection at rest holds none.
     pub(super) fn shed(&mut self) {
-        match &mut self.session {
-            Session::Plain => {}
-            Session::Tls(tls) => tls.shed(),
+        match self.session.as_deref_mut() {
+            None => {}
+            Some(Session::Tls(tls)) => tls.shed(),
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(_)) => {}
         }
     }
 
@@ -192,9 +243,9 @@ impl Transport {
     /// `spare` (the rest of the reactor-wide buffer) and decrypted into
     /// `buf`.
     pub(super) fn read(&mut self, buf: &mut [u8], spare: &mut [u8]) -> Outcome {
-        match &mut self.session {
-            Session::Plain if self.arrived == Arrived::Nothing => Outcome::WouldBlock,
-            Session::Plain => {
+        match self.session.as_deref_mut() {
+            None if self.arrived == Arrived::Nothing => Outcome::WouldBlock,
+            None => {
                 let outcome = socket::read(&mut self.stream, buf);
                 let all_taken = match outcome {
                     Outcome::Done(n) => n < buf.len(),
@@ -206,16 +257,20 @@ impl Transport {
                 }
                 outcome
             }
-            Session::Tls(tls) => tls.read(&self.stream, buf, spare),
+            Some(Session::Tls(tls)) => tls.read(&self.stream, buf, spare),
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.read(&self.stream, buf, spare),
         }
     }
 
     /// How much of `room` bytes of scratch a read may fill with data: under
     /// TLS the rest holds the ciphertext it is decrypted from.
     pub(super) fn read_room(&self, room: usize) -> usize {
-        match self.session {
-            Session::Plain => room,
-            Session::Tls(_) => room / 2,
+        match self.session.as_deref() {
+            None => room,
+            Some(Session::Tls(_)) => room / 2,
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(_)) => room / 2,
         }
     }
 
@@ -235,9 +290,11 @@ impl Transport {
     /// Writes from `buf` (not empty). With `more`, further data follows at
     /// once.
     pub(super) fn write(&mut self, buf: &[u8], more: bool) -> Outcome {
-        match &mut self.session {
-            Session::Plain => socket::write(&self.stream, buf, more),
-            Session::Tls(tls) => tls.seal(&self.stream, buf),
+        match self.session.as_deref_mut() {
+            None => socket::write(&self.stream, buf, more),
+            Some(Session::Tls(tls)) => tls.seal(&self.stream, buf),
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.seal(&self.stream, buf),
         }
     }
 
@@ -251,17 +308,21 @@ impl Transport {
         len: usize,
         scratch: &mut [u8],
     ) -> Outcome {
-        match &mut self.session {
-            Session::Plain => socket::send_content(&self.stream, body, offset, len),
-            Session::Tls(tls) => seal_body(tls, &self.stream, (body, offset, len), scratch),
+        match self.session.as_deref_mut() {
+            None => socket::send_content(&self.stream, body, offset, len),
+            Some(Session::Tls(tls)) => seal_body(tls, &self.stream, (body, offset, len), scratch),
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh_body(ssh, &self.stream, (body, offset, len), scratch),
         }
     }
 
     /// Sends what the TLS session holds, as far as the socket takes it.
     pub(super) fn send_held(&mut self) -> Outcome {
-        match &mut self.session {
-            Session::Tls(tls) => tls.send_held(&self.stream),
-            Session::Plain => Outcome::Done(0),
+        match self.session.as_deref_mut() {
+            Some(Session::Tls(tls)) => tls.send_held(&self.stream),
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.send_held(&self.stream),
+            None => Outcome::Done(0),
         }
     }
 
@@ -269,9 +330,11 @@ impl Transport {
     /// holds: `Done` once all is out, `WouldBlock` until then. Nothing to
     /// do on a plain socket.
     pub(super) fn finish(&mut self) -> Outcome {
-        match &mut self.session {
-            Session::Tls(tls) => tls.finish(&self.stream),
-            Session::Plain => Outcome::Done(0),
+        match self.session.as_deref_mut() {
+            Some(Session::Tls(tls)) => tls.finish(&self.stream),
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.finish(&self.stream),
+            None => Outcome::Done(0),
         }
     }
 }
@@ -292,13 +355,48 @@ fn seal_body(
         // Nothing more is read from the file until the socket drains.
         return Outcome::WouldBlock;
     }
+    match piece_of(body, offset, len, scratch) {
+        Ok(piece) => tls.seal(stream, piece),
+        Err(outcome) => outcome,
+    }
+}
+
+/// Reads up to `len` bytes of `body` from `offset` into `scratch`, for a
+/// session to seal: at most [`SEND_BUFFER_LIMIT`] at once.
+fn piece_of<'s>(
+    body: &Content,
+    offset: u64,
+    len: usize,
+    scratch: &'s mut [u8],
+) -> Result<&'s [u8], Outcome> {
     let piece = &mut scratch[..len.min(SEND_BUFFER_LIMIT)];
     match body.read_at(piece, offset) {
-        Ok(0) => Outcome::Error(io::Error::new(
+        Ok(0) => Err(Outcome::Error(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "file shrank while it was being sent",
-        )),
-        Ok(n) => tls.seal(stream, &piece[..n]),
-        Err(err) => Outcome::Error(err),
+        ))),
+        Ok(n) => Ok(&piece[..n]),
+        Err(err) => Err(Outcome::Error(err)),
+    }
+}
+
+/// Sends what an SSH session's window takes of `len` bytes of `body` from
+/// `offset`: read into `scratch`, then sealed as the channel's data.
+#[cfg(feature = "sftp")]
+fn ssh_body(
+    ssh: &mut SshSession,
+    stream: &TcpStream,
+    (body, offset, len): (&Content, u64, usize),
+    scratch: &mut [u8],
+) -> Outcome {
+    if let outcome @ (Outcome::Closed | Outcome::Error(_)) = ssh.send_held(stream) {
+        return outcome;
+    }
+    if ssh.holds_output() {
+        return Outcome::WouldBlock;
+    }
+    match piece_of(body, offset, len, scratch) {
+        Ok(piece) => ssh.seal(stream, piece),
+        Err(outcome) => outcome,
     }
 }

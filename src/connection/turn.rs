@@ -351,7 +351,12 @@ impl Connection {
         let room = self.transport.read_room(scratch.len() - at);
         let want = self.read_size(*env.held_input).min(room);
         let (read_into, spare) = scratch[at..].split_at_mut(want);
-        match self.transport.read(read_into, spare) {
+        let read = self.transport.read(read_into, spare);
+        if let Some(login) = self.transport.take_login() {
+            // Logged in by its session (SSH's), before any request of it.
+            self.held = Some(login);
+        }
+        match read {
             Outcome::Done(n) if behind => {
                 self.bytes_in += n as u64;
                 let data = &scratch[..held + n];

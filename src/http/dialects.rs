@@ -161,8 +161,9 @@ pub fn served_on(protocol: Protocol) -> &'static [&'static dyn Listed] {
     match protocol {
         Protocol::Http => DIALECTS,
         Protocol::S3 => S3,
-        // FERRY/1 and FTP have no HTTP dialects; their listeners never ask.
-        Protocol::Ferry | Protocol::Ftp => &[],
+        // FERRY/1, FTP and SFTP have no HTTP dialects; their listeners
+        // never ask.
+        Protocol::Ferry | Protocol::Ftp | Protocol::Sftp => &[],
     }
 }
 

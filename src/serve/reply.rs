@@ -91,6 +91,9 @@ pub enum Reply {
         /// The directory's name.
         name: Name,
     },
+    /// What a name is: a file or a folder, its size and time (no
+    /// checksum).
+    Described(crate::model::Resource),
     /// A file's description.
     Stat {
         /// Its version.

@@ -63,7 +63,7 @@ pub(crate) struct Hub {
     /// (fields drop in order): the pool's last commits may queue hooks.
     pub(super) hook_runner: Runner,
     /// Tokens and grants (re-read on SIGHUP).
-    pub(super) access: Access,
+    pub(super) access: Arc<Access>,
     /// The certificate both listeners serve TLS with (re-read on SIGHUP).
     pub(super) tls: Option<ServerTls>,
     /// Most connections open at once, over all reactors.
@@ -88,9 +88,25 @@ pub(crate) struct Hub {
     /// The access log, if one is kept (reopened on SIGHUP).
     pub(super) request_log: Option<Arc<RequestLog>>,
     pub(super) shutdown: ShutdownHandle,
+    /// What SSH sessions share (host key, access), where SFTP is served.
+    #[cfg(feature = "sftp")]
+    pub(super) ssh: Option<Arc<crate::ssh::SshTerms>>,
 }
 
 impl Hub {
+    /// `hub` with `ssh`, set before any reactor holds the hub.
+    #[cfg(feature = "sftp")]
+    pub(super) fn with_ssh(mut hub: Arc<Hub>, ssh: Option<Arc<crate::ssh::SshTerms>>) -> Arc<Hub> {
+        debug_assert!(
+            Arc::get_mut(&mut hub).is_some(),
+            "the hub is shared already"
+        );
+        if let Some(only) = Arc::get_mut(&mut hub) {
+            only.ssh = ssh;
+        }
+        hub
+    }
+
     /// Counts a new connection in, unless the server has its cap
     /// (`--max-connections`) or its client address (`client`) has its own
     /// (`--max-connections-per-client`). `client` is `None` for a trusted

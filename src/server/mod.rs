@@ -246,7 +246,7 @@ impl Server {
             .as_ref()
             .map(mio::net::TcpListener::local_addr)
             .transpose()?;
-        let access = Access::new(&config.access)?;
+        let access = Arc::new(Access::new(&config.access)?);
         let tls = config.tls.as_ref().map(ServerTls::load).transpose()?;
         // Before any tree walk: a wide tree must not meet a low soft limit.
         let (fd_limit, max_connections) = connection_cap(config.max_connections);
@@ -271,7 +271,11 @@ impl Server {
             hooks,
             walks,
         });
+        #[cfg(feature = "sftp")]
+        let ssh = crate::ssh::SshTerms::serving(&shared.config, &access)?;
         let hub = start_hub(&shared, access, tls, max_connections, workers)?;
+        #[cfg(feature = "sftp")]
+        let hub = Hub::with_ssh(hub, ssh);
         let reactors = start_reactors(groups, metrics_listener, &shared, &hub)?;
         let sweeps = Sweeps::start(Arc::clone(&shared))?;
         info!("open-files limit {fd_limit}");
@@ -388,9 +392,16 @@ impl Server {
             );
         }
         let (first_addr, others, tls) = listening(&self.shared.config.listeners);
+        #[cfg(feature = "sftp")]
+        let ssh = match &self.hub.ssh {
+            Some(terms) => format!(" (SSH host key {})", terms.host_key.fingerprint),
+            None => String::new(),
+        };
+        #[cfg(not(feature = "sftp"))]
+        let ssh = "";
         info!(
             target: SERVING_TARGET,
-            "serving {} on {first_addr}{others}{metrics}{tls}, at most {} connections, up to {} I/O threads, {workers} {}",
+            "serving {} on {first_addr}{others}{metrics}{tls}{ssh}, at most {} connections, up to {} I/O threads, {workers} {}",
             self.shared.config.root.display(),
             self.hub.max_connections,
             self.shared.config.io_threads.max(1),
@@ -435,7 +446,7 @@ fn bind_metrics(addr: SocketAddr, backlog: Option<u32>) -> io::Result<mio::net::
 /// log's writer, the hooks' runner and the checksums' thread.
 fn start_hub(
     shared: &Arc<Shared>,
-    access: Access,
+    access: Arc<Access>,
     tls: Option<ServerTls>,
     max_connections: usize,
     workers: usize,
@@ -468,6 +479,8 @@ fn start_hub(
         metrics: (0..workers).map(|_| Arc::default()).collect(),
         request_log,
         shutdown,
+        #[cfg(feature = "sftp")]
+        ssh: None,
     }))
 }
 

@@ -23,11 +23,19 @@ pub enum Protocol {
     S3,
     /// FTP (RFC 959; docs/ftp.md).
     Ftp,
+    /// SFTP over SSH (docs/sftp.md): scp and sshfs too.
+    Sftp,
 }
 
 impl Protocol {
     /// Every protocol, each at its [`Protocol::index`].
-    pub const ALL: [Protocol; 4] = [Protocol::Ferry, Protocol::Http, Protocol::S3, Protocol::Ftp];
+    pub const ALL: [Protocol; 5] = [
+        Protocol::Ferry,
+        Protocol::Http,
+        Protocol::S3,
+        Protocol::Ftp,
+        Protocol::Sftp,
+    ];
 
     /// Its name in metrics labels, the access log, hooks'
     /// `FERRY_PROTOCOL` and systemd's socket names.
@@ -37,14 +45,15 @@ impl Protocol {
             Protocol::Http => "http",
             Protocol::S3 => "s3",
             Protocol::Ftp => "ftp",
+            Protocol::Sftp => "sftp",
         }
     }
 
     /// Whether its listener speaks TLS from the first byte where the
     /// server serves TLS: all but FTP, whose TLS begins on the plain port
-    /// when its client asks (`AUTH TLS`, RFC 4217).
+    /// when its client asks (`AUTH TLS`, RFC 4217), and SFTP, which has SSH.
     pub fn tls_from_the_start(self) -> bool {
-        self != Protocol::Ftp
+        !matches!(self, Protocol::Ftp | Protocol::Sftp)
     }
 
     /// Whether its connections keep urgent data in the stream: FTP's

@@ -9,6 +9,7 @@ pub mod process;
 pub mod proxy;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod sftp;
 pub mod tar;
 pub mod tmpfs;
 // Certificates need a provider: with the TLS features only.
@@ -81,6 +82,11 @@ pub fn listen_ftp(config: &mut Config) {
     config.listen(ferry::wire::Protocol::Ftp, "127.0.0.1:0".parse().unwrap());
 }
 
+/// Adds an SFTP listener on a free port (`TestServer::sftp`).
+pub fn listen_sftp(config: &mut Config) {
+    config.listen(ferry::wire::Protocol::Sftp, "127.0.0.1:0".parse().unwrap());
+}
+
 /// A server running in a thread of this test process.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -90,6 +96,8 @@ pub struct TestServer {
     pub s3: Option<SocketAddr>,
     /// The FTP listener, when the config asked for one.
     pub ftp: Option<SocketAddr>,
+    /// The SFTP listener, when the config asked for one.
+    pub sftp: Option<SocketAddr>,
     /// The metrics listener (`--metrics`), when the config asked for one.
     pub metrics: Option<SocketAddr>,
     pub root: TempDir,
@@ -147,6 +155,7 @@ impl TestServer {
         let http = server.http_addr();
         let s3 = server.address_of(ferry::wire::Protocol::S3);
         let ftp = server.address_of(ferry::wire::Protocol::Ftp);
+        let sftp = server.address_of(ferry::wire::Protocol::Sftp);
         let metrics = server.metrics_addr();
         let handle = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run());
@@ -155,6 +164,7 @@ impl TestServer {
             http,
             s3,
             ftp,
+            sftp,
             metrics,
             root,
             handle,

@@ -13,6 +13,7 @@
 
 pub(in crate::serve) mod archive;
 pub(in crate::serve) mod deletes;
+pub(in crate::serve) mod describe;
 pub(in crate::serve) mod destination;
 pub(in crate::serve) mod file_copy;
 pub(in crate::serve) mod files;
@@ -41,6 +42,7 @@ use crate::serve::{Body, Ctx, Outcome};
 pub use crate::serve::terms::FirstBytes;
 pub use archive::ArchiveFolder;
 pub use deletes::{Delete, DeleteEach};
+pub use describe::Describe;
 pub use file_copy::CopyFile;
 pub use files::{MoveFile, Put, Stat};
 pub use folder_copy::CopyFolder;
@@ -220,6 +222,8 @@ operations! {
     Health: Health,
     /// The room a client has to write (FERRY/1's `DF`).
     FreeSpace: FreeSpace,
+    /// What a name is, file or folder, without a checksum (SFTP's `STAT`).
+    Describe: Describe,
     /// Store the bytes to the stream's end, going on with a kept upload
     /// (FTP's `REST` + `STOR`, `APPE`).
     Resume: Append,
@@ -342,6 +346,8 @@ verbs! {
     PropPatch: "PROPPATCH", "proppatch", Writes;
     /// Tell the room there is to write.
     FreeSpace: "DF", "df", Reads;
+    /// Tell what a name is (SFTP's STAT).
+    Describe: "DESCRIBE", "describe", Reads;
 }
 
 /// A verb's facts.

@@ -28,8 +28,8 @@ use mio::{Interest, Token};
 use rustls::server::UnbufferedServerConnection;
 
 use super::Reactor;
-use crate::connection::Connection;
 use crate::connection::codec::Codec;
+use crate::connection::{Begin, Connection};
 use crate::ftp::{Terms, TlsOffer};
 use crate::server::{Busy, listen, listener_token};
 use crate::tls::ServerTls;
@@ -301,10 +301,30 @@ impl Reactor {
             client: peer.ip(),
         };
         let codec = Codec::new(protocol, http_port, terms);
-        let conn = (stream, tls, codec);
+        let conn = (stream, self.begin(tls, protocol, peer.ip()), codec);
         if let Some(key) = self.insert(conn, (peer, client, proxied), id, now) {
             self.note_bare(key, id, now);
             self.drive(key, None);
+        }
+    }
+
+    /// The session a connection of `protocol` from `peer` begins with:
+    /// `tls` where its listener serves TLS, SSH on an SFTP listener.
+    fn begin(
+        &self,
+        tls: Option<UnbufferedServerConnection>,
+        protocol: Protocol,
+        peer: IpAddr,
+    ) -> Begin {
+        #[cfg(feature = "sftp")]
+        if let (Protocol::Sftp, Some(terms)) = (protocol, &self.hub.ssh) {
+            let session = crate::ssh::SshSession::new(std::sync::Arc::clone(terms), peer);
+            return Begin::Ssh(Box::new(session));
+        }
+        let _ = (protocol, peer);
+        match tls {
+            Some(tls) => Begin::Tls(tls),
+            None => Begin::Plain,
         }
     }
 
@@ -312,7 +332,7 @@ impl Reactor {
     /// under `client`), registered and timed; its slab key.
     pub(super) fn insert(
         &mut self,
-        (stream, tls, codec): (TcpStream, Option<UnbufferedServerConnection>, Codec),
+        (stream, begin, codec): (TcpStream, Begin, Codec),
         (peer, client, proxied): (SocketAddr, Option<IpAddr>, bool),
         id: u64,
         now: Instant,
@@ -329,7 +349,7 @@ impl Reactor {
         let login = self.hub.access.login();
         let entry = self.connections.vacant_entry();
         let key = entry.key();
-        let mut conn = Connection::new(stream, tls, peer.ip(), id, codec, now, login);
+        let mut conn = Connection::new(stream, begin, peer.ip(), id, codec, now, login);
         if proxied {
             // Its client is named in the header it must begin with.
             conn.expect_proxy_header();

@@ -13,6 +13,7 @@ use log::{debug, warn};
 use mio::net::TcpStream;
 
 use super::Reactor;
+use crate::connection::Begin;
 use crate::connection::codec::Codec;
 use crate::serve::decoded::Relay;
 
@@ -98,7 +99,11 @@ impl Reactor {
                 return self.relay_to(key, None, Relay::Refused(why));
             }
         };
-        let conn = (stream, tls, Codec::ftp_data(control));
+        let begin = match tls {
+            Some(tls) => Begin::Tls(tls),
+            None => Begin::Plain,
+        };
+        let conn = (stream, begin, Codec::ftp_data(control));
         let Some(data) = self.insert(conn, (from, client, proxied), id, now) else {
             return self.relay_to(
                 key,

@@ -1,0 +1,366 @@
+//! An SFTP session's codec: each request packet becomes a serve-layer
+//! operation (or is answered here, where it asks nothing of the root:
+//! `INIT`, `REALPATH`, `CLOSE`), and each reply becomes the answer packet
+//! its request is waiting for. Requests are served one at a time in the
+//! order they came; a client that pipelines (OpenSSH's `sftp` keeps 64 in
+//! flight) gets its answers in that order, which SFTP allows.
+//!
+//! Paths: the client's `/` is the root, and every path is absolute from
+//! it (SFTP has no working folder on the server: `REALPATH(".")` is `/`).
+//! `.` and `..` are steps, and `..` above the root stays there, as FTP's
+//! (`crate::ftp::path`).
+//!
+//! Handles are the open files and folders of the session, at most
+//! [`MAX_HANDLES`], named by their slot and a generation so that a stale
+//! handle is never taken for a new one.
+
+use crate::ftp::path::{file_name, resolve};
+use crate::serve::ops::{Describe, Get};
+use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Request, Want};
+
+use super::wire::{self, Fields, Status};
+use crate::serve::decoded::{Decoded, Refusal};
+
+/// The largest packet taken (OpenSSH's own limit, `SFTP_MAX_MSG_LENGTH`).
+pub const MAX_PACKET: usize = 256 * 1024;
+
+/// The most bytes one `READ` is answered with (what `limits@openssh.com`
+/// would announce; OpenSSH asks for 32 KiB at a time).
+const MAX_READ: u32 = 64 * 1024;
+
+/// Open files and folders a session may hold at once.
+pub const MAX_HANDLES: usize = 64;
+
+/// What a handle stands for.
+#[derive(Debug)]
+enum Opened {
+    /// A file open for reading.
+    File(String),
+    /// A folder open for listing.
+    Folder(String),
+}
+
+/// The request being served, and how its reply is answered.
+#[derive(Debug, Default)]
+enum Pending {
+    #[default]
+    None,
+    /// `STAT`, `LSTAT`, `FSTAT`: its attributes.
+    Describe(u32),
+    /// `OPEN` for reading, once the name proves a file.
+    Open(u32, String),
+    /// `OPENDIR`, once the name proves a folder.
+    OpenFolder(u32, String),
+    /// `READ`: its bytes.
+    Read(u32),
+}
+
+/// One SFTP session's codec state.
+#[derive(Debug, Default)]
+pub struct Sftp {
+    /// `INIT` came.
+    started: bool,
+    handles: Vec<Option<(u32, Opened)>>,
+    /// Handles made so far: each new one's generation.
+    made: u32,
+    pending: Pending,
+    /// Answers given here, for [`Sftp::answered`].
+    answer: Vec<u8>,
+}
+
+impl Sftp {
+    /// A session before its `INIT`.
+    pub fn new() -> Sftp {
+        Sftp::default()
+    }
+
+    /// Decodes the request packet at the front of `input`.
+    pub fn decode(&mut self, input: &[u8]) -> Decoded {
+        let Some(len) = wire::packet_len(input) else {
+            return Decoded::Incomplete;
+        };
+        if len > MAX_PACKET + 4 {
+            return refused(
+                format!("a packet of {len} bytes: at most {MAX_PACKET}"),
+                None,
+            );
+        }
+        let Some(packet) = input.get(4..len) else {
+            return Decoded::Incomplete;
+        };
+        let mut fields = Fields::new(packet);
+        let kind = fields.byte().unwrap_or(0);
+        if kind == wire::INIT {
+            return self.init(len);
+        }
+        let Some(id) = fields.u32() else {
+            return refused("a packet without its id".into(), None);
+        };
+        if !self.started {
+            return refused("a request before INIT".into(), None);
+        }
+        match self.request(kind, id, &mut fields) {
+            Some(decoded) => decoded.used(len),
+            None => self.status(len, id, Status::BadMessage, "a malformed request"),
+        }
+    }
+
+    /// `INIT`: version 3 whatever the client's (OpenSSH's sftp-server
+    /// does the same).
+    fn init(&mut self, len: usize) -> Decoded {
+        self.started = true;
+        wire::version(&mut self.answer, &[]);
+        Decoded::Answered(len)
+    }
+
+    /// The request of `kind`, or `None` if its fields are malformed.
+    fn request(&mut self, kind: u8, id: u32, fields: &mut Fields<'_>) -> Option<Step> {
+        Some(match kind {
+            wire::REALPATH => {
+                let path = resolve("", fields.path()?);
+                wire::one_name(&mut self.answer, id, &format!("/{path}"));
+                Step::Answered
+            }
+            wire::STAT | wire::LSTAT => self.describe(id, resolve("", fields.path()?)),
+            wire::FSTAT => match self.opened(fields.string()?) {
+                Some(Opened::File(path) | Opened::Folder(path)) => {
+                    let path = path.clone();
+                    self.describe(id, path)
+                }
+                None => self.stale(id),
+            },
+            wire::OPEN => {
+                let path = resolve("", fields.path()?);
+                let flags = fields.u32()?;
+                fields.skip_attrs()?;
+                let writes = wire::OPEN_WRITE | wire::OPEN_APPEND | wire::OPEN_CREATE;
+                if flags & (writes | wire::OPEN_TRUNCATE) != 0 {
+                    return Some(self.unsupported(id, "writing files is not served yet"));
+                }
+                self.pending = Pending::Open(id, path.clone());
+                serve(Operation::Describe(Describe { path }))
+            }
+            wire::OPENDIR => {
+                let path = resolve("", fields.path()?);
+                self.pending = Pending::OpenFolder(id, path.clone());
+                serve(Operation::Describe(Describe { path }))
+            }
+            wire::READ => {
+                let handle = fields.string()?;
+                let offset = fields.u64()?;
+                let len = fields.u32()?.min(MAX_READ);
+                match self.opened(handle) {
+                    Some(Opened::File(path)) => {
+                        let name = file_name(path)?;
+                        self.pending = Pending::Read(id);
+                        let want = Want::Span {
+                            offset,
+                            length: Some(u64::from(len)),
+                        };
+                        serve(Operation::Get(Get { name, want }))
+                    }
+                    Some(Opened::Folder(_)) => self.fail(id, Status::Failure, "a folder's handle"),
+                    None => self.stale(id),
+                }
+            }
+            wire::CLOSE => {
+                let handle = fields.string()?;
+                match self.close(handle) {
+                    true => self.fail(id, Status::Ok, "closed"),
+                    false => self.stale(id),
+                }
+            }
+            wire::SYMLINK => self.fail(id, Status::OpUnsupported, "ferry makes no symlinks"),
+            _ => self.unsupported(id, "not served yet"),
+        })
+    }
+
+    /// What `path` is, answered with its attributes.
+    fn describe(&mut self, id: u32, path: String) -> Step {
+        self.pending = Pending::Describe(id);
+        serve(Operation::Describe(Describe { path }))
+    }
+
+    /// A status answered here.
+    fn fail(&mut self, id: u32, code: Status, message: &str) -> Step {
+        wire::status(&mut self.answer, id, code, message);
+        Step::Answered
+    }
+
+    fn unsupported(&mut self, id: u32, message: &str) -> Step {
+        self.fail(id, Status::OpUnsupported, message)
+    }
+
+    fn stale(&mut self, id: u32) -> Step {
+        self.fail(id, Status::Failure, "no such handle")
+    }
+
+    fn status(&mut self, len: usize, id: u32, code: Status, message: &str) -> Decoded {
+        wire::status(&mut self.answer, id, code, message);
+        Decoded::Answered(len)
+    }
+
+    /// Takes the answers given here (after [`Decoded::Answered`]).
+    pub fn answered(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.answer);
+    }
+
+    /// Appends the answer to the request being served.
+    pub fn encode(&mut self, reply: &Reply, out: &mut Vec<u8>) {
+        if reply.answer_code().is_none() {
+            // Not an answer yet (nothing, a go-ahead).
+            return;
+        }
+        match (std::mem::take(&mut self.pending), reply) {
+            (Pending::Describe(id), Reply::Described(found)) => wire::attrs(out, id, found),
+            (Pending::Open(id, path), Reply::Described(found)) if !found.folder => {
+                self.open(out, id, Opened::File(path));
+            }
+            (Pending::OpenFolder(id, path), Reply::Described(found)) if found.folder => {
+                self.open(out, id, Opened::Folder(path));
+            }
+            (Pending::Open(id, _), Reply::Described(_)) => {
+                wire::status(out, id, Status::Failure, "a folder, not a file");
+            }
+            (Pending::OpenFolder(id, _), Reply::Described(_)) => {
+                wire::status(out, id, Status::Failure, "a file, not a folder");
+            }
+            (Pending::Read(id), Reply::File { len: 0, .. } | Reply::Unsatisfiable { .. }) => {
+                wire::status(out, id, Status::Eof, "end of file");
+            }
+            (Pending::Read(id), Reply::File { len, .. }) => {
+                wire::data_head(out, id, u32::try_from(*len).unwrap_or(MAX_READ));
+            }
+            (pending, Reply::Failed(failure)) => {
+                let id = pending.id().unwrap_or(0);
+                wire::status(out, id, code_of(failure), &failure.message);
+            }
+            (pending, _) => {
+                let id = pending.id().unwrap_or(0);
+                wire::status(
+                    out,
+                    id,
+                    Status::Failure,
+                    "an answer this request has no words for",
+                );
+            }
+        }
+    }
+
+    /// Appends the answer to a request the codec refused.
+    pub fn refuse(&mut self, refusal: &Refusal, out: &mut Vec<u8>) {
+        let id = std::mem::take(&mut self.pending).id().unwrap_or(0);
+        wire::status(out, id, Status::BadMessage, &refusal.message);
+    }
+
+    /// A handle for `opened`, answered; or a refusal if the session holds
+    /// [`MAX_HANDLES`] already.
+    fn open(&mut self, out: &mut Vec<u8>, id: u32, opened: Opened) {
+        let free = self.handles.iter().position(Option::is_none);
+        let slot = match free {
+            Some(slot) => slot,
+            None if self.handles.len() < MAX_HANDLES => {
+                self.handles.push(None);
+                self.handles.len() - 1
+            }
+            None => {
+                let why = format!("{MAX_HANDLES} files and folders open already: close one");
+                return wire::status(out, id, Status::Failure, &why);
+            }
+        };
+        self.made = self.made.wrapping_add(1);
+        self.handles[slot] = Some((self.made, opened));
+        wire::handle(out, id, &handle_of(slot, self.made));
+    }
+
+    /// What `handle` stands for, if it is one of the session's.
+    fn opened(&self, handle: &[u8]) -> Option<&Opened> {
+        let (slot, generation) = parse_handle(handle)?;
+        match self.handles.get(slot)? {
+            Some((made, opened)) if *made == generation => Some(opened),
+            _ => None,
+        }
+    }
+
+    /// Closes `handle`; false if it is none of the session's.
+    fn close(&mut self, handle: &[u8]) -> bool {
+        if self.opened(handle).is_none() {
+            return false;
+        }
+        parse_handle(handle).is_some_and(|(slot, _)| self.handles[slot].take().is_some())
+    }
+}
+
+impl Pending {
+    fn id(&self) -> Option<u32> {
+        match self {
+            Pending::None => None,
+            Pending::Describe(id) | Pending::Read(id) => Some(*id),
+            Pending::Open(id, _) | Pending::OpenFolder(id, _) => Some(*id),
+        }
+    }
+}
+
+/// What a request came to, before its length is known to the caller.
+enum Step {
+    /// Answered here.
+    Answered,
+    /// For the serve layer.
+    Serve(Box<Operation>),
+}
+
+impl Step {
+    fn used(self, len: usize) -> Decoded {
+        match self {
+            Step::Answered => Decoded::Answered(len),
+            Step::Serve(operation) => Decoded::Request(Request::new(*operation, None), len),
+        }
+    }
+}
+
+fn serve(operation: Operation) -> Step {
+    Step::Serve(Box::new(operation))
+}
+
+/// A packet the session cannot go on from: answered, then the
+/// connection closes (`skip` `None`: out of sync).
+fn refused(message: String, skip: Option<(usize, Body)>) -> Decoded {
+    Decoded::Refused(Refusal {
+        code: Status::BadMessage as u16,
+        message,
+        skip,
+    })
+}
+
+/// The status a failure is answered with.
+fn code_of(failure: &Failure) -> Status {
+    match failure.kind {
+        ErrorKind::NotFound => Status::NoSuchFile,
+        ErrorKind::Forbidden | ErrorKind::Unauthorized | ErrorKind::ReadOnly => {
+            Status::PermissionDenied
+        }
+        _ => Status::Failure,
+    }
+}
+
+/// A handle's bytes: its slot and generation, 8 bytes.
+fn handle_of(slot: usize, generation: u32) -> [u8; 8] {
+    let mut bytes = [0; 8];
+    bytes[..4].copy_from_slice(&(slot as u32).to_be_bytes());
+    bytes[4..].copy_from_slice(&generation.to_be_bytes());
+    bytes
+}
+
+fn parse_handle(handle: &[u8]) -> Option<(usize, u32)> {
+    let bytes: [u8; 8] = handle.try_into().ok()?;
+    let slot = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+    Some((
+        slot,
+        u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+    ))
+}
+
+/// Whether `input` holds a whole packet (the header deadline's rule).
+pub fn holds_whole_packet(input: &[u8]) -> bool {
+    wire::packet_len(input).is_some_and(|len| input.len() >= len)
+}

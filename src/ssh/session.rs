@@ -1,0 +1,482 @@
+//! One connection's SSH session, driven through sunset's sans-IO
+//! `Runner`: key exchange, login, and the one session channel that runs
+//! the `sftp` subsystem, whose bytes are what the connection reads and
+//! writes (the SFTP codec frames them). The connection's transport calls
+//! it as it calls a TLS session (`connection/transport.rs`): read, seal,
+//! send what is held, finish.
+//!
+//! Logins are decided here, as each attempt arrives (sunset asks for an
+//! answer before it goes on): a password is a ferry token, checked by the
+//! server's access control, whose throttle counts each failure against
+//! the client's address; a throttled address, or one that fails
+//! [`MAX_AUTH_TRIES`] times, is disconnected. Without tokens (an open
+//! server) every login is let in, as every other protocol lets everyone.
+//!
+//! A shell, a command (legacy `scp -O`, `ssh host ls`) or another
+//! subsystem is refused with a message on the channel's stderr and exit
+//! status 1, so the client says why; port forwarding and agent channels
+//! are refused by sunset itself. One session channel is open at a time.
+//!
+//! sunset holds one incoming packet at a time: a packet's channel data
+//! must be taken before the next is read, or a window adjustment behind it
+//! could never arrive. What the connection has no room for waits in
+//! `ahead`, at most [`AHEAD_LIMIT`] bytes before reading stops.
+
+use std::io::{self, Read};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use log::{debug, info, warn};
+use mio::net::TcpStream;
+use sunset::{ChanData, ChanFail, ChanHandle, Event, Runner, ServEvent};
+
+use crate::access::{Principal, Rejection, Secret};
+use crate::wire::socket::{self, Outcome};
+
+use super::SshTerms;
+
+/// Failed logins on one connection before it is cut (OpenSSH's
+/// `MaxAuthTries`).
+pub const MAX_AUTH_TRIES: u32 = 6;
+
+/// Most plaintext read ahead of the connection (see the module's docs).
+const AHEAD_LIMIT: usize = 256 * 1024;
+
+/// What a refused shell or command is told, on its stderr.
+const SFTP_ONLY: &[u8] =
+    b"ferry serves SFTP only (sftp, scp, sshfs, rclone): no shell or commands\r\n";
+
+/// One connection's SSH session.
+pub struct SshSession {
+    runner: Runner<'static, sunset::Server>,
+    terms: Arc<SshTerms>,
+    peer: IpAddr,
+    /// The channel that runs the `sftp` subsystem.
+    sftp: Option<ChanHandle>,
+    /// Session channels opened and not (yet) running the subsystem.
+    opened: Vec<ChanHandle>,
+    /// Ciphertext read from the socket that sunset has not taken yet.
+    held: Vec<u8>,
+    /// The channel's bytes read ahead of the connection.
+    ahead: Vec<u8>,
+    /// Who logged in, until the connection takes it.
+    login: Option<Arc<Principal>>,
+    failures: u32,
+    /// Why the session must end now.
+    ended: Option<&'static str>,
+    /// The client ended the channel's input (or the whole connection).
+    eof: bool,
+    finishing: bool,
+}
+
+impl SshSession {
+    /// A session for a connection from `peer`.
+    pub fn new(terms: Arc<SshTerms>, peer: IpAddr) -> SshSession {
+        SshSession {
+            runner: Runner::new_server_owned(),
+            terms,
+            peer,
+            sftp: None,
+            opened: Vec::new(),
+            held: Vec::new(),
+            ahead: Vec::new(),
+            login: None,
+            failures: 0,
+            ended: None,
+            eof: false,
+            finishing: false,
+        }
+    }
+
+    /// Whether the session has not yet reached the SFTP subsystem (key
+    /// exchange, login, the channel's opening): the connection treats it
+    /// as a request head being received, under the header deadline (the
+    /// login grace time).
+    pub fn is_handshaking(&self) -> bool {
+        self.sftp.is_none() && !self.eof
+    }
+
+    /// Who logged in, once.
+    pub fn take_login(&mut self) -> Option<Arc<Principal>> {
+        self.login.take()
+    }
+
+    /// Whether sealed bytes wait for the socket.
+    pub fn holds_output(&self) -> bool {
+        self.runner.is_output_pending()
+    }
+
+    /// Whether the peer has sent anything not yet handed on.
+    pub fn holds_input(&self) -> bool {
+        !self.ahead.is_empty() || !self.held.is_empty()
+    }
+
+    /// Reads the channel's bytes into `room` (not empty), reading and
+    /// decrypting what the socket has (into `spare`) as needed.
+    pub fn read(&mut self, stream: &TcpStream, room: &mut [u8], spare: &mut [u8]) -> Outcome {
+        loop {
+            if !self.ahead.is_empty() {
+                let n = room.len().min(self.ahead.len());
+                room[..n].copy_from_slice(&self.ahead[..n]);
+                self.ahead.drain(..n);
+                return Outcome::Done(n);
+            }
+            if let Err(outcome) = self.run(stream) {
+                return outcome;
+            }
+            if !self.ahead.is_empty() {
+                continue;
+            }
+            if self.eof {
+                return Outcome::Eof;
+            }
+            if let Err(outcome) = self.read_socket(stream, spare) {
+                return outcome;
+            }
+        }
+    }
+
+    /// Writes as much of `data` (not empty) as the channel's window takes,
+    /// and sends what it can: `Done(taken)`, or `WouldBlock` until the
+    /// socket drains or the peer opens the window.
+    pub fn seal(&mut self, stream: &TcpStream, data: &[u8]) -> Outcome {
+        let mut taken = 0;
+        loop {
+            if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
+                return outcome;
+            }
+            if taken == data.len() || self.holds_output() {
+                break;
+            }
+            let Some(channel) = &self.sftp else {
+                return Outcome::Error(io::Error::other("SSH: no SFTP channel to write to"));
+            };
+            match self
+                .runner
+                .write_channel(channel, ChanData::Normal, &data[taken..])
+            {
+                Ok(0) => {
+                    // The window is shut, or a key exchange runs: what
+                    // reopens it comes in from the peer.
+                    let mut scratch = [0; 4096];
+                    match self.read_socket(stream, &mut scratch) {
+                        Ok(()) => {
+                            if let Err(outcome) = self.run(stream) {
+                                return outcome;
+                            }
+                        }
+                        Err(Outcome::WouldBlock) => break,
+                        Err(outcome) => return outcome,
+                    }
+                }
+                Ok(n) => taken += n,
+                Err(err) => return Outcome::Error(ssh_error(err)),
+            }
+        }
+        match taken {
+            0 => Outcome::WouldBlock,
+            n => Outcome::Done(n),
+        }
+    }
+
+    /// Sends what sunset has sealed, as far as the socket takes it:
+    /// `Done(bytes)`, or `WouldBlock` if it took none of those waiting.
+    pub fn send_held(&mut self, stream: &TcpStream) -> Outcome {
+        let mut total = 0;
+        while self.runner.is_output_pending() {
+            let out = self.runner.output_buf();
+            if out.is_empty() {
+                break;
+            }
+            match socket::write(stream, out, false) {
+                Outcome::Done(n) => {
+                    self.runner.consume_output(n);
+                    total += n;
+                }
+                Outcome::WouldBlock if total > 0 => break,
+                other => return other,
+            }
+        }
+        Outcome::Done(total)
+    }
+
+    /// Ends the SFTP channel as a finished command (exit status 0, EOF,
+    /// CLOSE: the client then exits cleanly) and sends what is held:
+    /// `Done` once all is out, `WouldBlock` until then.
+    pub fn finish(&mut self, stream: &TcpStream) -> Outcome {
+        if !self.finishing {
+            self.finishing = true;
+            if let Some(channel) = &self.sftp
+                && let Err(err) = self.runner.finish_channel(channel, Some(0))
+            {
+                debug!(
+                    "SSH session from {}: the channel could not be ended: {err}",
+                    self.peer
+                );
+            }
+        }
+        match self.send_held(stream) {
+            Outcome::Done(_) if self.holds_output() => Outcome::WouldBlock,
+            other => other,
+        }
+    }
+
+    /// Reads ciphertext from the socket (into `spare`) and hands it to
+    /// sunset, keeping what it does not take yet: `Ok` once something was
+    /// read, else the socket's outcome (`Eof` ends the input).
+    fn read_socket(&mut self, stream: &TcpStream, spare: &mut [u8]) -> Result<(), Outcome> {
+        if !self.held.is_empty() && self.runner.is_input_ready() {
+            // What sunset could not take before goes first.
+            let held = std::mem::take(&mut self.held);
+            return self.feed(&held);
+        }
+        if !self.held.is_empty() || self.ahead.len() >= AHEAD_LIMIT {
+            return Err(Outcome::WouldBlock);
+        }
+        match read_ciphertext(stream, spare) {
+            Outcome::Done(n) => self.feed(&spare[..n]),
+            Outcome::Eof => {
+                self.runner.close_input();
+                self.eof = true;
+                Ok(())
+            }
+            other => Err(other),
+        }
+    }
+
+    /// Hands `bytes` to sunset, keeping what it does not take yet.
+    fn feed(&mut self, mut bytes: &[u8]) -> Result<(), Outcome> {
+        while !bytes.is_empty() && self.runner.is_input_ready() {
+            match self.runner.input(bytes) {
+                Ok(0) => break,
+                Ok(n) => bytes = &bytes[n..],
+                Err(err) => return Err(Outcome::Error(ssh_error(err))),
+            }
+        }
+        self.held.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Runs sunset on what it holds: answers its events, takes the
+    /// channel's bytes into `ahead`, sends what it seals; until it has
+    /// nothing more to do without more input.
+    fn run(&mut self, stream: &TcpStream) -> Result<(), Outcome> {
+        loop {
+            self.take_channel_data()?;
+            if let Some(why) = self.ended {
+                let _ = self.send_held(stream);
+                debug!("SSH session from {} ended: {why}", self.peer);
+                return Err(Outcome::Closed);
+            }
+            if !self.held.is_empty() && self.runner.is_input_ready() {
+                let held = std::mem::take(&mut self.held);
+                self.feed(&held)?;
+            }
+            let mut answering = Answering {
+                terms: &self.terms,
+                peer: self.peer,
+                sftp: &mut self.sftp,
+                opened: &mut self.opened,
+                login: &mut self.login,
+                failures: &mut self.failures,
+                ended: &mut self.ended,
+                refused: None,
+            };
+            let progressed = match self.runner.progress() {
+                Ok(Event::Serv(event)) => answer(event, &mut answering)?,
+                Ok(Event::Progressed) => true,
+                Ok(Event::None | Event::Cli(_)) => false,
+                Err(err) => return Err(Outcome::Error(ssh_error(err))),
+            };
+            if let Some(num) = answering.refused {
+                self.refuse(num)?;
+            }
+            if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
+                return Err(outcome);
+            }
+            if !progressed && self.runner.read_channel_ready().is_none() {
+                // What the last packet said of the channel (its EOF).
+                return self.take_channel_data();
+            }
+        }
+    }
+
+    /// Tells the channel `num`, which asked for a shell or a command, that
+    /// this server runs none, and ends it (exit status 1).
+    fn refuse(&mut self, num: sunset::ChanNum) -> Result<(), Outcome> {
+        let Some(at) = self.opened.iter().position(|c| c.num() == num) else {
+            return Ok(());
+        };
+        let channel = self.opened.remove(at);
+        info!("SSH session from {}: a shell or command refused", self.peer);
+        let failed = |err: sunset::Error| Outcome::Error(ssh_error(err));
+        // The message is short: it fits any window a client opens with.
+        let _ = self
+            .runner
+            .write_channel(&channel, ChanData::Stderr, SFTP_ONLY);
+        self.runner
+            .finish_channel(&channel, Some(1))
+            .map_err(failed)?;
+        self.runner.channel_done(channel).map_err(failed)
+    }
+
+    /// Moves the packet's channel data waiting in sunset into `ahead`
+    /// (the SFTP channel's; any other channel's is dropped).
+    fn take_channel_data(&mut self) -> Result<(), Outcome> {
+        while let Some((num, kind, len)) = self.runner.read_channel_ready() {
+            let sftp = self.sftp.as_ref().filter(|c| c.num() == num);
+            let (Some(channel), ChanData::Normal) = (sftp, kind) else {
+                let other = self.opened.iter().find(|c| c.num() == num);
+                match other {
+                    Some(channel) => self.runner.discard_read_channel(channel),
+                    None => Ok(()),
+                }
+                .map_err(|err| Outcome::Error(ssh_error(err)))?;
+                continue;
+            };
+            let at = self.ahead.len();
+            self.ahead.resize(at + len, 0);
+            match self
+                .runner
+                .read_channel(channel, ChanData::Normal, &mut self.ahead[at..])
+            {
+                Ok(n) => self.ahead.truncate(at + n),
+                Err(sunset::Error::ChannelEOF) => {
+                    self.ahead.truncate(at);
+                    self.eof = true;
+                    return Ok(());
+                }
+                Err(err) => return Err(Outcome::Error(ssh_error(err))),
+            }
+        }
+        if let Some(channel) = &self.sftp
+            && self.runner.is_channel_eof(channel)
+        {
+            self.eof = true;
+        }
+        Ok(())
+    }
+}
+
+/// What answering an event may change of the session: its fields, apart
+/// from the runner that lends the event.
+struct Answering<'s> {
+    terms: &'s SshTerms,
+    peer: IpAddr,
+    sftp: &'s mut Option<ChanHandle>,
+    opened: &'s mut Vec<ChanHandle>,
+    login: &'s mut Option<Arc<Principal>>,
+    failures: &'s mut u32,
+    ended: &'s mut Option<&'static str>,
+    /// A channel to end with exit status 1 once the event is answered.
+    refused: Option<sunset::ChanNum>,
+}
+
+/// Answers one of sunset's events; `true`: it moved the session on.
+fn answer(event: ServEvent<'_, '_>, session: &mut Answering<'_>) -> Result<bool, Outcome> {
+    let failed = |err: sunset::Error| Outcome::Error(ssh_error(err));
+    match event {
+        ServEvent::Hostkeys(keys) => keys
+            .hostkeys(&[&session.terms.host_key.key])
+            .map_err(failed)?,
+        ServEvent::FirstAuth(mut first) => {
+            if session.terms.access.is_on() {
+                first.set_auth_methods(true, false).map_err(failed)?;
+                first.reject().map_err(failed)?;
+            } else {
+                first.allow().map_err(failed)?;
+            }
+        }
+        ServEvent::PasswordAuth(attempt) => {
+            let password = attempt.password().unwrap_or_default().to_owned();
+            match log_in(session, password) {
+                true => attempt.allow().map_err(failed)?,
+                false => attempt.reject().map_err(failed)?,
+            }
+        }
+        ServEvent::PubkeyAuth(attempt) => attempt.reject().map_err(failed)?,
+        ServEvent::Authenticated => info!("SSH login from {}", session.peer),
+        ServEvent::OpenSession(open) => {
+            if session.sftp.is_some() || !session.opened.is_empty() {
+                open.reject(ChanFail::SSH_OPEN_RESOURCE_SHORTAGE)
+                    .map_err(failed)?;
+            } else {
+                session.opened.push(open.accept().map_err(failed)?);
+            }
+        }
+        ServEvent::SessionSubsystem(request) => {
+            let num = request.channel();
+            let at = session.opened.iter().position(|c| c.num() == num);
+            match (request.command(), at, session.sftp.is_some()) {
+                (Ok("sftp"), Some(at), false) => {
+                    request.succeed().map_err(failed)?;
+                    *session.sftp = Some(session.opened.remove(at));
+                }
+                _ => request.fail().map_err(failed)?,
+            }
+        }
+        ServEvent::SessionExec(request) => {
+            session.refused = Some(request.channel());
+            request.succeed().map_err(failed)?;
+        }
+        ServEvent::SessionShell(request) => {
+            session.refused = Some(request.channel());
+            request.succeed().map_err(failed)?;
+        }
+        ServEvent::SessionPty(request) => request.fail().map_err(failed)?,
+        ServEvent::SessionEnv(request) => request.fail().map_err(failed)?,
+        ServEvent::Defunct => *session.ended = Some("the peer closed the session"),
+        ServEvent::PollAgain => {}
+    }
+    Ok(true)
+}
+
+/// Whether `password` logs in (a token, or anything on an open server);
+/// a failure counts against the session and the address.
+fn log_in(session: &mut Answering<'_>, password: String) -> bool {
+    let access = &session.terms.access;
+    if !access.is_on() {
+        return true;
+    }
+    match access.authenticate(&Secret::new(password), session.peer) {
+        Ok(principal) => {
+            debug!(
+                "SSH login from {} as {}",
+                session.peer, principal.entry.name
+            );
+            *session.login = Some(principal);
+            true
+        }
+        Err(Rejection::Throttled(_)) => {
+            warn!("SSH login from {}: throttled, disconnected", session.peer);
+            *session.ended = Some("too many failed logins from its address");
+            false
+        }
+        Err(_) => {
+            *session.failures += 1;
+            debug!(
+                "SSH login from {} refused ({} failed)",
+                session.peer, session.failures
+            );
+            if *session.failures >= MAX_AUTH_TRIES {
+                *session.ended = Some("too many failed logins");
+            }
+            false
+        }
+    }
+}
+
+/// Reads ciphertext into `buf` (not empty).
+fn read_ciphertext(stream: &TcpStream, buf: &mut [u8]) -> Outcome {
+    match socket::retry(|| (&mut &*stream).read(buf)) {
+        Ok(0) => Outcome::Eof,
+        Ok(n) => Outcome::Done(n),
+        Err(err) => socket::classify(err),
+    }
+}
+
+/// sunset's error as an I/O error (it is not `std::error::Error` without
+/// its `std` feature's Display alone).
+fn ssh_error(err: sunset::Error) -> io::Error {
+    io::Error::other(format!("SSH: {err}"))
+}

@@ -1,0 +1,15 @@
+//! SFTP over SSH (docs/sftp.md), over real sockets, with OpenSSH's own
+//! clients (`sftp`, `scp`, `ssh`; `tests/support/sftp.rs`):
+//!
+//! - `openssh`: logins (open, a token as the password, a wrong one),
+//!   reading files and folders' facts, `scp`, a shell or command refused
+//!   with a message, the host key kept and shown as `ssh-keygen` shows it;
+//! - `packets`: the SFTP codec on generated packets (its invariants shared
+//!   with the `sftp_packets` fuzz target).
+#![cfg(feature = "sftp")] // built with what it tests (Cargo.toml [features])
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod openssh;
+mod packets;

@@ -1,0 +1,179 @@
+//! OpenSSH's clients against ferry's SFTP listener.
+
+use std::process::Command;
+
+use crate::support::sftp::{Login, have_openssh, said};
+use crate::support::{TestServer, listen_sftp, tokens};
+
+fn sftp_server() -> TestServer {
+    TestServer::start_with(listen_sftp)
+}
+
+#[test]
+fn an_open_server_serves_files_and_folders_to_sftp() {
+    if !have_openssh() {
+        return;
+    }
+    let server = sftp_server();
+    server.write_files(&["hello.txt", "docs/a.txt"]);
+    let got = tempfile::tempdir().unwrap();
+    let login = Login::open(server.sftp.unwrap());
+    let commands = format!(
+        "pwd\nget hello.txt {0}/hello.txt\ncd docs\npwd\nget a.txt {0}/a.txt\nbye\n",
+        got.path().display()
+    );
+    let output = login.sftp_batch(&commands);
+    assert!(output.status.success(), "{}", said(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Remote working directory: /\n"), "{stdout}");
+    assert!(
+        stdout.contains("Remote working directory: /docs\n"),
+        "{stdout}"
+    );
+    for name in ["hello.txt", "a.txt"] {
+        let local = std::fs::read(got.path().join(name)).unwrap();
+        let stored = if name == "a.txt" { "docs/a.txt" } else { name };
+        assert_eq!(local, std::fs::read(server.path(stored)).unwrap(), "{name}");
+    }
+    // Not there: a clean refusal, and the batch stops there.
+    let output = login.sftp_batch("cd missing\n");
+    assert!(!output.status.success(), "{}", said(&output));
+    let output = login.sftp_batch(&format!("get missing.txt {}/m\n", got.path().display()));
+    assert!(!output.status.success(), "{}", said(&output));
+    assert!(!got.path().join("m").exists());
+}
+
+#[test]
+fn a_token_is_the_password_and_its_grants_hold() {
+    if !have_openssh() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("docs-reader", &["read:/docs/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    server.write_files(&["secret.txt", "docs/a.txt"]);
+    let addr = server.sftp.unwrap();
+    let got = tempfile::tempdir().unwrap();
+    let get = |login: &Login, name: &str| {
+        login.sftp(&format!("get {name} {}/\nbye\n", got.path().display()))
+    };
+
+    let wrong = Login::with_password(addr, "not-a-token");
+    let output = get(&wrong, "docs/a.txt");
+    assert!(!output.status.success(), "{}", said(&output));
+    assert!(
+        said(&output).contains("Permission denied"),
+        "{}",
+        said(&output)
+    );
+
+    let reader = Login::with_password(addr, &tokens[0]);
+    let output = get(&reader, "docs/a.txt");
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(got.path().join("a.txt").exists(), "{}", said(&output));
+    // Outside its grants: refused as if not there (a name out of reach is
+    // never confirmed), and nothing fetched.
+    let output = get(&reader, "secret.txt");
+    assert!(said(&output).contains("not found"), "{}", said(&output));
+    assert!(!got.path().join("secret.txt").exists());
+}
+
+#[test]
+fn scp_downloads_through_sftp() {
+    if !have_openssh() {
+        return;
+    }
+    let server = sftp_server();
+    server.write_files(&["report.csv"]);
+    let got = tempfile::tempdir().unwrap();
+    let local = got.path().join("report.csv");
+    let output = Login::open(server.sftp.unwrap()).scp_get("report.csv", &local);
+    assert!(output.status.success(), "{}", said(&output));
+    assert_eq!(
+        std::fs::read(&local).unwrap(),
+        std::fs::read(server.path("report.csv")).unwrap()
+    );
+}
+
+#[test]
+fn a_shell_or_command_is_refused_with_a_message() {
+    if !have_openssh() {
+        return;
+    }
+    let server = sftp_server();
+    server.write_files(&["keep.txt"]);
+    let login = Login::open(server.sftp.unwrap());
+    for args in [&["rm", "keep.txt"][..], &["-T"][..]] {
+        let output = login.ssh(args);
+        assert_eq!(output.status.code(), Some(1), "{}", said(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("ferry serves SFTP only"), "{stderr}");
+    }
+    assert!(server.path("keep.txt").exists());
+}
+
+#[test]
+fn writes_are_refused_until_served_and_change_nothing() {
+    if !have_openssh() {
+        return;
+    }
+    let server = sftp_server();
+    let local = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(local.path(), b"new").unwrap();
+    let output = Login::open(server.sftp.unwrap())
+        .sftp_batch(&format!("put {} up.txt\n", local.path().display()));
+    assert!(!output.status.success(), "{}", said(&output));
+    assert!(!server.path("up.txt").exists());
+}
+
+#[test]
+fn the_host_key_is_made_once_kept_and_shown_as_ssh_keygen_shows_it() {
+    if !have_openssh() {
+        return;
+    }
+    let server = sftp_server();
+    let key = server.path(".ferry-ssh/ssh_host_ed25519_key");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let keygen = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let keygen = String::from_utf8_lossy(&keygen.stdout).into_owned();
+    let ours = ferry::ssh::HostKey::load(&key).unwrap().fingerprint;
+    assert!(keygen.contains(&ours), "{keygen} vs {ours}");
+    // The key the server proves itself with is that one.
+    let port = server.sftp.unwrap().port().to_string();
+    let scanned = Command::new("ssh-keyscan")
+        .args(["-p", &port, "-t", "ed25519", "127.0.0.1"])
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&scanned.stdout);
+    let public = ssh_key_line_fingerprint(&line);
+    assert_eq!(public, ours, "{line}");
+}
+
+/// The fingerprint of the key on an `ssh-keyscan` line, as `ssh-keygen
+/// -lf -` says it.
+fn ssh_key_line_fingerprint(line: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("ssh-keygen")
+        .args(["-lf", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(line.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
