@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # benches/durable.sh: what durable acknowledgements (--fsync) cost, and
-# what group commit (storage/flush.rs) wins back (issue 30). Three servers
+# what group commit (storage/posix/flush.rs) wins back (issue 30). Three servers
 # run side by side on a disk-backed folder (not tmpfs: a flush there is
 # free): with --no-fsync (start_server's default here), with --fsync as
 # before group commit (--base, a binary built before it), and with --fsync

@@ -3,7 +3,7 @@
 //! the host's name.
 //!
 //! The id is part of every temp file's name and names the node's lock and
-//! journal in `<root>/.ferry-nodes/` (see `storage/nodes.rs`), so it must be
+//! journal in `<root>/.ferry-nodes/` (see `storage/posix/nodes.rs`), so it must be
 //! a safe file-name piece on every file system: 1..=32 of `[A-Za-z0-9_-]`.
 //! Two servers on one root must have different ids; a second server with an
 //! id already in use there refuses to start.

@@ -1,5 +1,5 @@
 //! The rules every node of a root must serve it by, and how two nodes'
-//! rules are compared. Pure: writing and reading them is `storage/nodes.rs`,
+//! rules are compared. Pure: writing and reading them is `storage/posix/nodes.rs`,
 //! the check at start-up `server/mod.rs`.
 //!
 //! Servers that share a root (a cluster behind a balancer) keep one

@@ -1,8 +1,8 @@
 //! Quotas: how much a token's uploads, or a folder's contents, may hold,
 //! in bytes and in files; as the tokens file, `ferry token` and
 //! `ferry serve --quota` write them. What is used is counted by the
-//! storage's ledger (`storage/usage.rs`); the rule that compares the two
-//! is `serve/room.rs`, its arithmetic `storage/usage_limit.rs`.
+//! storage's ledger (`storage/posix/usage.rs`); the rule that compares the two
+//! is `serve/room.rs`, its arithmetic `storage/posix/usage_limit.rs`.
 //!
 //! Sizes are read as people write them ([`parse_size`]: `512K`, `10G`),
 //! here and on the command line.

@@ -118,7 +118,7 @@ pub fn render(
     out
 }
 
-/// The quota accounts' usage (`storage/usage.rs`), by token or folder, as
+/// The quota accounts' usage (`storage/posix/usage.rs`), by token or folder, as
 /// this node last read or changed it; the recounts and what they healed.
 fn render_usage(out: &mut String, usage: &crate::storage::UsageSeen) {
     let by_account = |get: fn(&crate::model::Usage) -> u64| -> Vec<(String, u64)> {

@@ -1,6 +1,6 @@
 //! A WebDAV lock as every layer sees it (RFC 4918 6): what it covers and
 //! for how long. The table of locks, its records and their rules are
-//! storage's (`storage/dav_locks.rs`) and serve's (`serve/ops/locks.rs`).
+//! storage's (`storage/posix/dav_locks.rs`) and serve's (`serve/ops/locks.rs`).
 
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ pub struct DavLock {
     pub timeout: u64,
     /// When it ends (Unix seconds, by the lock table's clock, `LockTable::now`).
     pub expires: i64,
-    /// Who took it, as the caps count (see `storage/dav_locks.rs`'s
+    /// Who took it, as the caps count (see `storage/posix/dav_locks.rs`'s
     /// header).
     pub holder: String,
 }

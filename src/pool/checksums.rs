@@ -30,7 +30,7 @@
 //!   a STAT 2-10 s when they took every thread; issue 49).
 //!
 //! Two requests for one version of a file share one computation
-//! (`storage/checksum.rs`): the second waits for the first's result, and a
+//! (`storage/posix/checksum.rs`): the second waits for the first's result, and a
 //! file queued for later is queued once.
 //!
 //! At shutdown, computations under way give up at their next read

@@ -159,7 +159,7 @@ fn refused(ctx: &Ctx<'_>, commit: Commit, failure: Failure) -> Outcome {
 /// Renames a verified upload into place, and with `--fsync` flushes it to
 /// stable storage first, before the answer; then queues the on-upload
 /// hook. With `--fsync` every flush is the group commit's
-/// (`storage/flush.rs`): the answer waits for its batches, no thread
+/// (`storage/posix/flush.rs`): the answer waits for its batches, no thread
 /// does (a PUT's, a COMMIT's, a tus upload's last PATCH's, an S3
 /// multipart completion's alike); but a commit with no other in flight
 /// flushes its steps itself, on this I/O thread ([`LoneCommit`]).
@@ -190,7 +190,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     } = commit;
     // The quotas, judged at the start where the size was known, are
     // judged again by the rename itself, under the ledger's lock
-    // (`storage/usage_commit.rs`): uploads that ran side by side and each
+    // (`storage/posix/usage_commit.rs`): uploads that ran side by side and each
     // fitted alone cannot all land past a quota. Refused, a session stays
     // to commit once room is made.
     upload.set_owner(

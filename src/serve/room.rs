@@ -7,7 +7,7 @@
 //! bytes (and a file) is refused before its bytes are taken where it
 //! would pass the quota of the token writing (the tokens file's
 //! `quota:`) or of any folder above its name (`--quota`), as the ledger
-//! counts their use (`storage/usage.rs`). Judged on the pool (the ledger
+//! counts their use (`storage/posix/usage.rs`). Judged on the pool (the ledger
 //! is on the disk, shared with other nodes), beside the reserve
 //! ([`super::check_room`]), at the same call sites.
 //!
@@ -26,7 +26,7 @@ use crate::storage::over_quota;
 use crate::storage::{StorageError, Store};
 
 /// The disk reserve (`--min-free`), before a write's `size` bytes are
-/// taken: the rule's home is `storage/reserve.rs` (it asks the file
+/// taken: the rule's home is `storage/posix/reserve.rs` (it asks the file
 /// system, so on the pool).
 ///
 /// # Errors
@@ -205,7 +205,7 @@ fn judge_folder(ctx: &Ctx<'_>, folder: &FolderQuota, more: Usage) -> Result<(), 
 }
 
 /// Whether `more` bytes and files fit in `quota` beside `used` (the
-/// arithmetic and the words: `storage/usage_limit.rs`).
+/// arithmetic and the words: `storage/posix/usage_limit.rs`).
 fn judge(quota: Quota, used: Usage, more: Usage, account: Account<'_>) -> Result<(), Failure> {
     match over_quota(quota, used, more, account) {
         Some(over) => Err(Failure::new(ErrorKind::OverQuota, over.to_string())),

@@ -1,7 +1,7 @@
 //! A multipart upload's checksum (S3's): the algorithm and type its
 //! CreateMultipartUpload names, kept with its session; each part's
 //! checksum of that algorithm, verified as it arrives and kept with the
-//! part (`storage/parts.rs`); at completion, the parts' checksums made
+//! part (`storage/posix/parts.rs`); at completion, the parts' checksums made
 //! the object's, with no byte read again:
 //!
 //! ```text

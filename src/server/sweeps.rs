@@ -1,11 +1,11 @@
 //! The sweeps' thread: at start-up it probes the file system and removes
 //! expired upload sessions and stale temp files; then, every
 //! [`Config::sweep_period`] give or take a fifth, it looks for nodes that
-//! died since and removes their temp files (`storage/sweep.rs`), so a dead
+//! died since and removes their temp files (`storage/posix/sweep.rs`), so a dead
 //! node's leftovers go without any node restarting, and expires the upload
 //! sessions it knows of that outlived their TTL (as every `UPLOAD` does:
 //! this is for a node that gets none); counts quota usage afresh at
-//! start-up and every hour (`storage/usage_recount.rs`); and reads the
+//! start-up and every hour (`storage/posix/usage_recount.rs`); and reads the
 //! ledger's accounts afresh each period for the metrics, so that every
 //! node's show what any node counted. Never on an event
 //! loop: a pass reads journals and unlinks files, each a round trip on a
@@ -167,7 +167,7 @@ fn sweep_at_start(shared: &Shared) {
     recount_usage(shared);
 }
 
-/// Counts quota usage afresh (`storage/usage_recount.rs`), where it is
+/// Counts quota usage afresh (`storage/posix/usage_recount.rs`), where it is
 /// counted: at start-up, after the temp files and expired sessions are
 /// gone, then every [`RECOUNT_PERIOD`].
 fn recount_usage(shared: &Shared) {

@@ -32,11 +32,11 @@ pub enum StorageError {
     /// The disk or quota is full.
     NoSpace,
     /// A write would leave less than the disk reserve free
-    /// (`reserve.rs`): nothing of it is stored.
-    NoRoom(super::reserve::NoRoom),
-    /// A commit would pass a quota (`usage_limit.rs`): nothing of it is
-    /// stored.
-    OverQuota(Box<super::usage_limit::OverQuota>),
+    /// (`posix/reserve.rs`): nothing of it is stored.
+    NoRoom(super::NoRoom),
+    /// A commit would pass a quota (`posix/usage_limit.rs`): nothing of
+    /// it is stored.
+    OverQuota(Box<super::OverQuota>),
     /// Out of file descriptors.
     Busy,
     /// The storage itself failed (an I/O error, a network file system or

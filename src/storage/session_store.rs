@@ -8,7 +8,8 @@
 //! [`Store::commit`](super::Store::commit) puts in place.
 //!
 //! FTP's cut uploads are kept as sessions of their token and name, to go
-//! on with (`kept_upload`, `keep_upload`, `resume_upload`).
+//! on with (`kept_upload`, `keep_upload`, `resume_upload`), their records
+//! marked alike by every engine ([`KEPT`], [`KEPT_ONTO`]).
 //!
 //! Every verb is the engine's bookkeeping, never a rule: who may write a
 //! session is serve's judge, given to [`SessionStore::append`] to ask of
@@ -271,4 +272,24 @@ pub trait SessionStore: Send + Sync {
     /// [`StorageError::SessionBusy`] while it is streamed into or
     /// committed; the engine's.
     fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<bool, StorageError>;
+}
+
+/// What a kept upload's record says of it (where a tus upload keeps its
+/// client's metadata): no client sends it, so no other session is
+/// taken for one.
+pub(super) const KEPT: &str = "ferry-kept";
+
+/// The same, for one begun from the bytes of a file its token may not
+/// read (an `APPE` onto it): its size would tell that file's
+/// ([`SessionInfo::holds_unread_bytes`]).
+pub(super) const KEPT_ONTO: &str = "ferry-kept-onto";
+
+impl SessionInfo {
+    /// It is an upload kept for a token that began it from the bytes of a
+    /// file that token may not read (`APPE` onto it): how many bytes it
+    /// holds is told to clients that may read the file, not to its owner
+    /// (who goes on from its end, never from an offset into it).
+    pub fn holds_unread_bytes(&self) -> bool {
+        self.meta.as_deref() == Some(KEPT_ONTO)
+    }
 }

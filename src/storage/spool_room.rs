@@ -1,14 +1,12 @@
 //! The memory listings' answers may be held in, server-wide: a listing
 //! takes room as its answer grows (`serve/spool.rs`) and gives it back
 //! once the answer has been sent, or is dropped with its connection. What
-//! does not fit goes to the listing's spool file
-//! ([`Storage::listing_spool`]), as every listing did before: the room
+//! does not fit goes to the listing's spool file (the POSIX root's
+//! `Storage::listing_spool`), as every listing did before: the room
 //! bounds memory, it never refuses a listing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-
-use super::Storage;
 
 /// The room by default: 64 MiB for the whole server.
 pub const DEFAULT_LISTING_MEMORY: usize = 64 * 1024 * 1024;
@@ -27,9 +25,9 @@ const SPARES: usize = 2;
 /// The server-wide room and what of it is taken.
 #[derive(Debug)]
 pub struct SpoolRoom {
-    cap: AtomicUsize,
+    pub(super) cap: AtomicUsize,
     /// Bytes taken: listings' buffers and the spares.
-    taken: AtomicUsize,
+    pub(super) taken: AtomicUsize,
     /// Empty buffers kept for the next listings, within `taken`.
     spares: Mutex<Vec<Vec<u8>>>,
 }
@@ -140,24 +138,6 @@ impl Drop for Room {
 impl Default for SpoolRoom {
     fn default() -> SpoolRoom {
         SpoolRoom::new(DEFAULT_LISTING_MEMORY)
-    }
-}
-
-impl Storage {
-    /// Sets the room listings' answers may be held in, server-wide
-    /// (`Config::listing_memory`; 0: none, every listing goes to its file).
-    pub fn set_listing_memory(&self, bytes: usize) {
-        self.spool_room.cap.store(bytes, Ordering::Relaxed);
-    }
-
-    /// An empty part of the room, for one listing to grow.
-    pub(super) fn spool_room(&self) -> Room {
-        self.spool_room.part()
-    }
-
-    /// Bytes of the room held now (the tests read it).
-    pub fn spool_room_taken(&self) -> usize {
-        self.spool_room.taken.load(Ordering::Acquire)
     }
 }
 

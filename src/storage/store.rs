@@ -1,7 +1,7 @@
 //! The seam between the rules and the engine that keeps the files: the
 //! [`Store`] trait, which serve/ calls as `ctx.store`, and today's one
 //! engine, [`Storage`](super::Storage) (a POSIX root), behind it
-//! (`store_posix.rs`).
+//! (`posix/store_posix.rs`).
 //!
 //! A caller of the trait gets model values ([`crate::model`]) and never a
 //! path or a descriptor, so another engine (one in memory for the
@@ -45,6 +45,16 @@ pub type Enter<'a> = &'a mut dyn FnMut(&str, &FileInfo) -> io::Result<bool>;
 /// What a tree walk gives its caller: each file it found. An error stops
 /// the walk.
 pub type Take<'a> = &'a mut dyn FnMut(&ListEntry) -> io::Result<()>;
+
+/// Whether names under directory `dir` can start with `prefix`.
+pub(super) fn could_contain(dir: &str, prefix: &str) -> bool {
+    let dir_len = dir.len() + 1;
+    if prefix.len() >= dir_len {
+        prefix.starts_with(dir) && prefix.as_bytes()[dir.len()] == b'/'
+    } else {
+        dir.starts_with(prefix)
+    }
+}
 
 /// Where the files are kept, as the serve layer sees it; see the module's
 /// header. Every call may block on the disk (or the network an engine
@@ -459,5 +469,20 @@ pub trait Store: Send + Sync {
 impl fmt::Debug for dyn Store + '_ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Store")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_pruning() {
+        assert!(could_contain("logs", ""));
+        assert!(could_contain("logs", "lo"));
+        assert!(could_contain("logs", "logs/2026"));
+        assert!(!could_contain("logs", "logsx"));
+        assert!(!could_contain("other", "logs/"));
+        assert!(could_contain("logs/a", "logs/"));
     }
 }

@@ -1,14 +1,15 @@
 //! The values the [`Store`] verbs take and give, beside the trait
 //! (`store.rs`): how a file is opened and what opening it gives, how a
-//! folder is copied or made, a listing spilled out of memory, and the
-//! opaque [`Cursor`] a walk stops with.
+//! folder is copied or made, a listing spilled out of memory, the
+//! opaque [`Cursor`] a walk stops with, and a file counted in a
+//! [`Usage`].
 
 use std::any::Any;
 use std::fmt;
 use std::io;
 
 use super::{Member, StorageError};
-use crate::model::Version;
+use crate::model::{Usage, Version};
 use crate::wire::content::Content;
 
 #[cfg(doc)]
@@ -102,5 +103,15 @@ impl Cursor {
 impl fmt::Debug for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Cursor")
+    }
+}
+
+/// How an engine adds up what files hold ([`Store::usage`],
+/// [`Store::tree_usage`]).
+impl Usage {
+    /// One more file of `size` bytes.
+    pub(super) fn add_file(&mut self, size: u64) {
+        self.bytes = self.bytes.saturating_add(size);
+        self.files = self.files.saturating_add(1);
     }
 }

@@ -123,13 +123,13 @@ impl Upload {
     }
 
     /// Makes an upload of a length to come take room from the disk
-    /// reserve for each write before it makes it (`reserve.rs`).
+    /// reserve for each write before it makes it (`posix/reserve.rs`).
     pub fn reserve_as_written(&mut self, reserve: ReserveAsWritten) {
         each!(self, upload => upload.reserve_as_written(reserve));
     }
 
     /// Makes an upload of a length to come count each write against the
-    /// quotas before it makes it (`usage_commit.rs`).
+    /// quotas before it makes it (`posix/usage_commit.rs`).
     pub fn count_as_written(&mut self, owner: Option<&str>, quota: Option<Quota>) {
         each!(self, upload => upload.count_as_written(owner, quota));
     }

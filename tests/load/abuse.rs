@@ -1748,7 +1748,7 @@ fn interleaved_failed_uploads_into_a_new_directory_leave_no_empty_directory() {
     // creator could not remove fresh/dir (the joiner's temp file was in it)
     // and the joiner created nothing, so fresh/dir and fresh stay behind,
     // empty. (PROTOCOL.md §10.3 still documents this as a caveat;
-    // storage/jail.rs promises that "a failed upload leaves no empty directories
+    // storage/posix/jail.rs promises that "a failed upload leaves no empty directories
     // behind".)
     assert!(empty.is_empty(), "empty directories left behind: {empty:?}");
 }

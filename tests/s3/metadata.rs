@@ -353,7 +353,7 @@ fn the_checksum_an_object_was_put_with_is_answered_when_asked_for() {
 
 /// A GetObject of an object without metadata is answered on the loop once
 /// the folder where its record would be has not changed for a second
-/// (storage/unrecorded.rs: the record's absence noted with that folder's
+/// (storage/posix/unrecorded.rs: the record's absence noted with that folder's
 /// stamp), no I/O job run; metadata added afterwards, by CopyObject onto
 /// itself or by WebDAV's PROPPATCH on the HTTP listener, shows in the very
 /// next answer, and so does its removal.

@@ -3,7 +3,7 @@
 //! a restart between parts, and a part cut mid-body (the upload stays as
 //! it was); parts written in their places (in any order, at once, sent
 //! again) and completed without a copy, or assembled apart where their
-//! places do not make the object (storage/part_slots.rs). The real clients' multipart uploads are in
+//! places do not make the object (storage/posix/part_slots.rs). The real clients' multipart uploads are in
 //! tests/clients/s3.rs.
 #![cfg(feature = "s3")] // built with what it tests (Cargo.toml [features])
 
@@ -928,7 +928,7 @@ fn every_upload_of_a_bucket_is_listed_page_by_page() {
 }
 
 /// The inode of upload `id`'s data file, where parts of the upload's
-/// usual length are written in place (storage/part_slots.rs).
+/// usual length are written in place (storage/posix/part_slots.rs).
 fn data_inode(s: &S3Server, id: &str) -> u64 {
     use std::os::unix::fs::MetadataExt as _;
     let data = s.server.path(&format!(".ferry-uploads/{id}.data"));

@@ -358,7 +358,7 @@ fn durable_uploads_count_their_flush_batches_and_the_waits_they_share() {
 /// those whose entries are not known durable: all of them where they were
 /// just made; on a file system whose change times the kernel keeps, not
 /// once a flush made them durable at a settled change time and nothing
-/// changed in them since (`storage/settled.rs`).
+/// changed in them since (`storage/posix/settled.rs`).
 #[test]
 fn durable_uploads_flush_the_folders_above_only_until_they_are_known_durable() {
     let server = TestServer::start_with(|config| {

@@ -164,7 +164,7 @@ fn a_read_only_file_system_answers_500_and_reads_still_work() {
 }
 
 /// A durable upload with no other in flight takes its flushes on its own
-/// I/O thread (storage/flush.rs, `LoneCommit`): one connection's PUTs,
+/// I/O thread (storage/posix/flush.rs, `LoneCommit`): one connection's PUTs,
 /// one after another, start no flusher thread, whose hand-offs cost a
 /// tenth of a small durable PUT's time. Each is on the disk when
 /// answered (tests/crash/power_cuts.rs cuts the power to check that).

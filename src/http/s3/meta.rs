@@ -3,7 +3,7 @@
 //! `Content-Encoding`, `Content-Language`, `Expires`), given with
 //! PutObject, CreateMultipartUpload or CopyObject's `REPLACE` and
 //! answered by GetObject and HeadObject. They are kept as the file's
-//! WebDAV dead properties in S3's XML namespace (`storage/dead_props.rs`:
+//! WebDAV dead properties in S3's XML namespace (`storage/posix/dead_props.rs`:
 //! written for the new version's inode in its commit, so a new version
 //! starts without them, and they follow a rename, copy or delete), one
 //! property per field, named by the field in lower case, its value the

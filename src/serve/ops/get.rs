@@ -66,7 +66,7 @@ fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
         })
     };
     // Dead properties are a record's read away: for the pool, unless the
-    // file surely has none (storage/unrecorded.rs); so are the checksum it
+    // file surely has none (storage/posix/unrecorded.rs); so are the checksum it
     // was uploaded with and its part sizes.
     let props = want.wants_props() && !ctx.store.surely_no_props(name.as_str());
     if props || want.wants_checksum() || want.wants_part_sizes() {

@@ -1,6 +1,6 @@
 //! HEALTH (FERRY/1) and `/.ferry-health` (HTTP): whether this server can
 //! serve files now, for a balancer's check, which carries no token. Ready
-//! when the storage answers its probe (`storage/health.rs`), which most
+//! when the storage answers its probe (`storage/posix/health.rs`), which most
 //! checks find in the storage's one-second cache without leaving the
 //! loop; otherwise `503` with the reason, as any storage failure, so the
 //! balancer takes the node out. A draining server (SIGTERM) has closed

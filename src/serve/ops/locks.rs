@@ -6,7 +6,7 @@
 //! to every operation before it is served). FERRY/1 and tus submit no
 //! token, so their writes into a locked name are refused. `LOCK` and
 //! `UNLOCK` are declared and served here too. The records are
-//! `storage/dav_locks.rs`'s.
+//! `storage/posix/dav_locks.rs`'s.
 //!
 //! What a write touches comes from what it [`Needs`] of the grants, so a
 //! new writing operation (PROPPATCH: `Needs::Write` of its name) is

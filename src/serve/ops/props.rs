@@ -3,7 +3,7 @@
 //! all applied or none (RFC 4918 9.2), and what a listing's walk reads
 //! for a format that shows them (WebDAV's `PROPFIND`). Where the records
 //! live and how they follow a move, a copy or a delete is
-//! `storage/dead_props.rs`'s; what a property's value looks like is the
+//! `storage/posix/dead_props.rs`'s; what a property's value looks like is the
 //! dialect's. One rule set with every write: `--read-only` refuses
 //! `PROPPATCH` in `admit` (its verb writes), and it needs `write` on the
 //! name (`operate.rs`).

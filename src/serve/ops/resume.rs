@@ -1,7 +1,7 @@
 //! Uploads that go on where they stopped (FTP's `REST` + `STOR`, `APPE`,
 //! and the `SIZE` that tells a client where): [`Resume`] streams the bytes
 //! to the stream's end into the upload kept for the token and name
-//! (`storage/session_kept.rs`) and commits it at that end, through the
+//! (`storage/posix/session_kept.rs`) and commits it at that end, through the
 //! same commit as every session's; [`ResumeFrom`] says where it would go
 //! on from; [`keep_cut`] keeps what a `STOR` cut off had sent, for them,
 //! and [`drop_kept`] drops it.

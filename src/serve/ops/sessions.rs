@@ -1,6 +1,6 @@
 //! Serving resumable uploads: UPLOAD, APPEND and COMMIT (PROGRESS,
 //! SESSIONS and ABORT: `session_admin.rs`; where the bytes are staged:
-//! `storage/sessions.rs`), whether FERRY/1 or tus asked. An APPEND's body streams like a PUT's,
+//! `storage/posix/sessions.rs`), whether FERRY/1 or tus asked. An APPEND's body streams like a PUT's,
 //! into the session instead of a temp file; a COMMIT (or an APPEND that
 //! commits once it makes the upload whole: tus's last `PATCH`) then goes
 //! through the same commit path as a PUT.

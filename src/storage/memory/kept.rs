@@ -1,5 +1,5 @@
 //! A memory store's uploads kept to go on with (FTP's resume), as the
-//! POSIX engine's `session_kept.rs` keeps them: a `STOR` cut off keeps
+//! POSIX engine's `posix/session_kept.rs` keeps them: a `STOR` cut off keeps
 //! what arrived as a session of its token and name (one per token and
 //! name, of a size to come), which `REST` + `STOR` or `APPE` go on with,
 //! cut back to where they go on from, or begun from the file's bytes.
@@ -9,7 +9,7 @@ use super::upload::MemoryUpload;
 use super::{MemoryStore, Tree, now};
 use crate::model::{DEFERRED_SIZE, SessionInfo, SessionLimits};
 use crate::name::Name;
-use crate::storage::session_kept::{KEPT, KEPT_ONTO};
+use crate::storage::session_store::{KEPT, KEPT_ONTO};
 use crate::storage::upload_handle::another_engine;
 use crate::storage::{StorageError, Upload};
 

@@ -1,6 +1,6 @@
 //! The memory store's WebDAV lock table: the live locks under one mutex,
 //! each change one check-and-change under it, as the POSIX engine's under
-//! its `flock` (`dav_locks.rs`).
+//! its `flock` (`posix/dav_locks.rs`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 

@@ -1,14 +1,14 @@
 //! The memory store's namespace: files and folders removed, renamed,
-//! copied and made, each with the POSIX engine's answers (`remove.rs`,
-//! `rename.rs`, `copy.rs`, `folders.rs`), what a folder's removal or copy
-//! leaves told in the same [`Left`].
+//! copied and made, each with the POSIX engine's answers (`posix/`'s
+//! `remove.rs`, `rename.rs`, `copy.rs`, `folders.rs`), what a folder's
+//! removal or copy leaves told in the same [`Left`].
 
 use rustix::io::Errno;
 
 use super::{Entry, Tree, dir_of, folder_key};
 use crate::model::Folders;
 use crate::name::{Name, Prefix};
-use crate::storage::remove::Removal;
+use crate::storage::left::Removal;
 use crate::storage::{CopyTree, GoOn, Judge, Parents, Wanted};
 use crate::storage::{Left, Member, StorageError};
 

@@ -1,5 +1,5 @@
 //! A memory store's S3 multipart uploads, as the POSIX engine's
-//! `parts.rs` keeps them: a session of its own whose parts are staged
+//! `posix/parts.rs` keeps them: a session of its own whose parts are staged
 //! apart by number (a part sent again replaces the old one as it lands;
 //! one cut short leaves the upload as it was), their bytes counted
 //! before they arrive where their length is known, and a completion that

@@ -1,5 +1,5 @@
 //! The memory store's listings and walks: a sorted walk with the POSIX
-//! engine's pruning (`tree.rs`), one folder's level, and a cursor that
+//! engine's pruning (`posix/tree.rs`), one folder's level, and a cursor that
 //! stops between any two steps, each over the tree's one ordered map.
 
 use std::ops::Bound;
@@ -8,8 +8,8 @@ use super::{Entry, Tree, folder_key};
 use crate::model::{DirectoryListing, FileInfo, Found, ListEntry};
 use crate::name::Prefix;
 use crate::storage::StorageError;
+use crate::storage::store::could_contain;
 use crate::storage::store::{Enter, Take, Wanted};
-use crate::storage::tree::could_contain;
 
 /// Where a memory store's cursor stands (inside a [`crate::storage::Cursor`]).
 #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! Serving multipart uploads (S3's): begin one, stage a part, list the
 //! parts, complete or abort one (the uploads' listing: `uploads.rs`).
 //! The upload is a ferry upload session and its parts are staged beside
-//! it on disk (`storage/parts.rs`), so what it costs in memory does not
+//! it on disk (`storage/posix/parts.rs`), so what it costs in memory does not
 //! grow with its size, it survives a restart, and another node of a
 //! shared root can go on with it; it expires as every session does. A
 //! part's body streams like a PUT's (its MD5 and the digests it states
@@ -26,7 +26,7 @@ pub use parts::{AbortParts, BeginParts, CopyPart, ListParts, NO_SUCH_SOURCE, Par
 /// Part numbers run from 1 to this.
 pub const MAX_PART_NUMBER: u32 = 10_000;
 /// Every part of an upload but its last is at least this large (storage
-/// places parts by it: `storage/part_slots.rs`).
+/// places parts by it: `storage/posix/part_slots.rs`).
 pub const MIN_PART_SIZE: u64 = crate::storage::SMALLEST_PART;
 /// Most parts or uploads on a page of a listing.
 pub const MAX_PAGE: usize = 1000;

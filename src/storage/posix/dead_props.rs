@@ -354,7 +354,7 @@ fn parse(text: &str) -> Option<(u64, Vec<DeadProperty>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::no_openat2::without_openat2;
+    use crate::storage::posix::no_openat2::without_openat2;
 
     #[test]
     fn records_read_back_for_their_inode_only() {

@@ -431,7 +431,7 @@ fn cache_by_sendfile(file: &File, offset: u64, len: u64) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::no_openat2::without_openat2;
+    use crate::storage::posix::no_openat2::without_openat2;
 
     /// Without `openat2` (`open_beneath` then goes one segment at a time)
     /// the jail holds as with it: a file is read, a symlinked folder on the

@@ -23,12 +23,6 @@ use std::io;
 use std::os::fd::OwnedFd;
 
 impl Usage {
-    /// One more file of `size` bytes.
-    pub(super) fn add_file(&mut self, size: u64) {
-        self.bytes = self.bytes.saturating_add(size);
-        self.files = self.files.saturating_add(1);
-    }
-
     /// With `change`, never below nothing.
     pub(super) fn changed(self, change: Change) -> Usage {
         Usage {

@@ -176,7 +176,7 @@ impl Storage {
 mod tests {
     use super::*;
     use crate::model::{DeadProperty, Holder};
-    use crate::storage::no_openat2::openat2_or_skip;
+    use crate::storage::posix::no_openat2::openat2_or_skip;
 
     fn storage() -> (tempfile::TempDir, Storage) {
         let dir = tempfile::tempdir().unwrap();

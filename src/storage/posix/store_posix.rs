@@ -5,9 +5,9 @@ use std::fs::File;
 use std::io;
 use std::sync::Arc;
 
+use super::Decide;
 use super::SessionStore;
 use super::cursor::TreeCursor;
-use super::lock_table::Decide;
 use super::{
     Ahead, Committing, DavLocks, Left, LockTable, Look, OverQuota, ReserveAsWritten, Room, Storage,
     StorageError, Upload, ZipCrc,

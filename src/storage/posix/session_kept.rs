@@ -19,30 +19,10 @@ use super::session_files::{self as files, Record, now_seconds};
 use super::session_index::{BegunBy, Index};
 use super::upload::Staged;
 use super::usage::Change;
-use super::{DIR, FileUpload, Storage, StorageError, Upload};
+use super::{DIR, FileUpload, KEPT, KEPT_ONTO, Storage, StorageError, Upload};
 use crate::model::SessionLimits;
 use crate::model::{DEFERRED_SIZE, SessionInfo};
 use crate::name::Name;
-
-/// What a kept upload's record says of it (where a tus upload keeps its
-/// client's metadata): no client sends it, so no other session is
-/// taken for one.
-pub(super) const KEPT: &str = "ferry-kept";
-
-/// The same, for one begun from the bytes of a file its token may not
-/// read (an `APPE` onto it): its size would tell that file's
-/// ([`SessionInfo::holds_unread_bytes`]).
-pub(super) const KEPT_ONTO: &str = "ferry-kept-onto";
-
-impl SessionInfo {
-    /// It is an upload kept for a token that began it from the bytes of a
-    /// file that token may not read (`APPE` onto it): how many bytes it
-    /// holds is told to clients that may read the file, not to its owner
-    /// (who goes on from its end, never from an offset into it).
-    pub fn holds_unread_bytes(&self) -> bool {
-        self.meta.as_deref() == Some(KEPT_ONTO)
-    }
-}
 
 impl Storage {
     /// The upload of `name` kept for `owner` (a token's name; `None`

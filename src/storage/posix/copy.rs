@@ -11,7 +11,7 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
-use super::remove::Left;
+use super::Left;
 use super::unflushed::with_ancestors;
 use super::{FileUpload, Look, Opened, Storage, StorageError, check_regular};
 use crate::model::Holder;

@@ -15,7 +15,7 @@ use rustix::fs::{AtFlags, Dir, FileType, MemfdFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::gate::Point;
-use super::{DIR, Storage, StorageError};
+use super::{DIR, Storage, StorageError, could_contain};
 use crate::model::{DirectoryListing, FileInfo, ListEntry, Stamp};
 use crate::name::{Name, Prefix, RESERVED_PREFIX};
 
@@ -447,29 +447,9 @@ fn vanished_or(below_start: bool, errno: Errno) -> Result<(), Errno> {
     }
 }
 
-/// Whether names under directory `dir` can start with `prefix`.
-pub(super) fn could_contain(dir: &str, prefix: &str) -> bool {
-    let dir_len = dir.len() + 1;
-    if prefix.len() >= dir_len {
-        prefix.starts_with(dir) && prefix.as_bytes()[dir.len()] == b'/'
-    } else {
-        dir.starts_with(prefix)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefix_pruning() {
-        assert!(could_contain("logs", ""));
-        assert!(could_contain("logs", "lo"));
-        assert!(could_contain("logs", "logs/2026"));
-        assert!(!could_contain("logs", "logsx"));
-        assert!(!could_contain("other", "logs/"));
-        assert!(could_contain("logs/a", "logs/"));
-    }
 
     /// The quick order is the order of the keys, a leaf and its `/`.
     #[test]
