@@ -7,8 +7,12 @@
 
 #![no_main]
 
-use ferry_fuzz::sftp::check_sftp_stream;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../src/sftp.rs"]
+mod sftp;
+
+use sftp::check_sftp_stream;
 
 fuzz_target!(|data: &[u8]| {
     if let Some((&cut, stream)) = data.split_first() {

@@ -25,7 +25,6 @@ use ferry::protocol::{MAX_HEADER, ProtocolError, Recovery, Request, error_code, 
 /// code is still reported.
 #[allow(dead_code)]
 pub mod http;
-pub mod sftp;
 
 /// A root to join names onto; only ever used as a path, never touched.
 const ROOT: &str = "/srv/ferry-root";

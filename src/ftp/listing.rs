@@ -163,16 +163,9 @@ impl<'a> Entry<'a> {
 
     /// Its `ls -l` line, showing it as `shown`.
     fn ls(&self, shown: &str, out: &mut Vec<u8>) {
-        let mode = match self.folder {
-            true => "drwxr-xr-x",
-            false => "-rw-r--r--",
-        };
-        let line = format!(
-            "{mode} 1 ferry ferry {:>12} {} {shown}\r\n",
-            self.size,
-            when(self.mtime, now()),
-        );
+        let line = ls_long(self.folder, self.size, self.mtime, shown);
         out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -340,9 +333,22 @@ fn perm(letters: &[(bool, &str)]) -> String {
 
 /// An entry's own name: its full name without the listed folder, nor a
 /// folder's `/`.
-fn leaf<'a>(prefix: &str, name: &'a str) -> &'a str {
+pub fn leaf<'a>(prefix: &str, name: &'a str) -> &'a str {
     let name = name.strip_prefix(prefix).unwrap_or(name);
     name.strip_suffix('/').unwrap_or(name)
+}
+
+/// An entry as `ls -l` shows it (without a line's end), named `shown`:
+/// FTP's `LIST` line, and SFTP's long name (what `sftp`'s `ls -l` prints).
+pub fn ls_long(folder: bool, size: u64, mtime: i64, shown: &str) -> String {
+    let mode = match folder {
+        true => "drwxr-xr-x",
+        false => "-rw-r--r--",
+    };
+    format!(
+        "{mode} 1 ferry ferry {size:>12} {} {shown}",
+        when(mtime, now())
+    )
 }
 
 /// `ls`'s time: month, day and time, or the year for an old entry.

@@ -14,10 +14,14 @@
 //! [`MAX_HANDLES`], named by their slot and a generation so that a stale
 //! handle is never taken for a new one.
 
-use crate::ftp::path::{file_name, resolve};
-use crate::serve::ops::{Describe, Get};
-use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Request, Want};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::ftp::path::{file_name, folder_prefix, resolve};
+use crate::serve::ops::{Describe, Get, List};
+use crate::serve::terms::Page;
+use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Request, Scope, Want};
+
+use super::listing::{Listed, Names, PAGE};
 use super::wire::{self, Fields, Status};
 use crate::serve::decoded::{Decoded, Refusal};
 
@@ -36,8 +40,17 @@ pub const MAX_HANDLES: usize = 64;
 enum Opened {
     /// A file open for reading.
     File(String),
-    /// A folder open for listing.
-    Folder(String),
+    /// A folder open for listing, and how far its listing has come.
+    Folder(String, Paging),
+}
+
+/// Where a folder's listing stands.
+#[derive(Debug, Default)]
+struct Paging {
+    /// The last name sent: the next page begins after it.
+    after: Option<String>,
+    /// All of it is sent: the next `READDIR` is told so.
+    done: bool,
 }
 
 /// The request being served, and how its reply is answered.
@@ -53,6 +66,9 @@ enum Pending {
     OpenFolder(u32, String),
     /// `READ`: its bytes.
     Read(u32),
+    /// `READDIR`: a page of the folder in the handle's slot, and what its
+    /// listing's format found.
+    ReadFolder(u32, usize, Arc<Mutex<Listed>>),
 }
 
 /// One SFTP session's codec state.
@@ -123,7 +139,7 @@ impl Sftp {
             }
             wire::STAT | wire::LSTAT => self.describe(id, resolve("", fields.path()?)),
             wire::FSTAT => match self.opened(fields.string()?) {
-                Some(Opened::File(path) | Opened::Folder(path)) => {
+                Some(Opened::File(path) | Opened::Folder(path, _)) => {
                     let path = path.clone();
                     self.describe(id, path)
                 }
@@ -159,10 +175,11 @@ impl Sftp {
                         };
                         serve(Operation::Get(Get { name, want }))
                     }
-                    Some(Opened::Folder(_)) => self.fail(id, Status::Failure, "a folder's handle"),
+                    Some(Opened::Folder(..)) => self.fail(id, Status::Failure, "a folder's handle"),
                     None => self.stale(id),
                 }
             }
+            wire::READDIR => self.read_folder(id, fields.string()?),
             wire::CLOSE => {
                 let handle = fields.string()?;
                 match self.close(handle) {
@@ -173,6 +190,36 @@ impl Sftp {
             wire::SYMLINK => self.fail(id, Status::OpUnsupported, "ferry makes no symlinks"),
             _ => self.unsupported(id, "not served yet"),
         })
+    }
+
+    /// `READDIR`: the next page of the folder's listing, or its end.
+    fn read_folder(&mut self, id: u32, handle: &[u8]) -> Step {
+        let slot = parse_handle(handle).map(|(slot, _)| slot);
+        let (path, after) = match (self.opened(handle), slot) {
+            (Some(Opened::Folder(_, paging)), _) if paging.done => {
+                return self.fail(id, Status::Eof, "end of the folder");
+            }
+            (Some(Opened::Folder(path, paging)), Some(_)) => (path.clone(), paging.after.clone()),
+            (Some(Opened::File(_)), _) => return self.fail(id, Status::Failure, "a file's handle"),
+            _ => return self.stale(id),
+        };
+        let (Some(prefix), Some(slot)) = (folder_prefix(&path), slot) else {
+            return self.fail(id, Status::NoSuchFile, "not a folder name ferry takes");
+        };
+        let (format, listed) = Names::new();
+        self.pending = Pending::ReadFolder(id, slot, listed);
+        let page = Page {
+            delimiter: Some("/".to_owned()),
+            after,
+            max: PAGE,
+            within: file_name(&path),
+        };
+        serve(Operation::List(List {
+            prefix,
+            scope: Scope::Keys(Box::new(page)),
+            format: Box::new(format),
+            body: true,
+        }))
     }
 
     /// What `path` is, answered with its attributes.
@@ -217,7 +264,10 @@ impl Sftp {
                 self.open(out, id, Opened::File(path));
             }
             (Pending::OpenFolder(id, path), Reply::Described(found)) if found.folder => {
-                self.open(out, id, Opened::Folder(path));
+                self.open(out, id, Opened::Folder(path, Paging::default()));
+            }
+            (Pending::ReadFolder(id, slot, listed), Reply::Listing { len }) => {
+                self.page_read(out, (id, slot), &listed, *len);
             }
             (Pending::Open(id, _), Reply::Described(_)) => {
                 wire::status(out, id, Status::Failure, "a folder, not a file");
@@ -244,6 +294,26 @@ impl Sftp {
                     "an answer this request has no words for",
                 );
             }
+        }
+    }
+
+    /// A page of a folder's listing answered: its head (the entries
+    /// follow, `len` bytes), or the folder's end; where the next begins.
+    fn page_read(
+        &mut self,
+        out: &mut Vec<u8>,
+        (id, slot): (u32, usize),
+        listed: &Mutex<Listed>,
+        len: u64,
+    ) {
+        let listed = listed.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(Some((_, Opened::Folder(_, paging)))) = self.handles.get_mut(slot) {
+            paging.after.clone_from(&listed.last);
+            paging.done = !listed.more;
+        }
+        match listed.count {
+            0 => wire::status(out, id, Status::Eof, "end of the folder"),
+            count => wire::names_head(out, id, count, len),
         }
     }
 
@@ -296,6 +366,7 @@ impl Pending {
         match self {
             Pending::None => None,
             Pending::Describe(id) | Pending::Read(id) => Some(*id),
+            Pending::ReadFolder(id, ..) => Some(*id),
             Pending::Open(id, _) | Pending::OpenFolder(id, _) => Some(*id),
         }
     }

@@ -6,6 +6,7 @@
 //! ```text
 //! wire.rs    packets, fields and answers, sans-IO
 //! codec.rs   a session: requests as operations, replies as answers, handles
+//! listing.rs a folder's entries for READDIR, a page at a time
 //! ```
 //!
 //! A codec like FTP's: requests become the serve layer's operations, so
@@ -13,6 +14,7 @@
 //! every protocol passes.
 
 pub mod codec;
+mod listing;
 pub mod wire;
 
 pub use codec::{Sftp, holds_whole_packet};

@@ -20,6 +20,7 @@ pub(super) const READ: u8 = 5;
 pub(super) const LSTAT: u8 = 7;
 pub(super) const FSTAT: u8 = 8;
 pub(super) const OPENDIR: u8 = 11;
+pub(super) const READDIR: u8 = 12;
 pub(super) const REALPATH: u8 = 16;
 pub(super) const STAT: u8 = 17;
 pub(super) const SYMLINK: u8 = 20;
@@ -238,6 +239,27 @@ pub fn one_name(out: &mut Vec<u8>, id: u32, name: &str) {
         .string(name.as_bytes())
         .u32(0);
     packet.end(0);
+}
+
+/// `SSH_FXP_NAME`'s head: `count` entries follow it, `len` bytes of them
+/// (each written by [`name_entry`]).
+pub fn names_head(out: &mut Vec<u8>, id: u32, count: u32, len: u64) {
+    let mut packet = Packet::begin(out, NAME);
+    packet.u32(id).u32(count);
+    packet.end(len);
+}
+
+/// One entry of an `SSH_FXP_NAME`: its own name, `ls -l`'s line of it
+/// (`longname`, which `sftp`'s `ls -l` prints) and its attributes.
+pub fn name_entry(out: &mut Vec<u8>, leaf: &str, longname: &str, found: &Resource) {
+    let mut entry = Packet {
+        start: out.len(),
+        out,
+    };
+    entry
+        .string(leaf.as_bytes())
+        .string(longname.as_bytes())
+        .attrs(found);
 }
 
 /// `SSH_FXP_DATA`'s head: `len` bytes of the file follow it.

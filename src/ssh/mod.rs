@@ -4,6 +4,7 @@
 //! patched) does the protocol, sans-IO; this folder answers what it asks:
 //! which host key, whether a login is good, which channel runs SFTP.
 
+mod events;
 pub mod host_key;
 pub mod session;
 

@@ -5,11 +5,11 @@
 //! it as it calls a TLS session (`connection/transport.rs`): read, seal,
 //! send what is held, finish.
 //!
-//! Logins are decided here, as each attempt arrives (sunset asks for an
-//! answer before it goes on): a password is a ferry token, checked by the
+//! Logins are decided as each attempt arrives, since sunset asks for an
+//! answer before it goes on (`events.rs`): a password is a ferry token, checked by the
 //! server's access control, whose throttle counts each failure against
 //! the client's address; a throttled address, or one that fails
-//! [`MAX_AUTH_TRIES`] times, is disconnected. Without tokens (an open
+//! `events::MAX_AUTH_TRIES` times, is disconnected. Without tokens (an open
 //! server) every login is let in, as every other protocol lets everyone.
 //!
 //! A shell, a command (legacy `scp -O`, `ssh host ls`) or another
@@ -26,18 +26,15 @@ use std::io::{self, Read};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use log::{debug, info, warn};
+use log::{debug, info};
 use mio::net::TcpStream;
-use sunset::{ChanData, ChanFail, ChanHandle, Event, Runner, ServEvent};
+use sunset::{ChanData, ChanHandle, Event, Runner};
 
-use crate::access::{Principal, Rejection, Secret};
+use crate::access::Principal;
 use crate::wire::socket::{self, Outcome};
 
 use super::SshTerms;
-
-/// Failed logins on one connection before it is cut (OpenSSH's
-/// `MaxAuthTries`).
-pub const MAX_AUTH_TRIES: u32 = 6;
+use super::events::{Answering, answer, ssh_error};
 
 /// Most plaintext read ahead of the connection (see the module's docs).
 const AHEAD_LIMIT: usize = 256 * 1024;
@@ -216,9 +213,33 @@ impl SshSession {
             }
         }
         match self.send_held(stream) {
-            Outcome::Done(_) if self.holds_output() => Outcome::WouldBlock,
-            other => other,
+            Outcome::Done(_) if self.holds_output() => return Outcome::WouldBlock,
+            outcome @ (Outcome::Closed | Outcome::Error(_)) => return outcome,
+            _ => {}
         }
+        // The client answers with its own CLOSE, then closes the
+        // connection: closed first, it would say "closed by remote host".
+        let mut scratch = [0; 4096];
+        while !self.peer_closed_channel() {
+            match self.read_socket(stream, &mut scratch) {
+                Ok(()) => {
+                    if self.run(stream).is_err() {
+                        break;
+                    }
+                }
+                Err(Outcome::WouldBlock) => return Outcome::WouldBlock,
+                Err(_) => break,
+            }
+        }
+        Outcome::Done(0)
+    }
+
+    /// Whether the client has closed the SFTP channel (or the whole
+    /// connection), or never had one.
+    fn peer_closed_channel(&self) -> bool {
+        self.sftp
+            .as_ref()
+            .is_none_or(|channel| self.runner.is_channel_closed(channel))
     }
 
     /// Reads ciphertext from the socket (into `spare`) and hands it to
@@ -358,114 +379,6 @@ impl SshSession {
     }
 }
 
-/// What answering an event may change of the session: its fields, apart
-/// from the runner that lends the event.
-struct Answering<'s> {
-    terms: &'s SshTerms,
-    peer: IpAddr,
-    sftp: &'s mut Option<ChanHandle>,
-    opened: &'s mut Vec<ChanHandle>,
-    login: &'s mut Option<Arc<Principal>>,
-    failures: &'s mut u32,
-    ended: &'s mut Option<&'static str>,
-    /// A channel to end with exit status 1 once the event is answered.
-    refused: Option<sunset::ChanNum>,
-}
-
-/// Answers one of sunset's events; `true`: it moved the session on.
-fn answer(event: ServEvent<'_, '_>, session: &mut Answering<'_>) -> Result<bool, Outcome> {
-    let failed = |err: sunset::Error| Outcome::Error(ssh_error(err));
-    match event {
-        ServEvent::Hostkeys(keys) => keys
-            .hostkeys(&[&session.terms.host_key.key])
-            .map_err(failed)?,
-        ServEvent::FirstAuth(mut first) => {
-            if session.terms.access.is_on() {
-                first.set_auth_methods(true, false).map_err(failed)?;
-                first.reject().map_err(failed)?;
-            } else {
-                first.allow().map_err(failed)?;
-            }
-        }
-        ServEvent::PasswordAuth(attempt) => {
-            let password = attempt.password().unwrap_or_default().to_owned();
-            match log_in(session, password) {
-                true => attempt.allow().map_err(failed)?,
-                false => attempt.reject().map_err(failed)?,
-            }
-        }
-        ServEvent::PubkeyAuth(attempt) => attempt.reject().map_err(failed)?,
-        ServEvent::Authenticated => info!("SSH login from {}", session.peer),
-        ServEvent::OpenSession(open) => {
-            if session.sftp.is_some() || !session.opened.is_empty() {
-                open.reject(ChanFail::SSH_OPEN_RESOURCE_SHORTAGE)
-                    .map_err(failed)?;
-            } else {
-                session.opened.push(open.accept().map_err(failed)?);
-            }
-        }
-        ServEvent::SessionSubsystem(request) => {
-            let num = request.channel();
-            let at = session.opened.iter().position(|c| c.num() == num);
-            match (request.command(), at, session.sftp.is_some()) {
-                (Ok("sftp"), Some(at), false) => {
-                    request.succeed().map_err(failed)?;
-                    *session.sftp = Some(session.opened.remove(at));
-                }
-                _ => request.fail().map_err(failed)?,
-            }
-        }
-        ServEvent::SessionExec(request) => {
-            session.refused = Some(request.channel());
-            request.succeed().map_err(failed)?;
-        }
-        ServEvent::SessionShell(request) => {
-            session.refused = Some(request.channel());
-            request.succeed().map_err(failed)?;
-        }
-        ServEvent::SessionPty(request) => request.fail().map_err(failed)?,
-        ServEvent::SessionEnv(request) => request.fail().map_err(failed)?,
-        ServEvent::Defunct => *session.ended = Some("the peer closed the session"),
-        ServEvent::PollAgain => {}
-    }
-    Ok(true)
-}
-
-/// Whether `password` logs in (a token, or anything on an open server);
-/// a failure counts against the session and the address.
-fn log_in(session: &mut Answering<'_>, password: String) -> bool {
-    let access = &session.terms.access;
-    if !access.is_on() {
-        return true;
-    }
-    match access.authenticate(&Secret::new(password), session.peer) {
-        Ok(principal) => {
-            debug!(
-                "SSH login from {} as {}",
-                session.peer, principal.entry.name
-            );
-            *session.login = Some(principal);
-            true
-        }
-        Err(Rejection::Throttled(_)) => {
-            warn!("SSH login from {}: throttled, disconnected", session.peer);
-            *session.ended = Some("too many failed logins from its address");
-            false
-        }
-        Err(_) => {
-            *session.failures += 1;
-            debug!(
-                "SSH login from {} refused ({} failed)",
-                session.peer, session.failures
-            );
-            if *session.failures >= MAX_AUTH_TRIES {
-                *session.ended = Some("too many failed logins");
-            }
-            false
-        }
-    }
-}
-
 /// Reads ciphertext into `buf` (not empty).
 fn read_ciphertext(stream: &TcpStream, buf: &mut [u8]) -> Outcome {
     match socket::retry(|| (&mut &*stream).read(buf)) {
@@ -473,10 +386,4 @@ fn read_ciphertext(stream: &TcpStream, buf: &mut [u8]) -> Outcome {
         Ok(n) => Outcome::Done(n),
         Err(err) => socket::classify(err),
     }
-}
-
-/// sunset's error as an I/O error (it is not `std::error::Error` without
-/// its `std` feature's Display alone).
-fn ssh_error(err: sunset::Error) -> io::Error {
-    io::Error::other(format!("SSH: {err}"))
 }

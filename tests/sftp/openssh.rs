@@ -177,3 +177,39 @@ fn ssh_key_line_fingerprint(line: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+#[test]
+fn folders_are_listed_a_page_at_a_time_and_only_what_grants_show() {
+    if !have_openssh() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("docs-reader", &["read:/docs/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    // Three pages of 400 (`sftp/listing.rs`), and a file beside them.
+    let names: Vec<String> = (0..1000).map(|n| format!("docs/n{n:04}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    server.write_files(&names);
+    server.write_files(&["secret.txt"]);
+    let login = Login::with_password(server.sftp.unwrap(), &tokens[0]);
+
+    let output = login.sftp("ls -1 /docs\nbye\n");
+    assert!(output.status.success(), "{}", said(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let listed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("/docs/")).collect();
+    let expected: Vec<String> = (0..1000).map(|n| format!("/docs/n{n:04}")).collect();
+    assert_eq!(listed, expected);
+
+    // The root shows the folder the token may read in, and nothing else.
+    let output = login.sftp("ls -1 /\nbye\n");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.lines().any(|l| l.trim() == "/docs"), "{stdout}");
+    assert!(!stdout.contains("secret"), "{stdout}");
+    // `ls -l` prints the long names of a folder's entries.
+    let output = login.sftp("ls -l /docs\nbye\n");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().find(|l| l.ends_with(" n0001"));
+    assert!(
+        line.is_some_and(|l| l.starts_with("-rw-r--r-- 1 ferry ferry")),
+        "{stdout}"
+    );
+}
