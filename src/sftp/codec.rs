@@ -10,9 +10,7 @@
 //! `.` and `..` are steps, and `..` above the root stays there, as FTP's
 //! (`crate::ftp::path`).
 //!
-//! Handles are the open files and folders of the session, at most
-//! [`MAX_HANDLES`], named by their slot and a generation so that a stale
-//! handle is never taken for a new one.
+//! Handles are the open files and folders of the session (`handles.rs`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -21,6 +19,7 @@ use crate::serve::ops::{Describe, Get, List};
 use crate::serve::terms::Page;
 use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Request, Scope, Want};
 
+use super::handles::{Handles, MAX_HANDLES, Opened, Paging};
 use super::listing::{Listed, Names, PAGE};
 use super::wire::{self, Fields, Status};
 use crate::serve::decoded::{Decoded, Refusal};
@@ -32,30 +31,9 @@ pub const MAX_PACKET: usize = 256 * 1024;
 /// would announce; OpenSSH asks for 32 KiB at a time).
 const MAX_READ: u32 = 64 * 1024;
 
-/// Open files and folders a session may hold at once.
-pub const MAX_HANDLES: usize = 64;
-
-/// What a handle stands for.
-#[derive(Debug)]
-enum Opened {
-    /// A file open for reading.
-    File(String),
-    /// A folder open for listing, and how far its listing has come.
-    Folder(String, Paging),
-}
-
-/// Where a folder's listing stands.
-#[derive(Debug, Default)]
-struct Paging {
-    /// The last name sent: the next page begins after it.
-    after: Option<String>,
-    /// All of it is sent: the next `READDIR` is told so.
-    done: bool,
-}
-
 /// The request being served, and how its reply is answered.
 #[derive(Debug, Default)]
-enum Pending {
+pub(super) enum Pending {
     #[default]
     None,
     /// `STAT`, `LSTAT`, `FSTAT`: its attributes.
@@ -69,6 +47,14 @@ enum Pending {
     /// `READDIR`: a page of the folder in the handle's slot, and what its
     /// listing's format found.
     ReadFolder(u32, usize, Arc<Mutex<Listed>>),
+    /// `OPEN` for writing: its upload session begun.
+    Create(u32),
+    /// `WRITE`: its bytes staged in the handle's session (`len` of them).
+    Write(u32, usize, u64),
+    /// `CLOSE` of a file written: its session committed.
+    Commit(u32, usize),
+    /// `CLOSE` of a file a write failed in: its session let go.
+    Discard(u32, usize),
 }
 
 /// One SFTP session's codec state.
@@ -76,10 +62,9 @@ enum Pending {
 pub struct Sftp {
     /// `INIT` came.
     started: bool,
-    handles: Vec<Option<(u32, Opened)>>,
-    /// Handles made so far: each new one's generation.
-    made: u32,
-    pending: Pending,
+    /// Its open files and folders.
+    pub(super) handles: Handles,
+    pub(super) pending: Pending,
     /// Answers given here, for [`Sftp::answered`].
     answer: Vec<u8>,
 }
@@ -100,6 +85,19 @@ impl Sftp {
                 format!("a packet of {len} bytes: at most {MAX_PACKET}"),
                 None,
             );
+        }
+        if input.get(4) == Some(&wire::WRITE) && self.started {
+            // Its data is the body of an APPEND: only its head is needed,
+            // unless it is refused, which skips the whole packet.
+            let whole = input.len() >= len;
+            if whole || self.takes_write(input) {
+                return match self.write(input, len) {
+                    Some((step, used)) => step.used(used),
+                    None if whole => self.status(len, 0, Status::BadMessage, "a malformed WRITE"),
+                    None => Decoded::Incomplete,
+                };
+            }
+            return Decoded::Incomplete;
         }
         let Some(packet) = input.get(4..len) else {
             return Decoded::Incomplete;
@@ -143,6 +141,12 @@ impl Sftp {
                     let path = path.clone();
                     self.describe(id, path)
                 }
+                // What it holds so far: it is not the file's until CLOSE.
+                Some(Opened::Upload { received, .. }) => {
+                    let received = *received;
+                    wire::attrs(&mut self.answer, id, &being_written(received));
+                    Step::Answered
+                }
                 None => self.stale(id),
             },
             wire::OPEN => {
@@ -151,7 +155,7 @@ impl Sftp {
                 fields.skip_attrs()?;
                 let writes = wire::OPEN_WRITE | wire::OPEN_APPEND | wire::OPEN_CREATE;
                 if flags & (writes | wire::OPEN_TRUNCATE) != 0 {
-                    return Some(self.unsupported(id, "writing files is not served yet"));
+                    return Some(self.create(id, &path, flags));
                 }
                 self.pending = Pending::Open(id, path.clone());
                 serve(Operation::Describe(Describe { path }))
@@ -176,13 +180,21 @@ impl Sftp {
                         serve(Operation::Get(Get { name, want }))
                     }
                     Some(Opened::Folder(..)) => self.fail(id, Status::Failure, "a folder's handle"),
+                    Some(Opened::Upload { .. }) => {
+                        self.fail(id, Status::Failure, "open for writing, not reading")
+                    }
                     None => self.stale(id),
                 }
             }
             wire::READDIR => self.read_folder(id, fields.string()?),
             wire::CLOSE => {
                 let handle = fields.string()?;
-                match self.close(handle) {
+                if let (Some(slot), Some(Opened::Upload { .. })) =
+                    (self.handles.slot_of(handle), self.opened(handle))
+                {
+                    return Some(self.close_upload(id, slot));
+                }
+                match self.handles.close(handle) {
                     true => self.fail(id, Status::Ok, "closed"),
                     false => self.stale(id),
                 }
@@ -194,7 +206,7 @@ impl Sftp {
 
     /// `READDIR`: the next page of the folder's listing, or its end.
     fn read_folder(&mut self, id: u32, handle: &[u8]) -> Step {
-        let slot = parse_handle(handle).map(|(slot, _)| slot);
+        let slot = self.handles.slot_of(handle);
         let (path, after) = match (self.opened(handle), slot) {
             (Some(Opened::Folder(_, paging)), _) if paging.done => {
                 return self.fail(id, Status::Eof, "end of the folder");
@@ -229,16 +241,16 @@ impl Sftp {
     }
 
     /// A status answered here.
-    fn fail(&mut self, id: u32, code: Status, message: &str) -> Step {
+    pub(super) fn fail(&mut self, id: u32, code: Status, message: &str) -> Step {
         wire::status(&mut self.answer, id, code, message);
         Step::Answered
     }
 
-    fn unsupported(&mut self, id: u32, message: &str) -> Step {
+    pub(super) fn unsupported(&mut self, id: u32, message: &str) -> Step {
         self.fail(id, Status::OpUnsupported, message)
     }
 
-    fn stale(&mut self, id: u32) -> Step {
+    pub(super) fn stale(&mut self, id: u32) -> Step {
         self.fail(id, Status::Failure, "no such handle")
     }
 
@@ -258,7 +270,11 @@ impl Sftp {
             // Not an answer yet (nothing, a go-ahead).
             return;
         }
-        match (std::mem::take(&mut self.pending), reply) {
+        let pending = std::mem::take(&mut self.pending);
+        if self.upload_answer(&pending, reply, out) {
+            return;
+        }
+        match (pending, reply) {
             (Pending::Describe(id), Reply::Described(found)) => wire::attrs(out, id, found),
             (Pending::Open(id, path), Reply::Described(found)) if !found.folder => {
                 self.open(out, id, Opened::File(path));
@@ -307,7 +323,7 @@ impl Sftp {
         len: u64,
     ) {
         let listed = listed.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(Some((_, Opened::Folder(_, paging)))) = self.handles.get_mut(slot) {
+        if let Some(Opened::Folder(_, paging)) = self.handles.at(slot) {
             paging.after.clone_from(&listed.last);
             paging.done = !listed.more;
         }
@@ -325,39 +341,34 @@ impl Sftp {
 
     /// A handle for `opened`, answered; or a refusal if the session holds
     /// [`MAX_HANDLES`] already.
-    fn open(&mut self, out: &mut Vec<u8>, id: u32, opened: Opened) {
-        let free = self.handles.iter().position(Option::is_none);
-        let slot = match free {
-            Some(slot) => slot,
-            None if self.handles.len() < MAX_HANDLES => {
-                self.handles.push(None);
-                self.handles.len() - 1
-            }
+    pub(super) fn open(&mut self, out: &mut Vec<u8>, id: u32, opened: Opened) {
+        match self.handles.open(opened) {
+            Some(handle) => wire::handle(out, id, &handle),
             None => {
                 let why = format!("{MAX_HANDLES} files and folders open already: close one");
-                return wire::status(out, id, Status::Failure, &why);
+                wire::status(out, id, Status::Failure, &why);
             }
-        };
-        self.made = self.made.wrapping_add(1);
-        self.handles[slot] = Some((self.made, opened));
-        wire::handle(out, id, &handle_of(slot, self.made));
+        }
     }
 
     /// What `handle` stands for, if it is one of the session's.
-    fn opened(&self, handle: &[u8]) -> Option<&Opened> {
-        let (slot, generation) = parse_handle(handle)?;
-        match self.handles.get(slot)? {
-            Some((made, opened)) if *made == generation => Some(opened),
-            _ => None,
-        }
+    pub(super) fn opened(&self, handle: &[u8]) -> Option<&Opened> {
+        self.handles.get(handle)
     }
 
-    /// Closes `handle`; false if it is none of the session's.
-    fn close(&mut self, handle: &[u8]) -> bool {
-        if self.opened(handle).is_none() {
+    /// Whether the `WRITE` whose head is at the front of `input` will be
+    /// taken (an APPEND of its data, which may follow later), rather than
+    /// refused (after its whole packet has come).
+    fn takes_write(&self, input: &[u8]) -> bool {
+        let mut fields = Fields::new(input.get(9..).unwrap_or_default());
+        let (Some(handle), Some(offset), Some(_)) = (fields.string(), fields.u64(), fields.u32())
+        else {
             return false;
-        }
-        parse_handle(handle).is_some_and(|(slot, _)| self.handles[slot].take().is_some())
+        };
+        matches!(
+            self.opened(handle),
+            Some(Opened::Upload { received, failed: false, .. }) if *received == offset
+        )
     }
 }
 
@@ -367,13 +378,15 @@ impl Pending {
             Pending::None => None,
             Pending::Describe(id) | Pending::Read(id) => Some(*id),
             Pending::ReadFolder(id, ..) => Some(*id),
+            Pending::Create(id) | Pending::Write(id, ..) => Some(*id),
+            Pending::Commit(id, _) | Pending::Discard(id, _) => Some(*id),
             Pending::Open(id, _) | Pending::OpenFolder(id, _) => Some(*id),
         }
     }
 }
 
 /// What a request came to, before its length is known to the caller.
-enum Step {
+pub(super) enum Step {
     /// Answered here.
     Answered,
     /// For the serve layer.
@@ -381,7 +394,7 @@ enum Step {
 }
 
 impl Step {
-    fn used(self, len: usize) -> Decoded {
+    pub(super) fn used(self, len: usize) -> Decoded {
         match self {
             Step::Answered => Decoded::Answered(len),
             Step::Serve(operation) => Decoded::Request(Request::new(*operation, None), len),
@@ -389,7 +402,7 @@ impl Step {
     }
 }
 
-fn serve(operation: Operation) -> Step {
+pub(super) fn serve(operation: Operation) -> Step {
     Step::Serve(Box::new(operation))
 }
 
@@ -403,6 +416,22 @@ fn refused(message: String, skip: Option<(usize, Body)>) -> Decoded {
     })
 }
 
+/// What a file being written is said to be: the bytes it holds so far,
+/// written now.
+fn being_written(received: u64) -> crate::model::Resource {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs() as i64);
+    crate::model::Resource {
+        folder: false,
+        info: crate::model::FileInfo {
+            size: received,
+            mtime: now,
+        },
+        stamp: crate::model::Stamp::default(),
+    }
+}
+
 /// The status a failure is answered with.
 fn code_of(failure: &Failure) -> Status {
     match failure.kind {
@@ -412,23 +441,6 @@ fn code_of(failure: &Failure) -> Status {
         }
         _ => Status::Failure,
     }
-}
-
-/// A handle's bytes: its slot and generation, 8 bytes.
-fn handle_of(slot: usize, generation: u32) -> [u8; 8] {
-    let mut bytes = [0; 8];
-    bytes[..4].copy_from_slice(&(slot as u32).to_be_bytes());
-    bytes[4..].copy_from_slice(&generation.to_be_bytes());
-    bytes
-}
-
-fn parse_handle(handle: &[u8]) -> Option<(usize, u32)> {
-    let bytes: [u8; 8] = handle.try_into().ok()?;
-    let slot = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
-    Some((
-        slot,
-        u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
-    ))
 }
 
 /// Whether `input` holds a whole packet (the header deadline's rule).

@@ -6,7 +6,9 @@
 //! ```text
 //! wire.rs    packets, fields and answers, sans-IO
 //! codec.rs   a session: requests as operations, replies as answers, handles
+//! handles.rs a session's open files and folders, by handle
 //! listing.rs a folder's entries for READDIR, a page at a time
+//! uploads.rs files written: an upload session per open file, committed on CLOSE
 //! ```
 //!
 //! A codec like FTP's: requests become the serve layer's operations, so
@@ -14,7 +16,9 @@
 //! every protocol passes.
 
 pub mod codec;
+mod handles;
 mod listing;
+mod uploads;
 pub mod wire;
 
 pub use codec::{Sftp, holds_whole_packet};

@@ -17,6 +17,7 @@ pub(super) const INIT: u8 = 1;
 pub(super) const OPEN: u8 = 3;
 pub(super) const CLOSE: u8 = 4;
 pub(super) const READ: u8 = 5;
+pub(super) const WRITE: u8 = 6;
 pub(super) const LSTAT: u8 = 7;
 pub(super) const FSTAT: u8 = 8;
 pub(super) const OPENDIR: u8 = 11;
@@ -38,6 +39,7 @@ pub(super) const OPEN_WRITE: u32 = 0x02;
 pub(super) const OPEN_APPEND: u32 = 0x04;
 pub(super) const OPEN_CREATE: u32 = 0x08;
 pub(super) const OPEN_TRUNCATE: u32 = 0x10;
+pub(super) const OPEN_EXCLUDE: u32 = 0x20;
 
 /// `SSH_FX_*`: a status answer's code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +92,11 @@ impl<'a> Fields<'a> {
         let (taken, rest) = self.bytes.split_at(n);
         self.bytes = rest;
         Some(taken)
+    }
+
+    /// Bytes not read yet.
+    pub fn left(&self) -> usize {
+        self.bytes.len()
     }
 
     /// A `byte`.

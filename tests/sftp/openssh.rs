@@ -112,17 +112,69 @@ fn a_shell_or_command_is_refused_with_a_message() {
 }
 
 #[test]
-fn writes_are_refused_until_served_and_change_nothing() {
+fn put_stores_a_file_whole_and_replaces_one_atomically() {
     if !have_openssh() {
         return;
     }
     let server = sftp_server();
-    let local = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(local.path(), b"new").unwrap();
-    let output = Login::open(server.sftp.unwrap())
-        .sftp_batch(&format!("put {} up.txt\n", local.path().display()));
-    assert!(!output.status.success(), "{}", said(&output));
-    assert!(!server.path("up.txt").exists());
+    let local = tempfile::tempdir().unwrap();
+    let data = crate::support::pattern(3 * 1024 * 1024 + 7, 80);
+    std::fs::write(local.path().join("data.bin"), &data).unwrap();
+    std::fs::write(local.path().join("empty"), b"").unwrap();
+    let login = Login::open(server.sftp.unwrap());
+    let commands = format!(
+        "put {0}/data.bin data.bin\nput {0}/data.bin data.bin\nput {0}/empty photos/empty\nbye\n",
+        local.path().display()
+    );
+    let output = login.sftp_batch(&commands);
+    assert!(output.status.success(), "{}", said(&output));
+    assert_eq!(std::fs::read(server.path("data.bin")).unwrap(), data);
+    assert_eq!(std::fs::read(server.path("photos/empty")).unwrap(), b"");
+    // No temp file is left beside them.
+    assert!(crate::support::temp_files(server.root.path()).is_empty());
+}
+
+#[test]
+fn writes_need_the_write_grant_and_stay_within_the_quota() {
+    if !have_openssh() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] =
+        &[("reader", &["read:/"]), ("writer", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], |config| {
+        listen_sftp(config);
+        tokens::set_quota(config, 1, "100000");
+    });
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("small"), b"small").unwrap();
+    std::fs::write(
+        local.path().join("big"),
+        crate::support::pattern(200_000, 1),
+    )
+    .unwrap();
+    let addr = server.sftp.unwrap();
+    let put = |token: &str, file: &str| {
+        let login = Login::with_password(addr, token);
+        login.sftp(&format!(
+            "put {}/{file} {file}\nbye\n",
+            local.path().display()
+        ))
+    };
+    let output = put(&tokens[0], "small");
+    assert!(
+        said(&output).contains("Permission denied"),
+        "{}",
+        said(&output)
+    );
+    assert!(!server.path("small").exists());
+
+    let output = put(&tokens[1], "small");
+    assert!(output.status.success(), "{}", said(&output));
+    assert_eq!(std::fs::read(server.path("small")).unwrap(), b"small");
+    // Past the quota: refused as it arrives, and nothing stored.
+    let output = put(&tokens[1], "big");
+    assert!(!server.path("big").exists(), "{}", said(&output));
+    assert!(crate::support::temp_files(server.root.path()).is_empty());
 }
 
 #[test]

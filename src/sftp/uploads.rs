@@ -1,0 +1,181 @@
+//! Files written over SFTP: an `OPEN` for writing begins one of the serve
+//! layer's upload sessions (its temp file, quota counted as bytes come,
+//! the reserve), each `WRITE` appends its data as the session's next bytes,
+//! and `CLOSE` commits it (the rename, its CRC record, hooks, the flush
+//! before the answer): readers see the old file or the new one, never a
+//! mix, and a connection cut before `CLOSE` leaves the old file, its bytes
+//! kept as an upload session.
+//!
+//! A write that fails (the quota, the disk) fails the file: its `CLOSE`
+//! lets its session go and answers that it was not stored, so a client
+//! that went on writing after the failure never finds a file with a hole.
+//!
+//! Served so far: a file written whole, in order (what OpenSSH's `put`,
+//! `scp` and rclone do), opened with `TRUNCATE` (or made with `CREATE`
+//! where none is there). A write elsewhere than where the file has come to,
+//! an `APPEND` open, or a write into a file in place without `TRUNCATE`
+//! (sshfs's) is refused (`SSH_FX_OP_UNSUPPORTED`) and changes nothing.
+
+use crate::ftp::path::file_name;
+use crate::serve::ops::{Abort, Append, Upload};
+use crate::serve::{Operation, Reply};
+
+use super::codec::{Pending, Sftp, Step, serve};
+use super::handles::Opened;
+use super::wire::{self, Fields, Status};
+
+impl Sftp {
+    /// `OPEN` with `flags` that write: an upload session begun for `path`.
+    pub(super) fn create(&mut self, id: u32, path: &str, flags: u32) -> Step {
+        if flags & wire::OPEN_APPEND != 0 {
+            return self.unsupported(id, "appending to a file is not served yet");
+        }
+        if flags & wire::OPEN_EXCLUDE != 0 {
+            return self.unsupported(id, "making a file only if absent is not served yet");
+        }
+        if flags & wire::OPEN_TRUNCATE == 0 {
+            return self.unsupported(id, "writing into a file in place is not served yet");
+        }
+        let Some(name) = file_name(path) else {
+            return self.fail(id, Status::Failure, "not a file name ferry takes");
+        };
+        self.pending = Pending::Create(id);
+        serve(Operation::Upload(Upload {
+            name,
+            size: None,
+            crc: None,
+            meta: None,
+            first: None,
+        }))
+    }
+
+    /// `WRITE`, decoded from its head alone (`input`; the packet is `len`
+    /// bytes): its data follows as the body of an APPEND to the handle's
+    /// session, at the offset the file has come to.
+    pub(super) fn write(&mut self, input: &[u8], len: usize) -> Option<(Step, usize)> {
+        let mut fields = Fields::new(input.get(5..)?);
+        let id = fields.u32()?;
+        let handle = fields.string()?;
+        let offset = fields.u64()?;
+        let data = fields.u32()? as usize;
+        let head = input.len() - fields.left();
+        if head + data != len {
+            return Some((self.fail(id, Status::BadMessage, "a WRITE's length"), len));
+        }
+        let slot = self.handles.slot_of(handle);
+        let step = match (slot, self.opened(handle)) {
+            (
+                Some(slot),
+                Some(Opened::Upload {
+                    session,
+                    received,
+                    failed: false,
+                }),
+            ) if *received == offset => {
+                let id_of = session.clone();
+                self.pending = Pending::Write(id, slot, data as u64);
+                serve(Operation::Append(Append {
+                    id: id_of,
+                    offset,
+                    len: data as u64,
+                    commit: false,
+                    checksum: None,
+                    size: None,
+                }))
+            }
+            (Some(slot), Some(Opened::Upload { failed, .. })) => {
+                let why = match failed {
+                    true => "an earlier write to this file failed: it will not be stored",
+                    false => "writes in order only: this one is not where the file has come to",
+                };
+                self.fail_upload(slot);
+                // Its data is skipped with the packet.
+                return Some((self.fail(id, Status::Failure, why), len));
+            }
+            (_, Some(_)) => {
+                return Some((self.fail(id, Status::Failure, "not open for writing"), len));
+            }
+            (_, None) => return Some((self.stale(id), len)),
+        };
+        Some((step, head))
+    }
+
+    /// `CLOSE` of a file being written: its session committed, whole at
+    /// what has come; or, where a write failed, let go.
+    pub(super) fn close_upload(&mut self, id: u32, slot: usize) -> Step {
+        let Some(Opened::Upload {
+            session,
+            received,
+            failed,
+        }) = self.handles.at(slot)
+        else {
+            return self.stale(id);
+        };
+        let (session, received, failed) = (session.clone(), *received, *failed);
+        if failed {
+            self.pending = Pending::Discard(id, slot);
+            return serve(Operation::Abort(Abort { id: session }));
+        }
+        self.pending = Pending::Commit(id, slot);
+        serve(Operation::Append(Append {
+            id: session,
+            offset: received,
+            len: 0,
+            commit: true,
+            checksum: None,
+            size: Some(received),
+        }))
+    }
+
+    /// Marks the file in `slot` as not to be stored.
+    fn fail_upload(&mut self, slot: usize) {
+        if let Some(Opened::Upload { failed, .. }) = self.handles.at(slot) {
+            *failed = true;
+        }
+    }
+
+    /// The answer to an upload's request, if `pending` is one's.
+    pub(super) fn upload_answer(
+        &mut self,
+        pending: &Pending,
+        reply: &Reply,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        match (pending, reply) {
+            (Pending::Create(id), Reply::Session(info)) => {
+                let opened = Opened::Upload {
+                    session: info.id.clone(),
+                    received: info.received,
+                    failed: false,
+                };
+                self.open(out, *id, opened);
+            }
+            (Pending::Write(id, slot, len), Reply::Appended { .. }) => {
+                if let Some(Opened::Upload { received, .. }) = self.handles.at(*slot) {
+                    *received += len;
+                }
+                wire::status(out, *id, Status::Ok, "written");
+            }
+            (Pending::Write(_, slot, _), Reply::Failed(_)) => {
+                self.fail_upload(*slot);
+                return false;
+            }
+            (Pending::Commit(id, slot), Reply::Stored { .. } | Reply::Appended { .. }) => {
+                self.handles.close_slot(*slot);
+                wire::status(out, *id, Status::Ok, "stored");
+            }
+            (Pending::Commit(_, slot) | Pending::Discard(_, slot), Reply::Failed(_)) => {
+                // The handle goes, as a failed `close(2)` closes the file.
+                self.handles.close_slot(*slot);
+                return false;
+            }
+            (Pending::Discard(id, slot), _) => {
+                self.handles.close_slot(*slot);
+                let why = "not stored: a write to it failed";
+                wire::status(out, *id, Status::Failure, why);
+            }
+            _ => return false,
+        }
+        true
+    }
+}
