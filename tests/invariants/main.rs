@@ -9,7 +9,10 @@
 //! - `history`: many clients at once on one node and two, every answer
 //!   recorded, then checked: quotas, ledgers, locks, acknowledged bytes;
 //! - `simulation`: clients side by side without sockets or threads, every
-//!   move seeded (`sim_conn.rs`: a connection without a socket).
+//!   move seeded (`sim_conn.rs`: a connection without a socket;
+//!   `sim_asks.rs`: what the clients ask; `sim_hear.rs`: what they learn
+//!   from the answers; `sim_server.rs`: the server, restarted;
+//!   `sim_crash.rs`: its crashes).
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -19,4 +22,7 @@ mod history;
 mod model;
 mod sim_asks;
 mod sim_conn;
+mod sim_crash;
+mod sim_hear;
+mod sim_server;
 mod simulation;

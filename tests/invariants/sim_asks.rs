@@ -1,12 +1,13 @@
 //! What the simulation's clients ask (`simulation.rs`): the requests, as
 //! FERRY/1 lines and WebDAV heads with their bodies, chosen at random from
-//! a few names, with bodies no other upload sends; a session's APPENDs
-//! and COMMIT planned from its UPLOAD's answer, a tus upload's PATCHes
-//! from its creation's (`header`); and the generator every choice comes
-//! from.
+//! a few names, with bodies no other upload sends (each marked with its
+//! client: [`author_of`]); a session's APPENDs and COMMIT planned from its
+//! UPLOAD's answer, a tus upload's PATCHes from its creation's or its
+//! HEAD's (`header`); what each does to the files once it takes effect
+//! ([`Asked::apply_to`]); and the generator every choice comes from.
 #![cfg(all(feature = "webdav", feature = "tus"))] // the simulation's (simulation.rs)
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use base64::Engine;
 
@@ -63,6 +64,9 @@ pub enum Asked {
     TusCreate(String, Vec<u8>),
     /// A tus PATCH of `bytes[from..to]` to upload `url`, of `name`.
     TusPatch(String, String, Vec<u8>, usize, usize),
+    /// tus's HEAD of upload `url` (of `name`): how far it got, asked by a
+    /// client that lost its connection.
+    TusHead(String, String, Vec<u8>),
 }
 
 /// What a client speaks.
@@ -99,6 +103,7 @@ impl Asked {
             Asked::DavMove(..) => "WebDAV MOVE",
             Asked::TusCreate(..) => "tus POST",
             Asked::TusPatch(..) => "tus PATCH",
+            Asked::TusHead(..) => "tus HEAD",
         }
     }
 
@@ -118,7 +123,45 @@ impl Asked {
             }
             Asked::TusCreate(name, bytes) => format!("tus POST {name} ({} bytes)", bytes.len()),
             Asked::TusPatch(url, _, _, from, to) => format!("tus PATCH {url} {from}..{to}"),
+            Asked::TusHead(url, ..) => format!("tus HEAD {url}"),
         }
+    }
+
+    /// What it does to `files` once it takes effect, whatever its answer
+    /// said (or if it was never heard); `false` for a request that changes
+    /// no file. A WebDAV MOVE is its whole move (a destination cleared in
+    /// part, RFC 4918's 207, is read from the store by its hearer).
+    pub fn apply_to(&self, files: &mut BTreeMap<String, Vec<u8>>) -> bool {
+        match self {
+            Asked::Put(name, bytes) | Asked::Commit(_, name, bytes) => {
+                files.insert(name.clone(), bytes.clone());
+            }
+            // The last PATCH makes the upload whole: it is committed.
+            Asked::TusPatch(_, name, bytes, _, to) if *to == bytes.len() => {
+                files.insert(name.clone(), bytes.clone());
+            }
+            Asked::Del(name) => drop(files.remove(name)),
+            Asked::Move(from, to) => {
+                if let Some(bytes) = files.remove(from) {
+                    files.insert(to.clone(), bytes);
+                }
+            }
+            Asked::DavMove(from, to, _) => {
+                let (from, to) = (format!("{from}/"), format!("{to}/"));
+                files.retain(|name, _| !name.starts_with(&to));
+                let moved: Vec<_> = files
+                    .keys()
+                    .filter(|n| n.starts_with(&from))
+                    .cloned()
+                    .collect();
+                for name in moved {
+                    let bytes = files.remove(&name).unwrap_or_default();
+                    files.insert(format!("{to}{}", &name[from.len()..]), bytes);
+                }
+            }
+            _ => return false,
+        }
+        true
     }
 }
 
@@ -144,18 +187,41 @@ pub fn dav_move(rng: &mut Rng) -> Asked {
     }
 }
 
+/// The client whose upload `bytes` are: the first number of their mark
+/// ([`payload`]); a move keeps it, as it keeps a file's owner.
+pub fn author_of(bytes: &[u8]) -> Option<usize> {
+    let mark = bytes.split(|b| *b == b':').next()?;
+    std::str::from_utf8(mark).ok()?.parse().ok()
+}
+
 /// tus's creation of an upload of client `at`'s (its `made`th body).
 pub fn tus_create(rng: &mut Rng, (at, made): (usize, u64)) -> Asked {
     let name = rng.pick(NAMES).to_string();
     Asked::TusCreate(name, payload(rng, (at, made)))
 }
 
-/// A tus creation answered with `location`: its PATCHes, in one to three
-/// pieces; the last commits it.
-pub fn tus_plan(rng: &mut Rng, location: &str, name: String, bytes: Vec<u8>) -> Vec<Asked> {
+/// A tus upload at `location` that stands at `from`: its PATCHes, in one
+/// to three pieces; the last commits it (an empty one where all its bytes
+/// are in and it is not known to be stored: one cut off by a crash).
+pub fn tus_plan(
+    rng: &mut Rng,
+    (location, from): (&str, usize),
+    name: String,
+    bytes: Vec<u8>,
+) -> Vec<Asked> {
     let pieces = 1 + rng.below(3) as usize;
     let mut plan = Vec::new();
-    let mut from = 0;
+    let mut from = from.min(bytes.len());
+    if from == bytes.len() {
+        let whole = bytes.len();
+        return vec![Asked::TusPatch(
+            location.to_owned(),
+            name,
+            bytes,
+            whole,
+            whole,
+        )];
+    }
     while from < bytes.len() {
         let to = (from + bytes.len().div_ceil(pieces)).min(bytes.len());
         let patch = Asked::TusPatch(location.to_owned(), name.clone(), bytes.clone(), from, to);
@@ -238,6 +304,11 @@ impl Asked {
                 );
                 with_body(head, &bytes[*from..*to])
             }
+            Asked::TusHead(url, ..) => format!(
+                "HEAD {url} HTTP/1.1\r\nHost: localhost\r\n{TUS}\
+                 Authorization: Bearer {token}\r\n\r\n"
+            )
+            .into_bytes(),
         }
     }
 }

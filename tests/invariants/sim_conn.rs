@@ -86,6 +86,17 @@ impl SimConn {
         matches!(self.state, State::Idle) && self.input.is_empty()
     }
 
+    /// Whether a request's body is arriving into its receive (an
+    /// upload begun, not whole yet).
+    pub fn is_receiving(&self) -> bool {
+        matches!(self.state, State::Receiving(_))
+    }
+
+    /// Whether it waits for its job.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self.state, State::Waiting)
+    }
+
     /// The job it waits for, if it has one the scheduler has not taken.
     pub fn take_job(&mut self) -> Option<Job> {
         self.job.take()

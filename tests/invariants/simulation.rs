@@ -7,11 +7,13 @@
 //! HTTP/1.1, tus) and serve layer (`sim_conn.rs`), so requests side by side
 //! interleave at every point where a real server would let them: between
 //! an APPEND's admission and its bytes, between a PUT's begin and its
-//! commit.
+//! commit. What each answer teaches the model, and what a client asks
+//! next, is `sim_hear.rs`'s.
 //!
 //! Every other seed's memory store fails a write or a commit now and then
 //! (no space, an I/O error: `MemoryStore::inject_faults`), as a disk
-//! would.
+//! would. And now and then, in every seed, the server crashes and starts
+//! again (`sim_crash.rs`), its clients reconnecting.
 //!
 //! Checked all along:
 //!
@@ -23,9 +25,12 @@
 //!   few): the model changes only as answers say, so a refusal or a
 //!   failure that changed something (an upload not acknowledged that left
 //!   a trace), or a success that did something else, shows;
+//! - at each quiet point, and after each restart, the ledger holds what
+//!   the files and the sessions' staged bytes add up to, account by
+//!   account;
 //! - no answer is a server error but where the store failed during its
 //!   request (507, a quota's or the disk's, is a refusal);
-//! - every request is answered.
+//! - every request is answered (but where a crash took it).
 //!
 //! A seed replays exactly on the memory store; on the POSIX root, where
 //! caches trust what settled a second ago and the reserve is kept by the
@@ -38,29 +43,25 @@
 //! ancestor rule off: the tree under `g/` is lost, answered 404), and
 //! APPENDs side by side staging past a quota (the memory store's
 //! `count_ahead` judging without counting: two APPENDs admitted against
-//! the same usage).
+//! the same usage). What it finds of a crash is in `sim_crash.rs`.
 #![cfg(all(feature = "webdav", feature = "tus"))] // built with what it tests (Cargo.toml [features])
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
-use std::sync::Arc;
 
 use ferry::Config;
-use ferry::access::per_client::PerClient;
+use ferry::access::AccessConfig;
 use ferry::access::quota::{FolderQuota, Quota};
 use ferry::access::tokens::TokensFile;
-use ferry::access::{Access, AccessConfig};
 use ferry::config::PoolWrites;
-use ferry::hooks::Hooks;
 use ferry::model::Account;
-use ferry::serve::{Job, Served};
-use ferry::storage::Storage;
+use ferry::serve::Job;
 use ferry::storage::memory::MemoryStore;
 
-use super::sim_asks::{
-    Asked, Kind, Rng, dav_move, ferry_request, greeting, header, session_plan, tus_create, tus_plan,
-};
-use super::sim_conn::{SimConn, World, files_of};
+use super::sim_asks::{Asked, Kind, Rng, dav_move, ferry_request, greeting, tus_create};
+use super::sim_conn::{SimConn, files_of};
+use super::sim_crash::{CRASH_POINTS, Crashes};
+use super::sim_server::Server;
 use crate::support;
 
 /// Steps per seed by default (the POSIX root runs half as many).
@@ -74,46 +75,71 @@ const QUIET_EVERY: [u64; 4] = [12, 50, 150, 400];
 /// The quota'd folder's bytes, and each writer's own.
 const FOLDER_BYTES: u64 = 3_000;
 const TOKEN_BYTES: u64 = 2_000;
+/// The writers' token names: client `at` writes as `WRITERS[at % 2]`.
+pub(super) const WRITERS: [&str; 2] = ["w0", "w1"];
 /// With faults, one in so many writes and commits fails.
 const FAULT_ONE_IN: u64 = 40;
 /// FERRY/1 clients (tokens in turn), beside one WebDAV client.
 const CLIENTS: usize = 5;
+
 /// A client: its connection, its token, and the request in flight.
-struct Client {
-    conn: SimConn,
-    kind: Kind,
-    token: String,
-    to_send: Vec<u8>,
-    asked: Option<Asked>,
+pub(super) struct Client {
+    pub(super) conn: SimConn,
+    pub(super) kind: Kind,
+    pub(super) token: String,
+    pub(super) to_send: Vec<u8>,
+    pub(super) asked: Option<Asked>,
     /// What it asks next, whatever comes (a session's APPENDs, COMMIT).
-    then: VecDeque<Asked>,
+    pub(super) then: VecDeque<Asked>,
     /// Injected failures fired when it asked.
-    fired: u64,
+    pub(super) fired: u64,
+    /// The resumable upload it goes on with, as far as acknowledged.
+    pub(super) session: Option<Resumable>,
+    /// Where the upload it resumes after a crash was acknowledged: the
+    /// server must find it there or beyond.
+    pub(super) resuming: Option<usize>,
 }
 
-/// One run: the world, the clients, the model, the generator.
-struct Sim<'w> {
-    world: &'w World<'w>,
-    rng: Rng,
-    clients: Vec<Client>,
-    jobs: Vec<(usize, Job)>,
+/// A resumable upload (a FERRY/1 session, a tus upload) and how far the
+/// server acknowledged it.
+#[derive(Debug, Clone)]
+pub(super) struct Resumable {
+    /// Its session id (FERRY/1), or its URL (tus).
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) bytes: Vec<u8>,
+    pub(super) acked: usize,
+}
+
+/// One run: the server, the clients, the model, the generator.
+pub(super) struct Sim<'w> {
+    pub(super) server: Server<'w>,
+    pub(super) rng: Rng,
+    pub(super) clients: Vec<Client>,
+    pub(super) jobs: Vec<(usize, Job)>,
     /// The files as the answers say they are.
-    model: BTreeMap<String, Vec<u8>>,
+    pub(super) model: BTreeMap<String, Vec<u8>>,
     /// The last moves, for a failure's report.
     moves: VecDeque<String>,
     made: u64,
     label: String,
     /// The memory store that fails now and then, if it does: a server
     /// error is then an answer, where a failure fired during the request.
-    faults: Option<&'w MemoryStore>,
+    pub(super) faults: Option<&'w MemoryStore>,
     /// Successes heard, by what was asked: each kind must have succeeded
     /// somewhere in a test long enough.
-    successes: BTreeMap<&'static str, u64>,
+    pub(super) successes: BTreeMap<&'static str, u64>,
+    /// Where crashes landed (`sim_crash.rs`): each point must have been
+    /// crashed at somewhere in a test long enough.
+    pub(super) crashes: Crashes,
+    /// Connections made since the run began, for their ids.
+    pub(super) connections: u64,
 }
 
 #[test]
 fn clients_side_by_side_keep_the_quotas_and_the_tree_as_answered() {
     let steps = env("FERRY_SIM_STEPS", STEPS);
+    let one_seed = std::env::var("FERRY_SIM_SEED").is_ok();
     let seeds: Vec<u64> = match std::env::var("FERRY_SIM_SEED") {
         Ok(seed) => vec![seed.parse().expect("FERRY_SIM_SEED is a number")],
         Err(_) => (0..SEEDS).collect(),
@@ -134,9 +160,8 @@ fn clients_side_by_side_keep_the_quotas_and_the_tree_as_answered() {
         },
         ..Config::default()
     };
-    let access = Access::new(&config.access).unwrap();
-    let walks = Arc::new(PerClient::new(0));
-    let mut heard = std::collections::BTreeSet::new();
+    let mut heard = BTreeSet::new();
+    let mut crashed_at = BTreeSet::new();
     for seed in seeds {
         let memory = MemoryStore::new();
         memory.count_usage(&config.quotas, true);
@@ -145,48 +170,42 @@ fn clients_side_by_side_keep_the_quotas_and_the_tree_as_answered() {
         if faults {
             memory.inject_faults(seed, FAULT_ONE_IN);
         }
-        let hooks = Hooks::new(config.hooks.clone(), dir.path());
-        let world = World {
-            served: Served {
-                store: &memory,
-                config: &config,
-                hooks: &hooks,
-                walks: &walks,
-            },
-            access: &access,
-        };
-        let label = format!("memory, seed {seed}");
-        let mut sim = Sim::new(&world, seed, &tokens, label);
+        let server = Server::memory(&memory, &config, dir.path());
+        let mut sim = Sim::new(server, seed, &tokens, format!("memory, seed {seed}"));
         sim.faults = faults.then_some(&memory);
-        heard.extend(sim.run(steps, seed).into_keys());
+        let (successes, crashes) = sim.run(steps, seed);
+        heard.extend(successes.into_keys());
+        crashed_at.extend(crashes);
 
         let root = tempfile::tempdir().unwrap();
-        let mut posix = Storage::open(root.path(), "sim", false).unwrap();
-        posix.count_usage(&config.quotas, true).unwrap();
-        let hooks = Hooks::new(config.hooks.clone(), root.path());
-        let world = World {
-            served: Served {
-                store: &posix,
-                config: &config,
-                hooks: &hooks,
-                walks: &walks,
-            },
-            access: &access,
-        };
-        let sim = Sim::new(&world, seed, &tokens, format!("posix, seed {seed}"));
-        heard.extend(sim.run(steps / 2, seed).into_keys());
+        let server = Server::posix(root.path(), &config);
+        let sim = Sim::new(server, seed, &tokens, format!("posix, seed {seed}"));
+        let (successes, crashes) = sim.run(steps / 2, seed);
+        heard.extend(successes.into_keys());
+        crashed_at.extend(crashes);
     }
-    // Each kind of request succeeded somewhere, or the run proves little.
+    // Each kind of request succeeded somewhere, and (over the default
+    // seeds: a few crashes a run do not reach them all) a crash landed at
+    // each point, or the run proves little.
     let kinds = ["PUT", "DEL", "MOVE", "COMMIT", "WebDAV MOVE", "tus PATCH"];
     let missing: Vec<_> = kinds.iter().filter(|k| !heard.contains(*k)).collect();
     assert!(
         steps < 1_000 || missing.is_empty(),
         "never answered with success: {missing:?}"
     );
+    let missing: Vec<_> = CRASH_POINTS
+        .iter()
+        .filter(|p| !crashed_at.contains(*p))
+        .collect();
+    assert!(
+        steps < 1_000 || one_seed || missing.is_empty(),
+        "no crash landed at: {missing:?}"
+    );
 }
 
 impl<'w> Sim<'w> {
-    fn new(world: &'w World<'w>, seed: u64, tokens: &[String], label: String) -> Sim<'w> {
+    fn new(server: Server<'w>, seed: u64, tokens: &[String], label: String) -> Sim<'w> {
+        assert_eq!(tokens.len(), WRITERS.len(), "a token per writer");
         let kinds = [Kind::Ferry; CLIENTS]
             .into_iter()
             .chain([Kind::Dav, Kind::Tus]);
@@ -198,9 +217,11 @@ impl<'w> Sim<'w> {
             asked: None,
             then: greeting(kind),
             fired: 0,
+            session: None,
+            resuming: None,
         });
         Sim {
-            world,
+            server,
             rng: Rng::new(seed),
             clients: clients.collect(),
             jobs: Vec::new(),
@@ -210,18 +231,25 @@ impl<'w> Sim<'w> {
             label,
             faults: None,
             successes: BTreeMap::new(),
+            crashes: Crashes::default(),
+            connections: 0,
         }
     }
 
     /// Runs `steps` steps of seed `seed`'s schedule; the successes heard,
-    /// by kind of request.
-    fn run(mut self, steps: u64, seed: u64) -> BTreeMap<&'static str, u64> {
+    /// by kind of request, and the points crashes landed at.
+    fn run(
+        mut self,
+        steps: u64,
+        seed: u64,
+    ) -> (BTreeMap<&'static str, u64>, BTreeSet<&'static str>) {
         let every = QUIET_EVERY[(seed % 4) as usize];
         let every = env("FERRY_SIM_QUIET_EVERY", every);
         for step in 0..steps {
             let quiet = step % every == every - 1;
             if quiet {
                 self.settle(step);
+                self.check_ledger(step);
             } else {
                 self.one_move(step, true);
             }
@@ -235,7 +263,7 @@ impl<'w> Sim<'w> {
         if self.faults.is_some_and(|store| store.faults_fired() == 0) {
             self.fail(steps, "faults were asked for, and none was injected");
         }
-        self.successes
+        (self.successes, self.crashes.landed_at)
     }
 
     /// Runs what is in flight to its end, asking nothing new.
@@ -270,38 +298,45 @@ impl<'w> Sim<'w> {
         true
     }
 
+    /// Makes move `chosen`; then the server may crash (before its client
+    /// hears what the move answered), else the client hears.
     fn make(&mut self, chosen: Move, step: u64) {
-        let world = self.world;
         let at = match chosen {
             Move::Ask(at) => {
                 self.ask(at);
                 at
             }
             Move::Send(at) => {
-                let client = &mut self.clients[at];
-                let left = client.to_send.len() as u64;
+                let left = self.clients[at].to_send.len() as u64;
                 let take = 1 + self.rng.below(left.min(300)) as usize;
                 let take = if self.rng.below(3) == 0 {
                     left as usize
                 } else {
                     take
                 };
+                let world = self.server.world();
+                let client = &mut self.clients[at];
                 client.conn.input.extend(client.to_send.drain(..take));
-                client.conn.advance(world);
+                client.conn.advance(&world);
                 self.note(format!("{at} sends {take} bytes"));
                 at
             }
             Move::Run(job) => {
                 let (at, job) = self.jobs.swap_remove(job);
                 self.note(format!("{at}'s job runs"));
-                self.clients[at].conn.run(job, world);
+                let world = self.server.world();
+                self.clients[at].conn.run(job, &world);
                 at
             }
         };
         if let Some(job) = self.clients[at].conn.take_job() {
             self.jobs.push((at, job));
         }
-        self.hear(at, step);
+        if self.crash_due(at) {
+            self.crash(step, at);
+        } else {
+            self.hear(at, step);
+        }
     }
 
     /// Client `at` begins its next request.
@@ -351,96 +386,8 @@ impl<'w> Sim<'w> {
         self.answered(at, asked, (&line, &answer), step);
     }
 
-    /// Client `at`'s `asked` was answered (its first `line`, the whole
-    /// `answer`).
-    fn answered(&mut self, at: usize, asked: Asked, (line, answer): (&str, &str), step: u64) {
-        let ok = line.starts_with("OK") || line.starts_with("HTTP/1.1 2");
-        if !ok {
-            self.dropped(at, &asked);
-            let server_error = line.starts_with("ERR 5") || line.starts_with("HTTP/1.1 5");
-            // 507: a quota or the disk's room, a refusal like any other.
-            let fired = self.faults.map(MemoryStore::faults_fired);
-            let injected = fired > Some(self.clients[at].fired);
-            if server_error && !line.contains(" 507") && !injected {
-                self.fail(step, &format!("a server error: {line}"));
-            }
-            return;
-        }
-        *self.successes.entry(asked.kind_name()).or_default() += 1;
-        match asked {
-            Asked::Auth | Asked::Append(..) | Asked::Abort(_) => {}
-            Asked::Put(name, bytes) | Asked::Commit(_, name, bytes) => {
-                self.model.insert(name, bytes);
-            }
-            Asked::Del(name) => {
-                self.model.remove(&name);
-            }
-            Asked::Move(from, to) => {
-                if let Some(bytes) = self.model.remove(&from) {
-                    self.model.insert(to, bytes);
-                }
-            }
-            Asked::Upload(name, bytes) => {
-                let plan = session_plan(&mut self.rng, line, name, bytes);
-                self.clients[at].then.extend(plan);
-            }
-            Asked::TusCreate(name, bytes) => match header(answer, "Location") {
-                Some(location) => {
-                    let plan = tus_plan(&mut self.rng, location, name, bytes);
-                    self.clients[at].then.extend(plan);
-                }
-                None => self.fail(step, &format!("a creation without its Location: {line}")),
-            },
-            // The last PATCH makes the upload whole: it is committed.
-            Asked::TusPatch(_, name, bytes, _, to) if to == bytes.len() => {
-                self.model.insert(name, bytes);
-            }
-            Asked::TusPatch(..) => {}
-            // The destination could not be cleared whole (RFC 4918's
-            // 207, the members left named): nothing moved, and what is
-            // left of the destination is some of what it held.
-            Asked::DavMove(_, to, _) if line.starts_with("HTTP/1.1 207") => {
-                let to = format!("{to}/");
-                let stored = files_of(self.world.served.store);
-                let kept = |name: &String, bytes: &Vec<u8>| stored.get(name) == Some(bytes);
-                self.model
-                    .retain(|name, bytes| !name.starts_with(&to) || kept(name, bytes));
-            }
-            Asked::DavMove(from, to, _) => {
-                let (from, to) = (format!("{from}/"), format!("{to}/"));
-                self.model.retain(|name, _| !name.starts_with(&to));
-                let moved: Vec<_> = self
-                    .model
-                    .keys()
-                    .filter(|n| n.starts_with(&from))
-                    .cloned()
-                    .collect();
-                for name in moved {
-                    let bytes = self.model.remove(&name).unwrap_or_default();
-                    self.model
-                        .insert(format!("{to}{}", &name[from.len()..]), bytes);
-                }
-            }
-        }
-    }
-
-    /// Client `at`'s `asked` was refused: what it planned after goes,
-    /// and a session it staged into is aborted (its bytes would count
-    /// against the quotas until it expired).
-    fn dropped(&mut self, at: usize, asked: &Asked) {
-        let then = &mut self.clients[at].then;
-        match asked {
-            Asked::Append(_, id, ..) | Asked::Commit(id, ..) => {
-                then.clear();
-                then.push_back(Asked::Abort(id.clone()));
-            }
-            Asked::TusPatch(..) => then.clear(),
-            _ => {}
-        }
-    }
-
     fn check_quotas(&self, step: u64) {
-        let store = self.world.served.store;
+        let store = self.server.store();
         let folder = store.usage(Account::Folder("q/")).unwrap();
         if folder.bytes > FOLDER_BYTES {
             self.fail(
@@ -448,7 +395,7 @@ impl<'w> Sim<'w> {
                 &format!("q/ holds {} bytes, past its quota", folder.bytes),
             );
         }
-        for token in ["w0", "w1"] {
+        for token in WRITERS {
             let usage = store.usage(Account::Token(token)).unwrap();
             if usage.bytes > TOKEN_BYTES {
                 let past = format!("{token} holds {} bytes, past its quota", usage.bytes);
@@ -459,10 +406,8 @@ impl<'w> Sim<'w> {
 
     /// The files are the model's, byte for byte.
     fn check_tree(&self, step: u64) {
-        let stored = files_of(self.world.served.store);
+        let stored = files_of(self.server.store());
         if stored != self.model {
-            let names =
-                |files: &BTreeMap<String, Vec<u8>>| files.keys().cloned().collect::<Vec<_>>();
             let differ = format!(
                 "the files are not as answered: stored {:?}, answered {:?}",
                 names(&stored),
@@ -472,14 +417,14 @@ impl<'w> Sim<'w> {
         }
     }
 
-    fn note(&mut self, line: String) {
+    pub(super) fn note(&mut self, line: String) {
         if self.moves.len() as u64 == env("FERRY_SIM_MOVES", 40) {
             self.moves.pop_front();
         }
         self.moves.push_back(line);
     }
 
-    fn fail(&self, step: u64, what: &str) -> ! {
+    pub(super) fn fail(&self, step: u64, what: &str) -> ! {
         let moves: Vec<_> = self.moves.iter().map(String::as_str).collect();
         panic!(
             "{} (FERRY_SIM_SEED), step {step}: {what}\nlast moves:\n  {}",
@@ -487,6 +432,11 @@ impl<'w> Sim<'w> {
             moves.join("\n  ")
         );
     }
+}
+
+/// The names of `files`, for a failure's report.
+pub(super) fn names(files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    files.keys().cloned().collect()
 }
 
 /// A move of the schedule.
@@ -503,7 +453,8 @@ enum Move {
 /// Two writers with quotas of their own, in a tokens file in `dir`.
 fn tokens_in(dir: &Path) -> (std::path::PathBuf, Vec<String>) {
     let write: &[&str] = &["read:/", "write:/", "delete:/"];
-    let (path, tokens) = support::tokens::tokens_in(dir, &[("w0", write), ("w1", write)]);
+    let holders = WRITERS.map(|name| (name, write));
+    let (path, tokens) = support::tokens::tokens_in(dir, &holders);
     let mut file = TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
     for writer in &mut file.entries {
         writer.quota = Some(Quota {
@@ -515,7 +466,7 @@ fn tokens_in(dir: &Path) -> (std::path::PathBuf, Vec<String>) {
     (path, tokens)
 }
 
-fn env(name: &str, default: u64) -> u64 {
+pub(super) fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())

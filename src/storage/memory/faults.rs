@@ -3,6 +3,9 @@
 //! space, or an I/O error), chosen by a seeded generator, so that a
 //! simulation's run with faults replays exactly. A failure comes before
 //! any change: what fails leaves the tree as it was.
+//!
+//! And a crash ([`MemoryStore::restart`]): the store as a server started
+//! again after its process was killed finds it.
 
 use super::{MemoryStore, Tree};
 use crate::storage::StorageError;
@@ -34,6 +37,31 @@ impl MemoryStore {
     /// How many injected failures fired so far.
     pub fn faults_fired(&self) -> u64 {
         self.tree().faults.map_or(0, |faults| faults.fired)
+    }
+
+    /// The store as a server restarted after a crash finds it (the
+    /// simulation's, issue 77): what the disk held stays, what only the
+    /// killed process held goes. Files stay, and so do upload sessions
+    /// with their staged bytes and the WebDAV locks (the POSIX engine
+    /// keeps them all on disk). An upload never committed leaves nothing:
+    /// its bytes were its handle's, which the caller forgets as the
+    /// process's memory went, no destructor run (the folders its begin
+    /// made stay, empty, where the POSIX engine's start-up sweep prunes
+    /// them). Each session is free again, as the kernel lets go of a dead
+    /// process's locks: no APPEND owns it, no commit or part runs; and
+    /// what APPENDs and parts counted before their bytes arrived counts no
+    /// more, as the POSIX engine's start-up recount drops a dead run's
+    /// reservations. Nothing committed is lost: a commit is in place at
+    /// once ([`Committing::Done`](crate::storage::Committing::Done)), so
+    /// this store holds nothing unflushed for a crash to take.
+    pub fn restart(&self) {
+        let mut tree = self.tree();
+        for session in tree.sessions.values_mut() {
+            session.writer = 0;
+            session.committing = false;
+            session.parts_arriving = 0;
+            session.ahead = 0;
+        }
     }
 }
 

@@ -17,8 +17,8 @@
 //! `upload.rs` takes uploads and commits them, `sessions.rs` keeps upload
 //! sessions, `appender.rs` their APPENDs and `kept.rs` FTP's uploads kept
 //! to go on with, `parts.rs` S3's multipart uploads, `faults.rs` the
-//! failures a test asks for, `store.rs` is the trait's
-//! face.
+//! failures a test asks for (a disk's, and a crash's restart), `store.rs`
+//! is the trait's face.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
