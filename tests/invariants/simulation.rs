@@ -145,21 +145,7 @@ fn clients_side_by_side_keep_the_quotas_and_the_tree_as_answered() {
         Err(_) => (0..SEEDS).collect(),
     };
     let dir = tempfile::tempdir().unwrap();
-    let (tokens_path, tokens) = tokens_in(dir.path());
-    let config = Config {
-        quotas: vec![FolderQuota::parse(&format!("q/={FOLDER_BYTES}")).unwrap()],
-        // The bodies are written as they arrive: the simulation's jobs are
-        // the serve layer's own.
-        pool_writes: PoolWrites::Never,
-        // No group commit: a commit's answer is the job that made it.
-        fsync: false,
-        access: AccessConfig {
-            tokens: Some(tokens_path),
-            anonymous: Vec::new(),
-            no_auth: false,
-        },
-        ..Config::default()
-    };
+    let (config, tokens) = config_and_tokens(dir.path());
     let mut heard = BTreeSet::new();
     let mut crashed_at = BTreeSet::new();
     for seed in seeds {
@@ -204,7 +190,7 @@ fn clients_side_by_side_keep_the_quotas_and_the_tree_as_answered() {
 }
 
 impl<'w> Sim<'w> {
-    fn new(server: Server<'w>, seed: u64, tokens: &[String], label: String) -> Sim<'w> {
+    pub(super) fn new(server: Server<'w>, seed: u64, tokens: &[String], label: String) -> Sim<'w> {
         assert_eq!(tokens.len(), WRITERS.len(), "a token per writer");
         let kinds = [Kind::Ferry; CLIENTS]
             .into_iter()
@@ -238,7 +224,7 @@ impl<'w> Sim<'w> {
 
     /// Runs `steps` steps of seed `seed`'s schedule; the successes heard,
     /// by kind of request, and the points crashes landed at.
-    fn run(
+    pub(super) fn run(
         mut self,
         steps: u64,
         seed: u64,
@@ -451,6 +437,27 @@ enum Move {
 }
 
 /// Two writers with quotas of their own, in a tokens file in `dir`.
+/// The simulation's server settings (the tokens file written in `dir`),
+/// and the writers' tokens.
+pub(super) fn config_and_tokens(dir: &Path) -> (Config, Vec<String>) {
+    let (tokens_path, tokens) = tokens_in(dir);
+    let config = Config {
+        quotas: vec![FolderQuota::parse(&format!("q/={FOLDER_BYTES}")).unwrap()],
+        // The bodies are written as they arrive: the simulation's jobs are
+        // the serve layer's own.
+        pool_writes: PoolWrites::Never,
+        // No group commit: a commit's answer is the job that made it.
+        fsync: false,
+        access: AccessConfig {
+            tokens: Some(tokens_path),
+            anonymous: Vec::new(),
+            no_auth: false,
+        },
+        ..Config::default()
+    };
+    (config, tokens)
+}
+
 fn tokens_in(dir: &Path) -> (std::path::PathBuf, Vec<String>) {
     let write: &[&str] = &["read:/", "write:/", "delete:/"];
     let holders = WRITERS.map(|name| (name, write));

@@ -338,6 +338,17 @@ impl Storage {
             true => Some(with_ancestors(&self.root, new_fd, super::dir_of(to))?),
             false => None,
         };
+        // An upload under way below it keeps its temp file through the
+        // move: the folder's new path is journaled first (`nodes.rs`).
+        if let Some(Err(err)) = self
+            .journal
+            .as_ref()
+            .map(|j| j.note_moved(source.as_str(), to.as_str(), self.durable))
+        {
+            log::warn!(
+                "could not journal {to}/ (a temp file moved there by a crash would stay): {err}"
+            );
+        }
         super::rename::rename_no_replace((old_fd, leaf), (new_fd, new))?;
         self.count_folder_move(from, to);
         drop(names_held);

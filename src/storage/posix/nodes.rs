@@ -253,6 +253,30 @@ impl Journal {
         Ok(())
     }
 
+    /// A folder `from` is about to be renamed `to` (both paths beneath the
+    /// root, without a trailing `/`): each directory this run journaled at
+    /// or below `from` is journaled under its new path too, before the
+    /// rename, so that a temp file the move carries along (an upload under
+    /// way there) is still in a directory the journal names.
+    ///
+    /// # Errors
+    /// A line could not be written.
+    pub(super) fn note_moved(&self, from: &str, to: &str, durable: bool) -> io::Result<()> {
+        let moved: Vec<String> = {
+            let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(dirs) = seen.as_ref() else {
+                return Ok(()); // `*`: every directory is swept.
+            };
+            dirs.iter()
+                .filter_map(|dir| moved_path(dir, from, to))
+                .collect()
+        };
+        for dir in moved {
+            self.note(&dir, durable)?;
+        }
+        Ok(())
+    }
+
     /// Flushes the nodes' directory, once a run (again after a failure):
     /// this run's journal and earlier runs' moved aside are there by name.
     fn flush_names(&self) -> io::Result<()> {
@@ -262,6 +286,16 @@ impl Journal {
             *unflushed = None;
         }
         Ok(())
+    }
+}
+
+/// Where directory `dir` is once folder `from` is renamed `to`: `None`
+/// if it is not at or below `from`.
+fn moved_path(dir: &str, from: &str, to: &str) -> Option<String> {
+    match dir.strip_prefix(from)? {
+        "" => Some(to.to_owned()),
+        rest if rest.starts_with('/') => Some(format!("{to}{rest}")),
+        _ => None,
     }
 }
 
@@ -305,6 +339,14 @@ pub(super) fn parse_owner(rest: &str) -> Option<TempName<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_moved_folder_takes_its_journaled_directories_along() {
+        assert_eq!(moved_path("h/x", "h/x", "h/y").as_deref(), Some("h/y"));
+        assert_eq!(moved_path("h/x/sub", "h/x", "g").as_deref(), Some("g/sub"));
+        assert_eq!(moved_path("h/xy", "h/x", "h/y"), None);
+        assert_eq!(moved_path("h", "h/x", "h/y"), None);
+    }
 
     #[test]
     fn temp_names_are_read_from_the_right() {
