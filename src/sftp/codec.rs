@@ -29,7 +29,7 @@ pub const MAX_PACKET: usize = 256 * 1024;
 
 /// The most bytes one `READ` is answered with (what `limits@openssh.com`
 /// would announce; OpenSSH asks for 32 KiB at a time).
-const MAX_READ: u32 = 64 * 1024;
+pub(super) const MAX_READ: u32 = 64 * 1024;
 
 /// The request being served, and how its reply is answered.
 #[derive(Debug, Default)]
@@ -55,6 +55,10 @@ pub(super) enum Pending {
     Commit(u32, usize),
     /// `CLOSE` of a file a write failed in: its session let go.
     Discard(u32, usize),
+    /// A change to the tree (`changes.rs`): done, or why not.
+    Change(u32),
+    /// `statvfs@openssh.com`: the room there.
+    StatVfs(u32),
 }
 
 /// One SFTP session's codec state.
@@ -66,7 +70,7 @@ pub struct Sftp {
     pub(super) handles: Handles,
     pub(super) pending: Pending,
     /// Answers given here, for [`Sftp::answered`].
-    answer: Vec<u8>,
+    pub(super) answer: Vec<u8>,
 }
 
 impl Sftp {
@@ -123,7 +127,7 @@ impl Sftp {
     /// does the same).
     fn init(&mut self, len: usize) -> Decoded {
         self.started = true;
-        wire::version(&mut self.answer, &[]);
+        wire::version(&mut self.answer, wire::OFFERED);
         Decoded::Answered(len)
     }
 
@@ -199,6 +203,22 @@ impl Sftp {
                     false => self.stale(id),
                 }
             }
+            wire::REMOVE | wire::MKDIR | wire::RMDIR | wire::RENAME | wire::SETSTAT => {
+                return self.change(kind, id, fields);
+            }
+            wire::FSETSTAT => match self.opened(fields.string()?) {
+                Some(Opened::File(path) | Opened::Folder(path, _)) => {
+                    let path = path.clone();
+                    let name = file_name(&path)?;
+                    return self.set_stat(id, name, fields.attrs()?);
+                }
+                Some(Opened::Upload { .. }) => {
+                    let why = "a file's times are set once it is stored: SETSTAT after CLOSE";
+                    self.unsupported(id, why)
+                }
+                None => self.stale(id),
+            },
+            wire::EXTENDED => return self.extended(id, fields),
             wire::SYMLINK => self.fail(id, Status::OpUnsupported, "ferry makes no symlinks"),
             _ => self.unsupported(id, "not served yet"),
         })
@@ -281,6 +301,13 @@ impl Sftp {
             }
             (Pending::OpenFolder(id, path), Reply::Described(found)) if found.folder => {
                 self.open(out, id, Opened::Folder(path, Paging::default()));
+            }
+            (Pending::StatVfs(id), Reply::Space(room)) => wire::statvfs(out, id, room),
+            (Pending::Change(id), Reply::Remains(..)) => {
+                wire::status(out, id, Status::Failure, "not empty");
+            }
+            (Pending::Change(id), reply) if !matches!(reply, Reply::Failed(_)) => {
+                wire::status(out, id, Status::Ok, "done");
             }
             (Pending::ReadFolder(id, slot, listed), Reply::Listing { len }) => {
                 self.page_read(out, (id, slot), &listed, *len);
@@ -380,6 +407,7 @@ impl Pending {
             Pending::ReadFolder(id, ..) => Some(*id),
             Pending::Create(id) | Pending::Write(id, ..) => Some(*id),
             Pending::Commit(id, _) | Pending::Discard(id, _) => Some(*id),
+            Pending::Change(id) | Pending::StatVfs(id) => Some(*id),
             Pending::Open(id, _) | Pending::OpenFolder(id, _) => Some(*id),
         }
     }

@@ -7,6 +7,8 @@
 //! wire.rs    packets, fields and answers, sans-IO
 //! codec.rs   a session: requests as operations, replies as answers, handles
 //! handles.rs a session's open files and folders, by handle
+//! changes.rs REMOVE, MKDIR, RMDIR, RENAME, SETSTAT: the tree's changes
+//! extended.rs OpenSSH's extensions: posix-rename, statvfs, limits
 //! listing.rs a folder's entries for READDIR, a page at a time
 //! uploads.rs files written: an upload session per open file, committed on CLOSE
 //! ```
@@ -15,7 +17,9 @@
 //! every rule (grants, locks, quotas, hooks, the access log) is the one
 //! every protocol passes.
 
+mod changes;
 pub mod codec;
+mod extended;
 mod handles;
 mod listing;
 mod uploads;

@@ -10,7 +10,7 @@
 //!          [uint32 count, count x (string, string)]
 //! ```
 
-use crate::model::Resource;
+use crate::model::{Resource, Space};
 
 /// Request types served or refused by name (the rest are not served).
 pub(super) const INIT: u8 = 1;
@@ -20,11 +20,18 @@ pub(super) const READ: u8 = 5;
 pub(super) const WRITE: u8 = 6;
 pub(super) const LSTAT: u8 = 7;
 pub(super) const FSTAT: u8 = 8;
+pub(super) const SETSTAT: u8 = 9;
+pub(super) const FSETSTAT: u8 = 10;
 pub(super) const OPENDIR: u8 = 11;
 pub(super) const READDIR: u8 = 12;
+pub(super) const REMOVE: u8 = 13;
+pub(super) const MKDIR: u8 = 14;
+pub(super) const RMDIR: u8 = 15;
 pub(super) const REALPATH: u8 = 16;
 pub(super) const STAT: u8 = 17;
+pub(super) const RENAME: u8 = 18;
 pub(super) const SYMLINK: u8 = 20;
+pub(super) const EXTENDED: u8 = 200;
 
 /// Answer types.
 const VERSION: u8 = 2;
@@ -33,6 +40,7 @@ const HANDLE: u8 = 102;
 const DATA: u8 = 103;
 const NAME: u8 = 104;
 const ATTRS: u8 = 105;
+const EXTENDED_REPLY: u8 = 201;
 
 /// `SSH_FXF_*`: what an `OPEN` asks to do with the file.
 pub(super) const OPEN_WRITE: u32 = 0x02;
@@ -73,6 +81,16 @@ const ATTR_EXTENDED: u32 = 0x8000_0000;
 /// may read what it is shown.
 const FILE_MODE: u32 = 0o100_644;
 const FOLDER_MODE: u32 = 0o040_755;
+
+/// What a client states of a file it changes (`SETSTAT`): what ferry
+/// may act on of it.
+#[derive(Debug, Default)]
+pub struct Attrs {
+    /// A new size (a truncation).
+    pub size: Option<u64>,
+    /// A new modification time.
+    pub mtime: Option<u32>,
+}
 
 /// A cursor over a packet's fields.
 pub struct Fields<'a> {
@@ -126,20 +144,29 @@ impl<'a> Fields<'a> {
         std::str::from_utf8(self.string()?).ok()
     }
 
-    /// An `attrs`, skipped (what a client states of a file it makes or
-    /// changes: ferry keeps no owners or modes).
+    /// An `attrs`, skipped (what a client states of a file it makes:
+    /// ferry keeps no owners or modes).
     pub fn skip_attrs(&mut self) -> Option<()> {
+        self.attrs().map(|_| ())
+    }
+
+    /// An `attrs`: its size and modification time; owners, modes, the
+    /// access time and extensions read past.
+    pub fn attrs(&mut self) -> Option<Attrs> {
         let flags = self.u32()?;
-        let widths = [
-            (ATTR_SIZE, 8),
-            (ATTR_UIDGID, 8),
-            (ATTR_PERMISSIONS, 4),
-            (ATTR_ACMODTIME, 8),
-        ];
-        for (flag, width) in widths {
-            if flags & flag != 0 {
-                self.take(width)?;
-            }
+        let mut attrs = Attrs::default();
+        if flags & ATTR_SIZE != 0 {
+            attrs.size = Some(self.u64()?);
+        }
+        if flags & ATTR_UIDGID != 0 {
+            self.take(8)?;
+        }
+        if flags & ATTR_PERMISSIONS != 0 {
+            self.take(4)?;
+        }
+        if flags & ATTR_ACMODTIME != 0 {
+            self.take(4)?;
+            attrs.mtime = Some(self.u32()?);
         }
         if flags & ATTR_EXTENDED != 0 {
             for _ in 0..self.u32()? {
@@ -147,7 +174,7 @@ impl<'a> Fields<'a> {
                 self.string()?;
             }
         }
-        Some(())
+        Some(attrs)
     }
 }
 
@@ -267,6 +294,49 @@ pub fn name_entry(out: &mut Vec<u8>, leaf: &str, longname: &str, found: &Resourc
         .string(leaf.as_bytes())
         .string(longname.as_bytes())
         .attrs(found);
+}
+
+/// `SSH_FXP_EXTENDED_REPLY` with `values`, each a `uint64`
+/// (`statvfs@openssh.com`'s, `limits@openssh.com`'s).
+pub fn extended_reply(out: &mut Vec<u8>, id: u32, values: &[u64]) {
+    let mut packet = Packet::begin(out, EXTENDED_REPLY);
+    packet.u32(id);
+    for value in values {
+        packet.u64(*value);
+    }
+    packet.end(0);
+}
+
+/// The extensions `VERSION` names, with their versions.
+pub(super) const OFFERED: &[(&str, &str)] = &[
+    ("posix-rename@openssh.com", "1"),
+    ("statvfs@openssh.com", "2"),
+    ("limits@openssh.com", "1"),
+];
+
+/// The block size `statvfs` counts in.
+const BLOCK: u64 = 4096;
+
+/// The longest name a folder holds (a segment's, as `Name` takes).
+const NAME_MAX: u64 = 255;
+
+/// `statvfs@openssh.com`'s answer for `room`.
+pub(super) fn statvfs(out: &mut Vec<u8>, id: u32, room: &Space) {
+    let files = room.files_used + room.files_available;
+    let values = [
+        BLOCK,                  // f_bsize
+        BLOCK,                  // f_frsize
+        room.size / BLOCK,      // f_blocks
+        room.available / BLOCK, // f_bfree
+        room.available / BLOCK, // f_bavail
+        files,                  // f_files
+        room.files_available,   // f_ffree
+        room.files_available,   // f_favail
+        0,                      // f_fsid
+        0,                      // f_flag
+        NAME_MAX,               // f_namemax
+    ];
+    extended_reply(out, id, &values);
 }
 
 /// `SSH_FXP_DATA`'s head: `len` bytes of the file follow it.

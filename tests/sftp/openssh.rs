@@ -265,3 +265,66 @@ fn folders_are_listed_a_page_at_a_time_and_only_what_grants_show() {
         "{stdout}"
     );
 }
+
+#[test]
+fn folders_are_made_and_removed_and_names_moved_under_the_grants() {
+    if !have_openssh() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[
+        ("writer", &["read:/", "write:/"]),
+        ("owner", &["read:/", "write:/", "delete:/"]),
+    ];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    server.write_files(&["keep.txt", "old.txt"]);
+    let addr = server.sftp.unwrap();
+    let writer = Login::with_password(addr, &tokens[0]);
+    let owner = Login::with_password(addr, &tokens[1]);
+
+    // Without `delete`, nothing goes.
+    let output = writer.sftp("rm keep.txt\nrename old.txt new.txt\nbye\n");
+    assert!(
+        said(&output).contains("Permission denied"),
+        "{}",
+        said(&output)
+    );
+    assert!(server.path("keep.txt").exists() && server.path("old.txt").exists());
+
+    let output = owner.sftp_batch(
+        "mkdir made\nrename old.txt made/new.txt\nls -1 made\nrm keep.txt\nchmod 600 made/new.txt\nbye\n",
+    );
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(server.path("made").is_dir());
+    assert!(server.path("made/new.txt").exists() && !server.path("old.txt").exists());
+    assert!(!server.path("keep.txt").exists());
+    // A folder with something in it stays; an empty one goes.
+    let output = owner.sftp_batch("rmdir made\n");
+    assert!(!output.status.success(), "{}", said(&output));
+    let output = owner.sftp_batch("rm made/new.txt\nrmdir made\n");
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(!server.path("made").exists());
+    // A folder moved into itself is refused, and nothing is lost.
+    server.write_files(&["tree/a.txt"]);
+    let output = owner.sftp_batch("rename tree tree/inside\n");
+    assert!(!output.status.success(), "{}", said(&output));
+    assert!(server.path("tree/a.txt").exists());
+}
+
+#[test]
+fn df_tells_the_room_and_limits_are_offered() {
+    if !have_openssh() {
+        return;
+    }
+    let server = sftp_server();
+    let output = Login::open(server.sftp.unwrap()).sftp_batch("df\n");
+    assert!(output.status.success(), "{}", said(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let numbers: Vec<u64> = stdout
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|word| word.trim_end_matches('%').parse().ok())
+        .collect();
+    assert!(numbers.len() >= 4 && numbers[0] > 0, "{stdout}");
+}

@@ -1,0 +1,103 @@
+//! Requests that change the tree, each one of the serve layer's
+//! operations under the same grants, locks and invariants as every
+//! protocol's (a folder moved into itself, a file onto its folder, a
+//! locked name: refused below the codecs): `REMOVE` a file, `MKDIR`,
+//! `RMDIR` an empty folder, `RENAME` (refused onto a name taken, as
+//! OpenSSH's; `posix-rename@openssh.com` replaces a file there), and
+//! `SETSTAT`'s times. Folders are things of their own, as a POSIX file
+//! system's: a file or folder moved needs its new parent there.
+//!
+//! `SETSTAT` sets a file's times; modes, owners and the access time are
+//! accepted and ignored (ferry keeps none). A size (truncation) is not
+//! served yet.
+
+use crate::ftp::path::{file_name, resolve};
+use crate::model::Folders;
+use crate::serve::ops::{Delete, MakeFolder, MoveFile, PropPatch, RemoveFolder};
+use crate::serve::{Change, Making, Operation, Overwrite, PropTarget, PropUpdate};
+
+use super::codec::{Pending, Sftp, Step, serve};
+use super::wire::{Attrs, Fields, Status};
+
+impl Sftp {
+    /// `REMOVE`, `MKDIR`, `RMDIR`, `RENAME` or `SETSTAT` (`kind`), decoded
+    /// from `fields`; `None` if they are malformed.
+    pub(super) fn change(&mut self, kind: u8, id: u32, fields: &mut Fields<'_>) -> Option<Step> {
+        let path = resolve("", fields.path()?);
+        let Some(name) = file_name(&path) else {
+            return Some(self.fail(id, Status::PermissionDenied, "the root itself"));
+        };
+        let operation = match kind {
+            super::wire::REMOVE => Operation::Delete(Delete {
+                name,
+                folders: Folders::Explicit,
+                folder_whole: false,
+            }),
+            super::wire::MKDIR => {
+                fields.skip_attrs()?;
+                Operation::MakeFolder(MakeFolder {
+                    name,
+                    making: Making::Alone,
+                })
+            }
+            super::wire::RMDIR => Operation::RemoveFolder(RemoveFolder { name }),
+            super::wire::RENAME => {
+                let to = file_name(&resolve("", fields.path()?))?;
+                rename(name, to, Overwrite::Nothing)
+            }
+            _ => return self.set_stat(id, name, fields.attrs()?),
+        };
+        self.pending = Pending::Change(id);
+        Some(serve(operation))
+    }
+
+    /// `posix-rename@openssh.com`: as `RENAME`, replacing a file there.
+    pub(super) fn posix_rename(&mut self, id: u32, fields: &mut Fields<'_>) -> Option<Step> {
+        let from = file_name(&resolve("", fields.path()?));
+        let to = file_name(&resolve("", fields.path()?));
+        let (Some(from), Some(to)) = (from, to) else {
+            return Some(self.fail(id, Status::PermissionDenied, "the root itself"));
+        };
+        self.pending = Pending::Change(id);
+        Some(serve(rename(from, to, Overwrite::Files)))
+    }
+
+    /// `SETSTAT` of `name`: its modification time set, where `attrs` has
+    /// one; the rest accepted and ignored, but a size.
+    pub(super) fn set_stat(
+        &mut self,
+        id: u32,
+        name: crate::name::Name,
+        attrs: Attrs,
+    ) -> Option<Step> {
+        if attrs.size.is_some() {
+            return Some(self.unsupported(id, "changing a file's size is not served yet"));
+        }
+        let Some(mtime) = attrs.mtime else {
+            return Some(self.fail(id, Status::Ok, "nothing to change"));
+        };
+        self.pending = Pending::Change(id);
+        Some(serve(Operation::PropPatch(PropPatch {
+            target: PropTarget {
+                name: Some(name),
+                folder: false,
+            },
+            updates: vec![PropUpdate {
+                ns: String::new(),
+                local: "modify".to_owned(),
+                change: Change::Mtime(i64::from(mtime)),
+            }],
+        })))
+    }
+}
+
+/// A move of the file or folder `from` to `to` (a folder's move is found
+/// on the pool: folders are things of their own).
+fn rename(from: crate::name::Name, to: crate::name::Name, overwrite: Overwrite) -> Operation {
+    Operation::MoveFile(MoveFile {
+        from,
+        to,
+        overwrite,
+        folders: Folders::Explicit,
+    })
+}
