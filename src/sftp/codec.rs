@@ -21,6 +21,7 @@ use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Request, Scope, W
 
 use super::handles::{Handles, MAX_HANDLES, Opened, Paging};
 use super::listing::{Listed, Names, PAGE};
+use super::pinned::Pinned;
 use super::wire::{self, Fields, Status};
 use crate::serve::decoded::{Decoded, Refusal};
 
@@ -108,7 +109,7 @@ impl Sftp {
         };
         let mut fields = Fields::new(packet);
         let kind = fields.byte().unwrap_or(0);
-        if kind == wire::INIT {
+        if kind == wire::INIT && !self.started {
             return self.init(len);
         }
         let Some(id) = fields.u32() else {
@@ -141,7 +142,7 @@ impl Sftp {
             }
             wire::STAT | wire::LSTAT => self.describe(id, resolve("", fields.path()?)),
             wire::FSTAT => match self.opened(fields.string()?) {
-                Some(Opened::File(path) | Opened::Folder(path, _)) => {
+                Some(Opened::File(path, _) | Opened::Folder(path, _)) => {
                     let path = path.clone();
                     self.describe(id, path)
                 }
@@ -161,26 +162,24 @@ impl Sftp {
                 if flags & (writes | wire::OPEN_TRUNCATE) != 0 {
                     return Some(self.create(id, &path, flags));
                 }
-                self.pending = Pending::Open(id, path.clone());
-                serve(Operation::Describe(Describe { path }))
+                self.look(id, path.clone(), Pending::Open(id, path))
             }
             wire::OPENDIR => {
                 let path = resolve("", fields.path()?);
-                self.pending = Pending::OpenFolder(id, path.clone());
-                serve(Operation::Describe(Describe { path }))
+                self.look(id, path.clone(), Pending::OpenFolder(id, path))
             }
             wire::READ => {
                 let handle = fields.string()?;
                 let offset = fields.u64()?;
                 let len = fields.u32()?.min(MAX_READ);
                 match self.opened(handle) {
-                    Some(Opened::File(path)) => {
-                        let name = file_name(path)?;
-                        self.pending = Pending::Read(id);
-                        let want = Want::Span {
-                            offset,
-                            length: Some(u64::from(len)),
+                    Some(Opened::File(path, found)) => {
+                        let Some(name) = file_name(path) else {
+                            return Some(self.fail(id, Status::NoSuchFile, "no such file"));
                         };
+                        let pinned = Pinned::to(found, offset, u64::from(len));
+                        self.pending = Pending::Read(id);
+                        let want = Want::Chosen(Box::new(pinned));
                         serve(Operation::Get(Get { name, want }))
                     }
                     Some(Opened::Folder(..)) => self.fail(id, Status::Failure, "a folder's handle"),
@@ -207,7 +206,7 @@ impl Sftp {
                 return self.change(kind, id, fields);
             }
             wire::FSETSTAT => match self.opened(fields.string()?) {
-                Some(Opened::File(path) | Opened::Folder(path, _)) => {
+                Some(Opened::File(path, _) | Opened::Folder(path, _)) => {
                     let path = path.clone();
                     let name = file_name(&path)?;
                     return self.set_stat(id, name, fields.attrs()?);
@@ -232,7 +231,9 @@ impl Sftp {
                 return self.fail(id, Status::Eof, "end of the folder");
             }
             (Some(Opened::Folder(path, paging)), Some(_)) => (path.clone(), paging.after.clone()),
-            (Some(Opened::File(_)), _) => return self.fail(id, Status::Failure, "a file's handle"),
+            (Some(Opened::File(..)), _) => {
+                return self.fail(id, Status::Failure, "a file's handle");
+            }
             _ => return self.stale(id),
         };
         let (Some(prefix), Some(slot)) = (folder_prefix(&path), slot) else {
@@ -256,8 +257,20 @@ impl Sftp {
 
     /// What `path` is, answered with its attributes.
     fn describe(&mut self, id: u32, path: String) -> Step {
-        self.pending = Pending::Describe(id);
-        serve(Operation::Describe(Describe { path }))
+        self.look(id, path, Pending::Describe(id))
+    }
+
+    /// What `path` is, answered as `pending` says; a name ferry takes
+    /// for none (a reserved `.ferry-` one, a NUL, a segment too long) is
+    /// not there.
+    fn look(&mut self, id: u32, path: String, pending: Pending) -> Step {
+        let describe = match file_name(&path) {
+            Some(name) => Describe::of(&name),
+            None if path.is_empty() => Describe::root(),
+            None => return self.fail(id, Status::NoSuchFile, "no such file"),
+        };
+        self.pending = pending;
+        serve(Operation::Describe(describe))
     }
 
     /// A status answered here.
@@ -297,7 +310,7 @@ impl Sftp {
         match (pending, reply) {
             (Pending::Describe(id), Reply::Described(found)) => wire::attrs(out, id, found),
             (Pending::Open(id, path), Reply::Described(found)) if !found.folder => {
-                self.open(out, id, Opened::File(path));
+                self.open(out, id, Opened::File(path, *found));
             }
             (Pending::OpenFolder(id, path), Reply::Described(found)) if found.folder => {
                 self.open(out, id, Opened::Folder(path, Paging::default()));
@@ -323,6 +336,12 @@ impl Sftp {
             }
             (Pending::Read(id), Reply::File { len, .. }) => {
                 wire::data_head(out, id, u32::try_from(*len).unwrap_or(MAX_READ));
+            }
+            (Pending::Read(id), Reply::Failed(failure))
+                if failure.kind == ErrorKind::PreconditionFailed =>
+            {
+                let why = "the file changed since it was opened: open it again";
+                wire::status(out, id, Status::Failure, why);
             }
             (pending, Reply::Failed(failure)) => {
                 let id = pending.id().unwrap_or(0);

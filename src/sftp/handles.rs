@@ -8,8 +8,9 @@ pub const MAX_HANDLES: usize = 64;
 /// What a handle stands for.
 #[derive(Debug)]
 pub(super) enum Opened {
-    /// A file open for reading.
-    File(String),
+    /// A file open for reading, and the version its reads are pinned to
+    /// (`pinned.rs`).
+    File(String, crate::model::Resource),
     /// A folder open for listing, and how far its listing has come.
     Folder(String, Paging),
     /// A file being written (`uploads.rs`): its upload session, and the
@@ -114,14 +115,22 @@ fn parse_handle(handle: &[u8]) -> Option<(usize, u32)> {
 mod tests {
     use super::*;
 
+    fn file() -> crate::model::Resource {
+        crate::model::Resource {
+            folder: false,
+            info: crate::model::FileInfo { size: 1, mtime: 1 },
+            stamp: crate::model::Stamp::default(),
+        }
+    }
+
     #[test]
     fn a_closed_handle_is_never_taken_for_the_next_in_its_slot() {
         let mut handles = Handles::default();
-        let first = handles.open(Opened::File("a".into())).unwrap();
+        let first = handles.open(Opened::File("a".into(), file())).unwrap();
         assert!(handles.close(&first));
-        let second = handles.open(Opened::File("b".into())).unwrap();
+        let second = handles.open(Opened::File("b".into(), file())).unwrap();
         assert_eq!(handles.slot_of(&first), None);
-        assert!(matches!(handles.get(&second), Some(Opened::File(name)) if name == "b"));
+        assert!(matches!(handles.get(&second), Some(Opened::File(name, _)) if name == "b"));
         assert!(!handles.close(&first));
         assert!(handles.get(b"garbage").is_none());
     }
@@ -130,8 +139,12 @@ mod tests {
     fn no_more_than_the_cap_are_open() {
         let mut handles = Handles::default();
         for n in 0..MAX_HANDLES {
-            assert!(handles.open(Opened::File(n.to_string())).is_some());
+            assert!(handles.open(Opened::File(n.to_string(), file())).is_some());
         }
-        assert!(handles.open(Opened::File("one more".into())).is_none());
+        assert!(
+            handles
+                .open(Opened::File("one more".into(), file()))
+                .is_none()
+        );
     }
 }

@@ -10,6 +10,7 @@
 //! changes.rs REMOVE, MKDIR, RMDIR, RENAME, SETSTAT: the tree's changes
 //! extended.rs OpenSSH's extensions: posix-rename, statvfs, limits
 //! listing.rs a folder's entries for READDIR, a page at a time
+//! pinned.rs  a READ's bytes only from the version its OPEN found
 //! uploads.rs files written: an upload session per open file, committed on CLOSE
 //! ```
 //!
@@ -22,6 +23,7 @@ pub mod codec;
 mod extended;
 mod handles;
 mod listing;
+mod pinned;
 mod uploads;
 pub mod wire;
 

@@ -350,7 +350,8 @@ pub fn data_head(out: &mut Vec<u8>, id: u32, len: u32) {
 /// field included), once that field is there.
 pub fn packet_len(input: &[u8]) -> Option<usize> {
     let len: [u8; 4] = input.get(..4)?.try_into().ok()?;
-    Some(u32::from_be_bytes(len) as usize + 4)
+    // Past what a `usize` holds (a 32-bit host): too long, whatever it is.
+    Some(usize::try_from(u32::from_be_bytes(len)).map_or(usize::MAX, |len| len.saturating_add(4)))
 }
 
 #[cfg(test)]

@@ -57,6 +57,11 @@ pub(super) fn answer(
                 false => attempt.reject().map_err(failed)?,
             }
         }
+        // Keys on tokens are not served yet; an open server lets in
+        // whoever comes, whatever it tries first.
+        ServEvent::PubkeyAuth(attempt) if !session.terms.access.is_on() => {
+            attempt.allow().map_err(failed)?;
+        }
         ServEvent::PubkeyAuth(attempt) => attempt.reject().map_err(failed)?,
         ServEvent::Authenticated => info!("SSH login from {}", session.peer),
         ServEvent::OpenSession(open) => {
@@ -75,7 +80,12 @@ pub(super) fn answer(
                     request.succeed().map_err(failed)?;
                     *session.sftp = Some(session.opened.remove(at));
                 }
-                _ => request.fail().map_err(failed)?,
+                // Another subsystem, or a second SFTP: told so, as a
+                // command is.
+                _ => {
+                    session.refused = Some(num);
+                    request.succeed().map_err(failed)?;
+                }
             }
         }
         ServEvent::SessionExec(request) => {

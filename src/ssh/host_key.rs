@@ -122,12 +122,14 @@ impl HostKey {
 fn keep(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let temp = dir.join(format!(".{KEY_FILE}.{}", std::process::id()));
+    // Named at random, made only if new: two nodes with one pid (pid 1 in
+    // containers) never write one file.
+    let suffix = u64::from_be_bytes(crate::access::tokens::random::<8>()?);
+    let temp = dir.join(format!(".{KEY_FILE}.{suffix:016x}"));
     let written = (|| {
         let mut file = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
             .open(&temp)?;
         file.write_all(bytes)?;

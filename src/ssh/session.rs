@@ -116,6 +116,10 @@ impl SshSession {
                 let n = room.len().min(self.ahead.len());
                 room[..n].copy_from_slice(&self.ahead[..n]);
                 self.ahead.drain(..n);
+                if self.ahead.is_empty() {
+                    // A session at rest holds no buffer of its own.
+                    self.ahead = Vec::new();
+                }
                 return Outcome::Done(n);
             }
             if let Err(outcome) = self.run(stream) {
@@ -127,7 +131,11 @@ impl SshSession {
             if self.eof {
                 return Outcome::Eof;
             }
-            if let Err(outcome) = self.read_socket(stream, spare) {
+            // No more ciphertext than `ahead` may take in plaintext.
+            let most = AHEAD_LIMIT
+                .saturating_sub(self.ahead.len())
+                .clamp(4096, spare.len());
+            if let Err(outcome) = self.read_socket(stream, &mut spare[..most]) {
                 return outcome;
             }
         }
@@ -153,6 +161,14 @@ impl SshSession {
                 .write_channel(channel, ChanData::Normal, &data[taken..])
             {
                 Ok(0) => {
+                    // A key exchange may wait for a step of ours (sunset
+                    // takes two to begin one).
+                    if let Err(outcome) = self.run(stream) {
+                        return outcome;
+                    }
+                    if self.window_open() {
+                        continue;
+                    }
                     // The window is shut, or a key exchange runs: what
                     // reopens it comes in from the peer.
                     let mut scratch = [0; 4096];
@@ -174,6 +190,17 @@ impl SshSession {
             0 => Outcome::WouldBlock,
             n => Outcome::Done(n),
         }
+    }
+
+    /// Whether the SFTP channel takes data now.
+    fn window_open(&self) -> bool {
+        let Some(channel) = &self.sftp else {
+            return false;
+        };
+        matches!(
+            self.runner.write_channel_ready(channel, ChanData::Normal),
+            Ok(Some(n)) if n > 0
+        )
     }
 
     /// Sends what sunset has sealed, as far as the socket takes it:
@@ -202,6 +229,13 @@ impl SshSession {
     /// `Done` once all is out, `WouldBlock` until then.
     pub fn finish(&mut self, stream: &TcpStream) -> Outcome {
         if !self.finishing {
+            // Ended once what is queued is out: sunset cannot queue the
+            // exit status behind a full buffer or a key exchange.
+            match self.send_held(stream) {
+                Outcome::Done(_) if self.holds_output() => return Outcome::WouldBlock,
+                outcome @ (Outcome::Closed | Outcome::Error(_)) => return outcome,
+                _ => {}
+            }
             self.finishing = true;
             if let Some(channel) = &self.sftp
                 && let Err(err) = self.runner.finish_channel(channel, Some(0))
@@ -309,12 +343,19 @@ impl SshSession {
                 Ok(Event::None | Event::Cli(_)) => false,
                 Err(err) => return Err(Outcome::Error(ssh_error(err))),
             };
+            // A step that only queued output (a key exchange begun: its
+            // drain, then its KEXINIT, each an `Event::None`) moved too.
+            let progressed = progressed || self.runner.is_output_pending();
             if let Some(num) = answering.refused {
                 self.refuse(num)?;
             }
-            if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
-                return Err(outcome);
-            }
+            let sent = match self.send_held(stream) {
+                outcome @ (Outcome::Closed | Outcome::Error(_)) => return Err(outcome),
+                Outcome::Done(n) => n,
+                _ => 0,
+            };
+            // Output the socket will not take yet is no progress to loop on.
+            let progressed = progressed && (sent > 0 || !self.runner.is_output_pending());
             if !progressed && self.runner.read_channel_ready().is_none() {
                 // What the last packet said of the channel (its EOF).
                 return self.take_channel_data();
@@ -347,12 +388,16 @@ impl SshSession {
         while let Some((num, kind, len)) = self.runner.read_channel_ready() {
             let sftp = self.sftp.as_ref().filter(|c| c.num() == num);
             let (Some(channel), ChanData::Normal) = (sftp, kind) else {
-                let other = self.opened.iter().find(|c| c.num() == num);
-                match other {
-                    Some(channel) => self.runner.discard_read_channel(channel),
-                    None => Ok(()),
-                }
-                .map_err(|err| Outcome::Error(ssh_error(err)))?;
+                let other = self.opened.iter().find(|c| c.num() == num).or(sftp);
+                let Some(channel) = other else {
+                    // Data for a channel this session holds no handle of:
+                    // sunset would keep it pending for ever.
+                    self.ended = Some("data on a channel already ended");
+                    return Ok(());
+                };
+                self.runner
+                    .discard_read_channel(channel)
+                    .map_err(|err| Outcome::Error(ssh_error(err)))?;
                 continue;
             };
             let at = self.ahead.len();
@@ -363,9 +408,13 @@ impl SshSession {
             {
                 Ok(n) => self.ahead.truncate(at + n),
                 Err(sunset::Error::ChannelEOF) => {
+                    // Data after the client's EOF: dropped, or sunset
+                    // would hold the packet (and all after it) for ever.
                     self.ahead.truncate(at);
                     self.eof = true;
-                    return Ok(());
+                    self.runner
+                        .discard_read_channel(channel)
+                        .map_err(|err| Outcome::Error(ssh_error(err)))?;
                 }
                 Err(err) => return Err(Outcome::Error(ssh_error(err))),
             }

@@ -328,3 +328,38 @@ fn df_tells_the_room_and_limits_are_offered() {
         .collect();
     assert!(numbers.len() >= 4 && numbers[0] > 0, "{stdout}");
 }
+
+#[test]
+fn nothing_out_of_reach_is_named_or_read() {
+    if !have_openssh() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[
+        ("public", &["read:reports-public/"]),
+        ("camera", &["write:drop/"]),
+    ];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    server.write_files(&["reports", "reports-public/a.csv", "drop/other.jpg"]);
+    let addr = server.sftp.unwrap();
+    let got = tempfile::tempdir().unwrap();
+    let fetch = |login: &Login, name: &str| {
+        login.sftp(&format!("get {name} {}/\nbye\n", got.path().display()))
+    };
+    // A grant on `reports-public/` reaches no `reports`.
+    let public = Login::with_password(addr, &tokens[0]);
+    let output = fetch(&public, "/reports");
+    assert!(!got.path().join("reports").exists(), "{}", said(&output));
+    let output = public.sftp("ls -l /reports\nbye\n");
+    assert!(!said(&output).contains("-rw-r--r--"), "{}", said(&output));
+    // A writer learns nothing of the files beside its own.
+    let camera = Login::with_password(addr, &tokens[1]);
+    let output = camera.sftp("ls -l /drop/other.jpg\nbye\n");
+    assert!(said(&output).contains("not found"), "{}", said(&output));
+    // ferry's own files are never there, even on an open server.
+    let server = sftp_server();
+    let open = Login::open(server.sftp.unwrap());
+    let output = fetch(&open, "/.ferry-ssh/ssh_host_ed25519_key");
+    assert!(!got.path().join("ssh_host_ed25519_key").exists(), "{}", said(&output));
+    let output = open.sftp("ls /.ferry-ssh\nbye\n");
+    assert!(said(&output).contains("not found"), "{}", said(&output));
+}
