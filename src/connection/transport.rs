@@ -156,6 +156,17 @@ impl Transport {
         }
     }
 
+    /// Whether the session took bytes from the peer that carried none for
+    /// the codec (SSH's keepalives), since the last call: the peer is
+    /// there, for the idle timeout.
+    pub(super) fn take_heard(&mut self) -> bool {
+        match self.session.as_deref_mut() {
+            None | Some(Session::Tls(_)) => false,
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.take_heard(),
+        }
+    }
+
     /// The TLS session must be a resumed one
     /// (`TlsSession::require_resumption`).
     pub(super) fn require_resumption(&mut self) {

@@ -356,6 +356,9 @@ impl Connection {
             // Logged in by its session (SSH's), before any request of it.
             self.held = Some(login);
         }
+        if self.transport.take_heard() {
+            self.timing.progressed(env.now, 0);
+        }
         match read {
             Outcome::Done(n) if behind => {
                 self.bytes_in += n as u64;

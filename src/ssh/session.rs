@@ -63,6 +63,10 @@ pub struct SshSession {
     ended: Option<&'static str>,
     /// The client ended the channel's input (or the whole connection).
     eof: bool,
+    /// Ciphertext came since the connection last asked: a peer alive
+    /// (its keepalives carry no channel data, and count for the idle
+    /// timeout all the same).
+    heard: bool,
     finishing: bool,
 }
 
@@ -81,6 +85,7 @@ impl SshSession {
             failures: 0,
             ended: None,
             eof: false,
+            heard: false,
             finishing: false,
         }
     }
@@ -91,6 +96,11 @@ impl SshSession {
     /// login grace time).
     pub fn is_handshaking(&self) -> bool {
         self.sftp.is_none() && !self.eof
+    }
+
+    /// Whether ciphertext came since the last call.
+    pub fn take_heard(&mut self) -> bool {
+        std::mem::take(&mut self.heard)
     }
 
     /// Who logged in, once.
@@ -289,7 +299,10 @@ impl SshSession {
             return Err(Outcome::WouldBlock);
         }
         match read_ciphertext(stream, spare) {
-            Outcome::Done(n) => self.feed(&spare[..n]),
+            Outcome::Done(n) => {
+                self.heard = true;
+                self.feed(&spare[..n])
+            }
             Outcome::Eof => {
                 self.runner.close_input();
                 self.eof = true;

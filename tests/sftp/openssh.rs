@@ -359,7 +359,11 @@ fn nothing_out_of_reach_is_named_or_read() {
     let server = sftp_server();
     let open = Login::open(server.sftp.unwrap());
     let output = fetch(&open, "/.ferry-ssh/ssh_host_ed25519_key");
-    assert!(!got.path().join("ssh_host_ed25519_key").exists(), "{}", said(&output));
+    assert!(
+        !got.path().join("ssh_host_ed25519_key").exists(),
+        "{}",
+        said(&output)
+    );
     let output = open.sftp("ls /.ferry-ssh\nbye\n");
     assert!(said(&output).contains("not found"), "{}", said(&output));
 }
