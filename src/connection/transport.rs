@@ -323,7 +323,9 @@ impl Transport {
             None => socket::send_content(&self.stream, body, offset, len),
             Some(Session::Tls(tls)) => seal_body(tls, &self.stream, (body, offset, len), scratch),
             #[cfg(feature = "sftp")]
-            Some(Session::Ssh(ssh)) => ssh_body(ssh, &self.stream, (body, offset, len), scratch),
+            Some(Session::Ssh(ssh)) => {
+                seal_body(&mut **ssh, &self.stream, (body, offset, len), scratch)
+            }
         }
     }
 
@@ -350,64 +352,66 @@ impl Transport {
     }
 }
 
-/// Sends what a TLS session can take of `len` bytes of `body` from
-/// `offset`: the file's bytes are read into `scratch` and sealed, once
-/// what the session held before has gone out.
+/// What a session that seals bytes does for a body sent through it:
+/// TLS's and SSH's alike.
+trait Sealing {
+    /// Sends what it holds, as far as the socket takes it.
+    fn send_held(&mut self, stream: &TcpStream) -> Outcome;
+    /// Whether sealed bytes still wait for the socket.
+    fn holds_output(&self) -> bool;
+    /// Seals what it takes of `data` and sends what it can.
+    fn seal(&mut self, stream: &TcpStream, data: &[u8]) -> Outcome;
+}
+
+impl Sealing for TlsSession {
+    fn send_held(&mut self, stream: &TcpStream) -> Outcome {
+        TlsSession::send_held(self, stream)
+    }
+    fn holds_output(&self) -> bool {
+        TlsSession::holds_output(self)
+    }
+    fn seal(&mut self, stream: &TcpStream, data: &[u8]) -> Outcome {
+        TlsSession::seal(self, stream, data)
+    }
+}
+
+#[cfg(feature = "sftp")]
+impl Sealing for SshSession {
+    fn send_held(&mut self, stream: &TcpStream) -> Outcome {
+        SshSession::send_held(self, stream)
+    }
+    fn holds_output(&self) -> bool {
+        SshSession::holds_output(self)
+    }
+    fn seal(&mut self, stream: &TcpStream, data: &[u8]) -> Outcome {
+        SshSession::seal(self, stream, data)
+    }
+}
+
+/// Sends what a session can take of `len` bytes of `body` from `offset`:
+/// the file's bytes are read into `scratch` (only from ranges found
+/// cached, as for `sendfile`) and sealed, once what the session held
+/// before has gone out, at most [`SEND_BUFFER_LIMIT`] at once.
 fn seal_body(
-    tls: &mut TlsSession,
+    session: &mut impl Sealing,
     stream: &TcpStream,
     (body, offset, len): (&Content, u64, usize),
     scratch: &mut [u8],
 ) -> Outcome {
-    if let outcome @ (Outcome::Closed | Outcome::Error(_)) = tls.send_held(stream) {
+    if let outcome @ (Outcome::Closed | Outcome::Error(_)) = session.send_held(stream) {
         return outcome;
     }
-    if tls.holds_output() {
+    if session.holds_output() {
         // Nothing more is read from the file until the socket drains.
         return Outcome::WouldBlock;
     }
-    match piece_of(body, offset, len, scratch) {
-        Ok(piece) => tls.seal(stream, piece),
-        Err(outcome) => outcome,
-    }
-}
-
-/// Reads up to `len` bytes of `body` from `offset` into `scratch`, for a
-/// session to seal: at most [`SEND_BUFFER_LIMIT`] at once.
-fn piece_of<'s>(
-    body: &Content,
-    offset: u64,
-    len: usize,
-    scratch: &'s mut [u8],
-) -> Result<&'s [u8], Outcome> {
     let piece = &mut scratch[..len.min(SEND_BUFFER_LIMIT)];
     match body.read_at(piece, offset) {
-        Ok(0) => Err(Outcome::Error(io::Error::new(
+        Ok(0) => Outcome::Error(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "file shrank while it was being sent",
-        ))),
-        Ok(n) => Ok(&piece[..n]),
-        Err(err) => Err(Outcome::Error(err)),
-    }
-}
-
-/// Sends what an SSH session's window takes of `len` bytes of `body` from
-/// `offset`: read into `scratch`, then sealed as the channel's data.
-#[cfg(feature = "sftp")]
-fn ssh_body(
-    ssh: &mut SshSession,
-    stream: &TcpStream,
-    (body, offset, len): (&Content, u64, usize),
-    scratch: &mut [u8],
-) -> Outcome {
-    if let outcome @ (Outcome::Closed | Outcome::Error(_)) = ssh.send_held(stream) {
-        return outcome;
-    }
-    if ssh.holds_output() {
-        return Outcome::WouldBlock;
-    }
-    match piece_of(body, offset, len, scratch) {
-        Ok(piece) => ssh.seal(stream, piece),
-        Err(outcome) => outcome,
+        )),
+        Ok(n) => session.seal(stream, &piece[..n]),
+        Err(err) => Outcome::Error(err),
     }
 }
