@@ -130,13 +130,13 @@ fn passed_sockets_are_served_by_every_worker() {
 fn a_passed_socket_with_an_unknown_name_is_refused() {
     let root = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut command = activated(&[&listener], "sftp");
+    let mut command = activated(&[&listener], "gopher");
     let output = serve_args(&mut command, root.path(), &[]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(
-            "socket activation: socket named \"sftp\" passed (name them ferry or http or s3 or ftp)"
+            "socket activation: socket named \"gopher\" passed (name them ferry or http or s3 or ftp or sftp)"
         ),
         "{stderr}"
     );
