@@ -284,6 +284,18 @@ impl Connection {
         conn
     }
 
+    /// Takes what the transport's session learned beside the bytes it
+    /// read: who logged in through it (SSH's login, before any request),
+    /// and that the peer is there (SSH's keepalives, for the idle timeout).
+    fn take_session_news(&mut self, now: Instant) {
+        if let Some(login) = self.transport.take_login() {
+            self.held = Some(login);
+        }
+        if self.transport.take_heard() {
+            self.timing.progressed(now, 0);
+        }
+    }
+
     /// The peer is a trusted load balancer: the connection must begin with
     /// a PROXY header, whose client becomes the connection's peer. Called
     /// before the first drive.

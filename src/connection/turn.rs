@@ -352,13 +352,7 @@ impl Connection {
         let want = self.read_size(*env.held_input).min(room);
         let (read_into, spare) = scratch[at..].split_at_mut(want);
         let read = self.transport.read(read_into, spare);
-        if let Some(login) = self.transport.take_login() {
-            // Logged in by its session (SSH's), before any request of it.
-            self.held = Some(login);
-        }
-        if self.transport.take_heard() {
-            self.timing.progressed(env.now, 0);
-        }
+        self.take_session_news(env.now);
         match read {
             Outcome::Done(n) if behind => {
                 self.bytes_in += n as u64;
