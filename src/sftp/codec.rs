@@ -98,7 +98,9 @@ impl Sftp {
             if whole || self.takes_write(input) {
                 return match self.write(input, len) {
                     Some((step, used)) => step.used(used),
-                    None if whole => self.status(len, 0, Status::BadMessage, "a malformed WRITE"),
+                    None if whole => self
+                        .fail(0, Status::BadMessage, "a malformed WRITE")
+                        .used(len),
                     None => Decoded::Incomplete,
                 };
             }
@@ -120,7 +122,9 @@ impl Sftp {
         }
         match self.request(kind, id, &mut fields) {
             Some(decoded) => decoded.used(len),
-            None => self.status(len, id, Status::BadMessage, "a malformed request"),
+            None => self
+                .fail(id, Status::BadMessage, "a malformed request")
+                .used(len),
         }
     }
 
@@ -285,11 +289,6 @@ impl Sftp {
 
     pub(super) fn stale(&mut self, id: u32) -> Step {
         self.fail(id, Status::Failure, "no such handle")
-    }
-
-    fn status(&mut self, len: usize, id: u32, code: Status, message: &str) -> Decoded {
-        wire::status(&mut self.answer, id, code, message);
-        Decoded::Answered(len)
     }
 
     /// Takes the answers given here (after [`Decoded::Answered`]).
