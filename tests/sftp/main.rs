@@ -4,6 +4,11 @@
 //! - `openssh`: logins (open, a token as the password, a wrong one),
 //!   reading files and folders' facts, `scp`, a shell or command refused
 //!   with a message, the host key kept and shown as `ssh-keygen` shows it;
+//! - `clients`: sshfs, rclone's and restic's sftp backends, paramiko, and
+//!   SFTP and HTTP on the same files (`PENDING` lines on stderr: what is
+//!   not served yet);
+//! - `attacks`: a huge packet length, many connections from one address,
+//!   paths and symlinks out of the root, legacy `scp` and forwarding;
 //! - `packets`: the SFTP codec on generated packets (its invariants shared
 //!   with the `sftp_packets` fuzz target).
 #![cfg(feature = "sftp")] // built with what it tests (Cargo.toml [features])
@@ -11,5 +16,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod attacks;
+mod clients;
 mod openssh;
 mod packets;
