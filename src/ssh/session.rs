@@ -34,7 +34,7 @@ use crate::access::Principal;
 use crate::wire::socket::{self, Outcome};
 
 use super::SshTerms;
-use super::events::{Answering, answer, ssh_error};
+use super::events::{Answering, Tries, answer, ssh_error};
 
 /// Most plaintext read ahead of the connection (see the module's docs).
 const AHEAD_LIMIT: usize = 256 * 1024;
@@ -58,7 +58,7 @@ pub struct SshSession {
     ahead: Vec<u8>,
     /// Who logged in, until the connection takes it.
     login: Option<Arc<Principal>>,
-    failures: u32,
+    tries: Tries,
     /// Why the session must end now.
     ended: Option<&'static str>,
     /// The client ended the channel's input (or the whole connection).
@@ -82,7 +82,7 @@ impl SshSession {
             held: Vec::new(),
             ahead: Vec::new(),
             login: None,
-            failures: 0,
+            tries: Tries::default(),
             ended: None,
             eof: false,
             heard: false,
@@ -346,7 +346,7 @@ impl SshSession {
                 sftp: &mut self.sftp,
                 opened: &mut self.opened,
                 login: &mut self.login,
-                failures: &mut self.failures,
+                tries: &mut self.tries,
                 ended: &mut self.ended,
                 refused: None,
             };

@@ -1,7 +1,8 @@
 //! OpenSSH's own clients (`sftp`, `scp`, `ssh`) against a test server's
 //! SFTP listener: host keys accepted and forgotten, no key of the machine's
-//! tried, a password (a token) given through `SSH_ASKPASS`, and each run
-//! bounded by `timeout`, so a session that never ends fails its test.
+//! tried, a password (a token) given through `SSH_ASKPASS` or keys made
+//! for the test (`make_key`) offered in order, and each run bounded by
+//! `timeout`, so a session that never ends fails its test.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,33 @@ pub struct Login {
     addr: SocketAddr,
     /// The script that says the password, if one is given.
     askpass: Option<PathBuf>,
+    /// Private keys offered, in this order (none: keys are not tried).
+    keys: Vec<PathBuf>,
+    /// The user name.
+    user: String,
     _dir: tempfile::TempDir,
+}
+
+/// Makes an ed25519 key pair named `name` in `dir` (`ssh-keygen`, no
+/// passphrase); the private key's path (the public one is beside it,
+/// `.pub`).
+pub fn make_key(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let output = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ssh-keygen runs");
+    assert!(output.status.success(), "{}", said(&output));
+    path
+}
+
+/// The public key's line of the private key at `key` (its `.pub` file).
+pub fn public_line(key: &Path) -> String {
+    let mut public = key.as_os_str().to_owned();
+    public.push(".pub");
+    std::fs::read_to_string(public).unwrap().trim().to_owned()
 }
 
 impl Login {
@@ -29,8 +56,25 @@ impl Login {
         Login {
             addr,
             askpass: None,
+            keys: Vec::new(),
+            user: "tester".into(),
             _dir: tempfile::tempdir().unwrap(),
         }
+    }
+
+    /// Logs in with the private keys `keys`, offered in this order (and
+    /// no password).
+    pub fn with_keys(addr: SocketAddr, keys: &[&Path]) -> Login {
+        Login {
+            keys: keys.iter().map(|key| key.to_path_buf()).collect(),
+            ..Login::open(addr)
+        }
+    }
+
+    /// The same login under the user name `user`.
+    pub fn user(mut self, user: &str) -> Login {
+        self.user = user.to_owned();
+        self
     }
 
     /// Logs in with `password` (a token).
@@ -43,6 +87,8 @@ impl Login {
         Login {
             addr,
             askpass: Some(script),
+            keys: Vec::new(),
+            user: "tester".into(),
             _dir: dir,
         }
     }
@@ -57,10 +103,19 @@ impl Login {
             .args(["-o", "StrictHostKeyChecking=no"])
             .args(["-o", "UserKnownHostsFile=/dev/null"])
             .args(["-o", "LogLevel=ERROR"])
-            .args(["-o", "PubkeyAuthentication=no"])
+            // Only the keys given, in their order; never an agent's.
+            .args(["-o", "IdentitiesOnly=yes"])
+            .env_remove("SSH_AUTH_SOCK")
             .args(["-o", "NumberOfPasswordPrompts=1"])
             .args(["-F", "/dev/null"])
             .stdin(Stdio::piped());
+        match self.keys.is_empty() {
+            true => command.args(["-o", "PubkeyAuthentication=no"]),
+            false => command.args(["-o", "PubkeyAuthentication=yes"]),
+        };
+        for key in &self.keys {
+            command.arg("-i").arg(key);
+        }
         match &self.askpass {
             Some(script) => {
                 command
@@ -79,7 +134,7 @@ impl Login {
     /// would forbid a password); its output.
     pub fn sftp(&self, commands: &str) -> Output {
         let mut command = self.command("sftp", "-P");
-        command.arg(format!("tester@{}", self.addr.ip()));
+        command.arg(format!("{}@{}", self.user, self.addr.ip()));
         run_with_input(command, commands)
     }
 
@@ -88,7 +143,7 @@ impl Login {
         let mut command = self.command("sftp", "-P");
         command
             .args(["-b", "-"])
-            .arg(format!("tester@{}", self.addr.ip()));
+            .arg(format!("{}@{}", self.user, self.addr.ip()));
         run_with_input(command, commands)
     }
 
@@ -96,7 +151,7 @@ impl Login {
     pub fn scp_get(&self, remote: &str, local: &Path) -> Output {
         let mut command = self.command("scp", "-P");
         command
-            .arg(format!("tester@{}:{remote}", self.addr.ip()))
+            .arg(format!("{}@{}:{remote}", self.user, self.addr.ip()))
             .arg(local);
         run_with_input(command, "")
     }
@@ -104,7 +159,9 @@ impl Login {
     /// Runs `ssh` with `args` (a command, say).
     pub fn ssh(&self, args: &[&str]) -> Output {
         let mut command = self.command("ssh", "-p");
-        command.arg(format!("tester@{}", self.addr.ip())).args(args);
+        command
+            .arg(format!("{}@{}", self.user, self.addr.ip()))
+            .args(args);
         run_with_input(command, "")
     }
 }
