@@ -1,6 +1,8 @@
 //! SFTP over SSH (docs/sftp.md), over real sockets, with OpenSSH's own
 //! clients (`sftp`, `scp`, `ssh`; `tests/support/sftp.rs`):
 //!
+//! - `logins`: SSH keys on tokens (`ferry token add --ssh-key`, `token
+//!   key`), `anonymous`, the throttle, the login grace time;
 //! - `openssh`: logins (open, a token as the password, a wrong one),
 //!   reading files and folders' facts, `scp`, a shell or command refused
 //!   with a message, the host key kept and shown as `ssh-keygen` shows it;
@@ -18,5 +20,6 @@ mod support;
 
 mod attacks;
 mod clients;
+mod logins;
 mod openssh;
 mod packets;

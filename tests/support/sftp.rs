@@ -1,7 +1,8 @@
 //! OpenSSH's own clients (`sftp`, `scp`, `ssh`) against a test server's
 //! SFTP listener: host keys accepted and forgotten, no key of the machine's
-//! tried, a password (a token) given through `SSH_ASKPASS`, and each run
-//! bounded by `timeout`, so a session that never ends fails its test.
+//! tried, a password (a token) given through `SSH_ASKPASS` or keys made
+//! for the test (`make_key`) offered in order, and each run bounded by
+//! `timeout`, so a session that never ends fails its test.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,33 @@ pub struct Login {
     addr: SocketAddr,
     /// The script that says the password, if one is given.
     askpass: Option<PathBuf>,
+    /// Private keys offered, in this order (none: keys are not tried).
+    keys: Vec<PathBuf>,
+    /// The user name.
+    user: String,
     _dir: tempfile::TempDir,
+}
+
+/// Makes an ed25519 key pair named `name` in `dir` (`ssh-keygen`, no
+/// passphrase); the private key's path (the public one is beside it,
+/// `.pub`).
+pub fn make_key(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let output = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ssh-keygen runs");
+    assert!(output.status.success(), "{}", said(&output));
+    path
+}
+
+/// The public key's line of the private key at `key` (its `.pub` file).
+pub fn public_line(key: &Path) -> String {
+    let mut public = key.as_os_str().to_owned();
+    public.push(".pub");
+    std::fs::read_to_string(public).unwrap().trim().to_owned()
 }
 
 impl Login {
@@ -29,8 +56,25 @@ impl Login {
         Login {
             addr,
             askpass: None,
+            keys: Vec::new(),
+            user: "tester".into(),
             _dir: tempfile::tempdir().unwrap(),
         }
+    }
+
+    /// Logs in with the private keys `keys`, offered in this order (and
+    /// no password).
+    pub fn with_keys(addr: SocketAddr, keys: &[&Path]) -> Login {
+        Login {
+            keys: keys.iter().map(|key| key.to_path_buf()).collect(),
+            ..Login::open(addr)
+        }
+    }
+
+    /// The same login under the user name `user`.
+    pub fn user(mut self, user: &str) -> Login {
+        self.user = user.to_owned();
+        self
     }
 
     /// Logs in with `password` (a token).
@@ -43,6 +87,8 @@ impl Login {
         Login {
             addr,
             askpass: Some(script),
+            keys: Vec::new(),
+            user: "tester".into(),
             _dir: dir,
         }
     }
@@ -61,22 +107,34 @@ impl Login {
             Some(_) => "BatchMode=no",
             None => "BatchMode=yes",
         };
+        let keys = match self.keys.is_empty() {
+            true => "PubkeyAuthentication=no",
+            false => "PubkeyAuthentication=yes",
+        };
         let options = [
             "StrictHostKeyChecking=no",
             "UserKnownHostsFile=/dev/null",
             "LogLevel=ERROR",
-            "PubkeyAuthentication=no",
+            // Only the keys given, in their order; never an agent's.
+            "IdentitiesOnly=yes",
+            keys,
             "NumberOfPasswordPrompts=1",
             batch,
         ];
-        options
+        let options = options
             .iter()
-            .flat_map(|option| ["-o".to_owned(), (*option).to_owned()])
-            .collect()
+            .flat_map(|option| ["-o".to_owned(), (*option).to_owned()]);
+        let keys = self
+            .keys
+            .iter()
+            .flat_map(|key| ["-o".to_owned(), format!("IdentityFile={}", key.display())]);
+        options.chain(keys).collect()
     }
 
-    /// Gives `command` (or the `ssh` it starts) the password, if any.
+    /// Gives `command` (or the `ssh` it starts) the password, if any,
+    /// and no agent's keys.
     pub fn give_password(&self, command: &mut Command) {
+        command.env_remove("SSH_AUTH_SOCK");
         if let Some(script) = &self.askpass {
             command
                 .env("SSH_ASKPASS", script)
@@ -88,9 +146,10 @@ impl Login {
     /// client that runs its own `ssh` takes it (restic's `sftp.command`).
     pub fn sftp_command_line(&self) -> String {
         format!(
-            "ssh -F /dev/null -p {} {} tester@{} -s sftp",
+            "ssh -F /dev/null -p {} {} {}@{} -s sftp",
             self.addr.port(),
             self.ssh_options().join(" "),
+            self.user,
             self.addr.ip()
         )
     }
@@ -113,7 +172,7 @@ impl Login {
     /// would forbid a password); its output.
     pub fn sftp(&self, commands: &str) -> Output {
         let mut command = self.command("sftp", "-P");
-        command.arg(format!("tester@{}", self.addr.ip()));
+        command.arg(format!("{}@{}", self.user, self.addr.ip()));
         run_with_input(command, commands)
     }
 
@@ -122,7 +181,7 @@ impl Login {
         let mut command = self.command("sftp", "-P");
         command
             .args(["-b", "-"])
-            .arg(format!("tester@{}", self.addr.ip()));
+            .arg(format!("{}@{}", self.user, self.addr.ip()));
         run_with_input(command, commands)
     }
 
@@ -132,7 +191,7 @@ impl Login {
         let mut command = self.command("scp", "-P");
         command
             .args(args)
-            .arg(format!("tester@{}:{remote}", self.addr.ip()))
+            .arg(format!("{}@{}:{remote}", self.user, self.addr.ip()))
             .arg(local);
         run_with_input(command, "")
     }
@@ -144,14 +203,16 @@ impl Login {
         command
             .args(args)
             .arg(local)
-            .arg(format!("tester@{}:{remote}", self.addr.ip()));
+            .arg(format!("{}@{}:{remote}", self.user, self.addr.ip()));
         run_with_input(command, "")
     }
 
     /// Runs `ssh` with `args` (a command, say).
     pub fn ssh(&self, args: &[&str]) -> Output {
         let mut command = self.command("ssh", "-p");
-        command.arg(format!("tester@{}", self.addr.ip())).args(args);
+        command
+            .arg(format!("{}@{}", self.user, self.addr.ip()))
+            .args(args);
         run_with_input(command, "")
     }
 
@@ -159,7 +220,7 @@ impl Login {
     pub fn sftp_raw(&self) -> RawSftp {
         let mut command = self.command("ssh", "-p");
         command
-            .arg(format!("tester@{}", self.addr.ip()))
+            .arg(format!("{}@{}", self.user, self.addr.ip()))
             .args(["-s", "sftp"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -296,7 +357,7 @@ impl Sshfs {
             .args(["-p", &login.addr.port().to_string(), "-F", "/dev/null"])
             .args(login.ssh_options())
             .args(extra)
-            .arg(format!("tester@{}:/", login.addr.ip()))
+            .arg(format!("{}@{}:/", login.user, login.addr.ip()))
             .arg(point.path())
             .stdin(Stdio::null());
         login.give_password(&mut command);
