@@ -91,7 +91,9 @@ impl Sftp {
                 None,
             );
         }
-        if input.get(4) == Some(&wire::WRITE) && self.started {
+        // A packet of no bytes has no type: the byte after its length is
+        // the next packet's.
+        if len > 4 && input.get(4) == Some(&wire::WRITE) && self.started {
             // Its data is the body of an APPEND: only its head is needed,
             // unless it is refused, which skips the whole packet.
             let whole = input.len() >= len;
@@ -407,7 +409,7 @@ impl Sftp {
     /// Its data must end it (not rclone's: taken, then refused at once, its
     /// `len` was used of a shorter input, a panic).
     fn takes_write(&self, input: &[u8], len: usize) -> bool {
-        let mut fields = Fields::new(input.get(9..).unwrap_or_default());
+        let mut fields = Fields::new(input.get(9..len.min(input.len())).unwrap_or_default());
         let (Some(handle), Some(offset), Some(n)) = (fields.string(), fields.u64(), fields.u32())
         else {
             return false;

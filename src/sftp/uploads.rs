@@ -53,7 +53,8 @@ impl Sftp {
     /// bytes): its data follows as the body of an APPEND to the handle's
     /// session, at the offset the file has come to.
     pub(super) fn write(&mut self, input: &[u8], len: usize) -> Option<(Step, usize)> {
-        let mut fields = Fields::new(input.get(5..)?);
+        // Its head within its packet: never the next packet's bytes.
+        let mut fields = Fields::new(input.get(5..len.min(input.len()))?);
         let id = fields.u32()?;
         let handle = fields.string()?;
         let offset = fields.u64()?;
