@@ -12,7 +12,8 @@
 //! An SSH connection has the login grace time (`--ssh-login-grace`) from
 //! its opening to its SFTP subsystem instead of the request-line
 //! deadline: its key exchange and login are its first request, and a
-//! person may be at the password prompt (OpenSSH's `LoginGraceTime`).
+//! person may be at the password prompt (OpenSSH's `LoginGraceTime`), so
+//! the grace time stands in for the idle timeout there too.
 //!
 //! A connection only records times here; the reactor keeps one timer-heap
 //! entry per connection at [`Connection::deadline`] and calls
@@ -125,11 +126,7 @@ impl Connection {
         let phase = match &self.state {
             // The PROXY header is the first part of the first request.
             State::ProxyHeader => Phase::PartialHeader,
-            State::AwaitHeader
-                if self.protocol() == Protocol::Sftp && self.transport.is_handshaking() =>
-            {
-                Phase::Login
-            }
+            State::AwaitHeader if self.transport.is_logging_in() => Phase::Login,
             // A TLS handshake is the first part of the first request.
             State::AwaitHeader if self.transport.is_handshaking() => Phase::PartialHeader,
             // Whole requests waiting behind queued output are not late.
@@ -195,7 +192,7 @@ impl Connection {
         match timing.clock {
             Clock::FirstByte(since) => idle.min(since + config.first_byte_timeout),
             Clock::Header(started) => idle.min(started + config.header_timeout),
-            Clock::Login(since) => idle.min(since + config.ssh_login_grace),
+            Clock::Login(since) => since + config.ssh_login_grace,
             Clock::Body { started, .. } if config.min_rate > 0 => {
                 idle.min(started + config.rate_window)
             }
@@ -247,7 +244,8 @@ impl Connection {
             }
             return None;
         }
-        if now >= timing.last_progress + config.idle_timeout {
+        let at_the_prompt = matches!(timing.clock, Clock::Login(_));
+        if now >= timing.last_progress + config.idle_timeout && !at_the_prompt {
             return Some(format!("no progress for {}", secs(config.idle_timeout)));
         }
         match timing.clock {

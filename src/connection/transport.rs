@@ -140,6 +140,16 @@ impl Transport {
         }
     }
 
+    /// Whether its session is SSH's, not logged in (or not at its
+    /// subsystem) yet: the login grace time bounds it.
+    pub(super) fn is_logging_in(&self) -> bool {
+        match self.session.as_deref() {
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.is_handshaking(),
+            _ => false,
+        }
+    }
+
     /// Begins `session` on a connection that spoke plaintext so far (FTP's
     /// `AUTH TLS`): the next bytes read are its handshake.
     pub(super) fn begin_tls(&mut self, session: UnbufferedServerConnection) {

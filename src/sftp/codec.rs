@@ -91,11 +91,9 @@ impl Sftp {
                 None,
             );
         }
-        // A packet of no bytes has no type: the byte after its length is
-        // the next packet's.
         if len > 4 && input.get(4) == Some(&wire::WRITE) && self.started {
-            // Its data is the body of an APPEND: only its head is needed,
-            // unless it is refused, which skips the whole packet.
+            // Its data is an APPEND's body: only its head is needed, unless it
+            // is refused (skipped whole). An empty packet (`len` 4) has no type.
             let whole = input.len() >= len;
             if whole || self.takes_write(input, len) {
                 return match self.write(input, len) {

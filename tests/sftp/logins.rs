@@ -256,3 +256,21 @@ fn a_connection_not_logged_in_within_the_grace_time_is_closed() {
     assert!(started.elapsed() >= grace, "closed before its time");
     assert!(started.elapsed() < PATIENCE, "closed by the grace time");
 }
+
+/// Before its login a connection has the grace time, not the idle
+/// timeout: a person at the password prompt sends nothing meanwhile.
+#[test]
+fn the_grace_time_not_the_idle_timeout_bounds_a_login() {
+    let grace = Duration::from_millis(1500);
+    let server = TestServer::start_with(|c| {
+        listen_sftp(c);
+        c.ssh_login_grace = grace;
+        c.idle_timeout = Duration::from_millis(200);
+    });
+    let started = Instant::now();
+    let mut at_the_prompt = TcpStream::connect(server.sftp.unwrap()).unwrap();
+    at_the_prompt.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").unwrap();
+    let sent = read_to_close(at_the_prompt);
+    assert!(sent.starts_with(b"SSH-2.0-"), "{sent:?}");
+    assert!(started.elapsed() >= grace, "cut by the idle timeout");
+}
