@@ -11,11 +11,10 @@
 
 use crate::support;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::tools::{check, have};
+use support::trees::{assert_same_tree, tree};
 use support::{TestServer, listen_ftp};
 
 /// Longest one tool's run may take (it ends by itself well before).
@@ -40,44 +39,6 @@ fn server_granting(tls: bool, grants: &[&str]) -> (TestServer, String, [tempfile
     (server, tokens[0].clone(), [certs, tokens_dir])
 }
 
-/// A tree to sync: nested folders, an empty file, a file of 3 MiB.
-fn tree(dir: &Path) {
-    std::fs::create_dir_all(dir.join("a/b")).unwrap();
-    std::fs::create_dir_all(dir.join("c")).unwrap();
-    std::fs::write(dir.join("a/one.txt"), b"one\n").unwrap();
-    std::fs::write(dir.join("a/b/big.bin"), support::pattern(3 << 20, 5)).unwrap();
-    std::fs::write(dir.join("c/three.txt"), b"three\n").unwrap();
-    std::fs::write(dir.join("empty"), b"").unwrap();
-}
-
-/// Every file under `dir`, by its path from `dir`, with its bytes.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut found = BTreeMap::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            match path.is_dir() {
-                true => folders.push(path),
-                false => {
-                    let bytes = std::fs::read(&path).unwrap();
-                    found.insert(path.strip_prefix(dir).unwrap().to_path_buf(), bytes);
-                }
-            }
-        }
-    }
-    found
-}
-
-fn assert_same_tree(left: &Path, right: &Path) {
-    let (left, right) = (files(left), files(right));
-    assert_eq!(
-        left.keys().collect::<Vec<_>>(),
-        right.keys().collect::<Vec<_>>()
-    );
-    assert!(left == right, "the same bytes");
-}
-
 /// `program` with `args`, bounded by [`STEP`]; its stdout, once it
 /// succeeded.
 fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
@@ -98,7 +59,7 @@ fn lftp_mirrors_a_tree_up_and_back_plain_and_over_ftps() {
     for tls in support::with_tls_where_built() {
         let (server, token, certs) = server(tls);
         let here = tempfile::tempdir().unwrap();
-        tree(&here.path().join("tree"));
+        tree(&here.path().join("tree"), 3 << 20);
         let security = lftp_security(tls, &certs[0]);
         let local = here.path().display();
         let script = format!(
@@ -147,7 +108,7 @@ fn lftp_mirrors_into_a_granted_folder_it_makes() {
         let root = server.root.path();
         assert_eq!(support::names_under(root), Vec::<String>::new());
         let here = tempfile::tempdir().unwrap();
-        tree(&here.path().join("tree"));
+        tree(&here.path().join("tree"), 3 << 20);
         std::fs::write(here.path().join("extra.csv"), b"t,v\n1,2\n").unwrap();
         let security = lftp_security(tls, &certs[0]);
         let local = here.path().display();
@@ -191,7 +152,7 @@ fn wget_fetches_a_tree_recursively() {
         return;
     }
     let (server, token, _certs) = server(false);
-    tree(&server.root.path().join("pub"));
+    tree(&server.root.path().join("pub"), 3 << 20);
     let here = tempfile::tempdir().unwrap();
     let url = format!("ftp://sync:{token}@{}/pub/", server.ftp.unwrap());
     let into = here.path().display().to_string();
@@ -212,7 +173,7 @@ fn rclone_copies_checks_and_syncs_plain_and_over_explicit_tls() {
         let (server, token, _certs) = server(tls);
         let here = tempfile::tempdir().unwrap();
         let local = here.path().join("tree");
-        tree(&local);
+        tree(&local, 3 << 20);
         let obscured = run("rclone", &["obscure", &token], &[]);
         let ftp = server.ftp.unwrap();
         let port = ftp.port().to_string();

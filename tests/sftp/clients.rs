@@ -6,52 +6,14 @@
 //! the test's stderr, with the request that was refused, and the test goes
 //! on with the rest: a refusal other than that one fails it.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::sftp::{Login, Sshfs, have_openssh, have_sshfs, said};
 use crate::support::tools::{check, have, python, python_has};
+use crate::support::trees::{assert_same_tree, files, tree};
 use crate::support::{PATIENCE, TestServer, http, listen_http, listen_sftp, pattern, tokens};
-
-/// A tree of a few files and folders (one of 300 kB, one empty) in `dir`.
-fn tree(dir: &Path) {
-    std::fs::create_dir_all(dir.join("a/b")).unwrap();
-    std::fs::create_dir_all(dir.join("c")).unwrap();
-    std::fs::write(dir.join("a/one.txt"), b"one\n").unwrap();
-    std::fs::write(dir.join("a/b/big.bin"), pattern(300_000, 5)).unwrap();
-    std::fs::write(dir.join("c/three.txt"), b"three\n").unwrap();
-    std::fs::write(dir.join("empty"), b"").unwrap();
-}
-
-/// Every file under `dir`, by its path from `dir`, with its bytes.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut found = BTreeMap::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            match path.is_dir() {
-                true => folders.push(path),
-                false => {
-                    let bytes = std::fs::read(&path).unwrap();
-                    found.insert(path.strip_prefix(dir).unwrap().to_path_buf(), bytes);
-                }
-            }
-        }
-    }
-    found
-}
-
-fn assert_same_tree(left: &Path, right: &Path) {
-    let (left, right) = (files(left), files(right));
-    assert_eq!(
-        left.keys().collect::<Vec<_>>(),
-        right.keys().collect::<Vec<_>>()
-    );
-    assert!(left == right, "the same bytes");
-}
 
 /// Waits until `right` holds what `left` does: sshfs sends a file's
 /// `CLOSE` (the commit) after `cp` has returned (FUSE's release is
@@ -93,7 +55,7 @@ fn sshfs_copies_moves_removes_and_df_shows_the_quota() {
     server.write_files(&["old/a.txt", "old/b.txt"]);
     let here = tempfile::tempdir().unwrap();
     let local = here.path().join("tree");
-    tree(&local);
+    tree(&local, 300_000);
     let login = Login::with_password(server.sftp.unwrap(), &tokens[0]);
     let mount = Sshfs::mount(&login, &[]);
 
@@ -196,7 +158,7 @@ fn rclone_copies_checks_and_syncs_and_http_serves_the_same_bytes() {
     let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
     let here = tempfile::tempdir().unwrap();
     let local = here.path().join("tree");
-    tree(&local);
+    tree(&local, 300_000);
     let obscured = check(&run("rclone", &["obscure", &tokens[0]], &[]), "obscure");
     let port = server.sftp.unwrap().port().to_string();
     // No `shell_type`: rclone asks for a shell once, is refused, and goes
@@ -281,7 +243,7 @@ fn restic_backs_up_checks_and_restores_over_sftp() {
     let login = Login::open(server.sftp.unwrap());
     let here = tempfile::tempdir().unwrap();
     let local = here.path().join("tree");
-    tree(&local);
+    tree(&local, 300_000);
     let command = format!("sftp.command={}", login.sftp_command_line());
     let repo = "sftp:tester@127.0.0.1:/backups";
     let env = [("RESTIC_PASSWORD", "not a secret")];

@@ -17,6 +17,7 @@ pub mod tmpfs;
 pub mod tls;
 pub mod tokens;
 pub mod tools;
+pub mod trees;
 
 /// Whether this build has TLS (a test of TLS runs its plain part alone
 /// where it has not, and says so: [`with_tls_where_built`]).
