@@ -204,6 +204,7 @@ fn operation(request: Request) -> Operation {
             commit: false,
             checksum: None,
             size: None,
+            anywhere: false,
         }),
         Request::Commit { id, mtime } => Operation::Commit(ops::Commit { id, mtime }),
         Request::Abort { id } => Operation::Abort(ops::Abort { id }),

@@ -50,8 +50,8 @@ pub(super) enum Pending {
     ReadFolder(u32, usize, Arc<Mutex<Listed>>),
     /// `OPEN` for writing: its upload session begun.
     Create(u32),
-    /// `WRITE`: its bytes staged in the handle's session (`len` of them).
-    Write(u32, usize, u64),
+    /// `WRITE`: its bytes staged in the handle's session (in its slot).
+    Write(u32, usize),
     /// `CLOSE` of a file written: its session committed.
     Commit(u32, usize),
     /// `CLOSE` of a file a write failed in: its session let go.
@@ -406,13 +406,12 @@ impl Sftp {
     /// refused (after its whole packet has come).
     fn takes_write(&self, input: &[u8]) -> bool {
         let mut fields = Fields::new(input.get(9..).unwrap_or_default());
-        let (Some(handle), Some(offset), Some(_)) = (fields.string(), fields.u64(), fields.u32())
-        else {
+        let (Some(handle), Some(_), Some(_)) = (fields.string(), fields.u64(), fields.u32()) else {
             return false;
         };
         matches!(
             self.opened(handle),
-            Some(Opened::Upload { received, failed: false, .. }) if *received == offset
+            Some(Opened::Upload { failed: false, .. })
         )
     }
 }

@@ -18,11 +18,14 @@ pub(super) enum Opened {
     Upload {
         /// The session's id.
         session: String,
-        /// Bytes staged: where the next `WRITE` must be.
+        /// Bytes staged: up to the highest end written.
         received: u64,
         /// A write failed: the file is not stored at its `CLOSE`, whatever
         /// came after, and its session is let go.
         failed: bool,
+        /// A write went elsewhere than at the end: its bytes are staged
+        /// anywhere from then on, the CRC computed at the commit.
+        scattered: bool,
     },
 }
 

@@ -1,7 +1,10 @@
 //! Files written over SFTP: an `OPEN` for writing begins one of the serve
 //! layer's upload sessions (its temp file, quota counted as bytes come,
-//! the reserve), each `WRITE` appends its data as the session's next bytes,
-//! and `CLOSE` commits it (the rename, its CRC record, hooks, the flush
+//! the reserve), each `WRITE` stages its data at its offset in the
+//! session (an APPEND: at the end as it comes in order, with its CRC-32C
+//! running; anywhere else, before or past the end, a hole reading as
+//! zeros, only the growth counted, the CRC computed at the commit), and
+//! `CLOSE` commits it (the rename, its CRC record, hooks, the flush
 //! before the answer): readers see the old file or the new one, never a
 //! mix, and a connection cut before `CLOSE` leaves the old file, its bytes
 //! kept as an upload session.
@@ -10,11 +13,11 @@
 //! lets its session go and answers that it was not stored, so a client
 //! that went on writing after the failure never finds a file with a hole.
 //!
-//! Served so far: a file written whole, in order (what OpenSSH's `put`,
-//! `scp` and rclone do), opened with `TRUNCATE` (or made with `CREATE`
-//! where none is there). A write elsewhere than where the file has come to,
-//! an `APPEND` open, or a write into a file in place without `TRUNCATE`
-//! (sshfs's) is refused (`SSH_FX_OP_UNSUPPORTED`) and changes nothing.
+//! Served so far: a file written from nothing (`TRUNCATE`, or `CREATE`
+//! where none is there), its writes anywhere in any order (OpenSSH's
+//! `put`, `scp`, rclone; paramiko's and `dd`'s seeks; sshfs's pipelines).
+//! An `APPEND` open, or a write into a file in place without `TRUNCATE`
+//! (sshfs's), is refused (`SSH_FX_OP_UNSUPPORTED`) and changes nothing.
 
 use crate::ftp::path::file_name;
 use crate::serve::ops::{Abort, Append, Upload};
@@ -51,7 +54,8 @@ impl Sftp {
 
     /// `WRITE`, decoded from its head alone (`input`; the packet is `len`
     /// bytes): its data follows as the body of an APPEND to the handle's
-    /// session, at the offset the file has come to.
+    /// session, at its offset wherever that is (before or past the end, a
+    /// hole reading as zeros).
     pub(super) fn write(&mut self, input: &[u8], len: usize) -> Option<(Step, usize)> {
         let mut fields = Fields::new(input.get(5..)?);
         let id = fields.u32()?;
@@ -70,10 +74,17 @@ impl Sftp {
                     session,
                     received,
                     failed: false,
+                    scattered,
                 }),
-            ) if *received == offset => {
+            ) => {
+                // In order, the session's CRC runs as bytes come; once one
+                // is written elsewhere, it is computed at the commit.
+                let anywhere = *scattered || *received != offset;
                 let id_of = session.clone();
-                self.pending = Pending::Write(id, slot, data as u64);
+                if let Some(Opened::Upload { scattered, .. }) = self.handles.at(slot) {
+                    *scattered = anywhere;
+                }
+                self.pending = Pending::Write(id, slot);
                 serve(Operation::Append(Append {
                     id: id_of,
                     offset,
@@ -81,14 +92,12 @@ impl Sftp {
                     commit: false,
                     checksum: None,
                     size: None,
+                    anywhere,
                 }))
             }
-            (Some(slot), Some(Opened::Upload { failed, .. })) => {
-                let why = match failed {
-                    true => "an earlier write to this file failed: it will not be stored",
-                    false => "writes in order only: this one is not where the file has come to",
-                };
+            (Some(slot), Some(Opened::Upload { failed: true, .. })) => {
                 self.fail_upload(slot);
+                let why = "an earlier write to this file failed: it will not be stored";
                 // Its data is skipped with the packet.
                 return Some((self.fail(id, Status::Failure, why), len));
             }
@@ -107,11 +116,13 @@ impl Sftp {
             session,
             received,
             failed,
+            scattered,
         }) = self.handles.at(slot)
         else {
             return self.stale(id);
         };
         let (session, received, failed) = (session.clone(), *received, *failed);
+        let anywhere = *scattered;
         if failed {
             self.pending = Pending::Discard(id, slot);
             return serve(Operation::Abort(Abort { id: session }));
@@ -124,6 +135,7 @@ impl Sftp {
             commit: true,
             checksum: None,
             size: Some(received),
+            anywhere,
         }))
     }
 
@@ -147,16 +159,17 @@ impl Sftp {
                     session: info.id.clone(),
                     received: info.received,
                     failed: false,
+                    scattered: false,
                 };
                 self.open(out, *id, opened);
             }
-            (Pending::Write(id, slot, len), Reply::Appended { .. }) => {
+            (Pending::Write(id, slot), Reply::Appended { received: now, .. }) => {
                 if let Some(Opened::Upload { received, .. }) = self.handles.at(*slot) {
-                    *received += len;
+                    *received = *now;
                 }
                 wire::status(out, *id, Status::Ok, "written");
             }
-            (Pending::Write(_, slot, _), Reply::Failed(_)) => {
+            (Pending::Write(_, slot), Reply::Failed(_)) => {
                 self.fail_upload(*slot);
                 return false;
             }

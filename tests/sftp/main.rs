@@ -4,6 +4,8 @@
 //! - `openssh`: logins (open, a token as the password, a wrong one),
 //!   reading files and folders' facts, `scp`, a shell or command refused
 //!   with a message, the host key kept and shown as `ssh-keygen` shows it;
+//! - `writes`: paramiko's writes anywhere in a file (random offsets, out
+//!   of order, pipelined), a quota, a file never closed;
 //! - `packets`: the SFTP codec on generated packets (its invariants shared
 //!   with the `sftp_packets` fuzz target).
 #![cfg(feature = "sftp")] // built with what it tests (Cargo.toml [features])
@@ -13,3 +15,4 @@ mod support;
 
 mod openssh;
 mod packets;
+mod writes;

@@ -67,6 +67,7 @@ fn parts_are_staged_apart_replaced_by_number_and_completed_as_chosen() {
                 ttl: None,
                 size: None,
                 ahead: None,
+                anywhere: false,
             },
             &mut |_| true,
         );

@@ -42,6 +42,7 @@ fn asking(offset: u64, len: u64, ahead: Option<Quota>) -> Appending {
         ttl: Some(ttl()),
         size: None,
         ahead,
+        anywhere: false,
     }
 }
 

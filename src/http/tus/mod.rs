@@ -221,6 +221,7 @@ fn operation(
                 commit: true,
                 checksum: fields.checksum,
                 size: fields.length,
+                anywhere: false,
             })
         }
     })

@@ -66,6 +66,7 @@ impl Operate for Resume {
                     size: None,
                     // A length to come: counted write by write.
                     ahead: None,
+                    anywhere: false,
                 };
                 Ok(sessions.append(&session.id, asked, &mut |_| true)?)
             });

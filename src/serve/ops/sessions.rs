@@ -121,6 +121,7 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
                     ttl: None,
                     size: None,
                     ahead: Some(writer.quota().unwrap_or_default()),
+                    anywhere: false,
                 };
                 let (checksum, commit) = (first.checksum, Some(user));
                 append_now(ctx, &session.id, asked, checksum, commit, |_| Ok(()))
@@ -235,6 +236,10 @@ pub struct Append {
     /// The upload's size, declared with these bytes where it was begun
     /// without one (tus's creation-defer-length).
     pub size: Option<u64>,
+    /// The bytes go at `offset` wherever that is, before or past where
+    /// the upload stands (SFTP's `WRITE`): only what they add past its
+    /// end counts against the quotas (`Appending::anywhere`).
+    pub anywhere: bool,
 }
 
 impl Operate for Append {
@@ -269,6 +274,7 @@ impl Operate for Append {
                 len,
                 checksum,
                 size,
+                anywhere,
                 ..
             } = self;
             let fits = check_size(ctx.config, size.unwrap_or(0).max(reach))
@@ -287,6 +293,7 @@ impl Operate for Append {
                 ttl,
                 size,
                 ahead: Some(who.quota().unwrap_or_default()),
+                anywhere,
             };
             append_now(ctx, &id, asked, checksum, commit, |session| {
                 authorize_session(&who, session.name.as_str())

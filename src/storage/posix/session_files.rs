@@ -708,6 +708,12 @@ pub(super) fn record_staged(file: &File, len: u64, crc: u32) {
     let _ = rustix::fs::fsetxattr(file, STAGED_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
 }
 
+/// Forgets the CRC recorded on a data file: bytes are about to be written
+/// into what it covers (SFTP's writes anywhere), so it no longer holds.
+pub(super) fn forget_staged(file: &File) {
+    let _ = rustix::fs::fremovexattr(file, STAGED_ATTRIBUTE);
+}
+
 /// The CRC-32C of the first `len` bytes of a data file: from its record
 /// where that covers them, reading only the bytes staged after the record
 /// (an APPEND cut off by a crash), or all of them if there is no record.

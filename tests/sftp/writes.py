@@ -1,0 +1,93 @@
+"""paramiko's writes against ferry's SFTP listener (tests/sftp/writes.rs).
+
+python3 writes.py PORT PASSWORD MODE NAME [LOCAL]: PASSWORD "-" for none;
+MODE one of the functions below; LOCAL, where given, receives the bytes
+the file should now hold. Prints what the Rust test checks."""
+
+import os
+import random
+import sys
+
+import paramiko
+
+
+def connect(port, password):
+    transport = paramiko.Transport(("127.0.0.1", port))
+    transport.start_client(timeout=30)  # the host key is a test's own
+    if password == "-":
+        transport.auth_none("tester")
+    else:
+        transport.auth_password("tester", password)
+    return transport, paramiko.SFTPClient.from_transport(transport)
+
+
+def pattern(n, seed):
+    rng = random.Random(seed)
+    return bytes(rng.getrandbits(8) for _ in range(n))
+
+
+def scattered(sftp, name):
+    """Chunks written in a random order, pipelined, a hole left before
+    the last; returns the bytes the file should hold."""
+    data = bytearray(pattern(300_000, 7))
+    chunks = [(at, min(at + 32_768, len(data))) for at in range(0, len(data), 32_768)]
+    random.Random(1).shuffle(chunks)
+    with sftp.open(name, "wb") as f:
+        f.set_pipelined(True)
+        for start, end in chunks:
+            f.seek(start)
+            f.write(bytes(data[start:end]))
+        f.seek(400_000)  # past the end: 100,000 zeros, then 5 bytes
+        f.write(b"tail!")
+    return bytes(data) + bytes(100_000) + b"tail!"
+
+
+def backwards(sftp, name):
+    """`dd seek=`-like: a block at 1 MiB first, then the start, unpipelined."""
+    with sftp.open(name, "wb") as f:
+        f.seek(1 << 20)
+        f.write(b"B" * 4096)
+        f.seek(0)
+        f.write(b"A" * 4096)
+    return b"A" * 4096 + bytes((1 << 20) - 4096) + b"B" * 4096
+
+
+def past_quota(sftp, name):
+    """A write far past the quota is refused, and so is the CLOSE."""
+    f = sftp.open(name, "wb")
+    f.write(b"small")
+    try:
+        f.seek(5_000_000)
+        f.write(b"too far")
+        print("written")
+    except IOError as err:
+        print("write refused:", err)
+    try:
+        f.close()
+        print("closed")
+    except IOError as err:
+        print("close refused:", err)
+
+
+def never_closed(sftp, name):
+    """Bytes written and the connection cut without CLOSE."""
+    f = sftp.open(name, "wb")
+    f.write(b"never stored")
+    f.seek(100)
+    f.write(b"!")
+    sftp.stat(name)  # a round trip: the writes are answered
+    print("cut", flush=True)
+    os._exit(0)  # no CLOSE: paramiko's would come as `f` is dropped
+
+
+def main():
+    port, password, mode, name = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    transport, sftp = connect(port, password)
+    expected = globals()[mode](sftp, name)
+    if len(sys.argv) > 5 and expected is not None:
+        with open(sys.argv[5], "wb") as out:
+            out.write(expected)
+    transport.close()
+
+
+main()

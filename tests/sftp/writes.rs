@@ -1,0 +1,105 @@
+//! Writes anywhere in a file open for writing (docs/sftp.md, Uploads),
+//! with paramiko (`writes.py` beside this file): random-offset,
+//! out-of-order and pipelined writes, holes read as zeros, each file
+//! byte-equal over HTTP once closed; a write past a quota refused with
+//! nothing stored; a file never closed leaves the old one to readers.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+
+use crate::support::tools::{check, python_has};
+use crate::support::{PATIENCE, TestServer, listen_http, listen_sftp, tokens};
+
+const SCRIPT: &str = include_str!("writes.py");
+
+/// Whether paramiko is here; says why not.
+fn have_paramiko() -> bool {
+    python_has("paramiko", "pip install paramiko==5.1.0")
+        && crate::support::tools::have("timeout", &["--version"], "coreutils")
+}
+
+/// Runs `writes.py` in `mode` on `name` (as `password`'s, `-`: none); its
+/// output, and the bytes it says the file should hold.
+fn paramiko(sftp: SocketAddr, password: &str, mode: &str, name: &str) -> (String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected");
+    let output = Command::new("timeout")
+        .arg(PATIENCE.as_secs().to_string())
+        .args(["python3", "-c", SCRIPT])
+        .args([&sftp.port().to_string(), password, mode, name])
+        .arg(&expected)
+        .output()
+        .unwrap();
+    let said = check(&output, &format!("paramiko {mode}"));
+    (said, std::fs::read(&expected).unwrap_or_default())
+}
+
+/// The body of an HTTP GET of `name`.
+fn http_get(http: SocketAddr, name: &str) -> Vec<u8> {
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let ask = format!("GET /{name} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(ask.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let head_end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&answer[..head_end]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{name}: {head}");
+    answer.split_off(head_end + 4)
+}
+
+fn server() -> TestServer {
+    TestServer::start_with(|c| {
+        listen_sftp(c);
+        listen_http(c);
+    })
+}
+
+#[test]
+fn writes_anywhere_land_where_asked_pipelined_or_not() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    let (sftp, http) = (server.sftp.unwrap(), server.http.unwrap());
+    for (mode, name) in [("scattered", "scattered.bin"), ("backwards", "d/dd.bin")] {
+        let (_, expected) = paramiko(sftp, "-", mode, &format!("/{name}"));
+        assert!(!expected.is_empty(), "{mode}");
+        let stored = std::fs::read(server.path(name)).unwrap();
+        assert!(stored == expected, "{mode}: {} bytes stored", stored.len());
+        assert!(http_get(http, name) == expected, "{mode}: over HTTP");
+    }
+    assert!(crate::support::temp_files(server.path("").as_path()).is_empty());
+}
+
+#[test]
+fn a_file_never_closed_leaves_the_old_one() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    std::fs::write(server.path("kept.txt"), b"the old bytes").unwrap();
+    let (said, _) = paramiko(server.sftp.unwrap(), "-", "never_closed", "/kept.txt");
+    assert!(said.contains("cut"), "{said}");
+    let http = server.http.unwrap();
+    assert_eq!(http_get(http, "kept.txt"), b"the old bytes");
+}
+
+#[test]
+fn a_write_past_the_quota_is_refused_and_nothing_is_stored() {
+    if !have_paramiko() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("writer", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], |c| {
+        listen_sftp(c);
+        tokens::set_quota(c, 0, "100000");
+    });
+    let (said, _) = paramiko(server.sftp.unwrap(), &tokens[0], "past_quota", "/big.bin");
+    assert!(said.contains("write refused"), "{said}");
+    // paramiko says nothing of a refused CLOSE (its `close` swallows it).
+    assert!(!said.contains("written"), "{said}");
+    assert!(!server.path("big.bin").exists(), "{said}");
+    assert_eq!(tokens::used_by(&server, &tokens[0]), 0, "{said}");
+}
