@@ -15,7 +15,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ftp::path::{file_name, folder_prefix, resolve};
-use crate::serve::ops::{Describe, Get, List};
+use crate::serve::ops::{Describe, Get, List, being_written};
 use crate::serve::terms::Page;
 use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Request, Scope, Want};
 
@@ -459,22 +459,6 @@ fn refused(message: String, skip: Option<(usize, Body)>) -> Decoded {
         message,
         skip,
     })
-}
-
-/// What a file being written is said to be: the bytes it holds so far,
-/// written now.
-fn being_written(received: u64) -> crate::model::Resource {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs() as i64);
-    crate::model::Resource {
-        folder: false,
-        info: crate::model::FileInfo {
-            size: received,
-            mtime: now,
-        },
-        stamp: crate::model::Stamp::default(),
-    }
 }
 
 /// The status a failure is answered with.

@@ -13,14 +13,17 @@
 //! lets its session go and answers that it was not stored, so a client
 //! that went on writing after the failure never finds a file with a hole.
 //!
-//! Served so far: a file written from nothing (`TRUNCATE`, or `CREATE`
-//! where none is there), its writes anywhere in any order (OpenSSH's
-//! `put`, `scp`, rclone; paramiko's and `dd`'s seeks; sshfs's pipelines).
-//! An `APPEND` open, or a write into a file in place without `TRUNCATE`
-//! (sshfs's), is refused (`SSH_FX_OP_UNSUPPORTED`) and changes nothing.
+//! The session is the upload kept for the token and name (as FTP keeps a
+//! cut `STOR`'s: `serve/ops/resume.rs`), begun holding nothing
+//! (`TRUNCATE`: `put`, `scp`, rclone), the file's bytes (an open in place
+//! without `TRUNCATE`: sshfs's, editors'; it needs `read` on the file), or
+//! what was kept (`APPEND`: `reput`, `put -a`); a connection cut before
+//! `CLOSE` leaves it there to go on with. Two handles of one token open
+//! on one name share it. An `EXCL` open is refused
+//! (`SSH_FX_OP_UNSUPPORTED`) and changes nothing.
 
 use crate::ftp::path::file_name;
-use crate::serve::ops::{Abort, Append, Upload};
+use crate::serve::ops::{Abort, Append, Reopen, Seed};
 use crate::serve::{Operation, Reply};
 
 use super::codec::{Pending, Sftp, Step, serve};
@@ -28,28 +31,23 @@ use super::handles::Opened;
 use super::wire::{self, Fields, Status};
 
 impl Sftp {
-    /// `OPEN` with `flags` that write: an upload session begun for `path`.
+    /// `OPEN` with `flags` that write: the upload kept for the token and
+    /// name, holding nothing (`TRUNCATE`), what was kept (`APPEND`), or
+    /// the file's bytes (an open in place).
     pub(super) fn create(&mut self, id: u32, path: &str, flags: u32) -> Step {
-        if flags & wire::OPEN_APPEND != 0 {
-            return self.unsupported(id, "appending to a file is not served yet");
-        }
         if flags & wire::OPEN_EXCLUDE != 0 {
             return self.unsupported(id, "making a file only if absent is not served yet");
-        }
-        if flags & wire::OPEN_TRUNCATE == 0 {
-            return self.unsupported(id, "writing into a file in place is not served yet");
         }
         let Some(name) = file_name(path) else {
             return self.fail(id, Status::Failure, "not a file name ferry takes");
         };
+        let seed = match flags {
+            _ if flags & wire::OPEN_TRUNCATE != 0 => Seed::Nothing,
+            _ if flags & wire::OPEN_APPEND != 0 => Seed::Kept,
+            _ => Seed::File,
+        };
         self.pending = Pending::Create(id);
-        serve(Operation::Upload(Upload {
-            name,
-            size: None,
-            crc: None,
-            meta: None,
-            first: None,
-        }))
+        serve(Operation::Reopen(Reopen { name, seed }))
     }
 
     /// `WRITE`, decoded from its head alone (`input`; the packet is `len`

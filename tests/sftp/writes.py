@@ -80,11 +80,48 @@ def never_closed(sftp, name):
     os._exit(0)  # no CLOSE: paramiko's would come as `f` is dropped
 
 
+def in_place(sftp, name):
+    """An open without TRUNCATE (sshfs's, `r+`) of "0123456789": bytes
+    written into it and past its end."""
+    with sftp.open(name, "r+") as f:
+        f.seek(3)
+        f.write(b"abc")
+        f.seek(12)
+        f.write(b"Z")
+    return b"012abc6789\0\0Z"
+
+
+def appended(sftp, name):
+    """An APPEND open (`a`) of "0123456789": written at its end."""
+    with sftp.open(name, "a") as f:
+        f.write(b"+more")
+    return b"0123456789+more"
+
+
+def cut_midway(sftp, name):
+    """The first half of the file named by the last argument, then a cut."""
+    with open(sys.argv[5], "rb") as source:
+        data = source.read()
+    f = sftp.open(name, "wb")
+    f.write(data[: len(data) // 2])
+    sftp.stat(name)  # a round trip: the writes are answered
+    print("cut", flush=True)
+    os._exit(0)
+
+
+def size(sftp, name):
+    """What STAT says of the file's size."""
+    try:
+        print("size", sftp.stat(name).st_size)
+    except IOError:
+        print("missing")
+
+
 def main():
     port, password, mode, name = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     transport, sftp = connect(port, password)
     expected = globals()[mode](sftp, name)
-    if len(sys.argv) > 5 and expected is not None:
+    if len(sys.argv) > 5 and isinstance(expected, bytes):
         with open(sys.argv[5], "wb") as out:
             out.write(expected)
     transport.close()

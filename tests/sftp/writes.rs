@@ -103,3 +103,65 @@ fn a_write_past_the_quota_is_refused_and_nothing_is_stored() {
     assert!(!server.path("big.bin").exists(), "{said}");
     assert_eq!(tokens::used_by(&server, &tokens[0]), 0, "{said}");
 }
+
+#[test]
+fn a_file_opened_in_place_or_to_append_begins_with_its_bytes() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    let http = server.http.unwrap();
+    for (mode, name) in [("in_place", "rw.txt"), ("appended", "a.txt")] {
+        std::fs::write(server.path(name), b"0123456789").unwrap();
+        let (_, expected) = paramiko(server.sftp.unwrap(), "-", mode, &format!("/{name}"));
+        assert!(!expected.is_empty(), "{mode}");
+        assert_eq!(http_get(http, name), expected, "{mode}");
+    }
+}
+
+#[test]
+fn reput_goes_on_with_what_a_cut_connection_had_written() {
+    if !have_paramiko() || !crate::support::sftp::have_openssh() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] =
+        &[("a", &["read:/", "write:/"]), ("b", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    let sftp = server.sftp.unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source.bin");
+    let data = crate::support::pattern(300_000, 3);
+    std::fs::write(&source, &data).unwrap();
+    let output = Command::new("timeout")
+        .arg(PATIENCE.as_secs().to_string())
+        .args([
+            "python3",
+            "-c",
+            SCRIPT,
+            &sftp.port().to_string(),
+            &tokens[0],
+        ])
+        .args(["cut_midway", "/r.bin"])
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(check(&output, "paramiko cut_midway").contains("cut"));
+    assert!(
+        !server.path("r.bin").exists(),
+        "nothing stored before CLOSE"
+    );
+    // Its own STAT tells the kept size; another token's does not.
+    let (said, _) = paramiko(sftp, &tokens[0], "size", "/r.bin");
+    assert_eq!(said.trim(), "size 150000");
+    let (said, _) = paramiko(sftp, &tokens[1], "size", "/r.bin");
+    assert_eq!(said.trim(), "missing");
+
+    let login = crate::support::sftp::Login::with_password(sftp, &tokens[0]);
+    let output = login.sftp(&format!("reput {} /r.bin\nbye\n", source.display()));
+    let said = crate::support::sftp::said(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        std::fs::read(server.path("r.bin")).unwrap() == data,
+        "{said}"
+    );
+}

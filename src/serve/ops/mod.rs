@@ -42,7 +42,7 @@ use crate::serve::{Body, Ctx, Outcome};
 pub use crate::serve::terms::FirstBytes;
 pub use archive::ArchiveFolder;
 pub use deletes::{Delete, DeleteEach};
-pub use describe::Describe;
+pub use describe::{Describe, being_written};
 pub use file_copy::CopyFile;
 pub use files::{MoveFile, Put, Stat};
 pub use folder_copy::CopyFolder;
@@ -54,7 +54,7 @@ pub use listing::List;
 pub use locks::{Lock, Unlock};
 pub use multipart::{AbortParts, BeginParts, CompleteParts, CopyPart, ListParts, PutPart};
 pub use props::PropPatch;
-pub use resume::{Resume, ResumeFrom};
+pub use resume::{Reopen, Resume, ResumeFrom, Seed};
 pub use session_admin::{Abort, Progress, Sessions};
 pub use sessions::{Append, Commit, Upload};
 pub use talk::{Auth, Echo, Options, Quit};
@@ -229,6 +229,9 @@ operations! {
     Resume: Append,
     /// Where an upload would go on from (FTP's `SIZE`).
     ResumeFrom: Stat,
+    /// Open a file for writing anywhere, as the upload kept for the
+    /// client's token and name (SFTP's `OPEN`).
+    Reopen: Upload,
 }
 
 /// An operation as the serve layer sees it before running it.

@@ -4,7 +4,9 @@
 //! (`storage/posix/session_kept.rs`) and commits it at that end, through the
 //! same commit as every session's; [`ResumeFrom`] says where it would go
 //! on from; [`keep_cut`] keeps what a `STOR` cut off had sent, for them,
-//! and [`drop_kept`] drops it.
+//! and [`drop_kept`] drops it. [`Reopen`] opens a file for writing
+//! anywhere (SFTP's `OPEN`) as that same kept upload, so a connection cut
+//! before its `CLOSE` leaves it to go on with.
 //!
 //! Must never let a resumed upload grow past the size limit, let one
 //! token go on with another's bytes (the kept upload's id is keyed by
@@ -83,6 +85,62 @@ impl Operate for Resume {
                     Outcome::new(Reply::GoAhead, Next::Receive(receive))
                 }
                 Err(failure) => refuse(ctx, "APPEND", name.as_str(), failure, Next::Close),
+            }
+        })
+    }
+}
+
+/// What a file open for writing holds as it is opened ([`Reopen`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seed {
+    /// Nothing: the file is written anew (`TRUNCATE`).
+    Nothing,
+    /// The file's bytes as they are (an open in place, `O_RDWR`); an
+    /// upload kept of it before is dropped.
+    File,
+    /// The upload kept for the token, else the file's bytes (`APPEND`:
+    /// OpenSSH's `reput`, `put -a`).
+    Kept,
+}
+
+/// Open `name` for writing anywhere: the upload kept for the client's
+/// token and name, begun (or cut back) to hold what `seed` says.
+#[derive(Debug)]
+pub struct Reopen {
+    /// Target name.
+    pub name: Name,
+    /// What it holds to begin with.
+    pub seed: Seed,
+}
+
+impl Operate for Reopen {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Write(self.name.as_str()))
+    }
+
+    /// On the pool: the kept upload's session ([`Reply::Session`]), or
+    /// a refusal. Bytes of the file are taken only by a client that may
+    /// read it: another is refused as a read would be.
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        let owner = owner_of(&who);
+        let Reopen { name, seed } = self;
+        let read = who.allows(Perm::Read, name.as_str());
+        if seed != Seed::Nothing && !read {
+            let refused = crate::serve::access::refusal(&who, Perm::Read, name.as_str());
+            return Outcome::failed(refused, Next::Request);
+        }
+        Outcome::on_pool(move |ctx| {
+            let limits = session_limits(ctx, owner);
+            if seed == Seed::File {
+                drop_kept(ctx, &who, &name);
+            }
+            let from = (seed == Seed::Nothing).then_some(0);
+            let sessions = ctx.store.sessions();
+            let opened = check_space(ctx, &who, name.as_str(), 0)
+                .and_then(|()| Ok(sessions.resume_upload(&name, (from, read), &limits)?));
+            match opened {
+                Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
+                Err(failure) => refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request),
             }
         })
     }
