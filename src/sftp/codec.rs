@@ -48,8 +48,8 @@ pub(super) enum Pending {
     /// `READDIR`: a page of the folder in the handle's slot, and what its
     /// listing's format found.
     ReadFolder(u32, usize, Arc<Mutex<Listed>>),
-    /// `OPEN` for writing: its upload session begun.
-    Create(u32),
+    /// `OPEN` for writing (`EXCL` or not): its upload session begun.
+    Create(u32, bool),
     /// `WRITE`: its bytes staged in the handle's session (in its slot).
     Write(u32, usize),
     /// `CLOSE` of a file written: its session committed.
@@ -148,7 +148,7 @@ impl Sftp {
             wire::FSTAT => match self.opened(fields.string()?) {
                 Some(Opened::File(path, _) | Opened::Folder(path, _)) => {
                     let path = path.clone();
-                    self.describe(id, path)
+                    self.look(id, path, Pending::Describe(id))
                 }
                 // What it holds so far: it is not the file's until CLOSE.
                 Some(Opened::Upload { received, .. }) => {
@@ -209,18 +209,19 @@ impl Sftp {
             wire::REMOVE | wire::MKDIR | wire::RMDIR | wire::RENAME | wire::SETSTAT => {
                 return self.change(kind, id, fields);
             }
-            wire::FSETSTAT => match self.opened(fields.string()?) {
-                Some(Opened::File(path, _) | Opened::Folder(path, _)) => {
-                    let path = path.clone();
-                    let name = file_name(&path)?;
-                    return self.set_stat(id, name, fields.attrs()?);
+            wire::FSETSTAT => {
+                let handle = fields.string()?;
+                match (self.opened(handle), self.handles.slot_of(handle)) {
+                    (Some(Opened::File(path, _) | Opened::Folder(path, _)), _) => {
+                        let name = file_name(&path.clone())?;
+                        return self.set_stat(id, name, fields.attrs()?);
+                    }
+                    (Some(Opened::Upload { .. }), Some(slot)) => {
+                        self.set_upload_stat(id, slot, fields.attrs()?)
+                    }
+                    _ => self.stale(id),
                 }
-                Some(Opened::Upload { .. }) => {
-                    let why = "a file's times are set once it is stored: SETSTAT after CLOSE";
-                    self.unsupported(id, why)
-                }
-                None => self.stale(id),
-            },
+            }
             wire::EXTENDED => return self.extended(id, fields),
             wire::SYMLINK => self.fail(id, Status::OpUnsupported, "ferry makes no symlinks"),
             _ => self.unsupported(id, "not served yet"),
@@ -259,9 +260,16 @@ impl Sftp {
         }))
     }
 
-    /// What `path` is, answered with its attributes.
+    /// What `path` is, answered with its attributes: for a file being
+    /// written by this token, or cut off, what it holds (`reput`'s offset).
     fn describe(&mut self, id: u32, path: String) -> Step {
-        self.look(id, path, Pending::Describe(id))
+        match file_name(&path) {
+            Some(name) => {
+                self.pending = Pending::Describe(id);
+                serve(Operation::Describe(Describe::kept_or(&name)))
+            }
+            None => self.look(id, path, Pending::Describe(id)),
+        }
     }
 
     /// What `path` is, answered as `pending` says; a name ferry takes
@@ -422,7 +430,7 @@ impl Pending {
             Pending::None => None,
             Pending::Describe(id) | Pending::Read(id) => Some(*id),
             Pending::ReadFolder(id, ..) => Some(*id),
-            Pending::Create(id) | Pending::Write(id, ..) => Some(*id),
+            Pending::Create(id, _) | Pending::Write(id, ..) => Some(*id),
             Pending::Commit(id, _) | Pending::Discard(id, _) => Some(*id),
             Pending::Change(id) | Pending::StatVfs(id) => Some(*id),
             Pending::Open(id, _) | Pending::OpenFolder(id, _) => Some(*id),

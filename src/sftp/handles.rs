@@ -26,6 +26,10 @@ pub(super) enum Opened {
         /// A write went elsewhere than at the end: its bytes are staged
         /// anywhere from then on, the CRC computed at the commit.
         scattered: bool,
+        /// Opened with `EXCL`: the commit must not replace a file.
+        exclusive: bool,
+        /// The time to give the file at its commit (`FSETSTAT`).
+        mtime: Option<i64>,
     },
 }
 

@@ -19,11 +19,13 @@
 //! without `TRUNCATE`: sshfs's, editors'; it needs `read` on the file), or
 //! what was kept (`APPEND`: `reput`, `put -a`); a connection cut before
 //! `CLOSE` leaves it there to go on with. Two handles of one token open
-//! on one name share it. An `EXCL` open is refused
-//! (`SSH_FX_OP_UNSUPPORTED`) and changes nothing.
+//! on one name share it. An `EXCL` open is refused where the file is,
+//! and its commit's rename never replaces one (one check-and-change).
+//! `FSETSTAT` times are given to the file at its commit;
+//! `fsync@openssh.com` is answered once the staged bytes are flushed.
 
 use crate::ftp::path::file_name;
-use crate::serve::ops::{Abort, Append, Reopen, Seed};
+use crate::serve::ops::{Abort, Append, Close, Reopen, Seed};
 use crate::serve::{Operation, Reply};
 
 use super::codec::{Pending, Sftp, Step, serve};
@@ -35,9 +37,6 @@ impl Sftp {
     /// name, holding nothing (`TRUNCATE`), what was kept (`APPEND`), or
     /// the file's bytes (an open in place).
     pub(super) fn create(&mut self, id: u32, path: &str, flags: u32) -> Step {
-        if flags & wire::OPEN_EXCLUDE != 0 {
-            return self.unsupported(id, "making a file only if absent is not served yet");
-        }
         let Some(name) = file_name(path) else {
             return self.fail(id, Status::Failure, "not a file name ferry takes");
         };
@@ -46,8 +45,13 @@ impl Sftp {
             _ if flags & wire::OPEN_APPEND != 0 => Seed::Kept,
             _ => Seed::File,
         };
-        self.pending = Pending::Create(id);
-        serve(Operation::Reopen(Reopen { name, seed }))
+        let create_only = flags & wire::OPEN_EXCLUDE != 0;
+        self.pending = Pending::Create(id, create_only);
+        serve(Operation::Reopen(Reopen {
+            name,
+            seed,
+            create_only,
+        }))
     }
 
     /// `WRITE`, decoded from its head alone (`input`; the packet is `len`
@@ -73,6 +77,7 @@ impl Sftp {
                     received,
                     failed: false,
                     scattered,
+                    ..
                 }),
             ) => {
                 // In order, the session's CRC runs as bytes come; once one
@@ -108,31 +113,79 @@ impl Sftp {
     }
 
     /// `CLOSE` of a file being written: its session committed, whole at
-    /// what has come; or, where a write failed, let go.
+    /// what it holds (with the time `FSETSTAT` gave, and not over a file
+    /// if opened with `EXCL`); or, where a write failed, let go.
     pub(super) fn close_upload(&mut self, id: u32, slot: usize) -> Step {
         let Some(Opened::Upload {
             session,
             received,
             failed,
-            scattered,
+            exclusive,
+            mtime,
+            ..
         }) = self.handles.at(slot)
         else {
             return self.stale(id);
         };
-        let (session, received, failed) = (session.clone(), *received, *failed);
-        let anywhere = *scattered;
-        if failed {
+        let session = session.clone();
+        if *failed {
             self.pending = Pending::Discard(id, slot);
             return serve(Operation::Abort(Abort { id: session }));
         }
+        let close = Close {
+            id: session,
+            size: *received,
+            mtime: *mtime,
+            create_only: *exclusive,
+        };
         self.pending = Pending::Commit(id, slot);
+        serve(Operation::Close(close))
+    }
+
+    /// `FSETSTAT` of a file being written: its time kept for its commit.
+    pub(super) fn set_upload_stat(&mut self, id: u32, slot: usize, attrs: wire::Attrs) -> Step {
+        if attrs.size.is_some() {
+            return self.unsupported(id, "changing a file's size is not served yet");
+        }
+        if let (Some(Opened::Upload { mtime, .. }), Some(given)) =
+            (self.handles.at(slot), attrs.mtime)
+        {
+            *mtime = Some(i64::from(given));
+        }
+        self.fail(id, Status::Ok, "set")
+    }
+
+    /// `fsync@openssh.com`: answered once the handle's staged bytes are
+    /// flushed as every write's are (an APPEND of nothing: on stable
+    /// storage under `--fsync`, as every protocol's); a file open for
+    /// reading has nothing to flush.
+    pub(super) fn fsync(&mut self, id: u32, handle: &[u8]) -> Step {
+        let slot = self.handles.slot_of(handle);
+        let (slot, session, received, anywhere) = match (slot, self.opened(handle)) {
+            (
+                Some(slot),
+                Some(Opened::Upload {
+                    session,
+                    received,
+                    failed: false,
+                    scattered,
+                    ..
+                }),
+            ) => (slot, session.clone(), *received, *scattered),
+            (_, Some(Opened::Upload { .. })) => {
+                return self.fail(id, Status::Failure, "a write to this file failed");
+            }
+            (_, Some(_)) => return self.fail(id, Status::Ok, "nothing to flush"),
+            (_, None) => return self.stale(id),
+        };
+        self.pending = Pending::Write(id, slot);
         serve(Operation::Append(Append {
             id: session,
             offset: received,
             len: 0,
-            commit: true,
+            commit: false,
             checksum: None,
-            size: Some(received),
+            size: None,
             anywhere,
         }))
     }
@@ -152,12 +205,14 @@ impl Sftp {
         out: &mut Vec<u8>,
     ) -> bool {
         match (pending, reply) {
-            (Pending::Create(id), Reply::Session(info)) => {
+            (Pending::Create(id, exclusive), Reply::Session(info)) => {
                 let opened = Opened::Upload {
                     session: info.id.clone(),
                     received: info.received,
                     failed: false,
                     scattered: false,
+                    exclusive: *exclusive,
+                    mtime: None,
                 };
                 self.open(out, *id, opened);
             }

@@ -312,6 +312,7 @@ pub(super) const OFFERED: &[(&str, &str)] = &[
     ("posix-rename@openssh.com", "1"),
     ("statvfs@openssh.com", "2"),
     ("limits@openssh.com", "1"),
+    ("fsync@openssh.com", "1"),
 ];
 
 /// The block size `statvfs` counts in.

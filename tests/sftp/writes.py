@@ -117,6 +117,43 @@ def size(sftp, name):
         print("missing")
 
 
+def exclusive(sftp, name):
+    """`wx` (CREATE|TRUNCATE|EXCL): made once, refused once it is there;
+    and a file made by another token (the last argument) meanwhile is not
+    replaced by the EXCL one's CLOSE."""
+    with sftp.open(name, "wx") as f:
+        f.write(b"first")
+    try:
+        sftp.open(name, "wx")
+        print("opened again")
+    except IOError as err:
+        print("refused again:", err)
+    later = name + ".2"
+    f = sftp.open(later, "wx")
+    f.write(b"mine")
+    transport, other_sftp = connect(int(sys.argv[1]), sys.argv[5])
+    with other_sftp.open(later, "w") as other:
+        other.write(b"theirs")
+    transport.close()
+    try:
+        f.close()  # paramiko swallows a refused CLOSE: the file tells
+    except IOError:
+        pass
+    with sftp.open(later, "r") as f:
+        print("later holds", f.read().decode())
+
+
+def timed_and_flushed(sftp, name):
+    """Times set on the open handle, fsync@openssh.com asked, then CLOSE."""
+    f = sftp.open(name, "w")
+    f.write(b"synced")
+    f.flush()
+    sftp._request(paramiko.sftp.CMD_EXTENDED, "fsync@openssh.com", f.handle)
+    f.utime((1_000_000_000, 1_000_000_000))
+    f.close()
+    print("mtime", sftp.stat(name).st_mtime)
+
+
 def main():
     port, password, mode, name = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     transport, sftp = connect(port, password)

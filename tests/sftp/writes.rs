@@ -165,3 +165,41 @@ fn reput_goes_on_with_what_a_cut_connection_had_written() {
         "{said}"
     );
 }
+
+#[test]
+fn excl_makes_a_file_only_where_none_is_even_at_its_close() {
+    if !have_paramiko() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] =
+        &[("a", &["read:/", "write:/"]), ("b", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    let sftp = server.sftp.unwrap();
+    let output = Command::new("timeout")
+        .arg(PATIENCE.as_secs().to_string())
+        .args([
+            "python3",
+            "-c",
+            SCRIPT,
+            &sftp.port().to_string(),
+            &tokens[0],
+        ])
+        .args(["exclusive", "/x.txt", &tokens[1]])
+        .output()
+        .unwrap();
+    let said = check(&output, "paramiko exclusive");
+    assert!(said.contains("refused again"), "{said}");
+    assert!(said.contains("later holds theirs"), "{said}");
+    assert_eq!(std::fs::read(server.path("x.txt")).unwrap(), b"first");
+}
+
+#[test]
+fn times_set_on_an_open_file_and_fsync_hold_at_its_close() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    let (said, _) = paramiko(server.sftp.unwrap(), "-", "timed_and_flushed", "/t.txt");
+    assert_eq!(said.trim(), "mtime 1000000000");
+    assert_eq!(std::fs::read(server.path("t.txt")).unwrap(), b"synced");
+}

@@ -98,3 +98,24 @@ fn only_the_growth_of_bytes_written_anywhere_counts_against_a_quota() {
         assert_eq!(used(), 0, "{kind}: all given back");
     }
 }
+
+#[test]
+fn a_session_committed_create_only_never_replaces_a_file() {
+    for engine in engines(&[("there", b"old")], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let id = sessions.begin_new_session(&name_of("there"), None, None, &limits(None));
+        let id = id.unwrap().id;
+        place(sessions, &id, 0, b"new");
+        sessions.declare_session_size(&id, 3).unwrap();
+        let (mut upload, _, crc) = sessions.finish_session(&id).unwrap();
+        upload.create_only();
+        let refused = store.commit(upload, crc, false);
+        assert!(
+            matches!(refused, Err(StorageError::Exists)),
+            "{kind}: {:?}",
+            refused.err()
+        );
+        assert_eq!(read(store, "there"), b"old", "{kind}");
+    }
+}

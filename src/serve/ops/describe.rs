@@ -32,7 +32,8 @@ pub struct Describe {
     /// The name as a folder (`path/`; `""`: the root): what a grant must
     /// reach.
     within: Prefix,
-    /// The name, where it is not the root's (for an upload kept of it).
+    /// The name, where an upload kept of it is told instead (a `STAT`'s,
+    /// not an `OPEN`'s: a file is read as it is).
     name: Option<Name>,
 }
 
@@ -42,7 +43,15 @@ impl Describe {
         Describe {
             path: name.as_str().to_owned(),
             within: Prefix::of_folder(name),
+            name: None,
+        }
+    }
+
+    /// What `name` is, or the upload of it kept for the client's token.
+    pub fn kept_or(name: &Name) -> Describe {
+        Describe {
             name: Some(name.clone()),
+            ..Describe::of(name)
         }
     }
 

@@ -54,7 +54,7 @@ pub use listing::List;
 pub use locks::{Lock, Unlock};
 pub use multipart::{AbortParts, BeginParts, CompleteParts, CopyPart, ListParts, PutPart};
 pub use props::PropPatch;
-pub use resume::{Reopen, Resume, ResumeFrom, Seed};
+pub use resume::{Close, Reopen, Resume, ResumeFrom, Seed};
 pub use session_admin::{Abort, Progress, Sessions};
 pub use sessions::{Append, Commit, Upload};
 pub use talk::{Auth, Echo, Options, Quit};
@@ -232,6 +232,9 @@ operations! {
     /// Open a file for writing anywhere, as the upload kept for the
     /// client's token and name (SFTP's `OPEN`).
     Reopen: Upload,
+    /// Commit a file open for writing, whole at what it holds (SFTP's
+    /// `CLOSE`).
+    Close: Commit,
 }
 
 /// An operation as the serve layer sees it before running it.

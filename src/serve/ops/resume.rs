@@ -14,14 +14,14 @@
 
 use log::{info, warn};
 
-use super::sessions::session_limits;
+use super::sessions::{commit_session, on_own_session, session_limits};
 use crate::access::{Perm, Who};
 use crate::model::DEFERRED_SIZE;
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{
-    Body, BodyLength, Ctx, Next, Outcome, Receive, Reply, Sink, check_space, refuse,
-    storage_refusal, user_of,
+    Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_space,
+    refuse, storage_refusal, user_of,
 };
 use crate::storage::{Appending, StorageError};
 
@@ -111,6 +111,9 @@ pub struct Reopen {
     pub name: Name,
     /// What it holds to begin with.
     pub seed: Seed,
+    /// Refused where the file is there (SFTP's `EXCL`; judged again by the
+    /// commit's rename: [`Close::create_only`]).
+    pub create_only: bool,
 }
 
 impl Operate for Reopen {
@@ -123,7 +126,11 @@ impl Operate for Reopen {
     /// read it: another is refused as a read would be.
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
         let owner = owner_of(&who);
-        let Reopen { name, seed } = self;
+        let Reopen {
+            name,
+            seed,
+            create_only,
+        } = self;
         let read = who.allows(Perm::Read, name.as_str());
         if seed != Seed::Nothing && !read {
             let refused = crate::serve::access::refusal(&who, Perm::Read, name.as_str());
@@ -136,11 +143,57 @@ impl Operate for Reopen {
             }
             let from = (seed == Seed::Nothing).then_some(0);
             let sessions = ctx.store.sessions();
-            let opened = check_space(ctx, &who, name.as_str(), 0)
-                .and_then(|()| Ok(sessions.resume_upload(&name, (from, read), &limits)?));
+            let opened = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
+                match create_only && ctx.store.look_up(&name).is_ok() {
+                    true => Err(Failure::new(
+                        ErrorKind::PreconditionFailed,
+                        "the file is there (EXCL)",
+                    )),
+                    false => Ok(sessions.resume_upload(&name, (from, read), &limits)?),
+                }
+            });
             match opened {
                 Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
                 Err(failure) => refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request),
+            }
+        })
+    }
+}
+
+/// Commit a file open for writing (SFTP's `CLOSE`): the upload, whole at
+/// what it holds.
+#[derive(Debug)]
+pub struct Close {
+    /// Its session's id.
+    pub id: String,
+    /// What it holds: its size.
+    pub size: u64,
+    /// The modification time to give the file (Unix seconds).
+    pub mtime: Option<i64>,
+    /// The commit's rename must not replace a file (SFTP's `EXCL`): the
+    /// check and the change are one step.
+    pub create_only: bool,
+}
+
+impl Operate for Close {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(&self.id, Needs::Session)
+    }
+
+    /// On the pool, if `who` may write the session: its size declared,
+    /// then committed as every session is.
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        let Close {
+            id,
+            size,
+            mtime,
+            create_only,
+        } = self;
+        let user = user_of(ctx, &who);
+        on_own_session(who, "COMMIT", id, move |ctx, id| {
+            match ctx.store.sessions().declare_session_size(id, size) {
+                Ok(()) => commit_session(ctx, id, (mtime, create_only), user),
+                Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
             }
         })
     }

@@ -111,7 +111,7 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
             // Nothing to send: whole at once, and stored now (a tus client
             // sends no PATCH for an empty file).
             Ok(session) if crc.is_none() && size == Some(0) => {
-                commit_session(ctx, &session.id, None, user)
+                commit_session(ctx, &session.id, (None, false), user)
             }
             Ok(session) if let Some(first) = first => {
                 // Its own, just begun.
@@ -236,9 +236,7 @@ pub struct Append {
     /// The upload's size, declared with these bytes where it was begun
     /// without one (tus's creation-defer-length).
     pub size: Option<u64>,
-    /// The bytes go at `offset` wherever that is, before or past where
-    /// the upload stands (SFTP's `WRITE`): only what they add past its
-    /// end counts against the quotas (`Appending::anywhere`).
+    /// The bytes go at `offset` wherever it is (`Appending::anywhere`).
     pub anywhere: bool,
 }
 
@@ -367,7 +365,7 @@ impl Operate for Commit {
         let Commit { id, mtime } = self;
         let user = crate::serve::user_of(ctx, &who);
         on_own_session(who, "COMMIT", id, move |ctx, id| {
-            commit_session(ctx, id, mtime, user)
+            commit_session(ctx, id, (mtime, false), user)
         })
     }
 }
@@ -431,13 +429,13 @@ pub(in crate::serve) fn finish_append(
         Ok(received) if declare && commit_at == Some(received) => {
             debug!("#{client} APPEND {name} {size} bytes, its end: committing {received}");
             match ctx.store.sessions().declare_session_size(&id, received) {
-                Ok(()) => commit_session(ctx, &id, None, user),
+                Ok(()) => commit_session(ctx, &id, (None, false), user),
                 Err(err) => Outcome::failed(err.into(), Next::Request),
             }
         }
         Ok(received) if commit_at == Some(received) => {
             debug!("#{client} APPEND {name} {size} bytes, now whole: committing");
-            commit_session(ctx, &id, None, user)
+            commit_session(ctx, &id, (None, false), user)
         }
         Ok(received) => {
             debug!("#{client} APPEND {name} {size} bytes, now at {received}");
@@ -458,11 +456,12 @@ pub(in crate::serve) fn finish_append(
     }
 }
 
-/// Verifies and commits session `id` (on the pool), as `user`'s.
+/// Verifies and commits session `id` (on the pool), as `user`'s, with
+/// its time and whether it may only make its file (SFTP's `EXCL`).
 pub(in crate::serve) fn commit_session(
     ctx: &Ctx<'_>,
     id: &str,
-    mtime: Option<i64>,
+    (mtime, create_only): (Option<i64>, bool),
     user: Option<Owner>,
 ) -> Outcome {
     match ctx.store.sessions().finish_session(id) {
@@ -478,6 +477,9 @@ pub(in crate::serve) fn commit_session(
             // session (tus's metadata).
             let said = session.meta.as_deref().and_then(upload_metadata::mtime);
             upload.set_mtime(mtime.or(said));
+            if create_only {
+                upload.create_only();
+            }
             // Already on the pool: the commit runs here too.
             let commit = commit::Commit {
                 upload,
