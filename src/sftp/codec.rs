@@ -52,6 +52,8 @@ pub(super) enum Pending {
     Create(u32, bool),
     /// `WRITE`: its bytes staged in the handle's session (in its slot).
     Write(u32, usize),
+    /// `FSETSTAT` of a file being written (in the slot): cut short.
+    Resize(u32, usize),
     /// `CLOSE` of a file written: its session committed.
     Commit(u32, usize),
     /// `CLOSE` of a file a write failed in: its session let go.
@@ -432,6 +434,7 @@ impl Pending {
             Pending::ReadFolder(id, ..) => Some(*id),
             Pending::Create(id, _) | Pending::Write(id, ..) => Some(*id),
             Pending::Commit(id, _) | Pending::Discard(id, _) => Some(*id),
+            Pending::Resize(id, _) => Some(*id),
             Pending::Change(id) | Pending::StatVfs(id) => Some(*id),
             Pending::Open(id, _) | Pending::OpenFolder(id, _) => Some(*id),
         }

@@ -16,6 +16,8 @@ pub(super) enum Opened {
     /// A file being written (`uploads.rs`): its upload session, and the
     /// bytes it holds.
     Upload {
+        /// The file's name.
+        name: crate::name::Name,
         /// The session's id.
         session: String,
         /// Bytes staged: up to the highest end written.

@@ -142,17 +142,37 @@ impl Sftp {
         serve(Operation::Close(close))
     }
 
-    /// `FSETSTAT` of a file being written: its time kept for its commit.
+    /// `FSETSTAT` of a file being written: its time kept for its commit;
+    /// its size cut short (the staged bytes past it go).
     pub(super) fn set_upload_stat(&mut self, id: u32, slot: usize, attrs: wire::Attrs) -> Step {
-        if attrs.size.is_some() {
-            return self.unsupported(id, "changing a file's size is not served yet");
-        }
-        if let (Some(Opened::Upload { mtime, .. }), Some(given)) =
-            (self.handles.at(slot), attrs.mtime)
-        {
+        let Some(Opened::Upload {
+            received, mtime, ..
+        }) = self.handles.at(slot)
+        else {
+            return self.stale(id);
+        };
+        if let Some(given) = attrs.mtime {
             *mtime = Some(i64::from(given));
         }
-        self.fail(id, Status::Ok, "set")
+        let received = *received;
+        match attrs.size {
+            Some(size) if size > received => {
+                let why = "growing a file open for writing by its size is not served yet: write its bytes";
+                self.unsupported(id, why)
+            }
+            Some(size) if size < received => {
+                let Some(name) = self.upload_name(slot) else {
+                    return self.stale(id);
+                };
+                self.pending = Pending::Resize(id, slot);
+                serve(Operation::Reopen(Reopen {
+                    name,
+                    seed: Seed::KeptUpTo(size),
+                    create_only: false,
+                }))
+            }
+            _ => self.fail(id, Status::Ok, "set"),
+        }
     }
 
     /// `fsync@openssh.com`: answered once the handle's staged bytes are
@@ -190,6 +210,14 @@ impl Sftp {
         }))
     }
 
+    /// The name of the file being written in `slot`.
+    fn upload_name(&mut self, slot: usize) -> Option<crate::name::Name> {
+        match self.handles.at(slot)? {
+            Opened::Upload { name, .. } => Some(name.clone()),
+            _ => None,
+        }
+    }
+
     /// Marks the file in `slot` as not to be stored.
     fn fail_upload(&mut self, slot: usize) {
         if let Some(Opened::Upload { failed, .. }) = self.handles.at(slot) {
@@ -207,6 +235,7 @@ impl Sftp {
         match (pending, reply) {
             (Pending::Create(id, exclusive), Reply::Session(info)) => {
                 let opened = Opened::Upload {
+                    name: info.name.clone(),
                     session: info.id.clone(),
                     received: info.received,
                     failed: false,
@@ -215,6 +244,19 @@ impl Sftp {
                     mtime: None,
                 };
                 self.open(out, *id, opened);
+            }
+            (Pending::Resize(id, slot), Reply::Session(info)) => {
+                if let Some(Opened::Upload {
+                    session,
+                    received,
+                    scattered,
+                    ..
+                }) = self.handles.at(*slot)
+                {
+                    (*session, *received) = (info.id.clone(), info.received);
+                    *scattered = true;
+                }
+                wire::status(out, *id, Status::Ok, "cut short");
             }
             (Pending::Write(id, slot), Reply::Appended { received: now, .. }) => {
                 if let Some(Opened::Upload { received, .. }) = self.handles.at(*slot) {

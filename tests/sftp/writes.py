@@ -154,6 +154,27 @@ def timed_and_flushed(sftp, name):
     print("mtime", sftp.stat(name).st_mtime)
 
 
+def truncated(sftp, name):
+    """A file cut short through its handle and written past the cut; one
+    in place cut short; a path not open cut to nothing, and refused
+    another size."""
+    with sftp.open(name, "w") as f:
+        f.write(b"a" * 100)
+        f.flush()
+        f.truncate(40)
+        f.seek(50)
+        f.write(b"X")
+    with sftp.open(name + ".rw", "r+") as f:
+        f.truncate(4)
+    sftp.truncate(name + ".zero", 0)
+    try:
+        sftp.truncate(name + ".five", 5)
+        print("cut to 5")
+    except IOError as err:
+        print("five refused:", err)
+    return b"a" * 40 + bytes(10) + b"X"
+
+
 def main():
     port, password, mode, name = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     transport, sftp = connect(port, password)

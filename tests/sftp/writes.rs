@@ -203,3 +203,23 @@ fn times_set_on_an_open_file_and_fsync_hold_at_its_close() {
     assert_eq!(said.trim(), "mtime 1000000000");
     assert_eq!(std::fs::read(server.path("t.txt")).unwrap(), b"synced");
 }
+
+#[test]
+fn a_size_set_cuts_an_open_file_short_or_a_closed_one_to_nothing() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    std::fs::write(server.path("c.bin.rw"), b"0123456789").unwrap();
+    std::fs::write(server.path("c.bin.zero"), b"0123456789").unwrap();
+    std::fs::write(server.path("c.bin.five"), b"0123456789").unwrap();
+    let (said, expected) = paramiko(server.sftp.unwrap(), "-", "truncated", "/c.bin");
+    assert_eq!(std::fs::read(server.path("c.bin")).unwrap(), expected);
+    assert_eq!(std::fs::read(server.path("c.bin.rw")).unwrap(), b"0123");
+    assert_eq!(std::fs::read(server.path("c.bin.zero")).unwrap(), b"");
+    assert!(said.contains("five refused"), "{said}");
+    assert_eq!(
+        std::fs::read(server.path("c.bin.five")).unwrap(),
+        b"0123456789"
+    );
+}

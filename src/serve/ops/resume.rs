@@ -101,6 +101,9 @@ pub enum Seed {
     /// The upload kept for the token, else the file's bytes (`APPEND`:
     /// OpenSSH's `reput`, `put -a`).
     Kept,
+    /// The first bytes, so many, of the upload kept for the token (a file
+    /// open for writing cut short: `FSETSTAT`'s size).
+    KeptUpTo(u64),
 }
 
 /// Open `name` for writing anywhere: the upload kept for the client's
@@ -141,7 +144,11 @@ impl Operate for Reopen {
             if seed == Seed::File {
                 drop_kept(ctx, &who, &name);
             }
-            let from = (seed == Seed::Nothing).then_some(0);
+            let from = match seed {
+                Seed::Nothing => Some(0),
+                Seed::KeptUpTo(len) => Some(len),
+                Seed::File | Seed::Kept => None,
+            };
             let sessions = ctx.store.sessions();
             let opened = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
                 match create_only && ctx.store.look_up(&name).is_ok() {
