@@ -15,7 +15,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ftp::path::{file_name, folder_prefix, resolve};
-use crate::serve::ops::{Describe, Get, List, being_written};
+use crate::serve::ops::{Describe, Get, List, ReadStaged, being_written};
 use crate::serve::terms::Page;
 use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Request, Scope, Want};
 
@@ -189,8 +189,15 @@ impl Sftp {
                         serve(Operation::Get(Get { name, want }))
                     }
                     Some(Opened::Folder(..)) => self.fail(id, Status::Failure, "a folder's handle"),
-                    Some(Opened::Upload { .. }) => {
-                        self.fail(id, Status::Failure, "open for writing, not reading")
+                    Some(Opened::Upload { session, .. }) => {
+                        // What it holds now: the bytes written so far.
+                        let read = ReadStaged {
+                            id: session.clone(),
+                            offset,
+                            len,
+                        };
+                        self.pending = Pending::Read(id);
+                        serve(Operation::ReadStaged(read))
                     }
                     None => self.stale(id),
                 }
@@ -343,6 +350,10 @@ impl Sftp {
             (Pending::Read(id), Reply::File { len: 0, .. } | Reply::Unsatisfiable { .. }) => {
                 wire::status(out, id, Status::Eof, "end of file");
             }
+            (Pending::Read(id), Reply::Staged(bytes)) if bytes.is_empty() => {
+                wire::status(out, id, Status::Eof, "end of file");
+            }
+            (Pending::Read(id), Reply::Staged(bytes)) => wire::data(out, id, bytes),
             (Pending::Read(id), Reply::File { len, .. }) => {
                 wire::data_head(out, id, u32::try_from(*len).unwrap_or(MAX_READ));
             }

@@ -21,8 +21,9 @@
 //! `CLOSE` leaves it there to go on with. Two handles of one token open
 //! on one name share it. An `EXCL` open is refused where the file is,
 //! and its commit's rename never replaces one (one check-and-change).
-//! `FSETSTAT` times are given to the file at its commit;
-//! `fsync@openssh.com` is answered once the staged bytes are flushed.
+//! `FSETSTAT` times are given to the file at its commit, and its size
+//! cuts the staged bytes short; a `READ` reads them back;
+//! `fsync@openssh.com` is answered once they are flushed.
 
 use crate::ftp::path::file_name;
 use crate::serve::ops::{Abort, Append, Close, Reopen, Seed};

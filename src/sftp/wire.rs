@@ -347,6 +347,14 @@ pub fn data_head(out: &mut Vec<u8>, id: u32, len: u32) {
     packet.end(u64::from(len));
 }
 
+/// `SSH_FXP_DATA` with `bytes` in it (a few, read back from a file being
+/// written).
+pub fn data(out: &mut Vec<u8>, id: u32, bytes: &[u8]) {
+    let mut packet = Packet::begin(out, DATA);
+    packet.u32(id).string(bytes);
+    packet.end(0);
+}
+
 /// The length of the whole packet at the front of `input` (its length
 /// field included), once that field is there.
 pub fn packet_len(input: &[u8]) -> Option<usize> {

@@ -266,6 +266,14 @@ pub trait SessionStore: Send + Sync {
     /// the parts `listed` named (its mark is kept for the short TTL).
     fn completed_multipart(&self, id: &str, name: &Name, listed: &str) -> bool;
 
+    /// Reads the bytes staged in session `id` from `offset` into `buf` (a
+    /// file open for writing read back: SFTP's `O_RDWR`); how many, 0 at
+    /// or past what it holds.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`]; the engine's.
+    fn read_staged(&self, id: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError>;
+
     /// Drops the upload of `name` kept for `owner`; whether there was one.
     ///
     /// # Errors

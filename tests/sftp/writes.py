@@ -82,10 +82,12 @@ def never_closed(sftp, name):
 
 def in_place(sftp, name):
     """An open without TRUNCATE (sshfs's, `r+`) of "0123456789": bytes
-    written into it and past its end."""
+    written into it, read back through the handle, and past its end."""
     with sftp.open(name, "r+") as f:
         f.seek(3)
         f.write(b"abc")
+        f.seek(0)
+        print("read back", f.read().decode())
         f.seek(12)
         f.write(b"Z")
     return b"012abc6789\0\0Z"

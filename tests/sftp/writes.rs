@@ -113,9 +113,12 @@ fn a_file_opened_in_place_or_to_append_begins_with_its_bytes() {
     let http = server.http.unwrap();
     for (mode, name) in [("in_place", "rw.txt"), ("appended", "a.txt")] {
         std::fs::write(server.path(name), b"0123456789").unwrap();
-        let (_, expected) = paramiko(server.sftp.unwrap(), "-", mode, &format!("/{name}"));
+        let (said, expected) = paramiko(server.sftp.unwrap(), "-", mode, &format!("/{name}"));
         assert!(!expected.is_empty(), "{mode}");
         assert_eq!(http_get(http, name), expected, "{mode}");
+        if mode == "in_place" {
+            assert_eq!(said.trim(), "read back 012abc6789", "{mode}");
+        }
     }
 }
 

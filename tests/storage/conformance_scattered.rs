@@ -43,6 +43,15 @@ fn bytes_written_anywhere_land_where_asked_and_holes_read_as_zeros() {
         assert_eq!(place(sessions, &id, 6, b"world"), 11, "{kind}: its end");
         assert_eq!(place(sessions, &id, 0, b"hellO"), 11, "{kind}: no growth");
         assert_eq!(place(sessions, &id, 4, b"o"), 11, "{kind}: overwritten");
+        let mut back = [9u8; 8];
+        assert_eq!(
+            sessions.read_staged(&id, 4, &mut back).unwrap(),
+            7,
+            "{kind}"
+        );
+        assert_eq!(&back[..7], b"o\0world", "{kind}: read back, the hole too");
+        let past = sessions.read_staged(&id, 11, &mut back);
+        assert_eq!(past.unwrap(), 0, "{kind}: nothing past its end");
         // An APPEND at the end after them: its CRC is not the running one.
         let at_end = Appending {
             anywhere: false,

@@ -31,6 +31,7 @@ pub(in crate::serve) mod reservations;
 pub(in crate::serve) mod resume;
 pub(in crate::serve) mod session_admin;
 pub(in crate::serve) mod sessions;
+pub(in crate::serve) mod staged;
 pub(in crate::serve) mod talk;
 pub(in crate::serve) mod uploads;
 
@@ -57,6 +58,7 @@ pub use props::PropPatch;
 pub use resume::{Close, Reopen, Resume, ResumeFrom, Seed};
 pub use session_admin::{Abort, Progress, Sessions};
 pub use sessions::{Append, Commit, Upload};
+pub use staged::ReadStaged;
 pub use talk::{Auth, Echo, Options, Quit};
 pub use uploads::ListUploads;
 
@@ -235,6 +237,9 @@ operations! {
     /// Commit a file open for writing, whole at what it holds (SFTP's
     /// `CLOSE`).
     Close: Commit,
+    /// Read back the bytes staged in an upload (SFTP's `READ` of a file
+    /// open for writing).
+    ReadStaged: Get,
 }
 
 /// An operation as the serve layer sees it before running it.

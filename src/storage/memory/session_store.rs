@@ -158,4 +158,13 @@ impl SessionStore for MemoryStore {
     fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<bool, StorageError> {
         self.drop_kept(owner, name)
     }
+
+    fn read_staged(&self, id: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
+        let mut tree = self.tree();
+        let staged = &tree.session_mut(id)?.bytes;
+        let from = usize::try_from(offset).map_or(staged.len(), |at| at.min(staged.len()));
+        let len = buf.len().min(staged.len() - from);
+        buf[..len].copy_from_slice(&staged[from..from + len]);
+        Ok(len)
+    }
 }

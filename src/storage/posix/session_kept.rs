@@ -141,6 +141,36 @@ impl Storage {
         Ok(info)
     }
 
+    /// Reads the bytes staged in session `id` from `offset` into `buf`; how
+    /// many (a file open for writing read back: SFTP's `O_RDWR`).
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`]; the file system's.
+    pub fn read_staged(
+        &self,
+        id: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StorageError> {
+        files::check_id(id)?;
+        let dir = self.sessions_dir()?;
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let file = match rustix::fs::openat(&dir, files::data_name(id), flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
+            Err(Errno::NOENT) => return Err(StorageError::NoSuchUpload),
+            Err(errno) => return Err(errno.into()),
+        };
+        let mut read = 0;
+        while read < buf.len() {
+            let at = offset.saturating_add(read as u64);
+            match std::os::unix::fs::FileExt::read_at(&file, &mut buf[read..], at)? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        Ok(read)
+    }
+
     /// Drops the upload of `name` kept for `owner`, if there is one (a
     /// fresh `STOR` starts over; a delete of the name frees its bytes).
     /// Returns whether there was one.

@@ -157,4 +157,8 @@ impl SessionStore for Storage {
     fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<bool, StorageError> {
         Storage::drop_kept_upload(self, owner, name)
     }
+
+    fn read_staged(&self, id: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StorageError> {
+        Storage::read_staged(self, id, offset, buf)
+    }
 }
