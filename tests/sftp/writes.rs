@@ -226,3 +226,33 @@ fn a_size_set_cuts_an_open_file_short_or_a_closed_one_to_nothing() {
         b"0123456789"
     );
 }
+
+#[test]
+fn put_a_goes_on_with_a_cut_upload_in_a_batch() {
+    if !have_paramiko() || !crate::support::sftp::have_openssh() {
+        return;
+    }
+    let server = server();
+    let sftp = server.sftp.unwrap();
+    std::fs::write(server.path("p.bin"), b"an older version").unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source.bin");
+    let data = crate::support::pattern(200_000, 4);
+    std::fs::write(&source, &data).unwrap();
+    let output = Command::new("timeout")
+        .arg(PATIENCE.as_secs().to_string())
+        .args(["python3", "-c", SCRIPT, &sftp.port().to_string(), "-"])
+        .args(["cut_midway", "/p.bin"])
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(check(&output, "paramiko cut_midway").contains("cut"));
+    // Readers still see the older version.
+    assert_eq!(http_get(server.http.unwrap(), "p.bin"), b"an older version");
+
+    let login = crate::support::sftp::Login::open(sftp);
+    let output = login.sftp_batch(&format!("put -a {} /p.bin\n", source.display()));
+    let said = crate::support::sftp::said(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(http_get(server.http.unwrap(), "p.bin") == data, "{said}");
+}
