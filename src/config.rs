@@ -149,6 +149,10 @@ pub struct Config {
     /// key); `None`: the root's own, made on the first start
     /// (`crate::ssh::host_key`).
     pub ssh_host_key: Option<PathBuf>,
+    /// Longest an SSH connection may take from its opening to its SFTP
+    /// subsystem, login included (`--ssh-login-grace`, OpenSSH's
+    /// `LoginGraceTime`; `connection/deadline.rs`).
+    pub ssh_login_grace: Duration,
     /// Seconds added to the clock WebDAV locks expire by (tests only:
     /// a lock's timeout passes without waiting for it).
     #[doc(hidden)]
@@ -372,6 +376,7 @@ impl Default for Config {
             lock_clock: None,
             ftp: FtpConfig::default(),
             ssh_host_key: None,
+            ssh_login_grace: Duration::from_secs(120),
         }
     }
 }

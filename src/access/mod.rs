@@ -8,6 +8,7 @@
 //!
 //! - [`grants`]: `read|write|delete` on a folder, and matching names.
 //! - [`tokens`]: tokens, their digests and the tokens file.
+//! - [`ssh_keys`]: the SSH public keys that log in as a token.
 //! - [`quota`]: how much a token's uploads or a folder may hold.
 //! - [`throttle`]: failed authentications per address.
 //! - [`client_key`]: the key an address counts under in per-client limits.
@@ -21,6 +22,7 @@ pub mod per_client;
 pub mod quota;
 pub mod sigv2;
 pub mod sigv4;
+pub mod ssh_keys;
 pub mod throttle;
 pub mod tokens;
 
@@ -249,12 +251,23 @@ pub struct Login {
     pub anonymous: bool,
 }
 
+/// The user names that log in without a token (RFC 1635's, for FTP; SSH
+/// takes them too), to what the server's `--anonymous` grants allow.
+const ANONYMOUS_USERS: [&str; 2] = ["anonymous", "ftp"];
+
+/// Whether `user` is a name that logs in without a token (see
+/// [`ANONYMOUS_USERS`]); whatever the password, it never names a token.
+pub fn is_anonymous_user(user: &str) -> bool {
+    ANONYMOUS_USERS.iter().any(|a| user.eq_ignore_ascii_case(a))
+}
+
 /// Why a token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
     /// No token in force has this digest.
     Unknown,
-    /// No S3 key in force has this access key id.
+    /// No S3 key in force has this access key id; or no token in force
+    /// has this SSH key (for the user name given).
     UnknownKey,
     /// The S3 key is known, and the request's signature is not its.
     BadSignature,
@@ -496,6 +509,7 @@ mod tests {
             digest: digest(name),
             s3: None,
             quota: None,
+            ssh_keys: Vec::new(),
             grants: Grants::new(Vec::new()),
         });
         TokensFile {

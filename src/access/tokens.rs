@@ -3,8 +3,9 @@
 //! `ferry token`).
 //!
 //! ```text
-//! # ferry tokens: <name> sha256:<digest of the token> [s3:<key id>:<secret>] [quota:<quota>] <perm>:<folder>...
+//! # ferry tokens: <name> sha256:<digest of the token> [s3:<key id>:<secret>] [quota:<quota>] [ssh:<kind>:<key>]... <perm>:<folder>...
 //! build-server sha256:9f2c...e1 write:firmware/ read:/
+//! alice sha256:41d0...8b ssh:ssh-ed25519:AAAAC3Nz...yv+d write:home/alice/
 //! sensor-17 sha256:03b4...7a write:sensors/17/
 //! backup sha256:77a0...c2 s3:FERRYK3V9...:4be1...0d write:backups/ read:backups/
 //! camera sha256:5d1e...90 quota:10737418240,files=5000 write:dcim/
@@ -21,6 +22,10 @@
 //! keeps its own). Whoever reads this file can sign requests as every S3
 //! key in it, with its grants, until the key is removed (docs/s3.md,
 //! "Credentials"); the ferry tokens in it stay safe. The file is 0600.
+//!
+//! SSH public keys (`ssh:` words, `ssh_keys.rs`) log in over SFTP as their
+//! token; each key is on one token at most. A file without them is read
+//! as before.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -33,6 +38,7 @@ use super::grants::{Grant, Grants};
 use super::quota::Quota;
 use super::sigv2::{self, SignedV2};
 use super::sigv4::{Scope, Signed, SigningKey};
+use super::ssh_keys::{self, SshKey};
 
 /// What every token starts with (so secret scanners and people can tell
 /// one when they see it).
@@ -154,6 +160,8 @@ pub struct Entry {
     pub s3: Option<S3Key>,
     /// How much its uploads may hold (`quota.rs`), if it is limited.
     pub quota: Option<Quota>,
+    /// The SSH public keys that log in as it (`ssh_keys.rs`).
+    pub ssh_keys: Vec<SshKey>,
     /// What it may do.
     pub grants: Grants,
 }
@@ -197,6 +205,17 @@ impl TokensFile {
             if key_id(&entry).is_some() && entries.iter().any(|e| key_id(e) == key_id(&entry)) {
                 return Err(format!("line {}: the S3 key id appears twice", at + 1));
             }
+            // One token per key: a key names who logs in.
+            for (n, key) in entry.ssh_keys.iter().enumerate() {
+                let holder = entries.iter().find(|e| e.ssh_keys.contains(key));
+                if holder.is_some() || entry.ssh_keys[..n].contains(key) {
+                    return Err(format!(
+                        "line {}: the SSH key {} appears twice",
+                        at + 1,
+                        key.fingerprint()
+                    ));
+                }
+            }
             entries.push(entry);
         }
         Ok(TokensFile { entries })
@@ -206,7 +225,7 @@ impl TokensFile {
     pub fn render(&self) -> String {
         let mut text = String::from(
             "# ferry tokens (see docs/security.md): one per line,\n\
-             # <name> sha256:<digest of the token> [s3:<key id>:<secret>] [quota:<quota>] <perm>:<folder>...\n\
+             # <name> sha256:<digest of the token> [s3:<key id>:<secret>] [quota:<quota>] [ssh:<kind>:<key>]... <perm>:<folder>...\n\
              # Only digests are kept for tokens, shown once, when made; S3\n\
              # secrets are kept whole (SigV4 needs them): keep this file 0600.\n",
         );
@@ -221,6 +240,9 @@ impl TokensFile {
             }
             if let Some(quota) = &entry.quota {
                 let _ = write!(text, " quota:{quota}");
+            }
+            for key in &entry.ssh_keys {
+                let _ = write!(text, " {}", key.word());
             }
             for grant in entry.grants.iter() {
                 let _ = write!(text, " {grant}");
@@ -249,12 +271,17 @@ fn parse_line(line: &str) -> Result<Entry, String> {
         Some(word) => Some(Quota::parse(&word["quota:".len()..])?),
         None => None,
     };
+    let mut ssh_keys = Vec::new();
+    while let Some(word) = words.next_if(|word| word.starts_with(ssh_keys::WORD_PREFIX)) {
+        ssh_keys.push(SshKey::parse_word(word)?);
+    }
     let grants = words.map(Grant::parse).collect::<Result<Vec<_>, _>>()?;
     Ok(Entry {
         name: name.to_owned(),
         digest,
         s3,
         quota,
+        ssh_keys,
         grants: Grants::new(grants),
     })
 }
@@ -288,11 +315,14 @@ pub fn check_token_name(name: &str) -> Result<(), String> {
 /// again: a few per key and day in practice.
 const MAX_DERIVED: usize = 4096;
 
-/// The tokens in force, by digest, and their S3 keys by id.
+/// The tokens in force, by digest, their S3 keys by id, their SSH keys,
+/// and their names (an SSH login's user name).
 #[derive(Debug, Default)]
 pub struct Table {
     by_digest: HashMap<TokenDigest, Arc<Principal>>,
     by_key_id: HashMap<String, Arc<Principal>>,
+    by_ssh_key: HashMap<SshKey, Arc<Principal>>,
+    by_name: HashMap<String, Arc<Principal>>,
     /// Signing keys derived (four HMACs each) per key id and scope, so a
     /// request costs one HMAC; found by the key id without a copy of it
     /// (a key is used with a scope or two: a day's, a region's). Dropped
@@ -321,6 +351,14 @@ impl Table {
             .iter()
             .filter_map(|p| Some((p.entry.s3.as_ref()?.id.clone(), Arc::clone(p))))
             .collect();
+        let by_ssh_key = principals
+            .iter()
+            .flat_map(|p| p.entry.ssh_keys.iter().map(|key| (*key, Arc::clone(p))))
+            .collect();
+        let by_name = principals
+            .iter()
+            .map(|p| (p.entry.name.clone(), Arc::clone(p)))
+            .collect();
         let by_digest = principals
             .into_iter()
             .map(|p| (p.entry.digest, p))
@@ -328,6 +366,8 @@ impl Table {
         Table {
             by_digest,
             by_key_id,
+            by_ssh_key,
+            by_name,
             derived: Mutex::default(),
             generation,
         }
@@ -399,6 +439,21 @@ impl Table {
         signing
     }
 
+    /// The holder of SSH key `key` logging in as `user`. The user name is
+    /// free, or a token's name: then only that token's keys count, so a
+    /// key on token A never logs in as B.
+    ///
+    /// # Errors
+    /// [`Rejection::UnknownKey`]: no token has the key, or the token
+    /// `user` names does not.
+    pub fn find_ssh_key(&self, key: &SshKey, user: &str) -> Result<Arc<Principal>, Rejection> {
+        let holder = self.by_ssh_key.get(key).ok_or(Rejection::UnknownKey)?;
+        match self.by_name.get(user) {
+            Some(named) if !Arc::ptr_eq(named, holder) => Err(Rejection::UnknownKey),
+            _ => Ok(Arc::clone(holder)),
+        }
+    }
+
     /// Which reload this table came from.
     pub fn generation(&self) -> u64 {
         self.generation
@@ -434,6 +489,7 @@ mod tests {
                 digest: digest(&token),
                 s3: None,
                 quota: Some(super::Quota::parse("1G,files=10").unwrap()),
+                ssh_keys: Vec::new(),
                 grants: Grants::new(vec![
                     Grant::parse("write:firmware/").unwrap(),
                     Grant::parse("read:/").unwrap(),

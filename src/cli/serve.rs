@@ -54,6 +54,11 @@ pub struct ServeArgs {
     /// the root (.ferry-ssh/).
     #[arg(long, value_name = "FILE")]
     ssh_host_key: Option<PathBuf>,
+    /// Seconds an SSH connection may take to log in and start SFTP, from
+    /// its opening (OpenSSH's LoginGraceTime; a person at the password
+    /// prompt is inside it).
+    #[arg(long, default_value = "120", value_parser = parse_seconds)]
+    ssh_login_grace: Duration,
     /// Also serve S3's virtual-host style on the --s3 listeners: a request
     /// to Host bucket.NAME[:port] is on that bucket (path style still
     /// works; docs/s3.md, "Virtual-host style").
@@ -558,6 +563,7 @@ fn config_of(args: ServeArgs) -> Config {
             active: args.ftp_active,
         },
         ssh_host_key: args.ssh_host_key,
+        ssh_login_grace: args.ssh_login_grace,
     }
 }
 

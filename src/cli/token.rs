@@ -1,10 +1,12 @@
-//! `ferry token add|quota|list|rm`: the tokens file, edited from the command
-//! line. A new token is printed once, on stdout; the file keeps only its
+//! `ferry token add|quota|key|list|rm`: the tokens file, edited from the
+//! command line. A new token is printed once, on stdout; the file keeps only its
 //! digest (format: [`crate::access::tokens`]). With `--s3` it also makes
 //! an S3 key pair, printed as `AWS_ACCESS_KEY_ID=...` and
 //! `AWS_SECRET_ACCESS_KEY=...` lines (`eval "$(ferry token add ... --s3)"`
 //! sets them), whose secret the file keeps whole (SigV4 needs it; see
-//! docs/s3.md). The file is replaced whole
+//! docs/s3.md). `--ssh-key` (on `add`, and `token key add|rm` later)
+//! registers SSH public keys that log in over SFTP as the token; `list`
+//! shows their `SHA256:` fingerprints. The file is replaced whole
 //! (written aside, then renamed), mode 0600, so a server re-reading it on
 //! SIGHUP never sees half a file.
 
@@ -18,6 +20,7 @@ use super::Failure;
 use super::lines::{print_line, to_stderr};
 use super::serve::parse_grant;
 use crate::access::quota::Quota;
+use crate::access::ssh_keys::SshKey;
 use crate::access::tokens::{Entry, S3Key, TokensFile, check_token_name, digest, new_token};
 use crate::access::{Grant, Grants};
 
@@ -51,6 +54,16 @@ enum Action {
         /// How much its uploads may hold, e.g. 10G (see `token quota`).
         #[command(flatten)]
         quota: QuotaArgs,
+        /// An SSH public key that logs in as this token over SFTP: a .pub
+        /// file, or its line (`ssh-ed25519 AAAA...`). ed25519 keys only.
+        /// Repeatable; see `token key`.
+        #[arg(long, value_name = "KEY", value_parser = parse_ssh_key)]
+        ssh_key: Vec<SshKey>,
+    },
+    /// Add or remove the SSH public keys of an existing token.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
     },
     /// Set or lift the quota of an existing token: how many bytes and
     /// files its uploads may hold, counted by the server (docs/quotas.md).
@@ -64,8 +77,8 @@ enum Action {
         #[command(flatten)]
         quota: QuotaArgs,
     },
-    /// List the tokens by name, with their S3 access key ids and grants
-    /// (never the tokens or the secrets).
+    /// List the tokens by name, with their S3 access key ids, SSH keys'
+    /// fingerprints and grants (never the tokens or the secrets).
     List {
         /// The tokens file.
         #[arg(long, value_name = "FILE")]
@@ -79,6 +92,55 @@ enum Action {
         #[arg(long, value_name = "FILE")]
         tokens: PathBuf,
     },
+}
+
+/// `ferry token key ...`.
+#[derive(Debug, Subcommand)]
+enum KeyAction {
+    /// Let SSH public keys log in as the token over SFTP.
+    Add {
+        /// The token's name.
+        name: String,
+        /// A .pub file, or its line (`ssh-ed25519 AAAA...`); ed25519 only.
+        #[arg(required = true, value_name = "KEY", value_parser = parse_ssh_key)]
+        keys: Vec<SshKey>,
+        /// The tokens file.
+        #[arg(long, value_name = "FILE")]
+        tokens: PathBuf,
+    },
+    /// Stop an SSH key logging in as the token.
+    #[command(alias = "remove")]
+    Rm {
+        /// The token's name.
+        name: String,
+        /// The key: its fingerprint (`SHA256:...`, as `token list` shows
+        /// it), its line, or its .pub file.
+        key: String,
+        /// The tokens file.
+        #[arg(long, value_name = "FILE")]
+        tokens: PathBuf,
+    },
+}
+
+/// `KEY` as `--ssh-key` and `token key add` take it: an OpenSSH public
+/// key's line, or a file holding one (a `.pub` file; its first line that
+/// is not a comment).
+///
+/// # Errors
+/// The file cannot be read, or what it holds is not a key ferry takes
+/// (said why: `SshKey::parse_line`).
+fn parse_ssh_key(arg: &str) -> Result<SshKey, String> {
+    if arg.trim_start().starts_with("ssh-") || arg.contains(char::is_whitespace) {
+        return SshKey::parse_line(arg);
+    }
+    let text = fs::read_to_string(arg)
+        .map_err(|err| format!("{arg}: not a key line, nor a key file that can be read: {err}"))?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .unwrap_or_default();
+    SshKey::parse_line(line).map_err(|err| format!("{arg}: {err}"))
 }
 
 /// A token's quota as `token add` and `token quota` take it.
@@ -116,7 +178,19 @@ pub fn run(args: TokenArgs) -> Result<(), Failure> {
             grant,
             s3,
             quota,
-        } => add(&tokens, name, grant, s3, quota.quota()),
+            ssh_key,
+        } => {
+            let entry = Entry {
+                name,
+                digest: [0; 32],
+                s3: None,
+                quota: quota.quota(),
+                ssh_keys: ssh_key,
+                grants: Grants::new(grant),
+            };
+            add(&tokens, entry, s3)
+        }
+        Action::Key { action } => keys(action),
         Action::Quota {
             name,
             tokens,
@@ -131,7 +205,13 @@ pub fn run(args: TokenArgs) -> Result<(), Failure> {
                 let key = key.unwrap_or_default();
                 let quota = entry.quota.map(|quota| format!(" quota:{quota}"));
                 let quota = quota.unwrap_or_default();
-                print_line(&format!("{}{key}{quota} {}", entry.name, grants.join(" ")));
+                let ssh: String = entry
+                    .ssh_keys
+                    .iter()
+                    .map(|key| format!(" ssh:{}", key.fingerprint()))
+                    .collect();
+                let line = format!("{}{key}{quota}{ssh} {}", entry.name, grants.join(" "));
+                print_line(&line);
             }
             Ok(())
         }
@@ -153,13 +233,9 @@ pub fn run(args: TokenArgs) -> Result<(), Failure> {
     }
 }
 
-fn add(
-    path: &Path,
-    name: String,
-    grants: Vec<Grant>,
-    s3: bool,
-    quota: Option<Quota>,
-) -> Result<(), Failure> {
+/// Adds `entry` (its digest and S3 key made here) to the file.
+fn add(path: &Path, mut entry: Entry, s3: bool) -> Result<(), Failure> {
+    let name = entry.name.clone();
     check_token_name(&name).map_err(|err| Failure::usage("token add", err))?;
     let mut file = match fs::metadata(path) {
         Ok(_) => read(path)?,
@@ -172,18 +248,17 @@ fn add(
             format!("{name} exists already (ferry token rm {name} first)"),
         ));
     }
+    let taken = entry.ssh_keys.clone();
+    check_keys_free(&file, &taken, "token add")?;
     let token = new_token().map_err(|err| Failure::local(path, err))?;
     let key = match s3 {
         true => Some(S3Key::new().map_err(|err| Failure::local(path, err))?),
         false => None,
     };
-    file.entries.push(Entry {
-        name: name.clone(),
-        digest: digest(&token),
-        s3: key.clone(),
-        quota,
-        grants: Grants::new(grants),
-    });
+    entry.digest = digest(&token);
+    entry.s3 = key.clone();
+    entry.ssh_keys.dedup();
+    file.entries.push(entry);
     write(path, &file)?;
     // Shell assignments, one shape with an S3 key or without, so that
     // `eval "$(ferry token add ...)"` works either way: FERRY_TOKEN is
@@ -226,6 +301,93 @@ fn set_quota(path: &Path, name: &str, quota: Option<Quota>) -> Result<(), Failur
     Ok(())
 }
 
+/// Refuses keys already on a token (`keys` may name one twice: that is
+/// the same key, kept once): a key logs in as one token.
+fn check_keys_free(file: &TokensFile, keys: &[SshKey], command: &str) -> Result<(), Failure> {
+    for key in keys {
+        if let Some(holder) = file.entries.iter().find(|e| e.ssh_keys.contains(key)) {
+            return Err(Failure::usage(
+                command,
+                format!(
+                    "the SSH key {} is on {} already (a key logs in as one token)",
+                    key.fingerprint(),
+                    holder.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `ferry token key add|rm`.
+fn keys(action: KeyAction) -> Result<(), Failure> {
+    let (name, path) = match &action {
+        KeyAction::Add { name, tokens, .. } | KeyAction::Rm { name, tokens, .. } => (name, tokens),
+    };
+    let mut file = read(path)?;
+    let unknown = || {
+        Failure::explained(
+            path.display().to_string(),
+            1,
+            format!("no token named {name}"),
+        )
+    };
+    if !file.entries.iter().any(|entry| &entry.name == name) {
+        return Err(unknown());
+    }
+    let said = match &action {
+        KeyAction::Add { keys, .. } => {
+            let new: Vec<SshKey> = keys
+                .iter()
+                .filter(|key| {
+                    !file
+                        .entries
+                        .iter()
+                        .any(|e| &e.name == name && e.ssh_keys.contains(key))
+                })
+                .copied()
+                .collect();
+            check_keys_free(&file, &new, "token key add")?;
+            let entry = file
+                .entries
+                .iter_mut()
+                .find(|e| &e.name == name)
+                .ok_or_else(unknown)?;
+            for key in new {
+                if !entry.ssh_keys.contains(&key) {
+                    entry.ssh_keys.push(key);
+                }
+            }
+            format!("{name} has {} SSH keys", entry.ssh_keys.len())
+        }
+        KeyAction::Rm { key, .. } => {
+            let entry = file
+                .entries
+                .iter_mut()
+                .find(|e| &e.name == name)
+                .ok_or_else(unknown)?;
+            let from_file = parse_ssh_key(key).ok();
+            let before = entry.ssh_keys.len();
+            entry
+                .ssh_keys
+                .retain(|k| !k.is_named_by(key) && Some(*k) != from_file);
+            if entry.ssh_keys.len() == before {
+                return Err(Failure::explained(
+                    path.display().to_string(),
+                    1,
+                    format!(
+                        "{name} has no SSH key {key} (`ferry token list` shows their fingerprints)"
+                    ),
+                ));
+            }
+            format!("removed the key from {name}")
+        }
+    };
+    write(path, &file)?;
+    to_stderr(&format!("{said}; send the server SIGHUP to apply"));
+    Ok(())
+}
+
 fn read(path: &Path) -> Result<TokensFile, Failure> {
     let text = fs::read_to_string(path).map_err(|err| Failure::local(path, err))?;
     TokensFile::parse(&text).map_err(|err| Failure::explained(path.display().to_string(), 3, err))
@@ -234,4 +396,32 @@ fn read(path: &Path) -> Result<TokensFile, Failure> {
 /// Replaces the tokens file (see [`super::replace_private_file`]).
 fn write(path: &Path, file: &TokensFile) -> Result<(), Failure> {
     super::replace_private_file(path, file.render().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOFO5Ym6DSh30pR1+RUa5Umh4n2+yU/ruLRop0x/yv+d alice@laptop";
+
+    #[test]
+    fn a_key_is_its_line_or_a_file_that_holds_it_and_garbage_is_told() {
+        let key = parse_ssh_key(LINE).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("id_ed25519.pub");
+        fs::write(&file, format!("# mine\n\n{LINE}\n")).unwrap();
+        assert_eq!(parse_ssh_key(file.to_str().unwrap()).unwrap(), key);
+
+        let private = dir.path().join("id_ed25519");
+        fs::write(&private, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n").unwrap();
+        let err = parse_ssh_key(private.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("private key"), "{err}");
+        let missing = dir.path().join("missing.pub");
+        let err = parse_ssh_key(missing.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("nor a key file"), "{err}");
+        let err = parse_ssh_key("ssh-rsa AAAAB3NzaC1yc2E= bob").unwrap_err();
+        assert!(err.contains("ed25519"), "{err}");
+        let err = parse_ssh_key("ssh-ed25519 garbage!").unwrap_err();
+        assert!(err.contains("not base64"), "{err}");
+    }
 }

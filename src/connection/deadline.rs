@@ -9,6 +9,11 @@
 //! way to hold the connection slots (a TLS handshake has the request-line
 //! deadline, then the first-byte one again for its first request).
 //!
+//! An SSH connection has the login grace time (`--ssh-login-grace`) from
+//! its opening to its SFTP subsystem instead of the request-line
+//! deadline: its key exchange and login are its first request, and a
+//! person may be at the password prompt (OpenSSH's `LoginGraceTime`).
+//!
 //! A connection only records times here; the reactor keeps one timer-heap
 //! entry per connection at [`Connection::deadline`] and calls
 //! [`Connection::expired`] when it comes due, so checking costs O(log n)
@@ -32,6 +37,8 @@ enum Phase {
     Resting,
     /// Part of a request line received.
     PartialHeader,
+    /// An SSH connection that has not reached SFTP yet.
+    Login,
     /// A body moving in either direction.
     Body,
     /// Waiting for the pool with an answer that may begin early.
@@ -49,6 +56,8 @@ enum Clock {
     FirstByte(Instant),
     /// A request line began arriving at this instant.
     Header(Instant),
+    /// An SSH connection opened at this instant, not logged in yet.
+    Login(Instant),
     /// A body is moving: bytes moved since this rate window began.
     Body { started: Instant, bytes: u64 },
     /// An answer that may begin early waits: since this instant, when the
@@ -92,6 +101,10 @@ impl Timing {
             (Phase::Fresh, _) => Clock::FirstByte(now),
             (Phase::PartialHeader, clock @ Clock::Header(_)) => clock,
             (Phase::PartialHeader, _) => Clock::Header(now),
+            (Phase::Login, clock @ Clock::Login(_)) => clock,
+            // The grace time counts from the connection's opening.
+            (Phase::Login, Clock::FirstByte(since)) => Clock::Login(since),
+            (Phase::Login, _) => Clock::Login(now),
             (Phase::Body, clock @ Clock::Body { .. }) => clock,
             (Phase::Body, _) => Clock::Body {
                 started: now,
@@ -112,6 +125,11 @@ impl Connection {
         let phase = match &self.state {
             // The PROXY header is the first part of the first request.
             State::ProxyHeader => Phase::PartialHeader,
+            State::AwaitHeader
+                if self.protocol() == Protocol::Sftp && self.transport.is_handshaking() =>
+            {
+                Phase::Login
+            }
             // A TLS handshake is the first part of the first request.
             State::AwaitHeader if self.transport.is_handshaking() => Phase::PartialHeader,
             // Whole requests waiting behind queued output are not late.
@@ -148,6 +166,7 @@ impl Connection {
     pub fn bare_since(&self) -> Option<Instant> {
         match self.timing.clock {
             Clock::FirstByte(since) => Some(since),
+            Clock::Login(since) if self.bytes_in == 0 => Some(since),
             _ => None,
         }
     }
@@ -176,6 +195,7 @@ impl Connection {
         match timing.clock {
             Clock::FirstByte(since) => idle.min(since + config.first_byte_timeout),
             Clock::Header(started) => idle.min(started + config.header_timeout),
+            Clock::Login(since) => idle.min(since + config.ssh_login_grace),
             Clock::Body { started, .. } if config.min_rate > 0 => {
                 idle.min(started + config.rate_window)
             }
@@ -242,6 +262,10 @@ impl Connection {
                 };
                 Some(format!("{what} after {}", secs(config.header_timeout)))
             }
+            Clock::Login(since) if now >= since + config.ssh_login_grace => Some(format!(
+                "not logged in after {}",
+                secs(config.ssh_login_grace)
+            )),
             Clock::Body { started, bytes } if config.min_rate > 0 => {
                 let elapsed = now.duration_since(started);
                 if elapsed < config.rate_window {

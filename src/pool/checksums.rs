@@ -34,7 +34,7 @@
 //! file queued for later is queued once.
 //!
 //! At shutdown, computations under way give up at their next read
-//! ([`crate::storage::Storage::stop_checksums`]) and queued ones are
+//! ([`crate::storage::Engine::stop_checksums`]) and queued ones are
 //! dropped: their clients have gone with the reactors.
 
 use std::collections::VecDeque;
@@ -251,7 +251,7 @@ impl Checksums {
             shared: Arc::clone(shared),
         };
         let (later, ahead) = (Arc::clone(&queue), Arc::clone(&queue));
-        shared.storage.set_checksum_queue(Later::new(
+        shared.engine.set_checksum_queue(Later::new(
             move |crc| later.queue_later(crc),
             move |work| ahead.queue_ahead(work),
         ));
@@ -285,7 +285,7 @@ impl Drop for Checksums {
             let later = std::mem::take(&mut pending.later);
             ((waited_for, ahead, later), pending.threads.roster())
         };
-        self.shared.storage.stop_checksums();
+        self.shared.engine.stop_checksums();
         self.queue.work.notify_all();
         drop(dropped);
         roster.wait_for_all();
@@ -301,7 +301,7 @@ fn work(queue: &Queue, shared: &Arc<Shared>) {
         match next {
             Work::WaitedFor(task) => task.run(shared, |_| {}),
             Work::Ahead(work) => work(),
-            Work::Later(later) => shared.storage.compute_later(later),
+            Work::Later(later) => shared.engine.compute_later(later),
         }
     }
 }

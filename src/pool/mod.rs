@@ -59,7 +59,7 @@ use crate::config::Config;
 use crate::hooks::Hooks;
 use crate::metrics::PoolMetrics;
 use crate::serve::{Ctx, Handoff, Job, Served};
-use crate::storage::{Storage, StorageError, Unflushed};
+use crate::storage::{Engine, StorageError, Unflushed};
 use crate::wire::Protocol;
 
 /// I/O threads kept however idle: one, so that a request to an idle
@@ -69,8 +69,8 @@ pub const IO_FLOOR: usize = 1;
 /// What the reactor and the workers share.
 #[derive(Debug)]
 pub struct Shared {
-    /// The root directory.
-    pub storage: Storage,
+    /// Where the files are kept: the POSIX root the server opened.
+    pub engine: Box<dyn Engine>,
     /// Limits and modes.
     pub config: Config,
     /// The upload hooks (run by their own threads, `hooks/runner.rs`).
@@ -83,7 +83,7 @@ impl Shared {
     /// What the serve layer is lent for a request.
     pub fn served(&self) -> Served<'_> {
         Served {
-            store: &self.storage,
+            store: &*self.engine,
             config: &self.config,
             hooks: &self.hooks,
             walks: &self.walks,
@@ -182,9 +182,8 @@ impl Task {
     /// job once it is done ([`Task::run_flushed`]).
     pub fn after_flush(self, shared: &Arc<Shared>, owed: Unflushed) {
         let kept = Arc::clone(shared);
-        shared.storage.flush_then(owed, move |flushed| {
-            self.run_flushed(&kept, flushed, |_| {});
-        });
+        let then = move |flushed| self.run_flushed(&kept, flushed, |_| {});
+        shared.engine.flush_then(owed, Box::new(then));
     }
 
     /// A job that no connection waits for (the release of what a finished

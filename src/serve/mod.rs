@@ -525,7 +525,7 @@ mod tests {
         let failure = check_size(&limited(10), 11).unwrap_err();
         assert_eq!(failure.kind, ErrorKind::TooLarge);
         assert!(check_size(&Config::default(), i64::MAX as u64).is_ok());
-        // Storage's mark of a size to come is no size.
+        // The engine's mark of a size to come is no size.
         let failure = check_size(&Config::default(), u64::MAX).unwrap_err();
         assert_eq!(failure.kind, ErrorKind::TooLarge);
     }

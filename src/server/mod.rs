@@ -266,7 +266,7 @@ impl Server {
         let hooks = Hooks::new(config.hooks.clone(), &config.root);
         let walks = Arc::new(PerClient::new(config.max_walks_per_client));
         let shared = Arc::new(Shared {
-            storage,
+            engine: Box::new(storage),
             config,
             hooks,
             walks,

@@ -145,8 +145,8 @@ impl Drop for Sweeps {
 /// Probes the file system, then removes expired upload sessions and the
 /// temp files of this node's earlier runs and of gone nodes.
 fn sweep_at_start(shared: &Shared) {
-    let storage = &shared.storage;
-    for warning in storage.probe_file_system() {
+    let engine = &shared.engine;
+    for warning in engine.probe_file_system() {
         warn!("{warning}");
     }
     if shared.config.read_only {
@@ -161,8 +161,8 @@ fn sweep_at_start(shared: &Shared) {
     // of it: an expired one is removed then, never resumed) and counted in the caps by an index read whole
     // by whichever comes first, that request or this sweep
     // (`tests/protocol/sessions.rs`, "before the start-up sweep").
-    let swept = storage.remove_stale_temp_files();
-    let expired = storage.expire_upload_sessions(shared.config.session_ttl());
+    let swept = engine.remove_stale_temp_files();
+    let expired = engine.expire_upload_sessions(shared.config.session_ttl());
     info!("start-up sweep done: {swept} and {expired} expired upload sessions removed");
     recount_usage(shared);
 }
@@ -171,10 +171,10 @@ fn sweep_at_start(shared: &Shared) {
 /// counted: at start-up, after the temp files and expired sessions are
 /// gone, then every [`RECOUNT_PERIOD`].
 fn recount_usage(shared: &Shared) {
-    if !shared.storage.counts_usage() {
+    if !shared.engine.counts_usage() {
         return;
     }
-    match shared.storage.recount_usage() {
+    match shared.engine.recount_usage() {
         Ok(recount) if recount.drift > 0 => info!(
             "usage recounted: {} accounts, off by {} bytes before{}",
             recount.accounts,
@@ -216,16 +216,16 @@ fn sweep_periodically(shared: &Shared, stop: &Stop) {
         }
         // What other nodes counted (their writes, their recounts) shows
         // in this node's metrics too.
-        if let Err(err) = shared.storage.refresh_usage_seen() {
+        if let Err(err) = shared.engine.refresh_usage_seen() {
             warn!("the usage metrics could not be read afresh: {err}");
         }
-        let swept = shared.storage.remove_gone_nodes_temp_files();
+        let swept = shared.engine.remove_gone_nodes_temp_files();
         match swept.gone.is_empty() {
             true => debug!("periodic sweep: no gone node left temp files"),
             false => info!("periodic sweep done: {swept} removed"),
         }
         let expired = shared
-            .storage
+            .engine
             .expire_upload_sessions(shared.config.session_ttl());
         if expired > 0 {
             info!("periodic sweep: {expired} expired upload sessions removed");

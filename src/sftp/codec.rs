@@ -93,11 +93,13 @@ impl Sftp {
                 None,
             );
         }
-        if input.get(4) == Some(&wire::WRITE) && self.started {
+        // A packet of no bytes has no type: the byte after its length is
+        // the next packet's.
+        if len > 4 && input.get(4) == Some(&wire::WRITE) && self.started {
             // Its data is the body of an APPEND: only its head is needed,
             // unless it is refused, which skips the whole packet.
             let whole = input.len() >= len;
-            if whole || self.takes_write(input) {
+            if whole || self.takes_write(input, len) {
                 return match self.write(input, len) {
                     Some((step, used)) => step.used(used),
                     None if whole => self
@@ -422,18 +424,22 @@ impl Sftp {
         self.handles.get(handle)
     }
 
-    /// Whether the `WRITE` whose head is at the front of `input` will be
-    /// taken (an APPEND of its data, which may follow later), rather than
-    /// refused (after its whole packet has come).
-    fn takes_write(&self, input: &[u8]) -> bool {
-        let mut fields = Fields::new(input.get(9..).unwrap_or_default());
-        let (Some(handle), Some(_), Some(_)) = (fields.string(), fields.u64(), fields.u32()) else {
+    /// Whether the `WRITE` whose head is at the front of `input` (a packet
+    /// of `len` bytes) will be taken (an APPEND of its data, which may
+    /// follow later), rather than refused once whole (a refusal skips it).
+    /// Its data must end it (not rclone's: taken, then refused at once, its
+    /// `len` was used of a shorter input, a panic).
+    fn takes_write(&self, input: &[u8], len: usize) -> bool {
+        let mut fields = Fields::new(input.get(9..len.min(input.len())).unwrap_or_default());
+        let (Some(handle), Some(_), Some(n)) = (fields.string(), fields.u64(), fields.u32()) else {
             return false;
         };
-        matches!(
-            self.opened(handle),
-            Some(Opened::Upload { failed: false, .. })
-        )
+        let head = input.len() - fields.left();
+        head.checked_add(n as usize) == Some(len)
+            && matches!(
+                self.opened(handle),
+                Some(Opened::Upload { failed: false, .. })
+            )
     }
 }
 
@@ -497,4 +503,58 @@ fn code_of(failure: &Failure) -> Status {
 /// Whether `input` holds a whole packet (the header deadline's rule).
 pub fn holds_whole_packet(input: &[u8]) -> bool {
     wire::packet_len(input).is_some_and(|len| input.len() >= len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session after `INIT`, with a file open for writing at 0.
+    fn writing() -> (Sftp, [u8; 8]) {
+        let mut sftp = Sftp::new();
+        assert!(matches!(
+            sftp.decode(&[0, 0, 0, 5, 1, 0, 0, 0, 3]),
+            Decoded::Answered(9)
+        ));
+        let handle = sftp.handles.open(Opened::Upload {
+            name: crate::name::Name::new("f".into()).unwrap(),
+            session: "s".into(),
+            received: 0,
+            failed: false,
+            scattered: false,
+            exclusive: false,
+            mtime: None,
+        });
+        (sftp, handle.unwrap())
+    }
+
+    /// A `WRITE` at 0 of `data` bytes of data in a packet of `len`.
+    fn write(handle: &[u8], data: u32, len: usize) -> Vec<u8> {
+        let mut packet = ((len - 4) as u32).to_be_bytes().to_vec();
+        packet.extend_from_slice(&[wire::WRITE, 0, 0, 0, 7, 0, 0, 0, handle.len() as u8]);
+        packet.extend_from_slice(handle);
+        packet.extend_from_slice(&[0; 8]);
+        packet.extend_from_slice(&data.to_be_bytes());
+        packet.resize(len, b'x');
+        packet
+    }
+
+    #[test]
+    fn a_write_longer_than_its_data_is_refused_once_it_has_all_come() {
+        let (mut sftp, handle) = writing();
+        let packet = write(&handle, 100, 1000);
+        // rclone's: a packet of 1000 bytes whose data says 100.
+        assert!(matches!(sftp.decode(&packet[..500]), Decoded::Incomplete));
+        assert!(matches!(sftp.decode(&packet), Decoded::Answered(1000)));
+    }
+
+    #[test]
+    fn a_write_whose_data_ends_its_packet_is_taken_from_its_head() {
+        let (mut sftp, handle) = writing();
+        let packet = write(&handle, 967, 1000);
+        assert!(matches!(
+            sftp.decode(&packet[..40]),
+            Decoded::Request(_, 33)
+        ));
+    }
 }

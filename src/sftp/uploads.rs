@@ -60,7 +60,8 @@ impl Sftp {
     /// session, at its offset wherever that is (before or past the end, a
     /// hole reading as zeros).
     pub(super) fn write(&mut self, input: &[u8], len: usize) -> Option<(Step, usize)> {
-        let mut fields = Fields::new(input.get(5..)?);
+        // Its head within its packet: never the next packet's bytes.
+        let mut fields = Fields::new(input.get(5..len.min(input.len()))?);
         let id = fields.u32()?;
         let handle = fields.string()?;
         let offset = fields.u64()?;

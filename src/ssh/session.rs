@@ -6,11 +6,14 @@
 //! send what is held, finish.
 //!
 //! Logins are decided as each attempt arrives, since sunset asks for an
-//! answer before it goes on (`events.rs`): a password is a ferry token, checked by the
-//! server's access control, whose throttle counts each failure against
-//! the client's address; a throttled address, or one that fails
-//! `events::MAX_AUTH_TRIES` times, is disconnected. Without tokens (an open
-//! server) every login is let in, as every other protocol lets everyone.
+//! answer before it goes on (`events.rs`): a password is a ferry token, a
+//! public key one registered on a token, `anonymous` the anonymous grants,
+//! all checked by the server's access control, whose throttle counts each
+//! wrong token against the client's address; a throttled address, or a
+//! connection that fails `events::MAX_AUTH_TRIES` times, is disconnected.
+//! Without tokens (an open server) every login is let in, as every other
+//! protocol lets everyone. The connection bounds the whole handshake by
+//! the login grace time (`connection/deadline.rs`).
 //!
 //! A shell, a command (legacy `scp -O`, `ssh host ls`) or another
 //! subsystem is refused with a message on the channel's stderr and exit
@@ -34,7 +37,7 @@ use crate::access::Principal;
 use crate::wire::socket::{self, Outcome};
 
 use super::SshTerms;
-use super::events::{Answering, answer, ssh_error};
+use super::events::{Answering, Tries, answer, ssh_error};
 
 /// Most plaintext read ahead of the connection (see the module's docs).
 const AHEAD_LIMIT: usize = 256 * 1024;
@@ -58,7 +61,7 @@ pub struct SshSession {
     ahead: Vec<u8>,
     /// Who logged in, until the connection takes it.
     login: Option<Arc<Principal>>,
-    failures: u32,
+    tries: Tries,
     /// Why the session must end now.
     ended: Option<&'static str>,
     /// The client ended the channel's input (or the whole connection).
@@ -82,7 +85,7 @@ impl SshSession {
             held: Vec::new(),
             ahead: Vec::new(),
             login: None,
-            failures: 0,
+            tries: Tries::default(),
             ended: None,
             eof: false,
             heard: false,
@@ -91,9 +94,8 @@ impl SshSession {
     }
 
     /// Whether the session has not yet reached the SFTP subsystem (key
-    /// exchange, login, the channel's opening): the connection treats it
-    /// as a request head being received, under the header deadline (the
-    /// login grace time).
+    /// exchange, login, the channel's opening): the connection holds it
+    /// to the login grace time (`--ssh-login-grace`).
     pub fn is_handshaking(&self) -> bool {
         self.sftp.is_none() && !self.eof
     }
@@ -346,7 +348,7 @@ impl SshSession {
                 sftp: &mut self.sftp,
                 opened: &mut self.opened,
                 login: &mut self.login,
-                failures: &mut self.failures,
+                tries: &mut self.tries,
                 ended: &mut self.ended,
                 refused: None,
             };

@@ -15,6 +15,7 @@
 //! memory (`spool_room.rs`).
 
 mod appender_handle;
+pub mod engine;
 mod error;
 mod left;
 mod lock_table;
@@ -28,6 +29,7 @@ mod store_values;
 mod upload_handle;
 
 pub use appender_handle::{Appender, EngineAppender};
+pub use engine::{Counters, Engine, Flushed};
 pub use error::{NO_BUCKET, STORAGE_FAILURES, StorageError, storage_failures};
 pub use left::{Left, MAX_NAMED};
 pub use lock_table::{Decide, LockTable};

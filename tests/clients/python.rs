@@ -82,6 +82,7 @@ fn guarded_server(holders: &[(&str, &[&str])], anonymous: &[&str]) -> (TestServe
                 digest: digest(token),
                 s3: None,
                 quota: None,
+                ssh_keys: Vec::new(),
                 grants: Grants::new(grants(granted)),
             })
             .collect(),

@@ -1,11 +1,18 @@
 //! SFTP over SSH (docs/sftp.md), over real sockets, with OpenSSH's own
 //! clients (`sftp`, `scp`, `ssh`; `tests/support/sftp.rs`):
 //!
+//! - `logins`: SSH keys on tokens (`ferry token add --ssh-key`, `token
+//!   key`), `anonymous`, the throttle, the login grace time;
 //! - `openssh`: logins (open, a token as the password, a wrong one),
 //!   reading files and folders' facts, `scp`, a shell or command refused
 //!   with a message, the host key kept and shown as `ssh-keygen` shows it;
 //! - `writes`: paramiko's writes anywhere in a file (random offsets, out
 //!   of order, pipelined), a quota, a file never closed;
+//! - `clients`: sshfs, rclone's and restic's sftp backends, paramiko, and
+//!   SFTP and HTTP on the same files (`PENDING` lines on stderr: what is
+//!   not served yet);
+//! - `attacks`: a huge packet length, many connections from one address,
+//!   paths and symlinks out of the root, legacy `scp` and forwarding;
 //! - `packets`: the SFTP codec on generated packets (its invariants shared
 //!   with the `sftp_packets` fuzz target).
 #![cfg(feature = "sftp")] // built with what it tests (Cargo.toml [features])
@@ -13,6 +20,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod attacks;
+mod clients;
+mod logins;
 mod openssh;
 mod packets;
 mod writes;

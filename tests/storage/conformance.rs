@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use ferry::model::{DavLock, DeadProperty, Folders, Found, Holder, Occupant};
 use ferry::name::{Name, Prefix};
+use ferry::storage::Engine as ServerEngine;
 use ferry::storage::memory::MemoryStore;
 use ferry::storage::{CopyTree, Edit, Member, Open, Parents, Storage, StorageError, Store};
 use tempfile::TempDir;
@@ -23,6 +24,8 @@ pub(super) type Put = Box<dyn Fn(&str, &[u8])>;
 pub(super) struct Engine {
     pub(super) kind: &'static str,
     pub(super) store: Arc<dyn Store>,
+    /// The same engine as the server's upkeep sees it.
+    pub(super) upkeep: Arc<dyn ServerEngine>,
     pub(super) put: Put,
     _root: Option<TempDir>,
 }
@@ -31,9 +34,11 @@ pub(super) struct Engine {
 pub(super) fn engines(files: &[(&str, &[u8])], folders: &[&str]) -> Vec<Engine> {
     let root = TempDir::new().unwrap();
     let path = root.path().to_owned();
+    let storage = Arc::new(Storage::open(&path, "conformance", false).unwrap());
     let posix = Engine {
         kind: "posix",
-        store: Arc::new(Storage::open(&path, "conformance", false).unwrap()),
+        store: Arc::clone(&storage) as Arc<dyn Store>,
+        upkeep: storage,
         put: Box::new(move |name, bytes| {
             let file = path.join(name);
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -45,7 +50,8 @@ pub(super) fn engines(files: &[(&str, &[u8])], folders: &[&str]) -> Vec<Engine> 
     let kept = Arc::clone(&memory);
     let memory = Engine {
         kind: "memory",
-        store: memory,
+        store: Arc::clone(&memory) as Arc<dyn Store>,
+        upkeep: memory,
         put: Box::new(move |name, bytes| kept.put_file(&name_of(name), bytes, None).unwrap()),
         _root: None,
     };

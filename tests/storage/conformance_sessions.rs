@@ -326,6 +326,31 @@ fn an_append_the_judge_refuses_or_an_abort_cuts_off_changes_nothing() {
 }
 
 #[test]
+fn the_sweep_removes_sessions_past_their_ttl_and_counts_what_it_removed() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let begun = |name: &str| {
+            let begun = sessions.begin_new_session(&name_of(name), Some(3), None, &limits(None));
+            begun.unwrap().id
+        };
+        let (old, kept) = (begun("old"), begun("kept"));
+        append(sessions, &kept, 0, b"ab");
+        assert_eq!(engine.upkeep.counters().sessions, 2, "{kind}");
+
+        // Sessions without bytes go after the short TTL, those with bytes
+        // after the long one: none here, an hour there.
+        let short = SessionTtl::new(Duration::from_secs(3600), Duration::ZERO);
+        assert_eq!(engine.upkeep.expire_upload_sessions(short), 1, "{kind}");
+        let gone = sessions.session(&old);
+        assert!(matches!(gone, Err(StorageError::NoSuchUpload)), "{kind}");
+        assert_eq!(sessions.session(&kept).unwrap().received, 2, "{kind}");
+        assert_eq!(engine.upkeep.counters().sessions, 1, "{kind}");
+        assert_eq!(engine.upkeep.expire_upload_sessions(ttl()), 0, "{kind}");
+    }
+}
+
+#[test]
 fn a_session_past_its_ttl_is_removed_when_looked_at() {
     for engine in engines(&[], &[]) {
         let (store, kind) = (&*engine.store, engine.kind);

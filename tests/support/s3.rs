@@ -113,6 +113,7 @@ impl S3Server {
                 digest: digest(&token),
                 s3: Some(key.clone()),
                 quota: None,
+                ssh_keys: Vec::new(),
                 grants: Grants::new(grants.iter().map(|g| Grant::parse(g).unwrap()).collect()),
             });
             signers.push(Signer::new(&key.id, &key.secret));

@@ -1,7 +1,8 @@
 //! OpenSSH's own clients (`sftp`, `scp`, `ssh`) against a test server's
 //! SFTP listener: host keys accepted and forgotten, no key of the machine's
-//! tried, a password (a token) given through `SSH_ASKPASS`, and each run
-//! bounded by `timeout`, so a session that never ends fails its test.
+//! tried, a password (a token) given through `SSH_ASKPASS` or keys made
+//! for the test (`make_key`) offered in order, and each run bounded by
+//! `timeout`, so a session that never ends fails its test.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,33 @@ pub struct Login {
     addr: SocketAddr,
     /// The script that says the password, if one is given.
     askpass: Option<PathBuf>,
+    /// Private keys offered, in this order (none: keys are not tried).
+    keys: Vec<PathBuf>,
+    /// The user name.
+    user: String,
     _dir: tempfile::TempDir,
+}
+
+/// Makes an ed25519 key pair named `name` in `dir` (`ssh-keygen`, no
+/// passphrase); the private key's path (the public one is beside it,
+/// `.pub`).
+pub fn make_key(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let output = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ssh-keygen runs");
+    assert!(output.status.success(), "{}", said(&output));
+    path
+}
+
+/// The public key's line of the private key at `key` (its `.pub` file).
+pub fn public_line(key: &Path) -> String {
+    let mut public = key.as_os_str().to_owned();
+    public.push(".pub");
+    std::fs::read_to_string(public).unwrap().trim().to_owned()
 }
 
 impl Login {
@@ -29,8 +56,25 @@ impl Login {
         Login {
             addr,
             askpass: None,
+            keys: Vec::new(),
+            user: "tester".into(),
             _dir: tempfile::tempdir().unwrap(),
         }
+    }
+
+    /// Logs in with the private keys `keys`, offered in this order (and
+    /// no password).
+    pub fn with_keys(addr: SocketAddr, keys: &[&Path]) -> Login {
+        Login {
+            keys: keys.iter().map(|key| key.to_path_buf()).collect(),
+            ..Login::open(addr)
+        }
+    }
+
+    /// The same login under the user name `user`.
+    pub fn user(mut self, user: &str) -> Login {
+        self.user = user.to_owned();
+        self
     }
 
     /// Logs in with `password` (a token).
@@ -43,8 +87,71 @@ impl Login {
         Login {
             addr,
             askpass: Some(script),
+            keys: Vec::new(),
+            user: "tester".into(),
             _dir: dir,
         }
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `-o` options every OpenSSH run takes (also what sshfs passes
+    /// on to the `ssh` it starts); no spaces in them, so a client that
+    /// takes an ssh command as one line (restic's `sftp.command`) can
+    /// have them joined.
+    pub fn ssh_options(&self) -> Vec<String> {
+        let batch = match self.askpass {
+            Some(_) => "BatchMode=no",
+            None => "BatchMode=yes",
+        };
+        let keys = match self.keys.is_empty() {
+            true => "PubkeyAuthentication=no",
+            false => "PubkeyAuthentication=yes",
+        };
+        let options = [
+            "StrictHostKeyChecking=no",
+            "UserKnownHostsFile=/dev/null",
+            "LogLevel=ERROR",
+            // Only the keys given, in their order; never an agent's.
+            "IdentitiesOnly=yes",
+            keys,
+            "NumberOfPasswordPrompts=1",
+            batch,
+        ];
+        let options = options
+            .iter()
+            .flat_map(|option| ["-o".to_owned(), (*option).to_owned()]);
+        let keys = self
+            .keys
+            .iter()
+            .flat_map(|key| ["-o".to_owned(), format!("IdentityFile={}", key.display())]);
+        options.chain(keys).collect()
+    }
+
+    /// Gives `command` (or the `ssh` it starts) the password, if any,
+    /// and no agent's keys.
+    pub fn give_password(&self, command: &mut Command) {
+        command.env_remove("SSH_AUTH_SOCK");
+        if let Some(script) = &self.askpass {
+            command
+                .env("SSH_ASKPASS", script)
+                .env("SSH_ASKPASS_REQUIRE", "force");
+        }
+    }
+
+    /// The `ssh` command line that starts the SFTP subsystem, as a
+    /// client that runs its own `ssh` takes it (restic's `sftp.command`).
+    pub fn sftp_command_line(&self) -> String {
+        format!(
+            "ssh -F /dev/null -p {} {} {}@{} -s sftp",
+            self.addr.port(),
+            self.ssh_options().join(" "),
+            self.user,
+            self.addr.ip()
+        )
     }
 
     /// `program` with the options every run takes.
@@ -54,24 +161,10 @@ impl Login {
             .arg(PATIENCE.as_secs().to_string())
             .arg(program)
             .args([port_flag, &self.addr.port().to_string()])
-            .args(["-o", "StrictHostKeyChecking=no"])
-            .args(["-o", "UserKnownHostsFile=/dev/null"])
-            .args(["-o", "LogLevel=ERROR"])
-            .args(["-o", "PubkeyAuthentication=no"])
-            .args(["-o", "NumberOfPasswordPrompts=1"])
+            .args(self.ssh_options())
             .args(["-F", "/dev/null"])
             .stdin(Stdio::piped());
-        match &self.askpass {
-            Some(script) => {
-                command
-                    .env("SSH_ASKPASS", script)
-                    .env("SSH_ASKPASS_REQUIRE", "force")
-                    .args(["-o", "BatchMode=no"]);
-            }
-            None => {
-                command.args(["-o", "BatchMode=yes"]);
-            }
-        }
+        self.give_password(&mut command);
         command
     }
 
@@ -79,7 +172,7 @@ impl Login {
     /// would forbid a password); its output.
     pub fn sftp(&self, commands: &str) -> Output {
         let mut command = self.command("sftp", "-P");
-        command.arg(format!("tester@{}", self.addr.ip()));
+        command.arg(format!("{}@{}", self.user, self.addr.ip()));
         run_with_input(command, commands)
     }
 
@@ -88,34 +181,130 @@ impl Login {
         let mut command = self.command("sftp", "-P");
         command
             .args(["-b", "-"])
-            .arg(format!("tester@{}", self.addr.ip()));
+            .arg(format!("{}@{}", self.user, self.addr.ip()));
         run_with_input(command, commands)
     }
 
-    /// Runs `scp` (SFTP mode) from `remote` to `local`.
-    pub fn scp_get(&self, remote: &str, local: &Path) -> Output {
+    /// Runs `scp` (SFTP mode unless `args` say `-O`) from `remote` to
+    /// `local`, with `args` before them.
+    pub fn scp_get(&self, args: &[&str], remote: &str, local: &Path) -> Output {
         let mut command = self.command("scp", "-P");
         command
-            .arg(format!("tester@{}:{remote}", self.addr.ip()))
+            .args(args)
+            .arg(format!("{}@{}:{remote}", self.user, self.addr.ip()))
             .arg(local);
+        run_with_input(command, "")
+    }
+
+    /// Runs `scp` (SFTP mode unless `args` say `-O`) from `local` to
+    /// `remote`, with `args` before them.
+    pub fn scp_put(&self, args: &[&str], local: &Path, remote: &str) -> Output {
+        let mut command = self.command("scp", "-P");
+        command
+            .args(args)
+            .arg(local)
+            .arg(format!("{}@{}:{remote}", self.user, self.addr.ip()));
         run_with_input(command, "")
     }
 
     /// Runs `ssh` with `args` (a command, say).
     pub fn ssh(&self, args: &[&str]) -> Output {
         let mut command = self.command("ssh", "-p");
-        command.arg(format!("tester@{}", self.addr.ip())).args(args);
+        command
+            .arg(format!("{}@{}", self.user, self.addr.ip()))
+            .args(args);
         run_with_input(command, "")
+    }
+
+    /// An SFTP session spoken raw through `ssh -s sftp`, after its `INIT`.
+    pub fn sftp_raw(&self) -> RawSftp {
+        let mut command = self.command("ssh", "-p");
+        command
+            .arg(format!("{}@{}", self.user, self.addr.ip()))
+            .args(["-s", "sftp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("ssh runs");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let mut raw = RawSftp {
+            child,
+            stdin,
+            stdout,
+        };
+        raw.send(&[0, 0, 0, 5, 1, 0, 0, 0, 3]);
+        let version = raw.packet();
+        assert_eq!(version.first(), Some(&2), "VERSION: {version:?}");
+        raw
     }
 }
 
-fn run_with_input(mut command: Command, input: &str) -> Output {
+/// The SFTP stream itself through `ssh -s sftp` (bounded by `timeout`,
+/// as every run), for a test that writes packets no client would.
+pub struct RawSftp {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: std::process::ChildStdout,
+}
+
+impl RawSftp {
+    /// Writes `bytes` to the stream (ignoring a stream already cut).
+    pub fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        if let Some(stdin) = &mut self.stdin {
+            let _ = stdin.write_all(bytes).and_then(|()| stdin.flush());
+        }
+    }
+
+    /// The next packet's type and fields (its length taken off).
+    pub fn packet(&mut self) -> Vec<u8> {
+        use std::io::Read;
+        let mut len = [0; 4];
+        self.stdout.read_exact(&mut len).expect("a packet's length");
+        let mut packet = vec![0; u32::from_be_bytes(len) as usize];
+        self.stdout.read_exact(&mut packet).expect("a packet");
+        packet
+    }
+
+    /// `STAT path`: the answer's type (105 `ATTRS`, 101 `STATUS`).
+    pub fn stat(&mut self, path: &str) -> u8 {
+        let mut packet = vec![17, 0, 0, 0, 9];
+        packet.extend_from_slice(&(path.len() as u32).to_be_bytes());
+        packet.extend_from_slice(path.as_bytes());
+        let mut framed = (packet.len() as u32).to_be_bytes().to_vec();
+        framed.extend_from_slice(&packet);
+        self.send(&framed);
+        let answer = self.packet();
+        assert_eq!(answer.get(1..5), Some(&[0, 0, 0, 9][..]), "{answer:?}");
+        answer[0]
+    }
+
+    /// Waits for `ssh` to end, its standard input still open (`close`
+    /// false: the server must end it), or after closing it; its output,
+    /// after asserting that `timeout` did not have to stop it.
+    pub fn end(mut self, close: bool) -> Output {
+        if close {
+            self.stdin = None;
+        }
+        let output = self.child.wait_with_output().expect("ssh ends");
+        assert_ne!(output.status.code(), Some(124), "ssh hung: {output:?}");
+        output
+    }
+}
+
+fn run_with_input(command: Command, input: &str) -> Output {
+    run_with_bytes(command, input.as_bytes())
+}
+
+/// Runs `command` with `input` on its standard input; its output, after
+/// asserting that `timeout` did not have to stop it.
+pub fn run_with_bytes(mut command: Command, input: &[u8]) -> Output {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().expect("the client runs");
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
-        let _ = stdin.write_all(input.as_bytes());
+        let _ = stdin.write_all(input);
     }
     let output = child.wait_with_output().expect("the client ends");
     assert_ne!(
@@ -134,4 +323,79 @@ pub fn said(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// Whether sshfs can mount here (the program, FUSE's `/dev/fuse`); says
+/// why not.
+pub fn have_sshfs() -> bool {
+    if !super::tools::have("sshfs", &["--version"], "apt-get install sshfs") {
+        return false;
+    }
+    let fuse = Path::new("/dev/fuse").exists();
+    if !fuse {
+        eprintln!("skipped: sshfs needs FUSE (/dev/fuse)");
+    }
+    fuse
+}
+
+/// An sshfs mount of a test server, unmounted when dropped, also when
+/// its test panics: a mount left behind would trip the next run's
+/// temporary folders.
+pub struct Sshfs {
+    point: tempfile::TempDir,
+}
+
+impl Sshfs {
+    /// Mounts the root `login` reaches, with sshfs's defaults (its
+    /// threads, its caches) as a user mounts it, and `extra` options.
+    pub fn mount(login: &Login, extra: &[&str]) -> Sshfs {
+        let point = tempfile::tempdir().unwrap();
+        let mut command = Command::new("timeout");
+        command
+            .arg(PATIENCE.as_secs().to_string())
+            .arg("sshfs")
+            .args(["-p", &login.addr.port().to_string(), "-F", "/dev/null"])
+            .args(login.ssh_options())
+            .args(extra)
+            .arg(format!("{}@{}:/", login.user, login.addr.ip()))
+            .arg(point.path())
+            .stdin(Stdio::null());
+        login.give_password(&mut command);
+        let output = command.output().expect("sshfs runs");
+        assert!(output.status.success(), "sshfs: {}", said(&output));
+        Sshfs { point }
+    }
+
+    /// `name` inside the mount.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.point.path().join(name)
+    }
+
+    /// Runs `program` with `args` inside the mount (its working folder),
+    /// bounded; its output.
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        Command::new("timeout")
+            .arg(PATIENCE.as_secs().to_string())
+            .arg(program)
+            .args(args)
+            .current_dir(self.point.path())
+            .output()
+            .expect("timeout runs")
+    }
+}
+
+impl Drop for Sshfs {
+    fn drop(&mut self) {
+        let unmount = |args: &[&str]| {
+            Command::new("fusermount")
+                .args(args)
+                .arg(self.point.path())
+                .status()
+                .is_ok_and(|status| status.success())
+        };
+        // A mount still busy (a test failed inside it) is let go lazily.
+        if !unmount(&["-u"]) && !unmount(&["-uz"]) {
+            eprintln!("could not unmount {}", self.point.path().display());
+        }
+    }
 }

@@ -22,6 +22,7 @@ pub fn write_tokens(path: &Path, holders: &[(&str, &[&str])]) -> Vec<String> {
             digest: digest(&token),
             s3: None,
             quota: None,
+            ssh_keys: Vec::new(),
             grants: Grants::new(grants.iter().map(|g| Grant::parse(g).unwrap()).collect()),
         });
         tokens.push(token);

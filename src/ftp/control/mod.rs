@@ -31,16 +31,12 @@ use super::command::{LineError, parse_command};
 use super::path::{file_name, folder_prefix, quoted, resolve};
 use super::reply::{Facts, failed, mdtm, one_line};
 use super::terms::{Security, Terms};
-use crate::access::{Login, Secret};
+use crate::access::{Login, Secret, is_anonymous_user};
 use crate::model::Folders;
 use crate::name::{Name, Prefix};
 use crate::serve::decoded::{Decoded, Refusal};
 use crate::serve::ops::{self, Request};
 use crate::serve::{Body, ErrorKind, Operation, Reply};
-
-/// The user names that log in without a token (RFC 1635), to what the
-/// server's `--anonymous` grants allow.
-const ANONYMOUS: [&str; 2] = ["anonymous", "ftp"];
 
 /// A control connection's state between its commands.
 #[derive(Debug, Default)]
@@ -216,7 +212,7 @@ impl Control {
             self.logged_in = true;
             return self.answer(used, "230 logged in");
         }
-        if ANONYMOUS.iter().any(|a| user.eq_ignore_ascii_case(a)) {
+        if is_anonymous_user(user) {
             if !self.login.anonymous {
                 return self.answer(
                     used,

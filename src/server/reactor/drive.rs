@@ -104,7 +104,7 @@ impl Reactor {
     /// a device (a memory one: its outcome is taken with the pool's next,
     /// `serve::Job::brief`), else hands it to the I/O pool.
     fn start_job(&mut self, task: Task) {
-        match task.job.is_brief() && self.shared.storage.runs_brief_work_in_place() {
+        match task.job.is_brief() && self.shared.engine.runs_brief_work_in_place() {
             true => self.done_here.extend(task.run_here(&self.shared)),
             false => self.submit(task),
         }

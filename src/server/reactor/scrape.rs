@@ -137,7 +137,7 @@ impl Reactor {
         }
         let key = token.0 - SCRAPER_TOKENS;
         let hub = &self.hub;
-        let storage = &self.shared.storage;
+        let engine = &self.shared.engine;
         let node = &self.shared.config.node_id;
         let Some(scrape) = &mut self.scrape else {
             return;
@@ -146,20 +146,17 @@ impl Reactor {
             return; // closed already
         };
         let close = match scraper.progress(|| {
+            let counted = engine.counters();
             metrics::render(
                 &hub.metrics,
                 (hub.pool.metrics(), hub.pool.threads()),
                 metrics::Stored {
-                    sessions: storage.upload_sessions(),
-                    walked: storage.walked_entries(),
-                    checksums: storage.checksums_computed(),
-                    flushes: (
-                        storage.flush_batches(),
-                        storage.flush_waits(),
-                        storage.dir_flushes(),
-                    ),
+                    sessions: counted.sessions,
+                    walked: counted.walked,
+                    checksums: counted.checksums,
+                    flushes: counted.flushes,
                     failures: crate::storage::storage_failures(),
-                    usage: storage.usage_seen(),
+                    usage: counted.usage,
                 },
                 node,
             )

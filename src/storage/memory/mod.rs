@@ -32,6 +32,7 @@ use crate::model::{Account, DeadProperty, FileInfo, Md5Tag, Stamp, Usage, Versio
 use crate::name::Name;
 
 mod appender;
+mod engine;
 mod faults;
 mod kept;
 mod locks;

@@ -112,10 +112,12 @@ impl Tree {
     }
 
     /// Removes the sessions `ttl` lets go, and the marks of stored
-    /// uploads older than its short TTL.
-    pub(super) fn expire(&mut self, ttl: SessionTtl) {
+    /// uploads older than its short TTL; how many sessions went (marks
+    /// not counted).
+    pub(super) fn expire(&mut self, ttl: SessionTtl) -> usize {
         let now = now().0;
         let short = i64::try_from(ttl.empty.as_secs()).unwrap_or(i64::MAX);
+        let mut expired = 0;
         self.sessions.retain(|id, session| {
             let gone = match session.stored {
                 true => now > session.used.saturating_add(short),
@@ -123,9 +125,17 @@ impl Tree {
             };
             if gone && !session.stored {
                 log::info!("upload session {id} expired");
+                expired += 1;
             }
             !gone
         });
+        expired
+    }
+
+    /// Upload sessions open (stored uploads' marks not counted).
+    pub(super) fn open_sessions(&self) -> u64 {
+        let open = self.sessions.values().filter(|session| !session.stored);
+        open.count() as u64
     }
 
     /// Begins session `id` for `(name, size, crc, meta)` within `limits`.

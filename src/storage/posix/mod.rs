@@ -60,6 +60,7 @@ mod dav_locks;
 mod dead_props;
 mod durability;
 mod durable_commit;
+mod engine_posix;
 mod file_info;
 mod flush;
 mod folders;

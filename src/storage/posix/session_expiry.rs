@@ -227,8 +227,13 @@ enum Expiry {
 }
 
 /// The time `ago` before now, in seconds since the epoch (0 for a time
-/// before it).
+/// before it): what was used before it has outlived `ago`. A TTL of
+/// nothing keeps nothing, whatever the second, as
+/// [`SessionTtl::has_expired`] judges: after every second.
 fn seconds_ago(ago: Duration) -> i64 {
+    if ago.is_zero() {
+        return i64::MAX;
+    }
     SystemTime::now()
         .checked_sub(ago)
         .and_then(|then| then.duration_since(SystemTime::UNIX_EPOCH).ok())

@@ -490,6 +490,13 @@ impl<'g, 'a> ServPubkeyAuth<'g, 'a> {
         self.runner.fetch_servpubkey()
     }
 
+    /// Whether this is a signed attempt (its signature already verified),
+    /// not a query of whether the key would do. ferry's patch: a server
+    /// logs in the key's holder on the signed attempt only.
+    pub fn is_signed(&self) -> bool {
+        self.real_sig
+    }
+
     /// Accept the presented public key.
     pub fn allow(mut self) -> Result<()> {
         self.done = true;
