@@ -423,24 +423,6 @@ impl Sftp {
     pub(super) fn opened(&self, handle: &[u8]) -> Option<&Opened> {
         self.handles.get(handle)
     }
-
-    /// Whether the `WRITE` whose head is at the front of `input` (a packet
-    /// of `len` bytes) will be taken (an APPEND of its data, which may
-    /// follow later), rather than refused once whole (a refusal skips it).
-    /// Its data must end it (not rclone's: taken, then refused at once, its
-    /// `len` was used of a shorter input, a panic).
-    fn takes_write(&self, input: &[u8], len: usize) -> bool {
-        let mut fields = Fields::new(input.get(9..len.min(input.len())).unwrap_or_default());
-        let (Some(handle), Some(_), Some(n)) = (fields.string(), fields.u64(), fields.u32()) else {
-            return false;
-        };
-        let head = input.len() - fields.left();
-        head.checked_add(n as usize) == Some(len)
-            && matches!(
-                self.opened(handle),
-                Some(Opened::Upload { failed: false, .. })
-            )
-    }
 }
 
 impl Pending {

@@ -66,7 +66,8 @@ impl Sftp {
         let handle = fields.string()?;
         let offset = fields.u64()?;
         let data = fields.u32()? as usize;
-        let head = input.len() - fields.left();
+        // Counted within its packet, as its fields were read.
+        let head = len.min(input.len()) - fields.left();
         if head + data != len {
             return Some((self.fail(id, Status::BadMessage, "a WRITE's length"), len));
         }
@@ -112,6 +113,25 @@ impl Sftp {
             (_, None) => return Some((self.stale(id), len)),
         };
         Some((step, head))
+    }
+
+    /// Whether the `WRITE` whose head is at the front of `input` (a packet
+    /// of `len` bytes) will be taken (an APPEND of its data, which may
+    /// follow later), rather than refused once whole (a refusal skips it).
+    /// Its data must end it (not rclone's: taken, then refused at once, its
+    /// `len` was used of a shorter input, a panic).
+    pub(super) fn takes_write(&self, input: &[u8], len: usize) -> bool {
+        let mut fields = Fields::new(input.get(9..len.min(input.len())).unwrap_or_default());
+        let (Some(handle), Some(_), Some(n)) = (fields.string(), fields.u64(), fields.u32()) else {
+            return false;
+        };
+        // Counted within its packet, as its fields were read.
+        let head = len.min(input.len()) - fields.left();
+        head.checked_add(n as usize) == Some(len)
+            && matches!(
+                self.opened(handle),
+                Some(Opened::Upload { failed: false, .. })
+            )
     }
 
     /// `CLOSE` of a file being written: its session committed, whole at
