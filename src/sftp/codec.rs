@@ -191,12 +191,15 @@ impl Sftp {
                         serve(Operation::Get(Get { name, want }))
                     }
                     Some(Opened::Folder(..)) => self.fail(id, Status::Failure, "a folder's handle"),
-                    Some(Opened::Upload { session, .. }) => {
+                    Some(Opened::Upload {
+                        session, opener, ..
+                    }) => {
                         // What it holds now: the bytes written so far.
                         let read = ReadStaged {
                             id: session.clone(),
                             offset,
                             len,
+                            opener: *opener,
                         };
                         self.pending = Pending::Read(id);
                         serve(Operation::ReadStaged(read))
@@ -501,6 +504,7 @@ mod tests {
         let handle = sftp.handles.open(Opened::Upload {
             name: crate::name::Name::new("f".into()).unwrap(),
             session: "s".into(),
+            opener: 1,
             received: 0,
             failed: false,
             scattered: false,

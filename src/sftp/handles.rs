@@ -20,6 +20,10 @@ pub(super) enum Opened {
         name: crate::name::Name,
         /// The session's id.
         session: String,
+        /// Which open of the session this handle's is
+        /// ([`SessionInfo::opener`](crate::model::SessionInfo)): once a
+        /// newer open takes the file over, the engine refuses this one.
+        opener: u64,
         /// Bytes staged: up to the highest end written.
         received: u64,
         /// A write failed: the file is not stored at its `CLOSE`, whatever

@@ -18,8 +18,11 @@
 //! (`TRUNCATE`: `put`, `scp`, rclone), the file's bytes (an open in place
 //! without `TRUNCATE`: sshfs's, editors'; it needs `read` on the file), or
 //! what was kept (`APPEND`: `reput`, `put -a`); a connection cut before
-//! `CLOSE` leaves it there to go on with. Two handles of one token open
-//! on one name share it. An `EXCL` open is refused where the file is,
+//! `CLOSE` leaves it there to go on with. A newer open of the name by
+//! the token takes it over: a handle that opened it before is refused by
+//! the engine from then on (its opener, `SessionInfo::opened_by`), so
+//! the newest opener's `CLOSE` stores its bytes alone, never a mix. An
+//! `EXCL` open is refused where the file is,
 //! and its commit's rename never replaces one (one check-and-change).
 //! `FSETSTAT` times are given to the file at its commit, and its size
 //! cuts the staged bytes short; a `READ` reads them back;
@@ -52,6 +55,7 @@ impl Sftp {
             name,
             seed,
             create_only,
+            held: None,
         }))
     }
 
@@ -77,12 +81,14 @@ impl Sftp {
                 Some(slot),
                 Some(Opened::Upload {
                     session,
+                    opener,
                     received,
                     failed: false,
                     scattered,
                     ..
                 }),
             ) => {
+                let opener = Some(*opener);
                 // In order, the session's CRC runs as bytes come; once one
                 // is written elsewhere, it is computed at the commit.
                 let anywhere = *scattered || *received != offset;
@@ -99,6 +105,7 @@ impl Sftp {
                     checksum: None,
                     size: None,
                     anywhere,
+                    opener,
                 }))
             }
             (Some(slot), Some(Opened::Upload { failed: true, .. })) => {
@@ -140,6 +147,7 @@ impl Sftp {
     pub(super) fn close_upload(&mut self, id: u32, slot: usize) -> Step {
         let Some(Opened::Upload {
             session,
+            opener,
             received,
             failed,
             exclusive,
@@ -149,16 +157,23 @@ impl Sftp {
         else {
             return self.stale(id);
         };
-        let session = session.clone();
+        let (session, opener) = (session.clone(), *opener);
         if *failed {
             self.pending = Pending::Discard(id, slot);
-            return serve(Operation::Abort(Abort { id: session }));
+            // Let go only if still its newest open: a newer one's is not
+            // this handle's to drop.
+            let opener = Some(opener);
+            return serve(Operation::Abort(Abort {
+                id: session,
+                opener,
+            }));
         }
         let close = Close {
             id: session,
             size: *received,
             mtime: *mtime,
             create_only: *exclusive,
+            opener,
         };
         self.pending = Pending::Commit(id, slot);
         serve(Operation::Close(close))
@@ -168,11 +183,15 @@ impl Sftp {
     /// its size cut short (the staged bytes past it go).
     pub(super) fn set_upload_stat(&mut self, id: u32, slot: usize, attrs: wire::Attrs) -> Step {
         let Some(Opened::Upload {
-            received, mtime, ..
+            received,
+            mtime,
+            opener,
+            ..
         }) = self.handles.at(slot)
         else {
             return self.stale(id);
         };
+        let held = Some(*opener);
         if let Some(given) = attrs.mtime {
             *mtime = Some(i64::from(given));
         }
@@ -191,6 +210,7 @@ impl Sftp {
                     name,
                     seed: Seed::KeptUpTo(size),
                     create_only: false,
+                    held,
                 }))
             }
             _ => self.fail(id, Status::Ok, "set"),
@@ -203,17 +223,18 @@ impl Sftp {
     /// reading has nothing to flush.
     pub(super) fn fsync(&mut self, id: u32, handle: &[u8]) -> Step {
         let slot = self.handles.slot_of(handle);
-        let (slot, session, received, anywhere) = match (slot, self.opened(handle)) {
+        let (slot, session, received, anywhere, opener) = match (slot, self.opened(handle)) {
             (
                 Some(slot),
                 Some(Opened::Upload {
                     session,
+                    opener,
                     received,
                     failed: false,
                     scattered,
                     ..
                 }),
-            ) => (slot, session.clone(), *received, *scattered),
+            ) => (slot, session.clone(), *received, *scattered, *opener),
             (_, Some(Opened::Upload { .. })) => {
                 return self.fail(id, Status::Failure, "a write to this file failed");
             }
@@ -229,6 +250,7 @@ impl Sftp {
             checksum: None,
             size: None,
             anywhere,
+            opener: Some(opener),
         }))
     }
 
@@ -259,6 +281,7 @@ impl Sftp {
                 let opened = Opened::Upload {
                     name: info.name.clone(),
                     session: info.id.clone(),
+                    opener: info.opener,
                     received: info.received,
                     failed: false,
                     scattered: false,
@@ -270,12 +293,15 @@ impl Sftp {
             (Pending::Resize(id, slot), Reply::Session(info)) => {
                 if let Some(Opened::Upload {
                     session,
+                    opener,
                     received,
                     scattered,
                     ..
                 }) = self.handles.at(*slot)
                 {
                     (*session, *received) = (info.id.clone(), info.received);
+                    // The cut was an open of its own: this handle's now.
+                    *opener = info.opener;
                     *scattered = true;
                 }
                 wire::status(out, *id, Status::Ok, "cut short");

@@ -70,7 +70,9 @@ pub enum StorageError {
     /// Another node sharing the root is streaming into, or committing, the
     /// session.
     InUseElsewhere,
-    /// A newer APPEND or an ABORT took the session from this APPEND.
+    /// A newer APPEND or an ABORT took the session from this APPEND; or
+    /// a newer open for writing took it from the handle that opened it
+    /// before ([`SessionInfo::opened_by`](crate::model::SessionInfo)).
     Superseded,
     /// The caller's judge of the session (who may write it) refused:
     /// the caller holds why ([`SessionStore::append`](super::SessionStore::append)).
@@ -304,7 +306,7 @@ impl fmt::Display for StorageError {
                 "too many upload sessions on this server: try again once some are committed or expire",
             ),
             StorageError::Superseded => {
-                f.write_str("a newer APPEND or ABORT took over this upload")
+                f.write_str("a newer APPEND, ABORT or open of this file took over this upload")
             }
             StorageError::NotAdmitted => f.write_str("not allowed to write this upload"),
             StorageError::ChecksumMismatch(staged, declared) => write!(

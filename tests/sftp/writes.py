@@ -177,6 +177,50 @@ def truncated(sftp, name):
     return b"a" * 40 + bytes(10) + b"X"
 
 
+def raw_close(sftp, f):
+    """A CLOSE whose refusal is said (paramiko's `close` swallows it)."""
+    try:
+        sftp._request(paramiko.sftp.CMD_CLOSE, f.handle)
+        return "taken"
+    except IOError as err:
+        return "refused: %s" % err
+
+
+def two_openers(sftp, name):
+    """Two connections (one token's, or an open server's clients) open
+    the same name for writing: the newer opener takes it over, the older
+    one's later writes and CLOSE are refused; the newer's bytes land
+    whole. Then again, the older one closing without a later write."""
+    transport, other = connect(int(sys.argv[1]), sys.argv[2])
+    older = sftp.open(name, "wb")
+    older.write(b"A" * 1000)
+    older.flush()
+    newer = other.open(name, "wb")
+    newer.write(b"B" * 10)
+    newer.flush()
+    try:
+        older.write(b"A" * 1000)
+        older.flush()
+        print("older write taken")
+    except IOError as err:
+        print("older write refused:", err)
+    print("older close", raw_close(sftp, older))
+    newer.write(b"C" * 10)
+    print("newer close", raw_close(other, newer))
+    print("stored", other.open(name, "rb").read())
+    older = sftp.open(name + ".2", "wb")
+    older.write(b"A" * 1000)
+    older.flush()
+    newer = other.open(name + ".2", "wb")
+    newer.write(b"B" * 10)
+    newer.flush()
+    print("older close 2", raw_close(sftp, older))
+    print("newer close 2", raw_close(other, newer))
+    print("stored 2", other.open(name + ".2", "rb").read())
+    transport.close()
+    return b"B" * 10 + b"C" * 10
+
+
 def main():
     port, password, mode, name = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     transport, sftp = connect(port, password)

@@ -256,3 +256,44 @@ fn put_a_goes_on_with_a_cut_upload_in_a_batch() {
     assert!(output.status.success(), "{said}");
     assert!(http_get(server.http.unwrap(), "p.bin") == data, "{said}");
 }
+
+/// Two handles writing one name (two connections of one token, or any
+/// two clients of an open server: one owner, one kept upload): the newer
+/// open takes it over; the older one's WRITE and CLOSE are refused and
+/// change nothing, so the file is the newer opener's bytes, never a mix.
+#[test]
+fn a_newer_open_takes_the_file_over_from_an_older_one() {
+    if !have_paramiko() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("fleet", &["read:/", "write:/"])];
+    let (guarded, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    let open = server();
+    for (sftp, password) in [
+        (guarded.sftp.unwrap(), tokens[0].as_str()),
+        (open.sftp.unwrap(), "-"),
+    ] {
+        let (said, expected) = paramiko(sftp, password, "two_openers", "status.json");
+        assert!(said.contains("older write refused: a newer"), "{said}");
+        assert!(said.contains("older close refused"), "{said}");
+        assert!(said.contains("newer close taken"), "{said}");
+        let whole = format!("stored b'{}{}'", "B".repeat(10), "C".repeat(10));
+        assert!(said.contains(&whole), "{said}");
+        assert!(said.contains("older close 2 refused"), "{said}");
+        assert!(said.contains("newer close 2 taken"), "{said}");
+        assert!(
+            said.contains(&format!("stored 2 b'{}'", "B".repeat(10))),
+            "{said}"
+        );
+        assert_eq!(expected.len(), 20);
+    }
+    assert_eq!(
+        std::fs::read(open.path("status.json")).unwrap(),
+        b"BBBBBBBBBBCCCCCCCCCC"
+    );
+    assert_eq!(
+        std::fs::read(guarded.path("status.json.2")).unwrap(),
+        b"BBBBBBBBBB"
+    );
+    assert!(crate::support::temp_files(open.path("").as_path()).is_empty());
+}

@@ -14,7 +14,8 @@
 
 use log::{info, warn};
 
-use super::sessions::{commit_session, on_own_session, session_limits};
+use super::session_admin::on_own_session;
+use super::sessions::{commit_session, session_limits};
 use crate::access::{Perm, Who};
 use crate::model::DEFERRED_SIZE;
 use crate::name::Name;
@@ -60,7 +61,7 @@ impl Operate for Resume {
             let resumed = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
                 let read = who.allows(Perm::Read, name.as_str());
                 let sessions = ctx.store.sessions();
-                let session = sessions.resume_upload(&name, (offset, read), &limits)?;
+                let session = sessions.resume_upload(&name, (offset, read, None), &limits)?;
                 let asked = Appending {
                     offset: session.received,
                     len: DEFERRED_SIZE - session.received,
@@ -117,6 +118,10 @@ pub struct Reopen {
     /// Refused where the file is there (SFTP's `EXCL`; judged again by the
     /// commit's rename: [`Close::create_only`]).
     pub create_only: bool,
+    /// The open of the handle that cuts its own file short (SFTP's
+    /// `FSETSTAT` size), which must still be the newest; `None` for an
+    /// open.
+    pub held: Option<u64>,
 }
 
 impl Operate for Reopen {
@@ -133,6 +138,7 @@ impl Operate for Reopen {
             name,
             seed,
             create_only,
+            held,
         } = self;
         let read = who.allows(Perm::Read, name.as_str());
         if seed != Seed::Nothing && !read {
@@ -156,7 +162,7 @@ impl Operate for Reopen {
                         ErrorKind::PreconditionFailed,
                         "the file is there (EXCL)",
                     )),
-                    false => Ok(sessions.resume_upload(&name, (from, read), &limits)?),
+                    false => Ok(sessions.resume_upload(&name, (from, read, held), &limits)?),
                 }
             });
             match opened {
@@ -180,6 +186,9 @@ pub struct Close {
     /// The commit's rename must not replace a file (SFTP's `EXCL`): the
     /// check and the change are one step.
     pub create_only: bool,
+    /// The open of the session its handle made, which must still be the
+    /// newest ([`SessionInfo::opened_by`](crate::model::SessionInfo)).
+    pub opener: u64,
 }
 
 impl Operate for Close {
@@ -195,11 +204,13 @@ impl Operate for Close {
             size,
             mtime,
             create_only,
+            opener,
         } = self;
         let user = user_of(ctx, &who);
+        let opener = Some(opener);
         on_own_session(who, "COMMIT", id, move |ctx, id| {
-            match ctx.store.sessions().declare_session_size(id, size) {
-                Ok(()) => commit_session(ctx, id, (mtime, create_only), user),
+            match ctx.store.sessions().declare_session_size(id, size, opener) {
+                Ok(()) => commit_session(ctx, id, (mtime, create_only, opener), user),
                 Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
             }
         })

@@ -4,7 +4,7 @@
 //! session reads it (`on_own_session`), as only one that may read the file
 //! began it from the file's bytes (`resume.rs`).
 
-use super::sessions::on_own_session;
+use super::session_admin::on_own_session;
 use crate::access::Who;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{Ctx, Outcome, Reply, storage_refusal};
@@ -18,6 +18,9 @@ pub struct ReadStaged {
     pub offset: u64,
     /// How many, at most (a `READ`'s, capped by the codec).
     pub len: u32,
+    /// The open of the session its handle made, which must still be the
+    /// newest: a superseded handle reads nothing more.
+    pub opener: u64,
 }
 
 impl Operate for ReadStaged {
@@ -27,10 +30,19 @@ impl Operate for ReadStaged {
 
     /// On the pool: the bytes ([`Reply::Staged`]; none past its end).
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let ReadStaged { id, offset, len } = self;
+        let ReadStaged {
+            id,
+            offset,
+            len,
+            opener,
+        } = self;
         on_own_session(who, "READ", id, move |ctx, id| {
             let mut bytes = vec![0; len as usize];
-            match ctx.store.sessions().read_staged(id, offset, &mut bytes) {
+            match ctx
+                .store
+                .sessions()
+                .read_staged(id, Some(opener), offset, &mut bytes)
+            {
                 Ok(read) => {
                     bytes.truncate(read);
                     Outcome::answer(Reply::Staged(bytes))

@@ -216,11 +216,17 @@ impl Storage {
     ///
     /// # Errors
     /// As [`declare_size`]'s; the session is unknown.
-    pub fn declare_session_size(&self, id: &str, size: u64) -> Result<(), StorageError> {
+    pub fn declare_session_size(
+        &self,
+        id: &str,
+        size: u64,
+        opener: Option<u64>,
+    ) -> Result<(), StorageError> {
         check_id(id)?;
         let dir = self.sessions_dir()?;
         let _books = self.sessions.bookkeeping(&dir)?;
         let mut info = self.session_in(&dir, id)?;
+        info.opened_by(opener)?;
         declare_size(&dir, &mut info, size)
     }
 }
