@@ -306,7 +306,7 @@ impl fmt::Display for StorageError {
                 "too many upload sessions on this server: try again once some are committed or expire",
             ),
             StorageError::Superseded => {
-                f.write_str("a newer APPEND, ABORT or open of this file took over this upload")
+                f.write_str("a newer APPEND or ABORT took over this upload")
             }
             StorageError::NotAdmitted => f.write_str("not allowed to write this upload"),
             StorageError::ChecksumMismatch(staged, declared) => write!(
