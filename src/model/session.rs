@@ -35,6 +35,10 @@ pub struct SessionInfo {
     /// It is stored already: what is left is the mark of a tus upload,
     /// kept a while for a client that lost the last answer.
     pub stored: bool,
+    /// How many times it was opened for writing (SFTP's `OPEN` of a kept
+    /// upload, `SessionStore::resume_upload`): the newest opener's number.
+    /// A handle that opened it earlier is superseded.
+    pub opener: u64,
 }
 
 impl SessionInfo {

@@ -135,6 +135,9 @@ pub enum Reply {
         /// epoch).
         expires: i64,
     },
+    /// Bytes staged in an upload, read back (SFTP's `READ` of a file open
+    /// for writing): few (a `READ`'s), so carried here.
+    Staged(Vec<u8>),
     /// An upload session, new or found again, and how far it has come
     /// (boxed: rare, and three times the size of the common replies).
     Session(Box<crate::model::SessionInfo>),

@@ -8,13 +8,15 @@
 //! system's: a file or folder moved needs its new parent there.
 //!
 //! `SETSTAT` sets a file's times; modes, owners and the access time are
-//! accepted and ignored (ferry keeps none). A size (truncation) is not
-//! served yet.
+//! accepted and ignored (ferry keeps none). A size of 0 (`truncate -s 0`)
+//! stores an empty file in its place, as any upload would; another size
+//! of a file not open is refused: it would copy the whole file to cut or
+//! grow it (open it and `FSETSTAT` its size: `uploads.rs`).
 
 use crate::ftp::path::{file_name, resolve};
 use crate::model::Folders;
-use crate::serve::ops::{Delete, MakeFolder, MoveFile, PropPatch, RemoveFolder};
-use crate::serve::{Change, Making, Operation, Overwrite, PropTarget, PropUpdate};
+use crate::serve::ops::{Delete, MakeFolder, MoveFile, PropPatch, Put, RemoveFolder};
+use crate::serve::{Body, Change, Making, Operation, Overwrite, PropTarget, PropUpdate};
 
 use super::codec::{Pending, Sftp, Step, serve};
 use super::wire::{Attrs, Fields, Status};
@@ -70,8 +72,17 @@ impl Sftp {
         name: crate::name::Name,
         attrs: Attrs,
     ) -> Option<Step> {
-        if attrs.size.is_some() {
-            return Some(self.unsupported(id, "changing a file's size is not served yet"));
+        match attrs.size {
+            Some(0) => {
+                self.pending = Pending::Change(id);
+                let mtime = attrs.mtime.map(i64::from);
+                return Some(serve(Operation::Put(emptied(name, mtime))));
+            }
+            Some(_) => {
+                let why = "a size other than 0 of a file not open would copy it whole: open it and set the size of its handle";
+                return Some(self.unsupported(id, why));
+            }
+            None => {}
         }
         let Some(mtime) = attrs.mtime else {
             return Some(self.fail(id, Status::Ok, "nothing to change"));
@@ -88,6 +99,21 @@ impl Sftp {
                 change: Change::Mtime(i64::from(mtime)),
             }],
         })))
+    }
+}
+
+/// An empty file stored in `name`'s place (given `mtime`), as an upload.
+fn emptied(name: crate::name::Name, mtime: Option<i64>) -> Put {
+    Put {
+        name,
+        body: Body::fixed(0),
+        crc: None,
+        mtime,
+        trailer: None,
+        digests: None,
+        folders: Folders::Explicit,
+        props: None,
+        preconditions: None,
     }
 }
 

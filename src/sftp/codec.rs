@@ -15,7 +15,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ftp::path::{file_name, folder_prefix, resolve};
-use crate::serve::ops::{Describe, Get, List};
+use crate::serve::ops::{Describe, Get, List, ReadStaged, being_written};
 use crate::serve::terms::Page;
 use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Request, Scope, Want};
 
@@ -48,10 +48,12 @@ pub(super) enum Pending {
     /// `READDIR`: a page of the folder in the handle's slot, and what its
     /// listing's format found.
     ReadFolder(u32, usize, Arc<Mutex<Listed>>),
-    /// `OPEN` for writing: its upload session begun.
-    Create(u32),
-    /// `WRITE`: its bytes staged in the handle's session (`len` of them).
-    Write(u32, usize, u64),
+    /// `OPEN` for writing (`EXCL` or not): its upload session begun.
+    Create(u32, bool),
+    /// `WRITE`: its bytes staged in the handle's session (in its slot).
+    Write(u32, usize),
+    /// `FSETSTAT` of a file being written (in the slot): cut short.
+    Resize(u32, usize),
     /// `CLOSE` of a file written: its session committed.
     Commit(u32, usize),
     /// `CLOSE` of a file a write failed in: its session let go.
@@ -148,7 +150,7 @@ impl Sftp {
             wire::FSTAT => match self.opened(fields.string()?) {
                 Some(Opened::File(path, _) | Opened::Folder(path, _)) => {
                     let path = path.clone();
-                    self.describe(id, path)
+                    self.look(id, path, Pending::Describe(id))
                 }
                 // What it holds so far: it is not the file's until CLOSE.
                 Some(Opened::Upload { received, .. }) => {
@@ -187,8 +189,18 @@ impl Sftp {
                         serve(Operation::Get(Get { name, want }))
                     }
                     Some(Opened::Folder(..)) => self.fail(id, Status::Failure, "a folder's handle"),
-                    Some(Opened::Upload { .. }) => {
-                        self.fail(id, Status::Failure, "open for writing, not reading")
+                    Some(Opened::Upload {
+                        session, opener, ..
+                    }) => {
+                        // What it holds now: the bytes written so far.
+                        let read = ReadStaged {
+                            id: session.clone(),
+                            offset,
+                            len,
+                            opener: *opener,
+                        };
+                        self.pending = Pending::Read(id);
+                        serve(Operation::ReadStaged(read))
                     }
                     None => self.stale(id),
                 }
@@ -209,18 +221,19 @@ impl Sftp {
             wire::REMOVE | wire::MKDIR | wire::RMDIR | wire::RENAME | wire::SETSTAT => {
                 return self.change(kind, id, fields);
             }
-            wire::FSETSTAT => match self.opened(fields.string()?) {
-                Some(Opened::File(path, _) | Opened::Folder(path, _)) => {
-                    let path = path.clone();
-                    let name = file_name(&path)?;
-                    return self.set_stat(id, name, fields.attrs()?);
+            wire::FSETSTAT => {
+                let handle = fields.string()?;
+                match (self.opened(handle), self.handles.slot_of(handle)) {
+                    (Some(Opened::File(path, _) | Opened::Folder(path, _)), _) => {
+                        let name = file_name(&path.clone())?;
+                        return self.set_stat(id, name, fields.attrs()?);
+                    }
+                    (Some(Opened::Upload { .. }), Some(slot)) => {
+                        self.set_upload_stat(id, slot, fields.attrs()?)
+                    }
+                    _ => self.stale(id),
                 }
-                Some(Opened::Upload { .. }) => {
-                    let why = "a file's times are set once it is stored: SETSTAT after CLOSE";
-                    self.unsupported(id, why)
-                }
-                None => self.stale(id),
-            },
+            }
             wire::EXTENDED => return self.extended(id, fields),
             wire::SYMLINK => self.fail(id, Status::OpUnsupported, "ferry makes no symlinks"),
             _ => self.unsupported(id, "not served yet"),
@@ -259,9 +272,16 @@ impl Sftp {
         }))
     }
 
-    /// What `path` is, answered with its attributes.
+    /// What `path` is, answered with its attributes: for a file being
+    /// written by this token, or cut off, what it holds (`reput`'s offset).
     fn describe(&mut self, id: u32, path: String) -> Step {
-        self.look(id, path, Pending::Describe(id))
+        match file_name(&path) {
+            Some(name) => {
+                self.pending = Pending::Describe(id);
+                serve(Operation::Describe(Describe::kept_or(&name)))
+            }
+            None => self.look(id, path, Pending::Describe(id)),
+        }
     }
 
     /// What `path` is, answered as `pending` says; a name ferry takes
@@ -333,6 +353,10 @@ impl Sftp {
             (Pending::Read(id), Reply::File { len: 0, .. } | Reply::Unsatisfiable { .. }) => {
                 wire::status(out, id, Status::Eof, "end of file");
             }
+            (Pending::Read(id), Reply::Staged(bytes)) if bytes.is_empty() => {
+                wire::status(out, id, Status::Eof, "end of file");
+            }
+            (Pending::Read(id), Reply::Staged(bytes)) => wire::data(out, id, bytes),
             (Pending::Read(id), Reply::File { len, .. }) => {
                 wire::data_head(out, id, u32::try_from(*len).unwrap_or(MAX_READ));
             }
@@ -400,25 +424,6 @@ impl Sftp {
     pub(super) fn opened(&self, handle: &[u8]) -> Option<&Opened> {
         self.handles.get(handle)
     }
-
-    /// Whether the `WRITE` whose head is at the front of `input` (a packet
-    /// of `len` bytes) will be taken (an APPEND of its data, which may
-    /// follow later), rather than refused once whole (a refusal skips it).
-    /// Its data must end it (not rclone's: taken, then refused at once, its
-    /// `len` was used of a shorter input, a panic).
-    fn takes_write(&self, input: &[u8], len: usize) -> bool {
-        let mut fields = Fields::new(input.get(9..len.min(input.len())).unwrap_or_default());
-        let (Some(handle), Some(offset), Some(n)) = (fields.string(), fields.u64(), fields.u32())
-        else {
-            return false;
-        };
-        let head = input.len() - fields.left();
-        head.checked_add(n as usize) == Some(len)
-            && matches!(
-                self.opened(handle),
-                Some(Opened::Upload { received, failed: false, .. }) if *received == offset
-            )
-    }
 }
 
 impl Pending {
@@ -427,8 +432,9 @@ impl Pending {
             Pending::None => None,
             Pending::Describe(id) | Pending::Read(id) => Some(*id),
             Pending::ReadFolder(id, ..) => Some(*id),
-            Pending::Create(id) | Pending::Write(id, ..) => Some(*id),
+            Pending::Create(id, _) | Pending::Write(id, ..) => Some(*id),
             Pending::Commit(id, _) | Pending::Discard(id, _) => Some(*id),
+            Pending::Resize(id, _) => Some(*id),
             Pending::Change(id) | Pending::StatVfs(id) => Some(*id),
             Pending::Open(id, _) | Pending::OpenFolder(id, _) => Some(*id),
         }
@@ -466,22 +472,6 @@ fn refused(message: String, skip: Option<(usize, Body)>) -> Decoded {
     })
 }
 
-/// What a file being written is said to be: the bytes it holds so far,
-/// written now.
-fn being_written(received: u64) -> crate::model::Resource {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs() as i64);
-    crate::model::Resource {
-        folder: false,
-        info: crate::model::FileInfo {
-            size: received,
-            mtime: now,
-        },
-        stamp: crate::model::Stamp::default(),
-    }
-}
-
 /// The status a failure is answered with.
 fn code_of(failure: &Failure) -> Status {
     match failure.kind {
@@ -509,11 +499,15 @@ mod tests {
             sftp.decode(&[0, 0, 0, 5, 1, 0, 0, 0, 3]),
             Decoded::Answered(9)
         ));
-        let (session, received, failed) = ("s".into(), 0, false);
         let handle = sftp.handles.open(Opened::Upload {
-            session,
-            received,
-            failed,
+            name: crate::name::Name::new("f".into()).unwrap(),
+            session: "s".into(),
+            opener: 1,
+            received: 0,
+            failed: false,
+            scattered: false,
+            exclusive: false,
+            mtime: None,
         });
         (sftp, handle.unwrap())
     }

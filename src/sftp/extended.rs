@@ -1,9 +1,9 @@
 //! OpenSSH's extensions (`SSH_FXP_EXTENDED`), named in the `VERSION`
 //! answer so that its clients use them: `posix-rename@openssh.com` (a
 //! rename that replaces a file), `statvfs@openssh.com` (`df`: the room and
-//! the quota as ferry's `DF` counts them) and `limits@openssh.com` (the
-//! largest packet, read, write and the handles a session may hold). Any
-//! other is refused as not served.
+//! the quota as ferry's `DF` counts them), `limits@openssh.com` (the
+//! largest packet, read, write and the handles a session may hold) and
+//! `fsync@openssh.com` (`uploads.rs`). Any other is refused as not served.
 
 use crate::ftp::path::{folder_prefix, resolve};
 use crate::serve::Operation;
@@ -31,6 +31,7 @@ impl Sftp {
                 self.pending = Pending::StatVfs(id);
                 Some(serve(Operation::FreeSpace(FreeSpace { prefix })))
             }
+            b"fsync@openssh.com" => Some(self.fsync(id, fields.string()?)),
             b"limits@openssh.com" => {
                 let write = (MAX_PACKET - 1024) as u64;
                 let limits = [

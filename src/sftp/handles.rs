@@ -16,13 +16,26 @@ pub(super) enum Opened {
     /// A file being written (`uploads.rs`): its upload session, and the
     /// bytes it holds.
     Upload {
+        /// The file's name.
+        name: crate::name::Name,
         /// The session's id.
         session: String,
-        /// Bytes staged: where the next `WRITE` must be.
+        /// Which open of the session this handle's is
+        /// ([`SessionInfo::opener`](crate::model::SessionInfo)): once a
+        /// newer open takes the file over, the engine refuses this one.
+        opener: u64,
+        /// Bytes staged: up to the highest end written.
         received: u64,
         /// A write failed: the file is not stored at its `CLOSE`, whatever
         /// came after, and its session is let go.
         failed: bool,
+        /// A write went elsewhere than at the end: its bytes are staged
+        /// anywhere from then on, the CRC computed at the commit.
+        scattered: bool,
+        /// Opened with `EXCL`: the commit must not replace a file.
+        exclusive: bool,
+        /// The time to give the file at its commit (`FSETSTAT`).
+        mtime: Option<i64>,
     },
 }
 

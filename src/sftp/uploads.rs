@@ -1,7 +1,10 @@
 //! Files written over SFTP: an `OPEN` for writing begins one of the serve
 //! layer's upload sessions (its temp file, quota counted as bytes come,
-//! the reserve), each `WRITE` appends its data as the session's next bytes,
-//! and `CLOSE` commits it (the rename, its CRC record, hooks, the flush
+//! the reserve), each `WRITE` stages its data at its offset in the
+//! session (an APPEND: at the end as it comes in order, with its CRC-32C
+//! running; anywhere else, before or past the end, a hole reading as
+//! zeros, only the growth counted, the CRC computed at the commit), and
+//! `CLOSE` commits it (the rename, its CRC record, hooks, the flush
 //! before the answer): readers see the old file or the new one, never a
 //! mix, and a connection cut before `CLOSE` leaves the old file, its bytes
 //! kept as an upload session.
@@ -10,14 +13,23 @@
 //! lets its session go and answers that it was not stored, so a client
 //! that went on writing after the failure never finds a file with a hole.
 //!
-//! Served so far: a file written whole, in order (what OpenSSH's `put`,
-//! `scp` and rclone do), opened with `TRUNCATE` (or made with `CREATE`
-//! where none is there). A write elsewhere than where the file has come to,
-//! an `APPEND` open, or a write into a file in place without `TRUNCATE`
-//! (sshfs's) is refused (`SSH_FX_OP_UNSUPPORTED`) and changes nothing.
+//! The session is the upload kept for the token and name (as FTP keeps a
+//! cut `STOR`'s: `serve/ops/resume.rs`), begun holding nothing
+//! (`TRUNCATE`: `put`, `scp`, rclone), the file's bytes (an open in place
+//! without `TRUNCATE`: sshfs's, editors'; it needs `read` on the file), or
+//! what was kept (`APPEND`: `reput`, `put -a`); a connection cut before
+//! `CLOSE` leaves it there to go on with. A newer open of the name by
+//! the token takes it over: a handle that opened it before is refused by
+//! the engine from then on (its opener, `SessionInfo::opened_by`), so
+//! the newest opener's `CLOSE` stores its bytes alone, never a mix. An
+//! `EXCL` open is refused where the file is,
+//! and its commit's rename never replaces one (one check-and-change).
+//! `FSETSTAT` times are given to the file at its commit, and its size
+//! cuts the staged bytes short; a `READ` reads them back;
+//! `fsync@openssh.com` is answered once they are flushed.
 
 use crate::ftp::path::file_name;
-use crate::serve::ops::{Abort, Append, Upload};
+use crate::serve::ops::{Abort, Append, Close, Reopen, Seed};
 use crate::serve::{Operation, Reply};
 
 use super::codec::{Pending, Sftp, Step, serve};
@@ -25,33 +37,32 @@ use super::handles::Opened;
 use super::wire::{self, Fields, Status};
 
 impl Sftp {
-    /// `OPEN` with `flags` that write: an upload session begun for `path`.
+    /// `OPEN` with `flags` that write: the upload kept for the token and
+    /// name, holding nothing (`TRUNCATE`), what was kept (`APPEND`), or
+    /// the file's bytes (an open in place).
     pub(super) fn create(&mut self, id: u32, path: &str, flags: u32) -> Step {
-        if flags & wire::OPEN_APPEND != 0 {
-            return self.unsupported(id, "appending to a file is not served yet");
-        }
-        if flags & wire::OPEN_EXCLUDE != 0 {
-            return self.unsupported(id, "making a file only if absent is not served yet");
-        }
-        if flags & wire::OPEN_TRUNCATE == 0 {
-            return self.unsupported(id, "writing into a file in place is not served yet");
-        }
         let Some(name) = file_name(path) else {
             return self.fail(id, Status::Failure, "not a file name ferry takes");
         };
-        self.pending = Pending::Create(id);
-        serve(Operation::Upload(Upload {
+        let seed = match flags {
+            _ if flags & wire::OPEN_TRUNCATE != 0 => Seed::Nothing,
+            _ if flags & wire::OPEN_APPEND != 0 => Seed::Kept,
+            _ => Seed::File,
+        };
+        let create_only = flags & wire::OPEN_EXCLUDE != 0;
+        self.pending = Pending::Create(id, create_only);
+        serve(Operation::Reopen(Reopen {
             name,
-            size: None,
-            crc: None,
-            meta: None,
-            first: None,
+            seed,
+            create_only,
+            held: None,
         }))
     }
 
     /// `WRITE`, decoded from its head alone (`input`; the packet is `len`
     /// bytes): its data follows as the body of an APPEND to the handle's
-    /// session, at the offset the file has come to.
+    /// session, at its offset wherever that is (before or past the end, a
+    /// hole reading as zeros).
     pub(super) fn write(&mut self, input: &[u8], len: usize) -> Option<(Step, usize)> {
         // Its head within its packet: never the next packet's bytes.
         let mut fields = Fields::new(input.get(5..len.min(input.len()))?);
@@ -59,7 +70,8 @@ impl Sftp {
         let handle = fields.string()?;
         let offset = fields.u64()?;
         let data = fields.u32()? as usize;
-        let head = input.len() - fields.left();
+        // Counted within its packet, as its fields were read.
+        let head = len.min(input.len()) - fields.left();
         if head + data != len {
             return Some((self.fail(id, Status::BadMessage, "a WRITE's length"), len));
         }
@@ -69,12 +81,22 @@ impl Sftp {
                 Some(slot),
                 Some(Opened::Upload {
                     session,
+                    opener,
                     received,
                     failed: false,
+                    scattered,
+                    ..
                 }),
-            ) if *received == offset => {
+            ) => {
+                let opener = Some(*opener);
+                // In order, the session's CRC runs as bytes come; once one
+                // is written elsewhere, it is computed at the commit.
+                let anywhere = *scattered || *received != offset;
                 let id_of = session.clone();
-                self.pending = Pending::Write(id, slot, data as u64);
+                if let Some(Opened::Upload { scattered, .. }) = self.handles.at(slot) {
+                    *scattered = anywhere;
+                }
+                self.pending = Pending::Write(id, slot);
                 serve(Operation::Append(Append {
                     id: id_of,
                     offset,
@@ -82,14 +104,13 @@ impl Sftp {
                     commit: false,
                     checksum: None,
                     size: None,
+                    anywhere,
+                    opener,
                 }))
             }
-            (Some(slot), Some(Opened::Upload { failed, .. })) => {
-                let why = match failed {
-                    true => "an earlier write to this file failed: it will not be stored",
-                    false => "writes in order only: this one is not where the file has come to",
-                };
+            (Some(slot), Some(Opened::Upload { failed: true, .. })) => {
                 self.fail_upload(slot);
+                let why = "an earlier write to this file failed: it will not be stored";
                 // Its data is skipped with the packet.
                 return Some((self.fail(id, Status::Failure, why), len));
             }
@@ -101,31 +122,144 @@ impl Sftp {
         Some((step, head))
     }
 
+    /// Whether the `WRITE` whose head is at the front of `input` (a packet
+    /// of `len` bytes) will be taken (an APPEND of its data, which may
+    /// follow later), rather than refused once whole (a refusal skips it).
+    /// Its data must end it (not rclone's: taken, then refused at once, its
+    /// `len` was used of a shorter input, a panic).
+    pub(super) fn takes_write(&self, input: &[u8], len: usize) -> bool {
+        let mut fields = Fields::new(input.get(9..len.min(input.len())).unwrap_or_default());
+        let (Some(handle), Some(_), Some(n)) = (fields.string(), fields.u64(), fields.u32()) else {
+            return false;
+        };
+        // Counted within its packet, as its fields were read.
+        let head = len.min(input.len()) - fields.left();
+        head.checked_add(n as usize) == Some(len)
+            && matches!(
+                self.opened(handle),
+                Some(Opened::Upload { failed: false, .. })
+            )
+    }
+
     /// `CLOSE` of a file being written: its session committed, whole at
-    /// what has come; or, where a write failed, let go.
+    /// what it holds (with the time `FSETSTAT` gave, and not over a file
+    /// if opened with `EXCL`); or, where a write failed, let go.
     pub(super) fn close_upload(&mut self, id: u32, slot: usize) -> Step {
         let Some(Opened::Upload {
             session,
+            opener,
             received,
             failed,
+            exclusive,
+            mtime,
+            ..
         }) = self.handles.at(slot)
         else {
             return self.stale(id);
         };
-        let (session, received, failed) = (session.clone(), *received, *failed);
-        if failed {
+        let (session, opener) = (session.clone(), *opener);
+        if *failed {
             self.pending = Pending::Discard(id, slot);
-            return serve(Operation::Abort(Abort { id: session }));
+            // Let go only if still its newest open: a newer one's is not
+            // this handle's to drop.
+            let opener = Some(opener);
+            return serve(Operation::Abort(Abort {
+                id: session,
+                opener,
+            }));
         }
+        let close = Close {
+            id: session,
+            size: *received,
+            mtime: *mtime,
+            create_only: *exclusive,
+            opener,
+        };
         self.pending = Pending::Commit(id, slot);
+        serve(Operation::Close(close))
+    }
+
+    /// `FSETSTAT` of a file being written: its time kept for its commit;
+    /// its size cut short (the staged bytes past it go).
+    pub(super) fn set_upload_stat(&mut self, id: u32, slot: usize, attrs: wire::Attrs) -> Step {
+        let Some(Opened::Upload {
+            received,
+            mtime,
+            opener,
+            ..
+        }) = self.handles.at(slot)
+        else {
+            return self.stale(id);
+        };
+        let held = Some(*opener);
+        if let Some(given) = attrs.mtime {
+            *mtime = Some(i64::from(given));
+        }
+        let received = *received;
+        match attrs.size {
+            Some(size) if size > received => {
+                let why = "growing a file open for writing by its size is not served yet: write its bytes";
+                self.unsupported(id, why)
+            }
+            Some(size) if size < received => {
+                let Some(name) = self.upload_name(slot) else {
+                    return self.stale(id);
+                };
+                self.pending = Pending::Resize(id, slot);
+                serve(Operation::Reopen(Reopen {
+                    name,
+                    seed: Seed::KeptUpTo(size),
+                    create_only: false,
+                    held,
+                }))
+            }
+            _ => self.fail(id, Status::Ok, "set"),
+        }
+    }
+
+    /// `fsync@openssh.com`: answered once the handle's staged bytes are
+    /// flushed as every write's are (an APPEND of nothing: on stable
+    /// storage under `--fsync`, as every protocol's); a file open for
+    /// reading has nothing to flush.
+    pub(super) fn fsync(&mut self, id: u32, handle: &[u8]) -> Step {
+        let slot = self.handles.slot_of(handle);
+        let (slot, session, received, anywhere, opener) = match (slot, self.opened(handle)) {
+            (
+                Some(slot),
+                Some(Opened::Upload {
+                    session,
+                    opener,
+                    received,
+                    failed: false,
+                    scattered,
+                    ..
+                }),
+            ) => (slot, session.clone(), *received, *scattered, *opener),
+            (_, Some(Opened::Upload { .. })) => {
+                return self.fail(id, Status::Failure, "a write to this file failed");
+            }
+            (_, Some(_)) => return self.fail(id, Status::Ok, "nothing to flush"),
+            (_, None) => return self.stale(id),
+        };
+        self.pending = Pending::Write(id, slot);
         serve(Operation::Append(Append {
             id: session,
             offset: received,
             len: 0,
-            commit: true,
+            commit: false,
             checksum: None,
-            size: Some(received),
+            size: None,
+            anywhere,
+            opener: Some(opener),
         }))
+    }
+
+    /// The name of the file being written in `slot`.
+    fn upload_name(&mut self, slot: usize) -> Option<crate::name::Name> {
+        match self.handles.at(slot)? {
+            Opened::Upload { name, .. } => Some(name.clone()),
+            _ => None,
+        }
     }
 
     /// Marks the file in `slot` as not to be stored.
@@ -143,21 +277,42 @@ impl Sftp {
         out: &mut Vec<u8>,
     ) -> bool {
         match (pending, reply) {
-            (Pending::Create(id), Reply::Session(info)) => {
+            (Pending::Create(id, exclusive), Reply::Session(info)) => {
                 let opened = Opened::Upload {
+                    name: info.name.clone(),
                     session: info.id.clone(),
+                    opener: info.opener,
                     received: info.received,
                     failed: false,
+                    scattered: false,
+                    exclusive: *exclusive,
+                    mtime: None,
                 };
                 self.open(out, *id, opened);
             }
-            (Pending::Write(id, slot, len), Reply::Appended { .. }) => {
+            (Pending::Resize(id, slot), Reply::Session(info)) => {
+                if let Some(Opened::Upload {
+                    session,
+                    opener,
+                    received,
+                    scattered,
+                    ..
+                }) = self.handles.at(*slot)
+                {
+                    (*session, *received) = (info.id.clone(), info.received);
+                    // The cut was an open of its own: this handle's now.
+                    *opener = info.opener;
+                    *scattered = true;
+                }
+                wire::status(out, *id, Status::Ok, "cut short");
+            }
+            (Pending::Write(id, slot), Reply::Appended { received: now, .. }) => {
                 if let Some(Opened::Upload { received, .. }) = self.handles.at(*slot) {
-                    *received += len;
+                    *received = *now;
                 }
                 wire::status(out, *id, Status::Ok, "written");
             }
-            (Pending::Write(_, slot, _), Reply::Failed(_)) => {
+            (Pending::Write(_, slot), Reply::Failed(_)) => {
                 self.fail_upload(*slot);
                 return false;
             }

@@ -312,6 +312,7 @@ pub(super) const OFFERED: &[(&str, &str)] = &[
     ("posix-rename@openssh.com", "1"),
     ("statvfs@openssh.com", "2"),
     ("limits@openssh.com", "1"),
+    ("fsync@openssh.com", "1"),
 ];
 
 /// The block size `statvfs` counts in.
@@ -344,6 +345,14 @@ pub fn data_head(out: &mut Vec<u8>, id: u32, len: u32) {
     let mut packet = Packet::begin(out, DATA);
     packet.u32(id).u32(len);
     packet.end(u64::from(len));
+}
+
+/// `SSH_FXP_DATA` with `bytes` in it (a few, read back from a file being
+/// written).
+pub fn data(out: &mut Vec<u8>, id: u32, bytes: &[u8]) {
+    let mut packet = Packet::begin(out, DATA);
+    packet.u32(id).string(bytes);
+    packet.end(0);
 }
 
 /// The length of the whole packet at the front of `input` (its length

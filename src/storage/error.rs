@@ -70,7 +70,9 @@ pub enum StorageError {
     /// Another node sharing the root is streaming into, or committing, the
     /// session.
     InUseElsewhere,
-    /// A newer APPEND or an ABORT took the session from this APPEND.
+    /// A newer APPEND or an ABORT took the session from this APPEND; or
+    /// a newer open for writing took it from the handle that opened it
+    /// before ([`SessionInfo::opened_by`](crate::model::SessionInfo)).
     Superseded,
     /// The caller's judge of the session (who may write it) refused:
     /// the caller holds why ([`SessionStore::append`](super::SessionStore::append)).

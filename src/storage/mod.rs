@@ -42,7 +42,7 @@ pub use posix::{
     USAGE_DIR, Unflushed, UsageSeen, ZipCrc, ZipCrcRecord, gate, new_token, over_quota,
     record_md5_tag, root_in_use, session_id,
 };
-pub use session_store::{Admit, Choose, Include, SessionStore, Visit};
+pub use session_store::{Admit, Choose, Include, SessionStore, Visit, first_opener};
 pub use spool_room::{DEFAULT_LISTING_MEMORY, Room};
 pub use store::{Enter, Store, Take, Wanted};
 pub use store_values::{CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, Spill};

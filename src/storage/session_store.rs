@@ -140,8 +140,15 @@ pub trait SessionStore: Send + Sync {
     /// # Errors
     /// [`StorageError::SizeDeclared`] if it has another,
     /// [`StorageError::PastEnd`] if more is staged; as
-    /// [`SessionStore::session`].
-    fn declare_session_size(&self, id: &str, size: u64) -> Result<(), StorageError>;
+    /// [`SessionStore::session`]; [`StorageError::Superseded`] if
+    /// `opener` (the handle's, from [`SessionStore::resume_upload`]) is no
+    /// longer the newest to open it (checked with the change, in one step).
+    fn declare_session_size(
+        &self,
+        id: &str,
+        size: u64,
+        opener: Option<u64>,
+    ) -> Result<(), StorageError>;
 
     /// Verifies complete session `id` and hands it over as the upload to
     /// commit, with its description and the CRC-32C of its bytes. Until
@@ -152,15 +159,21 @@ pub trait SessionStore: Send + Sync {
     /// [`StorageError::NoSuchUpload`] (a multipart upload's too),
     /// [`StorageError::Stored`], [`StorageError::SessionBusy`],
     /// [`StorageError::Committing`], [`StorageError::Incomplete`];
-    /// [`StorageError::ChecksumMismatch`] (the session is removed).
-    fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo, u32), StorageError>;
+    /// [`StorageError::ChecksumMismatch`] (the session is removed);
+    /// [`StorageError::Superseded`] as for `declare_session_size`.
+    fn finish_session(
+        &self,
+        id: &str,
+        opener: Option<u64>,
+    ) -> Result<(Upload, SessionInfo, u32), StorageError>;
 
     /// Removes session `id` and its bytes (of an upload stored already,
     /// only its mark); an APPEND streaming into it is cut off.
     ///
     /// # Errors
-    /// [`StorageError::NoSuchUpload`], [`StorageError::Committing`].
-    fn abort_session(&self, id: &str) -> Result<(), StorageError>;
+    /// [`StorageError::NoSuchUpload`], [`StorageError::Committing`];
+    /// [`StorageError::Superseded`] as for `declare_session_size`.
+    fn abort_session(&self, id: &str, opener: Option<u64>) -> Result<(), StorageError>;
 
     /// The upload of `name` kept for `owner` (a token's name; `None`
     /// without access control) to go on with (FTP's resume), if any.
@@ -194,15 +207,21 @@ pub trait SessionStore: Send + Sync {
     /// that is before its end; else a new one holding the first `offset`
     /// bytes of file `name` (its end for `None`). A client that may not
     /// `read` the file goes on only from the end of bytes of its own.
+    /// Each call is an open that takes the upload over: its
+    /// [`SessionInfo::opener`] counts up, and a handle of an earlier one
+    /// is refused from then on ([`SessionInfo::opened_by`]). With a third
+    /// element, the opener of a handle that cuts its own upload
+    /// (SFTP's `FSETSTAT` size), which must still be the newest.
     ///
     /// # Errors
     /// [`StorageError::PastEnd`] past what is kept (or the file's end;
     /// for a client that may not read it, any offset but 0); the caps;
-    /// [`StorageError::SessionBusy`]; the engine's.
+    /// [`StorageError::SessionBusy`]; [`StorageError::Superseded`] (that
+    /// handle's open is not the newest, or nothing is kept); the engine's.
     fn resume_upload(
         &self,
         name: &Name,
-        at: (Option<u64>, bool),
+        at: (Option<u64>, bool, Option<u64>),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError>;
 
@@ -266,6 +285,21 @@ pub trait SessionStore: Send + Sync {
     /// the parts `listed` named (its mark is kept for the short TTL).
     fn completed_multipart(&self, id: &str, name: &Name, listed: &str) -> bool;
 
+    /// Reads the bytes staged in session `id` from `offset` into `buf` (a
+    /// file open for writing read back: SFTP's `O_RDWR`); how many, 0 at
+    /// or past what it holds.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`]; [`StorageError::Superseded`] as
+    /// for `declare_session_size`; the engine's.
+    fn read_staged(
+        &self,
+        id: &str,
+        opener: Option<u64>,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StorageError>;
+
     /// Drops the upload of `name` kept for `owner`; whether there was one.
     ///
     /// # Errors
@@ -292,4 +326,27 @@ impl SessionInfo {
     pub fn holds_unread_bytes(&self) -> bool {
         self.meta.as_deref() == Some(KEPT_ONTO)
     }
+
+    /// Whether the handle that opened it as `opener` (`None`: a caller
+    /// that did not open it so: FERRY/1, tus, FTP) may still touch it.
+    ///
+    /// # Errors
+    /// [`StorageError::Superseded`] once a newer open took it over.
+    pub fn opened_by(&self, opener: Option<u64>) -> Result<(), StorageError> {
+        match opener {
+            Some(opener) if opener != self.opener => Err(StorageError::Superseded),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The number of the first open of an upload kept anew
+/// ([`SessionInfo::opener`]): the time in nanoseconds, not 1, because its
+/// id is its token's and name's every time it is kept again: a handle of
+/// the one before (committed, let go) must not count as its opener.
+pub fn first_opener() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(1, |t| {
+        u64::try_from(t.as_nanos()).unwrap_or(u64::MAX).max(1)
+    })
 }

@@ -6,6 +6,8 @@
 //! - `openssh`: logins (open, a token as the password, a wrong one),
 //!   reading files and folders' facts, `scp`, a shell or command refused
 //!   with a message, the host key kept and shown as `ssh-keygen` shows it;
+//! - `writes`: paramiko's writes anywhere in a file (random offsets, out
+//!   of order, pipelined), a quota, a file never closed;
 //! - `clients`: sshfs, rclone's and restic's sftp backends, paramiko, and
 //!   SFTP and HTTP on the same files (`PENDING` lines on stderr: what is
 //!   not served yet);
@@ -23,3 +25,4 @@ mod clients;
 mod logins;
 mod openssh;
 mod packets;
+mod writes;

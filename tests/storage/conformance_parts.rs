@@ -67,6 +67,7 @@ fn parts_are_staged_apart_replaced_by_number_and_completed_as_chosen() {
                 ttl: None,
                 size: None,
                 ahead: None,
+                anywhere: false,
             },
             &mut |_| true,
         );
@@ -74,7 +75,7 @@ fn parts_are_staged_apart_replaced_by_number_and_completed_as_chosen() {
             matches!(as_session, Err(StorageError::NoSuchUpload)),
             "{kind}"
         );
-        let committed = sessions.finish_session(&id);
+        let committed = sessions.finish_session(&id, None);
         assert!(
             matches!(committed, Err(StorageError::NoSuchUpload)),
             "{kind}"
@@ -195,7 +196,7 @@ fn parts_side_by_side_are_counted_before_they_arrive_and_stop_at_the_quota() {
         first.write(&[b'p'; 60]).unwrap();
         first.commit(([0; 16], 0, None), false).unwrap();
         assert_eq!(used(), 60, "{kind}: staged");
-        sessions.abort_session(&id).unwrap();
+        sessions.abort_session(&id, None).unwrap();
         assert_eq!(used(), 0, "{kind}: aborted");
     }
 }

@@ -42,6 +42,7 @@ fn asking(offset: u64, len: u64, ahead: Option<Quota>) -> Appending {
         ttl: Some(ttl()),
         size: None,
         ahead,
+        anywhere: false,
     }
 }
 
@@ -73,7 +74,7 @@ fn commit_as(
     id: &str,
     owner: Option<(&str, Quota)>,
 ) -> Result<(), StorageError> {
-    let (mut upload, _, crc) = store.sessions().finish_session(id)?;
+    let (mut upload, _, crc) = store.sessions().finish_session(id, None)?;
     upload.set_owner(owner.map(|o| o.0), owner.map(|o| o.1));
     match store.commit(upload, crc, false)? {
         Committing::Done(_) => Ok(()),
@@ -113,7 +114,7 @@ fn a_session_is_found_again_by_what_it_uploads_and_lands_whole() {
             matches!(past, Err(StorageError::PastEnd(s)) if s == size),
             "{kind}"
         );
-        let early = sessions.finish_session(&begun.id);
+        let early = sessions.finish_session(&begun.id, None);
         assert!(
             matches!(early, Err(StorageError::Incomplete(5, s)) if s == size),
             "{kind}"
@@ -139,7 +140,7 @@ fn a_newer_append_takes_the_session_and_the_older_is_cut_off() {
         let id = begun.unwrap().id;
         let (mut older, _) = open(sessions, &id, asking(0, 6, None)).unwrap();
         older.write(b"ab").unwrap();
-        let busy = sessions.finish_session(&id);
+        let busy = sessions.finish_session(&id, None);
         assert!(matches!(busy, Err(StorageError::SessionBusy)), "{kind}");
         drop(older);
 
@@ -183,7 +184,7 @@ fn bytes_that_do_not_match_the_crc_end_the_session() {
         let begun = sessions.begin_session(&name_of("h"), 3, 7, &limits(None));
         let id = begun.unwrap().id;
         append(sessions, &id, 0, b"abc");
-        let refused = sessions.finish_session(&id);
+        let refused = sessions.finish_session(&id, None);
         let staged = crc32c::crc32c(b"abc");
         assert!(
             matches!(refused, Err(StorageError::ChecksumMismatch(s, 7)) if s == staged),
@@ -218,12 +219,12 @@ fn a_tus_upload_declares_its_size_and_leaves_a_mark_once_stored() {
         assert_eq!(info.size, 4, "{kind}");
         appender.write(b"tu").unwrap();
         appender.finish(false).unwrap();
-        let other = sessions.declare_session_size(&own.id, 5);
+        let other = sessions.declare_session_size(&own.id, 5, None);
         assert!(
             matches!(other, Err(StorageError::SizeDeclared(4))),
             "{kind}"
         );
-        sessions.declare_session_size(&own.id, 4).unwrap();
+        sessions.declare_session_size(&own.id, 4, None).unwrap();
         append(sessions, &own.id, 2, b"sy");
         commit(store, &own.id).unwrap();
         assert_eq!(read(store, "t/u"), b"tusy", "{kind}");
@@ -242,7 +243,7 @@ fn a_tus_upload_declares_its_size_and_leaves_a_mark_once_stored() {
             })
             .unwrap();
         assert!(!listed.contains(&own.id), "{kind}: a mark is no session");
-        sessions.abort_session(&own.id).unwrap();
+        sessions.abort_session(&own.id, None).unwrap();
         let gone = sessions.session(&own.id);
         assert!(matches!(gone, Err(StorageError::NoSuchUpload)), "{kind}");
         assert_eq!(read(store, "t/u"), b"tusy", "{kind}: the file stays");
@@ -313,13 +314,13 @@ fn an_append_the_judge_refuses_or_an_abort_cuts_off_changes_nothing() {
 
         let (mut appender, _) = open(sessions, &id, asking(0, 3, None)).unwrap();
         appender.write(b"a").unwrap();
-        sessions.abort_session(&id).unwrap();
+        sessions.abort_session(&id, None).unwrap();
         let cut = appender.write(b"b");
         assert!(matches!(cut, Err(StorageError::Superseded)), "{kind}");
         drop(appender);
         let gone = sessions.session(&id);
         assert!(matches!(gone, Err(StorageError::NoSuchUpload)), "{kind}");
-        let again = sessions.abort_session(&id);
+        let again = sessions.abort_session(&id, None);
         assert!(matches!(again, Err(StorageError::NoSuchUpload)), "{kind}");
     }
 }
@@ -414,7 +415,7 @@ fn staged_bytes_count_for_the_owner_and_appends_side_by_side_stop_at_the_quota()
             (60, 1),
             "{kind}: the file's now"
         );
-        sessions.abort_session(&ids[1]).unwrap();
+        sessions.abort_session(&ids[1], None).unwrap();
         assert_eq!(used(), 60, "{kind}");
     }
 }
@@ -494,9 +495,9 @@ fn a_cut_upload_is_kept_for_its_token_and_goes_on_from_where_asked() {
         let nothing = store.look_up(&name);
         assert!(matches!(nothing, Err(StorageError::NotFound)), "{kind}");
 
-        let past = sessions.resume_upload(&name, (Some(9), true), &limits(Some("t")));
+        let past = sessions.resume_upload(&name, (Some(9), true, None), &limits(Some("t")));
         assert!(matches!(past, Err(StorageError::PastEnd(6))), "{kind}");
-        let back = sessions.resume_upload(&name, (Some(4), true), &limits(Some("t")));
+        let back = sessions.resume_upload(&name, (Some(4), true, None), &limits(Some("t")));
         let back = back.unwrap();
         assert_eq!(
             (back.id.as_str(), back.received),
@@ -512,7 +513,7 @@ fn a_cut_upload_is_kept_for_its_token_and_goes_on_from_where_asked() {
         assert!(matches!(busy, Err(StorageError::SessionBusy)), "{kind}");
         appender.write(b"EF").unwrap();
         assert_eq!(appender.finish(false).unwrap(), 6, "{kind}");
-        sessions.declare_session_size(&id, 6).unwrap();
+        sessions.declare_session_size(&id, 6, None).unwrap();
         commit(store, &id).unwrap();
         assert_eq!(read(store, "k/f"), b"abcdEF", "{kind}");
         assert!(
@@ -528,7 +529,7 @@ fn an_upload_gone_on_with_from_a_file_begins_with_its_bytes_and_hides_them() {
         let (store, kind) = (&*engine.store, engine.kind);
         let sessions = store.sessions();
         let name = name_of("base");
-        let from_end = sessions.resume_upload(&name, (None, true), &limits(Some("t")));
+        let from_end = sessions.resume_upload(&name, (None, true, None), &limits(Some("t")));
         let from_end = from_end.unwrap();
         assert_eq!(from_end.received, 10, "{kind}");
         assert!(!from_end.holds_unread_bytes(), "{kind}");
@@ -543,15 +544,15 @@ fn an_upload_gone_on_with_from_a_file_begins_with_its_bytes_and_hides_them() {
 
         // A token that may write the file but not read it goes on from
         // its end only, and is never told how far that is.
-        let offset = sessions.resume_upload(&name, (Some(3), false), &limits(Some("w")));
+        let offset = sessions.resume_upload(&name, (Some(3), false, None), &limits(Some("w")));
         assert!(matches!(offset, Err(StorageError::PastEnd(0))), "{kind}");
-        let onto = sessions.resume_upload(&name, (None, false), &limits(Some("w")));
+        let onto = sessions.resume_upload(&name, (None, false, None), &limits(Some("w")));
         let onto = onto.unwrap();
         assert_eq!(onto.received, 10, "{kind}");
         assert!(onto.holds_unread_bytes(), "{kind}");
-        let again = sessions.resume_upload(&name, (Some(2), false), &limits(Some("w")));
+        let again = sessions.resume_upload(&name, (Some(2), false, None), &limits(Some("w")));
         assert!(matches!(again, Err(StorageError::PastEnd(0))), "{kind}");
-        let short = sessions.resume_upload(&name, (Some(4), true), &limits(Some("r")));
+        let short = sessions.resume_upload(&name, (Some(4), true, None), &limits(Some("r")));
         let short = short.unwrap();
         assert_eq!(short.received, 4, "{kind}: the file's first bytes");
         let to_come = Appending {
@@ -561,10 +562,10 @@ fn an_upload_gone_on_with_from_a_file_begins_with_its_bytes_and_hides_them() {
         let (mut appender, _) = open(sessions, &short.id, to_come).unwrap();
         appender.write(b"!").unwrap();
         appender.finish(false).unwrap();
-        sessions.declare_session_size(&short.id, 5).unwrap();
+        sessions.declare_session_size(&short.id, 5, None).unwrap();
         commit(store, &short.id).unwrap();
         assert_eq!(read(store, "base"), b"0123!", "{kind}");
-        let past = sessions.resume_upload(&name_of("none"), (Some(1), true), &limits(None));
+        let past = sessions.resume_upload(&name_of("none"), (Some(1), true, None), &limits(None));
         assert!(matches!(past, Err(StorageError::PastEnd(0))), "{kind}");
     }
 }
@@ -582,14 +583,14 @@ fn a_session_being_committed_is_left_alone_and_stays_if_the_commit_is_dropped() 
             .unwrap()
             .id;
         append(sessions, &id, 0, body);
-        let (upload, _, _) = sessions.finish_session(&id).unwrap();
+        let (upload, _, _) = sessions.finish_session(&id, None).unwrap();
         let appending = open(sessions, &id, asking(4, 0, None));
         assert!(matches!(appending, Err(StorageError::Committing)), "{kind}");
-        let aborting = sessions.abort_session(&id);
+        let aborting = sessions.abort_session(&id, None);
         assert!(matches!(aborting, Err(StorageError::Committing)), "{kind}");
         let again = sessions.begin_session(&name, 4, crc, &limits(None));
         assert!(matches!(again, Err(StorageError::Committing)), "{kind}");
-        let twice = sessions.finish_session(&id);
+        let twice = sessions.finish_session(&id, None);
         assert!(matches!(twice, Err(StorageError::Committing)), "{kind}");
         drop(upload);
         assert_eq!(sessions.session(&id).unwrap().received, 4, "{kind}");
@@ -607,7 +608,7 @@ fn bytes_taken_back_after_an_abort_are_another_appends_no_more() {
         let id = begun.unwrap().id;
         let (mut appender, _) = open(sessions, &id, asking(0, 2, None)).unwrap();
         appender.write(b"d").unwrap();
-        sessions.abort_session(&id).unwrap();
+        sessions.abort_session(&id, None).unwrap();
         let late = appender.discard();
         assert!(matches!(late, Err(StorageError::Superseded)), "{kind}");
     }

@@ -14,7 +14,7 @@
 //! - `reserve`: `--min-free`, a write into the disk's reserve refused.
 //! - `races`: shared state under requests side by side (the ledger).
 //! - `conformance`, `conformance_uploads`, `conformance_sessions`,
-//!   `conformance_parts`: the POSIX root and the memory store answer
+//!   `conformance_parts`, `conformance_scattered`: the POSIX root and the memory store answer
 //!   every `Store` verb alike.
 //!
 //! How loudly failures are logged is a program of its own
@@ -29,6 +29,7 @@ mod support;
 mod checksums;
 mod conformance;
 mod conformance_parts;
+mod conformance_scattered;
 mod conformance_sessions;
 mod conformance_uploads;
 mod durability;

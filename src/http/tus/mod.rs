@@ -208,7 +208,7 @@ fn operation(
             create(path, fields, first.map(Box::new))?
         }
         Asked::Progress => Operation::Progress(ops::Progress { id }),
-        Asked::Terminate => Operation::Abort(ops::Abort { id }),
+        Asked::Terminate => Operation::Abort(ops::Abort { id, opener: None }),
         Asked::Append => {
             let len = upload_bytes(body, &fields)?;
             let offset = fields
@@ -221,6 +221,8 @@ fn operation(
                 commit: true,
                 checksum: fields.checksum,
                 size: fields.length,
+                anywhere: false,
+                opener: None,
             })
         }
     })

@@ -10,6 +10,11 @@
 //! client that may read it (a writer learns nothing of the files beside
 //! its upload): to any other it is not there. A symlink or a special file
 //! is not there, as everywhere (the jail).
+//!
+//! An upload of the name kept for the client's token (an SFTP file open
+//! for writing, its connection cut before `CLOSE`) is what that token is
+//! told, with the size it holds, so OpenSSH's `reput` goes on from there;
+//! no other token is told of it (its id is keyed by the token).
 
 use log::debug;
 
@@ -27,6 +32,9 @@ pub struct Describe {
     /// The name as a folder (`path/`; `""`: the root): what a grant must
     /// reach.
     within: Prefix,
+    /// The name, where an upload kept of it is told instead (a `STAT`'s,
+    /// not an `OPEN`'s: a file is read as it is).
+    name: Option<Name>,
 }
 
 impl Describe {
@@ -35,6 +43,15 @@ impl Describe {
         Describe {
             path: name.as_str().to_owned(),
             within: Prefix::of_folder(name),
+            name: None,
+        }
+    }
+
+    /// What `name` is, or the upload of it kept for the client's token.
+    pub fn kept_or(name: &Name) -> Describe {
+        Describe {
+            name: Some(name.clone()),
+            ..Describe::of(name)
         }
     }
 
@@ -43,6 +60,7 @@ impl Describe {
         Describe {
             path: String::new(),
             within: Prefix::root(),
+            name: None,
         }
     }
 }
@@ -52,17 +70,58 @@ impl Operate for Describe {
         Aim::at(&self.path, Needs::Within(self.within.as_str()))
     }
 
-    /// On the pool: one `stat` of the name.
+    /// On the pool: one `stat` of the name (for a client that may write
+    /// it, a look for the upload kept of it first).
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        Outcome::brief(move |ctx| match ctx.store.resource(&self.path, false) {
-            Ok(found) if !found.folder && !who.allows(Perm::Read, &self.path) => {
-                storage_refusal(ctx, "DESCRIBE", &self.path, StorageError::NotFound)
+        let owner = who.owner().map(|owner| owner.as_str().to_owned());
+        let reads = who.allows(Perm::Read, &self.path);
+        let kept_for = self
+            .name
+            .clone()
+            .filter(|_| who.allows(Perm::Write, &self.path));
+        Outcome::brief(move |ctx| {
+            if let Some(kept) = kept_for.and_then(|name| kept_of(ctx, owner.as_deref(), &name))
+                && (reads || !kept.holds_unread_bytes())
+            {
+                debug!(
+                    "#{} DESCRIBE {:?}: kept, {} bytes",
+                    ctx.client, self.path, kept.received
+                );
+                return Outcome::answer(Reply::Described(being_written(kept.received)));
             }
-            Ok(found) => {
-                debug!("#{} DESCRIBE {:?}", ctx.client, self.path);
-                Outcome::answer(Reply::Described(found))
-            }
-            Err(err) => storage_refusal(ctx, "DESCRIBE", &self.path, err),
+            describe(ctx, &who, &self.path)
         })
+    }
+}
+
+/// The upload of `name` kept for `owner`, if there is one (a failure to
+/// look is none: the file is described instead).
+fn kept_of(ctx: &Ctx<'_>, owner: Option<&str>, name: &Name) -> Option<crate::model::SessionInfo> {
+    ctx.store.sessions().kept_upload(owner, name).ok().flatten()
+}
+
+/// A file being written: the `size` bytes it holds so far, written now.
+pub fn being_written(size: u64) -> crate::model::Resource {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs() as i64);
+    crate::model::Resource {
+        folder: false,
+        info: crate::model::FileInfo { size, mtime: now },
+        stamp: crate::model::Stamp::default(),
+    }
+}
+
+/// What `path` is, as told to `who`.
+fn describe(ctx: &Ctx<'_>, who: &Who, path: &str) -> Outcome {
+    match ctx.store.resource(path, false) {
+        Ok(found) if !found.folder && !who.allows(Perm::Read, path) => {
+            storage_refusal(ctx, "DESCRIBE", path, StorageError::NotFound)
+        }
+        Ok(found) => {
+            debug!("#{} DESCRIBE {path:?}", ctx.client);
+            Outcome::answer(Reply::Described(found))
+        }
+        Err(err) => storage_refusal(ctx, "DESCRIBE", path, err),
     }
 }

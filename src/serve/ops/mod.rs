@@ -31,6 +31,7 @@ pub(in crate::serve) mod reservations;
 pub(in crate::serve) mod resume;
 pub(in crate::serve) mod session_admin;
 pub(in crate::serve) mod sessions;
+pub(in crate::serve) mod staged;
 pub(in crate::serve) mod talk;
 pub(in crate::serve) mod uploads;
 
@@ -42,7 +43,7 @@ use crate::serve::{Body, Ctx, Outcome};
 pub use crate::serve::terms::FirstBytes;
 pub use archive::ArchiveFolder;
 pub use deletes::{Delete, DeleteEach};
-pub use describe::Describe;
+pub use describe::{Describe, being_written};
 pub use file_copy::CopyFile;
 pub use files::{MoveFile, Put, Stat};
 pub use folder_copy::CopyFolder;
@@ -54,9 +55,10 @@ pub use listing::List;
 pub use locks::{Lock, Unlock};
 pub use multipart::{AbortParts, BeginParts, CompleteParts, CopyPart, ListParts, PutPart};
 pub use props::PropPatch;
-pub use resume::{Resume, ResumeFrom};
+pub use resume::{Close, Reopen, Resume, ResumeFrom, Seed};
 pub use session_admin::{Abort, Progress, Sessions};
 pub use sessions::{Append, Commit, Upload};
+pub use staged::ReadStaged;
 pub use talk::{Auth, Echo, Options, Quit};
 pub use uploads::ListUploads;
 
@@ -229,6 +231,15 @@ operations! {
     Resume: Append,
     /// Where an upload would go on from (FTP's `SIZE`).
     ResumeFrom: Stat,
+    /// Open a file for writing anywhere, as the upload kept for the
+    /// client's token and name (SFTP's `OPEN`).
+    Reopen: Upload,
+    /// Commit a file open for writing, whole at what it holds (SFTP's
+    /// `CLOSE`).
+    Close: Commit,
+    /// Read back the bytes staged in an upload (SFTP's `READ` of a file
+    /// open for writing).
+    ReadStaged: Get,
 }
 
 /// An operation as the serve layer sees it before running it.

@@ -4,7 +4,9 @@
 //! (`storage/posix/session_kept.rs`) and commits it at that end, through the
 //! same commit as every session's; [`ResumeFrom`] says where it would go
 //! on from; [`keep_cut`] keeps what a `STOR` cut off had sent, for them,
-//! and [`drop_kept`] drops it.
+//! and [`drop_kept`] drops it. [`Reopen`] opens a file for writing
+//! anywhere (SFTP's `OPEN`) as that same kept upload, so a connection cut
+//! before its `CLOSE` leaves it to go on with.
 //!
 //! Must never let a resumed upload grow past the size limit, let one
 //! token go on with another's bytes (the kept upload's id is keyed by
@@ -12,14 +14,15 @@
 
 use log::{info, warn};
 
-use super::sessions::session_limits;
+use super::session_admin::on_own_session;
+use super::sessions::{commit_session, session_limits};
 use crate::access::{Perm, Who};
 use crate::model::DEFERRED_SIZE;
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{
-    Body, BodyLength, Ctx, Next, Outcome, Receive, Reply, Sink, check_space, refuse,
-    storage_refusal, user_of,
+    Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_space,
+    refuse, storage_refusal, user_of,
 };
 use crate::storage::{Appending, StorageError};
 
@@ -58,7 +61,7 @@ impl Operate for Resume {
             let resumed = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
                 let read = who.allows(Perm::Read, name.as_str());
                 let sessions = ctx.store.sessions();
-                let session = sessions.resume_upload(&name, (offset, read), &limits)?;
+                let session = sessions.resume_upload(&name, (offset, read, None), &limits)?;
                 let asked = Appending {
                     offset: session.received,
                     len: DEFERRED_SIZE - session.received,
@@ -66,6 +69,7 @@ impl Operate for Resume {
                     size: None,
                     // A length to come: counted write by write.
                     ahead: None,
+                    anywhere: false,
                 };
                 Ok(sessions.append(&session.id, asked, &mut |_| true)?)
             });
@@ -82,6 +86,132 @@ impl Operate for Resume {
                     Outcome::new(Reply::GoAhead, Next::Receive(receive))
                 }
                 Err(failure) => refuse(ctx, "APPEND", name.as_str(), failure, Next::Close),
+            }
+        })
+    }
+}
+
+/// What a file open for writing holds as it is opened ([`Reopen`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seed {
+    /// Nothing: the file is written anew (`TRUNCATE`).
+    Nothing,
+    /// The file's bytes as they are (an open in place, `O_RDWR`); an
+    /// upload kept of it before is dropped.
+    File,
+    /// The upload kept for the token, else the file's bytes (`APPEND`:
+    /// OpenSSH's `reput`, `put -a`).
+    Kept,
+    /// The first bytes, so many, of the upload kept for the token (a file
+    /// open for writing cut short: `FSETSTAT`'s size).
+    KeptUpTo(u64),
+}
+
+/// Open `name` for writing anywhere: the upload kept for the client's
+/// token and name, begun (or cut back) to hold what `seed` says.
+#[derive(Debug)]
+pub struct Reopen {
+    /// Target name.
+    pub name: Name,
+    /// What it holds to begin with.
+    pub seed: Seed,
+    /// Refused where the file is there (SFTP's `EXCL`; judged again by the
+    /// commit's rename: [`Close::create_only`]).
+    pub create_only: bool,
+    /// The open of the handle that cuts its own file short (SFTP's
+    /// `FSETSTAT` size), which must still be the newest; `None` for an
+    /// open.
+    pub held: Option<u64>,
+}
+
+impl Operate for Reopen {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(self.name.as_str(), Needs::Write(self.name.as_str()))
+    }
+
+    /// On the pool: the kept upload's session ([`Reply::Session`]), or
+    /// a refusal. Bytes of the file are taken only by a client that may
+    /// read it: another is refused as a read would be.
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        let owner = owner_of(&who);
+        let Reopen {
+            name,
+            seed,
+            create_only,
+            held,
+        } = self;
+        let read = who.allows(Perm::Read, name.as_str());
+        if seed != Seed::Nothing && !read {
+            let refused = crate::serve::access::refusal(&who, Perm::Read, name.as_str());
+            return Outcome::failed(refused, Next::Request);
+        }
+        Outcome::on_pool(move |ctx| {
+            let limits = session_limits(ctx, owner);
+            if seed == Seed::File {
+                drop_kept(ctx, &who, &name);
+            }
+            let from = match seed {
+                Seed::Nothing => Some(0),
+                Seed::KeptUpTo(len) => Some(len),
+                Seed::File | Seed::Kept => None,
+            };
+            let sessions = ctx.store.sessions();
+            let opened = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
+                match create_only && ctx.store.look_up(&name).is_ok() {
+                    true => Err(Failure::new(
+                        ErrorKind::PreconditionFailed,
+                        "the file is there (EXCL)",
+                    )),
+                    false => Ok(sessions.resume_upload(&name, (from, read, held), &limits)?),
+                }
+            });
+            match opened {
+                Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
+                Err(failure) => refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request),
+            }
+        })
+    }
+}
+
+/// Commit a file open for writing (SFTP's `CLOSE`): the upload, whole at
+/// what it holds.
+#[derive(Debug)]
+pub struct Close {
+    /// Its session's id.
+    pub id: String,
+    /// What it holds: its size.
+    pub size: u64,
+    /// The modification time to give the file (Unix seconds).
+    pub mtime: Option<i64>,
+    /// The commit's rename must not replace a file (SFTP's `EXCL`): the
+    /// check and the change are one step.
+    pub create_only: bool,
+    /// The open of the session its handle made, which must still be the
+    /// newest ([`SessionInfo::opened_by`](crate::model::SessionInfo)).
+    pub opener: u64,
+}
+
+impl Operate for Close {
+    fn aim(&self) -> Aim<'_> {
+        Aim::at(&self.id, Needs::Session)
+    }
+
+    /// On the pool, if `who` may write the session: its size declared,
+    /// then committed as every session is.
+    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
+        let Close {
+            id,
+            size,
+            mtime,
+            create_only,
+            opener,
+        } = self;
+        let user = user_of(ctx, &who);
+        let opener = Some(opener);
+        on_own_session(who, "COMMIT", id, move |ctx, id| {
+            match ctx.store.sessions().declare_session_size(id, size, opener) {
+                Ok(()) => commit_session(ctx, id, (mtime, create_only, opener), user),
+                Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
             }
         })
     }

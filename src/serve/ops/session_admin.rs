@@ -1,17 +1,18 @@
 //! The upload sessions looked at and discarded: PROGRESS (tus's `HEAD`),
 //! SESSIONS and ABORT, each by a client that may write the session's
 //! file (`sessions.rs`'s rule, which also begins, stages and commits
-//! them).
+//! them), and that check itself for every verb on a session by its id
+//! (`on_own_session`).
 
 use log::debug;
 
-use super::sessions::on_own_session;
 use crate::access::{Perm, Who};
 use crate::model::SessionInfo;
 use crate::name::Name;
 use crate::serve::access::authorize_session;
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::{Ctx, Next, Outcome, Reply, refuse};
+use crate::serve::{Ctx, Failure, Next, Outcome, Reply, refuse};
+use crate::storage::StorageError;
 
 /// How far upload `id` has come (tus's `HEAD`), for a client that may
 /// write it.
@@ -88,6 +89,9 @@ fn told(who: &Who, owner: Option<&str>, session: &SessionInfo) -> bool {
 pub struct Abort {
     /// Upload id.
     pub id: String,
+    /// The open of the session its handle made (SFTP's), which must still
+    /// be the newest; `None` for every other protocol's.
+    pub opener: Option<u64>,
 }
 
 impl Operate for Abort {
@@ -96,8 +100,9 @@ impl Operate for Abort {
     }
 
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        on_own_session(who, "ABORT", self.id, |ctx, id| {
-            match ctx.store.sessions().abort_session(id) {
+        let opener = self.opener;
+        on_own_session(who, "ABORT", self.id, move |ctx, id| {
+            match ctx.store.sessions().abort_session(id, opener) {
                 Ok(()) => {
                     debug!("#{} ABORT {id}", ctx.client);
                     Outcome::answer(Reply::Done)
@@ -106,4 +111,36 @@ impl Operate for Abort {
             }
         })
     }
+}
+
+/// Whether `who` may write what session `id` is for: its record is read
+/// only where access control is on (on the pool: it is disk work). An
+/// unknown id is left for the operation itself to answer (there is nothing
+/// to write to); any other failure to read the record refuses, as the
+/// storage failure it is (EMFILE a 503, EIO a 500), since without the
+/// record nobody can tell whose session it is. (An APPEND asks this of
+/// the record it reads anyway: `sessions.rs`'s `Append`.)
+fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> {
+    if who.is_everyone() {
+        return Ok(());
+    }
+    match ctx.store.sessions().session(id) {
+        Ok(session) => authorize_session(who, session.name.as_str()),
+        Err(StorageError::NoSuchUpload) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `verb` of session `id` by `who`, on the pool: refused unless `who` may
+/// write the session ([`may_write_session`]), else `then`.
+pub(in crate::serve) fn on_own_session(
+    who: Who,
+    verb: &'static str,
+    id: String,
+    then: impl FnOnce(&Ctx<'_>, &str) -> Outcome + std::marker::Send + 'static,
+) -> Outcome {
+    Outcome::on_pool(move |ctx| match may_write_session(ctx, &who, &id) {
+        Ok(()) => then(ctx, &id),
+        Err(failure) => refuse(ctx, verb, &id, failure, Next::Request),
+    })
 }

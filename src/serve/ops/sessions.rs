@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use log::{debug, warn};
 
+use super::session_admin::on_own_session;
 use crate::access::{Owner, Who};
 use crate::formats::upload_metadata;
 use crate::model::SessionInfo;
@@ -111,7 +112,7 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
             // Nothing to send: whole at once, and stored now (a tus client
             // sends no PATCH for an empty file).
             Ok(session) if crc.is_none() && size == Some(0) => {
-                commit_session(ctx, &session.id, None, user)
+                commit_session(ctx, &session.id, (None, false, None), user)
             }
             Ok(session) if let Some(first) = first => {
                 // Its own, just begun.
@@ -121,6 +122,7 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
                     ttl: None,
                     size: None,
                     ahead: Some(writer.quota().unwrap_or_default()),
+                    anywhere: false,
                 };
                 let (checksum, commit) = (first.checksum, Some(user));
                 append_now(ctx, &session.id, asked, checksum, commit, |_| Ok(()))
@@ -159,7 +161,7 @@ fn with_room(
         Ok(()) => Ok(session),
         Err(failure) => {
             if session.received == 0
-                && let Err(err) = ctx.store.sessions().abort_session(&session.id)
+                && let Err(err) = ctx.store.sessions().abort_session(&session.id, None)
             {
                 warn!(
                     "#{} session {}: not taken back: {err}",
@@ -185,38 +187,6 @@ pub(in crate::serve) fn session_limits(ctx: &Ctx<'_>, owner: Option<String>) -> 
     }
 }
 
-/// Whether `who` may write what session `id` is for: its record is read
-/// only where access control is on (on the pool: it is disk work). An
-/// unknown id is left for the operation itself to answer (there is nothing
-/// to write to); any other failure to read the record refuses, as the
-/// storage failure it is (EMFILE a 503, EIO a 500), since without the
-/// record nobody can tell whose session it is. (An APPEND asks this of
-/// the record it reads anyway: [`Append`].)
-fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> {
-    if who.is_everyone() {
-        return Ok(());
-    }
-    match ctx.store.sessions().session(id) {
-        Ok(session) => authorize_session(who, session.name.as_str()),
-        Err(StorageError::NoSuchUpload) => Ok(()),
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// `verb` of session `id` by `who`, on the pool: refused unless `who` may
-/// write the session ([`may_write_session`]), else `then`.
-pub(in crate::serve) fn on_own_session(
-    who: Who,
-    verb: &'static str,
-    id: String,
-    then: impl FnOnce(&Ctx<'_>, &str) -> Outcome + std::marker::Send + 'static,
-) -> Outcome {
-    Outcome::on_pool(move |ctx| match may_write_session(ctx, &who, &id) {
-        Ok(()) => then(ctx, &id),
-        Err(failure) => refuse(ctx, verb, &id, failure, Next::Request),
-    })
-}
-
 /// Stage the `len` body bytes that follow at `offset` of upload `id`.
 #[derive(Debug)]
 pub struct Append {
@@ -235,6 +205,12 @@ pub struct Append {
     /// The upload's size, declared with these bytes where it was begun
     /// without one (tus's creation-defer-length).
     pub size: Option<u64>,
+    /// The bytes go at `offset` wherever it is (`Appending::anywhere`).
+    pub anywhere: bool,
+    /// The open of the session this APPEND's handle made (SFTP's), which
+    /// must still be its newest ([`SessionInfo::opened_by`]); `None`
+    /// for every other protocol's.
+    pub opener: Option<u64>,
 }
 
 impl Operate for Append {
@@ -269,6 +245,8 @@ impl Operate for Append {
                 len,
                 checksum,
                 size,
+                anywhere,
+                opener,
                 ..
             } = self;
             let fits = check_size(ctx.config, size.unwrap_or(0).max(reach))
@@ -287,9 +265,13 @@ impl Operate for Append {
                 ttl,
                 size,
                 ahead: Some(who.quota().unwrap_or_default()),
+                anywhere,
             };
             append_now(ctx, &id, asked, checksum, commit, |session| {
-                authorize_session(&who, session.name.as_str())
+                authorize_session(&who, session.name.as_str())?;
+                // Judged with the record, under the session's hold: an
+                // open after this handle's took the file over.
+                session.opened_by(opener).map_err(Failure::from)
             })
         })
     }
@@ -360,7 +342,7 @@ impl Operate for Commit {
         let Commit { id, mtime } = self;
         let user = crate::serve::user_of(ctx, &who);
         on_own_session(who, "COMMIT", id, move |ctx, id| {
-            commit_session(ctx, id, mtime, user)
+            commit_session(ctx, id, (mtime, false, None), user)
         })
     }
 }
@@ -423,14 +405,18 @@ pub(in crate::serve) fn finish_append(
     match appender.finish(ctx.config.fsync) {
         Ok(received) if declare && commit_at == Some(received) => {
             debug!("#{client} APPEND {name} {size} bytes, its end: committing {received}");
-            match ctx.store.sessions().declare_session_size(&id, received) {
-                Ok(()) => commit_session(ctx, &id, None, user),
+            match ctx
+                .store
+                .sessions()
+                .declare_session_size(&id, received, None)
+            {
+                Ok(()) => commit_session(ctx, &id, (None, false, None), user),
                 Err(err) => Outcome::failed(err.into(), Next::Request),
             }
         }
         Ok(received) if commit_at == Some(received) => {
             debug!("#{client} APPEND {name} {size} bytes, now whole: committing");
-            commit_session(ctx, &id, None, user)
+            commit_session(ctx, &id, (None, false, None), user)
         }
         Ok(received) => {
             debug!("#{client} APPEND {name} {size} bytes, now at {received}");
@@ -451,14 +437,16 @@ pub(in crate::serve) fn finish_append(
     }
 }
 
-/// Verifies and commits session `id` (on the pool), as `user`'s.
+/// Verifies and commits session `id` (on the pool), as `user`'s, with
+/// its time, whether it may only make its file (SFTP's `EXCL`), and the
+/// open it must still be the newest of (SFTP's handle's opener).
 pub(in crate::serve) fn commit_session(
     ctx: &Ctx<'_>,
     id: &str,
-    mtime: Option<i64>,
+    (mtime, create_only, opener): (Option<i64>, bool, Option<u64>),
     user: Option<Owner>,
 ) -> Outcome {
-    match ctx.store.sessions().finish_session(id) {
+    match ctx.store.sessions().finish_session(id, opener) {
         Ok((_, session, _))
             if let Err(failure) = super::locks::unlocked(ctx, session.name.as_str()) =>
         {
@@ -471,6 +459,9 @@ pub(in crate::serve) fn commit_session(
             // session (tus's metadata).
             let said = session.meta.as_deref().and_then(upload_metadata::mtime);
             upload.set_mtime(mtime.or(said));
+            if create_only {
+                upload.create_only();
+            }
             // Already on the pool: the commit runs here too.
             let commit = commit::Commit {
                 upload,

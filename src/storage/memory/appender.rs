@@ -24,6 +24,9 @@ pub struct MemoryAppender {
     ticket: u64,
     /// Bytes staged when it began.
     start: u64,
+    /// Where its next bytes go, written anywhere (`Appending::anywhere`);
+    /// `None`: at the end.
+    at: Option<u64>,
     written: u64,
     /// Bytes counted ahead and not arrived yet.
     reserved: u64,
@@ -61,8 +64,12 @@ impl MemoryStore {
             return Err(StorageError::Expired);
         }
         let info = appendable(tree.session_mut(id)?, info, asked)?;
+        let growth = match asked.anywhere {
+            true => (asked.offset.saturating_add(asked.len)).saturating_sub(info.received),
+            false => asked.len,
+        };
         if let Some(quota) = asked.ahead {
-            tree.count_ahead(id, asked.len, quota)?;
+            tree.count_ahead(id, growth, quota)?;
         }
         tree.tickets += 1;
         let ticket = tree.tickets;
@@ -77,8 +84,9 @@ impl MemoryStore {
             id: id.to_owned(),
             ticket,
             start: info.received,
+            at: asked.anywhere.then_some(asked.offset),
             written: 0,
-            reserved: asked.ahead.map_or(0, |_| asked.len),
+            reserved: asked.ahead.map_or(0, |_| growth),
             quota: None,
         };
         Ok((Appender::Other(Box::new(appender)), info))
@@ -97,7 +105,7 @@ fn appendable(
         declare_size(session, size)?;
         info.size = size;
     }
-    if asked.offset != info.received {
+    if asked.offset != info.received && !asked.anywhere {
         return Err(StorageError::WrongOffset(info.received));
     }
     let end = asked.offset.checked_add(asked.len);
@@ -181,12 +189,33 @@ impl EngineAppender for MemoryAppender {
             self.reserved += len - from_reserved;
         }
         let session = tree.session_mut(&id)?;
-        let counted = len.min(self.reserved);
+        let grows = match self.at {
+            Some(at) => (at + len).saturating_sub(session.bytes.len() as u64),
+            None => len,
+        };
+        let counted = grows.min(self.reserved);
         session.ahead = session.ahead.saturating_sub(counted);
         self.reserved -= counted;
-        session.bytes.extend_from_slice(data);
+        match self.at {
+            Some(at) => {
+                // Written anywhere: a hole before it reads as zeros.
+                let (from, end) = (usize::try_from(at), usize::try_from(at + len));
+                let (Ok(from), Ok(end)) = (from, end) else {
+                    return Err(StorageError::PastEnd(u64::MAX));
+                };
+                if session.bytes.len() < end {
+                    session.bytes.resize(end, 0);
+                }
+                session.bytes[from..end].copy_from_slice(data);
+                self.at = Some(at + len);
+                self.written = self.written.max((at + len).saturating_sub(self.start));
+            }
+            None => {
+                session.bytes.extend_from_slice(data);
+                self.written += len;
+            }
+        }
         session.used = now().0;
-        self.written += len;
         Ok(())
     }
 

@@ -96,7 +96,7 @@ impl MemoryStore {
     pub(super) fn resume(
         &self,
         name: &Name,
-        (offset, read): (Option<u64>, bool),
+        (offset, read, held): (Option<u64>, bool, Option<u64>),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         let mut tree = self.tree();
@@ -104,6 +104,7 @@ impl MemoryStore {
         if let Some(id) = tree.kept_id(limits.owner.as_deref(), name) {
             let session = tree.session_mut(&id)?;
             let mut kept = session.info(&id);
+            kept.opened_by(held)?;
             if !read && kept.holds_unread_bytes() && offset.is_some_and(|at| at > 0) {
                 return Err(StorageError::PastEnd(0));
             }
@@ -121,7 +122,15 @@ impl MemoryStore {
                 kept.received = at;
             }
             session.used = now().0;
+            // This open takes it over: a handle that opened it before is
+            // superseded (`SessionInfo::opened_by`).
+            session.opener += 1;
+            kept.opener = session.opener;
             return Ok(kept);
+        }
+        if held.is_some() {
+            // The handle's upload is gone (let go, committed, expired).
+            return Err(StorageError::Superseded);
         }
         let current = match tree.file(name.as_str()) {
             Some(file) => file.bytes.len() as u64,
@@ -139,7 +148,11 @@ impl MemoryStore {
         let seed = tree.file(name.as_str()).map_or_else(Vec::new, |file| {
             file.bytes[..usize::try_from(at).unwrap_or(usize::MAX)].to_vec()
         });
-        tree.begin_kept(name, (meta, seed), limits)
+        let mut info = tree.begin_kept(name, (meta, seed), limits)?;
+        // Its first open.
+        info.opener = crate::storage::first_opener();
+        tree.session_mut(&info.id)?.opener = info.opener;
+        Ok(info)
     }
 
     /// As [`SessionStore::drop_kept_upload`](crate::storage::SessionStore::drop_kept_upload).

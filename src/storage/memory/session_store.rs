@@ -78,16 +78,25 @@ impl SessionStore for MemoryStore {
         self.append_to(id, asked, admit)
     }
 
-    fn declare_session_size(&self, id: &str, size: u64) -> Result<(), StorageError> {
-        self.declare_size_of(id, size)
+    fn declare_session_size(
+        &self,
+        id: &str,
+        size: u64,
+        opener: Option<u64>,
+    ) -> Result<(), StorageError> {
+        self.declare_size_of(id, size, opener)
     }
 
-    fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo, u32), StorageError> {
-        self.finish_session_of(id)
+    fn finish_session(
+        &self,
+        id: &str,
+        opener: Option<u64>,
+    ) -> Result<(Upload, SessionInfo, u32), StorageError> {
+        self.finish_session_of(id, opener)
     }
 
-    fn abort_session(&self, id: &str) -> Result<(), StorageError> {
-        self.abort_session_of(id)
+    fn abort_session(&self, id: &str, opener: Option<u64>) -> Result<(), StorageError> {
+        self.abort_session_of(id, opener)
     }
 
     fn kept_upload(
@@ -111,7 +120,7 @@ impl SessionStore for MemoryStore {
     fn resume_upload(
         &self,
         name: &Name,
-        at: (Option<u64>, bool),
+        at: (Option<u64>, bool, Option<u64>),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         self.resume(name, at, limits)
@@ -157,5 +166,22 @@ impl SessionStore for MemoryStore {
 
     fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<bool, StorageError> {
         self.drop_kept(owner, name)
+    }
+
+    fn read_staged(
+        &self,
+        id: &str,
+        opener: Option<u64>,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StorageError> {
+        let mut tree = self.tree();
+        let session = tree.session_mut(id)?;
+        session.info(id).opened_by(opener)?;
+        let staged = &session.bytes;
+        let from = usize::try_from(offset).map_or(staged.len(), |at| at.min(staged.len()));
+        let len = buf.len().min(staged.len() - from);
+        buf[..len].copy_from_slice(&staged[from..from + len]);
+        Ok(len)
     }
 }

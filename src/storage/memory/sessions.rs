@@ -52,6 +52,8 @@ pub(super) struct Session {
     /// A part began: it holds bytes, as far as its TTL goes (as the
     /// POSIX engine marks it staged).
     pub(super) part_begun: bool,
+    /// How many times it was opened for writing ([`SessionInfo::opener`]).
+    pub(super) opener: u64,
 }
 
 impl Session {
@@ -69,6 +71,7 @@ impl Session {
             owner: self.owner.clone(),
             expires: None,
             stored: self.stored,
+            opener: self.opener,
         }
     }
 
@@ -172,6 +175,7 @@ impl Tree {
             completing: None,
             parts_arriving: 0,
             part_begun: false,
+            opener: 0,
         };
         let mut info = session.info(&id);
         info.expires = Some(limits.ttl.expires(now, 0));
@@ -349,19 +353,29 @@ impl MemoryStore {
     }
 
     /// As [`SessionStore::declare_session_size`](crate::storage::SessionStore::declare_session_size).
-    pub(super) fn declare_size_of(&self, id: &str, size: u64) -> Result<(), StorageError> {
-        declare_size(self.tree().session_mut(id)?, size)
+    pub(super) fn declare_size_of(
+        &self,
+        id: &str,
+        size: u64,
+        opener: Option<u64>,
+    ) -> Result<(), StorageError> {
+        let mut tree = self.tree();
+        let session = tree.session_mut(id)?;
+        session.info(id).opened_by(opener)?;
+        declare_size(session, size)
     }
 
     /// As [`SessionStore::finish_session`](crate::storage::SessionStore::finish_session).
     pub(super) fn finish_session_of(
         &self,
         id: &str,
+        opener: Option<u64>,
     ) -> Result<(Upload, SessionInfo, u32), StorageError> {
         let (info, bytes) = {
             let mut tree = self.tree();
             let session = tree.session_mut(id)?;
             let info = session.info(id);
+            info.opened_by(opener)?;
             if session.writer != 0 {
                 return Err(StorageError::SessionBusy);
             }
@@ -400,9 +414,15 @@ impl MemoryStore {
     }
 
     /// As [`SessionStore::abort_session`](crate::storage::SessionStore::abort_session).
-    pub(super) fn abort_session_of(&self, id: &str) -> Result<(), StorageError> {
+    pub(super) fn abort_session_of(
+        &self,
+        id: &str,
+        opener: Option<u64>,
+    ) -> Result<(), StorageError> {
         let mut tree = self.tree();
-        if tree.session_mut(id)?.committing {
+        let session = tree.session_mut(id)?;
+        session.info(id).opened_by(opener)?;
+        if session.committing {
             return Err(StorageError::Committing);
         }
         // An APPEND streaming into it finds it gone: cut off.

@@ -207,7 +207,7 @@ impl Storage {
         let dir = self.sessions_dir()?;
         let made = rustix::fs::mkdirat(&dir, parts_name(&info.id), Mode::from_raw_mode(0o700));
         if let Err(errno) = made {
-            let _ = self.abort_session(&info.id);
+            let _ = self.abort_session(&info.id, None);
             return Err(errno.into());
         }
         if limits.durable {

@@ -4,7 +4,8 @@
 //! APPEND declares it), and the [`FileAppender`] that writes them; the
 //! CRC-32C of what is staged, kept by this process's APPENDs or read back.
 //!
-//! Must never write past the session's size or anywhere but its end, nor
+//! Must never write past the session's size, anywhere but its end unless
+//! asked (`Appending::anywhere`: then no CRC recorded before stands), nor
 //! into a session another node holds or one being committed.
 
 use std::fs::File;
@@ -43,6 +44,12 @@ pub struct Appending {
     /// come (a resumed `STOR`), counted write by write instead
     /// ([`FileAppender::count_as_written`]).
     pub ahead: Option<Quota>,
+    /// Its bytes go at `offset` wherever that is (SFTP's `WRITE`): before,
+    /// at or past where the session stands, a hole left reading as zeros;
+    /// the session then holds up to the highest end written, only that
+    /// growth is counted ahead, and its CRC-32C is no longer kept as bytes
+    /// come: its commit reads the staged bytes once.
+    pub anywhere: bool,
 }
 
 impl Storage {
@@ -93,7 +100,8 @@ impl Storage {
                 })
                 .and_then(|info| match asked.ahead {
                     Some(quota) => {
-                        let counted = self.count_staged_ahead(&info, asked.len, quota)?;
+                        let growth = growth_of(&info, asked);
+                        let counted = self.count_staged_ahead(&info, growth, quota)?;
                         Ok((info, counted))
                     }
                     None => Ok((info, 0)),
@@ -123,10 +131,8 @@ impl Storage {
             index.mark_staged(id);
         }
         touch(&dir, &mut index, id);
-        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let opened = rustix::fs::openat(&dir, files::data_name(id), flags, Mode::empty());
-        let file = match opened {
-            Ok(fd) => File::from(fd),
+        let file = match open_data(&dir, id, asked.anywhere) {
+            Ok(file) => file,
             Err(errno) => {
                 live.release(ticket);
                 if let Some(count) = self.staged_count(&info) {
@@ -135,21 +141,18 @@ impl Storage {
                 return Err(StorageError::from(errno).into());
             }
         };
-        // Reading back what a crash left unrecorded is worth it only if
-        // that is little; otherwise the COMMIT computes the CRC once.
-        let crc = staged_crc(&live, &file, offset, RECORD_EVERY, || {})
-            .ok()
-            .flatten();
+        let crc = crc_at_start(&live, &file, asked);
         let appender = FileAppender {
             id: id.to_owned(),
             file,
             live,
             ticket,
-            start: offset,
+            start: info.received,
+            at: asked.anywhere.then_some(offset),
             start_crc: crc,
             crc,
             written: 0,
-            recorded: offset,
+            recorded: info.received,
             shared: self.round_trips,
             gate: self.gate.clone(),
             counted: self.staged_count(&info),
@@ -196,7 +199,7 @@ impl Storage {
         if let Some(size) = size {
             declare_size(dir, &mut info, size)?;
         }
-        if offset != info.received {
+        if offset != info.received && !asked.anywhere {
             return Err(StorageError::WrongOffset(info.received));
         }
         if offset.checked_add(len).is_none_or(|end| end > info.size) {
@@ -213,11 +216,17 @@ impl Storage {
     ///
     /// # Errors
     /// As [`declare_size`]'s; the session is unknown.
-    pub fn declare_session_size(&self, id: &str, size: u64) -> Result<(), StorageError> {
+    pub fn declare_session_size(
+        &self,
+        id: &str,
+        size: u64,
+        opener: Option<u64>,
+    ) -> Result<(), StorageError> {
         check_id(id)?;
         let dir = self.sessions_dir()?;
         let _books = self.sessions.bookkeeping(&dir)?;
         let mut info = self.session_in(&dir, id)?;
+        info.opened_by(opener)?;
         declare_size(&dir, &mut info, size)
     }
 }
@@ -243,6 +252,41 @@ fn declare_size(dir: &OwnedFd, info: &mut SessionInfo, size: u64) -> Result<(), 
     files::declare_size(dir, &info.id, size)?;
     info.size = size;
     Ok(())
+}
+
+/// Session `id`'s data file, open for an APPEND's bytes: at its end
+/// (`O_APPEND`), or anywhere.
+fn open_data(dir: &OwnedFd, id: &str, anywhere: bool) -> rustix::io::Result<File> {
+    let mut flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    if !anywhere {
+        flags |= OFlags::APPEND;
+    }
+    let fd = rustix::fs::openat(dir, files::data_name(id), flags, Mode::empty())?;
+    Ok(File::from(fd))
+}
+
+/// The CRC-32C of what an APPEND (`asked`) finds staged, where worth
+/// knowing: reading back what a crash left unrecorded is worth it only if
+/// that is little (otherwise the COMMIT computes the CRC once). Bytes
+/// written anywhere may change what a CRC kept covers: none stands then.
+fn crc_at_start(live: &Live, file: &File, asked: Appending) -> Option<u32> {
+    if asked.anywhere {
+        files::forget_staged(file);
+        *live.progress.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        return None;
+    }
+    staged_crc(live, file, asked.offset, RECORD_EVERY, || {})
+        .ok()
+        .flatten()
+}
+
+/// How many bytes the APPEND `asked` adds to session `info`: all of them
+/// at its end; written anywhere, only those past it.
+pub(crate) fn growth_of(info: &SessionInfo, asked: Appending) -> u64 {
+    match asked.anywhere {
+        true => (asked.offset.saturating_add(asked.len)).saturating_sub(info.received),
+        false => asked.len,
+    }
 }
 
 /// The CRC-32C of the first `len` staged bytes of a session: kept by the

@@ -189,6 +189,7 @@ impl Storage {
             begun: Some(now_seconds()),
             meta: meta.map(str::to_owned),
             completed: None,
+            opened: 0,
         };
         files::create(dir, id, &record, limits.durable)?;
         index.insert(id, now_seconds(), record.begun_by, true);

@@ -34,7 +34,11 @@ impl Storage {
     /// the CRC-32C (the session is then removed); [`StorageError::IsDirectory`]
     /// if the name became one; out of descriptors or I/O errors (the
     /// session stays).
-    pub fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo, u32), StorageError> {
+    pub fn finish_session(
+        &self,
+        id: &str,
+        opener: Option<u64>,
+    ) -> Result<(Upload, SessionInfo, u32), StorageError> {
         self.pause(Point::Session);
         check_id(id)?;
         let dir = self.sessions_dir()?;
@@ -52,6 +56,7 @@ impl Storage {
             // As in `append`: read once the session is this node's.
             let checked = self
                 .session_in(&dir, id)
+                .and_then(|info| info.opened_by(opener).map(|()| info))
                 .and_then(|info| match info.received {
                     _ if info.stored => Err(StorageError::Stored(info.size)),
                     // A multipart upload's data file holds its parts in
@@ -115,12 +120,14 @@ impl Storage {
     /// # Errors
     /// [`StorageError::NoSuchUpload`] if there is no such session,
     /// [`StorageError::Committing`] if it is being committed.
-    pub fn abort_session(&self, id: &str) -> Result<(), StorageError> {
+    pub fn abort_session(&self, id: &str, opener: Option<u64>) -> Result<(), StorageError> {
         self.pause(Point::Session);
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
         check_id(id)?;
-        if self.session_in(&dir, id)?.stored {
+        let info = self.session_in(&dir, id)?;
+        info.opened_by(opener)?;
+        if info.stored {
             // The upload is over, its file a file: only its mark goes.
             files::remove(&dir, id);
             return Ok(());

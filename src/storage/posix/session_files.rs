@@ -338,6 +338,9 @@ pub(super) struct Record {
     /// A multipart upload's completion: the digest of the parts it was
     /// completed from, in the mark it leaves ([`keep_as_completed`]).
     pub completed: Option<String>,
+    /// How many times it was opened for writing (lines `opened <n>`
+    /// appended, the last one's: [`mark_opened`]); 0 where none says.
+    pub opened: u64,
 }
 
 impl Record {
@@ -371,6 +374,9 @@ impl Record {
         if let Some(digest) = &self.completed {
             text += &format!("completed {digest}\n");
         }
+        if self.opened > 0 {
+            text += &format!("opened {}\n", self.opened);
+        }
         text
     }
 
@@ -389,6 +395,7 @@ impl Record {
         let mut meta = None;
         let mut size = size;
         let mut completed = None;
+        let mut opened = 0;
         // A size declared later (tus's creation-defer-length) and a
         // completion are lines appended whole: one cut short by a crash
         // was never written.
@@ -397,6 +404,8 @@ impl Record {
                 size = n.parse().ok()?;
             } else if let Some(digest) = appended.trim_end().strip_prefix("completed ") {
                 completed = Some(digest.to_owned());
+            } else if let Some(n) = appended.trim_end().strip_prefix("opened ") {
+                opened = n.parse().ok()?;
             }
         }
         for line in rest.lines() {
@@ -418,6 +427,7 @@ impl Record {
             begun,
             meta,
             completed,
+            opened,
         })
     }
 }
@@ -587,6 +597,20 @@ pub(super) fn declare_size(dir: &OwnedFd, id: &str, size: u64) -> Result<(), Sto
     Ok(())
 }
 
+/// Records that session `id` was opened for writing the `n`th time: a
+/// line added to its record, read back as [`Record::opened`] (as a size
+/// declared later is). Under the bookkeeping lock, on every node.
+pub(super) fn mark_opened(dir: &OwnedFd, id: &str, n: u64) -> Result<(), StorageError> {
+    let file = File::from(rustix::fs::openat(
+        dir,
+        meta_name(id),
+        OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?);
+    (&file).write_all(format!("opened {n}\n").as_bytes())?;
+    Ok(())
+}
+
 /// Removes session `id`'s files, whichever exist, and the mark of its
 /// upload stored.
 pub(super) fn remove(dir: &OwnedFd, id: &str) {
@@ -708,6 +732,12 @@ pub(super) fn record_staged(file: &File, len: u64, crc: u32) {
     let _ = rustix::fs::fsetxattr(file, STAGED_ATTRIBUTE, text.as_bytes(), XattrFlags::empty());
 }
 
+/// Forgets the CRC recorded on a data file: bytes are about to be written
+/// into what it covers (SFTP's writes anywhere), so it no longer holds.
+pub(super) fn forget_staged(file: &File) {
+    let _ = rustix::fs::fremovexattr(file, STAGED_ATTRIBUTE);
+}
+
 /// The CRC-32C of the first `len` bytes of a data file: from its record
 /// where that covers them, reading only the bytes staged after the record
 /// (an APPEND cut off by a crash), or all of them if there is no record.
@@ -785,6 +815,7 @@ mod tests {
             begun: Some(1_795_000_000),
             meta: meta.map(str::to_owned),
             completed: None,
+            opened: 0,
         }
     }
 

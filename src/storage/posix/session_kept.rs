@@ -94,13 +94,14 @@ impl Storage {
     pub fn resume_upload(
         &self,
         name: &Name,
-        (offset, read): (Option<u64>, bool),
+        (offset, read, held): (Option<u64>, bool, Option<u64>),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         let (dir, mut index) = self.books_to_begin(limits.ttl)?;
         let whose = (limits.owner.as_deref(), name);
         let id = self.kept_id(&dir, whose.0, name)?;
         if let Some(mut kept) = self.kept_in(&dir, &id, whose)? {
+            kept.opened_by(held)?;
             if !read && kept.holds_unread_bytes() && offset.is_some_and(|at| at > 0) {
                 return Err(StorageError::PastEnd(0));
             }
@@ -113,7 +114,15 @@ impl Storage {
                 kept.received = at;
             }
             super::sessions::touch(&dir, &mut index, &id);
+            // This open takes it over: a handle that opened it before is
+            // superseded (`SessionInfo::opened_by`), on every node.
+            kept.opener += 1;
+            files::mark_opened(&dir, &id, kept.opener)?;
             return Ok(kept);
+        }
+        if held.is_some() {
+            // The handle's upload is gone (let go, committed, expired).
+            return Err(StorageError::Superseded);
         }
         let current = match self.stat(name) {
             Ok(found) => found.info.size,
@@ -138,7 +147,46 @@ impl Storage {
             index.mark_staged(&id);
             info.received = at;
         }
+        // Its first open.
+        info.opener = crate::storage::first_opener();
+        if let Err(err) = files::mark_opened(&dir, &id, info.opener) {
+            self.remove_session(&dir, &mut index, &id);
+            return Err(err);
+        }
         Ok(info)
+    }
+
+    /// Reads the bytes staged in session `id` from `offset` into `buf`; how
+    /// many (a file open for writing read back: SFTP's `O_RDWR`).
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`]; the file system's.
+    pub fn read_staged(
+        &self,
+        (id, opener): (&str, Option<u64>),
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StorageError> {
+        files::check_id(id)?;
+        let dir = self.sessions_dir()?;
+        // Read while no newer open can cut it back.
+        let _books = self.sessions.bookkeeping(&dir)?;
+        self.session_in(&dir, id)?.opened_by(opener)?;
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let file = match rustix::fs::openat(&dir, files::data_name(id), flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
+            Err(Errno::NOENT) => return Err(StorageError::NoSuchUpload),
+            Err(errno) => return Err(errno.into()),
+        };
+        let mut read = 0;
+        while read < buf.len() {
+            let at = offset.saturating_add(read as u64);
+            match std::os::unix::fs::FileExt::read_at(&file, &mut buf[read..], at)? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        Ok(read)
     }
 
     /// Drops the upload of `name` kept for `owner`, if there is one (a
@@ -323,5 +371,6 @@ fn kept_record(name: &Name, limits: &SessionLimits) -> Record {
         begun: Some(now_seconds()),
         meta: Some(KEPT.to_owned()),
         completed: None,
+        opened: 0,
     }
 }

@@ -170,6 +170,8 @@ pub struct FileAppender {
     pub(super) ticket: u64,
     /// Bytes staged when this APPEND began, and their CRC if known.
     pub(super) start: u64,
+    /// Where its next bytes go if written anywhere (else `O_APPEND`).
+    pub(super) at: Option<u64>,
     pub(super) start_crc: Option<u32>,
     /// The CRC of the bytes staged so far, if known.
     pub(super) crc: Option<u32>,
@@ -216,9 +218,10 @@ impl FileAppender {
         // Refused before a byte of it is written: what is staged stands.
         self.take_room(data.len())?;
         let injected = self.gate.as_ref().and_then(|gate| gate.fault(Point::Write));
-        let written = match injected {
-            Some(errno) => Err(std::io::Error::from(errno)),
-            None => self.file.write_all(data),
+        let written = match (injected, self.at) {
+            (Some(errno), _) => Err(std::io::Error::from(errno)),
+            (None, Some(at)) => std::os::unix::fs::FileExt::write_all_at(&self.file, data, at),
+            (None, None) => self.file.write_all(data),
         };
         let full = written.as_ref().is_err_and(|err| {
             matches!(
@@ -230,6 +233,9 @@ impl FileAppender {
         if written.is_err() {
             self.crc = None; // some of it may have been written
             self.cut = true;
+        } else if let Some(end) = self.at.map(|at| at + data.len() as u64) {
+            self.at = Some(end); // written anywhere: up to the highest end
+            self.written = self.written.max(end.saturating_sub(self.start));
         } else {
             self.written += data.len() as u64;
             self.crc = self.crc.map(|crc| crc32c::crc32c_append(crc, data));

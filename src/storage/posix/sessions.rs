@@ -120,6 +120,7 @@ impl Storage {
             owner: record.begun_by.owner.clone(),
             expires: None,
             stored: false,
+            opener: record.opened,
         };
         Ok((info, record))
     }
@@ -139,6 +140,7 @@ impl Storage {
                     owner: record.begun_by.owner.clone(),
                     expires: None,
                     stored: true,
+                    opener: record.opened,
                 };
                 Ok((info, record))
             }

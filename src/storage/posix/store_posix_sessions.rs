@@ -75,16 +75,25 @@ impl SessionStore for Storage {
         Ok((Appender::File(appender), info))
     }
 
-    fn declare_session_size(&self, id: &str, size: u64) -> Result<(), StorageError> {
-        Storage::declare_session_size(self, id, size)
+    fn declare_session_size(
+        &self,
+        id: &str,
+        size: u64,
+        opener: Option<u64>,
+    ) -> Result<(), StorageError> {
+        Storage::declare_session_size(self, id, size, opener)
     }
 
-    fn finish_session(&self, id: &str) -> Result<(Upload, SessionInfo, u32), StorageError> {
-        Storage::finish_session(self, id)
+    fn finish_session(
+        &self,
+        id: &str,
+        opener: Option<u64>,
+    ) -> Result<(Upload, SessionInfo, u32), StorageError> {
+        Storage::finish_session(self, id, opener)
     }
 
-    fn abort_session(&self, id: &str) -> Result<(), StorageError> {
-        Storage::abort_session(self, id)
+    fn abort_session(&self, id: &str, opener: Option<u64>) -> Result<(), StorageError> {
+        Storage::abort_session(self, id, opener)
     }
 
     fn kept_upload(
@@ -108,7 +117,7 @@ impl SessionStore for Storage {
     fn resume_upload(
         &self,
         name: &Name,
-        at: (Option<u64>, bool),
+        at: (Option<u64>, bool, Option<u64>),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         Storage::resume_upload(self, name, at, limits)
@@ -156,5 +165,15 @@ impl SessionStore for Storage {
 
     fn drop_kept_upload(&self, owner: Option<&str>, name: &Name) -> Result<bool, StorageError> {
         Storage::drop_kept_upload(self, owner, name)
+    }
+
+    fn read_staged(
+        &self,
+        id: &str,
+        opener: Option<u64>,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StorageError> {
+        Storage::read_staged(self, (id, opener), offset, buf)
     }
 }

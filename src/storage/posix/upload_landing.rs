@@ -173,6 +173,11 @@ impl FileUpload {
                     .map_err(|errno| self.vanished_or(errno.into()))?;
                 Ok(self.replaces_existing())
             }
+            Staged::Session(staging) if self.create_only => {
+                let from = (&staging.dir, staging.data_name());
+                super::rename::rename_no_replace((from.0, from.1.as_str()), (&self.dir, to))?;
+                Ok(false)
+            }
             Staged::Session(staging) => {
                 rustix::fs::renameat(&staging.dir, staging.data_name(), &self.dir, to)?;
                 Ok(self.replaces_existing())

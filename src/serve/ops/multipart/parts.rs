@@ -357,7 +357,7 @@ fn abort(name: Name, id: String) -> Outcome {
         let sessions = ctx.store.sessions();
         let aborted = sessions
             .multipart(&id, &name)
-            .and_then(|_| sessions.abort_session(&id));
+            .and_then(|_| sessions.abort_session(&id, None));
         match aborted {
             Ok(()) => {
                 debug!("#{} ABORT multipart upload {id} of {name}", ctx.client);

@@ -1,0 +1,299 @@
+//! Writes anywhere in a file open for writing (docs/sftp.md, Uploads),
+//! with paramiko (`writes.py` beside this file): random-offset,
+//! out-of-order and pipelined writes, holes read as zeros, each file
+//! byte-equal over HTTP once closed; a write past a quota refused with
+//! nothing stored; a file never closed leaves the old one to readers.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+
+use crate::support::tools::{check, python_has};
+use crate::support::{PATIENCE, TestServer, listen_http, listen_sftp, tokens};
+
+const SCRIPT: &str = include_str!("writes.py");
+
+/// Whether paramiko is here; says why not.
+fn have_paramiko() -> bool {
+    python_has("paramiko", "pip install paramiko==5.1.0")
+        && crate::support::tools::have("timeout", &["--version"], "coreutils")
+}
+
+/// Runs `writes.py` in `mode` on `name` (as `password`'s, `-`: none); its
+/// output, and the bytes it says the file should hold.
+fn paramiko(sftp: SocketAddr, password: &str, mode: &str, name: &str) -> (String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected");
+    let output = Command::new("timeout")
+        .arg(PATIENCE.as_secs().to_string())
+        .args(["python3", "-c", SCRIPT])
+        .args([&sftp.port().to_string(), password, mode, name])
+        .arg(&expected)
+        .output()
+        .unwrap();
+    let said = check(&output, &format!("paramiko {mode}"));
+    (said, std::fs::read(&expected).unwrap_or_default())
+}
+
+/// The body of an HTTP GET of `name`.
+fn http_get(http: SocketAddr, name: &str) -> Vec<u8> {
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let ask = format!("GET /{name} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(ask.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let head_end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&answer[..head_end]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{name}: {head}");
+    answer.split_off(head_end + 4)
+}
+
+fn server() -> TestServer {
+    TestServer::start_with(|c| {
+        listen_sftp(c);
+        listen_http(c);
+    })
+}
+
+#[test]
+fn writes_anywhere_land_where_asked_pipelined_or_not() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    let (sftp, http) = (server.sftp.unwrap(), server.http.unwrap());
+    for (mode, name) in [("scattered", "scattered.bin"), ("backwards", "d/dd.bin")] {
+        let (_, expected) = paramiko(sftp, "-", mode, &format!("/{name}"));
+        assert!(!expected.is_empty(), "{mode}");
+        let stored = std::fs::read(server.path(name)).unwrap();
+        assert!(stored == expected, "{mode}: {} bytes stored", stored.len());
+        assert!(http_get(http, name) == expected, "{mode}: over HTTP");
+    }
+    assert!(crate::support::temp_files(server.path("").as_path()).is_empty());
+}
+
+#[test]
+fn a_file_never_closed_leaves_the_old_one() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    std::fs::write(server.path("kept.txt"), b"the old bytes").unwrap();
+    let (said, _) = paramiko(server.sftp.unwrap(), "-", "never_closed", "/kept.txt");
+    assert!(said.contains("cut"), "{said}");
+    let http = server.http.unwrap();
+    assert_eq!(http_get(http, "kept.txt"), b"the old bytes");
+}
+
+#[test]
+fn a_write_past_the_quota_is_refused_and_nothing_is_stored() {
+    if !have_paramiko() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("writer", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], |c| {
+        listen_sftp(c);
+        tokens::set_quota(c, 0, "100000");
+    });
+    let (said, _) = paramiko(server.sftp.unwrap(), &tokens[0], "past_quota", "/big.bin");
+    assert!(said.contains("write refused"), "{said}");
+    // paramiko says nothing of a refused CLOSE (its `close` swallows it).
+    assert!(!said.contains("written"), "{said}");
+    assert!(!server.path("big.bin").exists(), "{said}");
+    assert_eq!(tokens::used_by(&server, &tokens[0]), 0, "{said}");
+}
+
+#[test]
+fn a_file_opened_in_place_or_to_append_begins_with_its_bytes() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    let http = server.http.unwrap();
+    for (mode, name) in [("in_place", "rw.txt"), ("appended", "a.txt")] {
+        std::fs::write(server.path(name), b"0123456789").unwrap();
+        let (said, expected) = paramiko(server.sftp.unwrap(), "-", mode, &format!("/{name}"));
+        assert!(!expected.is_empty(), "{mode}");
+        assert_eq!(http_get(http, name), expected, "{mode}");
+        if mode == "in_place" {
+            assert_eq!(said.trim(), "read back 012abc6789", "{mode}");
+        }
+    }
+}
+
+#[test]
+fn reput_goes_on_with_what_a_cut_connection_had_written() {
+    if !have_paramiko() || !crate::support::sftp::have_openssh() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] =
+        &[("a", &["read:/", "write:/"]), ("b", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    let sftp = server.sftp.unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source.bin");
+    let data = crate::support::pattern(300_000, 3);
+    std::fs::write(&source, &data).unwrap();
+    let output = Command::new("timeout")
+        .arg(PATIENCE.as_secs().to_string())
+        .args([
+            "python3",
+            "-c",
+            SCRIPT,
+            &sftp.port().to_string(),
+            &tokens[0],
+        ])
+        .args(["cut_midway", "/r.bin"])
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(check(&output, "paramiko cut_midway").contains("cut"));
+    assert!(
+        !server.path("r.bin").exists(),
+        "nothing stored before CLOSE"
+    );
+    // Its own STAT tells the kept size; another token's does not.
+    let (said, _) = paramiko(sftp, &tokens[0], "size", "/r.bin");
+    assert_eq!(said.trim(), "size 150000");
+    let (said, _) = paramiko(sftp, &tokens[1], "size", "/r.bin");
+    assert_eq!(said.trim(), "missing");
+
+    let login = crate::support::sftp::Login::with_password(sftp, &tokens[0]);
+    let output = login.sftp(&format!("reput {} /r.bin\nbye\n", source.display()));
+    let said = crate::support::sftp::said(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        std::fs::read(server.path("r.bin")).unwrap() == data,
+        "{said}"
+    );
+}
+
+#[test]
+fn excl_makes_a_file_only_where_none_is_even_at_its_close() {
+    if !have_paramiko() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] =
+        &[("a", &["read:/", "write:/"]), ("b", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    let sftp = server.sftp.unwrap();
+    let output = Command::new("timeout")
+        .arg(PATIENCE.as_secs().to_string())
+        .args([
+            "python3",
+            "-c",
+            SCRIPT,
+            &sftp.port().to_string(),
+            &tokens[0],
+        ])
+        .args(["exclusive", "/x.txt", &tokens[1]])
+        .output()
+        .unwrap();
+    let said = check(&output, "paramiko exclusive");
+    assert!(said.contains("refused again"), "{said}");
+    assert!(said.contains("later holds theirs"), "{said}");
+    assert_eq!(std::fs::read(server.path("x.txt")).unwrap(), b"first");
+}
+
+#[test]
+fn times_set_on_an_open_file_and_fsync_hold_at_its_close() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    let (said, _) = paramiko(server.sftp.unwrap(), "-", "timed_and_flushed", "/t.txt");
+    assert_eq!(said.trim(), "mtime 1000000000");
+    assert_eq!(std::fs::read(server.path("t.txt")).unwrap(), b"synced");
+}
+
+#[test]
+fn a_size_set_cuts_an_open_file_short_or_a_closed_one_to_nothing() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    std::fs::write(server.path("c.bin.rw"), b"0123456789").unwrap();
+    std::fs::write(server.path("c.bin.zero"), b"0123456789").unwrap();
+    std::fs::write(server.path("c.bin.five"), b"0123456789").unwrap();
+    let (said, expected) = paramiko(server.sftp.unwrap(), "-", "truncated", "/c.bin");
+    assert_eq!(std::fs::read(server.path("c.bin")).unwrap(), expected);
+    assert_eq!(std::fs::read(server.path("c.bin.rw")).unwrap(), b"0123");
+    assert_eq!(std::fs::read(server.path("c.bin.zero")).unwrap(), b"");
+    assert!(said.contains("five refused"), "{said}");
+    assert_eq!(
+        std::fs::read(server.path("c.bin.five")).unwrap(),
+        b"0123456789"
+    );
+}
+
+#[test]
+fn put_a_goes_on_with_a_cut_upload_in_a_batch() {
+    if !have_paramiko() || !crate::support::sftp::have_openssh() {
+        return;
+    }
+    let server = server();
+    let sftp = server.sftp.unwrap();
+    std::fs::write(server.path("p.bin"), b"an older version").unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source.bin");
+    let data = crate::support::pattern(200_000, 4);
+    std::fs::write(&source, &data).unwrap();
+    let output = Command::new("timeout")
+        .arg(PATIENCE.as_secs().to_string())
+        .args(["python3", "-c", SCRIPT, &sftp.port().to_string(), "-"])
+        .args(["cut_midway", "/p.bin"])
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(check(&output, "paramiko cut_midway").contains("cut"));
+    // Readers still see the older version.
+    assert_eq!(http_get(server.http.unwrap(), "p.bin"), b"an older version");
+
+    let login = crate::support::sftp::Login::open(sftp);
+    let output = login.sftp_batch(&format!("put -a {} /p.bin\n", source.display()));
+    let said = crate::support::sftp::said(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(http_get(server.http.unwrap(), "p.bin") == data, "{said}");
+}
+
+/// Two handles writing one name (two connections of one token, or any
+/// two clients of an open server: one owner, one kept upload): the newer
+/// open takes it over; the older one's WRITE and CLOSE are refused and
+/// change nothing, so the file is the newer opener's bytes, never a mix.
+#[test]
+fn a_newer_open_takes_the_file_over_from_an_older_one() {
+    if !have_paramiko() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("fleet", &["read:/", "write:/"])];
+    let (guarded, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    let open = server();
+    for (sftp, password) in [
+        (guarded.sftp.unwrap(), tokens[0].as_str()),
+        (open.sftp.unwrap(), "-"),
+    ] {
+        let (said, expected) = paramiko(sftp, password, "two_openers", "status.json");
+        assert!(said.contains("older write refused: a newer"), "{said}");
+        assert!(said.contains("older close refused"), "{said}");
+        assert!(said.contains("newer close taken"), "{said}");
+        let whole = format!("stored b'{}{}'", "B".repeat(10), "C".repeat(10));
+        assert!(said.contains(&whole), "{said}");
+        assert!(said.contains("older close 2 refused"), "{said}");
+        assert!(said.contains("newer close 2 taken"), "{said}");
+        assert!(
+            said.contains(&format!("stored 2 b'{}'", "B".repeat(10))),
+            "{said}"
+        );
+        assert_eq!(expected.len(), 20);
+    }
+    assert_eq!(
+        std::fs::read(open.path("status.json")).unwrap(),
+        b"BBBBBBBBBBCCCCCCCCCC"
+    );
+    assert_eq!(
+        std::fs::read(guarded.path("status.json.2")).unwrap(),
+        b"BBBBBBBBBB"
+    );
+    assert!(crate::support::temp_files(open.path("").as_path()).is_empty());
+}
