@@ -74,6 +74,9 @@ pub struct Sftp {
     pub(super) pending: Pending,
     /// Answers given here, for [`Sftp::answered`].
     pub(super) answer: Vec<u8>,
+    /// Bytes of the last `WRITE`'s packet past its data, skipped before
+    /// the next packet ([`Sftp::skip_trailing`]).
+    pub(super) trailing: usize,
 }
 
 impl Sftp {
@@ -84,6 +87,9 @@ impl Sftp {
 
     /// Decodes the request packet at the front of `input`.
     pub fn decode(&mut self, input: &[u8]) -> Decoded {
+        if self.trailing > 0 {
+            return self.skip_trailing(input);
+        }
         let Some(len) = wire::packet_len(input) else {
             return Decoded::Incomplete;
         };

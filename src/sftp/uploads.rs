@@ -29,6 +29,7 @@
 //! `fsync@openssh.com` is answered once they are flushed.
 
 use crate::ftp::path::file_name;
+use crate::serve::decoded::Decoded;
 use crate::serve::ops::{Abort, Append, Close, Reopen, Seed};
 use crate::serve::{Operation, Reply};
 
@@ -72,7 +73,7 @@ impl Sftp {
         let data = fields.u32()? as usize;
         // Counted within its packet, as its fields were read.
         let head = len.min(input.len()) - fields.left();
-        if head + data != len {
+        if head + data > len {
             return Some((self.fail(id, Status::BadMessage, "a WRITE's length"), len));
         }
         let slot = self.handles.slot_of(handle);
@@ -119,7 +120,21 @@ impl Sftp {
             }
             (_, None) => return Some((self.stale(id), len)),
         };
+        self.trailing = len - head - data;
         Some((step, head))
+    }
+
+    /// Skips what is left of the last `WRITE`'s packet past its data
+    /// (`trailing`): OpenSSH's server skips a packet's bytes its request
+    /// did not read, and rclone's concurrent writes send such packets (a
+    /// buffer longer than its data). Answers nothing.
+    pub(super) fn skip_trailing(&mut self, input: &[u8]) -> Decoded {
+        let skipped = self.trailing.min(input.len());
+        if skipped == 0 {
+            return Decoded::Incomplete;
+        }
+        self.trailing -= skipped;
+        Decoded::Answered(skipped)
     }
 
     /// Whether the `WRITE` whose head is at the front of `input` (a packet

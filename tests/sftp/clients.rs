@@ -2,9 +2,7 @@
 //! sshfs (a FUSE mount), rclone's and restic's sftp backends, paramiko
 //! (Python), each as its users run it (Debian's packages, paramiko from
 //! PyPI; `.ci/run` installs them, and a test without its client says it
-//! was skipped). What ferry does not serve yet is said as `PENDING` on
-//! the test's stderr, with the request that was refused, and the test goes
-//! on with the rest: a refusal other than that one fails it.
+//! was skipped), with the flags their users give them and no other.
 
 use std::path::Path;
 use std::process::Command;
@@ -35,12 +33,6 @@ fn settle(path: &Path, bytes: &[u8]) {
     assert!(std::fs::read(path).unwrap() == bytes, "{}", path.display());
 }
 
-/// Says that what a client asked is not served yet (issue 80), so the
-/// test's run shows it instead of a silent pass.
-fn pending(what: &str) {
-    eprintln!("PENDING (issue 80, not served yet): {what}");
-}
-
 #[test]
 fn sshfs_copies_moves_removes_and_df_shows_the_quota() {
     if !have_openssh() || !have_sshfs() {
@@ -59,27 +51,11 @@ fn sshfs_copies_moves_removes_and_df_shows_the_quota() {
     let login = Login::with_password(server.sftp.unwrap(), &tokens[0]);
     let mount = Sshfs::mount(&login, &[]);
 
+    // New files: OPEN WRITE|CREAT|EXCL (0x2a), as `cp` asks (O_EXCL),
+    // from sshfs's threads.
     let copied = mount.run("cp", &["-r", &local.display().to_string(), "tree"]);
-    if copied.status.success() {
-        settle_same_tree(&local, &server.path("tree"));
-    } else {
-        // sshfs makes a new file with OPEN flags WRITE|CREAT|EXCL (0x2a),
-        // as `cp` asks (O_CREAT|O_EXCL): its folders are made, its files
-        // refused, and nothing half-written is left. (Then its LSTAT, as
-        // below, would find nothing until the CLOSE.)
-        let stderr = String::from_utf8_lossy(&copied.stderr);
-        assert!(
-            stderr
-                .lines()
-                .all(|l| l.ends_with("Operation not supported")),
-            "{}",
-            said(&copied)
-        );
-        assert!(server.path("tree/a/b").is_dir(), "{}", said(&copied));
-        assert!(files(&server.path("tree")).is_empty());
-        pending("sshfs's `cp` of a new file: OPEN WRITE|CREAT|EXCL");
-        copy_tree(&local, &server.path("tree"));
-    }
+    check(&copied, "cp -r");
+    settle_same_tree(&local, &server.path("tree"));
     // Over a file that is there (OPEN WRITE|CREAT|TRUNC, written in order
     // from sshfs's threads).
     let big = local.join("a/b/big.bin").display().to_string();
@@ -88,12 +64,8 @@ fn sshfs_copies_moves_removes_and_df_shows_the_quota() {
     // A new file as a shell's `>` makes it (OPEN WRITE|CREAT|TRUNC, no
     // EXCL): sshfs checks it with an LSTAT of its name beside the OPEN.
     let made = mount.run("sh", &["-c", &format!("cat {big} > old/made.bin")]);
-    if made.status.success() {
-        settle(&server.path("old/made.bin"), &pattern(300_000, 5));
-    } else {
-        assert!(said(&made).contains("nonexistent"), "{}", said(&made));
-        pending("sshfs's new file: its LSTAT finds nothing until the CLOSE");
-    }
+    check(&made, "a shell's redirection");
+    settle(&server.path("old/made.bin"), &pattern(300_000, 5));
     check(&mount.run("mv", &["old/b.txt", "old/c.txt"]), "mv a file");
     check(&mount.run("mv", &["tree/c", "tree/d"]), "mv a folder");
     check(&mount.run("rm", &["tree/a/one.txt"]), "rm");
@@ -127,16 +99,6 @@ fn sshfs_copies_moves_removes_and_df_shows_the_quota() {
     assert_eq!(numbers.first(), Some(&4_096_000), "{df}");
     // What came through the mount counts (the tree only if sshfs made it).
     assert!(numbers[1] <= 4_096_000 - 300_000, "{df}");
-}
-
-/// Copies the tree at `from` to `to` on the server's disk, for the steps
-/// after a copy that is not served yet.
-fn copy_tree(from: &Path, to: &Path) {
-    for (name, bytes) in files(from) {
-        let path = to.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
-    }
 }
 
 /// `program args` under `timeout`, with `env`; its output.
@@ -179,25 +141,10 @@ fn rclone_copies_checks_and_syncs_and_http_serves_the_same_bytes() {
         run("rclone", &all, &env)
     };
     let local_str = local.display().to_string();
-    // rclone's default writes a file from several goroutines at once;
-    // the last packet of such a file carries more bytes than its WRITE's
-    // data length says (pkg/sftp), which ferry refuses for now.
-    let first = rclone(&["copy", &local_str, "ferry:up"]);
-    let writes = if first.status.success() {
-        &[][..]
-    } else {
-        assert!(
-            said(&first).contains("a WRITE's length"),
-            "{}",
-            said(&first)
-        );
-        pending("rclone's concurrent writes: a WRITE packet longer than its data");
-        &["--sftp-disable-concurrent-writes"][..]
-    };
-    check(
-        &rclone(&[&["copy", &local_str, "ferry:up"], writes].concat()),
-        "copy",
-    );
+    // rclone's default writes a file from several goroutines at once; the
+    // last packet of such a file carries more bytes than its WRITE's data
+    // length says (pkg/sftp): they are skipped, as OpenSSH's server does.
+    check(&rclone(&["copy", &local_str, "ferry:up"]), "copy");
     assert_same_tree(&local, &server.path("up"));
     check(
         &rclone(&["check", "--download", &local_str, "ferry:up"]),
@@ -216,10 +163,7 @@ fn rclone_copies_checks_and_syncs_and_http_serves_the_same_bytes() {
     // A change and a removal, synced up; then the whole tree back.
     std::fs::write(local.join("c/three.txt"), b"three, changed\n").unwrap();
     std::fs::remove_file(local.join("a/one.txt")).unwrap();
-    check(
-        &rclone(&[&["sync", &local_str, "ferry:up"], writes].concat()),
-        "sync",
-    );
+    check(&rclone(&["sync", &local_str, "ferry:up"]), "sync");
     assert_same_tree(&local, &server.path("up"));
     let back = here.path().join("back");
     check(
@@ -252,15 +196,8 @@ fn restic_backs_up_checks_and_restores_over_sftp() {
         all.extend(args);
         run("restic", &all, &env)
     };
-    let init = restic(&["init"]);
-    if !init.status.success() {
-        // restic writes its key, config and packs with O_CREAT|O_EXCL:
-        // OPEN WRITE|CREAT|EXCL.
-        let message = "making a file only if absent is not served yet";
-        assert!(said(&init).contains(message), "{}", said(&init));
-        pending("restic's init: OPEN WRITE|CREAT|EXCL of its key file");
-        return;
-    }
+    // restic writes its key, config and packs with O_CREAT|O_EXCL.
+    check(&restic(&["init"]), "init");
     check(&restic(&["backup", &local.display().to_string()]), "backup");
     check(&restic(&["check", "--read-data"]), "check");
     let restored = here.path().join("restored");

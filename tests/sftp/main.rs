@@ -9,8 +9,7 @@
 //! - `writes`: paramiko's writes anywhere in a file (random offsets, out
 //!   of order, pipelined), a quota, a file never closed;
 //! - `clients`: sshfs, rclone's and restic's sftp backends, paramiko, and
-//!   SFTP and HTTP on the same files (`PENDING` lines on stderr: what is
-//!   not served yet);
+//!   SFTP and HTTP on the same files;
 //! - `attacks`: a huge packet length, many connections from one address,
 //!   paths and symlinks out of the root, legacy `scp` and forwarding;
 //! - `packets`: the SFTP codec on generated packets (its invariants shared

@@ -107,21 +107,10 @@ fn scp_uploads_through_sftp() {
     std::fs::write(&local, &data).unwrap();
     let login = Login::open(server.sftp.unwrap());
     for remote in ["new.csv", "old.csv"] {
+        // scp (OpenSSH 9) writes in place, as legacy scp did: OPEN
+        // WRITE|CREAT without TRUNC, then its size set at the end.
         let output = login.scp_put(&[], &local, remote);
-        if !output.status.success() {
-            // scp (OpenSSH 9) writes in place, as legacy scp did: OPEN
-            // WRITE|CREAT without TRUNC, then its size set at the end.
-            assert!(
-                said(&output).contains("Operation unsupported"),
-                "{}",
-                said(&output)
-            );
-            assert_eq!(std::fs::read(server.path("old.csv")).unwrap(), b"old.csv");
-            eprintln!(
-                "PENDING (issue 80, not served yet): scp's upload: OPEN WRITE|CREAT, no TRUNC"
-            );
-            return;
-        }
+        assert!(output.status.success(), "{}", said(&output));
         assert_eq!(std::fs::read(server.path(remote)).unwrap(), data);
     }
 }
