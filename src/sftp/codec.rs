@@ -530,12 +530,23 @@ mod tests {
     }
 
     #[test]
-    fn a_write_longer_than_its_data_is_refused_once_it_has_all_come() {
+    fn a_write_longer_than_its_data_is_taken_whole_and_the_rest_skipped() {
         let (mut sftp, handle) = writing();
+        sftp.answered(&mut Vec::new()); // INIT's VERSION
         let packet = write(&handle, 100, 1000);
-        // rclone's: a packet of 1000 bytes whose data says 100.
+        // rclone's: a packet of 1000 bytes whose data says 100, taken
+        // only once whole (never refused after a part was taken).
         assert!(matches!(sftp.decode(&packet[..500]), Decoded::Incomplete));
-        assert!(matches!(sftp.decode(&packet), Decoded::Answered(1000)));
+        assert!(matches!(sftp.decode(&packet), Decoded::Request(_, 33)));
+        // Its 100 bytes of data are the APPEND's body; the rest is
+        // skipped, answering nothing, before the next packet.
+        let rest = &packet[133..];
+        assert!(matches!(sftp.decode(&rest[..400]), Decoded::Answered(400)));
+        assert!(matches!(sftp.decode(&rest[400..]), Decoded::Answered(467)));
+        let mut answer = Vec::new();
+        sftp.answered(&mut answer);
+        assert!(answer.is_empty());
+        assert!(matches!(sftp.decode(&[]), Decoded::Incomplete));
     }
 
     #[test]

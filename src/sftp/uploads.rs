@@ -34,6 +34,13 @@ use crate::serve::ops::{Abort, Append, Close, Reopen, Seed};
 use crate::serve::{Operation, Reply};
 
 use super::codec::{Pending, Sftp, Step, serve};
+
+/// How far past what a file holds a write may begin: the hole it leaves
+/// reads as zeros, and a commit reads those zeros for the file's CRC, so a
+/// byte written exabytes out would hold a thread for ever. Pipelined and
+/// concurrent writes land at most a few MiB ahead (OpenSSH's 64 requests
+/// of 32 KiB, rclone's and sshfs's alike).
+const MAX_HOLE: u64 = 64 << 20;
 use super::handles::Opened;
 use super::wire::{self, Fields, Status};
 
@@ -78,6 +85,19 @@ impl Sftp {
         }
         let slot = self.handles.slot_of(handle);
         let step = match (slot, self.opened(handle)) {
+            (
+                Some(slot),
+                Some(Opened::Upload {
+                    received,
+                    failed: false,
+                    ..
+                }),
+            ) if offset > received.saturating_add(MAX_HOLE) => {
+                self.fail_upload(slot);
+                let why = "a write more than 64 MiB past the file's end is not taken";
+                // Its data is skipped with the packet.
+                return Some((self.fail(id, Status::Failure, why), len));
+            }
             (
                 Some(slot),
                 Some(Opened::Upload {

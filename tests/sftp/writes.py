@@ -69,6 +69,29 @@ def past_quota(sftp, name):
         print("close refused:", err)
 
 
+def far_hole(sftp, name):
+    """A write more than 64 MiB past the end is refused, then the CLOSE;
+    one 60 MiB out is taken."""
+    f = sftp.open(name, "wb")
+    f.write(b"start")
+    f.seek(60 << 20)
+    f.write(b"near")
+    f.flush()
+    print("near written", f.stat().st_size)
+    try:
+        f.seek((60 << 20) + 4 + (64 << 20) + 1)
+        f.write(b"far")
+        f.flush()
+        print("far written")
+    except IOError as err:
+        print("far refused:", err)
+    try:
+        f.close()
+        print("closed")
+    except IOError as err:
+        print("close refused:", err)
+
+
 def never_closed(sftp, name):
     """Bytes written and the connection cut without CLOSE."""
     f = sftp.open(name, "wb")

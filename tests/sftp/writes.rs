@@ -73,6 +73,26 @@ fn writes_anywhere_land_where_asked_pipelined_or_not() {
     assert!(crate::support::temp_files(server.path("").as_path()).is_empty());
 }
 
+/// A write may leave a hole of 64 MiB at most past what the file holds
+/// (its zeros are read for the commit's CRC): one further is refused,
+/// fails the file, and the old one stays.
+#[test]
+fn a_write_far_past_the_end_is_refused_and_the_old_file_stays() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    std::fs::write(server.path("holes.bin"), b"the old bytes").unwrap();
+    let (said, _) = paramiko(server.sftp.unwrap(), "-", "far_hole", "/holes.bin");
+    assert!(said.contains("near written 62914564"), "{said}");
+    assert!(said.contains("far refused"), "{said}");
+    // paramiko's `close()` hides the CLOSE's refusal: the file tells.
+    assert_eq!(
+        std::fs::read(server.path("holes.bin")).unwrap(),
+        b"the old bytes"
+    );
+}
+
 #[test]
 fn a_file_never_closed_leaves_the_old_one() {
     if !have_paramiko() {

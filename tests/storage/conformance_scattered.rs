@@ -190,3 +190,30 @@ fn a_newer_open_of_a_kept_upload_supersedes_the_older_handle() {
         );
     }
 }
+
+#[test]
+fn an_open_never_takes_over_an_upload_with_a_write_under_way() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let name = name_of("busy.bin");
+        let open = |at| sessions.resume_upload(&name, (at, true, None), &limits(Some("t")));
+        let older = open(Some(0)).unwrap();
+        assert_eq!(place(sessions, &older.id, 0, b"first"), 5, "{kind}");
+        // A write half-landed: its APPEND is open, some bytes staged.
+        let asked = anywhere(5, 6, None);
+        let (mut appender, _) = sessions.append(&older.id, asked, &mut |_| true).unwrap();
+        appender.write(b"sec").unwrap();
+        for at in [Some(0), None] {
+            let refused = open(at).map(|_| ());
+            assert!(
+                matches!(refused, Err(StorageError::SessionBusy)),
+                "{kind}: {at:?}: {refused:?}"
+            );
+        }
+        appender.write(b"ond").unwrap();
+        assert_eq!(appender.finish(false).unwrap(), 11, "{kind}");
+        // Quiet again: the next open takes it over.
+        assert_eq!(open(None).unwrap().received, 11, "{kind}");
+    }
+}

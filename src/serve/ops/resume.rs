@@ -147,8 +147,10 @@ impl Operate for Reopen {
         }
         Outcome::on_pool(move |ctx| {
             let limits = session_limits(ctx, owner);
-            if seed == Seed::File {
-                drop_kept(ctx, &who, &name);
+            if seed == Seed::File
+                && let Err(failure) = drop_for_reopen(ctx, &who, &name)
+            {
+                return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
             }
             let from = match seed {
                 Seed::Nothing => Some(0),
@@ -299,6 +301,17 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
 /// `STOR` (no `REST`) starts over, and a delete of the name ends it, so
 /// that its bytes no longer count against a quota. Returns whether
 /// something was kept. On the pool.
+/// Drops the upload kept of `name` for an open in place, which begins
+/// with the file's bytes: one being written or committed is refused
+/// (busy), never taken up in the file's place.
+fn drop_for_reopen(ctx: &Ctx<'_>, who: &Who, name: &Name) -> Result<(), Failure> {
+    let sessions = ctx.store.sessions();
+    match sessions.drop_kept_upload(owner_of(who).as_deref(), name) {
+        Ok(_) | Err(StorageError::NotFound) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
 pub(in crate::serve) fn drop_kept(ctx: &Ctx<'_>, who: &Who, name: &Name) -> bool {
     match ctx
         .store

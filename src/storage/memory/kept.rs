@@ -112,10 +112,12 @@ impl MemoryStore {
             if at > kept.received {
                 return Err(StorageError::PastEnd(kept.received));
             }
+            // An open takes over only a quiet upload: never one with a
+            // write half-landed or its commit under way.
+            if session.in_use() {
+                return Err(StorageError::SessionBusy);
+            }
             if at < kept.received {
-                if session.in_use() {
-                    return Err(StorageError::SessionBusy);
-                }
                 session
                     .bytes
                     .truncate(usize::try_from(at).unwrap_or(usize::MAX));

@@ -42,7 +42,7 @@ impl Storage {
         self.pause(Point::Session);
         check_id(id)?;
         let dir = self.sessions_dir()?;
-        let mut index = self.sessions.bookkeeping(&dir)?;
+        let index = self.sessions.bookkeeping(&dir)?;
         let live = self.sessions.get_or_new(id);
         let info = {
             let mut held = live.held();
@@ -95,6 +95,10 @@ impl Storage {
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )?);
+        // The rest waits on the disk, not on other sessions: a session
+        // written out of order has its CRC read from its bytes here, which
+        // may take long, and `committing` keeps everyone else off it.
+        drop(index);
         let staged = staged_crc(&staging.live, &file, info.size, u64::MAX, || {
             self.pause(Point::Checksum)
         })?
@@ -102,12 +106,10 @@ impl Storage {
         if let Some(expected) = info.crc
             && staged != expected
         {
+            let mut index = self.sessions.bookkeeping(&staging.dir)?;
             self.remove_session(&staging.dir, &mut index, id);
             return Err(StorageError::ChecksumMismatch(staged, expected));
         }
-
-        // The rest waits on the disk, not on other sessions.
-        drop(index);
         let session = (staging, &info, info.size);
         let upload = self.begin_commit((&info.name, Folders::Implicit), file, session)?;
         Ok((Upload::File(upload), info, staged))

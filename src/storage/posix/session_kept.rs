@@ -109,6 +109,7 @@ impl Storage {
             if at > kept.received {
                 return Err(StorageError::PastEnd(kept.received));
             }
+            self.check_quiet(&dir, &id)?;
             if at < kept.received {
                 self.cut_back(&dir, &kept, at)?;
                 kept.received = at;
@@ -284,6 +285,21 @@ impl Storage {
 
     /// Cuts kept upload `kept` back to its first `at` bytes (`REST` to
     /// before its end): what was recorded of its CRC goes with them.
+    /// Refuses while kept upload `id` is written into or committed, here
+    /// or on another node (its lock): an open takes over only a quiet
+    /// upload, never one with a write half-landed or its commit under way.
+    /// The caller holds the sessions' books, so none begins meanwhile.
+    fn check_quiet(&self, dir: &OwnedFd, id: &str) -> Result<(), StorageError> {
+        let live = self.sessions.get_or_new(id);
+        let mut held = live.held();
+        if live.busy() || live.is_committing() {
+            return Err(StorageError::SessionBusy);
+        }
+        super::session_state::Live::hold(&mut held, dir, id)?;
+        *held = None;
+        Ok(())
+    }
+
     fn cut_back(&self, dir: &OwnedFd, kept: &SessionInfo, at: u64) -> Result<(), StorageError> {
         let id = kept.id.as_str();
         let live = self.sessions.get_or_new(id);
