@@ -240,8 +240,11 @@ impl FileAppender {
             self.written += data.len() as u64;
             self.crc = self.crc.map(|crc| crc32c::crc32c_append(crc, data));
         }
-        // Kept current, so an APPEND that takes over continues the CRC.
-        if let Ok(mut progress) = self.live.progress.lock() {
+        // Kept current, so an APPEND that takes over continues the CRC;
+        // never by one taken over meanwhile (a stale CRC, then trusted).
+        if let Ok(mut progress) = self.live.progress.lock()
+            && self.owns_session()
+        {
             *progress = self.crc.map(|crc| (self.received(), crc));
         }
         if self.received() - self.recorded >= RECORD_EVERY {
