@@ -11,6 +11,9 @@ mod cert;
 mod lines;
 mod serve;
 mod token;
+mod token_file;
+#[cfg(feature = "sftp")]
+mod token_keys;
 
 // The client commands, `ferry bench` and shell completions: only with the
 // feature `client` (docs/operating.md, "Builds"), which the default build

@@ -95,16 +95,18 @@ impl From<Operation> for Request {
 
 /// Declares [`Operation`] from the list of operations, each with its type
 /// (of the same name) and its [`Verb`], and passes each of
-/// [`Operate`]'s methods on to the operation's own.
+/// [`Operate`]'s methods on to the operation's own. An operation only one
+/// protocol asks for names that protocol's feature (`Reopen ["sftp"]`):
+/// a build without it carries none of its serving.
 macro_rules! operations {
-    ($($(#[$doc:meta])* $name:ident: $verb:ident,)*) => {
+    ($($(#[$doc:meta])* $name:ident $([$feature:literal])?: $verb:ident,)*) => {
         /// One request, whatever protocol carried it. (FERRY/1's own parse
         /// result, `protocol::Request`, mirrors that protocol's grammar
         /// word for word, as its fuzzers check it against PROTOCOL.md; its
         /// codec maps it to this.)
         #[derive(Debug)]
         pub enum Operation {
-            $($(#[$doc])* $name($name),)*
+            $($(#[$doc])* $(#[cfg(feature = $feature)])? $name($name),)*
         }
 
         impl Operation {
@@ -112,14 +114,14 @@ macro_rules! operations {
             /// it before running it.
             pub fn declared(&self) -> Declared<'_> {
                 match self {
-                    $(Operation::$name(op) => Declared::of(Verb::$verb, op.aim()),)*
+                    $($(#[cfg(feature = $feature)])? Operation::$name(op) => Declared::of(Verb::$verb, op.aim()),)*
                 }
             }
 
             /// The body that follows the request (none for most).
             pub fn body(&self) -> Body {
                 match self {
-                    $(Operation::$name(op) => op.body(),)*
+                    $($(#[cfg(feature = $feature)])? Operation::$name(op) => op.body(),)*
                 }
             }
 
@@ -129,7 +131,7 @@ macro_rules! operations {
             /// in, or parts, leave time for another writer.
             pub(super) fn keep(&mut self, conditions: &Conditions) {
                 match self {
-                    $(Operation::$name(op) => op.keep(conditions),)*
+                    $($(#[cfg(feature = $feature)])? Operation::$name(op) => op.keep(conditions),)*
                 }
             }
 
@@ -138,12 +140,12 @@ macro_rules! operations {
             /// from, their grants, read-only).
             pub(super) fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
                 match self {
-                    $(Operation::$name(op) => op.serve(ctx, who),)*
+                    $($(#[cfg(feature = $feature)])? Operation::$name(op) => op.serve(ctx, who),)*
                 }
             }
         }
 
-        $(impl From<$name> for Operation {
+        $($(#[cfg(feature = $feature)])? impl From<$name> for Operation {
             fn from(op: $name) -> Operation {
                 Operation::$name(op)
             }
@@ -207,19 +209,19 @@ operations! {
     /// Say goodbye and close.
     Quit: Quit,
     /// Begin a multipart upload (S3's CreateMultipartUpload).
-    BeginParts: Upload,
+    BeginParts ["s3"]: Upload,
     /// Stage a part of one (S3's UploadPart).
-    PutPart: Append,
+    PutPart ["s3"]: Append,
     /// Stage a part of one from a file's bytes (S3's UploadPartCopy).
-    CopyPart: Append,
+    CopyPart ["s3"]: Append,
     /// Complete one (S3's CompleteMultipartUpload).
-    CompleteParts: Commit,
+    CompleteParts ["s3"]: Commit,
     /// Discard one and its parts (S3's AbortMultipartUpload).
-    AbortParts: Abort,
+    AbortParts ["s3"]: Abort,
     /// One page of its parts (S3's ListParts).
-    ListParts: Progress,
+    ListParts ["s3"]: Progress,
     /// One page of the multipart uploads under a prefix.
-    ListUploads: Sessions,
+    ListUploads ["s3"]: Sessions,
     /// Whether the server can serve files now (a balancer's check).
     Health: Health,
     /// The room a client has to write (FERRY/1's `DF`).
@@ -233,13 +235,13 @@ operations! {
     ResumeFrom: Stat,
     /// Open a file for writing anywhere, as the upload kept for the
     /// client's token and name (SFTP's `OPEN`).
-    Reopen: Upload,
+    Reopen ["sftp"]: Upload,
     /// Commit a file open for writing, whole at what it holds (SFTP's
     /// `CLOSE`).
-    Close: Commit,
+    Close ["sftp"]: Commit,
     /// Read back the bytes staged in an upload (SFTP's `READ` of a file
     /// open for writing).
-    ReadStaged: Get,
+    ReadStaged ["sftp"]: Get,
 }
 
 /// An operation as the serve layer sees it before running it.

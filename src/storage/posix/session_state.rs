@@ -240,11 +240,8 @@ impl FileAppender {
             self.written += data.len() as u64;
             self.crc = self.crc.map(|crc| crc32c::crc32c_append(crc, data));
         }
-        // Kept current, so an APPEND that takes over continues the CRC;
-        // never by one taken over meanwhile (a stale CRC, then trusted).
-        if let Ok(mut progress) = self.live.progress.lock()
-            && self.owns_session()
-        {
+        // Kept current for an APPEND that takes over; by the owner alone.
+        if let (Ok(mut progress), true) = (self.live.progress.lock(), self.owns_session()) {
             *progress = self.crc.map(|crc| (self.received(), crc));
         }
         if self.received() - self.recorded >= RECORD_EVERY {
