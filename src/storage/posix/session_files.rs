@@ -587,27 +587,25 @@ pub(super) fn write_record(
 /// its record, which from then on reads with that size (see
 /// [`Record::parse`]).
 pub(super) fn declare_size(dir: &OwnedFd, id: &str, size: u64) -> Result<(), StorageError> {
-    let file = File::from(rustix::fs::openat(
-        dir,
-        meta_name(id),
-        OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?);
-    (&file).write_all(format!("size {size}\n").as_bytes())?;
-    Ok(())
+    add_record_line(dir, id, &format!("size {size}\n"))
 }
 
 /// Records that session `id` was opened for writing the `n`th time: a
 /// line added to its record, read back as [`Record::opened`] (as a size
 /// declared later is). Under the bookkeeping lock, on every node.
 pub(super) fn mark_opened(dir: &OwnedFd, id: &str, n: u64) -> Result<(), StorageError> {
+    add_record_line(dir, id, &format!("opened {n}\n"))
+}
+
+/// Adds `line` to the end of session `id`'s record.
+fn add_record_line(dir: &OwnedFd, id: &str, line: &str) -> Result<(), StorageError> {
     let file = File::from(rustix::fs::openat(
         dir,
         meta_name(id),
         OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?);
-    (&file).write_all(format!("opened {n}\n").as_bytes())?;
+    (&file).write_all(line.as_bytes())?;
     Ok(())
 }
 
