@@ -153,6 +153,9 @@ pub struct Config {
     /// subsystem, login included (`--ssh-login-grace`, OpenSSH's
     /// `LoginGraceTime`; `connection/deadline.rs`).
     pub ssh_login_grace: Duration,
+    /// What share links may be (`--share-max-expiry`, `--share-max-links`;
+    /// docs/shares.md).
+    pub shares: ShareTerms,
     /// Seconds added to the clock WebDAV locks expire by (tests only:
     /// a lock's timeout passes without waiting for it).
     #[doc(hidden)]
@@ -261,6 +264,10 @@ impl Config {
             (
                 hooks && !cfg!(feature = "hooks"),
                 "built without hooks: rebuild with --features hooks",
+            ),
+            (
+                self.shares != ShareTerms::default() && !cfg!(feature = "shares"),
+                "built without share links: rebuild with --features shares",
             ),
         ]
         .into_iter()
@@ -377,6 +384,27 @@ impl Default for Config {
             ftp: FtpConfig::default(),
             ssh_host_key: None,
             ssh_login_grace: Duration::from_secs(120),
+            shares: ShareTerms::default(),
+        }
+    }
+}
+
+/// The bounds of share links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareTerms {
+    /// The longest a link may last, in seconds.
+    pub max_expiry: u64,
+    /// The most live links one token may have.
+    pub max_links: usize,
+}
+
+impl Default for ShareTerms {
+    /// 30 days (SFTPGo's and Nextcloud's enforced maximum is a setting
+    /// too), 100 links a token.
+    fn default() -> ShareTerms {
+        ShareTerms {
+            max_expiry: 30 * 24 * 60 * 60,
+            max_links: 100,
         }
     }
 }

@@ -12,11 +12,13 @@
 //! - [`quota`]: how much a token's uploads or a folder may hold.
 //! - [`throttle`]: failed authentications per address.
 //! - [`client_key`]: the key an address counts under in per-client limits.
+//! - `exposure.rs`: no open server where other hosts can reach it.
 //!
 //! A token never appears in a log line: it travels as a [`Secret`], whose
 //! `Debug` hides it, and only its digest is kept.
 
 pub mod client_key;
+mod exposure;
 pub mod grants;
 pub mod per_client;
 pub mod quota;
@@ -28,14 +30,15 @@ pub mod tokens;
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use log::{error, info, warn};
+use log::{error, info};
 
+pub use exposure::check_exposure;
 pub use grants::{Grant, Grants, Perm};
 use throttle::Throttle;
 
@@ -298,42 +301,6 @@ pub struct Access {
     throttle: Throttle,
 }
 
-/// Refuses to serve an address other hosts can reach without access
-/// control, unless the operator said `--no-auth` (then warns): an open
-/// ferry lets anyone who reaches it read, write and delete every file.
-///
-/// # Errors
-/// A non-loopback address without tokens and without `no_auth`; anonymous
-/// grants without tokens (they would mean nothing).
-pub fn check_exposure(addrs: &[SocketAddr], config: &AccessConfig) -> io::Result<()> {
-    if config.tokens.is_some() {
-        return Ok(());
-    }
-    if !config.anonymous.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "--anonymous grants need --tokens (without it everyone may do everything)",
-        ));
-    }
-    let Some(exposed) = addrs.iter().find(|addr| !addr.ip().is_loopback()) else {
-        return Ok(());
-    };
-    if !config.no_auth {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!(
-                "refusing to serve {exposed} without access control: anyone who can reach it \
-                 could read, write and delete every file. Give --tokens FILE (see `ferry token \
-                 add`), or --no-auth to serve it open anyway"
-            ),
-        ));
-    }
-    warn!(
-        "serving {exposed} with no access control (--no-auth): anyone who can reach it may read, write and delete every file"
-    );
-    Ok(())
-}
-
 /// Reads and parses a tokens file (blocking: at start-up, or on the
 /// reloading thread).
 fn read_tokens(path: &Path) -> Result<TokensFile, String> {
@@ -484,6 +451,25 @@ impl Access {
             attempt.failed(now);
         }
         found
+    }
+
+    /// Whether `peer` may try a password now (a share link's, whose
+    /// failures count as a token's do): `Err` with how long it must wait.
+    ///
+    /// # Errors
+    /// The address is throttled.
+    #[cfg(feature = "shares")]
+    pub fn admits(&self, peer: IpAddr) -> Result<(), Duration> {
+        self.throttle.attempt(peer).admit(Instant::now())
+    }
+
+    /// The holder of the token named `name` in the table in force, if
+    /// there is one (a share link's creator).
+    #[cfg(feature = "shares")]
+    pub fn holder_named(&self, name: &str) -> Option<Arc<Principal>> {
+        let tokens = self.tokens.as_ref()?;
+        let table = Arc::clone(&tokens.table.read().unwrap_or_else(PoisonError::into_inner));
+        table.named(name)
     }
 
     /// Counts a failed authentication by `peer` found after its request

@@ -454,6 +454,12 @@ impl Table {
         }
     }
 
+    /// The holder of the token named `name`.
+    #[cfg(feature = "shares")]
+    pub fn named(&self, name: &str) -> Option<Arc<Principal>> {
+        self.by_name.get(name).cloned()
+    }
+
     /// Which reload this table came from.
     pub fn generation(&self) -> u64 {
         self.generation

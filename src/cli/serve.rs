@@ -59,6 +59,13 @@ pub struct ServeArgs {
     /// prompt is inside it).
     #[arg(long, default_value = "120", value_parser = parse_seconds)]
     ssh_login_grace: Duration,
+    /// The longest a share link may last (seconds, or 12h, 7d...; links
+    /// ask for less, docs/shares.md).
+    #[arg(long, default_value = "30d", value_parser = crate::model::parse_span)]
+    share_max_expiry: u64,
+    /// The most live share links one token may have.
+    #[arg(long, default_value = "100", value_name = "N")]
+    share_max_links: usize,
     /// Also serve S3's virtual-host style on the --s3 listeners: a request
     /// to Host bucket.NAME[:port] is on that bucket (path style still
     /// works; docs/s3.md, "Virtual-host style").
@@ -564,6 +571,10 @@ fn config_of(args: ServeArgs) -> Config {
         },
         ssh_host_key: args.ssh_host_key,
         ssh_login_grace: args.ssh_login_grace,
+        shares: crate::config::ShareTerms {
+            max_expiry: args.share_max_expiry,
+            max_links: args.share_max_links,
+        },
     }
 }
 

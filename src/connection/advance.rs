@@ -114,6 +114,7 @@ impl Connection {
         let site = Site {
             web: &env.served.config.web,
             access_on: env.access.is_on(),
+            tls: env.served.config.tls.is_some(),
         };
         // A large body in hand fits beside what the others hold.
         let room = HELD_INPUT_BUDGET.saturating_sub(*env.held_input) as u64;

@@ -149,7 +149,7 @@ pub struct Env<'a> {
     /// it), handed over as it is.
     pub served: crate::serve::Served<'a>,
     /// Tokens and grants.
-    pub access: &'a Access,
+    pub access: &'a std::sync::Arc<Access>,
     /// The server is shutting down: take no new requests.
     pub shutting_down: bool,
     /// Bytes of input buffered by all connections together (see

@@ -1,6 +1,6 @@
 //! JSON string literals: the one escaper for every JSON (and quoted text)
 //! ferry writes: listings, the access log, the client's `--json` output
-//! and `ferry bench --json`.
+//! and `ferry bench --json` (what ferry reads: `json_reader.rs`).
 
 use std::fmt::Write;
 

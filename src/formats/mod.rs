@@ -11,6 +11,8 @@ pub mod chunked;
 pub mod crc_combine;
 pub mod hex;
 pub mod json;
+#[cfg(feature = "shares")]
+pub mod json_reader;
 pub mod md5;
 pub mod tar;
 pub mod upload_metadata;

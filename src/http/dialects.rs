@@ -64,6 +64,8 @@ answering! {
     Webdav(super::webdav::WebdavAnswer), "WebDAV's properties and folders.";
     Options(OptionsAnswer), "The one `OPTIONS` answer, every dialect's.";
     Health(super::health::HealthAnswer), "The health check.";
+    #[cfg(feature = "shares")]
+    Shares(super::shares::SharesAnswer), "Share links: made, listed, revoked, used.";
     #[cfg(feature = "s3")]
     S3(super::s3::S3Answer), "The S3 API's buckets and objects.";
 }
@@ -140,6 +142,8 @@ where
 pub static DIALECTS: &[&dyn Listed] = &[
     &Options(Protocol::Http),
     &super::health::Health,
+    #[cfg(feature = "shares")]
+    &super::shares::Shares,
     #[cfg(feature = "tus")]
     &super::tus::Tus,
     #[cfg(feature = "webdav")]

@@ -66,6 +66,43 @@ impl Format for JsonListing {
     }
 }
 
+/// The JSON listing of a folder seen through a share link: as the main
+/// listing's, with every name below the listed folder and no `prefix` or
+/// `space` (they would name the creator's tree and room).
+#[cfg(feature = "shares")]
+pub fn link_format() -> ListingFormat {
+    Box::new(LinkListing)
+}
+
+/// See [`link_format`].
+#[cfg(feature = "shares")]
+#[derive(Debug)]
+struct LinkListing;
+
+#[cfg(feature = "shares")]
+impl Format for LinkListing {
+    fn put(&mut self, prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+        let below = |name: &'_ str| name.strip_prefix(prefix).unwrap_or(name).to_owned();
+        let text = match piece {
+            Piece::Start => "{\"dirs\":[".to_owned(),
+            Piece::Directory { name, first, .. } => format!(
+                "{}{}",
+                if first { "" } else { "," },
+                crate::formats::json::string(&below(name))
+            ),
+            Piece::File { entry, first } => format!(
+                "{}{{\"name\":{},\"size\":{},\"mtime\":{}}}",
+                if first { "" } else { "," },
+                crate::formats::json::string(&below(&entry.name)),
+                entry.info.size,
+                entry.info.mtime
+            ),
+            piece => return json_listing(prefix, piece, out),
+        };
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
 /// `{"prefix": ..., "dirs": [...], "files": [{"name","size","mtime"}]}`.
 fn json_listing(prefix: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
     let text = match piece {
@@ -162,6 +199,20 @@ mod tests {
             "<a href=\"/d/a%3Cb%3E.txt\">a&lt;b&gt;.txt</a><td class=\"s\">1 B<td class=\"t\">1970-01-01 00:00:00<td class=\"o\">\n"
         ));
         assert!(html.ends_with("</script>\n</body></html>\n"));
+    }
+
+    #[cfg(feature = "shares")]
+    #[test]
+    fn a_link_listing_names_only_what_is_below_its_folder() {
+        assert_eq!(
+            render(
+                link_format(),
+                "team/d/",
+                &["team/d/sub/"],
+                &[("team/d/a\"b", 1)]
+            ),
+            "{\"dirs\":[\"sub/\"],\"files\":[{\"name\":\"a\\\"b\",\"size\":1,\"mtime\":0}]}\n"
+        );
     }
 
     #[test]

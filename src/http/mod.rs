@@ -8,7 +8,8 @@
 //! `response.rs` formats responses, `listing.rs` directory listings
 //! (`page.rs`: the HTML page, the web interface), `origin.rs` keeps
 //! browsers to the web origin's rules (Host, Origin, how user files are
-//! presented), and `codec.rs` turns
+//! presented), `shares.rs` share links (made, listed, revoked, used),
+//! and `codec.rs` turns
 //! heads into operations and replies into responses, keeping the
 //! per-exchange state in between. Chunked bodies are decoded by
 //! [`crate::formats::chunked`], which FERRY/1 shares.
@@ -36,6 +37,8 @@ pub mod remains;
 pub mod response;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "shares")]
+pub mod shares;
 #[cfg(feature = "tus")]
 pub mod tus;
 #[cfg(feature = "web")]

@@ -36,6 +36,9 @@ pub struct Site<'a> {
     /// Access control is on: every request is checked against a token, so
     /// the Host it names does not matter.
     pub access_on: bool,
+    /// The server speaks TLS (`--tls-cert`): the addresses it gives out
+    /// (a share link's) are `https:`.
+    pub tls: bool,
 }
 
 /// The facts of a request head this module decides on.
@@ -283,6 +286,7 @@ mod tests {
         let open = Site {
             web: &web,
             access_on: false,
+            tls: false,
         };
         for host in [
             "127.0.0.1:8080",
@@ -322,6 +326,7 @@ mod tests {
         let site = Site {
             web: &web,
             access_on: true,
+            tls: false,
         };
         let host = "127.0.0.1:8080";
         let ok = |method, origin, fetch| check(method, &seen(host, origin, fetch), site).is_ok();

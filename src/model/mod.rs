@@ -5,8 +5,8 @@
 //! properties ([`DeadProperty`], [`NewProps`], [`Holder`]), WebDAV's locks
 //! ([`DavLock`]), upload sessions ([`SessionInfo`], [`ListedSession`]) and
 //! their bounds ([`SessionTtl`], [`SessionLimits`]),
-//! what folders are to each protocol ([`Folders`]), and what the usage
-//! ledger counts ([`Account`], [`Usage`]).
+//! what folders are to each protocol ([`Folders`]), what the usage
+//! ledger counts ([`Account`], [`Usage`]), and share links ([`ShareLink`]).
 //!
 //! The storage fills them in, serve/ applies the rules to them, the codecs
 //! and dialects put them into words. Plain values: nothing here opens,
@@ -20,6 +20,7 @@ mod md5_tag;
 mod props;
 mod session;
 mod session_limits;
+mod share_link;
 mod space;
 mod usage;
 
@@ -33,5 +34,6 @@ pub use md5_tag::Md5Tag;
 pub use props::{DeadProperty, Holder, NewProps, Recorded};
 pub use session::{DEFERRED_SIZE, ListedSession, SessionInfo, fits_a_record};
 pub use session_limits::{SessionCap, SessionLimits, SessionTtl, now_seconds};
+pub use share_link::{LINK_ID_LEN, LinkMode, ShareLink, is_link_id, parse_span};
 pub use space::Space;
 pub use usage::{Account, Usage};

@@ -39,7 +39,7 @@ pub const BAD_SIGNATURE: &str = "the request's signature does not match";
 /// authenticated with (FERRY/1's `AUTH`; HTTP sends one per request).
 pub struct Guard<'a> {
     /// The server's access control.
-    pub access: &'a Access,
+    pub access: &'a Arc<Access>,
     /// The token the connection holds, if any.
     pub held: &'a mut Option<Arc<Principal>>,
     /// Set by serving: the holder of the token the request was made with

@@ -293,6 +293,10 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
         guard.user = guard.held.clone();
         return outcome;
     }
+    #[cfg(feature = "shares")]
+    if let Operation::ViaLink(via) = operation {
+        return ops::via_link::serve(ctx, guard.access, via);
+    }
     let body = operation.body();
     let who = match access::identify(ctx, guard, token.as_ref()) {
         Ok(who) => who,

@@ -148,6 +148,29 @@ pub enum Reply {
     },
     /// The upload sessions the client may write (`SESSIONS`).
     Sessions(Vec<crate::model::ListedSession>),
+    /// A share link asked for by its id alone shares this file: go to
+    /// the link's address with the file's name.
+    Named {
+        /// The link's id.
+        id: String,
+        /// The file.
+        name: crate::name::Name,
+    },
+    /// A share link made.
+    Link {
+        /// The link (boxed: it is rare).
+        link: Box<crate::model::ShareLink>,
+        /// Where its address begins (`scheme://host`), as the request
+        /// named the server.
+        base: Option<String>,
+    },
+    /// The caller's share links.
+    Links {
+        /// The links, oldest first.
+        links: Vec<crate::model::ShareLink>,
+        /// As [`Reply::Link`]'s.
+        base: Option<String>,
+    },
     /// The room to write (DF): the file system's bytes and files free
     /// above the reserve, and in use.
     Space(Box<crate::model::Space>),

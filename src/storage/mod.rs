@@ -18,6 +18,8 @@ mod appender_handle;
 pub mod engine;
 mod error;
 mod left;
+#[cfg(feature = "shares")]
+mod link_table;
 mod lock_table;
 pub mod memory;
 mod part_handle;
@@ -32,6 +34,8 @@ pub use appender_handle::{Appender, EngineAppender};
 pub use engine::{Counters, Engine, Flushed};
 pub use error::{NO_BUCKET, STORAGE_FAILURES, StorageError, storage_failures};
 pub use left::{Left, MAX_NAMED};
+#[cfg(feature = "shares")]
+pub use link_table::{DecideLinks, LinkEdit, LinkTable};
 pub use lock_table::{Decide, LockTable};
 pub use part_handle::{EnginePart, PartUpload};
 pub use posix::{

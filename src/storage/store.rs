@@ -457,6 +457,10 @@ pub trait Store: Send + Sync {
     /// The resumable uploads' sessions.
     fn sessions(&self) -> &dyn SessionStore;
 
+    /// The share links.
+    #[cfg(feature = "shares")]
+    fn links(&self) -> &dyn super::LinkTable;
+
     /// Whether every write is a round trip to a server (FUSE, NFS): then
     /// even a check that could run on the reactor goes to the pool.
     fn writes_are_round_trips(&self) -> bool;

@@ -24,6 +24,54 @@ fn authenticate(raw: &mut Raw, token: &str) -> String {
     raw.line()
 }
 
+/// A share link is its creator's request, judged at every use: a grant
+/// narrowed on SIGHUP refuses it at once (403), a token removed ends it
+/// (410).
+#[cfg(feature = "shares")]
+#[test]
+fn a_share_link_stops_with_its_creators_grants_or_token() {
+    use support::http::{bearer, exchange};
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("a")).unwrap();
+    std::fs::write(root.path().join("a/f"), b"f").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens");
+    let old = write_tokens(&path, &[("alice", &["read:/"]), ("bob", &["read:/"])]);
+    let server = Process::start(
+        root.path(),
+        &["--tokens", path.to_str().unwrap(), "--http", "127.0.0.1:0"],
+    );
+    let http = server.http_addr();
+    let make = |token: &str| {
+        let headers = format!("Host: t\r\n{}", bearer(token));
+        let made = exchange(
+            http,
+            "POST",
+            "/.ferry-shares",
+            &headers,
+            br#"{"path":"a/"}"#,
+        );
+        assert_eq!(made.status, 201, "{}", made.text());
+        let id = made.text().split('"').nth(3).unwrap().to_owned();
+        format!("/s/{id}/f")
+    };
+    let (alices, bobs) = (make(&old[0]), make(&old[1]));
+    let status = |link: &str| exchange(http, "GET", link, "Host: t\r\n", b"").status;
+    assert_eq!((status(&alices), status(&bobs)), (200, 200));
+
+    // Alice's token goes, bob keeps only b/.
+    let mut file =
+        ferry::access::TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    file.entries.retain(|entry| entry.name == "bob");
+    file.entries[0].grants =
+        ferry::access::Grants::new(vec![ferry::access::Grant::parse("read:b/").unwrap()]);
+    std::fs::write(&path, file.render()).unwrap();
+    server.signal(Signal::HUP);
+    server.wait_for_log("tokens reloaded: 1");
+    assert_eq!(status(&alices), 410);
+    assert_eq!(status(&bobs), 403);
+}
+
 #[test]
 fn sighup_rereads_the_tokens_and_a_broken_file_keeps_the_old_ones() {
     let root = tempfile::tempdir().unwrap();

@@ -8,6 +8,7 @@
 //!   the fuzzers (`fuzz/src/http.rs`);
 //! - `conditional_writes`: `If-None-Match: *` and `If-Match` on writes
 //!   (and S3's conditional PutObject);
+//! - `shares`: share links, made by a token and used without one;
 //! - `tus`: tus 1.0.0 (its real clients: `tests/clients/`).
 //!
 //! The web page: `tests/web/`; WebDAV and S3 have programs of their own.
@@ -21,4 +22,5 @@ mod support;
 mod conditional_writes;
 mod exchanges;
 mod properties;
+mod shares;
 mod tus;

@@ -27,7 +27,7 @@ use ferry::wire::Protocol;
 /// serve layer is lent, and the access control.
 pub struct World<'a> {
     pub served: Served<'a>,
-    pub access: &'a Access,
+    pub access: &'a std::sync::Arc<Access>,
 }
 
 /// Where the connection stands.
@@ -158,6 +158,7 @@ impl SimConn {
         let site = Site {
             web: &world.served.config.web,
             access_on: world.access.is_on(),
+            tls: false,
         };
         match self.codec.decode(&self.input, site, 1 << 30) {
             Decoded::Incomplete | Decoded::GoAhead => State::Idle,

@@ -32,7 +32,7 @@ pub struct Server<'a> {
     engine: Engine<'a>,
     /// Where the hooks run (the root, or a folder of the test's).
     dir: &'a Path,
-    access: Access,
+    access: Arc<Access>,
     hooks: Hooks,
     walks: Arc<PerClient>,
     /// Restarts so far.
@@ -63,7 +63,7 @@ impl<'a> Server<'a> {
             config,
             engine,
             dir,
-            access: Access::new(&config.access).unwrap(),
+            access: Arc::new(Access::new(&config.access).unwrap()),
             hooks: Hooks::new(config.hooks.clone(), dir),
             walks: Arc::new(PerClient::new(0)),
             restarts: 0,
@@ -107,7 +107,7 @@ impl<'a> Server<'a> {
         }
         // The process's memory, gone with it, as it was: no destructor.
         let access = Access::new(&self.config.access).map_err(|e| e.to_string())?;
-        mem::forget(mem::replace(&mut self.access, access));
+        mem::forget(mem::replace(&mut self.access, Arc::new(access)));
         let hooks = Hooks::new(self.config.hooks.clone(), self.dir);
         mem::forget(mem::replace(&mut self.hooks, hooks));
         mem::forget(mem::replace(&mut self.walks, Arc::new(PerClient::new(0))));

@@ -4,6 +4,7 @@
 //! - `shared_root`: each other's files, temp files named by node, sweeps
 //!   of dead nodes' leftovers;
 //! - `sessions`: upload sessions across nodes;
+//! - `shares`: share links made, counted and revoked across nodes;
 //! - `one_server_per_root`: a second server with a node id already
 //!   serving the root is refused;
 //! - `rules`: a node whose rules differ from a live node's is refused;
@@ -19,3 +20,5 @@ mod one_server_per_root;
 mod rules;
 mod sessions;
 mod shared_root;
+#[cfg(feature = "shares")]
+mod shares;

@@ -95,22 +95,9 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
         awaits_go_ahead: resume.expect_continue,
     };
     let head = request.method == Method::Head;
+    let want = want_of(&request);
     Ok(match (request.method, request.target) {
-        (Method::Get | Method::Head, Target::File(name)) => {
-            let conditions = Conditions {
-                head,
-                range: request.range,
-                if_range: request.if_range,
-                if_none_match: request.if_none_match,
-                if_modified_since: request.if_modified_since,
-            };
-            let want = if conditions.is_plain() {
-                Want::Whole { body: !head }
-            } else {
-                Want::Chosen(Box::new(conditions))
-            };
-            Operation::Get(ops::Get { name, want })
-        }
+        (Method::Get | Method::Head, Target::File(name)) => Operation::Get(ops::Get { name, want }),
         (Method::Get | Method::Head, Target::Listing(prefix))
             if request.wants_archive.is_some() =>
         {
@@ -173,6 +160,23 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
     })
 }
 
+/// Which bytes of a file a GET or HEAD wants: its range and conditions,
+/// applied once the file's version is known.
+pub(crate) fn want_of(request: &HttpRequest) -> Want {
+    let head = request.method == Method::Head;
+    let conditions = Conditions {
+        head,
+        range: request.range.clone(),
+        if_range: request.if_range.clone(),
+        if_none_match: request.if_none_match.clone(),
+        if_modified_since: request.if_modified_since.clone(),
+    };
+    match conditions.is_plain() {
+        true => Want::Whole { body: !head },
+        false => Want::Chosen(Box::new(conditions)),
+    }
+}
+
 /// What the dialect's answers depend on, from the request.
 #[derive(Debug, Clone, Copy)]
 pub struct FilesAnswer {
@@ -221,7 +225,7 @@ impl Reader {
 }
 
 impl FilesAnswer {
-    fn new(request: &HttpRequest, site: Site<'_>) -> FilesAnswer {
+    pub(crate) fn new(request: &HttpRequest, site: Site<'_>) -> FilesAnswer {
         let media_type = match &request.target {
             Target::File(name) => MediaType::of(name.as_str()),
             Target::Listing(_) => MediaType::default(),
@@ -255,22 +259,24 @@ impl FilesAnswer {
         }
     }
 
-    /// A file's response head.
-    fn file(
+    /// A file's response head; `download`: saved, never shown (a share
+    /// link's: under the name its address ends in, as browsers and
+    /// `curl -O` take it), else presented as its type says.
+    pub(crate) fn file(
         &self,
-        version: &Version,
-        start: u64,
-        len: u64,
-        part: bool,
+        (version, start, len, part): (&Version, u64, u64, bool),
+        download: bool,
         out: &mut Vec<u8>,
         message: Message,
     ) {
         let info = &version.info;
         let head = ResponseHead::new(out, if part { 206 } else { 200 })
             .header("Content-Type", self.media_type.as_str());
-        let mut head = self
-            .presentation
-            .headers(head)
+        let head = match download {
+            true => Presentation::Attachment.headers(head),
+            false => self.presentation.headers(head),
+        };
+        let mut head = head
             .header("Last-Modified", response::http_date(info.mtime))
             .header("ETag", response::etag(version))
             .header("Accept-Ranges", "bytes");
@@ -360,7 +366,7 @@ impl Answer for FilesAnswer {
                 len,
                 part,
                 ..
-            } => self.file(version, *start, *len, *part, out, message),
+            } => self.file((version, *start, *len, *part), false, out, message),
             Reply::NotModified { version } => ResponseHead::new(out, 304)
                 .header("ETag", response::etag(version))
                 .finish(0, persistence),

@@ -22,6 +22,8 @@ pub(in crate::serve) mod folders;
 pub(in crate::serve) mod free_space;
 pub(in crate::serve) mod get;
 pub(in crate::serve) mod health;
+#[cfg(feature = "shares")]
+pub(in crate::serve) mod links;
 pub(in crate::serve) mod listing;
 mod listing_folder;
 pub mod locks;
@@ -34,6 +36,8 @@ pub(in crate::serve) mod sessions;
 pub(in crate::serve) mod staged;
 pub(in crate::serve) mod talk;
 pub(in crate::serve) mod uploads;
+#[cfg(feature = "shares")]
+pub(in crate::serve) mod via_link;
 
 use crate::access::{Secret, Who};
 use crate::serve::conditions::Conditions;
@@ -51,6 +55,8 @@ pub use folders::{DeleteFolder, MakeFolder, MoveFolder, RemoveFolder};
 pub use free_space::FreeSpace;
 pub use get::Get;
 pub use health::Health;
+#[cfg(feature = "shares")]
+pub use links::{LinkTarget, ListLinks, MakeLink, RevokeLink};
 pub use listing::List;
 pub use locks::{Lock, Unlock};
 pub use multipart::{AbortParts, BeginParts, CompleteParts, CopyPart, ListParts, PutPart};
@@ -61,6 +67,8 @@ pub use sessions::{Append, Commit, Upload};
 pub use staged::ReadStaged;
 pub use talk::{Auth, Echo, Options, Quit};
 pub use uploads::ListUploads;
+#[cfg(feature = "shares")]
+pub use via_link::{LinkAsk, ViaLink};
 
 /// A decoded request: the operation, and the token it presented with it
 /// (HTTP's `Authorization`; FERRY/1 authenticates with its own
@@ -242,6 +250,14 @@ operations! {
     /// Read back the bytes staged in an upload (SFTP's `READ` of a file
     /// open for writing).
     ReadStaged ["sftp"]: Get,
+    /// Make a share link.
+    MakeLink ["shares"]: Share,
+    /// List the caller's share links.
+    ListLinks ["shares"]: Shares,
+    /// Revoke one of them.
+    RevokeLink ["shares"]: Share,
+    /// A request through a share link, by someone without a token.
+    ViaLink ["shares"]: Link,
 }
 
 /// An operation as the serve layer sees it before running it.
@@ -361,6 +377,12 @@ verbs! {
     FreeSpace: "DF", "df", Reads;
     /// Tell what a name is (SFTP's STAT).
     Describe: "DESCRIBE", "describe", Reads;
+    /// Make or revoke a share link.
+    Share: "SHARE", "share", Writes;
+    /// List share links.
+    Shares: "SHARES", "shares", Reads;
+    /// A request through a share link.
+    Link: "LINK", "link", Reads;
 }
 
 /// A verb's facts.

@@ -13,7 +13,7 @@
 //!
 //! Each verb is the POSIX engine's, as `tests/storage/conformance.rs`
 //! checks them side by side: `walks.rs` lists and walks, `namespace.rs`
-//! removes, renames, copies and makes, `locks.rs` is the lock table,
+//! removes, renames, copies and makes, `locks.rs` is the lock table, `links.rs` the share links,
 //! `upload.rs` takes uploads and commits them, `sessions.rs` keeps upload
 //! sessions, `appender.rs` their APPENDs and `kept.rs` FTP's uploads kept
 //! to go on with, `parts.rs` S3's multipart uploads, `faults.rs` the
@@ -35,6 +35,8 @@ mod appender;
 mod engine;
 mod faults;
 mod kept;
+#[cfg(feature = "shares")]
+mod links;
 mod locks;
 mod namespace;
 mod parts;
@@ -45,6 +47,8 @@ mod upload;
 mod walks;
 
 pub use appender::MemoryAppender;
+#[cfg(feature = "shares")]
+use links::MemoryLinks;
 use locks::MemoryLocks;
 pub use parts::MemoryPart;
 use sessions::Session;
@@ -58,6 +62,9 @@ const CAPACITY: u64 = 1 << 40;
 pub struct MemoryStore {
     tree: Arc<Mutex<Tree>>,
     locks: MemoryLocks,
+    /// The share links.
+    #[cfg(feature = "shares")]
+    links: MemoryLinks,
     /// The room its listings may hold in memory, as the server's.
     spool_room: Arc<SpoolRoom>,
 }
@@ -163,6 +170,8 @@ impl MemoryStore {
                 faults: None,
             })),
             locks: MemoryLocks::default(),
+            #[cfg(feature = "shares")]
+            links: MemoryLinks::default(),
             spool_room: Arc::new(SpoolRoom::new(DEFAULT_LISTING_MEMORY)),
         }
     }

@@ -394,6 +394,11 @@ impl Store for MemoryStore {
         self
     }
 
+    #[cfg(feature = "shares")]
+    fn links(&self) -> &dyn crate::storage::LinkTable {
+        &self.links
+    }
+
     fn writes_are_round_trips(&self) -> bool {
         false
     }

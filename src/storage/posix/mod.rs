@@ -96,6 +96,8 @@ mod session_list;
 mod session_state;
 mod sessions;
 mod settled;
+#[cfg(feature = "shares")]
+mod share_links;
 mod spool_room;
 mod store_posix;
 mod store_posix_sessions;
@@ -131,6 +133,8 @@ pub use reserve::{DEFAULT_MIN_FREE_CAP, MinFree, NoRoom, ReserveAsWritten};
 pub use session_append::Appending;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_state::FileAppender;
+#[cfg(feature = "shares")]
+pub use share_links::{SHARES_DIR, ShareLinks};
 pub use sweep::SweepReport;
 pub use unflushed::Unflushed;
 pub use upload::{Committed, FileUpload, Landed};
@@ -224,6 +228,9 @@ pub struct Storage {
     reserve: Arc<reserve::Reserve>,
     /// WebDAV's locks (`dav_locks.rs`).
     dav_locks: DavLocks,
+    /// Share links (`share_links.rs`).
+    #[cfg(feature = "shares")]
+    share_links: ShareLinks,
     /// Files known to have no dead-property record (`unrecorded.rs`).
     unrecorded: unrecorded::Absences,
     /// The usage ledger, where usage is counted (`usage.rs`).
@@ -278,9 +285,13 @@ impl Storage {
         let run = run_id();
         let root = Arc::new(root);
         let dav_locks = DavLocks::new(Arc::clone(&root), read_only, format!("{node}-{run}-"));
+        #[cfg(feature = "shares")]
+        let share_links = ShareLinks::new(Arc::clone(&root), read_only, format!("{node}-{run}-"));
         let reserve = Arc::new(reserve::Reserve::new(MinFree::Default, Arc::clone(&root)));
         Ok(Storage {
             dav_locks,
+            #[cfg(feature = "shares")]
+            share_links,
             _lock: lock,
             memory_dev: MEMORY_FILE_SYSTEMS
                 .contains(&kind)

@@ -21,6 +21,8 @@ use crate::model::{
     Occupant, Recorded, Resource, Space, Usage, Version, VersionRecords,
 };
 use crate::name::{Name, Prefix};
+#[cfg(feature = "shares")]
+use crate::storage::LinkTable;
 use crate::wire::content::Content;
 
 impl Store for Storage {
@@ -285,6 +287,11 @@ impl Store for Storage {
 
     fn sessions(&self) -> &dyn SessionStore {
         self
+    }
+
+    #[cfg(feature = "shares")]
+    fn links(&self) -> &dyn LinkTable {
+        &self.share_links
     }
 
     fn writes_are_round_trips(&self) -> bool {

@@ -1,0 +1,314 @@
+//! Share links (docs/shares.md) over real sockets: made, listed and
+//! revoked by a token at `/.ferry-shares`, used without one at `/s/<id>`;
+//! what a link never gives (more than its creator may, anything outside
+//! what it shares, anything after it stops), passwords and their
+//! throttle, download limits under concurrency, a restart. A removed
+//! creator (SIGHUP) is `tests/access/process.rs`'s.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::support::PATIENCE;
+use crate::support::TestServer;
+use crate::support::http::{Answer, bearer, exchange};
+use crate::support::tokens::guarded;
+
+const HOST: &str = "Host: 127.0.0.1\r\n";
+
+/// Makes a link of `json` as the holder of `token`.
+fn make(http: SocketAddr, token: &str, json: &str) -> Answer {
+    let headers = format!("{HOST}{}Content-Type: application/json\r\n", bearer(token));
+    exchange(http, "POST", "/.ferry-shares", &headers, json.as_bytes())
+}
+
+/// The value of `key` in a link's JSON (a string's, unquoted).
+fn field(json: &str, key: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap();
+    match &value[key] {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The made link's path part of its URL.
+fn url_path(answer: &Answer) -> String {
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    let url = field(&answer.text(), "url");
+    let at = url.find("/s/").unwrap();
+    url[at..].to_owned()
+}
+
+fn get(http: SocketAddr, target: &str, headers: &str) -> Answer {
+    exchange(http, "GET", target, &format!("{HOST}{headers}"), b"")
+}
+
+#[test]
+fn a_file_link_downloads_without_a_token_whole_or_in_part() {
+    let (server, tokens, _dir) = guarded(&[("alice", &["read:/", "write:/"])], &[]);
+    let http = server.http.unwrap();
+    server.write_files(&["docs/report.pdf"]);
+    let bytes = std::fs::read(server.path("docs/report.pdf")).unwrap();
+    let made = make(
+        http,
+        &tokens[0],
+        r#"{"path":"docs/report.pdf","expires":"1d"}"#,
+    );
+    let path = url_path(&made);
+    assert!(path.ends_with("/report.pdf"), "{path}");
+    assert!(field(&made.text(), "url").starts_with("http://127.0.0.1/s/"));
+    assert_eq!(field(&made.text(), "id").len(), 22);
+
+    let whole = get(http, &path, "");
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.body, bytes);
+    assert!(
+        whole
+            .header("Content-Disposition")
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let part = get(http, &path, "Range: bytes=1-2\r\n");
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, &bytes[1..3]);
+    let head = exchange(http, "HEAD", &path, HOST, b"");
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+
+    // The id alone goes to the address with the file's name.
+    let id = field(&made.text(), "id");
+    let bare = get(http, &format!("/s/{id}"), "");
+    assert_eq!(bare.status, 302);
+    assert_eq!(bare.header("Location"), Some(path.as_str()));
+    // Nothing else is under a file link, and the file is not writable.
+    assert_eq!(get(http, &format!("/s/{id}/other.pdf"), "").status, 404);
+    let put = exchange(http, "PUT", &path, HOST, b"x");
+    assert_eq!(put.status, 405);
+    assert_eq!(
+        std::fs::read(server.path("docs/report.pdf")).unwrap(),
+        bytes
+    );
+}
+
+#[test]
+fn a_folder_link_reads_its_files_lists_them_and_zips_nothing_else() {
+    let (server, tokens, _dir) = guarded(&[("alice", &["read:/"])], &[]);
+    let http = server.http.unwrap();
+    server.write_files(&[
+        "team/photos/a.jpg",
+        "team/photos/trip/b.jpg",
+        "team/secret.txt",
+    ]);
+    let path = url_path(&make(http, &tokens[0], r#"{"path":"team/photos/"}"#));
+
+    let listing = get(http, &format!("{path}/"), "");
+    assert_eq!(listing.status, 200, "{}", listing.text());
+    let text = listing.text();
+    assert!(
+        text.contains("\"a.jpg\"") && text.contains("\"trip/\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("team"),
+        "the shared folder's own path is never named: {text}"
+    );
+    assert!(!text.contains("space"), "{text}");
+    assert_eq!(get(http, &format!("{path}/trip/b.jpg"), "").status, 200);
+    let sub = get(http, &format!("{path}/trip"), "");
+    assert_eq!((sub.status, sub.header("Location")), (301, Some("trip/")));
+    let zip = get(http, &format!("{path}/?zip"), "");
+    assert_eq!(zip.status, 200);
+    assert!(zip.body.starts_with(b"PK"));
+
+    // Nothing outside the folder, however it is spelt.
+    for outside in [
+        format!("{path}/../secret.txt"),
+        format!("{path}/%2e%2e/secret.txt"),
+        format!("{path}/..%2fsecret.txt"),
+        format!("{path}/%2e%2e%2fsecret.txt"),
+        format!("{path}/.ferry-shares/x"),
+    ] {
+        let answer = get(http, &outside, "");
+        assert!(answer.status >= 400, "{outside}: {}", answer.status);
+        assert!(!answer.text().contains("secret"), "{outside}");
+    }
+}
+
+#[test]
+fn a_link_never_gives_more_than_its_creator_may() {
+    let (server, tokens, _dir) = guarded(
+        &[("reader", &["read:pub/"]), ("writer", &["write:inbox/"])],
+        &[],
+    );
+    let http = server.http.unwrap();
+    server.write_files(&["pub/a", "private/b"]);
+    for (token, json) in [
+        (&tokens[0], r#"{"path":"private/b"}"#),
+        (&tokens[0], r#"{"path":"private/"}"#),
+        (&tokens[0], r#"{"path":"/"}"#),
+        (&tokens[0], r#"{"path":"pub/","mode":"upload"}"#),
+        (&tokens[1], r#"{"path":"inbox/"}"#),
+    ] {
+        assert_eq!(make(http, token, json).status, 403, "{json}");
+    }
+    assert_eq!(
+        make(http, &tokens[0], r#"{"path":"pub/nothing"}"#).status,
+        404
+    );
+    assert_eq!(
+        make(http, &tokens[0], r#"{"path":"pub/a","mode":"upload"}"#).status,
+        400
+    );
+    assert_eq!(
+        make(http, &tokens[0], r#"{"path":"pub/a","expires":"31d"}"#).status,
+        400
+    );
+    let anonymous = exchange(http, "POST", "/.ferry-shares", HOST, br#"{"path":"pub/a"}"#);
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(get(http, "/s/AAAAAAAAAAAAAAAAAAAAAA", "").status, 404);
+}
+
+#[test]
+fn links_are_listed_and_revoked_by_their_creator_only() {
+    let (server, tokens, _dir) = guarded(&[("alice", &["read:/"]), ("bob", &["read:/"])], &[]);
+    let http = server.http.unwrap();
+    server.write_files(&["f"]);
+    let made = make(
+        http,
+        &tokens[0],
+        r#"{"path":"f","max_downloads":2,"password":"pw"}"#,
+    );
+    let id = field(&made.text(), "id");
+    assert_eq!(field(&made.text(), "password"), "true");
+    assert!(
+        !made.text().contains("pw\""),
+        "the password is never told back"
+    );
+
+    let listed = get(http, "/.ferry-shares", &bearer(&tokens[0]));
+    assert_eq!(listed.status, 200);
+    assert!(listed.text().contains(&id));
+    let bobs = get(http, "/.ferry-shares", &bearer(&tokens[1]));
+    assert_eq!(bobs.text().trim(), "[]");
+
+    let revoke = |token: &str| {
+        let headers = format!("{HOST}{}", bearer(token));
+        exchange(
+            http,
+            "DELETE",
+            &format!("/.ferry-shares/{id}"),
+            &headers,
+            b"",
+        )
+        .status
+    };
+    assert_eq!(revoke(&tokens[1]), 404, "another token's link is not there");
+    assert_eq!(revoke(&tokens[0]), 204);
+    assert_eq!(revoke(&tokens[0]), 404);
+    assert_eq!(
+        get(
+            http,
+            &format!("/s/{id}/f"),
+            "Authorization: Basic eDpwdw==\r\n"
+        )
+        .status,
+        404
+    );
+}
+
+#[test]
+fn a_password_is_asked_for_and_wrong_ones_are_throttled() {
+    let (server, tokens, _dir) = guarded(&[("alice", &["read:/"])], &[]);
+    let http = server.http.unwrap();
+    server.write_files(&["f"]);
+    let path = url_path(&make(http, &tokens[0], r#"{"path":"f","password":"pw"}"#));
+    let asked = get(http, &path, "");
+    assert_eq!(asked.status, 401);
+    assert!(
+        asked
+            .header("WWW-Authenticate")
+            .unwrap()
+            .starts_with("Basic")
+    );
+    // Basic with any user: "x:pw".
+    assert_eq!(
+        get(http, &path, "Authorization: Basic eDpwdw==\r\n").status,
+        200
+    );
+    // Wrong ones ("x:no") until the address must wait.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(get(http, &path, "Authorization: Basic eDpubw==\r\n").status);
+    }
+    assert!(
+        statuses.iter().all(|s| matches!(s, 401 | 429)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert_eq!(
+        get(http, &path, "Authorization: Basic eDpwdw==\r\n").status,
+        429
+    );
+}
+
+#[test]
+fn downloads_stop_at_the_limit_even_when_raced() {
+    let (server, tokens, _dir) = guarded(&[("alice", &["read:/"])], &[]);
+    let http = server.http.unwrap();
+    server.write_files(&["f"]);
+    let path = url_path(&make(http, &tokens[0], r#"{"path":"f","max_downloads":3}"#));
+    // Ranges and HEADs are no downloads.
+    assert_eq!(get(http, &path, "Range: bytes=0-0\r\n").status, 206);
+    assert_eq!(exchange(http, "HEAD", &path, HOST, b"").status, 200);
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || get(http, &path, "").status)
+        })
+        .collect();
+    let mut statuses: Vec<u16> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 200, 410, 410, 410, 410, 410]);
+    let listed = get(http, "/.ferry-shares", &bearer(&tokens[0]));
+    assert!(
+        listed.text().contains("\"downloads\":3"),
+        "{}",
+        listed.text()
+    );
+}
+
+#[test]
+fn a_link_expires_and_survives_a_restart_until_then() {
+    let (server, tokens, dir) = guarded(&[("alice", &["read:/"])], &[]);
+    let http = server.http.unwrap();
+    server.write_files(&["f", "g"]);
+    let lasting = url_path(&make(http, &tokens[0], r#"{"path":"g","expires":"1h"}"#));
+    let brief = url_path(&make(http, &tokens[0], r#"{"path":"f","expires":1}"#));
+    let deadline = Instant::now() + PATIENCE;
+    // The link's second passes: waited for by its answer, not a sleep.
+    while get(http, &brief, "").status == 200 {
+        assert!(Instant::now() < deadline, "the link never expired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(get(http, &brief, "").status, 410);
+
+    let restarted = restart(server, &dir);
+    let http = restarted.http.unwrap();
+    assert_eq!(get(http, &lasting, "").status, 200);
+    assert_eq!(get(http, &brief, "").status, 410);
+    let listing = get(http, "/", &bearer(&tokens[0]));
+    assert!(!listing.text().contains("ferry-shares"), "never listed");
+}
+
+/// The server stopped and started again on its root, with the tokens
+/// file in `dir`.
+fn restart(mut server: TestServer, dir: &tempfile::TempDir) -> TestServer {
+    server.handle().shutdown();
+    server.wait_for_exit().unwrap();
+    let root = std::mem::replace(&mut server.root, tempfile::tempdir().unwrap());
+    drop(server);
+    let tokens = dir.path().join("tokens");
+    TestServer::start_in(root, |c| {
+        crate::support::listen_http(c);
+        c.access.tokens = Some(tokens);
+    })
+}
