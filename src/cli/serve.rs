@@ -564,6 +564,7 @@ fn config_of(args: ServeArgs) -> Config {
         },
         ssh_host_key: args.ssh_host_key,
         ssh_login_grace: args.ssh_login_grace,
+        ssh_rest: crate::config::SSH_REST,
     }
 }
 
