@@ -19,7 +19,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 head -c "${SIZE:-268435456}" /dev/urandom >"$work/file.bin"
 
 PYTHONPATH="$here" python3 - "$work" "${REPS:-7}" "$@" <<'PY'
-import glob, os, re, statistics, subprocess, sys, time
+import atexit, glob, os, re, statistics, subprocess, sys, time
 from procs import serve
 
 work, reps, bins = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
@@ -35,6 +35,9 @@ def cpu_ns(pid):
     return total
 
 servers = []
+# Servers go however the run ends (the shell's trap reaches only its own
+# children).
+atexit.register(lambda: [s[0].kill() for s in servers if s[0].poll() is None])
 for i, bin in enumerate(bins):
     root = os.path.join(work, f"root{i}")
     os.mkdir(root)

@@ -36,7 +36,7 @@ mkdir "$work/root"
 head -c 4096 /dev/urandom >"$work/root/small.bin"
 
 PYTHONPATH="$here" python3 - "$work" "$count" "$runs" "$here/sftp_hold.py" "$@" <<'PY'
-import os, signal, socket, statistics, subprocess, sys, time
+import atexit, os, signal, socket, statistics, subprocess, sys, time
 from procs import free_port, rss_kib, serve
 
 work, count, runs, holder = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -44,6 +44,10 @@ bins = sys.argv[5:]
 holders = int(os.environ.get("HOLDERS", "4"))
 rest = float(os.environ.get("REST", "3"))
 root = os.path.join(work, "root")
+# Servers and holders go however the run ends (the shell's trap reaches
+# only its own children).
+started = []
+atexit.register(lambda: [p.kill() for p in started if p.poll() is None])
 
 def hold(port, n, login, parts):
     """Starts `parts` holders opening `n` sessions between them; waits
@@ -58,6 +62,7 @@ def hold(port, n, login, parts):
         procs.append(subprocess.Popen([sys.executable, holder, "--port", str(port), "--count",
                                        str(share), "--ready-file", path, *login],
                                       stdout=subprocess.DEVNULL))
+    started.extend(procs)
     for proc, path in zip(procs, ready):
         while not os.path.exists(path):
             if proc.poll() is not None:
@@ -90,6 +95,7 @@ def ferry(bin):
                          "--log-level", "warn", "--max-connections-per-client", "0",
                          "--max-connections", str(count + 100), "--no-fsync"],
                         os.path.join(work, "server.log"))
+    started.append(proc)
     try:
         fresh, rested = measure(ports["SFTP"], [], lambda: [rss_kib(proc.pid)])
     finally:
@@ -146,6 +152,7 @@ def sshd():
     log = open(os.path.join(work, "sshd.log"), "wb")
     proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", config, "-p", str(port)],
                             stdin=subprocess.DEVNULL, stderr=log)
+    started.append(proc)
     try:
         for _ in range(500):
             try:
