@@ -153,6 +153,11 @@ pub struct Config {
     /// subsystem, login included (`--ssh-login-grace`, OpenSSH's
     /// `LoginGraceTime`; `connection/deadline.rs`).
     pub ssh_login_grace: Duration,
+    /// How long an SSH connection rests between requests, quiet, before
+    /// its session gives back its packet buffers' memory (`ssh/rest.rs`):
+    /// [`SSH_REST`]. Not a flag: tests shorten it.
+    #[doc(hidden)]
+    pub ssh_rest: Duration,
     /// What share links may be (`--share-max-expiry`, `--share-max-links`;
     /// docs/shares.md).
     pub shares: ShareTerms,
@@ -167,6 +172,13 @@ pub struct Config {
 /// enough that a flood of `UPLOAD`s sending nothing gives its slots back
 /// soon.
 pub const EMPTY_UPLOAD_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// How long an SSH connection rests, quiet, before its session gives back
+/// its packet buffers' memory (`Config::ssh_rest`): a transfer's packets
+/// come far more often, so it never pays for taking them again; a client
+/// that pauses a second between requests takes a page or two back per
+/// request (benches/sftp_idle.sh).
+pub const SSH_REST: Duration = Duration::from_secs(1);
 
 /// How often a node looks for dead nodes' temp files: a pass costs a
 /// `flock` try per other node and a read of a dead one's journal, so it
@@ -384,6 +396,7 @@ impl Default for Config {
             ftp: FtpConfig::default(),
             ssh_host_key: None,
             ssh_login_grace: Duration::from_secs(120),
+            ssh_rest: SSH_REST,
             shares: ShareTerms::default(),
         }
     }

@@ -571,6 +571,7 @@ fn config_of(args: ServeArgs) -> Config {
         },
         ssh_host_key: args.ssh_host_key,
         ssh_login_grace: args.ssh_login_grace,
+        ssh_rest: crate::config::SSH_REST,
         shares: crate::config::ShareTerms {
             max_expiry: args.share_max_expiry,
             max_links: args.share_max_links,

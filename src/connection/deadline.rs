@@ -15,6 +15,11 @@
 //! person may be at the password prompt (OpenSSH's `LoginGraceTime`), so
 //! the grace time stands in for the idle timeout there too.
 //!
+//! An SSH connection resting between requests, quiet for
+//! `Config::ssh_rest`, lets its session rest: the memory of its packet
+//! buffers is given back (`ssh/rest.rs`) until traffic passes again. A
+//! transfer moves more often than that and never pays for it.
+//!
 //! A connection only records times here; the reactor keeps one timer-heap
 //! entry per connection at [`Connection::deadline`] and calls
 //! [`Connection::expired`] when it comes due, so checking costs O(log n)
@@ -197,8 +202,21 @@ impl Connection {
                 idle.min(started + config.rate_window)
             }
             Clock::Filling(since) => idle.min(since + config.early_answer),
+            Clock::Resting(_) if self.transport.may_rest() => {
+                idle.min(timing.last_progress + config.ssh_rest)
+            }
             _ => idle,
         }
+    }
+
+    /// Lets an SSH session rest if the connection has rested between
+    /// requests, quiet for `Config::ssh_rest`, since its last traffic:
+    /// whether its packet buffers' memory was given back.
+    pub fn rest_if_due(&mut self, now: Instant, config: &Config) -> bool {
+        matches!(self.timing.clock, Clock::Resting(_))
+            && now >= self.timing.last_progress + config.ssh_rest
+            && self.transport.may_rest()
+            && self.transport.rest()
     }
 
     /// Checks the deadlines at `now`: `Some(reason)` if the connection must

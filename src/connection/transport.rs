@@ -249,6 +249,26 @@ impl Transport {
         }
     }
 
+    /// Whether an SSH session had traffic since it last rested
+    /// (`SshSession::may_rest`).
+    pub(super) fn may_rest(&self) -> bool {
+        match self.session.as_deref() {
+            None | Some(Session::Tls(_)) => false,
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.may_rest(),
+        }
+    }
+
+    /// Rests an SSH session, its packet buffers' memory given back
+    /// (`SshSession::rest`): whether it was.
+    pub(super) fn rest(&mut self) -> bool {
+        match self.session.as_deref_mut() {
+            None | Some(Session::Tls(_)) => false,
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.rest(),
+        }
+    }
+
     /// Lets go of buffers the TLS session no longer needs: called at the
     /// end of every drive, so a connection at rest holds none.
     pub(super) fn shed(&mut self) {

@@ -61,6 +61,8 @@ pub struct ReactorMetrics {
     pub refused_descriptors: Counter,
     /// Bare or resting connections closed to make room for a newcomer.
     pub displaced: Counter,
+    /// SSH sessions that gave back their packet buffers' memory at rest.
+    pub ssh_rests: Counter,
     /// Bytes read from connections.
     pub bytes_received: Counter,
     /// Bytes written to connections.

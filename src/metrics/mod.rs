@@ -167,6 +167,8 @@ pub struct ReactorMetrics {
     pub refused_descriptors: Counter,
     /// Bare or resting connections closed to make room for a newcomer.
     pub displaced: Counter,
+    /// SSH sessions that gave back their packet buffers' memory at rest.
+    pub ssh_rests: Counter,
     /// Answered requests by operation and outcome.
     requests: [[Counter; OUTCOMES.len() + 1]; Verb::ALL.len() + 1],
     /// Bytes read from and written to connections (TLS records included).

@@ -221,6 +221,13 @@ fn render_connections(out: &mut String, reactors: &[Arc<ReactorMetrics>]) {
         "Connections that had sent nothing, or HTTP connections resting between requests, closed to make room for a newcomer at --max-connections.",
         &[(String::new(), sum(reactors, &|r| r.displaced.get()))],
     );
+    family(
+        out,
+        "ferry_ssh_rests_total",
+        "counter",
+        "Times an SSH session, quiet a moment between requests, gave back its packet buffers' memory.",
+        &[(String::new(), sum(reactors, &|r| r.ssh_rests.get()))],
+    );
 }
 
 /// Requests by operation and outcome; returns the uploads committed and

@@ -24,6 +24,10 @@
 //! must be taken before the next is read, or a window adjustment behind it
 //! could never arrive. What the connection has no room for waits in
 //! `ahead`, at most [`AHEAD_LIMIT`] bytes before reading stops.
+//!
+//! A session the connection lets rest ([`SshSession::rest`]) gives back
+//! the memory of sunset's packet buffers (`rest.rs`) and holds no buffer
+//! of its own, until traffic passes again.
 
 use std::io::{self, Read};
 use std::net::IpAddr;
@@ -38,6 +42,7 @@ use crate::wire::socket::{self, Outcome};
 
 use super::SshTerms;
 use super::events::{Answering, Tries, answer, ssh_error};
+use super::rest;
 
 /// Most plaintext read ahead of the connection (see the module's docs).
 const AHEAD_LIMIT: usize = 256 * 1024;
@@ -70,6 +75,8 @@ pub struct SshSession {
     /// (its keepalives carry no channel data, and count for the idle
     /// timeout all the same).
     heard: bool,
+    /// Traffic passed since the session last rested.
+    stirred: bool,
     finishing: bool,
 }
 
@@ -89,6 +96,7 @@ impl SshSession {
             ended: None,
             eof: false,
             heard: false,
+            stirred: true,
             finishing: false,
         }
     }
@@ -108,6 +116,29 @@ impl SshSession {
     /// Who logged in, once.
     pub fn take_login(&mut self) -> Option<Arc<Principal>> {
         self.login.take()
+    }
+
+    /// Whether traffic passed since the session last rested: it may rest.
+    pub fn may_rest(&self) -> bool {
+        self.stirred
+    }
+
+    /// Rests the session: gives back the memory of sunset's packet
+    /// buffers if neither holds any of a packet, and drops its own empty
+    /// ones. Whether the packet buffers were given back. Either way it
+    /// may not rest again until traffic passes (a packet half read waits
+    /// for the rest of it).
+    pub fn rest(&mut self) -> bool {
+        self.stirred = false;
+        if self.held.is_empty() {
+            self.held = Vec::new();
+        }
+        let Some((input, output)) = self.runner.idle_buffers() else {
+            return false;
+        };
+        rest::give_back(input);
+        rest::give_back(output);
+        true
     }
 
     /// Whether sealed bytes wait for the socket.
@@ -157,6 +188,7 @@ impl SshSession {
     /// and sends what it can: `Done(taken)`, or `WouldBlock` until the
     /// socket drains or the peer opens the window.
     pub fn seal(&mut self, stream: &TcpStream, data: &[u8]) -> Outcome {
+        self.stirred = true;
         let mut taken = 0;
         loop {
             if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
@@ -303,6 +335,7 @@ impl SshSession {
         match read_ciphertext(stream, spare) {
             Outcome::Done(n) => {
                 self.heard = true;
+                self.stirred = true;
                 self.feed(&spare[..n])
             }
             Outcome::Eof => {

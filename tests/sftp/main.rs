@@ -13,7 +13,9 @@
 //! - `attacks`: a huge packet length, many connections from one address,
 //!   paths and symlinks out of the root, legacy `scp` and forwarding;
 //! - `packets`: the SFTP codec on generated packets (its invariants shared
-//!   with the `sftp_packets` fuzz target).
+//!   with the `sftp_packets` fuzz target);
+//! - `rest`: a session that gave back its packet buffers' memory at rest
+//!   lists, gets, puts and rekeys as before.
 #![cfg(feature = "sftp")] // built with what it tests (Cargo.toml [features])
 
 #[path = "../support/mod.rs"]
@@ -24,4 +26,5 @@ mod clients;
 mod logins;
 mod openssh;
 mod packets;
+mod rest;
 mod writes;

@@ -102,6 +102,9 @@ impl Reactor {
             else {
                 continue; // closed, or superseded by an earlier entry
             };
+            if conn.rest_if_due(now, &self.shared.config) {
+                self.metrics.ssh_rests.add(1);
+            }
             match conn.expired(now, &self.shared.config) {
                 Some(reason) => {
                     warn!("#{} {reason}; closing", conn.id());

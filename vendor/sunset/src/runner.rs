@@ -424,6 +424,17 @@ impl<'a, CS: CliServ> Runner<'a, CS> {
         self.traf_in.input(&mut self.keys, &mut self.conn.remote_version, buf)
     }
 
+    /// ferry's patch: the input and output packet buffers, when neither
+    /// holds any of a packet, for a caller that gives their memory back
+    /// while the session rests (`madvise(MADV_DONTNEED)`: their pages
+    /// come back zeroed when next touched). sunset writes either buffer
+    /// before it reads it, so what they hold then is never read.
+    pub fn idle_buffers(&mut self) -> Option<(&mut [u8], &mut [u8])> {
+        let input = self.traf_in.idle_buf()?;
+        let output = self.traf_out.idle_buf()?;
+        Some((input, output))
+    }
+
     // Whether [`input()`](input) is ready
     pub fn is_input_ready(&self) -> bool {
         if self.closed_input {

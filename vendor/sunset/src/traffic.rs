@@ -152,6 +152,12 @@ impl<'a> TrafIn<'a> {
         Ok(inlen)
     }
 
+    /// ferry's patch: the buffer, when it holds none of a packet
+    /// (`Runner::idle_buffers`).
+    pub(crate) fn idle_buf(&mut self) -> Option<&mut [u8]> {
+        matches!(self.state, RxState::Idle).then(|| &mut *self.buf)
+    }
+
     /// Called when `payload()` is complete.
     pub(crate) fn done_payload(&mut self) {
         if let RxState::InPayload { .. } = self.state {
@@ -569,6 +575,12 @@ impl<'a> TrafOut<'a> {
         Ok(())
     }
 
+    /// ferry's patch: the buffer, when it holds none of a packet
+    /// (`Runner::idle_buffers`); deferred packets are kept apart.
+    pub(crate) fn idle_buf(&mut self) -> Option<&mut [u8]> {
+        matches!(self.state, TxState::Idle).then(|| &mut *self.buf)
+    }
+
     pub fn have_deferred_packets(&self) -> bool {
         !self.deferred_packets.is_empty()
     }
@@ -800,5 +812,54 @@ impl<'a> TryFrom<Packet<'a>> for DeferredPacket {
             // Unhandled types
             _ => return error::SSHProtoUnsupported.fail(),
         })
+    }
+}
+
+/// ferry's patch: a buffer handed out idle (`Runner::idle_buffers`) may be
+/// left holding anything; the next packet does not read it.
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+    use crate::encrypt::KeyState;
+    use crate::ident::RemoteVersion;
+    use crate::packets::Ignore;
+    use crate::sshwire::BinString;
+
+    /// Sends an `SSH_MSG_IGNORE` carrying `data` through `out`; the bytes
+    /// sealed.
+    fn sealed(out: &mut TrafOut<'static>, data: &[u8]) -> std::vec::Vec<u8> {
+        let mut keys = KeyState::new_cleartext();
+        let p = Packet::Ignore(Ignore { data: BinString(data) });
+        out.send_packet_inner(&p, &mut keys).unwrap();
+        assert!(out.idle_buf().is_none(), "a packet waits");
+        let bytes = out.output_buf().to_vec();
+        out.consume_output(bytes.len());
+        bytes
+    }
+
+    #[test]
+    fn idle_buffers_hold_no_packet_and_may_be_left_with_anything() {
+        let mut out = TrafOut::new_owned();
+        let mut inp = TrafIn::new_owned();
+        let mut keys = KeyState::new_cleartext();
+        let mut version = RemoteVersion::new(false);
+        let mut wire = b"SSH-2.0-test\r\n".to_vec();
+        wire.extend(sealed(&mut out, b"first"));
+
+        // Half a packet: the input buffer is in use.
+        let half = wire.len() - 3;
+        assert_eq!(inp.input(&mut keys, &mut version, &wire[..half]).unwrap(), half);
+        assert!(inp.idle_buf().is_none());
+        inp.input(&mut keys, &mut version, &wire[half..]).unwrap();
+        assert!(inp.idle_buf().is_none(), "a payload waits");
+        assert!(inp.payload().unwrap().0.ends_with(b"first"));
+        inp.done_payload();
+
+        // Idle: both may be left holding anything (a caller's zeros).
+        inp.idle_buf().unwrap().fill(0xa5);
+        out.idle_buf().unwrap().fill(0x5a);
+        let wire = sealed(&mut out, b"second");
+        inp.input(&mut keys, &mut version, &wire).unwrap();
+        assert!(inp.payload().unwrap().0.ends_with(b"second"));
     }
 }
