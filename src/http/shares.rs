@@ -33,7 +33,7 @@ use crate::http::response::{self, Framing, Head as ResponseHead};
 use crate::model::{LinkMode, ShareLink, is_link_id, parse_span};
 use crate::name::{Name, Prefix};
 use crate::serve::ops::{LinkAsk, LinkTarget, ListLinks, MakeLink, RevokeLink, ViaLink};
-use crate::serve::{ErrorKind, Operation, Reply, Request};
+use crate::serve::{Body, ErrorKind, Operation, Reply, Request};
 
 /// Where links are made, listed and revoked.
 const SHARES: &str = "/.ferry-shares";
@@ -134,10 +134,17 @@ fn through_link(
         Ok(request) => request,
         Err((code, message)) => return refused(code, message),
     };
-    if !matches!(request.method, Method::Get | Method::Head) {
-        return refused(405, "a download link is read with GET or HEAD".into());
-    }
-    if let Err((code, message)) = origin::check(false, &request.provenance, site) {
+    let writes = match request.method {
+        Method::Get | Method::Head => false,
+        Method::Put => true,
+        _ => {
+            return refused(
+                405,
+                "a link is read with GET or HEAD, or takes files with PUT".into(),
+            );
+        }
+    };
+    if let Err((code, message)) = origin::check(writes, &request.provenance, site) {
         return refused(code, message);
     }
     let own = format!("s/{id}");
@@ -148,12 +155,21 @@ fn through_link(
     };
     let sub = below.strip_prefix('/').unwrap_or(below).to_owned();
     let files = FilesAnswer::new(&request, site);
-    let body = request.method != Method::Head;
-    let ask = LinkAsk::Read {
-        want: want_of(&request),
-        archive: request.wants_archive,
-        listing: listing::link_format(),
-        body,
+    let ask = match writes {
+        true => LinkAsk::Put {
+            body: Body {
+                length: resume.body,
+                awaits_go_ahead: resume.expect_continue,
+            },
+            crc: request.checksum,
+            mtime: request.mtime,
+        },
+        false => LinkAsk::Read {
+            want: want_of(&request),
+            archive: request.wants_archive,
+            listing: listing::link_format(),
+            body: request.method != Method::Head,
+        },
     };
     let answer = SharesAnswer {
         asked: Asked::Link,
@@ -301,7 +317,7 @@ impl Answer for SharesAnswer {
     fn allow(&self) -> &'static str {
         match self.asked {
             Asked::Table => "GET, POST, DELETE",
-            Asked::Link => "GET, HEAD",
+            Asked::Link => "GET, HEAD, PUT",
         }
     }
 
@@ -309,6 +325,8 @@ impl Answer for SharesAnswer {
         match kind {
             // Expired, used up, its creator gone: it was a link once.
             ErrorKind::Expired => 410,
+            // An upload link never replaces a file: the name is taken.
+            ErrorKind::PreconditionFailed => 409,
             kind => kind.code(),
         }
     }

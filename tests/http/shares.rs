@@ -82,7 +82,7 @@ fn a_file_link_downloads_without_a_token_whole_or_in_part() {
     // Nothing else is under a file link, and the file is not writable.
     assert_eq!(get(http, &format!("/s/{id}/other.pdf"), "").status, 404);
     let put = exchange(http, "PUT", &path, HOST, b"x");
-    assert_eq!(put.status, 405);
+    assert_eq!(put.status, 403);
     assert_eq!(
         std::fs::read(server.path("docs/report.pdf")).unwrap(),
         bytes
@@ -311,4 +311,45 @@ fn restart(mut server: TestServer, dir: &tempfile::TempDir) -> TestServer {
         crate::support::listen_http(c);
         c.access.tokens = Some(tokens);
     })
+}
+
+#[test]
+fn an_upload_link_takes_new_files_and_shows_nothing() {
+    let (server, tokens, _dir) =
+        crate::support::tokens::guarded_with(&[("alice", &["read:/", "write:inbox/"])], &[], |c| {
+            crate::support::tokens::set_quota(c, 0, "1000")
+        });
+    let http = server.http.unwrap();
+    server.write_files(&["inbox/old.txt"]);
+    let kept = std::fs::read(server.path("inbox/old.txt")).unwrap();
+    let made = make(http, &tokens[0], r#"{"path":"inbox/","mode":"upload"}"#);
+    let path = url_path(&made);
+    assert_eq!(field(&made.text(), "mode"), "upload");
+
+    let put =
+        |name: &str, body: &[u8]| exchange(http, "PUT", &format!("{path}/{name}"), HOST, body);
+    assert_eq!(put("invoice.pdf", b"new bytes").status, 201);
+    assert_eq!(
+        std::fs::read(server.path("inbox/invoice.pdf")).unwrap(),
+        b"new bytes"
+    );
+    assert_eq!(put("sub/scan.jpg", b"scan").status, 201);
+    // Never a name already there, nor a read or a listing.
+    let taken = put("old.txt", b"overwritten?");
+    assert_eq!(taken.status, 409, "{}", taken.text());
+    assert_eq!(std::fs::read(server.path("inbox/old.txt")).unwrap(), kept);
+    assert_eq!(put("invoice.pdf", b"again").status, 409);
+    assert_eq!(get(http, &format!("{path}/invoice.pdf"), "").status, 403);
+    assert_eq!(get(http, &format!("{path}/"), "").status, 403);
+    assert_eq!(put("../escape", b"x").status / 100, 4);
+    assert!(!server.path("escape").exists());
+    // Its bytes are the creator's: past the quota, nothing is stored.
+    assert_eq!(put("big.bin", &[7u8; 2000]).status, 507);
+    assert!(!server.path("inbox/big.bin").exists());
+
+    // A download link takes nothing.
+    let download = url_path(&make(http, &tokens[0], r#"{"path":"inbox/"}"#));
+    let refused = exchange(http, "PUT", &format!("{download}/x"), HOST, b"x");
+    assert_eq!(refused.status, 403);
+    assert!(!server.path("inbox/x").exists());
 }

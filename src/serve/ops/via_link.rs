@@ -12,22 +12,27 @@
 //! A download link reads: a file, a folder's files and listings, the
 //! folder as an archive. Whole-file downloads count against its
 //! `max_downloads`, one check-and-change under the link table's lock, so
-//! two nodes never both give the last one.
+//! two nodes never both give the last one. An upload link (a "file
+//! request") takes new files into its folder and nothing else: never a
+//! read or a listing, never a name already taken (create-only, judged
+//! again at the commit), its bytes counted against the creator's quota as
+//! their own upload's.
 
 use std::sync::Arc;
 
 use log::info;
 
 use super::links::password_matches;
-use super::{ArchiveFolder, Get, List};
+use super::{ArchiveFolder, Get, List, Put};
 use crate::access::{Access, Secret, Who};
-use crate::model::{LinkMode, ShareLink};
+use crate::model::{Folders, LinkMode, ShareLink};
 use crate::name::{Name, Prefix};
+use crate::serve::conditions::{Condition, Conditions, List as Required, Test};
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::terms::{ListingFormat, Scope, Want};
+use crate::serve::terms::{Body, ListingFormat, Scope, Want};
 use crate::serve::{
     ArchiveFormat, Ctx, ErrorKind, Failure, Next, Operation, Outcome, Reply, admission, admit,
-    refuse,
+    refuse, skip_body,
 };
 use crate::storage::LinkEdit;
 
@@ -60,6 +65,15 @@ pub enum LinkAsk {
         /// The body follows the answer (not a HEAD).
         body: bool,
     },
+    /// To put a new file (an upload link's).
+    Put {
+        /// How its body arrives.
+        body: Body,
+        /// The CRC-32C the client states, checked before the commit.
+        crc: Option<u32>,
+        /// The modification time to give it (Unix seconds).
+        mtime: Option<i64>,
+    },
 }
 
 impl Operate for ViaLink {
@@ -67,6 +81,13 @@ impl Operate for ViaLink {
     /// before.
     fn aim(&self) -> Aim<'_> {
         Aim::at(&self.id, Needs::Nothing)
+    }
+
+    fn body(&self) -> Body {
+        match &self.ask {
+            LinkAsk::Put { body, .. } => *body,
+            LinkAsk::Read { .. } => Body::fixed(0),
+        }
     }
 
     fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
@@ -93,14 +114,16 @@ pub(in crate::serve) fn serve(ctx: &Ctx<'_>, access: &Arc<Access>, via: ViaLink)
                 wait.as_secs().max(1)
             ),
         );
-        return refuse(ctx, "LINK", &via.id, failure, Next::Request);
+        let next = skip_body(via.body(), ctx.config);
+        return refuse(ctx, "LINK", &via.id, failure, next);
     }
     let access = Arc::clone(access);
+    let body = via.body();
     Outcome::on_pool(move |ctx| {
         let id = via.id.clone();
         match through(ctx, &access, via) {
             Ok(outcome) => outcome,
-            Err(failure) => refuse(ctx, "LINK", &id, failure, Next::Request),
+            Err(failure) => refuse(ctx, "LINK", &id, failure, skip_body(body, ctx.config)),
         }
     })
 }
@@ -141,8 +164,9 @@ fn through(ctx: &Ctx<'_>, access: &Access, via: ViaLink) -> Result<Outcome, Fail
         ),
         false => Who::Everyone,
     };
-    let operation = match operation(&link, via.sub, via.ask)? {
-        Made::Operation(operation) => operation,
+    let (operation, conditions) = match operation(&link, via.sub, via.ask)? {
+        Made::Operation(operation) => (operation, None),
+        Made::New(operation, conditions) => (operation, Some(conditions)),
         Made::Named(name) => {
             let id = link.id;
             return Ok(Outcome::answer(Reply::Named { id, name }));
@@ -160,7 +184,7 @@ fn through(ctx: &Ctx<'_>, access: &Access, via: ViaLink) -> Result<Outcome, Fail
         link.mode.as_str(),
         link.creator
     );
-    Ok(admission::admitted(ctx, who, operation, None))
+    Ok(admission::admitted(ctx, who, operation, conditions))
 }
 
 /// What a request through a link comes to.
@@ -170,24 +194,40 @@ enum Made {
     /// A file link asked for by its id alone: its address with the file's
     /// name, which downloads keep.
     Named(Name),
+    /// An upload of a new file, with the condition that keeps it new.
+    New(Operation, Box<Conditions>),
 }
 
 /// The operation `ask` of `sub` comes to under `link`: names made here
 /// from the link's own path, never from the request's.
 fn operation(link: &ShareLink, sub: String, ask: LinkAsk) -> Result<Made, Failure> {
     let not_here = || Failure::new(ErrorKind::NotFound, "no such file under this link");
-    if link.mode != LinkMode::Read {
-        return Err(Failure::new(
-            ErrorKind::Forbidden,
-            "an upload link shows nothing",
-        ));
-    }
-    let LinkAsk::Read {
-        want,
-        archive,
-        listing,
-        body,
-    } = ask;
+    let (want, archive, listing, body) = match (link.mode, ask) {
+        (
+            LinkMode::Read,
+            LinkAsk::Read {
+                want,
+                archive,
+                listing,
+                body,
+            },
+        ) => (want, archive, listing, body),
+        (LinkMode::Upload, LinkAsk::Put { body, crc, mtime }) => {
+            return upload(link, &sub, body, crc, mtime);
+        }
+        (LinkMode::Upload, LinkAsk::Read { .. }) => {
+            return Err(Failure::new(
+                ErrorKind::Forbidden,
+                "an upload link shows nothing",
+            ));
+        }
+        (LinkMode::Read, LinkAsk::Put { .. }) => {
+            return Err(Failure::new(
+                ErrorKind::Forbidden,
+                "a download link takes no uploads",
+            ));
+        }
+    };
     if !link.is_folder() {
         let name = Name::new(link.path.clone()).map_err(|_| not_here())?;
         return match sub.as_str() {
@@ -217,6 +257,48 @@ fn operation(link: &ShareLink, sub: String, ask: LinkAsk) -> Result<Made, Failur
             body,
         }),
     }))
+}
+
+/// A new file `sub` put through upload link `link`: never one whose name
+/// is taken (`If-None-Match: *`, judged before and at the commit).
+fn upload(
+    link: &ShareLink,
+    sub: &str,
+    body: Body,
+    crc: Option<u32>,
+    mtime: Option<i64>,
+) -> Result<Made, Failure> {
+    if sub.is_empty() || sub.ends_with('/') {
+        return Err(Failure::new(
+            ErrorKind::BadRequest,
+            "an upload names its file after the link",
+        ));
+    }
+    let name = Name::new(format!("{}{sub}", link.path))
+        .map_err(|err| Failure::new(ErrorKind::BadRequest, err.to_string()))?;
+    let new = Conditions {
+        lists: Vec::new(),
+        required: Some(Required {
+            resource: name.as_str().to_owned(),
+            conditions: vec![Condition {
+                not: true,
+                test: Test::Exists,
+            }],
+        }),
+        etag: |_| String::new(),
+    };
+    let put = Put {
+        name,
+        body,
+        crc,
+        mtime,
+        trailer: None,
+        digests: None,
+        folders: Folders::Made,
+        props: None,
+        preconditions: None,
+    };
+    Ok(Made::New(Operation::Put(put), Box::new(new)))
 }
 
 /// Whether `operation` is a whole file's download, as a link counts them
