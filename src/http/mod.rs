@@ -26,6 +26,8 @@ pub mod fields;
 pub mod files;
 pub mod health;
 pub mod if_header;
+#[cfg(feature = "shares")]
+pub mod link_page;
 pub mod listing;
 pub mod message;
 pub mod origin;

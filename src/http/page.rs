@@ -48,7 +48,7 @@ const HOLD: &str = "document.documentElement.classList.add('loading');\
 addEventListener('DOMContentLoaded',()=>document.documentElement.classList.remove('loading'))";
 
 /// The style every page carries: [`STYLE_SOURCE`] without its comments.
-fn style() -> &'static str {
+pub(super) fn style() -> &'static str {
     static STYLE: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| compact_style(STYLE_SOURCE));
     &STYLE
@@ -119,7 +119,7 @@ pub fn interface_policy() -> &'static str {
 }
 
 /// A CSP hash source (`sha256-<base64>`) for an inline element's text.
-fn sha256_source(text: &str) -> String {
+pub(super) fn sha256_source(text: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
     let digest = sha2::Sha256::digest(text.as_bytes());
@@ -298,7 +298,7 @@ fn file_row(prefix: &str, entry: &ListEntry, text: &mut String) {
 
 /// A size for people, as the script writes it too: `512 B`, `1.5 KiB`,
 /// `3.0 GiB` (one decimal from KiB up).
-fn human_size(size: u64) -> String {
+pub(super) fn human_size(size: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if size < 1024 {
         return format!("{size} B");
@@ -322,7 +322,7 @@ const ARCHIVES: &str = "<form class=\"archive\" method=\"get\" rel=\"nofollow\">
 <input type=\"hidden\" name=\"format\" value=\"tar\"><button id=\"tar\" title=\"The folder as one .tar file\">.tar</button></form>";
 
 /// The page's head, up to `<body>`, titled `title` (escaped here).
-fn head(title: &str, text: &mut String) {
+pub(super) fn head(title: &str, text: &mut String) {
     let _ = write!(
         text,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -469,7 +469,7 @@ pub fn refusal_page(status: u16, reason: &str, back: &str, shown: &str) -> Strin
 /// A Unix time as `2026-11-21 13:00:05` (UTC, as the column's heading
 /// says), for a page read without JavaScript; the script reads it back
 /// (to the second, for sorting) and shows local times instead.
-fn utc(unix_seconds: i64) -> String {
+pub(super) fn utc(unix_seconds: i64) -> String {
     let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()

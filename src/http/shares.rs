@@ -26,10 +26,10 @@ use crate::http::dialect::{Answer, Decision, Dialect, Message};
 use crate::http::fields::{Target, path_of, url_path};
 use crate::http::files::request::{Method, interpret};
 use crate::http::files::{FilesAnswer, want_of};
-use crate::http::listing;
 use crate::http::message::{Head, MAX_BODY_IN_HAND, Refused, Resume};
 use crate::http::origin::{self, Site};
 use crate::http::response::{self, Framing, Head as ResponseHead};
+use crate::http::{link_page, listing};
 use crate::model::{LinkMode, ShareLink, is_link_id, parse_span};
 use crate::name::{Name, Prefix};
 use crate::serve::ops::{LinkAsk, LinkTarget, ListLinks, MakeLink, RevokeLink, ViaLink};
@@ -155,6 +155,8 @@ fn through_link(
     };
     let sub = below.strip_prefix('/').unwrap_or(below).to_owned();
     let files = FilesAnswer::new(&request, site);
+    // A browser's navigation: pages for people (`link_page.rs`).
+    let person = request.wants_page && !request.wants_json;
     let ask = match writes {
         true => LinkAsk::Put {
             body: Body {
@@ -167,13 +169,17 @@ fn through_link(
         false => LinkAsk::Read {
             want: want_of(&request),
             archive: request.wants_archive,
-            listing: listing::link_format(),
+            listing: match person {
+                true => link_page::folder_format(),
+                false => listing::link_format(),
+            },
             body: request.method != Method::Head,
         },
     };
     let answer = SharesAnswer {
         asked: Asked::Link,
         files: Some(files),
+        person,
     };
     let via = ViaLink {
         id: id.to_owned(),
@@ -255,11 +261,17 @@ pub struct SharesAnswer {
     asked: Asked,
     /// The answer of a file or listing read through a link.
     files: Option<FilesAnswer>,
+    /// A browser's navigation asked: pages for people.
+    person: bool,
 }
 
 impl SharesAnswer {
     fn plain(asked: Asked) -> SharesAnswer {
-        SharesAnswer { asked, files: None }
+        SharesAnswer {
+            asked,
+            files: None,
+            person: false,
+        }
     }
 }
 
@@ -303,10 +315,25 @@ impl Answer for SharesAnswer {
                 Some(files) => files.file((version, *start, *len, *part), true, out, message),
                 None => unexpected(reply, message, out),
             },
-            Reply::Listing { len } => ResponseHead::new(out, 200)
-                .header("Content-Type", listing::media_type(true))
+            Reply::Listing { len } => page_head(ResponseHead::new(out, 200), self.person)
                 .header("Cache-Control", "no-store")
                 .finish(*len, persistence),
+            Reply::DropZone { folder, expires } if self.person => {
+                let page = link_page::drop_zone(folder, &rfc3339(*expires));
+                page_head(ResponseHead::new(out, 200), true)
+                    .header("Cache-Control", "no-store")
+                    .finish(page.len() as u64, persistence);
+                if !message.head {
+                    out.extend_from_slice(page.as_bytes());
+                }
+            }
+            Reply::DropZone { expires, .. } => {
+                let body = format!(
+                    "{{\"mode\":\"upload\",\"expires_at\":\"{}\"}}\n",
+                    rfc3339(*expires)
+                );
+                json_answer(200, &body, message, out);
+            }
             reply => match &self.files {
                 Some(files) => files.encode(reply, message, out),
                 None => unexpected(reply, message, out),
@@ -333,6 +360,19 @@ impl Answer for SharesAnswer {
 
     fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
         response::error(out, status, message, framing);
+    }
+}
+
+/// A listing's or a link page's type: JSON, or a page for people with the
+/// link pages' policy (`link_page.rs`).
+fn page_head(head: ResponseHead<'_>, person: bool) -> ResponseHead<'_> {
+    match person {
+        true => head
+            .header("Content-Type", listing::media_type(false))
+            .header("Content-Security-Policy", link_page::link_policy())
+            .header("X-Frame-Options", "DENY")
+            .header("Referrer-Policy", "no-referrer"),
+        false => head.header("Content-Type", listing::media_type(true)),
     }
 }
 

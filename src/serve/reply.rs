@@ -164,6 +164,13 @@ pub enum Reply {
         /// named the server.
         base: Option<String>,
     },
+    /// An upload link opened for reading: what its page may say.
+    DropZone {
+        /// The shared folder's last name.
+        folder: String,
+        /// When the link stops, Unix seconds.
+        expires: i64,
+    },
     /// The caller's share links.
     Links {
         /// The links, oldest first.

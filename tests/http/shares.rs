@@ -115,6 +115,13 @@ fn a_folder_link_reads_its_files_lists_them_and_zips_nothing_else() {
     assert_eq!(get(http, &format!("{path}/trip/b.jpg"), "").status, 200);
     let sub = get(http, &format!("{path}/trip"), "");
     assert_eq!((sub.status, sub.header("Location")), (301, Some("trip/")));
+    // A browser gets a page: relative addresses, the zip, no script.
+    let page = get(http, &format!("{path}/"), "Accept: text/html\r\n");
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("href=\"a.jpg\" download>a.jpg<") && html.contains("href=\"trip/\""), "{html}");
+    assert!(html.contains("href=\"?zip\"") && !html.contains("team") && !html.contains("<script"));
+    assert!(page.header("Content-Security-Policy").is_some());
     let zip = get(http, &format!("{path}/?zip"), "");
     assert_eq!(zip.status, 200);
     assert!(zip.body.starts_with(b"PK"));
@@ -340,7 +347,17 @@ fn an_upload_link_takes_new_files_and_shows_nothing() {
     assert_eq!(std::fs::read(server.path("inbox/old.txt")).unwrap(), kept);
     assert_eq!(put("invoice.pdf", b"again").status, 409);
     assert_eq!(get(http, &format!("{path}/invoice.pdf"), "").status, 403);
-    assert_eq!(get(http, &format!("{path}/"), "").status, 403);
+    assert_eq!(get(http, &format!("{path}/sub/"), "").status, 403);
+    // Its own address tells what its page needs, nothing of the folder.
+    let own = get(http, &format!("{path}/"), "");
+    assert_eq!(own.status, 200);
+    assert_eq!(field(&own.text(), "mode"), "upload");
+    let page = get(http, &format!("{path}/"), "Accept: text/html\r\n");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Send files to inbox"), "{}", page.text());
+    assert!(!page.text().contains("old.txt") && !page.text().contains("invoice"));
+    let policy = page.header("Content-Security-Policy").unwrap();
+    assert!(policy.starts_with("default-src 'none'; script-src 'sha256-"), "{policy}");
     assert_eq!(put("../escape", b"x").status / 100, 4);
     assert!(!server.path("escape").exists());
     // Its bytes are the creator's: past the quota, nothing is stored.

@@ -167,6 +167,10 @@ fn through(ctx: &Ctx<'_>, access: &Access, via: ViaLink) -> Result<Outcome, Fail
     let (operation, conditions) = match operation(&link, via.sub, via.ask)? {
         Made::Operation(operation) => (operation, None),
         Made::New(operation, conditions) => (operation, Some(conditions)),
+        Made::Drop(folder) => {
+            let expires = link.expires;
+            return Ok(Outcome::answer(Reply::DropZone { folder, expires }));
+        }
         Made::Named(name) => {
             let id = link.id;
             return Ok(Outcome::answer(Reply::Named { id, name }));
@@ -196,6 +200,8 @@ enum Made {
     Named(Name),
     /// An upload of a new file, with the condition that keeps it new.
     New(Operation, Box<Conditions>),
+    /// An upload link's own address read: its folder's last name.
+    Drop(String),
 }
 
 /// The operation `ask` of `sub` comes to under `link`: names made here
@@ -214,6 +220,11 @@ fn operation(link: &ShareLink, sub: String, ask: LinkAsk) -> Result<Made, Failur
         ) => (want, archive, listing, body),
         (LinkMode::Upload, LinkAsk::Put { body, crc, mtime }) => {
             return upload(link, &sub, body, crc, mtime);
+        }
+        // Its own address, read: what its page needs, nothing of the folder.
+        (LinkMode::Upload, LinkAsk::Read { .. }) if sub.is_empty() => {
+            let folder = link.path.trim_end_matches('/').rsplit('/').next();
+            return Ok(Made::Drop(folder.unwrap_or_default().to_owned()));
         }
         (LinkMode::Upload, LinkAsk::Read { .. }) => {
             return Err(Failure::new(
