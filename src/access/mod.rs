@@ -453,14 +453,27 @@ impl Access {
         found
     }
 
-    /// Whether `peer` may try a password now (a share link's, whose
-    /// failures count as a token's do): `Err` with how long it must wait.
+    /// Judges a password `peer` gives (a share link's) as a token's is
+    /// judged: refused while the address must wait, and a wrong one
+    /// counted, in one step under the address's record, so that many
+    /// tries at once cannot all pass before the first is counted.
     ///
     /// # Errors
-    /// The address is throttled.
+    /// The address must wait this long.
     #[cfg(feature = "shares")]
-    pub fn admits(&self, peer: IpAddr) -> Result<(), Duration> {
-        self.throttle.attempt(peer).admit(Instant::now())
+    pub fn try_password(
+        &self,
+        peer: IpAddr,
+        matches: impl FnOnce() -> bool,
+    ) -> Result<bool, Duration> {
+        let now = Instant::now();
+        let mut attempt = self.throttle.attempt(peer);
+        attempt.admit(now)?;
+        let right = matches();
+        if !right {
+            attempt.failed(now);
+        }
+        Ok(right)
     }
 
     /// The holder of the token named `name` in the table in force, if

@@ -92,6 +92,9 @@ impl Reader<'_> {
         self.skip_space();
         match self.bytes.get(self.at) {
             Some(b'"') => self.string().map(Value::Text),
+            Some(b'0') if self.bytes.get(self.at + 1).is_some_and(u8::is_ascii_digit) => {
+                Err(self.error("a number without leading zeros"))
+            }
             Some(b'0'..=b'9') => {
                 let start = self.at;
                 while self.bytes.get(self.at).is_some_and(u8::is_ascii_digit) {
@@ -160,6 +163,9 @@ impl Reader<'_> {
                 // A surrogate pair: the high half, then `\u` and the low.
                 if (0xd800..0xdc00).contains(&code) && self.word("\\u") {
                     let low = self.hex4()?;
+                    if !(0xdc00..0xe000).contains(&low) {
+                        return Err(self.error("a low surrogate"));
+                    }
                     let joined =
                         0x10000 + ((code - 0xd800) << 10) + (low.wrapping_sub(0xdc00) & 0x3ff);
                     char::from_u32(joined).ok_or_else(|| self.error("a character"))?
@@ -220,6 +226,8 @@ mod tests {
             r#"{"a"}"#,
             r#"{"a":1,}"#,
             r#"{"a":-1}"#,
+            r#"{"a":01}"#,
+            r#"{"a":"\ud83d\u0041"}"#,
             r#"{"a":1.5}"#,
             r#"{"a":{"b":1}}"#,
             r#"{"a":"x"} x"#,

@@ -248,7 +248,10 @@ pub fn error_with(
     if status == 405 {
         head = head.header("Allow", framing.allow);
     }
-    if status == 401 {
+    let challenged = fields
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("www-authenticate"));
+    if status == 401 && !challenged {
         head = head.header("WWW-Authenticate", super::auth::CHALLENGE);
     }
     // Every 503 passes (a connection cap, descriptors, a storage failure):

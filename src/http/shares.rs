@@ -39,6 +39,8 @@ use crate::serve::{Body, ErrorKind, Operation, Reply, Request};
 const SHARES: &str = "/.ferry-shares";
 /// Where they are used.
 const LINKS: &str = "/s/";
+/// A link's password prompt: any user name, the link's password.
+const LINK_CHALLENGE: &str = "Basic realm=\"ferry link\", charset=\"UTF-8\"";
 
 /// The dialect.
 #[derive(Debug)]
@@ -147,11 +149,20 @@ fn through_link(
     if let Err((code, message)) = origin::check(writes, &request.provenance, site) {
         return refused(code, message);
     }
+    if request.search.is_some() {
+        return refused(400, "a link's folder is not searched".into());
+    }
     let own = format!("s/{id}");
     let below = match &request.target {
-        Target::File(name) if name.as_str() == own => "",
-        Target::File(name) => name.as_str().strip_prefix(&own).unwrap_or_default(),
-        Target::Listing(prefix) => prefix.as_str().strip_prefix(&own).unwrap_or_default(),
+        Target::File(name) if name.as_str() == own => Some(""),
+        Target::File(name) => name.as_str().strip_prefix(&own),
+        Target::Listing(prefix) => prefix.as_str().strip_prefix(&own),
+    };
+    // The target was read as `/s/<id>...` (`link_of`): anything else is
+    // no address of this link.
+    let Some(below) = below else {
+        debug_assert!(false, "{:?} is not under its link", request.target);
+        return refused(404, "no such file under this link".into());
     };
     let sub = below.strip_prefix('/').unwrap_or(below).to_owned();
     let files = FilesAnswer::new(&request, site);
@@ -186,6 +197,7 @@ fn through_link(
         password: request.token.take(),
         sub,
         ask,
+        bare: below.is_empty(),
     };
     Decision::Serve(Request::from(Operation::ViaLink(via)), answer)
 }
@@ -219,13 +231,18 @@ fn make(body: &[u8], base: Option<String>) -> Result<MakeLink, Refused> {
             ("expires", Value::Text(span)) => {
                 link.expires_in = Some(parse_span(&span).map_err(bad)?)
             }
+            ("password", Value::Text(password)) if password.is_empty() => {
+                return Err(bad(
+                    "password is empty: leave it out for a link without one".into(),
+                ));
+            }
             ("password", Value::Text(password)) => {
-                link.password =
-                    Some(crate::access::Secret::new(password)).filter(|p| !p.expose().is_empty());
+                link.password = Some(crate::access::Secret::new(password));
             }
             ("max_downloads", Value::Number(max)) if max > 0 => link.max_downloads = Some(max),
             ("password" | "max_downloads" | "expires", Value::Null) => {}
-            (key, value) => return Err(bad(format!("{key}: {value:?} is not understood"))),
+            // The key only: a value may be a secret sent under a wrong key.
+            (key, _) => return Err(bad(format!("{key:?}: not understood here"))),
         }
     }
     let path = path.ok_or_else(|| bad("path names the file or folder to share".into()))?;
@@ -293,9 +310,15 @@ impl Answer for SharesAnswer {
             // A file link asked for by its id: its address with the
             // file's name, which a download keeps (browsers and `curl -O`
             // save a download by its address's last step).
-            Reply::Named { id, name } => ResponseHead::new(out, 302)
-                .header("Location", file_url(id, name.as_str()))
-                .finish(0, persistence),
+            Reply::Named { id, file } => {
+                let location = match file {
+                    Some(name) => file_url(id, name.as_str()),
+                    None => format!("{LINKS}{id}/"),
+                };
+                ResponseHead::new(out, 302)
+                    .header("Location", location)
+                    .finish(0, persistence);
+            }
             // A folder asked for without its `/`, relative to where it
             // was asked (the link's address is the client's to know).
             Reply::Directory { name } => {
@@ -358,8 +381,16 @@ impl Answer for SharesAnswer {
         }
     }
 
+    /// A link's password is asked for in a realm of its own, so that a
+    /// browser does not offer the token it signed in to ferry with.
     fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
-        response::error(out, status, message, framing);
+        match (status, self.asked) {
+            (401, Asked::Link) => {
+                let challenge = [("WWW-Authenticate", LINK_CHALLENGE)];
+                response::error_with(out, status, message, framing, &challenge);
+            }
+            _ => response::error(out, status, message, framing),
+        }
     }
 }
 
@@ -408,7 +439,7 @@ fn file_url(id: &str, name: &str) -> String {
 /// is a path).
 fn link_json(link: &ShareLink, base: Option<&str>) -> String {
     let url = match link.is_folder() {
-        true => format!("{LINKS}{}", link.id),
+        true => format!("{LINKS}{}/", link.id),
         false => file_url(&link.id, &link.path),
     };
     format!(

@@ -17,13 +17,27 @@ pub const STYLE_SOURCE: &str = concat!(
 /// `ui/folders.js` (a folder's rename, move and delete), `ui/search.js`
 /// (Enter in the one field: the search of the folder's tree),
 /// `ui/preview.js` (previews), `ui/qr.js` (the share dialog's QR code),
-/// one script so that one hash in the policy allows it.
-pub const SCRIPT_SOURCE: &str = concat!(
-    include_str!("ui/page.js"),
-    include_str!("ui/queue.js"),
-    include_str!("ui/grid.js"),
-    include_str!("ui/folders.js"),
-    include_str!("ui/search.js"),
-    include_str!("ui/preview.js"),
-    include_str!("ui/qr.js")
-);
+/// and with the `shares` feature `ui/links.js` (a row's share link made,
+/// the token's links listed and revoked), one script so that one hash in
+/// the policy allows it.
+macro_rules! script {
+    ($($more:literal),*) => {
+        concat!(
+            include_str!("ui/page.js"),
+            include_str!("ui/queue.js"),
+            include_str!("ui/grid.js"),
+            include_str!("ui/folders.js"),
+            include_str!("ui/search.js"),
+            include_str!("ui/preview.js"),
+            include_str!("ui/qr.js"),
+            $(include_str!($more)),*
+        )
+    };
+}
+
+/// See [`script!`].
+#[cfg(feature = "shares")]
+pub const SCRIPT_SOURCE: &str = script!("ui/links.js");
+/// See [`script!`].
+#[cfg(not(feature = "shares"))]
+pub const SCRIPT_SOURCE: &str = script!();

@@ -42,6 +42,11 @@ pub struct ShareLink {
     /// The token that made it, by name; empty on a server without access
     /// control (everyone is the creator there).
     pub creator: String,
+    /// The first 16 hex digits of that token's digest: a token issued
+    /// anew under the same name (a leaked one replaced) is another
+    /// creator, whose grants the old links never get. Empty without
+    /// access control.
+    pub creator_key: String,
     /// What it shares: a file's name, or a folder's ending in `/`.
     pub path: String,
     /// What it allows.
@@ -60,9 +65,9 @@ pub struct ShareLink {
 }
 
 impl ShareLink {
-    /// Whether it shares a folder.
+    /// Whether it shares a folder (the whole root's path is empty).
     pub fn is_folder(&self) -> bool {
-        self.path.ends_with('/')
+        self.path.is_empty() || self.path.ends_with('/')
     }
 
     /// Whether it has expired at `now` (Unix seconds).
@@ -145,6 +150,7 @@ mod tests {
         let mut link = ShareLink {
             id: "x".into(),
             creator: String::new(),
+            creator_key: String::new(),
             path: "a/".into(),
             mode: LinkMode::Read,
             created: 0,

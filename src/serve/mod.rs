@@ -295,7 +295,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
     }
     #[cfg(feature = "shares")]
     if let Operation::ViaLink(via) = operation {
-        return ops::via_link::serve(ctx, guard.access, via);
+        return ops::via_link::serve(guard.access, via);
     }
     let body = operation.body();
     let who = match access::identify(ctx, guard, token.as_ref()) {

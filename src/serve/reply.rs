@@ -148,13 +148,13 @@ pub enum Reply {
     },
     /// The upload sessions the client may write (`SESSIONS`).
     Sessions(Vec<crate::model::ListedSession>),
-    /// A share link asked for by its id alone shares this file: go to
-    /// the link's address with the file's name.
+    /// A share link asked for by its id alone: go to its address, with
+    /// the file's name for a file's link, with a `/` for a folder's.
     Named {
         /// The link's id.
         id: String,
-        /// The file.
-        name: crate::name::Name,
+        /// The file it shares; `None`: a folder.
+        file: Option<crate::name::Name>,
     },
     /// A share link made.
     Link {

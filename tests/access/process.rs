@@ -26,7 +26,8 @@ fn authenticate(raw: &mut Raw, token: &str) -> String {
 
 /// A share link is its creator's request, judged at every use: a grant
 /// narrowed on SIGHUP refuses it at once (403), a token removed ends it
-/// (410).
+/// (410), and so does a token issued anew under the same name (a leaked
+/// one replaced: the thief's links never get the new token's grants).
 #[cfg(feature = "shares")]
 #[test]
 fn a_share_link_stops_with_its_creators_grants_or_token() {
@@ -36,7 +37,14 @@ fn a_share_link_stops_with_its_creators_grants_or_token() {
     std::fs::write(root.path().join("a/f"), b"f").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tokens");
-    let old = write_tokens(&path, &[("alice", &["read:/"]), ("bob", &["read:/"])]);
+    let old = write_tokens(
+        &path,
+        &[
+            ("alice", &["read:/"]),
+            ("bob", &["read:/"]),
+            ("carol", &["read:/"]),
+        ],
+    );
     let server = Process::start(
         root.path(),
         &["--tokens", path.to_str().unwrap(), "--http", "127.0.0.1:0"],
@@ -55,21 +63,24 @@ fn a_share_link_stops_with_its_creators_grants_or_token() {
         let id = made.text().split('"').nth(3).unwrap().to_owned();
         format!("/s/{id}/f")
     };
-    let (alices, bobs) = (make(&old[0]), make(&old[1]));
+    let (alices, bobs, carols) = (make(&old[0]), make(&old[1]), make(&old[2]));
     let status = |link: &str| exchange(http, "GET", link, "Host: t\r\n", b"").status;
     assert_eq!((status(&alices), status(&bobs)), (200, 200));
 
     // Alice's token goes, bob keeps only b/.
     let mut file =
         ferry::access::TokensFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    file.entries.retain(|entry| entry.name == "bob");
+    file.entries.retain(|entry| entry.name != "alice");
+    let reissued = ferry::access::tokens::new_token().unwrap();
+    file.entries[1].digest = ferry::access::tokens::digest(&reissued);
     file.entries[0].grants =
         ferry::access::Grants::new(vec![ferry::access::Grant::parse("read:b/").unwrap()]);
     std::fs::write(&path, file.render()).unwrap();
     server.signal(Signal::HUP);
-    server.wait_for_log("tokens reloaded: 1");
+    server.wait_for_log("tokens reloaded: 2");
     assert_eq!(status(&alices), 410);
     assert_eq!(status(&bobs), 403);
+    assert_eq!(status(&carols), 410);
 }
 
 #[test]

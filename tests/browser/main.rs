@@ -11,6 +11,9 @@
 //! - `folders`: a folder renamed and deleted, the search box;
 //! - `big_folder`: a big folder's rows built from data;
 //! - `share`: the QR code and the multi-select download;
+//! - `links`: a share link made on the page, opened in a fresh browser
+//!   without a token (its folder's page, the .zip, an upload link's drop
+//!   zone);
 //! - `previews`: a preview of each kind, labels, focus order, contrast;
 //! - `rows`: each row's actions per the rights (a menu on a phone), the
 //!   keyboard, type icons, the one search field, no sideways scroll on a
@@ -34,6 +37,7 @@ mod big_folder;
 mod dufs;
 mod folders;
 mod grid;
+mod links;
 mod page;
 mod previews;
 mod queue;

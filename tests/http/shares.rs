@@ -100,7 +100,7 @@ fn a_folder_link_reads_its_files_lists_them_and_zips_nothing_else() {
     ]);
     let path = url_path(&make(http, &tokens[0], r#"{"path":"team/photos/"}"#));
 
-    let listing = get(http, &format!("{path}/"), "");
+    let listing = get(http, &path.clone(), "");
     assert_eq!(listing.status, 200, "{}", listing.text());
     let text = listing.text();
     assert!(
@@ -112,27 +112,35 @@ fn a_folder_link_reads_its_files_lists_them_and_zips_nothing_else() {
         "the shared folder's own path is never named: {text}"
     );
     assert!(!text.contains("space"), "{text}");
-    assert_eq!(get(http, &format!("{path}/trip/b.jpg"), "").status, 200);
-    let sub = get(http, &format!("{path}/trip"), "");
+    assert_eq!(get(http, &format!("{path}trip/b.jpg"), "").status, 200);
+    let bare = get(http, path.trim_end_matches('/'), "");
+    assert_eq!(
+        (bare.status, bare.header("Location")),
+        (302, Some(path.as_str()))
+    );
+    let sub = get(http, &format!("{path}trip"), "");
     assert_eq!((sub.status, sub.header("Location")), (301, Some("trip/")));
     // A browser gets a page: relative addresses, the zip, no script.
-    let page = get(http, &format!("{path}/"), "Accept: text/html\r\n");
+    let page = get(http, &path.clone(), "Accept: text/html\r\n");
     assert_eq!(page.status, 200);
     let html = page.text();
-    assert!(html.contains("href=\"a.jpg\" download>a.jpg<") && html.contains("href=\"trip/\""), "{html}");
+    assert!(
+        html.contains("href=\"a.jpg\" download>a.jpg<") && html.contains("href=\"trip/\""),
+        "{html}"
+    );
     assert!(html.contains("href=\"?zip\"") && !html.contains("team") && !html.contains("<script"));
     assert!(page.header("Content-Security-Policy").is_some());
-    let zip = get(http, &format!("{path}/?zip"), "");
+    let zip = get(http, &format!("{path}?zip"), "");
     assert_eq!(zip.status, 200);
     assert!(zip.body.starts_with(b"PK"));
 
     // Nothing outside the folder, however it is spelt.
     for outside in [
-        format!("{path}/../secret.txt"),
-        format!("{path}/%2e%2e/secret.txt"),
-        format!("{path}/..%2fsecret.txt"),
-        format!("{path}/%2e%2e%2fsecret.txt"),
-        format!("{path}/.ferry-shares/x"),
+        format!("{path}../secret.txt"),
+        format!("{path}%2e%2e/secret.txt"),
+        format!("{path}..%2fsecret.txt"),
+        format!("{path}%2e%2e%2fsecret.txt"),
+        format!("{path}.ferry-shares/x"),
     ] {
         let answer = get(http, &outside, "");
         assert!(answer.status >= 400, "{outside}: {}", answer.status);
@@ -255,6 +263,45 @@ fn a_password_is_asked_for_and_wrong_ones_are_throttled() {
         get(http, &path, "Authorization: Basic eDpwdw==\r\n").status,
         429
     );
+    let challenge = get(http, &path, "")
+        .header("WWW-Authenticate")
+        .map(str::to_owned);
+    assert!(
+        challenge.unwrap().contains("ferry link"),
+        "a realm of its own"
+    );
+}
+
+#[test]
+fn wrong_passwords_at_once_are_each_counted_before_the_next_is_judged() {
+    let (server, tokens, _dir) = guarded(&[("alice", &["read:/"])], &[]);
+    let http = server.http.unwrap();
+    server.write_files(&["f"]);
+    let path = url_path(&make(http, &tokens[0], r#"{"path":"f","password":"pw"}"#));
+    let racers: Vec<_> = (0..16)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || get(http, &path, "Authorization: Basic eDpubw==\r\n").status)
+        })
+        .collect();
+    let statuses: Vec<u16> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
+
+#[test]
+fn a_link_to_the_whole_root_shares_it_all_and_is_not_searched() {
+    let (server, tokens, _dir) = guarded(&[("alice", &["read:/"])], &[]);
+    let http = server.http.unwrap();
+    server.write_files(&["top.txt", "d/inner.txt"]);
+    let path = url_path(&make(http, &tokens[0], r#"{"path":"/"}"#));
+    assert!(path.ends_with('/'), "{path}");
+    let listing = get(http, &path, "").text();
+    assert!(
+        listing.contains("\"top.txt\"") && listing.contains("\"d/\""),
+        "{listing}"
+    );
+    assert_eq!(get(http, &format!("{path}d/inner.txt"), "").status, 200);
+    assert_eq!(get(http, &format!("{path}?q=inner"), "").status, 400);
 }
 
 #[test]
@@ -262,10 +309,23 @@ fn downloads_stop_at_the_limit_even_when_raced() {
     let (server, tokens, _dir) = guarded(&[("alice", &["read:/"])], &[]);
     let http = server.http.unwrap();
     server.write_files(&["f"]);
-    let path = url_path(&make(http, &tokens[0], r#"{"path":"f","max_downloads":3}"#));
-    // Ranges and HEADs are no downloads.
-    assert_eq!(get(http, &path, "Range: bytes=0-0\r\n").status, 206);
+    server.write_files(&["d/g"]);
+    let path = url_path(&make(http, &tokens[0], r#"{"path":"f","max_downloads":4}"#));
+    // A HEAD, or a name not there, is no download; a range or a
+    // conditional GET is (each could carry the whole file).
     assert_eq!(exchange(http, "HEAD", &path, HOST, b"").status, 200);
+    assert_eq!(get(http, &path, "Range: bytes=0-\r\n").status, 206);
+    let folder = url_path(&make(
+        http,
+        &tokens[0],
+        r#"{"path":"d/","max_downloads":1}"#,
+    ));
+    assert_eq!(get(http, &format!("{folder}nothing"), "").status, 404);
+    assert_eq!(
+        get(http, &format!("{folder}g"), "If-None-Match: \"x\"\r\n").status,
+        200
+    );
+    assert_eq!(get(http, &format!("{folder}g"), "").status, 410);
     let racers: Vec<_> = (0..8)
         .map(|_| {
             let path = path.clone();
@@ -277,7 +337,7 @@ fn downloads_stop_at_the_limit_even_when_raced() {
     assert_eq!(statuses, [200, 200, 200, 410, 410, 410, 410, 410]);
     let listed = get(http, "/.ferry-shares", &bearer(&tokens[0]));
     assert!(
-        listed.text().contains("\"downloads\":3"),
+        listed.text().contains("\"downloads\":4"),
         "{}",
         listed.text()
     );
@@ -302,8 +362,20 @@ fn a_link_expires_and_survives_a_restart_until_then() {
     let http = restarted.http.unwrap();
     assert_eq!(get(http, &lasting, "").status, 200);
     assert_eq!(get(http, &brief, "").status, 410);
-    let listing = get(http, "/", &bearer(&tokens[0]));
-    assert!(!listing.text().contains("ferry-shares"), "never listed");
+    let headers = format!("{}Accept: application/json\r\n", bearer(&tokens[0]));
+    let listing = get(http, "/", &headers);
+    assert!(
+        !listing.text().contains("ferry-shares"),
+        "never listed: {}",
+        listing.text()
+    );
+    // A used-up link stays its creator's to see until it expires.
+    let once = url_path(&make(http, &tokens[0], r#"{"path":"g","max_downloads":1}"#));
+    assert_eq!(get(http, &once, "").status, 200);
+    make(http, &tokens[0], r#"{"path":"g"}"#);
+    assert_eq!(get(http, &once, "").status, 410);
+    let listed = get(http, "/.ferry-shares", &bearer(&tokens[0])).text();
+    assert!(listed.contains("\"downloads\":1"), "{listed}");
 }
 
 /// The server stopped and started again on its root, with the tokens
@@ -333,8 +405,7 @@ fn an_upload_link_takes_new_files_and_shows_nothing() {
     let path = url_path(&made);
     assert_eq!(field(&made.text(), "mode"), "upload");
 
-    let put =
-        |name: &str, body: &[u8]| exchange(http, "PUT", &format!("{path}/{name}"), HOST, body);
+    let put = |name: &str, body: &[u8]| exchange(http, "PUT", &format!("{path}{name}"), HOST, body);
     assert_eq!(put("invoice.pdf", b"new bytes").status, 201);
     assert_eq!(
         std::fs::read(server.path("inbox/invoice.pdf")).unwrap(),
@@ -346,18 +417,25 @@ fn an_upload_link_takes_new_files_and_shows_nothing() {
     assert_eq!(taken.status, 409, "{}", taken.text());
     assert_eq!(std::fs::read(server.path("inbox/old.txt")).unwrap(), kept);
     assert_eq!(put("invoice.pdf", b"again").status, 409);
-    assert_eq!(get(http, &format!("{path}/invoice.pdf"), "").status, 403);
-    assert_eq!(get(http, &format!("{path}/sub/"), "").status, 403);
+    assert_eq!(get(http, &format!("{path}invoice.pdf"), "").status, 403);
+    assert_eq!(get(http, &format!("{path}sub/"), "").status, 403);
     // Its own address tells what its page needs, nothing of the folder.
-    let own = get(http, &format!("{path}/"), "");
+    let own = get(http, &path.clone(), "");
     assert_eq!(own.status, 200);
     assert_eq!(field(&own.text(), "mode"), "upload");
-    let page = get(http, &format!("{path}/"), "Accept: text/html\r\n");
+    let page = get(http, &path.clone(), "Accept: text/html\r\n");
     assert_eq!(page.status, 200);
-    assert!(page.text().contains("Send files to inbox"), "{}", page.text());
+    assert!(
+        page.text().contains("Send files to inbox"),
+        "{}",
+        page.text()
+    );
     assert!(!page.text().contains("old.txt") && !page.text().contains("invoice"));
     let policy = page.header("Content-Security-Policy").unwrap();
-    assert!(policy.starts_with("default-src 'none'; script-src 'sha256-"), "{policy}");
+    assert!(
+        policy.starts_with("default-src 'none'; script-src 'sha256-"),
+        "{policy}"
+    );
     assert_eq!(put("../escape", b"x").status / 100, 4);
     assert!(!server.path("escape").exists());
     // Its bytes are the creator's: past the quota, nothing is stored.
@@ -366,7 +444,7 @@ fn an_upload_link_takes_new_files_and_shows_nothing() {
 
     // A download link takes nothing.
     let download = url_path(&make(http, &tokens[0], r#"{"path":"inbox/"}"#));
-    let refused = exchange(http, "PUT", &format!("{download}/x"), HOST, b"x");
+    let refused = exchange(http, "PUT", &format!("{download}x"), HOST, b"x");
     assert_eq!(refused.status, 403);
     assert!(!server.path("inbox/x").exists());
 }

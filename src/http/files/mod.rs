@@ -273,7 +273,11 @@ impl FilesAnswer {
         let head = ResponseHead::new(out, if part { 206 } else { 200 })
             .header("Content-Type", self.media_type.as_str());
         let head = match download {
-            true => Presentation::Attachment.headers(head),
+            // A link's download: kept by no shared cache, which would
+            // serve it on after the link stops.
+            true => Presentation::Attachment
+                .headers(head)
+                .header("Cache-Control", "private"),
             false => self.presentation.headers(head),
         };
         let mut head = head

@@ -392,7 +392,7 @@
       if (rights.write && rights.delete) acts.append(actionButton('Rename', 'rename', 'Rename or move ' + name));
       if (rights.delete) acts.append(actionButton('Delete', 'delete', 'Delete ' + name));
     }
-    acts.append(actionButton('Share', 'share', 'A QR code and the link of ' + name));
+    acts.append(actionButton('Share', 'share', 'Share ' + name));
     // The menu a narrow screen shows instead of the row's buttons.
     const more = document.createElement('button');
     more.type = 'button';

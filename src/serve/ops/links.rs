@@ -95,7 +95,7 @@ impl Operate for MakeLink {
                     ctx.client,
                     link.mode.as_str(),
                     link.path,
-                    link.id,
+                    logged(&link.id),
                     link.expires
                 );
                 let base = self.base.clone();
@@ -112,7 +112,7 @@ impl Operate for MakeLink {
 impl MakeLink {
     /// The link made and kept, or why not.
     fn make(&self, ctx: &Ctx<'_>, who: &Who) -> Result<ShareLink, Failure> {
-        let creator = creator_of(who)?;
+        let (creator, creator_key) = creator_of(who)?;
         let terms = &ctx.config.shares;
         match (&self.target, self.mode) {
             (LinkTarget::File(_), LinkMode::Upload) => {
@@ -167,6 +167,7 @@ impl MakeLink {
             let link = ShareLink {
                 id: id.clone(),
                 creator: creator.clone(),
+                creator_key: creator_key.clone(),
                 path: self.target.as_str().to_owned(),
                 mode: self.mode,
                 created: now,
@@ -175,10 +176,12 @@ impl MakeLink {
                 max_downloads: self.max_downloads,
                 downloads: 0,
             };
-            // Links that stopped a day ago go with this change.
+            // Links that expired a day ago go with this change (a used-up
+            // one stays to its expiry: its holders are told 410, its
+            // creator still sees it).
             let stale = kept
                 .iter()
-                .filter(|l| !l.is_live(now - DAY))
+                .filter(|l| l.expires < now - DAY)
                 .map(|l| l.id.clone());
             let edit = LinkEdit {
                 write: vec![link.clone()],
@@ -200,7 +203,7 @@ impl Operate for ListLinks {
 
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
         Outcome::on_pool(move |ctx| {
-            let listed = creator_of(&who).and_then(|creator| {
+            let listed = creator_of(&who).and_then(|(creator, _)| {
                 let mut own = ctx.store.links().all()?;
                 own.retain(|l| l.creator == creator);
                 own.sort_by_key(|l| (l.created, l.id.clone()));
@@ -225,7 +228,7 @@ impl Operate for RevokeLink {
     /// Another token's link is not there, as far as the caller is told.
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
         Outcome::on_pool(move |ctx| {
-            let revoked = creator_of(&who).and_then(|creator| {
+            let revoked = creator_of(&who).and_then(|(creator, _)| {
                 ctx.store.links().change(|kept, _| {
                     match kept.iter().any(|l| l.id == self.id && l.creator == creator) {
                         true => Ok((
@@ -241,29 +244,41 @@ impl Operate for RevokeLink {
             });
             match revoked {
                 Ok(()) => {
-                    info!("#{} UNSHARE {}", ctx.client, self.id);
+                    info!("#{} UNSHARE {}", ctx.client, logged(&self.id));
                     Outcome::answer(Reply::Done)
                 }
-                Err(failure) => refuse(ctx, "UNSHARE", &self.id, failure, Next::Request),
+                Err(failure) => refuse(ctx, "UNSHARE", logged(&self.id), failure, Next::Request),
             }
         })
     }
 }
 
-/// The name links of `who` are kept under: the token's; empty without
-/// access control.
+/// A link's id as logs show it: its first six characters, enough to
+/// tell links apart in a log, never enough to use one (a link without a
+/// password is its id).
+pub fn logged(id: &str) -> &str {
+    id.get(..6).unwrap_or(id)
+}
+
+/// The name links of `who` are kept under, and its token's key
+/// ([`ShareLink::creator_key`]); both empty without access control.
 ///
 /// # Errors
 /// 401 for a client without a token on a server with tokens.
-fn creator_of(who: &Who) -> Result<String, Failure> {
+fn creator_of(who: &Who) -> Result<(String, String), Failure> {
     match who {
-        Who::Everyone => Ok(String::new()),
-        Who::Holder(_) => Ok(who.name().unwrap_or_default().to_owned()),
+        Who::Everyone => Ok((String::new(), String::new())),
+        Who::Holder(principal) => Ok((principal.entry.name.clone(), creator_key(principal))),
         Who::Anonymous(_) => Err(Failure::new(
             ErrorKind::Unauthorized,
             "share links are made with a token",
         )),
     }
+}
+
+/// The first 16 hex digits of `principal`'s token digest.
+pub fn creator_key(principal: &crate::access::Principal) -> String {
+    hex(&principal.entry.digest[..8])
 }
 
 /// `<salt hex>:<SHA-256 of salt and password, hex>`.

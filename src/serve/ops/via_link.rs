@@ -10,8 +10,9 @@
 //! removed stops its links).
 //!
 //! A download link reads: a file, a folder's files and listings, the
-//! folder as an archive. Whole-file downloads count against its
-//! `max_downloads`, one check-and-change under the link table's lock, so
+//! folder as an archive. Every GET of a file or an archive that is there
+//! (a range, a conditional one included: each could carry the whole)
+//! counts against its `max_downloads`, one check-and-change under the link table's lock, so
 //! two nodes never both give the last one. An upload link (a "file
 //! request") takes new files into its folder and nothing else: never a
 //! read or a listing, never a name already taken (create-only, judged
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use log::info;
 
-use super::links::password_matches;
+use super::links::{creator_key, logged, password_matches};
 use super::{ArchiveFolder, Get, List, Put};
 use crate::access::{Access, Secret, Who};
 use crate::model::{Folders, LinkMode, ShareLink};
@@ -34,7 +35,7 @@ use crate::serve::{
     ArchiveFormat, Ctx, ErrorKind, Failure, Next, Operation, Outcome, Reply, admission, admit,
     refuse, skip_body,
 };
-use crate::storage::LinkEdit;
+use crate::storage::{LinkEdit, StorageError};
 
 /// A request through link `id`.
 #[derive(Debug)]
@@ -48,6 +49,10 @@ pub struct ViaLink {
     pub sub: String,
     /// What is asked of it.
     pub ask: LinkAsk,
+    /// The link's own address was asked without its `/` (`/s/<id>`): a
+    /// folder's goes to `/s/<id>/`, which its pages' addresses are
+    /// relative to.
+    pub bare: bool,
 }
 
 /// What a request through a link asks.
@@ -105,22 +110,11 @@ impl Operate for ViaLink {
 }
 
 /// Serves `via` on the pool, where its link is read.
-pub(in crate::serve) fn serve(ctx: &Ctx<'_>, access: &Arc<Access>, via: ViaLink) -> Outcome {
-    if let Err(wait) = access.admits(ctx.peer) {
-        let failure = Failure::new(
-            ErrorKind::Throttled,
-            format!(
-                "too many failed passwords: try again in {} s",
-                wait.as_secs().max(1)
-            ),
-        );
-        let next = skip_body(via.body(), ctx.config);
-        return refuse(ctx, "LINK", &via.id, failure, next);
-    }
+pub(in crate::serve) fn serve(access: &Arc<Access>, via: ViaLink) -> Outcome {
     let access = Arc::clone(access);
     let body = via.body();
     Outcome::on_pool(move |ctx| {
-        let id = via.id.clone();
+        let id = logged(&via.id).to_owned();
         match through(ctx, &access, via) {
             Ok(outcome) => outcome,
             Err(failure) => refuse(ctx, "LINK", &id, failure, skip_body(body, ctx.config)),
@@ -130,40 +124,17 @@ pub(in crate::serve) fn serve(ctx: &Ctx<'_>, access: &Arc<Access>, via: ViaLink)
 
 /// The link judged and the request made the creator's, then served.
 fn through(ctx: &Ctx<'_>, access: &Access, via: ViaLink) -> Result<Outcome, Failure> {
-    let links = ctx.store.links();
-    let link = links
+    let link = ctx
+        .store
+        .links()
         .link(&via.id)?
         .ok_or_else(|| Failure::new(ErrorKind::NotFound, "no such link"))?;
-    let now = links.now();
-    if link.has_expired(now) {
-        return Err(Failure::new(ErrorKind::Expired, "this link has expired"));
+    let who = judge(ctx, access, &link, via.password.as_ref())?;
+    if via.bare && link.is_folder() && matches!(via.ask, LinkAsk::Read { .. }) {
+        let id = link.id;
+        return Ok(Outcome::answer(Reply::Named { id, file: None }));
     }
-    if link.is_used_up() {
-        return Err(Failure::new(
-            ErrorKind::Expired,
-            "this link's downloads are used up",
-        ));
-    }
-    if let Some(kept) = &link.password {
-        let given = via.password.as_ref().map(Secret::expose);
-        if !given.is_some_and(|given| password_matches(kept, given)) {
-            if given.is_some() {
-                access.failed_later(ctx.peer);
-            }
-            return Err(Failure::new(
-                ErrorKind::Unauthorized,
-                "this link asks for its password",
-            ));
-        }
-    }
-    let who = match access.is_on() {
-        true => Who::Holder(
-            access
-                .holder_named(&link.creator)
-                .ok_or_else(|| Failure::new(ErrorKind::Expired, "this link's creator is gone"))?,
-        ),
-        false => Who::Everyone,
-    };
+    let downloads = matches!(via.ask, LinkAsk::Read { body: true, .. });
     let (operation, conditions) = match operation(&link, via.sub, via.ask)? {
         Made::Operation(operation) => (operation, None),
         Made::New(operation, conditions) => (operation, Some(conditions)),
@@ -171,24 +142,84 @@ fn through(ctx: &Ctx<'_>, access: &Access, via: ViaLink) -> Result<Outcome, Fail
             let expires = link.expires;
             return Ok(Outcome::answer(Reply::DropZone { folder, expires }));
         }
-        Made::Named(name) => {
+        Made::Named(file) => {
             let id = link.id;
-            return Ok(Outcome::answer(Reply::Named { id, name }));
+            return Ok(Outcome::answer(Reply::Named { id, file }));
         }
     };
     admit(ctx, &who, operation.declared())?;
-    if counts_as_download(&operation) && link.max_downloads.is_some() {
+    if downloads && link.max_downloads.is_some() && is_there(ctx, &operation)? {
         count_download(ctx, &link.id)?;
     }
     info!(
         "#{} LINK {} of {:?} ({}) as {:?}",
         ctx.client,
-        link.id,
+        logged(&link.id),
         link.path,
         link.mode.as_str(),
         link.creator
     );
     Ok(admission::admitted(ctx, who, operation, conditions))
+}
+
+/// Whether `link` may be used now, and as whom: its password first (a
+/// stranger learns nothing of the link's state without it; tries count
+/// against the address, judged and counted in one step), then its
+/// expiry, its downloads, and its creator's token, which must still be
+/// the one that made it.
+fn judge(
+    ctx: &Ctx<'_>,
+    access: &Access,
+    link: &ShareLink,
+    given: Option<&Secret>,
+) -> Result<Who, Failure> {
+    if let Some(kept) = &link.password {
+        let asked = || Failure::new(ErrorKind::Unauthorized, "this link asks for its password");
+        let given = given.map(Secret::expose).ok_or_else(asked)?;
+        match access.try_password(ctx.peer, || password_matches(kept, given)) {
+            Ok(true) => {}
+            Ok(false) => return Err(asked()),
+            Err(wait) => {
+                let words = format!(
+                    "too many wrong passwords: try again in {} s",
+                    wait.as_secs().max(1)
+                );
+                return Err(Failure::new(ErrorKind::Throttled, words));
+            }
+        }
+    }
+    let now = ctx.store.links().now();
+    if link.has_expired(now) {
+        return Err(Failure::new(ErrorKind::Expired, "this link has expired"));
+    }
+    if link.is_used_up() {
+        let words = "this link's downloads are used up";
+        return Err(Failure::new(ErrorKind::Expired, words));
+    }
+    if !access.is_on() {
+        return Ok(Who::Everyone);
+    }
+    let gone = || Failure::new(ErrorKind::Expired, "this link's creator is gone");
+    let holder = access.holder_named(&link.creator).ok_or_else(gone)?;
+    match creator_key(&holder) == link.creator_key {
+        true => Ok(Who::Holder(holder)),
+        false => Err(gone()),
+    }
+}
+
+/// Whether what `operation` reads is there, before a download is counted
+/// for it (a name that is not there, or a folder's without its `/`,
+/// spends nothing).
+fn is_there(ctx: &Ctx<'_>, operation: &Operation) -> Result<bool, Failure> {
+    match operation {
+        Operation::Get(get) => match ctx.store.look_up(&get.name) {
+            Ok(_) => Ok(true),
+            Err(StorageError::NotFound | StorageError::IsDirectory) => Ok(false),
+            Err(err) => Err(err.into()),
+        },
+        Operation::ArchiveFolder(_) => Ok(true),
+        _ => Ok(false),
+    }
 }
 
 /// What a request through a link comes to.
@@ -197,7 +228,7 @@ enum Made {
     Operation(Operation),
     /// A file link asked for by its id alone: its address with the file's
     /// name, which downloads keep.
-    Named(Name),
+    Named(Option<Name>),
     /// An upload of a new file, with the condition that keeps it new.
     New(Operation, Box<Conditions>),
     /// An upload link's own address read: its folder's last name.
@@ -242,7 +273,7 @@ fn operation(link: &ShareLink, sub: String, ask: LinkAsk) -> Result<Made, Failur
     if !link.is_folder() {
         let name = Name::new(link.path.clone()).map_err(|_| not_here())?;
         return match sub.as_str() {
-            "" => Ok(Made::Named(name)),
+            "" => Ok(Made::Named(Some(name))),
             sub if Some(sub) == name.as_str().rsplit('/').next() => {
                 Ok(Made::Operation(Operation::Get(Get { name, want })))
             }
@@ -310,18 +341,6 @@ fn upload(
         preconditions: None,
     };
     Ok(Made::New(Operation::Put(put), Box::new(new)))
-}
-
-/// Whether `operation` is a whole file's download, as a link counts them
-/// (a range, a HEAD or a listing is none).
-fn counts_as_download(operation: &Operation) -> bool {
-    matches!(
-        operation,
-        Operation::Get(Get {
-            want: Want::Whole { body: true },
-            ..
-        }) | Operation::ArchiveFolder(ArchiveFolder { body: true, .. })
-    )
 }
 
 /// Counts a download of link `id`, unless they are used up meanwhile.

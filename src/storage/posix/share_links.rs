@@ -8,6 +8,7 @@
 //! .ferry-shares/<id>        one link, written whole (temp + rename):
 //!     ferry-share-link 1
 //!     creator <token name>   empty without access control
+//!     key <16 hex digits>    of the token's digest (empty likewise)
 //!     path <name>            a folder's ends in /
 //!     mode read|upload
 //!     created <unix seconds>
@@ -15,7 +16,7 @@
 //!     password <salt hex>:<sha-256 hex>   or -
 //!     max <downloads>                     or -
 //!     downloads <given so far>
-//! .ferry-shares/tmp-<...>   a record being written
+//! .ferry-shares/.tmp-<...>  a record being written (a dot: never an id)
 //! .ferry-shares/.lock       empty: its flock is held by every change
 //! ```
 //!
@@ -83,7 +84,7 @@ impl ShareLinks {
     /// its name.
     fn write(&self, dir: &OwnedFd, link: &ShareLink) -> Result<(), StorageError> {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
-        let temp = format!("tmp-{}{serial}", self.temp_prefix);
+        let temp = format!(".tmp-{}{serial}", self.temp_prefix);
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(dir, temp.as_str(), flags, stored_file_mode())?;
         let mut file = std::fs::File::from(fd);
@@ -113,11 +114,13 @@ impl ShareLinks {
             if !is_link_id(&file) {
                 continue;
             }
+            // One record that cannot be read is skipped, not every change
+            // of every other link refused.
             match read_record(dir, &file) {
                 Ok(Some(link)) => links.push(link),
                 Ok(None) => log::warn!("{SHARES_DIR}/{file}: not a link record, ignored"),
                 Err(Errno::NOENT) => {}
-                Err(errno) => return Err(errno.into()),
+                Err(errno) => log::warn!("{SHARES_DIR}/{file}: not read ({errno}), ignored"),
             }
         }
         Ok(links)
@@ -205,8 +208,9 @@ fn read_record(dir: &OwnedFd, file: &str) -> Result<Option<ShareLink>, Errno> {
 fn encode(link: &ShareLink) -> String {
     let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".into());
     format!(
-        "ferry-share-link 1\ncreator {}\npath {}\nmode {}\ncreated {}\nexpires {}\npassword {}\nmax {}\ndownloads {}\n",
+        "ferry-share-link 1\ncreator {}\nkey {}\npath {}\nmode {}\ncreated {}\nexpires {}\npassword {}\nmax {}\ndownloads {}\n",
         link.creator,
+        link.creator_key,
         link.path,
         link.mode.as_str(),
         link.created,
@@ -229,6 +233,7 @@ fn decode(id: &str, text: &str) -> Option<ShareLink> {
         Some(value.to_owned())
     };
     let creator = field("creator")?;
+    let creator_key = field("key")?;
     let path = field("path")?;
     let mode = LinkMode::parse(&field("mode")?)?;
     let created = field("created")?.parse().ok()?;
@@ -242,6 +247,7 @@ fn decode(id: &str, text: &str) -> Option<ShareLink> {
     Some(ShareLink {
         id: id.to_owned(),
         creator,
+        creator_key,
         path,
         mode,
         created,
@@ -261,6 +267,7 @@ mod tests {
         let link = ShareLink {
             id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
             creator: "alice".into(),
+            creator_key: "0123456789abcdef".into(),
             path: "photos/2026 trip/".into(),
             mode: LinkMode::Upload,
             created: 5,
@@ -272,6 +279,7 @@ mod tests {
         assert_eq!(decode(&link.id, &encode(&link)), Some(link.clone()));
         let open = ShareLink {
             creator: String::new(),
+            creator_key: String::new(),
             password: None,
             max_downloads: None,
             ..link
