@@ -222,7 +222,7 @@ impl Operate for ListLinks {
 
 impl Operate for RevokeLink {
     fn aim(&self) -> Aim<'_> {
-        Aim::at(&self.id, Needs::Token)
+        Aim::at(logged(&self.id), Needs::Token)
     }
 
     /// Another token's link is not there, as far as the caller is told.

@@ -83,9 +83,11 @@ pub enum LinkAsk {
 
 impl Operate for ViaLink {
     /// Judged on the pool, once the link is read: nothing to judge
-    /// before.
+    /// before. Its subject in the access log is the link's id as logs show it
+    /// (`links::logged`), under the verb `link` (so the request metrics
+    /// count requests through links).
     fn aim(&self) -> Aim<'_> {
-        Aim::at(&self.id, Needs::Nothing)
+        Aim::at(logged(&self.id), Needs::Nothing)
     }
 
     fn body(&self) -> Body {
