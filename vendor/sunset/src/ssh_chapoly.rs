@@ -6,8 +6,6 @@ use {
     log::{debug, error, info, log, trace, warn},
 };
 
-use chacha20::ChaCha20;
-use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use digest::KeyInit;
 use poly1305::Poly1305;
 use subtle::ConstantTimeEq;
@@ -41,11 +39,8 @@ impl SSHChaPoly {
         Ok(Self { k1, k2 })
     }
 
-    fn cha20(key: &[u8; 32], seq: u32) -> ChaCha20 {
-        let mut nonce = [0u8; 12];
-        nonce[8..].copy_from_slice(&seq.to_be_bytes());
-        ChaCha20::new(key.into(), (&nonce).into())
-    }
+    // ferry's patch: the keystream comes from `sunset_chapoly`, compiled
+    // apart from sunset at full speed (FERRY-PATCHES.md, patch 5).
 
     /// Decrypts the packet length.
     ///
@@ -56,8 +51,7 @@ impl SSHChaPoly {
         }
         let mut b: [u8; SSH_LENGTH_SIZE] =
             buf[..SSH_LENGTH_SIZE].try_into().unwrap();
-        let mut c = Self::cha20(&self.k1, seq);
-        c.apply_keystream(&mut b);
+        sunset_chapoly::apply_keystream(&self.k1, seq, 0, &mut b);
         trace!("packet_length {:02x?}", b);
         Ok(u32::from_be_bytes(b))
     }
@@ -73,9 +67,8 @@ impl SSHChaPoly {
             return Err(Error::BadDecrypt);
         }
 
-        let mut c = Self::cha20(&self.k2, seq);
         let mut poly_key = [0u8; 32];
-        c.apply_keystream(&mut poly_key);
+        sunset_chapoly::apply_keystream(&self.k2, seq, 0, &mut poly_key);
 
         // check tag
         let msg_tag = poly1305::Tag::try_from(mac).map_err(|_| Error::BadDecrypt)?;
@@ -89,9 +82,8 @@ impl SSHChaPoly {
 
         // decrypt payload
         let (_, payload) = msg.split_at_mut(SSH_LENGTH_SIZE);
-        // set block counter to 1
-        c.seek(64u32);
-        c.apply_keystream(payload);
+        // block counter 1
+        sunset_chapoly::apply_keystream(&self.k2, seq, 64, payload);
         Ok(())
     }
 
@@ -108,22 +100,17 @@ impl SSHChaPoly {
         let l = (msg.len() - SSH_LENGTH_SIZE) as u32;
         let msg_len = &mut msg[..SSH_LENGTH_SIZE];
         msg_len.copy_from_slice(&(l.to_be_bytes()));
-        let mut c = Self::cha20(&self.k1, seq);
-        c.apply_keystream(msg_len);
-
-        let mut c = Self::cha20(&self.k2, seq);
+        sunset_chapoly::apply_keystream(&self.k1, seq, 0, msg_len);
 
         // encrypt payload
         let (_, payload) = msg.split_at_mut(SSH_LENGTH_SIZE);
-        // set block counter to 1
-        c.seek(64u32);
-        c.apply_keystream(payload);
+        // block counter 1
+        sunset_chapoly::apply_keystream(&self.k2, seq, 64, payload);
 
         // compute tag
         let mut poly_key = [0u8; 32];
-        // set block counter to 0
-        c.seek(0u32);
-        c.apply_keystream(&mut poly_key);
+        // block counter 0
+        sunset_chapoly::apply_keystream(&self.k2, seq, 0, &mut poly_key);
         let poly = Poly1305::new((&poly_key).into());
         let tag = poly.compute_unpadded(msg);
         mac.copy_from_slice(tag.as_slice());
