@@ -1,9 +1,11 @@
 // Share links (embedded after qr.js by src/http/ui.rs, with the shares
-// feature; docs/shares.md): a row's Share makes a link for people without
-// a token. The dialog asks how long it lasts, a password and a download
-// limit (or, for a folder, that people send files into it and see
-// nothing), then shows the link with a copy button and its QR code
-// (qr.js' ferry.share); below either, the token's links, each revocable.
+// feature; docs/shares.md): a row's Share shows the row's address as
+// before (qr.js' ferry.share: for people with a token), and below it a
+// form that makes a link for people without one: how long it lasts, a
+// password and a download limit (or, for a folder, that people send files
+// into it and see nothing). The link made is shown in its place, with a
+// copy button and its QR code; below either, the token's links, each
+// revocable.
 (() => {
   const ferry = window.ferry;
   const dialog = document.getElementById('share');
@@ -19,12 +21,6 @@
   function field(label, input) {
     return element('label', {}, label + ' ', input);
   }
-  function closeButton() {
-    const close = element('button', { type: 'button', textContent: 'Close' });
-    close.addEventListener('click', () => dialog.close());
-    return close;
-  }
-
   // The token's links, each with its Revoke.
   async function listLinks(list) {
     const answer = await ferry.send('GET', '/.ferry-shares', { headers: { Accept: 'application/json' } });
@@ -65,10 +61,10 @@
     const error = element('p', { className: 'error', role: 'alert' });
     const create = element('button', { type: 'submit', id: 'create-link', textContent: 'Create link' });
     const list = element('ul', { className: 'links' });
-    const parts = [element('h2', { textContent: 'Share ' + name }), field('Lasts', expires),
+    const parts = [element('h3', { textContent: 'A link for people without a token' }), field('Lasts', expires),
       field('Password (optional)', password), field('Most downloads (optional)', max)];
     if (folder) parts.push(field('People send files into it instead (they see nothing)', upload));
-    const out = element('form', { method: 'dialog' }, ...parts, create, closeButton(), error,
+    const out = element('form', { method: 'dialog' }, ...parts, create, error,
       element('h3', { textContent: 'Your links' }), list);
     out.addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -76,17 +72,19 @@
       if (password.value) asked.password = password.value;
       if (max.value) asked.max_downloads = Number(max.value);
       const answer = await ferry.send('POST', '/.ferry-shares', { headers: JSON_HEADERS, body: JSON.stringify(asked) });
-      if (answer.status === 201) return shown(JSON.parse(answer.text), name.replace(/\/$/, '').split('/').pop());
+      if (answer.status === 201) return shown(JSON.parse(answer.text), lastName(name));
       error.textContent = 'No link: ' + (answer.text.trim() || 'the server did not answer') ;
     });
     listLinks(list);
     return out;
   }
 
+  function lastName(name) {
+    return name.replace(/\/$/, '').split('/').pop();
+  }
+
   ferry.acts.share = (name) => {
-    dialog.setAttribute('aria-label', 'Share ' + name);
-    dialog.replaceChildren(form(name));
-    if (!dialog.open) dialog.showModal();
-    dialog.querySelector('select').focus();
+    ferry.share(location.origin + ferry.urlOf(name), lastName(name));
+    dialog.append(form(name));
   };
 })();
