@@ -61,16 +61,6 @@ impl dyn LinkTable + '_ {
         &self,
         decide: impl FnOnce(&[ShareLink], i64) -> Result<(T, LinkEdit), E>,
     ) -> Result<T, E> {
-        let mut decide = Some(decide);
-        let mut answer = None;
-        self.edit(&mut |links, now| {
-            let (decided, edit) = match decide.take()?(links, now) {
-                Ok((value, edit)) => (Ok(value), Some(edit)),
-                Err(refusal) => (Err(refusal), None),
-            };
-            answer = Some(decided);
-            edit
-        })?;
-        answer.unwrap_or_else(|| Err(StorageError::Io(std::io::Error::other("no decision")).into()))
+        super::lock_table::decided(|callback| self.edit(callback), decide)
     }
 }

@@ -49,17 +49,31 @@ impl dyn LockTable + '_ {
         &self,
         decide: impl FnOnce(&[DavLock], i64) -> Result<(T, Edit), E>,
     ) -> Result<T, E> {
-        let mut decide = Some(decide);
-        let mut answer = None;
-        self.edit(&mut |locks, now| {
-            let decided = decide.take()?(locks, now);
-            let (decided, edit) = match decided {
-                Ok((value, edit)) => (Ok(value), Some(edit)),
-                Err(refusal) => (Err(refusal), None),
-            };
-            answer = Some(decided);
-            edit
-        })?;
-        answer.unwrap_or_else(|| Err(StorageError::Io(std::io::Error::other("no decision")).into()))
+        decided(|callback| self.edit(callback), decide)
     }
+}
+
+/// A table's check-and-change (`edit`, which hands its callback the rows
+/// as they stand under the table's lock and writes what it answers)
+/// driven by `decide`, whose answer is a value and the change, or a
+/// refusal: the value or the refusal, carried out of the callback. The
+/// lock table's and the link table's `change`.
+///
+/// # Errors
+/// `decide`'s refusal, or `edit`'s failure.
+pub(super) fn decided<Row, Change, T, E: From<StorageError>>(
+    edit: impl FnOnce(&mut dyn FnMut(&[Row], i64) -> Option<Change>) -> Result<(), StorageError>,
+    decide: impl FnOnce(&[Row], i64) -> Result<(T, Change), E>,
+) -> Result<T, E> {
+    let mut decide = Some(decide);
+    let mut answer = None;
+    edit(&mut |rows, now| {
+        let (decided, change) = match decide.take()?(rows, now) {
+            Ok((value, change)) => (Ok(value), Some(change)),
+            Err(refusal) => (Err(refusal), None),
+        };
+        answer = Some(decided);
+        change
+    })?;
+    answer.unwrap_or_else(|| Err(StorageError::Io(std::io::Error::other("no decision")).into()))
 }

@@ -367,13 +367,18 @@ impl DavLocks {
 
 /// A record, or `None` if it is not one.
 fn read_record(dir: &OwnedFd, file: &str) -> Result<Option<DavLock>, Errno> {
+    Ok(read_small(dir, file, MAX_RECORD)?.and_then(|text| DavLock::decode(&text)))
+}
+
+/// The text of `file` in `dir` (never through a symlink), if it is at
+/// most `max` bytes of UTF-8 as far as read (`None` for what is not): a
+/// record of a table kept in a folder (locks, share links).
+pub(super) fn read_small(dir: &OwnedFd, file: &str, max: u64) -> Result<Option<String>, Errno> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(dir, file, flags, Mode::empty())?;
     let mut text = String::new();
-    let read = std::fs::File::from(fd)
-        .take(MAX_RECORD)
-        .read_to_string(&mut text);
-    Ok(read.ok().and_then(|_| DavLock::decode(&text)))
+    let read = std::fs::File::from(fd).take(max).read_to_string(&mut text);
+    Ok(read.ok().map(|_| text))
 }
 
 /// A new lock token: `opaquelocktoken:` and a random (version 4) uuid.

@@ -27,7 +27,7 @@
 //! the records fresh under it, so two nodes never both give a link's last
 //! download. Each change is on the disk before it is answered.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::dav_locks::read_small;
 use super::settled::system_now;
 use super::{StorageError, stored_file_mode};
 use crate::model::{LinkMode, ShareLink, is_link_id};
@@ -195,13 +196,7 @@ fn open_dir(root: &OwnedFd) -> Result<OwnedFd, Errno> {
 
 /// A record, or `None` if it is not one.
 fn read_record(dir: &OwnedFd, file: &str) -> Result<Option<ShareLink>, Errno> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = rustix::fs::openat(dir, file, flags, Mode::empty())?;
-    let mut text = String::new();
-    let read = std::fs::File::from(fd)
-        .take(MAX_RECORD)
-        .read_to_string(&mut text);
-    Ok(read.ok().and_then(|_| decode(file, &text)))
+    Ok(read_small(dir, file, MAX_RECORD)?.and_then(|text| decode(file, &text)))
 }
 
 /// The record of `link`.
