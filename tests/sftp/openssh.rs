@@ -388,3 +388,32 @@ fn nothing_out_of_reach_is_named_or_read() {
     let output = open.sftp("ls /.ferry-ssh\nbye\n");
     assert!(said(&output).contains("not found"), "{}", said(&output));
 }
+
+/// `put -p` keeps the file's modification time (a SETSTAT after the
+/// upload, which ferry honours for times), and `get -p` brings it back.
+#[test]
+fn put_and_get_with_p_keep_the_modification_time() {
+    if !have_openssh() {
+        return;
+    }
+    let server = sftp_server();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("old.txt");
+    std::fs::write(&source, b"kept in time").unwrap();
+    crate::support::set_mtime(&source, 1_600_000_000);
+    let back = local.path().join("back.txt");
+    let login = Login::open(server.sftp.unwrap());
+    let commands = format!(
+        "put -p {} old.txt\nget -p old.txt {}\nbye\n",
+        source.display(),
+        back.display()
+    );
+    let output = login.sftp_batch(&commands);
+    assert!(output.status.success(), "{}", said(&output));
+    assert_eq!(
+        crate::support::mtime_secs(&server.path("old.txt")),
+        1_600_000_000
+    );
+    assert_eq!(crate::support::mtime_secs(&back), 1_600_000_000);
+    assert_eq!(std::fs::read(&back).unwrap(), b"kept in time");
+}
