@@ -296,9 +296,13 @@ impl SshSession {
             _ => {}
         }
         // The client answers with its own CLOSE, then closes the
-        // connection: closed first, it would say "closed by remote host".
+        // connection; the server waits for that close, as OpenSSH's sshd
+        // does (bounded by the idle timeout). Closed first, OpenSSH's
+        // client would say "closed by remote host", and Go's SSH (rclone)
+        // fails its own close of the connection afterwards ("use of
+        // closed network connection", which rclone reports as an error).
         let mut scratch = [0; 4096];
-        while !self.peer_closed_channel() {
+        loop {
             match self.read_socket(stream, &mut scratch) {
                 Ok(()) => {
                     if self.run(stream).is_err() {
@@ -310,14 +314,6 @@ impl SshSession {
             }
         }
         Outcome::Done(0)
-    }
-
-    /// Whether the client has closed the SFTP channel (or the whole
-    /// connection), or never had one.
-    fn peer_closed_channel(&self) -> bool {
-        self.sftp
-            .as_ref()
-            .is_none_or(|channel| self.runner.is_channel_closed(channel))
     }
 
     /// Reads ciphertext from the socket (into `spare`) and hands it to
