@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # benches/size_guard.sh: the binaries' ceilings (issue 56; docs/operating.md,
-# "Footprint"): fails when the default x86-64 build passes 8.6 MB (8,600,000
+# "Footprint"): fails when the default x86-64 build passes 8.7 MB (8,700,000
 # bytes; 8 MB until SFTP's SSH came into it, issue 80, 8.5 MB until share
 # links did, issue 81) or the embedded one,
 # static on musl, 3 MiB (3,145,728 bytes), as built (both profiles strip).
@@ -49,6 +49,6 @@ check() {
   fi
 }
 
-check default "$default_bin" 8600000 "8.6 MB"
+check default "$default_bin" 8700000 "8.7 MB"
 check "embedded (musl)" "$embedded_bin" 3145728 "3 MiB"
 exit "$failed"
