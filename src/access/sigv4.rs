@@ -160,6 +160,8 @@ impl Chain {
     }
 }
 
+/// Lowercase hex (not `formats::hex`: formats' aws-chunked reads this
+/// module, so this one may not read formats).
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

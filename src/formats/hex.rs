@@ -1,6 +1,7 @@
 //! Numbers in lowercase hex, written by hand: every upload's answer and
 //! checksum record carry a CRC's eight digits, and `fmt` costs more than
-//! the rest of a small answer's head.
+//! the rest of a small answer's head. And bytes both ways ([`of_bytes`],
+//! [`to_bytes`]): digests, keys, salts.
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
@@ -33,9 +34,42 @@ pub fn push_hex(value: u64, out: &mut String) {
     }
 }
 
+/// `bytes` as lowercase hex, two digits a byte.
+pub fn of_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
+/// The bytes hex digits (either case) stand for; `None` for an odd count
+/// or anything but digits.
+pub fn to_bytes(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_go_there_and_back() {
+        let bytes = [0u8, 1, 0x7f, 0xab, 0xff];
+        assert_eq!(of_bytes(&bytes), "00017fabff");
+        assert_eq!(to_bytes("00017FABff"), Some(bytes.to_vec()));
+        assert_eq!(to_bytes(""), Some(Vec::new()));
+        for bad in ["0", "0g", "+1", " 1"] {
+            assert_eq!(to_bytes(bad), None, "{bad:?}");
+        }
+    }
 
     /// Both write what `format!` does, at the edges and between.
     #[test]

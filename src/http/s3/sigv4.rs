@@ -464,15 +464,7 @@ pub fn hex32(text: &str) -> Option<[u8; 32]> {
 }
 
 /// Bytes from hex digits (either case).
-pub fn hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).ok())
-        .collect()
-}
+pub use crate::formats::hex::to_bytes as hex;
 
 /// Lower-case hex of `bytes`, after `text`.
 fn push_hex(text: &mut String, bytes: &[u8]) {

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::access::tokens::random;
 use crate::access::{Secret, Who};
+use crate::formats::hex::{of_bytes as hex, to_bytes as unhex};
 use crate::model::{LinkMode, ShareLink};
 use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
@@ -311,22 +312,6 @@ fn digest(salt: &[u8], password: &str) -> [u8; 32] {
     hasher.update(salt);
     hasher.update(password.as_bytes());
     hasher.finalize().into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    text.len()
-        .is_multiple_of(2)
-        .then(|| {
-            (0..text.len())
-                .step_by(2)
-                .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
-                .collect()
-        })
-        .flatten()
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ use siphasher::sip128::{Hasher128, SipHasher24};
 
 use super::session_index::BegunBy;
 use super::{DIR, StorageError, checksum, stored_file_mode};
+use crate::formats::hex::of_bytes as hex;
 use crate::name::{self, Name};
 
 /// The directory, beneath the root, that holds staged uploads.
@@ -270,10 +271,6 @@ fn read_key(dir: &OwnedFd) -> Result<Option<IdKey>, StorageError> {
         *byte = u8::from_str_radix(pair, 16).map_err(|_| damaged())?;
     }
     Ok(Some(IdKey(key)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The session id for an upload: 16 hex digits, keyed by `key` over the
