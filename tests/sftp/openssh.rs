@@ -417,3 +417,49 @@ fn put_and_get_with_p_keep_the_modification_time() {
     assert_eq!(crate::support::mtime_secs(&back), 1_600_000_000);
     assert_eq!(std::fs::read(&back).unwrap(), b"kept in time");
 }
+
+/// Every upload takes and lets go of its session's lock several times (at
+/// its open, each write, its close). A lock let go by closing its
+/// descriptor alone stayed held, for a moment, by every child the
+/// server's process was spawning (a hook; in tests, other tests' clients),
+/// and the upload's next step was refused as "in use by another node"
+/// (`storage/posix/flock.rs`): puts, one after another, while this process
+/// spawns children without pause.
+#[test]
+fn puts_hold_while_the_servers_process_spawns_children() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    if !have_openssh() {
+        return;
+    }
+    let server = sftp_server();
+    let local = tempfile::tempdir().unwrap();
+    let file = local.path().join("one.bin");
+    std::fs::write(&file, vec![7u8; 200_000]).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spawners: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = Command::new("true").status();
+                }
+            })
+        })
+        .collect();
+    let names: Vec<String> = (0..60).map(|i| format!("f{i}.bin")).collect();
+    let commands: String = names
+        .iter()
+        .map(|name| format!("put {} {name}\n", file.display()))
+        .collect();
+    let output = Login::open(server.sftp.unwrap()).sftp_batch(&commands);
+    stop.store(true, Ordering::Relaxed);
+    for spawner in spawners {
+        spawner.join().unwrap();
+    }
+    assert!(output.status.success(), "{}", said(&output));
+    for name in &names {
+        let stored = std::fs::read(server.path(name)).unwrap();
+        assert_eq!(stored.len(), 200_000, "{name}");
+    }
+}

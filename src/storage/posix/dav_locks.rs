@@ -52,9 +52,10 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::flock::Flock;
 use super::settled::{changed_at, is_settled, system_now};
 use super::{DIR, Storage, StorageError, stored_file_mode};
 use crate::model::DavLock;
@@ -277,7 +278,7 @@ impl DavLocks {
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let held = rustix::fs::openat(dir, TABLE_LOCK, flags, Mode::from_raw_mode(0o600))
             .map_err(StorageError::from)?;
-        rustix::fs::flock(&held, FlockOperation::LockExclusive).map_err(StorageError::from)?;
+        let held = Flock::exclusive(held).map_err(StorageError::from)?;
         let locks = self.read_all(dir)?;
         let (answer, edit) = decide(&locks, self.now())?;
         for lock in &edit.write {
@@ -421,6 +422,7 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::fs::FlockOperation;
 
     fn lock(root: &str, deep: bool) -> DavLock {
         DavLock {

@@ -42,6 +42,8 @@ use std::time::{Duration, Instant};
 use rustix::fs::{FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::flock::Flock;
+
 /// How long a starting node waits for its own lock: a node that found this
 /// one gone may hold it for the time its sweep of this node's leftovers
 /// takes.
@@ -54,8 +56,8 @@ const LOCK_FILE: OFlags = OFlags::RDWR.union(OFlags::NOFOLLOW).union(OFlags::CLO
 /// root), released when dropped or when the process ends.
 #[derive(Debug)]
 pub struct NodeLock {
-    _root: OwnedFd,
-    _node: Option<OwnedFd>,
+    _root: Flock,
+    _node: Option<Flock>,
 }
 
 /// The root, or this node id in it, is in use by another server.
@@ -170,9 +172,10 @@ impl NodeLock {
             Err(Errno::WOULDBLOCK) => return Err(in_use(None, dir.as_fd())),
             Err(errno) => return Err(no_flock(errno)),
         }
+        let root = Flock::locked(dir);
         let Some((nodes, id)) = node else {
             return Ok(NodeLock {
-                _root: dir,
+                _root: root,
                 _node: None,
             });
         };
@@ -207,8 +210,8 @@ impl NodeLock {
         let _ = std::fs::File::from(rustix::io::fcntl_dupfd_cloexec(&file, 0)?)
             .write_all(record.as_bytes());
         Ok(NodeLock {
-            _root: dir,
-            _node: Some(file),
+            _root: root,
+            _node: Some(Flock::locked(file)),
         })
     }
 }
@@ -222,10 +225,9 @@ pub(super) fn lock_file(node: &str) -> String {
 /// it can be had at once: then that node is gone, and stays away while the
 /// returned descriptor is open. `None` if it is held (the node is alive) or
 /// cannot be opened.
-pub(super) fn claim(nodes: &OwnedFd, name: &str) -> Option<OwnedFd> {
+pub(super) fn claim(nodes: &OwnedFd, name: &str) -> Option<Flock> {
     let file = rustix::fs::openat(nodes, name, LOCK_FILE, Mode::empty()).ok()?;
-    rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive).ok()?;
-    Some(file)
+    Flock::take(file, FlockOperation::NonBlockingLockExclusive).ok()?
 }
 
 /// Who holds a `flock` on `file`: the pid from `/proc/locks` when the

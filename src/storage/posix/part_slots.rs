@@ -51,6 +51,7 @@ use std::os::unix::fs::FileExt;
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 
 use super::StorageError;
+use super::flock::Flock;
 use super::part_footer::{Part, RECORD, RECORD_MARK};
 use super::parts_folder::{open_part, parts_name, read_part};
 use super::session_files::data_name;
@@ -81,7 +82,9 @@ pub(super) struct Slot {
     /// Bytes written so far.
     pub(super) written: u64,
     /// The slot's lock file, `flock`ed.
-    _lock: OwnedFd,
+    _lock: Flock,
+    /// The shared lock on the data file, which a completion waits out.
+    _data: Flock<File>,
 }
 
 impl Slot {
@@ -142,26 +145,25 @@ fn place(number: u32, stride: u64) -> Option<u64> {
 
 /// Opens (making it) and locks the lock file of slot `number`; `None` if
 /// another writer holds it.
-fn lock_slot(parts: &OwnedFd, number: u32) -> Option<OwnedFd> {
+fn lock_slot(parts: &OwnedFd, number: u32) -> Option<Flock> {
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let name = format!(".l{number}");
     let fd = rustix::fs::openat(parts, name, flags, Mode::from_raw_mode(0o600)).ok()?;
-    rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).ok()?;
-    Some(fd)
+    Flock::take(fd, FlockOperation::NonBlockingLockExclusive).ok()?
 }
 
 /// Session `id`'s data file, opened for writing, with `lock` on it, and
 /// checked to be the session's still (not renamed onto an object by a
 /// completion since it was opened); `None` otherwise.
-fn locked_data(dir: &OwnedFd, id: &str, lock: FlockOperation) -> Option<File> {
+fn locked_data(dir: &OwnedFd, id: &str, lock: FlockOperation) -> Option<Flock<File>> {
     let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(dir, data_name(id), flags, Mode::empty()).ok()?;
-    rustix::fs::flock(&fd, lock).ok()?;
+    let data = Flock::take(File::from(fd), lock).ok()??;
     let (held, named) = (
-        rustix::fs::fstat(&fd).ok()?,
+        rustix::fs::fstat(&*data).ok()?,
         rustix::fs::statat(dir, data_name(id), AtFlags::SYMLINK_NOFOLLOW).ok()?,
     );
-    (held.st_dev == named.st_dev && held.st_ino == named.st_ino).then(|| File::from(fd))
+    (held.st_dev == named.st_dev && held.st_ino == named.st_ino).then_some(data)
 }
 
 /// The slot part `number` of session `id` is written into, if it has one
@@ -190,13 +192,15 @@ pub(super) fn slot_for(
         return None;
     }
     let data = locked_data(dir, id, FlockOperation::NonBlockingLockShared)?;
+    let file = data.another().ok()?;
     let slot = Slot {
         offset,
         len,
         written: 0,
         _lock: lock,
+        _data: data,
     };
-    Some((data, slot))
+    Some((file, slot))
 }
 
 /// The object a completion assembled, and what it holds until its commit.
@@ -216,7 +220,7 @@ pub(super) struct Assembled {
 ///
 /// # Errors
 /// [`StorageError::SessionBusy`] while a part is written into its slot.
-pub(super) fn hold_slots(dir: &OwnedFd, id: &str) -> Result<File, StorageError> {
+pub(super) fn hold_slots(dir: &OwnedFd, id: &str) -> Result<Flock<File>, StorageError> {
     locked_data(dir, id, FlockOperation::NonBlockingLockExclusive).ok_or(StorageError::SessionBusy)
 }
 
@@ -415,16 +419,14 @@ mod tests {
 
     #[test]
     fn a_slot_record_reads_back() {
-        let (lock, _dir) = {
-            let dir = tempfile::tempdir().unwrap();
-            let fd = rustix::fs::open(dir.path(), OFlags::RDONLY, Mode::empty()).unwrap();
-            (fd, dir)
-        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name| std::fs::File::create(dir.path().join(name)).unwrap();
         let slot = Slot {
             offset: 7 << 30,
             len: 5,
             written: 5,
-            _lock: lock,
+            _lock: Flock::exclusive(OwnedFd::from(file(".l9"))).unwrap(),
+            _data: Flock::exclusive(file("data")).unwrap(),
         };
         let record = slot.record([3; 16], 0xdead_beef).unwrap();
         let read = from_record(9, &record, 12);

@@ -46,6 +46,7 @@ use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, XattrFlag
 use rustix::io::Errno;
 use siphasher::sip128::{Hasher128, SipHasher24};
 
+use super::flock::Flock;
 use super::session_index::BegunBy;
 use super::{DIR, StorageError, checksum, stored_file_mode};
 use crate::formats::hex::of_bytes as hex;
@@ -155,7 +156,7 @@ impl Drop for BookkeepingLock<'_> {
 /// A node's hold on one session (see the module header): an open file
 /// description of its `.meta`, flock-ed; released when dropped.
 #[derive(Debug)]
-pub(super) struct SessionLock(#[allow(dead_code)] OwnedFd);
+pub(super) struct SessionLock(#[allow(dead_code)] Flock);
 
 /// Locks session `id` for this node, unless another node holds it:
 /// `Ok(None)`.
@@ -177,11 +178,7 @@ pub(super) fn try_lock_session(
         },
         Err(errno) => return Err(errno.into()),
     };
-    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(Some(SessionLock(fd))),
-        Err(Errno::WOULDBLOCK) => Ok(None),
-        Err(errno) => Err(errno.into()),
-    }
+    Ok(Flock::take(fd, FlockOperation::NonBlockingLockExclusive)?.map(SessionLock))
 }
 
 /// How many bytes session `id` has staged: its data file's size; `None`

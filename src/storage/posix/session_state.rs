@@ -452,7 +452,7 @@ pub(super) struct Staging {
     pub(super) apart: Option<String>,
     /// A multipart upload's data file, locked against parts written into
     /// it until the commit ends (`part_slots.rs`).
-    pub(super) slots: Option<File>,
+    pub(super) slots: Option<super::flock::Flock<File>>,
 }
 
 impl Staging {

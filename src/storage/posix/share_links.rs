@@ -32,10 +32,11 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::dav_locks::read_small;
+use super::flock::Flock;
 use super::settled::system_now;
 use super::{StorageError, stored_file_mode};
 use crate::model::{LinkMode, ShareLink, is_link_id};
@@ -178,7 +179,7 @@ impl LinkTable for ShareLinks {
         let dir = self.made_dir()?;
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let held = rustix::fs::openat(&dir, TABLE_LOCK, flags, Mode::from_raw_mode(0o600))?;
-        rustix::fs::flock(&held, FlockOperation::LockExclusive)?;
+        let held = Flock::exclusive(held)?;
         let links = ShareLinks::read_all(&dir)?;
         if let Some(edit) = decide(&links, self.now()) {
             self.apply(&dir, &edit)?;
