@@ -8,7 +8,7 @@
 //! layer's (`serve/ops/links.rs`).
 
 use super::StorageError;
-use crate::model::ShareLink;
+use crate::model::{ShareLink, is_link_id};
 
 /// What a change does to the links.
 #[derive(Debug, Default)]
@@ -17,6 +17,26 @@ pub struct LinkEdit {
     pub write: Vec<ShareLink>,
     /// Links removed, by id.
     pub remove: Vec<String>,
+}
+
+impl LinkEdit {
+    /// Refuses an edit writing a link whose id is not a link's (a name
+    /// of another file, or out of the table's folder): the ids are the
+    /// serve layer's, so this is a broken invariant, refused by every
+    /// engine before anything is written.
+    ///
+    /// # Errors
+    /// A link to write has an id that is not a link's.
+    pub fn check(&self) -> Result<(), StorageError> {
+        match self.write.iter().find(|link| !is_link_id(&link.id)) {
+            Some(odd) => {
+                let odd = format!("a share link with id {:?} not written", odd.id);
+                log::error!("{odd}");
+                Err(StorageError::Io(std::io::Error::other(odd)))
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 /// What a change is told: every link kept (expired ones too: the

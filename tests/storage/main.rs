@@ -14,8 +14,8 @@
 //! - `reserve`: `--min-free`, a write into the disk's reserve refused.
 //! - `races`: shared state under requests side by side (the ledger).
 //! - `conformance`, `conformance_uploads`, `conformance_sessions`,
-//!   `conformance_parts`, `conformance_scattered`: the POSIX root and the memory store answer
-//!   every `Store` verb alike.
+//!   `conformance_parts`, `conformance_scattered`, `conformance_links`:
+//!   the POSIX root and the memory store answer every `Store` verb alike.
 //!
 //! How loudly failures are logged is a program of its own
 //! (`tests/storage_failure_logs.rs`). One module alone: `cargo test --test
@@ -28,6 +28,7 @@ mod support;
 
 mod checksums;
 mod conformance;
+mod conformance_links;
 mod conformance_parts;
 mod conformance_scattered;
 mod conformance_sessions;

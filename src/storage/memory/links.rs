@@ -36,6 +36,7 @@ impl LinkTable for MemoryLinks {
         let Some(edit) = decide(&links, now().0) else {
             return Ok(());
         };
+        edit.check()?;
         for id in &edit.remove {
             table.remove(id);
         }

@@ -135,7 +135,7 @@ pub use session_append::Appending;
 pub use session_files::{IdKey, SESSIONS_DIR, session_id};
 pub use session_state::FileAppender;
 #[cfg(feature = "shares")]
-pub use share_links::{SHARES_DIR, ShareLinks};
+pub use share_links::{SHARES_DIR, ShareLinks, decode_record, encode_record};
 pub use sweep::SweepReport;
 pub use unflushed::Unflushed;
 pub use upload::{Committed, FileUpload, Landed};

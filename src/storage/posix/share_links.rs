@@ -91,7 +91,7 @@ impl ShareLinks {
         let fd = rustix::fs::openat(dir, temp.as_str(), flags, stored_file_mode())?;
         let mut file = std::fs::File::from(fd);
         let written = file
-            .write_all(encode(link).as_bytes())
+            .write_all(encode_record(link).as_bytes())
             .and_then(|()| file.sync_data());
         let renamed = written.map_err(StorageError::from).and_then(|()| {
             Ok(rustix::fs::renameat(
@@ -182,6 +182,7 @@ impl LinkTable for ShareLinks {
         let held = Flock::exclusive(held)?;
         let links = ShareLinks::read_all(&dir)?;
         if let Some(edit) = decide(&links, self.now()) {
+            edit.check()?;
             self.apply(&dir, &edit)?;
         }
         drop(held);
@@ -197,11 +198,11 @@ fn open_dir(root: &OwnedFd) -> Result<OwnedFd, Errno> {
 
 /// A record, or `None` if it is not one.
 fn read_record(dir: &OwnedFd, file: &str) -> Result<Option<ShareLink>, Errno> {
-    Ok(read_small(dir, file, MAX_RECORD)?.and_then(|text| decode(file, &text)))
+    Ok(read_small(dir, file, MAX_RECORD)?.and_then(|text| decode_record(file, &text)))
 }
 
-/// The record of `link`.
-fn encode(link: &ShareLink) -> String {
+/// The record of `link` (the format in the module's header).
+pub fn encode_record(link: &ShareLink) -> String {
     let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".into());
     format!(
         "ferry-share-link 1\ncreator {}\nkey {}\npath {}\nmode {}\ncreated {}\nexpires {}\npassword {}\nmax {}\ndownloads {}\n",
@@ -217,8 +218,9 @@ fn encode(link: &ShareLink) -> String {
     )
 }
 
-/// The link recorded as `text` in the file `id`.
-fn decode(id: &str, text: &str) -> Option<ShareLink> {
+/// The link recorded as `text` in the file `id`, or `None` if it is not
+/// a whole record.
+pub fn decode_record(id: &str, text: &str) -> Option<ShareLink> {
     let mut lines = text.lines();
     if lines.next()? != "ferry-share-link 1" {
         return None;
@@ -272,7 +274,10 @@ mod tests {
             max_downloads: Some(3),
             downloads: 1,
         };
-        assert_eq!(decode(&link.id, &encode(&link)), Some(link.clone()));
+        assert_eq!(
+            decode_record(&link.id, &encode_record(&link)),
+            Some(link.clone())
+        );
         let open = ShareLink {
             creator: String::new(),
             creator_key: String::new(),
@@ -280,7 +285,10 @@ mod tests {
             max_downloads: None,
             ..link
         };
-        assert_eq!(decode(&open.id, &encode(&open)), Some(open.clone()));
-        assert_eq!(decode(&open.id, "ferry-share-link 2\n"), None);
+        assert_eq!(
+            decode_record(&open.id, &encode_record(&open)),
+            Some(open.clone())
+        );
+        assert_eq!(decode_record(&open.id, "ferry-share-link 2\n"), None);
     }
 }
