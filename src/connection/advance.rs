@@ -198,7 +198,14 @@ impl Connection {
     /// and whether it came from the reactor or the I/O pool: the one place
     /// requests are counted.
     pub(super) fn apply(&mut self, outcome: Outcome) -> State {
-        let Outcome { reply, next } = outcome;
+        let Outcome {
+            reply,
+            next,
+            acting_as,
+        } = outcome;
+        if let (Some(note), Some(user)) = (&mut self.note, acting_as) {
+            note.made_by(Some(user));
+        }
         if let Some(code) = self.codec.answer_code(&reply) {
             metrics::count_request(self.operation, code);
             // A body follows unless the exchange ends here (a HEAD).

@@ -84,7 +84,12 @@ impl Connection {
     /// Returns a job for the pool if what came back is not wanted any more
     /// (a write behind an upload that has ended meanwhile).
     pub fn job_finished(&mut self, outcome: serve::Outcome) -> Option<Job> {
-        match (mem::replace(&mut self.state, State::Done), outcome.next) {
+        let serve::Outcome {
+            reply,
+            next,
+            acting_as,
+        } = outcome;
+        match (mem::replace(&mut self.state, State::Done), next) {
             (State::ReceivingBody(mut receive), Next::Wrote(write)) => {
                 receive.wrote(*write);
                 self.state = self.enter(Next::Receive(receive));
@@ -95,7 +100,9 @@ impl Connection {
                 Some(serve::dispose(write))
             }
             (State::Waiting(Wait::Asked { .. }), next) => {
-                self.state = self.apply(serve::Outcome::new(outcome.reply, next));
+                let mut outcome = serve::Outcome::new(reply, next);
+                outcome.acting_as = acting_as;
+                self.state = self.apply(outcome);
                 None
             }
             (state, _) => {

@@ -163,6 +163,9 @@ pub struct Outcome {
     pub reply: Reply,
     /// What happens next.
     pub next: Next,
+    /// The token a request without one acted as, once known on the pool
+    /// (a share link's creator): the access log names it.
+    pub acting_as: Option<Arc<crate::access::Principal>>,
 }
 
 /// Where an outcome goes ([`Outcome::handoff`]).
@@ -207,7 +210,11 @@ pub enum Next {
 impl Outcome {
     /// `reply`, then `next`.
     pub fn new(reply: Reply, next: Next) -> Outcome {
-        Outcome { reply, next }
+        Outcome {
+            reply,
+            next,
+            acting_as: None,
+        }
     }
 
     /// `reply`, then the next request.
@@ -220,18 +227,16 @@ impl Outcome {
     /// durable commit's step, [`Job::after_flush`]) straight to the
     /// flusher, as the connection has nothing to do with it; any other
     /// to the connection's reactor.
-    pub fn handoff(self) -> Handoff {
-        let Outcome {
-            reply: Reply::Nothing,
-            next: Next::Pool(mut job),
-        } = self
-        else {
-            return Handoff::Reactor(self);
-        };
-        match job.take_flush() {
-            Some(owed) => Handoff::Flusher(job, owed),
-            None => Handoff::Reactor(Outcome::new(Reply::Nothing, Next::Pool(job))),
+    pub fn handoff(mut self) -> Handoff {
+        if let (Reply::Nothing, Next::Pool(job)) = (&self.reply, &mut self.next)
+            && let Some(owed) = job.take_flush()
+            && let Next::Pool(job) = self.next
+        {
+            // Only a link's first outcome names whom it acts as.
+            debug_assert!(self.acting_as.is_none(), "a flush's wait acting as a token");
+            return Handoff::Flusher(job, owed);
         }
+        Handoff::Reactor(self)
     }
 
     /// A failure, then `next`.

@@ -194,7 +194,7 @@ impl SimConn {
 
     /// The reply said, and the state it leads to.
     fn apply(&mut self, outcome: Outcome, world: &World<'_>) -> State {
-        let Outcome { reply, next } = outcome;
+        let Outcome { reply, next, .. } = outcome;
         let last = matches!(next, Next::Close);
         self.codec.encode(&reply, last, &mut self.output);
         self.enter(next, world)

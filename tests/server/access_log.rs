@@ -436,3 +436,57 @@ fn a_cut_upload_has_its_line_with_the_bytes_that_arrived() {
         "{stor}, {kept} kept"
     );
 }
+
+/// A request through a share link has no token, but acts as the link's
+/// creator: its line names the creator as the user and the link by the
+/// six characters logs show of its id, under the operation `link`, for a
+/// request served and for one refused once the link is known (a wrong
+/// password); an unknown link names no one.
+#[cfg(feature = "shares")]
+#[test]
+fn requests_through_a_share_link_name_the_link_and_its_creator() {
+    use support::http::{bearer, exchange};
+    let (root, dir, log) = root_and_log("access.json");
+    std::fs::write(root.path().join("f.txt"), b"hello").unwrap();
+    let tokens = dir.path().join("tokens");
+    let token = support::tokens::write_tokens(&tokens, &[("alice", &["read:/"])]);
+    let args = [
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--http",
+        "127.0.0.1:0",
+    ];
+    let json = ["--log-format", "json", "--log-file", log.to_str().unwrap()];
+    let mut server = Process::start(root.path(), &[&args[..], &json[..]].concat());
+    let http = server.http_addr();
+    let headers = format!("Host: t\r\n{}", bearer(&token[0]));
+    let asked = br#"{"path":"f.txt","password":"sesame"}"#;
+    let made = exchange(http, "POST", "/.ferry-shares", &headers, asked);
+    assert_eq!(made.status, 201, "{}", made.text());
+    let id = made.text().split('"').nth(3).unwrap().to_owned();
+    let file = format!("/s/{id}/f.txt");
+    // "any:sesame" and "any:wrong" in Basic.
+    let (right, wrong) = ("YW55OnNlc2FtZQ==", "YW55Ondyb25n");
+    let get = |target: &str, basic: &str| {
+        let headers = format!("Host: t\r\nAuthorization: Basic {basic}\r\n");
+        exchange(http, "GET", target, &headers, b"").status
+    };
+    assert_eq!(get(&file, right), 200);
+    assert_eq!(get(&file, wrong), 401);
+    assert_eq!(get("/s/AAAAAAAAAAAAAAAAAAAAAA/f.txt", right), 404);
+    stop(&mut server);
+    let links: Vec<(String, String, String)> = lines(&log)
+        .iter()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|r| r["operation"] == "link")
+        .map(|r| {
+            let user = r["user"].as_str().unwrap_or("-").to_owned();
+            let name = r["name"].as_str().unwrap().to_owned();
+            (user, name, r["outcome"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let short = &id[..6];
+    let alice = |outcome: &str| ("alice".to_owned(), short.to_owned(), outcome.to_owned());
+    let nobody = ("-".to_owned(), "AAAAAA".to_owned(), "404".to_owned());
+    assert_eq!(links, [alice("ok"), alice("401"), nobody]);
+}

@@ -25,7 +25,7 @@ use log::info;
 
 use super::links::{creator_key, logged, password_matches};
 use super::{ArchiveFolder, Get, List, Put};
-use crate::access::{Access, Secret, Who};
+use crate::access::{Access, Principal, Secret, Who};
 use crate::model::{Folders, LinkMode, ShareLink};
 use crate::name::{Name, Prefix};
 use crate::serve::conditions::{Condition, Conditions, List as Required, Test};
@@ -117,20 +117,31 @@ pub(in crate::serve) fn serve(access: &Arc<Access>, via: ViaLink) -> Outcome {
     let body = via.body();
     Outcome::on_pool(move |ctx| {
         let id = logged(&via.id).to_owned();
-        match through(ctx, &access, via) {
+        let mut creator = None;
+        let mut outcome = match through(ctx, &access, via, &mut creator) {
             Ok(outcome) => outcome,
             Err(failure) => refuse(ctx, "LINK", &id, failure, skip_body(body, ctx.config)),
-        }
+        };
+        outcome.acting_as = creator;
+        outcome
     })
 }
 
-/// The link judged and the request made the creator's, then served.
-fn through(ctx: &Ctx<'_>, access: &Access, via: ViaLink) -> Result<Outcome, Failure> {
+/// The link judged and the request made the creator's, then served;
+/// `creator` is told the link's creator's token as soon as the link is
+/// read (the access log names it, even for a request refused then).
+fn through(
+    ctx: &Ctx<'_>,
+    access: &Access,
+    via: ViaLink,
+    creator: &mut Option<Arc<Principal>>,
+) -> Result<Outcome, Failure> {
     let link = ctx
         .store
         .links()
         .link(&via.id)?
         .ok_or_else(|| Failure::new(ErrorKind::NotFound, "no such link"))?;
+    *creator = access.holder_named(&link.creator);
     let who = judge(ctx, access, &link, via.password.as_ref())?;
     if via.bare && link.is_folder() && matches!(via.ask, LinkAsk::Read { .. }) {
         let id = link.id;
