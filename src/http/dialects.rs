@@ -65,7 +65,7 @@ answering! {
     Options(OptionsAnswer), "The one `OPTIONS` answer, every dialect's.";
     Health(super::health::HealthAnswer), "The health check.";
     #[cfg(feature = "shares")]
-    Shares(super::shares::SharesAnswer), "Share links: made, listed, revoked, used.";
+    Shares(super::share_answer::SharesAnswer), "Share links: made, listed, revoked, used.";
     #[cfg(feature = "s3")]
     S3(super::s3::S3Answer), "The S3 API's buckets and objects.";
 }

@@ -13,20 +13,59 @@ use super::page::{head, html_escape, human_size, utc};
 use crate::serve::terms::Format;
 use crate::serve::{ListingFormat, Piece};
 
-/// The drop zone's script: each file chosen or dropped is `PUT` under
-/// the page's address, one after another, and its row says how it went
+/// The drop zone's script: each file chosen or dropped is sent as a tus
+/// upload created at the page's own address, in pieces, its upload's
+/// address kept in the browser's storage so that a cut connection, or a
+/// page opened again, goes on from where the server says it stands; a
+/// server built without tus takes a `PUT` instead. Rows say how each went
 /// (a name taken is never replaced: 409).
 const DROP_SCRIPT: &str = r#"(() => {
   const list = document.getElementById('sent');
   const pick = document.getElementById('pick');
   const zone = document.getElementById('zone');
+  const TUS = { 'Tus-Resumable': '1.0.0' };
+  const PIECE = 8 << 20;
+  const wait = (ms) => new Promise((go) => setTimeout(go, ms));
+  const key = (file) => 'ferry-tus ' + location.pathname + ' ' + [file.name, file.size, file.lastModified].join('/');
+  const b64 = (text) => btoa(Array.from(new TextEncoder().encode(text), (b) => String.fromCharCode(b)).join(''));
+  async function where(url) {
+    const head = await fetch(url, { method: 'HEAD', headers: TUS });
+    return head.status === 200 ? Number(head.headers.get('Upload-Offset')) : -1;
+  }
+  async function tus(file, row) {
+    let url = localStorage.getItem(key(file));
+    let at = url ? await where(url).catch(() => -1) : -1;
+    if (at < 0) {
+      const made = await fetch('./', { method: 'POST', headers: { ...TUS,
+        'Upload-Length': String(file.size), 'Upload-Metadata': 'filename ' + b64(file.name) } });
+      if (made.status === 405) return fetch(encodeURIComponent(file.name), { method: 'PUT', body: file }).then((a) => a.status);
+      if (made.status !== 201) return made.status;
+      url = new URL(made.headers.get('Location'), location.href).href;
+      at = Number(made.headers.get('Upload-Offset') || 0);
+      localStorage.setItem(key(file), url);
+    }
+    for (let tries = 0; at < file.size && tries < 6;) {
+      try {
+        const sent = await fetch(url, { method: 'PATCH', body: file.slice(at, at + PIECE), headers: { ...TUS,
+          'Upload-Offset': String(at), 'Content-Type': 'application/offset+octet-stream' } });
+        if (sent.status !== 204) { localStorage.removeItem(key(file)); return sent.status; }
+        at = Number(sent.headers.get('Upload-Offset'));
+        tries = 0;
+        row.textContent = file.name + ': ' + Math.floor((100 * at) / file.size) + ' %';
+      } catch (cut) {
+        await wait(1000 << tries++);
+        at = await where(url).catch(() => at);
+      }
+    }
+    localStorage.removeItem(key(file));
+    return at === file.size ? 201 : 0;
+  }
   async function send(files) {
     for (const file of files) {
       const row = document.createElement('li');
       row.textContent = file.name + ': sending';
       list.append(row);
-      const done = await fetch(encodeURIComponent(file.name), { method: 'PUT', body: file })
-        .then((answer) => answer.status, () => 0);
+      const done = await tus(file, row).catch(() => 0);
       row.textContent = file.name + ': ' + ({ 201: 'received', 409: 'a file of that name is there already',
         507: 'no room left', 410: 'this link has stopped' }[done] || 'failed (' + done + ')');
       row.className = done === 201 ? 'ok' : 'failed';

@@ -28,6 +28,8 @@ pub mod health;
 pub mod if_header;
 #[cfg(feature = "shares")]
 pub mod link_page;
+#[cfg(feature = "shares")]
+mod link_requests;
 pub mod listing;
 pub mod message;
 pub mod origin;
@@ -39,6 +41,8 @@ pub mod remains;
 pub mod response;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "shares")]
+mod share_answer;
 #[cfg(feature = "shares")]
 pub mod shares;
 #[cfg(feature = "tus")]

@@ -196,6 +196,7 @@ fn operation(request: Request) -> Operation {
             crc: Some(crc),
             meta: None,
             first: None,
+            create_only: false,
         }),
         Request::Append { id, offset, len } => Operation::Append(ops::Append {
             id,
@@ -206,6 +207,7 @@ fn operation(request: Request) -> Operation {
             size: None,
             anywhere: false,
             opener: None,
+            create_only: false,
         }),
         Request::Commit { id, mtime } => Operation::Commit(ops::Commit { id, mtime }),
         Request::Abort { id } => Operation::Abort(ops::Abort { id, opener: None }),

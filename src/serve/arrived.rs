@@ -33,6 +33,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
             started,
             user,
             commit_at,
+            commit_new_only,
             piece,
             digests,
             preconditions,
@@ -59,6 +60,7 @@ pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
                     declare,
                     user,
                     piece,
+                    create_only: commit_new_only,
                 };
                 return super::ops::sessions::finish_append(ctx, client, appender, end);
             }

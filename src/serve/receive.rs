@@ -88,6 +88,8 @@ pub struct Receive {
     /// An APPEND that commits its session once it holds this many bytes
     /// (tus's last `PATCH`).
     pub(super) commit_at: Option<u64>,
+    /// That commit never replaces a file (through a share link).
+    pub(super) commit_new_only: bool,
     /// An APPEND whose bytes must add up to a stated checksum.
     pub(super) piece: Option<Box<PieceCheck>>,
     /// A PUT's body digests (S3's), checked before the commit; they take
@@ -194,6 +196,7 @@ impl Receive {
             defer: false,
             trailer: None,
             commit_at: None,
+            commit_new_only: false,
             piece: None,
             digests: None,
             coded: None,
@@ -399,10 +402,11 @@ impl Receive {
 
     /// Commits the session this APPEND stages into, as `user`'s, once it
     /// holds `size` bytes (tus: the `PATCH` that completes an upload ends
-    /// it).
-    pub fn commit_when_whole(&mut self, size: u64, user: Option<Owner>) {
+    /// it), never over a file with `create_only`.
+    pub fn commit_when_whole(&mut self, size: u64, user: Option<Owner>, create_only: bool) {
         self.commit_at = Some(size);
         self.user = user;
+        self.commit_new_only = create_only;
     }
 
     /// Holds the body's bytes against `check` at the end: on a mismatch

@@ -127,6 +127,7 @@ impl Sftp {
                     size: None,
                     anywhere,
                     opener,
+                    create_only: false,
                 }))
             }
             (Some(slot), Some(Opened::Upload { failed: true, .. })) => {
@@ -286,6 +287,7 @@ impl Sftp {
             size: None,
             anywhere,
             opener: Some(opener),
+            create_only: false,
         }))
     }
 

@@ -2,7 +2,7 @@
 //! folder's Share makes a link, which a second browser with a fresh
 //! profile and no token opens, its files listed and the folder saved as
 //! its `.zip`; an upload link made the same way takes a file through its
-//! drop zone, which lands in the folder. Skipped, saying so, where
+//! drop zone (a tus upload of two pieces), which lands in the folder. Skipped, saying so, where
 //! Chromium or chromedriver is missing.
 #![cfg(all(feature = "web", feature = "shares"))]
 
@@ -73,8 +73,16 @@ fn a_link_made_on_the_page_opens_without_a_token_in_a_fresh_browser() {
     assert!(std::fs::read(zip).unwrap().starts_with(b"PK"));
 
     stranger.open(&upload);
+    // A file of two pieces, sent as a tus upload (what the page asks is
+    // recorded on the way).
+    let invoice = support::pattern((8 << 20) + 5, 3);
     let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), b"an invoice").unwrap();
+    std::fs::write(file.path(), &invoice).unwrap();
+    stranger.run(
+        "window.asked = []; const sent = window.fetch; \
+         window.fetch = (url, how) => { window.asked.push((how && how.method) || 'GET'); return sent(url, how); }",
+        json!([]),
+    );
     stranger.send_keys(&stranger.by_id("pick"), file.path().to_str().unwrap());
     stranger.wait_for("the file received", || {
         let done = stranger.run(
@@ -85,7 +93,9 @@ fn a_link_made_on_the_page_opens_without_a_token_in_a_fresh_browser() {
     });
     let sent = file.path().file_name().unwrap().to_str().unwrap();
     let landed = std::fs::read(server.path(&format!("inbox/{sent}"))).unwrap();
-    assert_eq!(landed, b"an invoice");
+    assert!(landed == invoice, "{} bytes landed", landed.len());
+    let asked = stranger.run("return window.asked", json!([]));
+    assert_eq!(asked, json!(["POST", "PATCH", "PATCH"]));
     let page = stranger.run("return document.body.textContent", json!([]));
     assert!(!page.as_str().unwrap().contains("old.txt"), "{page}");
 }

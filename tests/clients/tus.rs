@@ -44,6 +44,17 @@ fn tuspy(
     extra: &[&str],
 ) -> Output {
     let endpoint = format!("http://{}/uploads/", server.http.unwrap());
+    tuspy_at(&endpoint, work, (file, name), chunk, extra)
+}
+
+/// [`tuspy`] creating its upload at `endpoint`.
+fn tuspy_at(
+    endpoint: &str,
+    work: &Path,
+    (file, name): (&Path, &str),
+    chunk: usize,
+    extra: &[&str],
+) -> Output {
     Command::new("python3")
         .arg(script())
         .arg(endpoint)
@@ -179,6 +190,45 @@ fn tuspy_resumes_an_upload_whose_client_was_killed() {
     let stored = std::fs::read(server.path("uploads/resumed.bin")).unwrap();
     assert!(stored == data, "the stored bytes differ");
     assert_eq!(server.settled_files_on_disk(), ["uploads/resumed.bin"]);
+}
+
+/// tuspy through a share link's upload address, without a token (a
+/// drop zone's big file): a run killed part-way is resumed by the next,
+/// and the file lands whole in the link's folder.
+#[cfg(feature = "shares")]
+#[test]
+fn tuspy_uploads_through_an_upload_link_and_resumes_after_a_kill() {
+    if !have_tuspy() {
+        return;
+    }
+    let server = TestServer::start_http();
+    std::fs::create_dir(server.path("inbox")).unwrap();
+    let http = server.http.unwrap();
+    let asked = br#"{"path":"inbox/","mode":"upload"}"#;
+    let made = exchange(http, "POST", "/.ferry-shares", "Host: localhost\r\n", asked);
+    assert_eq!(made.status, 201, "{}", made.text());
+    let link: serde_json::Value = serde_json::from_str(&made.text()).unwrap();
+    let endpoint = format!("http://{http}/s/{}/", link["id"].as_str().unwrap());
+    let work = tempfile::tempdir().unwrap();
+    let (file, data) = local_file(work.path(), "film.mov", 8 << 20, 5);
+    let sent = (file.as_path(), "film.mov");
+    let killed = tuspy_at(
+        &endpoint,
+        work.path(),
+        sent,
+        1 << 20,
+        &["--kill-at", "3145728"],
+    );
+    assert_eq!(killed.status.signal(), Some(9), "{killed:?}");
+    assert!(!server.path("inbox/film.mov").exists());
+    let url = succeeded(&tuspy_at(&endpoint, work.path(), sent, 1 << 20, &[]));
+    assert!(
+        url.trim()
+            .starts_with(&format!("{endpoint}.ferry-uploads/")),
+        "{url}"
+    );
+    let stored = std::fs::read(server.path("inbox/film.mov")).unwrap();
+    assert!(stored == data, "the stored bytes differ");
 }
 
 fn clients_dir() -> PathBuf {

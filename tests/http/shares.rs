@@ -448,3 +448,93 @@ fn an_upload_link_takes_new_files_and_shows_nothing() {
     assert_eq!(refused.status, 403);
     assert!(!server.path("inbox/x").exists());
 }
+
+/// tus through an upload link (a drop zone's big file, cut and resumed):
+/// created at the link's own address as a new file of its folder, its
+/// upload's address below the link's (relative, as tus allows), its
+/// progress asked and its bytes sent in pieces; never a name there now,
+/// nor one taken while it was sent (its commit refuses); nothing but an
+/// upload of the link's own folder reachable through it; a download
+/// link takes none.
+#[cfg(feature = "tus")]
+#[test]
+fn an_upload_link_takes_tus_uploads_that_never_replace_a_file() {
+    use base64::Engine;
+    let holders: &[(&str, &[&str])] = &[("alice", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = crate::support::tokens::guarded_with(holders, &[], |c| {
+        crate::support::tokens::set_quota(c, 0, "1000")
+    });
+    let http = server.http.unwrap();
+    server.write_files(&["inbox/old.txt"]);
+    let path = url_path(&make(
+        http,
+        &tokens[0],
+        r#"{"path":"inbox/","mode":"upload"}"#,
+    ));
+    let tus = "Tus-Resumable: 1.0.0\r\n";
+    let create = |at: &str, name: &str, len: usize, auth: &str| {
+        let name = base64::engine::general_purpose::STANDARD.encode(name);
+        let headers = format!(
+            "{HOST}{tus}{auth}Upload-Length: {len}\r\nUpload-Metadata: filename {name}\r\n"
+        );
+        exchange(http, "POST", at, &headers, b"")
+    };
+    let patch = |upload: &str, at: usize, bytes: &[u8]| {
+        let headers = format!(
+            "{HOST}{tus}Upload-Offset: {at}\r\nContent-Type: application/offset+octet-stream\r\n"
+        );
+        exchange(http, "PATCH", upload, &headers, bytes)
+    };
+    let upload_at = |made: &Answer| {
+        assert_eq!(made.status, 201, "{}", made.text());
+        let location = made.header("Location").unwrap().to_owned();
+        assert!(location.starts_with(".ferry-uploads/"), "{location}");
+        format!("{path}{location}")
+    };
+
+    let upload = upload_at(&create(&path, "video.mp4", 10, ""));
+    assert_eq!(patch(&upload, 0, b"01234").status, 204);
+    let progress = exchange(http, "HEAD", &upload, &format!("{HOST}{tus}"), b"");
+    assert_eq!(progress.status, 200);
+    assert_eq!(progress.header("Upload-Offset"), Some("5"));
+    assert!(!server.path("inbox/video.mp4").exists());
+    assert_eq!(patch(&upload, 5, b"56789").status, 204);
+    let stored = std::fs::read(server.path("inbox/video.mp4")).unwrap();
+    assert_eq!(stored, b"0123456789");
+
+    // A name there now; a name taken while the upload was sent.
+    assert_eq!(create(&path, "old.txt", 3, "").status, 409);
+    let racing = upload_at(&create(&path, "race.txt", 4, ""));
+    let put = exchange(http, "PUT", &format!("{path}race.txt"), HOST, b"mine");
+    assert_eq!(put.status, 201);
+    let late = patch(&racing, 0, b"tus!");
+    assert_eq!(late.status, 409, "{}", late.text());
+    assert_eq!(
+        std::fs::read(server.path("inbox/race.txt")).unwrap(),
+        b"mine"
+    );
+
+    // The creator's own upload elsewhere is no upload of the link's.
+    let bearer = crate::support::http::bearer(&tokens[0]);
+    let own = create("/other/", "own.bin", 4, &bearer);
+    assert_eq!(own.status, 201, "{}", own.text());
+    let id = own.header("Location").unwrap().rsplit('/').next().unwrap();
+    let through = format!("{path}.ferry-uploads/{id}");
+    let head = exchange(http, "HEAD", &through, &format!("{HOST}{tus}"), b"");
+    assert_eq!(head.status, 404);
+    assert_eq!(patch(&through, 0, b"evil").status, 404);
+    assert!(!server.path("other/own.bin").exists());
+
+    // Past the creator's quota: refused, nothing stored.
+    let big = create(&path, "big.bin", 2000, "");
+    let refused = match big.status {
+        201 => patch(&upload_at(&big), 0, &[7u8; 2000]).status,
+        status => status,
+    };
+    assert_eq!(refused, 507);
+    assert!(!server.path("inbox/big.bin").exists());
+
+    // A download link takes no tus upload either.
+    let download = url_path(&make(http, &tokens[0], r#"{"path":"inbox/"}"#));
+    assert_eq!(create(&download, "x.txt", 1, "").status, 403);
+}

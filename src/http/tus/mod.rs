@@ -80,10 +80,13 @@ enum Asked {
     Unserved,
 }
 
-/// How a tus request is answered: what it asked.
-#[derive(Debug)]
+/// How a tus request is answered: what it asked, and whether its
+/// uploads' addresses are told relative to where it was asked (through a
+/// share link: `.ferry-uploads/<id>` below the link's own address).
+#[derive(Debug, Clone, Copy)]
 pub struct TusAnswer {
     asked: Asked,
+    relative: bool,
 }
 
 /// Where upload URLs live: a reserved name, which no file's URL can be.
@@ -92,6 +95,16 @@ const UPLOADS: &str = ".ferry-uploads";
 /// The path of upload `id`'s URL (its `Location`).
 pub fn upload_path(id: &str) -> String {
     format!("/{UPLOADS}/{id}")
+}
+
+impl TusAnswer {
+    /// Where upload `id` is, as its `Location` says.
+    fn location(&self, id: &str) -> String {
+        match self.relative {
+            true => format!("{UPLOADS}/{id}"),
+            false => upload_path(id),
+        }
+    }
 }
 
 /// The upload id a target names, if it is under the uploads' folder (the
@@ -145,37 +158,70 @@ impl Dialect for Tus {
         resume: &Resume,
         site: Site<'_>,
     ) -> Result<Decision<TusAnswer>, Refused> {
-        let path = path_of(head.target);
-        let asked = match (head.method, upload_id(path)) {
-            ("POST", None) => Asked::Create,
-            ("HEAD", Some(_)) => Asked::Progress,
-            ("PATCH", Some(_)) => Asked::Append,
-            ("DELETE", Some(_)) => Asked::Terminate,
-            _ => Asked::Unserved,
-        };
-        let answer = TusAnswer { asked };
-        if asked == Asked::Unserved {
-            let message = "method not allowed on a tus upload".to_owned();
-            return Ok(Decision::Refuse(405, message, answer));
-        }
-        let fields = match Fields::read(head) {
-            Ok(fields) => fields,
-            Err((code, message)) => return Ok(Decision::Refuse(code, message, answer)),
-        };
-        if fields.resumable.as_deref() != Some(VERSION) {
-            let message = format!("Tus-Resumable: {VERSION} is required");
-            return Ok(Decision::Refuse(412, message, answer));
-        }
-        let writes = matches!(asked, Asked::Create | Asked::Append | Asked::Terminate);
-        if let Err((code, message)) = origin::check(writes, &fields.provenance, site) {
-            return Ok(Decision::Refuse(code, message, answer));
-        }
-        let id = upload_id(path).unwrap_or_default().to_owned();
-        let token = fields.token.clone();
-        match operation(asked, id, path, fields, resume) {
-            Ok(operation) => Ok(Decision::Serve(Request::new(operation, token), answer)),
-            Err((code, message)) => Ok(Decision::Refuse(code, message, answer)),
-        }
+        Ok(decode_at(head, resume, site, (path_of(head.target), false)))
+    }
+}
+
+/// A tus request through a share link, at `below` (what follows the
+/// link's `/s/<id>`: `/` to create an upload, `/.ferry-uploads/<id>` for
+/// one): its operation as if asked at the root (a creation's name is its
+/// filename alone, which `serve/ops/via_link.rs` puts in the link's
+/// folder), answered with addresses relative to the link's.
+pub fn through_link(
+    head: &Head<'_>,
+    resume: &Resume,
+    site: Site<'_>,
+    below: &str,
+) -> Result<(Operation, TusAnswer), (u16, String, TusAnswer)> {
+    match decode_at(head, resume, site, (below, true)) {
+        Decision::Serve(request, answer) => Ok((request.operation, answer)),
+        Decision::Refuse(code, message, answer) => Err((code, message, answer)),
+    }
+}
+
+/// Whether a request through a share link at `below` (as
+/// [`through_link`]) is tus's: a creation at the link's own address, or
+/// anything at an upload's.
+pub fn is_through_link(method: &str, below: &str) -> bool {
+    (method == "POST" && below == "/") || upload_id(below).is_some()
+}
+
+/// A tus request at `path`, its uploads' addresses `relative` or not.
+fn decode_at(
+    head: &Head<'_>,
+    resume: &Resume,
+    site: Site<'_>,
+    (path, relative): (&str, bool),
+) -> Decision<TusAnswer> {
+    let asked = match (head.method, upload_id(path)) {
+        ("POST", None) => Asked::Create,
+        ("HEAD", Some(_)) => Asked::Progress,
+        ("PATCH", Some(_)) => Asked::Append,
+        ("DELETE", Some(_)) => Asked::Terminate,
+        _ => Asked::Unserved,
+    };
+    let answer = TusAnswer { asked, relative };
+    if asked == Asked::Unserved {
+        let message = "method not allowed on a tus upload".to_owned();
+        return Decision::Refuse(405, message, answer);
+    }
+    let fields = match Fields::read(head) {
+        Ok(fields) => fields,
+        Err((code, message)) => return Decision::Refuse(code, message, answer),
+    };
+    if fields.resumable.as_deref() != Some(VERSION) {
+        let message = format!("Tus-Resumable: {VERSION} is required");
+        return Decision::Refuse(412, message, answer);
+    }
+    let writes = matches!(asked, Asked::Create | Asked::Append | Asked::Terminate);
+    if let Err((code, message)) = origin::check(writes, &fields.provenance, site) {
+        return Decision::Refuse(code, message, answer);
+    }
+    let id = upload_id(path).unwrap_or_default().to_owned();
+    let token = fields.token.clone();
+    match operation(asked, id, path, fields, resume) {
+        Ok(operation) => Decision::Serve(Request::new(operation, token), answer),
+        Err((code, message)) => Decision::Refuse(code, message, answer),
     }
 }
 
@@ -223,6 +269,7 @@ fn operation(
                 size: fields.length,
                 anywhere: false,
                 opener: None,
+                create_only: false,
             })
         }
     })
@@ -293,6 +340,7 @@ fn create(
         crc: None,
         meta: Some(meta).filter(|m| !m.is_empty()),
         first,
+        create_only: false,
     }))
 }
 
@@ -303,7 +351,7 @@ impl Answer for TusAnswer {
             (Asked::Create, Reply::Session(session)) => {
                 let head = ResponseHead::new(out, 201)
                     .header("Tus-Resumable", VERSION)
-                    .header("Location", upload_path(&session.id));
+                    .header("Location", self.location(&session.id));
                 expiring(head, session.expires).finish(0, persistence);
             }
             // Created with its first bytes (creation-with-upload).
@@ -318,7 +366,7 @@ impl Answer for TusAnswer {
             ) => {
                 let head = ResponseHead::new(out, 201)
                     .header("Tus-Resumable", VERSION)
-                    .header("Location", upload_path(session))
+                    .header("Location", self.location(session))
                     .header("Upload-Offset", received);
                 expiring(head, Some(*expires)).finish(0, persistence);
             }
@@ -333,7 +381,7 @@ impl Answer for TusAnswer {
                 },
             ) => ResponseHead::new(out, 201)
                 .header("Tus-Resumable", VERSION)
-                .header("Location", upload_path(id))
+                .header("Location", self.location(id))
                 .header("Upload-Offset", size)
                 .header("X-Checksum-Crc32c", CrcHex::of(*crc))
                 .finish(0, persistence),

@@ -47,6 +47,9 @@ pub struct Upload {
     /// creation-with-upload), and what they must add up to; the session
     /// commits once whole.
     pub first: Option<Box<FirstBytes>>,
+    /// Its commit never replaces a file (an upload through a share link:
+    /// judged at the commit, whichever APPEND makes it whole).
+    pub create_only: bool,
 }
 
 impl Operate for Upload {
@@ -74,6 +77,7 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
         crc,
         meta,
         first,
+        create_only,
     } = upload;
     let first_len = first.as_ref().map_or(0, |first| first.len);
     let body = Body::fixed(first_len);
@@ -112,7 +116,7 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
             // Nothing to send: whole at once, and stored now (a tus client
             // sends no PATCH for an empty file).
             Ok(session) if crc.is_none() && size == Some(0) => {
-                commit_session(ctx, &session.id, (None, false, None), user)
+                commit_session(ctx, &session.id, (None, create_only, None), user)
             }
             Ok(session) if let Some(first) = first => {
                 // Its own, just begun.
@@ -124,7 +128,7 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
                     ahead: Some(writer.quota().unwrap_or_default()),
                     anywhere: false,
                 };
-                let (checksum, commit) = (first.checksum, Some(user));
+                let (checksum, commit) = (first.checksum, Some((user, create_only)));
                 append_now(ctx, &session.id, asked, checksum, commit, |_| Ok(()))
             }
             Ok(session) => {
@@ -211,6 +215,9 @@ pub struct Append {
     /// must still be its newest ([`SessionInfo::opened_by`]); `None`
     /// for every other protocol's.
     pub opener: Option<u64>,
+    /// With `commit`, the commit never replaces a file (an upload
+    /// through a share link).
+    pub create_only: bool,
 }
 
 impl Operate for Append {
@@ -231,7 +238,10 @@ impl Operate for Append {
     /// [`SessionStore::append`](crate::storage::SessionStore::append), and `who`'s
     /// right to write it judged on what it says.
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let commit = self.commit.then(|| crate::serve::user_of(ctx, &who));
+        let create_only = self.create_only;
+        let commit = self
+            .commit
+            .then(|| (crate::serve::user_of(ctx, &who), create_only));
         let body = self.body();
         // Where the upload's bytes would reach: held to the limit whether
         // its size is known or still to come (else an upload of a size to
@@ -286,7 +296,7 @@ fn append_now(
     id: &str,
     asked: Appending,
     checksum: Option<PieceChecksum>,
-    commit: Option<Option<Owner>>,
+    commit: Option<(Option<Owner>, bool)>,
     mut admit: impl FnMut(&SessionInfo) -> Result<(), Failure>,
 ) -> Outcome {
     let len = asked.len;
@@ -306,8 +316,8 @@ fn append_now(
         Ok((appender, session)) => {
             let mut receive = Receive::new(Sink::Session(appender), session.name, Some(len), None)
                 .deferred(ctx.config.pool_writes.on(ctx.store, false));
-            if let Some(user) = commit {
-                receive.commit_when_whole(session.size, user);
+            if let Some((user, create_only)) = commit {
+                receive.commit_when_whole(session.size, user, create_only);
             }
             if let Some(checksum) = checksum {
                 receive.check_piece(PieceCheck::new(checksum));
@@ -358,6 +368,8 @@ pub(in crate::serve) struct AppendEnd {
     /// Its size is declared as it commits: what it holds once its
     /// stream ended (a resumed FTP upload: `resume.rs`).
     pub(in crate::serve) declare: bool,
+    /// Its commit never replaces a file.
+    pub(in crate::serve) create_only: bool,
     /// Whose upload it is, for the hooks of that commit.
     pub(in crate::serve) user: Option<Owner>,
     /// The checksum its bytes must match (tus's `Upload-Checksum`).
@@ -381,6 +393,7 @@ pub(in crate::serve) fn finish_append(
         declare,
         user,
         piece,
+        create_only,
     } = end;
     if let Some(piece) = piece {
         let algorithm = piece.algorithm();
@@ -410,13 +423,13 @@ pub(in crate::serve) fn finish_append(
                 .sessions()
                 .declare_session_size(&id, received, None)
             {
-                Ok(()) => commit_session(ctx, &id, (None, false, None), user),
+                Ok(()) => commit_session(ctx, &id, (None, create_only, None), user),
                 Err(err) => Outcome::failed(err.into(), Next::Request),
             }
         }
         Ok(received) if commit_at == Some(received) => {
             debug!("#{client} APPEND {name} {size} bytes, now whole: committing");
-            commit_session(ctx, &id, (None, false, None), user)
+            commit_session(ctx, &id, (None, create_only, None), user)
         }
         Ok(received) => {
             debug!("#{client} APPEND {name} {size} bytes, now at {received}");

@@ -58,6 +58,10 @@ pub struct ViaLink {
 /// What a request through a link asks.
 #[derive(Debug)]
 pub enum LinkAsk {
+    /// A tus request of an upload link (`http/tus`): a creation (an
+    /// `Upload` named by its file name alone), or an `Append`, `Progress`
+    /// or `Abort` of an upload below the link's address.
+    Tus(Box<Operation>),
     /// To read: a file's bytes (`want`); of a folder, its listing in
     /// `listing`, or (`archive`) the folder as one archive.
     Read {
@@ -94,6 +98,7 @@ impl Operate for ViaLink {
         match &self.ask {
             LinkAsk::Put { body, .. } => *body,
             LinkAsk::Read { .. } => Body::fixed(0),
+            LinkAsk::Tus(operation) => operation.body(),
         }
     }
 
@@ -148,7 +153,11 @@ fn through(
         return Ok(Outcome::answer(Reply::Named { id, file: None }));
     }
     let downloads = matches!(via.ask, LinkAsk::Read { body: true, .. });
-    let (operation, conditions) = match operation(&link, via.sub, via.ask)? {
+    let made = match via.ask {
+        LinkAsk::Tus(operation) => Made::Operation(tus(ctx, &link, *operation)?),
+        ask => operation(&link, via.sub, ask)?,
+    };
+    let (operation, conditions) = match made {
         Made::Operation(operation) => (operation, None),
         Made::New(operation, conditions) => (operation, Some(conditions)),
         Made::Drop(folder) => {
@@ -276,12 +285,8 @@ fn operation(link: &ShareLink, sub: String, ask: LinkAsk) -> Result<Made, Failur
                 "an upload link shows nothing",
             ));
         }
-        (LinkMode::Read, LinkAsk::Put { .. }) => {
-            return Err(Failure::new(
-                ErrorKind::Forbidden,
-                "a download link takes no uploads",
-            ));
-        }
+        (LinkMode::Read, LinkAsk::Put { .. } | LinkAsk::Tus(_)) => return Err(no_uploads()),
+        (LinkMode::Upload, LinkAsk::Tus(_)) => unreachable!("made by `tus`"),
     };
     if !link.is_folder() {
         let name = Name::new(link.path.clone()).map_err(|_| not_here())?;
@@ -354,6 +359,68 @@ fn upload(
         preconditions: None,
     };
     Ok(Made::New(Operation::Put(put), Box::new(new)))
+}
+
+/// What an upload link's tus request comes to: a creation of a new file
+/// in its folder, named by its file name alone, that never replaces a
+/// file (a name taken now is refused, one taken meanwhile at its
+/// commit); the other requests only of an upload of the link's folder.
+fn tus(ctx: &Ctx<'_>, link: &ShareLink, operation: Operation) -> Result<Operation, Failure> {
+    if link.mode != LinkMode::Upload {
+        return Err(no_uploads());
+    }
+    Ok(match operation {
+        Operation::Upload(mut upload) => {
+            let name = Name::new(format!("{}{}", link.path, upload.name.as_str()))
+                .map_err(|err| Failure::new(ErrorKind::BadRequest, err.to_string()))?;
+            if ctx.store.look_up(&name).is_ok() {
+                let taken = format!("{} is there already", upload.name.as_str());
+                return Err(Failure::new(ErrorKind::PreconditionFailed, taken));
+            }
+            (upload.name, upload.create_only) = (name, true);
+            Operation::Upload(upload)
+        }
+        Operation::Append(mut append) => {
+            of_the_link(ctx, link, &append.id)?;
+            append.create_only = true;
+            Operation::Append(append)
+        }
+        Operation::Progress(progress) => {
+            of_the_link(ctx, link, &progress.id)?;
+            Operation::Progress(progress)
+        }
+        Operation::Abort(abort) => {
+            of_the_link(ctx, link, &abort.id)?;
+            Operation::Abort(abort)
+        }
+        other => {
+            debug_assert!(
+                false,
+                "tus asked {:?} through a link",
+                other.declared().verb
+            );
+            return Err(Failure::new(
+                ErrorKind::BadRequest,
+                "not an upload's request",
+            ));
+        }
+    })
+}
+
+/// Refuses upload `id` unless it is one of `link`'s: a file right in its
+/// folder (an id of any other upload is unknown here, whoever's it is).
+fn of_the_link(ctx: &Ctx<'_>, link: &ShareLink, id: &str) -> Result<(), Failure> {
+    let unknown = || Failure::new(ErrorKind::NotFound, "no such upload under this link");
+    let session = ctx.store.sessions().session(id).map_err(|_| unknown())?;
+    match session.name.as_str().strip_prefix(&link.path) {
+        Some(file) if !file.contains('/') => Ok(()),
+        _ => Err(unknown()),
+    }
+}
+
+/// A download link's refusal of an upload.
+fn no_uploads() -> Failure {
+    Failure::new(ErrorKind::Forbidden, "a download link takes no uploads")
 }
 
 /// Counts a download of link `id`, unless they are used up meanwhile.
