@@ -1,7 +1,10 @@
 //! The history test (issue 75; STYLE.md item 19): many clients at once,
 //! through FERRY/1 (PUT, UPLOAD + APPEND + COMMIT, DEL), HTTP (PUT with a
 //! length and chunked, DELETE), tus (creation, PATCH, termination where
-//! refused), S3 (PutObject, signed with each token's key), FTP (STOR)
+//! refused), S3 (PutObject, signed with each token's key), FTP (STOR),
+//! SFTP (a file put whole: OPEN, WRITEs, CLOSE, over one `ssh -s sftp`
+//! session per client and node, the token its password; with
+//! `FERRY_HISTORY_SFTP=1` for now, see `servers`, and OpenSSH's `ssh`)
 //! and WebDAV (exclusive LOCK and UNLOCK), on one
 //! node and on two nodes sharing one root, writing with
 //! two tokens that each have a quota of their own beside the folder's,
@@ -14,7 +17,8 @@
 //!   those whose owner it is), bytes and files, through every node, with
 //!   no session or temp file left;
 //! - every file left holds the bytes of an upload of its name that was
-//!   acknowledged: never a refused one's, never a mix;
+//!   acknowledged (SFTP's: its `CLOSE` answered `OK`): never a refused
+//!   one's, never a mix;
 //! - no two clients ever held an exclusive lock on one name at once (a
 //!   grant's answer to the UNLOCK sent: a span the lock surely covered).
 //!
@@ -73,6 +77,8 @@ struct Node {
     ftp: Option<SocketAddr>,
     /// Its S3 listener.
     s3: Option<SocketAddr>,
+    /// Its SFTP listener, where OpenSSH's `ssh` is here to use it.
+    sftp: Option<SocketAddr>,
     /// Faults are injected: a request that fails in any way (a refused
     /// connection, a reset, a 5xx, a timeout) has an unknown outcome.
     faulty: bool,
@@ -138,6 +144,10 @@ struct History {
     held: BTreeMap<String, Vec<(Instant, Instant, u64)>>,
     /// Requests answered, by what they came to.
     answers: BTreeMap<String, u64>,
+    /// Per token and name, the uploads being made and how many have
+    /// begun: whether an SFTP put ran beside another upload of the name by
+    /// its token (see [`Sftp::put`]).
+    writing: BTreeMap<(String, String), (u64, u64)>,
 }
 
 /// A little generator: the same seed, the same history of requests.
@@ -175,6 +185,8 @@ fn quota(config: &mut Config, tokens: &Path) {
     support::listen_http(config);
     support::listen_ftp(config);
     config.listen(ferry::wire::Protocol::S3, "127.0.0.1:0".parse().unwrap());
+    #[cfg(feature = "sftp")]
+    support::listen_sftp(config);
     let limit = format!("q/={QUOTA_BYTES},files={QUOTA_FILES}");
     config.quotas = vec![FolderQuota::parse(&limit).unwrap()];
     config.access = AccessConfig {
@@ -184,20 +196,35 @@ fn quota(config: &mut Config, tokens: &Path) {
     };
 }
 
-fn node(server: &TestServer) -> Node {
+/// `server`'s addresses (its SFTP listener's where `ssh` is here).
+fn node(server: &TestServer, ssh: bool) -> Node {
     Node {
         ferry: server.addr,
         http: server.http.unwrap(),
         ftp: server.ftp,
         s3: server.s3,
+        sftp: server.sftp.filter(|_| ssh),
         faulty: false,
     }
 }
 
 /// Test servers of this process on `first`'s root.
 fn servers(first: &TestServer, nodes: &[&TestServer], tokens: Tokens) -> Target {
+    // Without OpenSSH's `ssh` (said), the SFTP puts are FERRY/1's; and
+    // only with `FERRY_HISTORY_SFTP=1` for now: beside one another (a
+    // token's clients putting one name), they find the kept upload's
+    // races still open (a put refused "past the upload's N bytes" with no
+    // other upload of its name running, the folder's ledger off the disk
+    // once all has ended: issue 80).
+    let ssh = match std::env::var_os("FERRY_HISTORY_SFTP") {
+        Some(_) => support::sftp::have_openssh(),
+        None => {
+            eprintln!("skipped: the SFTP puts (FERRY_HISTORY_SFTP=1 runs them: issue 80)");
+            false
+        }
+    };
     Target {
-        nodes: nodes.iter().map(|server| node(server)).collect(),
+        nodes: nodes.iter().map(|server| node(server, ssh)).collect(),
         root: first.root.path().to_path_buf(),
         tokens,
         faults: Vec::new(),
@@ -290,6 +317,8 @@ fn cluster(state: &Path) -> Target {
                 http: port(&format!("NODE{k}_HTTP")),
                 ftp: Some(ftp(k)),
                 s3: Some(port(&format!("NODE{k}_S3"))),
+                // The cluster recipe serves no SFTP.
+                sftp: None,
                 faulty: !faults.is_empty(),
             })
             .collect(),
@@ -361,12 +390,18 @@ fn run(target: &Target) {
             let key = target.tokens.keys[(client % 2) as usize].clone();
             std::thread::spawn(move || {
                 let mut rng = Rng::of_client(seed, client);
+                // Its SFTP session with each node, begun at its first put.
+                let mut sftp: Vec<Option<Sftp>> = nodes
+                    .iter()
+                    .map(|node| node.sftp.map(|addr| Sftp::at(addr, &token)))
+                    .collect();
                 // Until the client's requests are made and every fault
                 // has been injected among requests.
                 let mut op = 0;
                 while op < ops || !faults.injected() {
-                    let at = nodes[rng.below(nodes.len() as u64) as usize];
-                    step(&mut rng, (at, &token, &key), (client, op), &history);
+                    let k = rng.below(nodes.len() as u64) as usize;
+                    let (at, sftp) = (nodes[k], sftp[k].as_mut());
+                    step(&mut rng, (at, &token, &key, sftp), (client, op), &history);
                     faults.made.fetch_add(1, Ordering::Relaxed);
                     op += 1;
                 }
@@ -426,14 +461,14 @@ impl Faults {
 /// `node`, recorded.
 fn step(
     rng: &mut Rng,
-    (node, token, key): (Node, &str, &Signer),
+    (node, token, key, sftp): (Node, &str, &Signer, Option<&mut Sftp>),
     (client, op): (u64, u64),
     history: &Mutex<History>,
 ) {
     let head = format!("{HOST}Authorization: Bearer {token}\r\n");
     let name = format!("q/n{}", rng.below(NAMES as u64));
     let body = pattern(1 + rng.below(60_000) as usize, client * 10_000 + op);
-    let choice = rng.below(11);
+    let choice = rng.below(12);
     let locked = LOCKED[rng.below(LOCKED.len() as u64) as usize];
     // A lock is held a while, as a client's is (an editor's, davfs2's
     // upload): a second grant of it through another node then overlaps
@@ -441,26 +476,29 @@ fn step(
     let hold = Duration::from_millis(5 + rng.below(46));
     let past_quota = rng.below(4) == 0;
     let at = (node.ferry, token);
-    let request = || match (choice, node.ftp) {
-        (0 | 1, _) | (5, None) => Some(("ferry put", ferry_put(at, &name, &body))),
-        (2, _) => Some(("ferry session", ferry_session(at, &name, &body))),
-        (3, _) => {
+    let request = || match (choice, node.ftp, sftp) {
+        (0 | 1, _, _) | (5, None, _) | (8, _, None) => {
+            Some(("ferry put", Ok(ferry_put(at, &name, &body))))
+        }
+        (2, _, _) => Some(("ferry session", Ok(ferry_session(at, &name, &body)))),
+        (3, _, _) => {
             let put = exchange(node.http, "PUT", &format!("/{name}"), &head, &body);
-            Some(("http put", acknowledged(put.status, &put.head)))
+            Some(("http put", Ok(acknowledged(put.status, &put.head))))
         }
-        (4, _) if past_quota => {
+        (4, _, _) if past_quota => {
             let refused = chunked_past_quota((node.http, &head), &name, client * 10_000 + op);
-            Some(("http chunked put past its quota", refused))
+            Some(("http chunked put past its quota", Ok(refused)))
         }
-        (4, _) => {
+        (4, _, _) => {
             let target = format!("/{name}");
             let put = exchange_chunked(node.http, ("PUT", &target), &head, &body, 16 << 10);
-            Some(("http chunked put", acknowledged(put.status, &put.head)))
+            Some(("http chunked put", Ok(acknowledged(put.status, &put.head))))
         }
-        (5, Some(ftp)) => Some(("ftp stor", ftp_stor((ftp, token), &name, &body))),
-        (6, _) => Some(("tus", tus_upload((node.http, &head), &name, &body))),
-        (7, _) => Some(("s3 put", s3_put((node.s3, key), &name, &body))),
-        (8, _) => {
+        (5, Some(ftp), _) => Some(("ftp stor", Ok(ftp_stor((ftp, token), &name, &body)))),
+        (6, _, _) => Some(("tus", Ok(tus_upload((node.http, &head), &name, &body)))),
+        (7, _, _) => Some(("s3 put", Ok(s3_put((node.s3, key), &name, &body)))),
+        (8, _, Some(sftp)) => Some(("sftp put", sftp.put(&name, &body))),
+        (9, _, _) => {
             let mut raw = greeted(at);
             raw.send(format!("DEL {name}\n"));
             let answer = raw.line();
@@ -476,17 +514,40 @@ fn step(
             None
         }
     };
+    let key = (token.to_owned(), name.clone());
+    let begun = {
+        let mut history = history.lock().unwrap();
+        let writing = history.writing.entry(key.clone()).or_default();
+        *writing = (writing.0 + 1, writing.1 + 1);
+        *writing
+    };
     let outcome = match node.faulty {
         // Whatever failed, a fault may have cut it: its outcome is unknown.
         true => catch_unwind(AssertUnwindSafe(request)).map_err(|_| choice),
         false => Ok(request()),
     };
+    let beside = {
+        let mut history = history.lock().unwrap();
+        let writing = history.writing.get_mut(&key).unwrap();
+        writing.0 -= 1;
+        begun.0 > 1 || writing.1 != begun.1
+    };
+    // An SFTP put refused otherwise than for the quota: only where it
+    // ran beside another upload of the name by its token.
+    let outcome = outcome.map(|answer| match answer {
+        Some(("sftp put", Err(put))) => {
+            assert!(beside, "an SFTP put of {name} refused, alone: {put:?}");
+            Some(("sftp put in a race", Ok(false)))
+        }
+        answer => answer,
+    });
+    let outcome = outcome.map(|answer| answer.map(|(kind, stored)| (kind, stored.unwrap())));
     let (kind, stored) = match outcome {
         Ok(Some((kind, stored))) => (kind, Some(stored)),
         Ok(None) => return,
         Err(2) => ("ferry session", None),
-        Err(0..=7) => ("upload", None),
-        Err(8) => ("ferry del", None),
+        Err(0..=8) => ("upload", None),
+        Err(9) => ("ferry del", None),
         Err(_) => ("lock", None),
     };
     let mut history = history.lock().unwrap();
@@ -497,7 +558,7 @@ fn step(
     let seen = match stored {
         Some(true) => &mut history.acknowledged,
         Some(false) => return,
-        None if choice <= 7 => &mut history.unknown,
+        None if choice <= 8 => &mut history.unknown,
         None => return,
     };
     seen.entry(name).or_default().insert(crc_hex(&body));
@@ -598,6 +659,40 @@ fn ftp_stor((addr, token): (SocketAddr, &str), name: &str, body: &[u8]) -> bool 
     }
     assert!(answer.starts_with("552 quota"), "{answer}");
     false
+}
+
+/// A client's SFTP session with one node, begun at its first put.
+struct Sftp {
+    login: support::sftp::Login,
+    client: Option<support::sftp::Client>,
+}
+
+impl Sftp {
+    fn at(addr: SocketAddr, token: &str) -> Sftp {
+        Sftp {
+            login: support::sftp::Login::with_password(addr, token),
+            client: None,
+        }
+    }
+
+    /// Puts `name` whole (`OPEN` with `TRUNCATE`, `WRITE`s, `CLOSE`):
+    /// whether its `CLOSE` acknowledged it (a refusal for the quota:
+    /// `false`); any other refusal, for the caller to judge. An SFTP
+    /// upload is the token's and the name's, one at a time (docs/sftp.md):
+    /// beside another upload of the name by the token, a put may find it
+    /// taken over, committed and gone, or being committed, and be refused
+    /// (the checks after the run hold either way).
+    fn put(&mut self, name: &str, body: &[u8]) -> Result<bool, support::sftp::Put> {
+        let client = self.client.get_or_insert_with(|| self.login.client());
+        let put = client.put(&format!("/{name}"), body);
+        let Some(refusal) = put.first_refusal() else {
+            assert!(put.stored(), "{put:?}");
+            return Ok(true);
+        };
+        let quota =
+            refusal.code == support::sftp::status::FAILURE && refusal.message.starts_with("quota");
+        if quota { Ok(false) } else { Err(put) }
+    }
 }
 
 /// A tus upload of `name`: created with its length, its bytes in one

@@ -2,8 +2,8 @@
 //! 49; `serve/invariants.rs`):
 //!
 //! - `model`: random sequences of operations through FERRY/1, HTTP,
-//!   WebDAV, S3, tus and FTP, each step checked against a small model of the
-//!   files, grants and locks (`FERRY_MODEL_CASES` for a longer run);
+//!   WebDAV, S3, tus, FTP and SFTP, each step checked against a small model
+//!   of the files, grants and locks (`FERRY_MODEL_CASES` for a longer run);
 //! - `cases`: the rules case by case over real sockets, and what the
 //!   model found, kept by name;
 //! - `history`: many clients at once on one node and two, every answer

@@ -1,6 +1,9 @@
 //! The model test (issue 49; STYLE.md item 17): random sequences of
 //! operations through FERRY/1, ferry's HTTP, WebDAV, S3 (objects and
-//! multipart uploads), tus and FTP (STOR, RETR, DELE, RNFR+RNTO) against one live
+//! multipart uploads), tus, FTP (STOR, RETR, DELE, RNFR+RNTO) and SFTP
+//! (a file put whole and got, REMOVE, RENAME and `posix-rename`, MKDIR,
+//! RMDIR, a listing walked folder by folder; one session per token over
+//! OpenSSH's `ssh -s sftp`, the token its password) against one live
 //! server, by three tokens of
 //! different grants, each step checked against a small in-memory model of
 //! the files, the grants and the locks:
@@ -10,18 +13,22 @@
 //! - a success the model forbids is a failure: a write past a grant or
 //!   into a lock's way, a copy or move onto what holds its source or into
 //!   it, a replacement under `Overwrite: F`;
-//! - a read answers the model's bytes, a listing (FERRY/1's, S3's) the
-//!   names the token may read;
+//! - a read answers the model's bytes, a listing (FERRY/1's, S3's,
+//!   SFTP's) the names the token may read;
 //! - no answer names a file its token may not read (but those its
 //!   request named).
 //!
 //! proptest shrinks a failure to a few steps; each one found stays as a
-//! named test in tests/invariants/cases.rs. `cargo test` runs 140 sequences of
-//! 1 to 150 steps (about 10,500 steps); `FERRY_MODEL_CASES=N` runs N.
+//! named test in tests/invariants/cases.rs. `cargo test` runs 64 sequences of
+//! 1 to 150 steps (about 4,800 steps: an SFTP login per token costs a
+//! sequence about as much as its steps); `FERRY_MODEL_CASES=N` runs N.
+//! Without OpenSSH's `ssh` (or built without SFTP) the SFTP steps are
+//! skipped, said once, and the rest runs.
 #![cfg(all(feature = "webdav", feature = "s3", feature = "tus"))] // built with what it tests (Cargo.toml [features])
 
 use crate::support;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -31,6 +38,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as Cases, TestCaseError, TestRunner};
 use support::http::{Answer, bearer, exchange};
 use support::s3::{Payload, S3Server, texts};
+use support::sftp::{Client, Login, Status};
 
 /// The tokens and their grants: one may do anything, one may write and
 /// delete in `a/` and `b/` but read only `a/pub/` and `b/`, one only reads.
@@ -84,6 +92,9 @@ enum Via {
     Http,
     S3,
     Ftp,
+    /// A file put whole (`OPEN` with `TRUNCATE`, `WRITE`s, `CLOSE`), got
+    /// (`OPEN`, `READ`s, `CLOSE`) or removed (`REMOVE`).
+    Sftp,
 }
 
 /// Who moves a file or folder.
@@ -92,6 +103,9 @@ enum MoveVia {
     Ferry,
     Dav,
     Ftp,
+    /// `posix-rename@openssh.com` where the step says `overwrite`, else
+    /// `RENAME`.
+    Sftp,
 }
 
 /// One step of a sequence.
@@ -131,6 +145,12 @@ enum Step {
     Tus(Who, usize, u8),
     /// FERRY/1's LIST (else S3's ListObjectsV2 of both buckets).
     List(bool, Who),
+    /// SFTP's `MKDIR`.
+    Mkdir(Who, usize),
+    /// SFTP's `RMDIR`.
+    Rmdir(Who, usize),
+    /// SFTP's listing of every folder it shows, from the root down.
+    SftpList(Who),
 }
 
 fn who() -> impl Strategy<Value = Who> {
@@ -146,13 +166,19 @@ fn via() -> impl Strategy<Value = Via> {
         Just(Via::Ferry),
         Just(Via::Http),
         Just(Via::S3),
-        Just(Via::Ftp)
+        Just(Via::Ftp),
+        Just(Via::Sftp)
     ]
 }
 
 fn step() -> impl Strategy<Value = Step> {
     let moves = (
-        prop_oneof![Just(MoveVia::Ferry), Just(MoveVia::Dav), Just(MoveVia::Ftp)],
+        prop_oneof![
+            Just(MoveVia::Ferry),
+            Just(MoveVia::Dav),
+            Just(MoveVia::Ftp),
+            Just(MoveVia::Sftp)
+        ],
         who(),
         name(),
         name(),
@@ -176,6 +202,9 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (who(), name(), any::<u8>()).prop_map(|(w, n, d)| Step::Multipart(w, n, d)),
         1 => (who(), name(), any::<u8>()).prop_map(|(w, n, d)| Step::Tus(w, n, d)),
         1 => (any::<bool>(), who()).prop_map(|(f, w)| Step::List(f, w)),
+        1 => (who(), name()).prop_map(|(w, n)| Step::Mkdir(w, n)),
+        1 => (who(), name()).prop_map(|(w, n)| Step::Rmdir(w, n)),
+        1 => who().prop_map(Step::SftpList),
     ]
 }
 
@@ -291,10 +320,22 @@ fn nested(from: &str, to: &str) -> bool {
 // ---------------------------------------------------------------------------
 
 struct World {
+    /// Each token's SFTP login and its session, begun at its first SFTP
+    /// step and kept for the sequence; none where SFTP is not served here.
+    /// (Before the server: the sessions end before it stops.)
+    sftp: Option<Vec<(Login, RefCell<Option<Client>>)>>,
     s: S3Server,
 }
 
 impl World {
+    /// `ask` through `who`'s SFTP session (begun if it is not yet); `None`
+    /// where SFTP is not served here (the step is skipped).
+    fn sftp<R>(&self, who: Who, ask: impl FnOnce(&mut Client) -> R) -> Option<R> {
+        let (login, session) = &self.sftp.as_ref()?[who];
+        let mut session = session.borrow_mut();
+        Some(ask(session.get_or_insert_with(|| login.client())))
+    }
+
     fn http(&self, who: Who, method: &str, target: &str, fields: &str, body: &[u8]) -> Answer {
         let fields = format!("Host: localhost\r\n{}{fields}", bearer(&self.s.tokens[who]));
         exchange(self.s.server.http.unwrap(), method, target, &fields, body)
@@ -512,8 +553,14 @@ impl World {
             {
                 return Ok(done(false, false, 0, Vec::new(), ""));
             }
+            _ if self.sftp.is_none() && by_sftp(step).is_some() => {
+                return Ok(done(false, false, 0, Vec::new(), ""));
+            }
             _ => {}
         }
+        // SFTP's steps, where it is served (said above).
+        let sftp =
+            |who: Who, ask: &dyn Fn(&mut Client) -> Status| answered(&self.sftp(who, ask).unwrap());
         Ok(match *step {
             Step::Put(via, who, n, seed) => {
                 let (name, bytes) = (NAMES[n], data(seed));
@@ -533,6 +580,20 @@ impl World {
                         (answer.status, answer.body)
                     }
                     Via::Ftp => self.ftp(who, &[&format!("STOR /{name}")], Some(&bytes)),
+                    Via::Sftp => {
+                        let put = self.sftp(who, |c| c.put(&format!("/{name}"), &bytes));
+                        let put = put.unwrap();
+                        let said = std::iter::once(&put.open)
+                            .chain(&put.writes)
+                            .chain(&put.close);
+                        let said: Vec<&str> = said.map(|status| status.message.as_str()).collect();
+                        let status = match put.first_refusal() {
+                            Some(refusal) => answered(refusal).0,
+                            None if put.stored() => 200,
+                            None => 500,
+                        };
+                        (status, said.join("\n").into_bytes())
+                    }
                 };
                 let forbidden = !allows(who, "write", name) || model.locked(Touch::Name(name));
                 if ok(status) {
@@ -557,6 +618,10 @@ impl World {
                         (answer.status, answer.body)
                     }
                     Via::Ftp => self.ftp(who, &[&format!("RETR /{name}")], None),
+                    Via::Sftp => match self.sftp(who, |c| c.get(&format!("/{name}"))).unwrap() {
+                        Ok(bytes) => (200, bytes),
+                        Err(refusal) => answered(&refusal),
+                    },
                 };
                 let readable = allows(who, "read", name);
                 match model.files.get(name) {
@@ -576,7 +641,7 @@ impl World {
                 }
                 // A bucket's name is its listing (S3), a folder's its page.
                 let hidden = !readable && status == 200 && name.contains('/');
-                let absent = matches!(via, Via::Ferry | Via::Ftp)
+                let absent = matches!(via, Via::Ferry | Via::Ftp | Via::Sftp)
                     && !model.files.contains_key(name)
                     && status == 200;
                 done(false, hidden || absent, who, body, name)
@@ -597,6 +662,7 @@ impl World {
                         (answer.status, answer.body)
                     }
                     Via::Ftp => self.ftp(who, &[&format!("DELE /{name}")], None),
+                    Via::Sftp => sftp(who, &|c| c.remove(&format!("/{name}"))),
                 };
                 let forbidden = !allows(who, "delete", name) || model.locked(Touch::Whole(name));
                 if ok(status) {
@@ -629,9 +695,14 @@ impl World {
                 let (from, to) = (NAMES[from], NAMES[to]);
                 let as_folder = !model.files.contains_key(from);
                 // FTP asks whether it is a folder, and moves a file onto a
-                // file there, a folder onto no name taken.
+                // file there, a folder onto no name taken; SFTP's
+                // `posix-rename` (`overwrite`) replaces a file there, never
+                // a folder, and moves a folder onto no name taken, as
+                // `RENAME` moves anything.
+                let posix = via == MoveVia::Sftp && overwrite;
                 let (folder, overwrite) = match via {
                     MoveVia::Ftp => (as_folder, !as_folder),
+                    MoveVia::Sftp => (as_folder, overwrite && !as_folder),
                     _ => (folder, overwrite),
                 };
                 let (status, body) = if via == MoveVia::Ferry {
@@ -644,6 +715,12 @@ impl World {
                         &[&format!("RNFR /{from}"), &format!("RNTO /{to}")],
                         None,
                     )
+                } else if via == MoveVia::Sftp {
+                    let (from, to) = (format!("/{from}"), format!("/{to}"));
+                    match posix {
+                        true => sftp(who, &|c| c.posix_rename(&from, &to)),
+                        false => sftp(who, &|c| c.rename(&from, &to)),
+                    }
                 } else {
                     let slash = if folder { "/" } else { "" };
                     let flag = if overwrite { "T" } else { "F" };
@@ -655,6 +732,7 @@ impl World {
                     || !allows(who, "delete", from)
                     || !allows(who, "write", to)
                     || (via != MoveVia::Ferry && !overwrite && from != to && model.has(to))
+                    || (posix && from != to && model.has(to) && !model.files.contains_key(to))
                     || model.locked(Touch::Whole(from))
                     || model.locked(Touch::Whole(to));
                 if ok(status) && from != to {
@@ -892,22 +970,125 @@ impl World {
                 }
                 done(false, false, who, body, "")
             }
+            Step::Mkdir(who, n) => {
+                let name = NAMES[n];
+                let (status, body) = sftp(who, &|c| c.mkdir(&format!("/{name}")));
+                // A name taken (a file there, or a folder holding files),
+                // or a file where a folder above it would be.
+                let above = |f: &String| below(name, f);
+                let taken = model.has(name) || model.files.keys().any(above);
+                let forbidden = !reaches(who, "write", &format!("{name}/"))
+                    || model.locked(Touch::Name(name))
+                    || taken;
+                done(ok(status), forbidden, who, body, name)
+            }
+            Step::Rmdir(who, n) => {
+                let name = NAMES[n];
+                let (status, body) = sftp(who, &|c| c.rmdir(&format!("/{name}")));
+                // Only an empty folder goes: the model's files stay.
+                let forbidden = !allows(who, "delete", name)
+                    || model.locked(Touch::Whole(name))
+                    || model.has(name);
+                done(ok(status), forbidden, who, body, name)
+            }
+            Step::SftpList(who) => {
+                let listed = self.sftp(who, |c| sftp_walk(c, "")).unwrap();
+                let (mut listed, body) = listed
+                    .map_err(|failure| TestCaseError::fail(format!("{step:?}: {failure}")))?;
+                listed.sort();
+                let readable = model.readable(who);
+                if listed != readable {
+                    let failure = format!("{step:?} listed {listed:?}, the model {readable:?}");
+                    return Err(TestCaseError::fail(failure));
+                }
+                done(false, false, who, body, "")
+            }
         })
     }
 }
 
-/// Runs `steps` on a fresh server: the first failure, if any.
-fn run(steps: &[Step]) -> Result<(), TestCaseError> {
+/// Whose SFTP session `step` goes through, if it does.
+fn by_sftp(step: &Step) -> Option<Who> {
+    match *step {
+        Step::Put(Via::Sftp, who, ..)
+        | Step::Get(Via::Sftp, who, ..)
+        | Step::Delete(Via::Sftp, who, ..) => Some(who),
+        Step::Move {
+            via: MoveVia::Sftp,
+            who,
+            ..
+        } => Some(who),
+        Step::Mkdir(who, _) | Step::Rmdir(who, _) | Step::SftpList(who) => Some(who),
+        _ => None,
+    }
+}
+
+/// An SFTP status as the steps judge it: `OK` a success (200), the rest
+/// not (400 and the code); its message, the answer's body.
+fn answered(status: &Status) -> (u16, Vec<u8>) {
+    let code = match status.ok() {
+        true => 200,
+        false => 400 + u16::try_from(status.code).unwrap_or(99),
+    };
+    (code, status.message.clone().into_bytes())
+}
+
+/// The files under `folder` (`""`: the root; ending in `/` otherwise) as
+/// SFTP's listings show them, folder by folder (a folder whose listing is
+/// refused is passed over: what its token may read is then missing), and
+/// every name listed, as an answer's body; or what went wrong.
+fn sftp_walk(client: &mut Client, folder: &str) -> Result<(Vec<String>, Vec<u8>), String> {
+    let listing = client.list(&format!("/{folder}"));
+    let entries = match listing {
+        Ok(entries) => entries,
+        Err(refusal) if folder.is_empty() => return Err(format!("the root: {refusal:?}")),
+        Err(refusal) => return Ok((Vec::new(), refusal.message.into_bytes())),
+    };
+    let (mut files, mut body) = (Vec::new(), Vec::new());
+    for (name, stat) in entries {
+        let path = format!("{folder}{name}");
+        body.extend_from_slice(format!("{path}\n").as_bytes());
+        if stat.folder {
+            let (more, said) = sftp_walk(client, &format!("{path}/"))?;
+            files.extend(more);
+            body.extend(said);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok((files, body))
+}
+
+/// Runs `steps` on a fresh server (with SFTP where `sftp`): the first
+/// failure, if any.
+fn run(steps: &[Step], sftp: bool) -> Result<(), TestCaseError> {
     let s = S3Server::start_with(HOLDERS, &[], |config| {
         config.fsync = false;
         support::listen_ftp(config);
+        if sftp {
+            support::listen_sftp(config);
+        }
     });
     for name in START {
         std::fs::create_dir_all(s.server.path(name).parent().unwrap()).unwrap();
         std::fs::write(s.server.path(name), first(name)).unwrap();
     }
     std::fs::create_dir_all(s.server.path("b/c")).unwrap();
-    let world = World { s };
+    // The sessions the steps use begun together (each login a key
+    // exchange: side by side, they take the time of about one).
+    let sftp = s.server.sftp.filter(|_| sftp).map(|addr| {
+        let logins = s
+            .tokens
+            .iter()
+            .map(|token| Login::with_password(addr, token));
+        let used = |who: Who| steps.iter().any(|step| by_sftp(step) == Some(who));
+        let begun = logins.enumerate().map(|(who, login)| {
+            let client = used(who).then(|| login.client());
+            (login, RefCell::new(client))
+        });
+        begun.collect()
+    });
+    let world = World { sftp, s };
     let mut model = Model::start();
     for step in steps {
         world.run(&mut model, step)?;
@@ -915,12 +1096,25 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The sequences `cargo test` runs.
+const CASES: u32 = 64;
+
+/// Whether SFTP's steps run: built with SFTP, and OpenSSH's `ssh` here
+/// (else said why not; those steps are skipped).
+fn sftp_here() -> bool {
+    if !cfg!(feature = "sftp") {
+        eprintln!("skipped: the SFTP steps (built without SFTP)");
+        return false;
+    }
+    support::sftp::have_openssh()
+}
+
 #[test]
 fn every_protocol_keeps_the_models_promises() {
     let cases = std::env::var("FERRY_MODEL_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(140);
+        .unwrap_or(CASES);
     let mut runner = TestRunner::new(Cases {
         cases,
         failure_persistence: None,
@@ -929,7 +1123,8 @@ fn every_protocol_keeps_the_models_promises() {
     });
     // From one step, so that a failure shrinks to the few that matter.
     let sequences = proptest::collection::vec(step(), 1..150);
-    if let Err(failure) = runner.run(&sequences, |steps| run(&steps)) {
+    let sftp = sftp_here();
+    if let Err(failure) = runner.run(&sequences, |steps| run(&steps, sftp)) {
         panic!("{failure}");
     }
 }
