@@ -275,6 +275,9 @@ impl fmt::Display for StorageError {
             ),
             StorageError::NoSuchUpload => f.write_str("no such upload"),
             StorageError::NoBucket => f.write_str(NO_BUCKET),
+            // A size never declared (an upload whose close came from a
+            // handle superseded meanwhile) is no number to tell.
+            StorageError::Stored(crate::model::DEFERRED_SIZE) => f.write_str("upload stored already"),
             StorageError::Stored(size) => write!(f, "upload stored already, all {size} bytes"),
             StorageError::SizeDeclared(size) => {
                 write!(f, "the upload's length is {size} already")

@@ -657,3 +657,45 @@ fn a_folders_walk_counts_its_files_not_the_sessions_staged_under_it() {
         assert_eq!(counted.bytes, 6, "{kind}: the ledger's");
     }
 }
+
+/// A kept upload whose size a close declared, but whose commit did not
+/// happen (refused, or its connection cut), is opened again for a new
+/// upload: its size is the next close's to say, not the old one's (an
+/// SFTP put after a failed one was refused "past the upload's N bytes",
+/// found by the history test with SFTP puts).
+#[test]
+fn an_upload_opened_again_has_no_size_until_its_close_says_one() {
+    for engine in engines(&[], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let name = name_of("k/g");
+        let owner = limits(Some("t"));
+        let first = sessions.resume_upload(&name, (Some(0), true, None), &owner);
+        let id = first.unwrap().id;
+        let to_come = |at, len| Appending {
+            ttl: None,
+            ..asking(at, len, None)
+        };
+        let (mut appender, _) = open(sessions, &id, to_come(0, DEFERRED_SIZE)).unwrap();
+        appender.write(b"abc").unwrap();
+        appender.finish(false).unwrap();
+        sessions.declare_session_size(&id, 3, None).unwrap();
+        // Its commit does not happen; the next put opens it again, empty.
+        let again = sessions.resume_upload(&name, (Some(0), true, None), &owner);
+        let again = again.unwrap();
+        assert_eq!(
+            (again.id.as_str(), again.received),
+            (id.as_str(), 0),
+            "{kind}"
+        );
+        assert_eq!(again.size, DEFERRED_SIZE, "{kind}");
+        let (mut appender, _) = open(sessions, &id, to_come(0, DEFERRED_SIZE)).unwrap();
+        appender.write(b"longer").unwrap();
+        assert_eq!(appender.finish(false).unwrap(), 6, "{kind}");
+        sessions
+            .declare_session_size(&id, 6, Some(again.opener))
+            .unwrap();
+        commit(store, &id).unwrap();
+        assert_eq!(read(store, "k/g"), b"longer", "{kind}");
+    }
+}

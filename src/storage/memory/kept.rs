@@ -128,6 +128,9 @@ impl MemoryStore {
             // superseded (`SessionInfo::opened_by`).
             session.opener += 1;
             kept.opener = session.opener;
+            // A size an older close declared (its commit never came) is
+            // not this open's: its own close says one.
+            (session.size, kept.size) = (DEFERRED_SIZE, DEFERRED_SIZE);
             return Ok(kept);
         }
         if held.is_some() {

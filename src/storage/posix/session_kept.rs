@@ -119,6 +119,12 @@ impl Storage {
             // superseded (`SessionInfo::opened_by`), on every node.
             kept.opener += 1;
             files::mark_opened(&dir, &id, kept.opener)?;
+            // A size an older close declared (its commit never came) is
+            // not this open's: its own close says one.
+            if kept.size != DEFERRED_SIZE {
+                files::declare_size(&dir, &id, DEFERRED_SIZE)?;
+                kept.size = DEFERRED_SIZE;
+            }
             return Ok(kept);
         }
         if held.is_some() {
