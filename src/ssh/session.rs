@@ -25,11 +25,14 @@
 //! could never arrive. What the connection has no room for waits in
 //! `ahead`, at most [`AHEAD_LIMIT`] bytes before reading stops.
 //!
+//! Ciphertext comes in through `intake.rs`, at most a share of it per
+//! turn of the reactor ([`SshSession::spent`]).
+//!
 //! A session the connection lets rest ([`SshSession::rest`]) gives back
 //! the memory of sunset's packet buffers (`rest.rs`) and holds no buffer
 //! of its own, until traffic passes again.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -42,6 +45,7 @@ use crate::wire::socket::{self, Outcome};
 
 use super::SshTerms;
 use super::events::{Answering, Tries, answer, ssh_error};
+use super::intake::Intake;
 use super::rest;
 
 /// Most plaintext read ahead of the connection (see the module's docs).
@@ -60,8 +64,8 @@ pub struct SshSession {
     sftp: Option<ChanHandle>,
     /// Session channels opened and not (yet) running the subsystem.
     opened: Vec<ChanHandle>,
-    /// Ciphertext read from the socket that sunset has not taken yet.
-    held: Vec<u8>,
+    /// Ciphertext on its way in.
+    intake: Intake,
     /// The channel's bytes read ahead of the connection.
     ahead: Vec<u8>,
     /// Who logged in, until the connection takes it.
@@ -89,7 +93,7 @@ impl SshSession {
             peer,
             sftp: None,
             opened: Vec::new(),
-            held: Vec::new(),
+            intake: Intake::new(),
             ahead: Vec::new(),
             login: None,
             tries: Tries::default(),
@@ -130,15 +134,26 @@ impl SshSession {
     /// for the rest of it).
     pub fn rest(&mut self) -> bool {
         self.stirred = false;
-        if self.held.is_empty() {
-            self.held = Vec::new();
-        }
+        self.intake.rest();
         let Some((input, output)) = self.runner.idle_buffers() else {
             return false;
         };
         rest::give_back(input);
         rest::give_back(output);
         true
+    }
+
+    /// A turn of the reactor begins: the socket may give a share more
+    /// (`intake.rs`).
+    pub fn begin_turn(&mut self) {
+        self.intake.begin_turn();
+    }
+
+    /// Whether a read stopped this turn for want of allowance: the
+    /// connection must come back for the rest without waiting for an
+    /// event.
+    pub fn spent(&self) -> bool {
+        self.intake.spent()
     }
 
     /// Whether sealed bytes wait for the socket.
@@ -148,7 +163,7 @@ impl SshSession {
 
     /// Whether the peer has sent anything not yet handed on.
     pub fn holds_input(&self) -> bool {
-        !self.ahead.is_empty() || !self.held.is_empty()
+        !self.ahead.is_empty() || self.intake.holds()
     }
 
     /// Reads the channel's bytes into `room` (not empty), reading and
@@ -320,19 +335,18 @@ impl SshSession {
     /// sunset, keeping what it does not take yet: `Ok` once something was
     /// read, else the socket's outcome (`Eof` ends the input).
     fn read_socket(&mut self, stream: &TcpStream, spare: &mut [u8]) -> Result<(), Outcome> {
-        if !self.held.is_empty() && self.runner.is_input_ready() {
+        if self.intake.holds() && self.runner.is_input_ready() {
             // What sunset could not take before goes first.
-            let held = std::mem::take(&mut self.held);
-            return self.feed(&held);
+            return self.intake.feed_held(&mut self.runner);
         }
-        if !self.held.is_empty() || self.ahead.len() >= AHEAD_LIMIT {
+        if self.intake.holds() || self.ahead.len() >= AHEAD_LIMIT {
             return Err(Outcome::WouldBlock);
         }
-        match read_ciphertext(stream, spare) {
+        match self.intake.read(stream, spare) {
             Outcome::Done(n) => {
                 self.heard = true;
                 self.stirred = true;
-                self.feed(&spare[..n])
+                self.intake.feed(&mut self.runner, &spare[..n])
             }
             Outcome::Eof => {
                 self.runner.close_input();
@@ -341,19 +355,6 @@ impl SshSession {
             }
             other => Err(other),
         }
-    }
-
-    /// Hands `bytes` to sunset, keeping what it does not take yet.
-    fn feed(&mut self, mut bytes: &[u8]) -> Result<(), Outcome> {
-        while !bytes.is_empty() && self.runner.is_input_ready() {
-            match self.runner.input(bytes) {
-                Ok(0) => break,
-                Ok(n) => bytes = &bytes[n..],
-                Err(err) => return Err(Outcome::Error(ssh_error(err))),
-            }
-        }
-        self.held.extend_from_slice(bytes);
-        Ok(())
     }
 
     /// Runs sunset on what it holds: answers its events, takes the
@@ -367,9 +368,8 @@ impl SshSession {
                 debug!("SSH session from {} ended: {why}", self.peer);
                 return Err(Outcome::Closed);
             }
-            if !self.held.is_empty() && self.runner.is_input_ready() {
-                let held = std::mem::take(&mut self.held);
-                self.feed(&held)?;
+            if self.intake.holds() && self.runner.is_input_ready() {
+                self.intake.feed_held(&mut self.runner)?;
             }
             let mut answering = Answering {
                 terms: &self.terms,
@@ -472,11 +472,117 @@ impl SshSession {
     }
 }
 
-/// Reads ciphertext into `buf` (not empty).
-fn read_ciphertext(stream: &TcpStream, buf: &mut [u8]) -> Outcome {
-    match socket::retry(|| (&mut &*stream).read(buf)) {
-        Ok(0) => Outcome::Eof,
-        Ok(n) => Outcome::Done(n),
-        Err(err) => socket::classify(err),
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream as StdStream};
+    use std::time::Instant;
+
+    use super::*;
+    use crate::access::{Access, AccessConfig};
+    use crate::ssh::HostKey;
+
+    /// An `SSH_MSG_IGNORE` packet carrying `len` bytes, as a client sends
+    /// it before the key exchange (in the clear, without a MAC).
+    fn ignore_packet(len: usize) -> Vec<u8> {
+        let payload = 1 + 4 + len;
+        let padding = 4 + (8 - (5 + payload + 4) % 8) % 8;
+        let mut packet = Vec::new();
+        packet.extend(u32::try_from(1 + payload + padding).unwrap().to_be_bytes());
+        packet.push(u8::try_from(padding).unwrap());
+        packet.push(2);
+        packet.extend(u32::try_from(len).unwrap().to_be_bytes());
+        packet.resize(packet.len() + len + padding, 0);
+        packet
+    }
+
+    /// Sets the receive buffer of the sockets `listener` accepts.
+    fn receive_buffer(listener: &TcpListener, bytes: libc::c_int) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: setsockopt reads `bytes` for the length given.
+        let set = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&raw const bytes).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+    }
+
+    /// Bytes waiting on `stream`, up to `most`.
+    fn waiting(stream: &TcpStream, most: usize) -> usize {
+        let mut buf = vec![0; most];
+        match socket::peek(stream, &mut buf) {
+            Outcome::Done(n) => n,
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn a_turn_reads_its_share_and_leaves_the_rest_for_the_next() {
+        let root = tempfile::tempdir().unwrap();
+        let terms = Arc::new(SshTerms {
+            host_key: HostKey::load_or_make(None, root.path()).unwrap(),
+            access: Arc::new(Access::new(&AccessConfig::default()).unwrap()),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // Room for a few shares waiting unread (a socket's window grows
+        // only as its reader reads).
+        receive_buffer(&listener, 1 << 20);
+        let mut client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let server = TcpStream::from_std(server);
+        let mut session = SshSession::new(terms, "127.0.0.1".parse().unwrap());
+        // A small share, so that what waits past it fits any socket's
+        // buffers: the bound is what is tested, not its size.
+        let share = 16 * 1024;
+        session.intake = Intake::with_share(share);
+        let hello = b"SSH-2.0-budget_test\r\n";
+        client.write_all(hello).unwrap();
+        // Written four packets at a time: few segments, so that the
+        // receiving socket's buffer holds two shares whatever its size.
+        let packets = ignore_packet(4000).repeat(4);
+        let total = hello.len() + 16 * packets.len();
+        let (mut written, mut taken) = (hello.len(), 0);
+        let (mut room, mut spare) = (vec![0; 4096], vec![0; 64 * 1024]);
+        let mut spent = 0;
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while taken < total {
+            // Packets that carry no channel data keep coming, two shares
+            // ahead of the server (and all there before it reads).
+            while written < total && written - taken < 2 * share {
+                client.write_all(&packets).unwrap();
+                written += packets.len();
+            }
+            while waiting(&server, total) < written - taken {
+                assert!(
+                    Instant::now() < deadline,
+                    "the client's bytes arrive: {} of {} ({taken} taken)",
+                    waiting(&server, total),
+                    written - taken
+                );
+                std::thread::yield_now();
+            }
+            let before = written - taken;
+            session.begin_turn();
+            let outcome = session.read(&server, &mut room, &mut spare);
+            assert!(matches!(outcome, Outcome::WouldBlock), "no channel data");
+            let took = before - waiting(&server, total);
+            assert!(took <= share, "a turn took {took} bytes, its share {share}");
+            assert!(took > 0, "a turn moves on");
+            if before > share {
+                assert!(session.spent(), "stopped for its share, and says so");
+                spent += 1;
+            }
+            taken += took;
+        }
+        assert!(
+            spent >= total / share - 4,
+            "{spent} turns spent their share"
+        );
     }
 }
