@@ -1,6 +1,9 @@
 //! The ciphertext a session takes from its socket (`session.rs` drives
 //! it): read within the turn's share, handed to sunset, and held where
-//! sunset takes none yet (it holds one packet at a time).
+//! sunset takes none yet (it holds one packet at a time). What is held is
+//! taken from the front by an offset, never copied down: a read of 256
+//! KiB is eight packets of 32 KiB, and copying the rest down after each
+//! one moved four times the data (4% of an upload's CPU).
 //!
 //! The share bounds one connection's work per turn of the reactor: at
 //! most [`TURN_CIPHERTEXT`] is read between two calls of
@@ -30,8 +33,9 @@ pub(super) const TURN_CIPHERTEXT: usize = 1024 * 1024;
 /// A session's ciphertext on its way in.
 #[derive(Debug)]
 pub(super) struct Intake {
-    /// Ciphertext read from the socket that sunset has not taken yet.
+    /// Ciphertext read from the socket; sunset has taken `held[..at]`.
     held: Vec<u8>,
+    at: usize,
     /// What the socket may give in a turn ([`TURN_CIPHERTEXT`]).
     share: usize,
     /// What is left of it this turn.
@@ -50,6 +54,7 @@ impl Intake {
     pub(super) fn with_share(share: usize) -> Intake {
         Intake {
             held: Vec::new(),
+            at: 0,
             share,
             allowance: share,
             spent: false,
@@ -69,14 +74,15 @@ impl Intake {
 
     /// Whether ciphertext waits here for sunset.
     pub(super) fn holds(&self) -> bool {
-        !self.held.is_empty()
+        self.at < self.held.len()
     }
 
     /// Drops the held buffer if it holds nothing: a session at rest holds
     /// no buffer of its own.
     pub(super) fn rest(&mut self) {
-        if self.held.is_empty() {
+        if !self.holds() {
             self.held = Vec::new();
+            self.at = 0;
         }
     }
 
@@ -105,24 +111,41 @@ impl Intake {
         &mut self,
         runner: &mut Runner<'static, sunset::Server>,
     ) -> Result<(), Outcome> {
-        let held = std::mem::take(&mut self.held);
-        self.feed(runner, &held)
+        let taken = input(runner, &self.held[self.at..])?;
+        self.at += taken;
+        if self.at == self.held.len() {
+            // All taken: no buffer is kept between reads (as at rest).
+            self.rest();
+        }
+        Ok(())
     }
 
-    /// Hands `bytes` to sunset, holding what it does not take yet.
+    /// Hands `bytes` (read with nothing held) to sunset, holding what it
+    /// does not take yet.
     pub(super) fn feed(
         &mut self,
         runner: &mut Runner<'static, sunset::Server>,
-        mut bytes: &[u8],
+        bytes: &[u8],
     ) -> Result<(), Outcome> {
-        while !bytes.is_empty() && runner.is_input_ready() {
-            match runner.input(bytes) {
-                Ok(0) => break,
-                Ok(n) => bytes = &bytes[n..],
-                Err(err) => return Err(Outcome::Error(ssh_error(err))),
-            }
-        }
-        self.held.extend_from_slice(bytes);
+        debug_assert!(!self.holds(), "read past ciphertext held");
+        let taken = input(runner, bytes)?;
+        // The one copy of what sunset has not taken: `bytes` are the
+        // reactor's, lent for this read only.
+        self.held = bytes[taken..].to_vec();
+        self.at = 0;
         Ok(())
     }
+}
+
+/// Hands sunset what it takes of `bytes`: how many it took.
+fn input(runner: &mut Runner<'static, sunset::Server>, bytes: &[u8]) -> Result<usize, Outcome> {
+    let mut taken = 0;
+    while taken < bytes.len() && runner.is_input_ready() {
+        match runner.input(&bytes[taken..]) {
+            Ok(0) => break,
+            Ok(n) => taken += n,
+            Err(err) => return Err(Outcome::Error(ssh_error(err))),
+        }
+    }
+    Ok(taken)
 }
