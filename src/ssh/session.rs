@@ -20,13 +20,10 @@
 //! status 1, so the client says why; port forwarding and agent channels
 //! are refused by sunset itself. One session channel is open at a time.
 //!
-//! sunset holds one incoming packet at a time: a packet's channel data
-//! must be taken before the next is read, or a window adjustment behind it
-//! could never arrive. What the connection has no room for waits in
-//! `ahead`, at most [`AHEAD_LIMIT`] bytes before reading stops.
-//!
 //! Ciphertext comes in through `intake.rs`, at most a share of it per
-//! turn of the reactor ([`SshSession::spent`]).
+//! turn of the reactor ([`SshSession::spent`]); the channel's bytes wait
+//! for the connection in `ahead.rs`, whose window re-opens as the
+//! connection takes them.
 //!
 //! A session the connection lets rest ([`SshSession::rest`]) gives back
 //! the memory of sunset's packet buffers (`rest.rs`) and holds no buffer
@@ -44,12 +41,14 @@ use crate::access::Principal;
 use crate::wire::socket::{self, Outcome};
 
 use super::SshTerms;
+use super::ahead::Ahead;
 use super::events::{Answering, Tries, answer, ssh_error};
 use super::intake::Intake;
 use super::rest;
 
-/// Most plaintext read ahead of the connection (see the module's docs).
-const AHEAD_LIMIT: usize = 256 * 1024;
+/// Most ciphertext one read takes: a few packets, so that what sunset
+/// has not taken yet stays small.
+const READ_MOST: usize = 256 * 1024;
 
 /// What a refused shell or command is told, on its stderr.
 const SFTP_ONLY: &[u8] =
@@ -67,7 +66,7 @@ pub struct SshSession {
     /// Ciphertext on its way in.
     intake: Intake,
     /// The channel's bytes read ahead of the connection.
-    ahead: Vec<u8>,
+    ahead: Ahead,
     /// Who logged in, until the connection takes it.
     login: Option<Arc<Principal>>,
     tries: Tries,
@@ -94,7 +93,7 @@ impl SshSession {
             sftp: None,
             opened: Vec::new(),
             intake: Intake::new(),
-            ahead: Vec::new(),
+            ahead: Ahead::default(),
             login: None,
             tries: Tries::default(),
             ended: None,
@@ -171,12 +170,9 @@ impl SshSession {
     pub fn read(&mut self, stream: &TcpStream, room: &mut [u8], spare: &mut [u8]) -> Outcome {
         loop {
             if !self.ahead.is_empty() {
-                let n = room.len().min(self.ahead.len());
-                room[..n].copy_from_slice(&self.ahead[..n]);
-                self.ahead.drain(..n);
-                if self.ahead.is_empty() {
-                    // A session at rest holds no buffer of its own.
-                    self.ahead = Vec::new();
+                let n = self.ahead.take(room);
+                if let Err(outcome) = self.consumed(stream, n) {
+                    return outcome;
                 }
                 return Outcome::Done(n);
             }
@@ -189,14 +185,35 @@ impl SshSession {
             if self.eof {
                 return Outcome::Eof;
             }
-            // No more ciphertext than `ahead` may take in plaintext.
-            let most = AHEAD_LIMIT
-                .saturating_sub(self.ahead.len())
-                .clamp(4096, spare.len());
+            let most = READ_MOST.min(spare.len());
             if let Err(outcome) = self.read_socket(stream, &mut spare[..most]) {
                 return outcome;
             }
         }
+    }
+
+    /// The connection took `n` of the channel's bytes: the window re-opens
+    /// for them (sunset sends an adjustment once half of it is owed, sent
+    /// here at once).
+    fn consumed(&mut self, stream: &TcpStream, n: usize) -> Result<(), Outcome> {
+        let Some(channel) = &self.sftp else {
+            return Ok(());
+        };
+        let quiet = !self.runner.is_output_pending();
+        if let Err(err) = self.runner.consumed_channel(channel, n) {
+            // A channel already ended: no window to re-open.
+            debug!(
+                "SSH session from {}: window not re-opened: {err}",
+                self.peer
+            );
+        }
+        if quiet
+            && self.runner.is_output_pending()
+            && let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream)
+        {
+            return Err(outcome);
+        }
+        Ok(())
     }
 
     /// Writes as much of `data` (not empty) as the channel's window takes,
@@ -339,7 +356,7 @@ impl SshSession {
             // What sunset could not take before goes first.
             return self.intake.feed_held(&mut self.runner);
         }
-        if self.intake.holds() || self.ahead.len() >= AHEAD_LIMIT {
+        if self.intake.holds() {
             return Err(Outcome::WouldBlock);
         }
         match self.intake.read(stream, spare) {
@@ -444,17 +461,19 @@ impl SshSession {
                     .map_err(|err| Outcome::Error(ssh_error(err)))?;
                 continue;
             };
-            let at = self.ahead.len();
-            self.ahead.resize(at + len, 0);
-            match self
-                .runner
-                .read_channel(channel, ChanData::Normal, &mut self.ahead[at..])
-            {
-                Ok(n) => self.ahead.truncate(at + n),
+            let runner = &mut self.runner;
+            let read = self.ahead.append(len, |room| {
+                runner.read_channel_held(channel, ChanData::Normal, room)
+            });
+            match read {
+                Ok(_) if self.ahead.past_window() => {
+                    self.ended = Some("the client wrote past the channel's window");
+                    return Ok(());
+                }
+                Ok(_) => {}
                 Err(sunset::Error::ChannelEOF) => {
                     // Data after the client's EOF: dropped, or sunset
                     // would hold the packet (and all after it) for ever.
-                    self.ahead.truncate(at);
                     self.eof = true;
                     self.runner
                         .discard_read_channel(channel)
