@@ -218,6 +218,27 @@ impl Transport {
         interest
     }
 
+    /// A turn of the reactor begins for the connection: an SSH session may
+    /// read its turn's share of ciphertext again (`SshSession::begin_turn`).
+    pub(super) fn begin_turn(&mut self) {
+        match self.session.as_deref_mut() {
+            None | Some(Session::Tls(_)) => {}
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.begin_turn(),
+        }
+    }
+
+    /// Whether the session stopped reading for its turn's share, not for
+    /// want of bytes: the connection yields, to come back from the ready
+    /// list (no event comes for bytes already arrived).
+    pub(super) fn spent(&self) -> bool {
+        match self.session.as_deref() {
+            None | Some(Session::Tls(_)) => false,
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.spent(),
+        }
+    }
+
     /// Whether output handed over is still held here, not yet sent.
     pub(super) fn holds_output(&self) -> bool {
         match self.session.as_deref() {

@@ -28,10 +28,13 @@ impl Connection {
         // one may add to (a body in hand asks how much room is left).
         let held_before = self.held_input();
         *env.held_input = env.held_input.saturating_sub(held_before);
+        self.transport.begin_turn();
         let step = match self.transport.send_held() {
             // What TLS holds goes out whatever the state waits for.
             outcome @ (Outcome::Closed | Outcome::Error(_)) => self.socket_failed(outcome),
             _ => match self.drive_until_blocked(scratch, env) {
+                // The session read its turn's share: the rest next turn.
+                Step::Wait(_) if self.transport.spent() => Step::Yield,
                 Step::Wait(wanted) => Step::Wait(self.transport.interest(wanted)),
                 other => other,
             },

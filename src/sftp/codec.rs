@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::ftp::path::{file_name, folder_prefix, resolve};
 use crate::serve::ops::{Describe, Get, List, ReadStaged, being_written};
 use crate::serve::terms::Page;
-use crate::serve::{Body, ErrorKind, Failure, Operation, Reply, Request, Scope, Want};
+use crate::serve::{Body, ErrorKind, Operation, Reply, Request, Scope, Want};
 
 use super::handles::{Handles, MAX_HANDLES, Opened, Paging};
 use super::listing::{Listed, Names, PAGE};
@@ -77,6 +77,9 @@ pub struct Sftp {
     /// Bytes of the last `WRITE`'s packet past its data, skipped before
     /// the next packet ([`Sftp::skip_trailing`]).
     pub(super) trailing: usize,
+    /// The id of a request refused from its head alone (too long), for
+    /// the refusal's answer ([`Sftp::refuse`]).
+    refused_id: Option<u32>,
 }
 
 impl Sftp {
@@ -94,6 +97,16 @@ impl Sftp {
             return Decoded::Incomplete;
         };
         if len > MAX_PACKET + 4 {
+            // Refused with its id, so the client says why (OpenSSH's
+            // `sftp` reads a status for another id as "Reply id
+            // mismatch"): the 5 bytes after the length are waited for.
+            if self.started {
+                let mut head = Fields::new(input.get(4..9).unwrap_or_default());
+                match (head.byte(), head.u32()) {
+                    (Some(_), Some(id)) => self.refused_id = Some(id),
+                    _ => return Decoded::Incomplete,
+                }
+            }
             return refused(
                 format!("a packet of {len} bytes: at most {MAX_PACKET}"),
                 None,
@@ -374,7 +387,7 @@ impl Sftp {
             }
             (pending, Reply::Failed(failure)) => {
                 let id = pending.id().unwrap_or(0);
-                wire::status(out, id, code_of(failure), &failure.message);
+                wire::status(out, id, wire::status_of(failure), &failure.message);
             }
             (pending, _) => {
                 let id = pending.id().unwrap_or(0);
@@ -410,7 +423,8 @@ impl Sftp {
 
     /// Appends the answer to a request the codec refused.
     pub fn refuse(&mut self, refusal: &Refusal, out: &mut Vec<u8>) {
-        let id = std::mem::take(&mut self.pending).id().unwrap_or(0);
+        let pending = std::mem::take(&mut self.pending).id();
+        let id = self.refused_id.take().or(pending).unwrap_or(0);
         wire::status(out, id, Status::BadMessage, &refusal.message);
     }
 
@@ -478,22 +492,6 @@ fn refused(message: String, skip: Option<(usize, Body)>) -> Decoded {
     })
 }
 
-/// The status a failure is answered with.
-fn code_of(failure: &Failure) -> Status {
-    match failure.kind {
-        ErrorKind::NotFound => Status::NoSuchFile,
-        ErrorKind::Forbidden | ErrorKind::Unauthorized | ErrorKind::ReadOnly => {
-            Status::PermissionDenied
-        }
-        _ => Status::Failure,
-    }
-}
-
-/// Whether `input` holds a whole packet (the header deadline's rule).
-pub fn holds_whole_packet(input: &[u8]) -> bool {
-    wire::packet_len(input).is_some_and(|len| input.len() >= len)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,6 +545,22 @@ mod tests {
         sftp.answered(&mut answer);
         assert!(answer.is_empty());
         assert!(matches!(sftp.decode(&[]), Decoded::Incomplete));
+    }
+
+    #[test]
+    fn a_packet_too_long_is_refused_with_its_id_once_its_head_is_in() {
+        let (mut sftp, _) = writing();
+        sftp.answered(&mut Vec::new()); // INIT's VERSION
+        let mut packet = (10u32 << 20).to_be_bytes().to_vec();
+        packet.extend_from_slice(&[wire::WRITE, 0, 0, 1, 2, 0, 0]);
+        assert!(matches!(sftp.decode(&packet[..8]), Decoded::Incomplete));
+        let Decoded::Refused(refusal) = sftp.decode(&packet) else {
+            panic!("refused");
+        };
+        let mut answer = Vec::new();
+        sftp.refuse(&refusal, &mut answer);
+        // A STATUS (101) for id 258.
+        assert_eq!(&answer[4..9], &[101, 0, 0, 1, 2]);
     }
 
     #[test]

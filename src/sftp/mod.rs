@@ -27,4 +27,5 @@ mod pinned;
 mod uploads;
 pub mod wire;
 
-pub use codec::{Sftp, holds_whole_packet};
+pub use codec::Sftp;
+pub use wire::holds_whole_packet;

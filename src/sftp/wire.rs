@@ -11,6 +11,7 @@
 //! ```
 
 use crate::model::{Resource, Space};
+use crate::serve::{ErrorKind, Failure};
 
 /// Request types served or refused by name (the rest are not served).
 pub(super) const INIT: u8 = 1;
@@ -361,6 +362,22 @@ pub fn packet_len(input: &[u8]) -> Option<usize> {
     let len: [u8; 4] = input.get(..4)?.try_into().ok()?;
     // Past what a `usize` holds (a 32-bit host): too long, whatever it is.
     Some(usize::try_from(u32::from_be_bytes(len)).map_or(usize::MAX, |len| len.saturating_add(4)))
+}
+
+/// The status a failure is answered with.
+pub(super) fn status_of(failure: &Failure) -> Status {
+    match failure.kind {
+        ErrorKind::NotFound => Status::NoSuchFile,
+        ErrorKind::Forbidden | ErrorKind::Unauthorized | ErrorKind::ReadOnly => {
+            Status::PermissionDenied
+        }
+        _ => Status::Failure,
+    }
+}
+
+/// Whether `input` holds a whole packet (the header deadline's rule).
+pub fn holds_whole_packet(input: &[u8]) -> bool {
+    packet_len(input).is_some_and(|len| input.len() >= len)
 }
 
 #[cfg(test)]

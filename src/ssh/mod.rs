@@ -1,12 +1,16 @@
 //! SSH, for SFTP and scp (`--sftp`; docs/sftp.md): the host key
 //! (`host_key.rs`) and one connection's session (`session.rs`, its
-//! buffers' memory given back at rest by `rest.rs`), driven by
+//! ciphertext taken in by `intake.rs`, a share a turn, the channel's
+//! bytes held for the connection by `ahead.rs`, its buffers'
+//! memory given back at rest by `rest.rs`), driven by
 //! the connection's transport as a TLS session is. sunset (vendor/sunset,
 //! patched) does the protocol, sans-IO; this folder answers what it asks:
 //! which host key, whether a login is good, which channel runs SFTP.
 
+mod ahead;
 mod events;
 pub mod host_key;
+mod intake;
 mod rest;
 pub mod session;
 

@@ -20,16 +20,16 @@
 //! status 1, so the client says why; port forwarding and agent channels
 //! are refused by sunset itself. One session channel is open at a time.
 //!
-//! sunset holds one incoming packet at a time: a packet's channel data
-//! must be taken before the next is read, or a window adjustment behind it
-//! could never arrive. What the connection has no room for waits in
-//! `ahead`, at most [`AHEAD_LIMIT`] bytes before reading stops.
+//! Ciphertext comes in through `intake.rs`, at most a share of it per
+//! turn of the reactor ([`SshSession::spent`]); the channel's bytes wait
+//! for the connection in `ahead.rs`, whose window re-opens as the
+//! connection takes them.
 //!
 //! A session the connection lets rest ([`SshSession::rest`]) gives back
 //! the memory of sunset's packet buffers (`rest.rs`) and holds no buffer
 //! of its own, until traffic passes again.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -41,11 +41,14 @@ use crate::access::Principal;
 use crate::wire::socket::{self, Outcome};
 
 use super::SshTerms;
+use super::ahead::Ahead;
 use super::events::{Answering, Tries, answer, ssh_error};
+use super::intake::Intake;
 use super::rest;
 
-/// Most plaintext read ahead of the connection (see the module's docs).
-const AHEAD_LIMIT: usize = 256 * 1024;
+/// Most ciphertext one read takes: a few packets, so that what sunset
+/// has not taken yet stays small.
+const READ_MOST: usize = 256 * 1024;
 
 /// What a refused shell or command is told, on its stderr.
 const SFTP_ONLY: &[u8] =
@@ -60,10 +63,10 @@ pub struct SshSession {
     sftp: Option<ChanHandle>,
     /// Session channels opened and not (yet) running the subsystem.
     opened: Vec<ChanHandle>,
-    /// Ciphertext read from the socket that sunset has not taken yet.
-    held: Vec<u8>,
+    /// Ciphertext on its way in.
+    intake: Intake,
     /// The channel's bytes read ahead of the connection.
-    ahead: Vec<u8>,
+    ahead: Ahead,
     /// Who logged in, until the connection takes it.
     login: Option<Arc<Principal>>,
     tries: Tries,
@@ -89,8 +92,8 @@ impl SshSession {
             peer,
             sftp: None,
             opened: Vec::new(),
-            held: Vec::new(),
-            ahead: Vec::new(),
+            intake: Intake::new(),
+            ahead: Ahead::default(),
             login: None,
             tries: Tries::default(),
             ended: None,
@@ -130,15 +133,26 @@ impl SshSession {
     /// for the rest of it).
     pub fn rest(&mut self) -> bool {
         self.stirred = false;
-        if self.held.is_empty() {
-            self.held = Vec::new();
-        }
+        self.intake.rest();
         let Some((input, output)) = self.runner.idle_buffers() else {
             return false;
         };
         rest::give_back(input);
         rest::give_back(output);
         true
+    }
+
+    /// A turn of the reactor begins: the socket may give a share more
+    /// (`intake.rs`).
+    pub fn begin_turn(&mut self) {
+        self.intake.begin_turn();
+    }
+
+    /// Whether a read stopped this turn for want of allowance: the
+    /// connection must come back for the rest without waiting for an
+    /// event.
+    pub fn spent(&self) -> bool {
+        self.intake.spent()
     }
 
     /// Whether sealed bytes wait for the socket.
@@ -148,7 +162,7 @@ impl SshSession {
 
     /// Whether the peer has sent anything not yet handed on.
     pub fn holds_input(&self) -> bool {
-        !self.ahead.is_empty() || !self.held.is_empty()
+        !self.ahead.is_empty() || self.intake.holds()
     }
 
     /// Reads the channel's bytes into `room` (not empty), reading and
@@ -156,12 +170,9 @@ impl SshSession {
     pub fn read(&mut self, stream: &TcpStream, room: &mut [u8], spare: &mut [u8]) -> Outcome {
         loop {
             if !self.ahead.is_empty() {
-                let n = room.len().min(self.ahead.len());
-                room[..n].copy_from_slice(&self.ahead[..n]);
-                self.ahead.drain(..n);
-                if self.ahead.is_empty() {
-                    // A session at rest holds no buffer of its own.
-                    self.ahead = Vec::new();
+                let n = self.ahead.take(room);
+                if let Err(outcome) = self.consumed(stream, n) {
+                    return outcome;
                 }
                 return Outcome::Done(n);
             }
@@ -174,14 +185,35 @@ impl SshSession {
             if self.eof {
                 return Outcome::Eof;
             }
-            // No more ciphertext than `ahead` may take in plaintext.
-            let most = AHEAD_LIMIT
-                .saturating_sub(self.ahead.len())
-                .clamp(4096, spare.len());
+            let most = READ_MOST.min(spare.len());
             if let Err(outcome) = self.read_socket(stream, &mut spare[..most]) {
                 return outcome;
             }
         }
+    }
+
+    /// The connection took `n` of the channel's bytes: the window re-opens
+    /// for them (sunset sends an adjustment once half of it is owed, sent
+    /// here at once).
+    fn consumed(&mut self, stream: &TcpStream, n: usize) -> Result<(), Outcome> {
+        let Some(channel) = &self.sftp else {
+            return Ok(());
+        };
+        let quiet = !self.runner.is_output_pending();
+        if let Err(err) = self.runner.consumed_channel(channel, n) {
+            // A channel already ended: no window to re-open.
+            debug!(
+                "SSH session from {}: window not re-opened: {err}",
+                self.peer
+            );
+        }
+        if quiet
+            && self.runner.is_output_pending()
+            && let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream)
+        {
+            return Err(outcome);
+        }
+        Ok(())
     }
 
     /// Writes as much of `data` (not empty) as the channel's window takes,
@@ -320,19 +352,18 @@ impl SshSession {
     /// sunset, keeping what it does not take yet: `Ok` once something was
     /// read, else the socket's outcome (`Eof` ends the input).
     fn read_socket(&mut self, stream: &TcpStream, spare: &mut [u8]) -> Result<(), Outcome> {
-        if !self.held.is_empty() && self.runner.is_input_ready() {
+        if self.intake.holds() && self.runner.is_input_ready() {
             // What sunset could not take before goes first.
-            let held = std::mem::take(&mut self.held);
-            return self.feed(&held);
+            return self.intake.feed_held(&mut self.runner);
         }
-        if !self.held.is_empty() || self.ahead.len() >= AHEAD_LIMIT {
+        if self.intake.holds() {
             return Err(Outcome::WouldBlock);
         }
-        match read_ciphertext(stream, spare) {
+        match self.intake.read(stream, spare) {
             Outcome::Done(n) => {
                 self.heard = true;
                 self.stirred = true;
-                self.feed(&spare[..n])
+                self.intake.feed(&mut self.runner, &spare[..n])
             }
             Outcome::Eof => {
                 self.runner.close_input();
@@ -341,19 +372,6 @@ impl SshSession {
             }
             other => Err(other),
         }
-    }
-
-    /// Hands `bytes` to sunset, keeping what it does not take yet.
-    fn feed(&mut self, mut bytes: &[u8]) -> Result<(), Outcome> {
-        while !bytes.is_empty() && self.runner.is_input_ready() {
-            match self.runner.input(bytes) {
-                Ok(0) => break,
-                Ok(n) => bytes = &bytes[n..],
-                Err(err) => return Err(Outcome::Error(ssh_error(err))),
-            }
-        }
-        self.held.extend_from_slice(bytes);
-        Ok(())
     }
 
     /// Runs sunset on what it holds: answers its events, takes the
@@ -367,9 +385,8 @@ impl SshSession {
                 debug!("SSH session from {} ended: {why}", self.peer);
                 return Err(Outcome::Closed);
             }
-            if !self.held.is_empty() && self.runner.is_input_ready() {
-                let held = std::mem::take(&mut self.held);
-                self.feed(&held)?;
+            if self.intake.holds() && self.runner.is_input_ready() {
+                self.intake.feed_held(&mut self.runner)?;
             }
             let mut answering = Answering {
                 terms: &self.terms,
@@ -444,17 +461,19 @@ impl SshSession {
                     .map_err(|err| Outcome::Error(ssh_error(err)))?;
                 continue;
             };
-            let at = self.ahead.len();
-            self.ahead.resize(at + len, 0);
-            match self
-                .runner
-                .read_channel(channel, ChanData::Normal, &mut self.ahead[at..])
-            {
-                Ok(n) => self.ahead.truncate(at + n),
+            let runner = &mut self.runner;
+            let read = self.ahead.append(len, |room| {
+                runner.read_channel_held(channel, ChanData::Normal, room)
+            });
+            match read {
+                Ok(_) if self.ahead.past_window() => {
+                    self.ended = Some("the client wrote past the channel's window");
+                    return Ok(());
+                }
+                Ok(_) => {}
                 Err(sunset::Error::ChannelEOF) => {
                     // Data after the client's EOF: dropped, or sunset
                     // would hold the packet (and all after it) for ever.
-                    self.ahead.truncate(at);
                     self.eof = true;
                     self.runner
                         .discard_read_channel(channel)
@@ -472,11 +491,117 @@ impl SshSession {
     }
 }
 
-/// Reads ciphertext into `buf` (not empty).
-fn read_ciphertext(stream: &TcpStream, buf: &mut [u8]) -> Outcome {
-    match socket::retry(|| (&mut &*stream).read(buf)) {
-        Ok(0) => Outcome::Eof,
-        Ok(n) => Outcome::Done(n),
-        Err(err) => socket::classify(err),
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream as StdStream};
+    use std::time::Instant;
+
+    use super::*;
+    use crate::access::{Access, AccessConfig};
+    use crate::ssh::HostKey;
+
+    /// An `SSH_MSG_IGNORE` packet carrying `len` bytes, as a client sends
+    /// it before the key exchange (in the clear, without a MAC).
+    fn ignore_packet(len: usize) -> Vec<u8> {
+        let payload = 1 + 4 + len;
+        let padding = 4 + (8 - (5 + payload + 4) % 8) % 8;
+        let mut packet = Vec::new();
+        packet.extend(u32::try_from(1 + payload + padding).unwrap().to_be_bytes());
+        packet.push(u8::try_from(padding).unwrap());
+        packet.push(2);
+        packet.extend(u32::try_from(len).unwrap().to_be_bytes());
+        packet.resize(packet.len() + len + padding, 0);
+        packet
+    }
+
+    /// Sets the receive buffer of the sockets `listener` accepts.
+    fn receive_buffer(listener: &TcpListener, bytes: libc::c_int) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: setsockopt reads `bytes` for the length given.
+        let set = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&raw const bytes).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+    }
+
+    /// Bytes waiting on `stream`, up to `most`.
+    fn waiting(stream: &TcpStream, most: usize) -> usize {
+        let mut buf = vec![0; most];
+        match socket::peek(stream, &mut buf) {
+            Outcome::Done(n) => n,
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn a_turn_reads_its_share_and_leaves_the_rest_for_the_next() {
+        let root = tempfile::tempdir().unwrap();
+        let terms = Arc::new(SshTerms {
+            host_key: HostKey::load_or_make(None, root.path()).unwrap(),
+            access: Arc::new(Access::new(&AccessConfig::default()).unwrap()),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // Room for a few shares waiting unread (a socket's window grows
+        // only as its reader reads).
+        receive_buffer(&listener, 1 << 20);
+        let mut client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let server = TcpStream::from_std(server);
+        let mut session = SshSession::new(terms, "127.0.0.1".parse().unwrap());
+        // A small share, so that what waits past it fits any socket's
+        // buffers: the bound is what is tested, not its size.
+        let share = 16 * 1024;
+        session.intake = Intake::with_share(share);
+        let hello = b"SSH-2.0-budget_test\r\n";
+        client.write_all(hello).unwrap();
+        // Written four packets at a time: few segments, so that the
+        // receiving socket's buffer holds two shares whatever its size.
+        let packets = ignore_packet(4000).repeat(4);
+        let total = hello.len() + 16 * packets.len();
+        let (mut written, mut taken) = (hello.len(), 0);
+        let (mut room, mut spare) = (vec![0; 4096], vec![0; 64 * 1024]);
+        let mut spent = 0;
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while taken < total {
+            // Packets that carry no channel data keep coming, two shares
+            // ahead of the server (and all there before it reads).
+            while written < total && written - taken < 2 * share {
+                client.write_all(&packets).unwrap();
+                written += packets.len();
+            }
+            while waiting(&server, total) < written - taken {
+                assert!(
+                    Instant::now() < deadline,
+                    "the client's bytes arrive: {} of {} ({taken} taken)",
+                    waiting(&server, total),
+                    written - taken
+                );
+                std::thread::yield_now();
+            }
+            let before = written - taken;
+            session.begin_turn();
+            let outcome = session.read(&server, &mut room, &mut spare);
+            assert!(matches!(outcome, Outcome::WouldBlock), "no channel data");
+            let took = before - waiting(&server, total);
+            assert!(took <= share, "a turn took {took} bytes, its share {share}");
+            assert!(took > 0, "a turn moves on");
+            if before > share {
+                assert!(session.spent(), "stopped for its share, and says so");
+                spent += 1;
+            }
+            taken += took;
+        }
+        assert!(
+            spent >= total / share - 4,
+            "{spent} turns spent their share"
+        );
     }
 }

@@ -41,6 +41,44 @@ fn a_10_mb_packet_length_ends_its_session_while_another_is_served() {
     assert!(output.status.success(), "{}", said(&output));
 }
 
+/// A client that writes requests and never reads their answers gets no
+/// further than the channel's window (1 MiB) past what the server has
+/// served: the window re-opens as the server takes requests, not as they
+/// arrive, so the server holds no more than that for it. And the server
+/// reads on whatever it holds: once the client reads, the window it opens
+/// for the answers comes behind all those requests (a server that stopped
+/// reading at a limit of its own, as ferry's did at 256 KiB, never saw it
+/// and the session hung).
+#[test]
+fn a_client_that_does_not_read_its_answers_is_held_to_the_window() {
+    if !crate::support::tools::python_has("paramiko", "pip install paramiko==5.1.0") {
+        return;
+    }
+    let server = sftp_server();
+    std::fs::write(server.root.path().join("big.bin"), vec![7u8; 256 * 1024]).unwrap();
+    let output = std::process::Command::new("timeout")
+        .arg(PATIENCE.as_secs().to_string())
+        .args(["python3", "-c", include_str!("window.py")])
+        .arg(server.sftp.unwrap().port().to_string())
+        .output()
+        .unwrap();
+    let said = crate::support::tools::check(&output, "window.py");
+    let sent: usize = said
+        .lines()
+        .find_map(|line| line.strip_prefix("sent "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    const WINDOW: usize = 1 << 20;
+    // Three READs and what the server read of the rest before its
+    // answers filled its output (a few KB of requests) come on top.
+    assert!(
+        sent <= WINDOW + 64 * 1024,
+        "{sent} bytes sent past a window of {WINDOW}"
+    );
+    assert!(sent >= WINDOW / 2, "the window was open: {sent}");
+    assert!(said.contains("answers 1003"), "{said}");
+}
+
 /// The server's SSH identification line on `stream`, or `None` if it is
 /// closed first.
 fn identification(stream: &TcpStream) -> Option<String> {

@@ -11,7 +11,8 @@
 //! - `clients`: sshfs, rclone's and restic's sftp backends, paramiko, and
 //!   SFTP and HTTP on the same files;
 //! - `attacks`: a huge packet length, many connections from one address,
-//!   paths and symlinks out of the root, legacy `scp` and forwarding;
+//!   a client that never reads its answers (paramiko, `window.py`), paths
+//!   and symlinks out of the root, legacy `scp` and forwarding;
 //! - `packets`: the SFTP codec on generated packets (its invariants shared
 //!   with the `sftp_packets` fuzz target);
 //! - `rest`: a session that gave back its packet buffers' memory at rest

@@ -577,6 +577,41 @@ impl<'a, CS: CliServ> Runner<'a, CS> {
         Ok(len)
     }
 
+    /// ferry's patch: receives data as [`Runner::read_channel`] does, but
+    /// without re-opening the channel's window for it: the application
+    /// calls [`Runner::consumed_channel`] as it uses the bytes, so a peer
+    /// never has more outstanding than the window, however far the
+    /// application's own reader lags.
+    pub fn read_channel_held(
+        &mut self,
+        chan: &ChanHandle,
+        dt: ChanData,
+        buf: &mut [u8],
+    ) -> Result<usize> {
+        if self.closed_input {
+            return error::ChannelEOF.fail();
+        }
+
+        dt.validate_receive(CS::is_client())?;
+
+        if self.is_channel_eof(chan) {
+            return error::ChannelEOF.fail();
+        }
+
+        let (len, complete) = self.traf_in.read_channel(chan.0, dt, buf);
+        if complete.is_some() {
+            self.finished_read_channel(chan, 0)?;
+        }
+        Ok(len)
+    }
+
+    /// ferry's patch: `len` bytes read with [`Runner::read_channel_held`]
+    /// have been used: the window re-opens for them (an adjustment is
+    /// sent once half the window is owed, as for any read).
+    pub fn consumed_channel(&mut self, chan: &ChanHandle, len: usize) -> Result<()> {
+        self.finished_read_channel(chan, len)
+    }
+
     /// Receives input data, either normal or extended.
     pub fn read_channel_either(
         &mut self,
