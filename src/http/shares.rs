@@ -30,9 +30,9 @@ use crate::http::message::{Head, MAX_BODY_IN_HAND, Refused, Resume};
 use crate::http::origin::{self, Site};
 use crate::http::response::{self, Framing, Head as ResponseHead};
 use crate::http::{link_page, listing};
-use crate::model::{LinkMode, ShareLink, is_link_id, parse_span};
+use crate::model::{LinkMode, ShareLink, is_link_id, link_address, parse_span};
 use crate::name::{Name, Prefix};
-use crate::serve::ops::{LinkAsk, LinkTarget, ListLinks, MakeLink, RevokeLink, ViaLink};
+use crate::serve::ops::{LinkAsk, LinkBase, LinkTarget, ListLinks, MakeLink, RevokeLink, ViaLink};
 use crate::serve::{Body, ErrorKind, Operation, Reply, Request};
 
 /// Where links are made, listed and revoked.
@@ -90,10 +90,10 @@ impl Dialect for Shares {
         if let Err((code, message)) = origin::check(writes, &provenance, site) {
             return Ok(Decision::Refuse(code, message, answer));
         }
-        let base = provenance.host.take().map(|host| {
+        let base = LinkBase::Asked(provenance.host.take().map(|host| {
             let scheme = if site.tls { "https" } else { "http" };
             format!("{scheme}://{host}")
-        });
+        }));
         let operation = match (head.method, shares_of(path).flatten()) {
             ("POST", None) => make(head.body, base).map(Operation::MakeLink),
             ("GET", None) => Ok(Operation::ListLinks(ListLinks { base })),
@@ -207,7 +207,7 @@ fn through_link(
 /// # Errors
 /// 400: not JSON of the form above, a name that is not one, an upload
 /// link of a file.
-fn make(body: &[u8], base: Option<String>) -> Result<MakeLink, Refused> {
+fn make(body: &[u8], base: LinkBase) -> Result<MakeLink, Refused> {
     let bad = |message: String| (400, message);
     let text = std::str::from_utf8(body).map_err(|_| bad("the body is not UTF-8".into()))?;
     let members = json_reader::flat_object(text).map_err(bad)?;
@@ -431,17 +431,13 @@ fn json_answer(status: u16, body: &str, message: Message, out: &mut Vec<u8>) {
 
 /// The address of file link `id` sharing `name`: with the file's name.
 fn file_url(id: &str, name: &str) -> String {
-    let last = name.rsplit('/').next().unwrap_or_default();
-    format!("{LINKS}{id}/{}", url_path(last))
+    link_address(id, Some(name))
 }
 
 /// A link as JSON; `base`: `scheme://host` its URL begins with (else it
 /// is a path).
 fn link_json(link: &ShareLink, base: Option<&str>) -> String {
-    let url = match link.is_folder() {
-        true => format!("{LINKS}{}/", link.id),
-        false => file_url(&link.id, &link.path),
-    };
+    let url = link.address();
     format!(
         "{{\"id\":{},\"url\":{},\"path\":{},\"mode\":\"{}\",\"created_at\":\"{}\",\"expires_at\":\"{}\",\"password\":{},\"max_downloads\":{},\"downloads\":{}}}",
         json::string(&link.id),
@@ -492,13 +488,13 @@ mod tests {
 
     #[test]
     fn a_link_is_made_from_its_json() {
-        let link = make(br#"{"path":"/photos/","mode":"upload","expires":"2s","password":"p","max_downloads":3}"#, None).unwrap();
+        let link = make(br#"{"path":"/photos/","mode":"upload","expires":"2s","password":"p","max_downloads":3}"#, LinkBase::Listener).unwrap();
         assert_eq!(link.target.as_str(), "photos/");
         assert_eq!(link.mode, LinkMode::Upload);
         assert_eq!(link.expires_in, Some(2));
         assert_eq!(link.max_downloads, Some(3));
         assert!(link.password.is_some());
-        let file = make(br#"{"path":"docs/r.pdf","expires":60}"#, None).unwrap();
+        let file = make(br#"{"path":"docs/r.pdf","expires":60}"#, LinkBase::Listener).unwrap();
         assert!(matches!(file.target, LinkTarget::File(_)));
         for bad in [
             &br#"{"mode":"read"}"#[..],
@@ -508,7 +504,11 @@ mod tests {
             br#"{"path":"a","colour":"red"}"#,
             b"path=a",
         ] {
-            assert!(make(bad, None).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                make(bad, LinkBase::Listener).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

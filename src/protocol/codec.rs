@@ -104,7 +104,16 @@ fn is_http_request(data: &[u8]) -> bool {
 pub fn decode(data: &[u8]) -> Decoded {
     match parse_request(data) {
         Ok(None) => Decoded::Incomplete,
-        Ok(Some((request, used))) => Decoded::Request(operation(request).into(), used),
+        Ok(Some((request, used))) => match operation(request) {
+            Some(operation) => Decoded::Request(operation.into(), used),
+            // A verb of a feature this build leaves out: answered, and
+            // the connection goes on.
+            None => Decoded::Refused(Refusal {
+                code: 501,
+                message: UNBUILT_SHARES.to_owned(),
+                skip: Some((used, Body::fixed(0))),
+            }),
+        },
         Err(ProtocolError {
             code,
             message,
@@ -124,9 +133,23 @@ pub fn decode(data: &[u8]) -> Decoded {
 /// an upload, removed with the last file a DEL or MOVE takes out.
 const FOLDERS: Folders = Folders::Implicit;
 
-/// What a FERRY/1 request line asks for.
-fn operation(request: Request) -> Operation {
-    match request {
+/// Why a build without the feature `shares` refuses its verbs (as it
+/// refuses its flags at start, `Config::unbuilt`).
+const UNBUILT_SHARES: &str = "built without share links: rebuild with --features shares";
+
+/// The share links' operations (`shares.rs`); none in a build without
+/// them.
+#[cfg(feature = "shares")]
+use super::shares::operation as link_operation;
+#[cfg(not(feature = "shares"))]
+fn link_operation(_: Request) -> Option<Operation> {
+    None
+}
+
+/// What a FERRY/1 request line asks for; `None`: a verb of a feature
+/// this build leaves out.
+fn operation(request: Request) -> Option<Operation> {
+    Some(match request {
         Request::Put {
             name,
             size,
@@ -214,7 +237,11 @@ fn operation(request: Request) -> Operation {
         Request::Quit => Operation::Quit(ops::Quit),
         Request::Health => Operation::Health(ops::Health),
         Request::Df { folder } => Operation::FreeSpace(ops::FreeSpace { prefix: folder }),
-    }
+        request @ (Request::Share { .. }
+        | Request::ShareFolder { .. }
+        | Request::Shares
+        | Request::Unshare { .. }) => return link_operation(request),
+    })
 }
 
 /// A FERRY/1 upload of `name`: its body, the CRC and mtime its request
@@ -347,6 +374,10 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
             return out.extend_from_slice(line.as_bytes());
         }
         Reply::Remains(remains, more) => return remains_lines((remains, *more), out),
+        #[cfg(feature = "shares")]
+        Reply::Link { link, base } => return super::shares::made(link, base.as_deref(), out),
+        #[cfg(feature = "shares")]
+        Reply::Links { links, base } => return super::shares::listed(links, base.as_deref(), out),
         Reply::Unsatisfiable { size } => {
             let message = format!("offset past the end ({size} bytes)");
             return Response::Error {
