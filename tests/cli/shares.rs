@@ -330,3 +330,34 @@ fn the_public_url_begins_every_links_address_and_a_server_without_http_makes_non
         "ferry: share a.txt: share links are served over HTTP, and this server has no HTTP listener (ferry serve --http ADDR)"
     );
 }
+
+/// The server's own log at its most (`--log-level trace`) names the
+/// link, never its password: neither as it is made over FERRY/1 nor as
+/// it is given over HTTP.
+#[test]
+fn the_servers_log_never_holds_a_links_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("docs")).unwrap();
+    std::fs::write(root.join("docs/r.txt"), b"report").unwrap();
+    let server = crate::support::process::Process::start(
+        &root,
+        &["--http", "127.0.0.1:0", "--log-level", "trace"],
+    );
+    let http = server.http_addr();
+    let output = binary::ferry(dir.path())
+        .args(["share", "docs/r.txt", "--password-env", "LINK_PW"])
+        .args(["--server", &server.addr.to_string()])
+        .env("LINK_PW", "correct horse")
+        .output()
+        .unwrap();
+    let url = binary::stdout(&output).lines().last().unwrap().to_owned();
+    let basic = base64::engine::general_purpose::STANDARD.encode("x:correct horse");
+    let got = fetch(http, &url, &format!("Authorization: Basic {basic}\r\n"));
+    assert_eq!((got.status, got.body), (200, b"report".to_vec()));
+    server.wait_for_log("SHARE read");
+    server.wait_for_log("GET docs/r.txt");
+    for secret in ["correct", "horse", &basic] {
+        assert_eq!(server.log_lines(secret), Vec::<String>::new(), "{secret}");
+    }
+}

@@ -382,6 +382,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_links_address_begins_with_the_public_url_else_as_asked_else_the_listener() {
+        use crate::config::{Config, Listen};
+        use crate::wire::Protocol;
+        let mut config = Config::default();
+        config.listeners.clear();
+        let asked = LinkBase::Asked(Some("http://files.lan".into()));
+        assert_eq!(
+            LinkBase::Listener.resolve(&config).unwrap_err().kind,
+            ErrorKind::Forbidden
+        );
+        config.listeners.push(Listen {
+            addr: "0.0.0.0:8443".parse().unwrap(),
+            protocol: Protocol::Http,
+            tls: true,
+        });
+        let base = |base: &LinkBase, config: &Config| base.resolve(config).unwrap();
+        assert_eq!(
+            base(&LinkBase::Listener, &config).as_deref(),
+            Some("https://127.0.0.1:8443")
+        );
+        assert_eq!(base(&asked, &config).as_deref(), Some("http://files.lan"));
+        assert_eq!(base(&LinkBase::Asked(None), &config), None);
+        config.shares.public_url = Some("https://x.example/f".into());
+        for asked in [LinkBase::Listener, asked, LinkBase::Asked(None)] {
+            assert_eq!(
+                base(&asked, &config).as_deref(),
+                Some("https://x.example/f")
+            );
+        }
+    }
+
+    #[test]
     fn a_password_matches_only_itself() {
         let kept = salted("open sesame").unwrap();
         assert!(password_matches(&kept, "open sesame"));
