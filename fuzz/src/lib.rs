@@ -18,7 +18,7 @@ use std::path::{Component, Path};
 
 use ferry::name::{MAX_NAME, MAX_SEGMENT, Name, NameError, Prefix, RESERVED_PREFIX, encode};
 use ferry::protocol::{
-    LinkTerms, MAX_HEADER, ProtocolError, Recovery, Request, error_code, parse_request,
+    LINKS_BUILT, LinkTerms, MAX_HEADER, ProtocolError, Recovery, Request, error_code, parse_request,
 };
 
 /// The HTTP parsers' checks. `tests/protocol/properties.rs` includes this
@@ -96,6 +96,11 @@ pub fn check_parse_request(input: &[u8]) {
         }
         (Err(err), Expected::Unparseable) => {
             assert_eq!((err.code, err.recovery), (400, Recovery::Close), "{err}");
+            check_message(err);
+        }
+        (Err(err), Expected::Unbuilt) => {
+            let recovery = Recovery::Skip { line: end, body: 0 };
+            assert_eq!((err.code, err.recovery), (501, recovery), "{err}");
             check_message(err);
         }
         (Err(err), Expected::BadName { verdict, body }) => {
@@ -386,6 +391,9 @@ enum Expected {
         verdict: Verdict,
         body: Option<u64>,
     },
+    /// §6.12: a verb of a feature the build leaves out (`501`, the
+    /// connection goes on).
+    Unbuilt,
 }
 
 #[derive(Clone, Copy)]
@@ -606,7 +614,8 @@ fn reference_line(line: &[u8]) -> Expected {
     })
 }
 
-/// §6.12: `SHARE`, `SHARES`, `UNSHARE`. The line's syntax first (mode,
+/// §6.12: `SHARE`, `SHARES`, `UNSHARE`; in a build without share links,
+/// `501` whatever follows the verb. The line's syntax first (mode,
 /// the optional `expires=`, `max=`, `password=` in this order, numbers),
 /// then the target as `DEL`'s, then the password (UTF-8 once decoded, not
 /// empty), then the link id (22 base64url characters).
@@ -617,6 +626,9 @@ fn reference_link_line(verb: &[u8], args: &[&[u8]]) -> Expected {
     };
     if args.iter().any(|arg| arg.is_empty()) {
         return Expected::Unparseable;
+    }
+    if !LINKS_BUILT {
+        return Expected::Unbuilt;
     }
     match (verb, args) {
         (b"SHARES", []) => return Expected::Request(Request::Shares),

@@ -104,16 +104,7 @@ fn is_http_request(data: &[u8]) -> bool {
 pub fn decode(data: &[u8]) -> Decoded {
     match parse_request(data) {
         Ok(None) => Decoded::Incomplete,
-        Ok(Some((request, used))) => match operation(request) {
-            Some(operation) => Decoded::Request(operation.into(), used),
-            // A verb of a feature this build leaves out: answered, and
-            // the connection goes on.
-            None => Decoded::Refused(Refusal {
-                code: 501,
-                message: UNBUILT_SHARES.to_owned(),
-                skip: Some((used, Body::fixed(0))),
-            }),
-        },
+        Ok(Some((request, used))) => Decoded::Request(operation(request).into(), used),
         Err(ProtocolError {
             code,
             message,
@@ -133,23 +124,19 @@ pub fn decode(data: &[u8]) -> Decoded {
 /// an upload, removed with the last file a DEL or MOVE takes out.
 const FOLDERS: Folders = Folders::Implicit;
 
-/// Why a build without the feature `shares` refuses its verbs (as it
-/// refuses its flags at start, `Config::unbuilt`).
-const UNBUILT_SHARES: &str = "built without share links: rebuild with --features shares";
-
-/// The share links' operations (`shares.rs`); none in a build without
-/// them.
+/// The share links' operations (`shares.rs`).
 #[cfg(feature = "shares")]
 use super::shares::operation as link_operation;
+/// A build without share links never parses their verbs: the grammar
+/// answers them 501 (`request/links.rs`).
 #[cfg(not(feature = "shares"))]
-fn link_operation(_: Request) -> Option<Operation> {
-    None
+fn link_operation(_: Request) -> Operation {
+    unreachable!("a share link's verb parsed in a build without share links")
 }
 
-/// What a FERRY/1 request line asks for; `None`: a verb of a feature
-/// this build leaves out.
-fn operation(request: Request) -> Option<Operation> {
-    Some(match request {
+/// What a FERRY/1 request line asks for.
+fn operation(request: Request) -> Operation {
+    match request {
         Request::Put {
             name,
             size,
@@ -240,8 +227,8 @@ fn operation(request: Request) -> Option<Operation> {
         request @ (Request::Share { .. }
         | Request::ShareFolder { .. }
         | Request::Shares
-        | Request::Unshare { .. }) => return link_operation(request),
-    })
+        | Request::Unshare { .. }) => link_operation(request),
+    }
 }
 
 /// A FERRY/1 upload of `name`: its body, the CRC and mtime its request

@@ -41,7 +41,7 @@ mod shares;
 pub use codec::error_code;
 pub use reply::{Reply, parse_reply};
 pub use request::{
-    CRC_TRAILER, LinkTerms, MAX_TOKEN, ProtocolError, Recovery, Request, RequestLine,
+    CRC_TRAILER, LINKS_BUILT, LinkTerms, MAX_TOKEN, ProtocolError, Recovery, Request, RequestLine,
     encode_crc_trailer, encode_stream_trailer, is_upload_id, parse_crc_trailer, parse_request,
     parse_stream_trailer,
 };

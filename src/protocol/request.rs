@@ -37,7 +37,7 @@ use args::{
     MTIME, checksum, crc_or_dash, folder_arg, mtime_arg, name_arg, number, session_arg, token_arg,
 };
 pub use error::{ProtocolError, Recovery};
-pub use links::LinkTerms;
+pub use links::{LINKS_BUILT, LinkTerms};
 pub use words::{Parsed, Words, Written};
 
 /// One request: as the server parsed it ([`Parsed`], the default: checked

@@ -2,7 +2,8 @@
 //! `SHARE`, `SHARES` and `UNSHARE` become the same link operations the
 //! HTTP dialect asks for (`serve/ops/links.rs`, where every rule of a
 //! link is judged), and their replies become lines. Only in a build with
-//! the feature `shares`; without it the codec answers these verbs `501`.
+//! the feature `shares`; without it the grammar answers these verbs
+//! `501` (`request/links.rs`).
 //!
 //! ```text
 //! SHARE ...   -> OK <id> <expires> <url>
@@ -16,9 +17,8 @@ use crate::model::{LinkMode, ShareLink};
 use crate::serve::Operation;
 use crate::serve::ops::{LinkBase, LinkTarget, ListLinks, MakeLink, RevokeLink};
 
-/// The link operation a `SHARE`, `SHARES` or `UNSHARE` line asks for
-/// (`None` for any other line).
-pub(super) fn operation(request: Request) -> Option<Operation> {
+/// The link operation a `SHARE`, `SHARES` or `UNSHARE` line asks for.
+pub(super) fn operation(request: Request) -> Operation {
     let make = |target, terms: LinkTerms| {
         Operation::MakeLink(MakeLink {
             target,
@@ -33,15 +33,15 @@ pub(super) fn operation(request: Request) -> Option<Operation> {
             base: LinkBase::Listener,
         })
     };
-    Some(match request {
+    match request {
         Request::Share { name, terms } => make(LinkTarget::File(name), terms),
         Request::ShareFolder { folder, terms } => make(LinkTarget::Folder(folder), terms),
         Request::Shares => Operation::ListLinks(ListLinks {
             base: LinkBase::Listener,
         }),
         Request::Unshare { id } => Operation::RevokeLink(RevokeLink { id }),
-        _ => return None,
-    })
+        _ => unreachable!("the codec passes only the share links' verbs"),
+    }
 }
 
 /// A link's address: `base` and its path, or its path alone.

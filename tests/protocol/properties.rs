@@ -30,7 +30,7 @@ mod invariants;
 
 use edits::{config, mutate, mutation};
 use ferry::name::{MAX_NAME, MAX_SEGMENT, Name, NameError, Prefix, encode, percent_decode};
-use ferry::protocol::{LinkTerms, MAX_HEADER, Recovery, Request, parse_request};
+use ferry::protocol::{LINKS_BUILT, LinkTerms, MAX_HEADER, Recovery, Request, parse_request};
 use invariants::{check_name, check_parse_request, check_prefix};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -151,6 +151,18 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
         Just(Request::Shares),
         "[A-Za-z0-9_-]{22}".prop_map(|id| Request::Unshare { id }),
     ]
+    // A build without share links answers their verbs 501 (the fuzz
+    // reference's `Unbuilt`): not requests there.
+    .prop_filter("share links are built", |request| {
+        LINKS_BUILT
+            || !matches!(
+                request,
+                Request::Share { .. }
+                    | Request::ShareFolder { .. }
+                    | Request::Shares
+                    | Request::Unshare { .. }
+            )
+    })
 }
 
 /// A `SHARE` line's terms: its password any text, spaces and `%` too.

@@ -1,7 +1,9 @@
 //! The share links' lines (PROTOCOL.md §6.12), read and written: `SHARE`,
 //! `SHARES`, `UNSHARE`. Only their grammar: what a link may be (how
 //! long, for whom, of what) is the serve layer's (`serve/ops/links.rs`),
-//! whichever protocol asked.
+//! whichever protocol asked. A build without share links (the embedded
+//! one) reads no further than the verb: `501`, and the connection goes
+//! on ([`LINKS_BUILT`]), so none of their parsing is in it.
 //!
 //! ```text
 //! SHARE <name> | <folder>/ | / <read|upload>[ expires=<secs>][ max=<n>][ password=<pct-encoded>]
@@ -35,8 +37,20 @@ const EXPIRES: &[u8] = b"expires=";
 const MAX: &[u8] = b"max=";
 const PASSWORD: &[u8] = b"password=";
 
+/// Whether this build serves share links (feature `shares`): a server
+/// without answers their verbs `ERR 501` (as it refuses their flags at
+/// start, `Config::unbuilt`).
+pub const LINKS_BUILT: bool = cfg!(feature = "shares");
+
 /// `SHARE`, `SHARES` or `UNSHARE` with its `args`.
 pub(super) fn parse_link_line(verb: &[u8], args: &[&[u8]]) -> Result<Request, ProtocolError> {
+    if !LINKS_BUILT {
+        return Err(ProtocolError {
+            code: 501,
+            message: "built without share links: rebuild with --features shares".into(),
+            recovery: Recovery::Skip { line: 0, body: 0 },
+        });
+    }
     match verb {
         b"SHARES" => {
             arity(args, 0, 0)?;

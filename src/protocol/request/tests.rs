@@ -510,6 +510,7 @@ fn dir_of_a_folder_of_the_longest_name_is_its_prefix() {
 
 /// `SHARE` of a file, a folder, the root, with its terms in their order;
 /// `SHARES`; `UNSHARE`; and how each refusal leaves the connection.
+#[cfg(feature = "shares")]
 #[test]
 fn parses_the_share_link_verbs() {
     let terms = |upload, expires, max_downloads, password: Option<&str>| LinkTerms {
@@ -582,6 +583,27 @@ fn parses_the_share_link_verbs() {
     }
 }
 
+/// Without share links, their verbs are answered 501 whatever follows,
+/// and the connection goes on.
+#[cfg(not(feature = "shares"))]
+#[test]
+fn a_build_without_share_links_refuses_their_verbs() {
+    for line in [
+        "SHARE x read\n",
+        "SHARES\n",
+        "UNSHARE x\n",
+        "SHARE x write\n",
+    ] {
+        let err = parse(line).unwrap_err();
+        let skip = Recovery::Skip {
+            line: line.len(),
+            body: 0,
+        };
+        assert_eq!((err.code, err.recovery), (501, skip), "{line:?}");
+    }
+}
+
+#[cfg(feature = "shares")]
 #[test]
 fn encodes_the_share_link_verbs() {
     for canonical in [
