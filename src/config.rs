@@ -403,12 +403,17 @@ impl Default for Config {
 }
 
 /// The bounds of share links.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShareTerms {
     /// The longest a link may last, in seconds.
     pub max_expiry: u64,
     /// The most live links one token may have.
     pub max_links: usize,
+    /// Where links' addresses begin, `scheme://host[:port][/path]`
+    /// without a trailing `/` (`--public-url`: a proxy in front, a
+    /// listener on every address); `None`: as each request names the
+    /// server (`serve/ops/links.rs`, `LinkBase`).
+    pub public_url: Option<String>,
 }
 
 impl Default for ShareTerms {
@@ -418,6 +423,7 @@ impl Default for ShareTerms {
         ShareTerms {
             max_expiry: 30 * 24 * 60 * 60,
             max_links: 100,
+            public_url: None,
         }
     }
 }

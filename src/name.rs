@@ -1,5 +1,5 @@
 //! File names as FERRY/1 carries them: percent-decoding, the naming rules,
-//! and encoding back for the wire.
+//! and encoding back for the wire (and for a URL's path, [`url_path`]).
 //!
 //! This module owns the answer to "is this a name a client may use?". It is
 //! pure (no filesystem access); the storage layer relies on a [`Name`] having
@@ -290,6 +290,35 @@ pub fn encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// Percent-encodes a name for use in a URL path: everything but unreserved
+/// characters and `/`.
+pub fn url_path(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_url_path(text, &mut out);
+    out
+}
+
+/// Appends [`url_path`] of `text` to `out`.
+pub fn push_url_path(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let kept = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte);
+    // Runs of bytes kept as they are go in whole (a listing writes a URL
+    // per entry). A run is ASCII, every byte of a multi-byte character
+    // being escaped, so it begins and ends on characters' boundaries.
+    let mut run = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        if kept(byte) {
+            continue;
+        }
+        out.push_str(text.get(run..at).unwrap_or_default());
+        out.push('%');
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        run = at + 1;
+    }
+    out.push_str(text.get(run..).unwrap_or_default());
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@
 use std::path::{Component, Path};
 
 use ferry::name::{MAX_NAME, MAX_SEGMENT, Name, NameError, Prefix, RESERVED_PREFIX, encode};
-use ferry::protocol::{MAX_HEADER, ProtocolError, Recovery, Request, error_code, parse_request};
+use ferry::protocol::{
+    LINKS_BUILT, LinkTerms, MAX_HEADER, ProtocolError, Recovery, Request, error_code, parse_request,
+};
 
 /// The HTTP parsers' checks. `tests/protocol/properties.rs` includes this
 /// file, and so `http.rs`, but calls none of them: unused there is not dead.
@@ -94,6 +96,11 @@ pub fn check_parse_request(input: &[u8]) {
         }
         (Err(err), Expected::Unparseable) => {
             assert_eq!((err.code, err.recovery), (400, Recovery::Close), "{err}");
+            check_message(err);
+        }
+        (Err(err), Expected::Unbuilt) => {
+            let recovery = Recovery::Skip { line: end, body: 0 };
+            assert_eq!((err.code, err.recovery), (501, recovery), "{err}");
             check_message(err);
         }
         (Err(err), Expected::BadName { verdict, body }) => {
@@ -266,7 +273,29 @@ fn check_request(request: &Request) {
             assert!(!token.is_empty() && token.len() <= ferry::protocol::MAX_TOKEN);
             assert!(token.bytes().all(|b| b.is_ascii_graphic()), "{token:?}");
         }
-        Request::Echo { .. } | Request::Quit | Request::Sessions | Request::Health => {}
+        Request::Share { name, terms } => {
+            check_valid_name(name);
+            check_link_terms(terms);
+        }
+        Request::ShareFolder { folder, terms } => {
+            check_valid_prefix(folder);
+            let text = folder.as_str();
+            assert!(text.is_empty() || text.ends_with('/'), "{folder:?}");
+            check_link_terms(terms);
+        }
+        Request::Unshare { id } => assert!(is_link_id(id.as_bytes()), "bad link id {id:?}"),
+        Request::Echo { .. }
+        | Request::Quit
+        | Request::Sessions
+        | Request::Health
+        | Request::Shares => {}
+    }
+}
+
+/// A `SHARE` line's password, if any, is text and not empty.
+fn check_link_terms(terms: &LinkTerms) {
+    if let Some(password) = &terms.password {
+        assert!(!password.expose().is_empty(), "an empty password");
     }
 }
 
@@ -362,6 +391,9 @@ enum Expected {
         verdict: Verdict,
         body: Option<u64>,
     },
+    /// §6.12: a verb of a feature the build leaves out (`501`, the
+    /// connection goes on).
+    Unbuilt,
 }
 
 #[derive(Clone, Copy)]
@@ -385,6 +417,9 @@ enum Arg {
 fn reference_line(line: &[u8]) -> Expected {
     let tokens: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     let (verb, args) = tokens.split_first().expect("split yields a token");
+    if matches!(*verb, b"SHARE" | b"SHARES" | b"UNSHARE") {
+        return reference_link_line(verb, args);
+    }
     let (shape, required): (&[Arg], usize) = match *verb {
         // §6.1: a body of unknown length, its CRC in the chunked trailer.
         b"PUT" if args.get(1) == Some(&&b"*"[..]) => (
@@ -577,6 +612,106 @@ fn reference_line(line: &[u8]) -> Expected {
         },
         _ => Request::Quit,
     })
+}
+
+/// §6.12: `SHARE`, `SHARES`, `UNSHARE`; in a build without share links,
+/// `501` whatever follows the verb. The line's syntax first (mode,
+/// the optional `expires=`, `max=`, `password=` in this order, numbers),
+/// then the target as `DEL`'s, then the password (UTF-8 once decoded, not
+/// empty), then the link id (22 base64url characters).
+fn reference_link_line(verb: &[u8], args: &[&[u8]]) -> Expected {
+    let bad = |verdict| Expected::BadName {
+        verdict,
+        body: Some(0),
+    };
+    if args.iter().any(|arg| arg.is_empty()) {
+        return Expected::Unparseable;
+    }
+    if !LINKS_BUILT {
+        return Expected::Unbuilt;
+    }
+    match (verb, args) {
+        (b"SHARES", []) => return Expected::Request(Request::Shares),
+        (b"UNSHARE", [id]) if is_link_id(id) => {
+            return Expected::Request(Request::Unshare {
+                id: String::from_utf8(id.to_vec()).expect("link ids are ASCII"),
+            });
+        }
+        (b"UNSHARE", [_]) => return bad(Verdict::BAD),
+        (b"SHARE", [_, _, ..]) if args.len() <= 5 => {}
+        _ => return Expected::Unparseable,
+    }
+    let upload = match args[1] {
+        b"read" => false,
+        b"upload" => true,
+        _ => return Expected::Unparseable,
+    };
+    let mut rest = &args[2..];
+    let mut values = [None, None, None];
+    for (value, key) in values
+        .iter_mut()
+        .zip([&b"expires="[..], b"max=", b"password="])
+    {
+        if let Some(found) = rest.first().and_then(|token| token.strip_prefix(key)) {
+            *value = Some(found);
+            rest = &rest[1..];
+        }
+    }
+    if !rest.is_empty() {
+        return Expected::Unparseable;
+    }
+    let [expires, max, password] = values;
+    let number = |value: Option<&[u8]>| value.map(|v| reference_number(v).ok_or(()));
+    let (Ok(expires), Ok(max_downloads)) = (number(expires).transpose(), number(max).transpose())
+    else {
+        return Expected::Unparseable;
+    };
+    let target = args[0];
+    let folder = target.strip_suffix(b"/");
+    let verdict = match folder {
+        Some([]) => Verdict::OK,
+        Some(folder) => name_verdict(folder),
+        None => name_verdict(target),
+    };
+    if verdict != Verdict::OK {
+        return bad(verdict);
+    }
+    let password = match password.map(reference_decode) {
+        None => None,
+        Some(Some(bytes)) if !bytes.is_empty() => match String::from_utf8(bytes) {
+            Ok(text) => Some(ferry::access::Secret::new(text)),
+            Err(_) => return bad(Verdict::BAD),
+        },
+        Some(_) => return bad(Verdict::BAD),
+    };
+    let terms = LinkTerms {
+        upload,
+        expires,
+        max_downloads,
+        password,
+    };
+    Expected::Request(match folder {
+        Some([]) => Request::ShareFolder {
+            folder: Prefix::root(),
+            terms,
+        },
+        Some(folder) => Request::ShareFolder {
+            folder: Prefix::of_folder(&Name::decode(folder).expect("the spec accepts this name")),
+            terms,
+        },
+        None => Request::Share {
+            name: Name::decode(target).expect("the spec accepts this name"),
+            terms,
+        },
+    })
+}
+
+/// A share link's id: exactly 22 base64url characters.
+fn is_link_id(token: &[u8]) -> bool {
+    token.len() == 22
+        && token
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
 }
 
 /// An upload session id: exactly 16 lower-case hex digits.

@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use super::lines::one_line;
 use super::{
-    Cli, Command, Failure, args, bench, df, ls, mv, remote, sessions, sync, transfer, tree,
+    Cli, Command, Failure, args, bench, df, ls, mv, remote, sessions, share, sync, transfer, tree,
 };
 use crate::client::ClientError;
 
@@ -35,6 +35,8 @@ pub enum ClientCommand {
     Sessions(sessions::SessionsArgs),
     /// Show the room there is to write on the server, as df does.
     Df(df::DfArgs),
+    /// Make a share link for people without a token; list or revoke them.
+    Share(share::ShareArgs),
 }
 
 /// Runs a client command; the process exit code.
@@ -54,6 +56,7 @@ pub(super) fn run(command: ClientCommand) -> ExitCode {
         ClientCommand::Sync(args) => sync::run(&args),
         ClientCommand::Sessions(args) => sessions::run(&args),
         ClientCommand::Df(args) => df::run(&args),
+        ClientCommand::Share(args) => share::run(&args),
     };
     super::report(result)
 }
@@ -95,6 +98,7 @@ fn start_max_time(command: &ClientCommand) {
         ),
         ClientCommand::Sessions(args) => (args.client().connection.max_time, "sessions".into()),
         ClientCommand::Df(args) => (args.client.connection.max_time, "df".into()),
+        ClientCommand::Share(args) => (args.client().connection.max_time, "share".into()),
         // No --max-time of its own.
         ClientCommand::Bench(_) => (None, String::new()),
     };

@@ -46,6 +46,8 @@ mod remote_name;
 #[cfg(feature = "client")]
 mod sessions;
 #[cfg(feature = "client")]
+mod share;
+#[cfg(feature = "client")]
 mod sync;
 #[cfg(feature = "client")]
 mod transfer;

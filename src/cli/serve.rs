@@ -66,6 +66,12 @@ pub struct ServeArgs {
     /// The most live share links one token may have.
     #[arg(long, default_value = "100", value_name = "N")]
     share_max_links: usize,
+    /// Where share links' addresses begin, as people reach this server's
+    /// HTTP listener (https://files.example.com, behind a proxy or on
+    /// every address); default: as each request names the server, and
+    /// for `ferry share` the --http address (docs/serve.md).
+    #[arg(long, value_name = "URL", value_parser = parse_public_url)]
+    public_url: Option<String>,
     /// Also serve S3's virtual-host style on the --s3 listeners: a request
     /// to Host bucket.NAME[:port] is on that bucket (path style still
     /// works; docs/s3.md, "Virtual-host style").
@@ -376,6 +382,26 @@ fn resolve(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{text:?} resolves to no address"))
 }
 
+/// `--public-url`: `http://` or `https://`, a host, perhaps a port and
+/// a path; kept without a trailing `/` (a link's address follows it).
+/// Printable ASCII only: FERRY/1 tells it in a reply's field.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("--public-url {text:?}: {why} (e.g. https://files.example.com)");
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| bad("begins with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(bad("names no host"));
+    }
+    if !text.bytes().all(|b| b.is_ascii_graphic()) || text.contains(['?', '#']) {
+        return Err(bad(
+            "an address without spaces, query or fragment, percent-encoded",
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
 /// Runs the server until it is shut down by a signal.
 pub fn run(args: ServeArgs) -> ExitCode {
     // Before anything logs: a closed or failing stderr must not end the
@@ -575,6 +601,7 @@ fn config_of(args: ServeArgs) -> Config {
         shares: crate::config::ShareTerms {
             max_expiry: args.share_max_expiry,
             max_links: args.share_max_links,
+            public_url: args.public_url,
         },
     }
 }
@@ -583,8 +610,30 @@ fn config_of(args: ServeArgs) -> Config {
 mod tests {
     use clap::Parser;
 
-    use super::{DEFAULT_PORT, with_default_port};
+    use super::{DEFAULT_PORT, parse_public_url, with_default_port};
     use crate::cli::{Cli, Command};
+
+    #[test]
+    fn a_public_url_is_an_http_address_kept_without_its_last_slash() {
+        assert_eq!(
+            parse_public_url("https://files.example.com/").unwrap(),
+            "https://files.example.com"
+        );
+        assert_eq!(
+            parse_public_url("http://10.0.0.5:8080/ferry").unwrap(),
+            "http://10.0.0.5:8080/ferry"
+        );
+        for bad in [
+            "files.example.com",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "http://a b",
+            "http://x/?q",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_server_without_a_port_gets_the_default_one() {

@@ -9,6 +9,7 @@
 //!   reader, which the methods here use in lock step;
 //! - [`pipeline`]: many requests in flight on one connection (folders);
 //! - [`sessions`]: resumable uploads (`UPLOAD`/`APPEND`/`COMMIT`/`ABORT`);
+//! - [`links`]: share links (`SHARE`/`SHARES`/`UNSHARE`);
 //! - [`resume`]: uploads and downloads that reconnect and carry on;
 //! - [`retry`]: how often and how patiently to reconnect;
 //! - `probe`: what a port that does not greet speaks (HTTP, TLS);
@@ -23,6 +24,7 @@
 mod checks;
 mod endpoint;
 mod error;
+pub mod links;
 pub mod pipeline;
 mod presented;
 mod probe;

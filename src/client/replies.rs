@@ -209,6 +209,22 @@ impl Replies {
         self.listing(super::sessions::parse_session_line)
     }
 
+    /// The answer to `SHARE`: the link made.
+    ///
+    /// # Errors
+    /// `ERR` replies or a malformed line.
+    pub fn link(&mut self) -> Result<super::links::MadeLink> {
+        super::links::made(&self.ok_line()?)
+    }
+
+    /// The answer to `SHARES`.
+    ///
+    /// # Errors
+    /// `ERR` replies or a malformed listing.
+    pub fn links(&mut self) -> Result<Vec<super::links::ListedLink>> {
+        self.listing(super::links::parse_link_line)
+    }
+
     /// The answer to `AUTH`: the token's name.
     ///
     /// # Errors

@@ -32,7 +32,37 @@ use super::rate::{self, CHUNK, RateLimit};
 use super::replies::Replies;
 use super::stream::{Halves, WriteHalf};
 use crate::access::Secret;
-use crate::protocol::{RequestLine, encode_crc_trailer, encode_stream_trailer};
+use crate::protocol::request::Written;
+use crate::protocol::{LinkTerms, RequestLine, encode_crc_trailer, encode_stream_trailer};
+
+/// `request` as the log shows it: without a token or a password.
+fn logged(request: RequestLine<'_>) -> String {
+    let hidden = |terms: LinkTerms<Written<'_>>| LinkTerms {
+        password: None,
+        ..terms
+    };
+    let (shown, left_out) = match request {
+        RequestLine::Auth { .. } => return "AUTH (token)".to_owned(),
+        RequestLine::Share { name, terms } if terms.password.is_some() => (
+            RequestLine::Share {
+                name,
+                terms: hidden(terms),
+            },
+            " password=(left out)",
+        ),
+        RequestLine::ShareFolder { folder, terms } if terms.password.is_some() => (
+            RequestLine::ShareFolder {
+                folder,
+                terms: hidden(terms),
+            },
+            " password=(left out)",
+        ),
+        request => (request, ""),
+    };
+    let mut line = Vec::new();
+    shown.encode(&mut line);
+    format!("{}{left_out}", String::from_utf8_lossy(&line).trim_end())
+}
 
 /// Request lines gather here until a flush, so a pipeline of small
 /// requests leaves in few packets; larger writes go straight through.
@@ -270,6 +300,38 @@ impl Requests {
         self.line(RequestLine::Sessions)
     }
 
+    /// `SHARE`: a link to `target` (a file's name, a folder's ending in
+    /// `/`, `/` the root) with `terms`; the password is left out of the
+    /// log.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn share<'a>(&mut self, target: &'a str, terms: LinkTerms<Written<'a>>) -> Result<()> {
+        match target.strip_suffix('/') {
+            Some(folder) => self.line(RequestLine::ShareFolder { folder, terms }),
+            None => self.line(RequestLine::Share {
+                name: target,
+                terms,
+            }),
+        }
+    }
+
+    /// `SHARES`.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn shares(&mut self) -> Result<()> {
+        self.line(RequestLine::Shares)
+    }
+
+    /// `UNSHARE`.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails.
+    pub fn unshare(&mut self, id: &str) -> Result<()> {
+        self.line(RequestLine::Unshare { id })
+    }
+
     /// `AUTH`; the token is left out of the log.
     ///
     /// # Errors
@@ -297,15 +359,12 @@ impl Requests {
         Ok(())
     }
 
-    /// Writes `request`'s line; logs it, but for an `AUTH` token.
+    /// Writes `request`'s line; logs it, but for an `AUTH` token and a
+    /// link's password.
     fn line(&mut self, request: RequestLine<'_>) -> Result<()> {
         let mut line = Vec::with_capacity(64);
         request.encode(&mut line);
-        if let RequestLine::Auth { .. } = request {
-            debug!(target: "ferry::client", "#{} > AUTH (token)", self.conn);
-        } else {
-            debug!(target: "ferry::client", "#{} > {}", self.conn, String::from_utf8_lossy(&line[..line.len() - 1]));
-        }
+        debug!(target: "ferry::client", "#{} > {}", self.conn, logged(request));
         self.out.write_all(&line)?;
         Ok(())
     }

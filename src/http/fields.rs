@@ -106,34 +106,9 @@ pub fn bad_name(err: NameError) -> Refused {
     (crate::serve::ErrorKind::from(err).code(), err.to_string())
 }
 
-/// Percent-encodes a name for use in a URL path: everything but unreserved
-/// characters and `/`.
-pub fn url_path(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    push_url_path(text, &mut out);
-    out
-}
-
-/// Appends [`url_path`] of `text` to `out`.
-pub fn push_url_path(text: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let kept = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte);
-    // Runs of bytes kept as they are go in whole (a listing writes a URL
-    // per entry). A run is ASCII, every byte of a multi-byte character
-    // being escaped, so it begins and ends on characters' boundaries.
-    let mut run = 0;
-    for (at, byte) in text.bytes().enumerate() {
-        if kept(byte) {
-            continue;
-        }
-        out.push_str(text.get(run..at).unwrap_or_default());
-        out.push('%');
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0xf)]));
-        run = at + 1;
-    }
-    out.push_str(text.get(run..).unwrap_or_default());
-}
+/// A name in a URL path (one home, below every layer: share links'
+/// addresses are made in the serve layer too).
+pub use crate::name::{push_url_path, url_path};
 
 /// Decodes what [`url_path`] encodes (for tests and clients).
 pub fn url_decode(text: &str) -> Option<String> {

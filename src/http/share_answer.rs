@@ -14,11 +14,10 @@ use crate::http::response::{self, Framing, Head as ResponseHead};
 #[cfg(feature = "tus")]
 use crate::http::tus::TusAnswer;
 use crate::http::{link_page, listing};
-use crate::model::ShareLink;
+use crate::model::{ShareLink, link_address};
+use crate::name::Name;
 use crate::serve::{ErrorKind, Reply};
 
-/// Where links are used.
-pub(super) const LINKS: &str = "/s/";
 /// A link's password prompt: any user name, the link's password.
 const LINK_CHALLENGE: &str = "Basic realm=\"ferry link\", charset=\"UTF-8\"";
 
@@ -99,10 +98,7 @@ impl Answer for SharesAnswer {
             // file's name, which a download keeps (browsers and `curl -O`
             // save a download by its address's last step).
             Reply::Named { id, file } => {
-                let location = match file {
-                    Some(name) => file_url(id, name.as_str()),
-                    None => format!("{LINKS}{id}/"),
-                };
+                let location = link_address(id, file.as_ref().map(Name::as_str));
                 ResponseHead::new(out, 302)
                     .header("Location", location)
                     .finish(0, persistence);
@@ -227,19 +223,10 @@ fn json_answer(status: u16, body: &str, message: Message, out: &mut Vec<u8>) {
     }
 }
 
-/// The address of file link `id` sharing `name`: with the file's name.
-fn file_url(id: &str, name: &str) -> String {
-    let last = name.rsplit('/').next().unwrap_or_default();
-    format!("{LINKS}{id}/{}", url_path(last))
-}
-
 /// A link as JSON; `base`: `scheme://host` its URL begins with (else it
 /// is a path).
 fn link_json(link: &ShareLink, base: Option<&str>) -> String {
-    let url = match link.is_folder() {
-        true => format!("{LINKS}{}/", link.id),
-        false => file_url(&link.id, &link.path),
-    };
+    let url = link.address();
     format!(
         "{{\"id\":{},\"url\":{},\"path\":{},\"mode\":\"{}\",\"created_at\":\"{}\",\"expires_at\":\"{}\",\"password\":{},\"max_downloads\":{},\"downloads\":{}}}",
         json::string(&link.id),

@@ -24,7 +24,7 @@
 //! a sub-folder with such a name.
 
 use super::link_requests::{self, credentials};
-use super::share_answer::{Asked, LINKS, SharesAnswer};
+use super::share_answer::{Asked, SharesAnswer};
 use crate::formats::json_reader::{self, Value};
 use crate::http::dialect::{Decision, Dialect};
 use crate::http::fields::path_of;
@@ -32,11 +32,13 @@ use crate::http::message::{Head, MAX_BODY_IN_HAND, Refused, Resume};
 use crate::http::origin::{self, Site};
 use crate::model::{LinkMode, is_link_id, parse_span};
 use crate::name::{Name, Prefix};
-use crate::serve::ops::{LinkTarget, ListLinks, MakeLink, RevokeLink};
+use crate::serve::ops::{LinkBase, LinkTarget, ListLinks, MakeLink, RevokeLink};
 use crate::serve::{Operation, Request};
 
 /// Where links are made, listed and revoked.
 const SHARES: &str = "/.ferry-shares";
+/// Where they are used.
+const LINKS: &str = "/s/";
 
 /// The dialect.
 #[derive(Debug)]
@@ -86,10 +88,10 @@ impl Dialect for Shares {
         if let Err((code, message)) = origin::check(writes, &provenance, site) {
             return Ok(Decision::Refuse(code, message, answer));
         }
-        let base = provenance.host.take().map(|host| {
+        let base = LinkBase::Asked(provenance.host.take().map(|host| {
             let scheme = if site.tls { "https" } else { "http" };
             format!("{scheme}://{host}")
-        });
+        }));
         let operation = match (head.method, shares_of(path).flatten()) {
             ("POST", None) => make(head.body, base).map(Operation::MakeLink),
             ("GET", None) => Ok(Operation::ListLinks(ListLinks { base })),
@@ -111,7 +113,7 @@ impl Dialect for Shares {
 /// # Errors
 /// 400: not JSON of the form above, a name that is not one, an upload
 /// link of a file.
-fn make(body: &[u8], base: Option<String>) -> Result<MakeLink, Refused> {
+fn make(body: &[u8], base: LinkBase) -> Result<MakeLink, Refused> {
     let bad = |message: String| (400, message);
     let text = std::str::from_utf8(body).map_err(|_| bad("the body is not UTF-8".into()))?;
     let members = json_reader::flat_object(text).map_err(bad)?;
@@ -185,13 +187,13 @@ mod tests {
 
     #[test]
     fn a_link_is_made_from_its_json() {
-        let link = make(br#"{"path":"/photos/","mode":"upload","expires":"2s","password":"p","max_downloads":3}"#, None).unwrap();
+        let link = make(br#"{"path":"/photos/","mode":"upload","expires":"2s","password":"p","max_downloads":3}"#, LinkBase::Listener).unwrap();
         assert_eq!(link.target.as_str(), "photos/");
         assert_eq!(link.mode, LinkMode::Upload);
         assert_eq!(link.expires_in, Some(2));
         assert_eq!(link.max_downloads, Some(3));
         assert!(link.password.is_some());
-        let file = make(br#"{"path":"docs/r.pdf","expires":60}"#, None).unwrap();
+        let file = make(br#"{"path":"docs/r.pdf","expires":60}"#, LinkBase::Listener).unwrap();
         assert!(matches!(file.target, LinkTarget::File(_)));
         for bad in [
             &br#"{"mode":"read"}"#[..],
@@ -201,7 +203,11 @@ mod tests {
             br#"{"path":"a","colour":"red"}"#,
             b"path=a",
         ] {
-            assert!(make(bad, None).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                make(bad, LinkBase::Listener).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

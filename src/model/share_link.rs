@@ -84,6 +84,27 @@ impl ShareLink {
     pub fn is_live(&self, now: i64) -> bool {
         !self.has_expired(now) && !self.is_used_up()
     }
+
+    /// Its address on the server, `/s/<id>/` or, for a file,
+    /// `/s/<id>/<file name>` ([`link_address`]).
+    pub fn address(&self) -> String {
+        match self.is_folder() {
+            true => link_address(&self.id, None),
+            false => link_address(&self.id, Some(&self.path)),
+        }
+    }
+}
+
+/// Where people use link `id`: `/s/<id>/`, or with the last name of the
+/// `file` it shares, which a download keeps (browsers and `curl -O` save
+/// a download by its address's last step). Every dialect's and FERRY/1's
+/// answer names a link by it.
+pub fn link_address(id: &str, file: Option<&str>) -> String {
+    let last = file.and_then(|name| name.rsplit('/').next());
+    format!(
+        "/s/{id}/{}",
+        crate::name::url_path(last.unwrap_or_default())
+    )
 }
 
 /// The characters of an id (base64url's).

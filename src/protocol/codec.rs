@@ -124,6 +124,16 @@ pub fn decode(data: &[u8]) -> Decoded {
 /// an upload, removed with the last file a DEL or MOVE takes out.
 const FOLDERS: Folders = Folders::Implicit;
 
+/// The share links' operations (`shares.rs`).
+#[cfg(feature = "shares")]
+use super::shares::operation as link_operation;
+/// A build without share links never parses their verbs: the grammar
+/// answers them 501 (`request/links.rs`).
+#[cfg(not(feature = "shares"))]
+fn link_operation(_: Request) -> Operation {
+    unreachable!("a share link's verb parsed in a build without share links")
+}
+
 /// What a FERRY/1 request line asks for.
 fn operation(request: Request) -> Operation {
     match request {
@@ -216,6 +226,10 @@ fn operation(request: Request) -> Operation {
         Request::Quit => Operation::Quit(ops::Quit),
         Request::Health => Operation::Health(ops::Health),
         Request::Df { folder } => Operation::FreeSpace(ops::FreeSpace { prefix: folder }),
+        request @ (Request::Share { .. }
+        | Request::ShareFolder { .. }
+        | Request::Shares
+        | Request::Unshare { .. }) => link_operation(request),
     }
 }
 
@@ -349,6 +363,10 @@ pub fn encode(reply: &Reply, out: &mut Vec<u8>) {
             return out.extend_from_slice(line.as_bytes());
         }
         Reply::Remains(remains, more) => return remains_lines((remains, *more), out),
+        #[cfg(feature = "shares")]
+        Reply::Link { link, base } => return super::shares::made(link, base.as_deref(), out),
+        #[cfg(feature = "shares")]
+        Reply::Links { links, base } => return super::shares::listed(links, base.as_deref(), out),
         Reply::Unsatisfiable { size } => {
             let message = format!("offset past the end ({size} bytes)");
             return Response::Error {

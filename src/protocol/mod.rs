@@ -15,6 +15,7 @@
 //! STAT <name> | DEL <name> | DEL <folder>/ | LIST[ <prefix>] | DIR[ <folder>] | ECHO <size> | QUIT
 //! MOVE <from> <to>
 //! AUTH <token>
+//! SHARE <name>|<folder>/|/ <read|upload>[ expires=<secs>][ max=<n>][ password=<pct>] | SHARES | UNSHARE <id>
 //! response = "OK" *(" " field) LF | "ERR " code " " message LF
 //! ```
 //!
@@ -27,18 +28,22 @@
 //! - `response.rs`: the server's response lines ([`Response`]);
 //! - `reply.rs`: the client's reading of them ([`parse_reply`]);
 //! - `codec.rs`: the serve layer's side, lines to operations and replies to
-//!   lines.
+//!   lines; `shares.rs` that side of the share links' verbs (feature
+//!   `shares`).
 
 pub mod codec;
 pub mod reply;
 pub mod request;
 pub mod response;
+#[cfg(feature = "shares")]
+mod shares;
 
 pub use codec::error_code;
 pub use reply::{Reply, parse_reply};
 pub use request::{
-    CRC_TRAILER, MAX_TOKEN, ProtocolError, Recovery, Request, RequestLine, encode_crc_trailer,
-    encode_stream_trailer, is_upload_id, parse_crc_trailer, parse_request, parse_stream_trailer,
+    CRC_TRAILER, LINKS_BUILT, LinkTerms, MAX_TOKEN, ProtocolError, Recovery, Request, RequestLine,
+    encode_crc_trailer, encode_stream_trailer, is_upload_id, parse_crc_trailer, parse_request,
+    parse_stream_trailer,
 };
 pub use response::Response;
 

@@ -24,6 +24,7 @@ use crate::name::{Name, Prefix, encode};
 
 mod args;
 mod error;
+mod links;
 #[cfg(test)]
 mod tests;
 mod words;
@@ -36,6 +37,7 @@ use args::{
     MTIME, checksum, crc_or_dash, folder_arg, mtime_arg, name_arg, number, session_arg, token_arg,
 };
 pub use error::{ProtocolError, Recovery};
+pub use links::{LINKS_BUILT, LinkTerms};
 pub use words::{Parsed, Words, Written};
 
 /// One request: as the server parsed it ([`Parsed`], the default: checked
@@ -164,6 +166,29 @@ pub enum Request<W: Words = Parsed> {
         /// without the `/` (empty for the root either way).
         folder: W::Prefix,
     },
+    /// Make a share link to file `name` (`SHARE <name> <mode> ...`).
+    Share {
+        /// The file it shares.
+        name: W::Name,
+        /// Its mode, expiry, download limit and password.
+        terms: LinkTerms<W>,
+    },
+    /// Make a share link to folder `folder` (`SHARE <folder>/ ...`;
+    /// `SHARE / ...`: the root).
+    ShareFolder {
+        /// The folder: parsed, a prefix ending in `/`; written, its name
+        /// without the `/` (empty for the root either way).
+        folder: W::Prefix,
+        /// As [`Request::Share`]'s.
+        terms: LinkTerms<W>,
+    },
+    /// List the client's own share links.
+    Shares,
+    /// Revoke one of them.
+    Unshare {
+        /// The link's id (22 base64url characters).
+        id: W::Id,
+    },
 }
 
 /// A request as a client writes it: borrowed plain text.
@@ -247,6 +272,15 @@ impl<W: Words> Request<W> {
                 "" => write!(out, "DF"),
                 folder => write!(out, "DF {}", encode(folder)),
             },
+            Request::Share { name, terms } => {
+                links::write_share(out, &encode(W::name(name)), terms)
+            }
+            Request::ShareFolder { folder, terms } => {
+                let target = format!("{}/", encode(W::folder(folder)));
+                links::write_share(out, &target, terms)
+            }
+            Request::Shares => write!(out, "SHARES"),
+            Request::Unshare { id } => write!(out, "UNSHARE {}", W::id(id)),
         }
     }
 }
@@ -285,6 +319,9 @@ impl<W: Words> Request<W> {
             Request::Quit => "QUIT",
             Request::Health => "HEALTH",
             Request::Df { .. } => "DF",
+            Request::Share { .. } | Request::ShareFolder { .. } => "SHARE",
+            Request::Shares => "SHARES",
+            Request::Unshare { .. } => "UNSHARE",
         }
     }
 }
@@ -347,6 +384,7 @@ fn parse_line(line: &[u8]) -> Result<Request, ProtocolError> {
         b"UPLOAD" | b"APPEND" | b"COMMIT" | b"ABORT" | b"SESSIONS" => {
             parse_session_line(verb, &args)
         }
+        b"SHARE" | b"SHARES" | b"UNSHARE" => links::parse_link_line(verb, &args),
         b"GET" => {
             arity(&args, 1, 3)?;
             let offset = args.get(1).map(|t| number(t)).transpose()?.unwrap_or(0);

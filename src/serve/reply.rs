@@ -160,8 +160,8 @@ pub enum Reply {
     Link {
         /// The link (boxed: it is rare).
         link: Box<crate::model::ShareLink>,
-        /// Where its address begins (`scheme://host`), as the request
-        /// named the server.
+        /// Where its address begins (`scheme://host`): `--public-url`,
+        /// or as the request named the server (`ops::LinkBase`).
         base: Option<String>,
     },
     /// An upload link opened for reading: what its page may say.

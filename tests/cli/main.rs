@@ -9,6 +9,7 @@
 //! - `resume`: `--resume` through a proxy that cuts connections;
 //!   `verify`: every download checked against the server's CRC-32C;
 //! - `progress`: bars and `--verbose`; `sessions`: `ferry sessions`;
+//! - `shares`: `ferry share`, its list and rm, links fetched over HTTP;
 //! - `bench`: `ferry bench` against tokens and TLS;
 //! - `serve_doc`: docs/serve.md against `serve --help`, flag by flag;
 //! - `tls_errors`: a certificate the client cannot accept, in words.
@@ -31,6 +32,7 @@ mod progress;
 mod resume;
 mod serve_doc;
 mod sessions;
+mod shares;
 mod sync;
 mod tls_errors;
 mod transfers;

@@ -8,6 +8,7 @@
 //!   a kill mid-`COMMIT`, a `COMMIT` short of descriptors, crafted ids;
 //! - `stream_put`: `PUT <name> * -`, an upload of unknown length;
 //! - `folders`: `DEL <folder>/`; `listings`: `LIST` through a spool;
+//! - `shares`: `SHARE`, `SHARES`, `UNSHARE` byte for byte;
 //! - `properties`: the parsers' property tests, checks shared with the
 //!   fuzzers (`fuzz/src/lib.rs`).
 //!
@@ -23,5 +24,6 @@ mod listings;
 mod properties;
 mod session_faults;
 mod sessions;
+mod shares;
 mod stream_put;
 mod verbs;

@@ -30,7 +30,7 @@ mod invariants;
 
 use edits::{config, mutate, mutation};
 use ferry::name::{MAX_NAME, MAX_SEGMENT, Name, NameError, Prefix, encode, percent_decode};
-use ferry::protocol::{MAX_HEADER, Recovery, Request, parse_request};
+use ferry::protocol::{LINKS_BUILT, LinkTerms, MAX_HEADER, Recovery, Request, parse_request};
 use invariants::{check_name, check_parse_request, check_prefix};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -141,7 +141,44 @@ fn request(max_body: u64) -> impl Strategy<Value = Request> {
         Just(Request::Quit),
         Just(Request::Health),
         Just(Request::Sessions),
+        (name(), link_terms()).prop_map(|(name, terms)| Request::Share { name, terms }),
+        (prop::option::of(name()), link_terms()).prop_map(|(folder, terms)| {
+            Request::ShareFolder {
+                folder: folder.map_or(Prefix::root(), |name| Prefix::of_folder(&name)),
+                terms,
+            }
+        }),
+        Just(Request::Shares),
+        "[A-Za-z0-9_-]{22}".prop_map(|id| Request::Unshare { id }),
     ]
+    // A build without share links answers their verbs 501 (the fuzz
+    // reference's `Unbuilt`): not requests there.
+    .prop_filter("share links are built", |request| {
+        LINKS_BUILT
+            || !matches!(
+                request,
+                Request::Share { .. }
+                    | Request::ShareFolder { .. }
+                    | Request::Shares
+                    | Request::Unshare { .. }
+            )
+    })
+}
+
+/// A `SHARE` line's terms: its password any text, spaces and `%` too.
+fn link_terms() -> impl Strategy<Value = LinkTerms> {
+    (
+        any::<bool>(),
+        any::<Option<u64>>(),
+        any::<Option<u64>>(),
+        prop::option::of("[a-z %ü!é]{1,12}"),
+    )
+        .prop_map(|(upload, expires, max_downloads, password)| LinkTerms {
+            upload,
+            expires,
+            max_downloads,
+            password: password.map(ferry::access::Secret::new),
+        })
 }
 
 /// The allowed freedoms in spelling a request line.
@@ -310,6 +347,20 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
         Request::Quit => tokens.push(b"QUIT".to_vec()),
         Request::Health => tokens.push(b"HEALTH".to_vec()),
         Request::Sessions => tokens.push(b"SESSIONS".to_vec()),
+        Request::Share { name, terms } => {
+            tokens.extend([b"SHARE".to_vec(), encode_with(name.as_str(), style)]);
+            tokens.extend(link_tokens(terms, style, &number));
+        }
+        Request::ShareFolder { folder, terms } => {
+            let name = folder.as_str().strip_suffix('/').unwrap_or_default();
+            tokens.extend([
+                b"SHARE".to_vec(),
+                [encode_with(name, style), b"/".to_vec()].concat(),
+            ]);
+            tokens.extend(link_tokens(terms, style, &number));
+        }
+        Request::Shares => tokens.push(b"SHARES".to_vec()),
+        Request::Unshare { id } => tokens.extend([b"UNSHARE".to_vec(), id.clone().into_bytes()]),
     }
     let mut line = style.blank.clone();
     line.extend(tokens.join(&b' '));
@@ -318,6 +369,30 @@ fn render_with(request: &Request, style: &Style) -> Vec<u8> {
     }
     line.push(b'\n');
     line
+}
+
+/// A `SHARE` line's tokens after its target, spelled as `style` says.
+fn link_tokens(terms: &LinkTerms, style: &Style, number: &dyn Fn(u64) -> Vec<u8>) -> Vec<Vec<u8>> {
+    let mode: &[u8] = if terms.upload { b"upload" } else { b"read" };
+    let mut tokens = vec![mode.to_vec()];
+    tokens.extend(
+        terms
+            .expires
+            .map(|n| [b"expires=".as_slice(), &number(n)].concat()),
+    );
+    tokens.extend(
+        terms
+            .max_downloads
+            .map(|n| [b"max=".as_slice(), &number(n)].concat()),
+    );
+    tokens.extend(terms.password.as_ref().map(|password| {
+        [
+            b"password=".as_slice(),
+            &encode_with(password.expose(), style),
+        ]
+        .concat()
+    }));
+    tokens
 }
 
 /// Byte strings made of protocol-shaped pieces, which random bytes rarely
@@ -344,6 +419,15 @@ fn token_soup() -> impl Strategy<Value = Vec<u8>> {
             "ABORT",
             "SESSIONS",
             "AUTH",
+            "SHARE",
+            "SHARES",
+            "UNSHARE",
+            "read",
+            "upload",
+            "expires=",
+            "max=",
+            "password=",
+            "AAAAAAAAAAAAAAAAAAAA-_",
             "0123456789abcdef",
             "0123456789ABCDEF",
             " ",

@@ -507,3 +507,115 @@ fn dir_of_a_folder_of_the_longest_name_is_its_prefix() {
     };
     assert_eq!(folder.as_str(), format!("{long}/"));
 }
+
+/// `SHARE` of a file, a folder, the root, with its terms in their order;
+/// `SHARES`; `UNSHARE`; and how each refusal leaves the connection.
+#[cfg(feature = "shares")]
+#[test]
+fn parses_the_share_link_verbs() {
+    let terms = |upload, expires, max_downloads, password: Option<&str>| LinkTerms {
+        upload,
+        expires,
+        max_downloads,
+        password: password.map(|p| Secret::new(p.to_owned())),
+    };
+    parses_as(vec![
+        (
+            "SHARE docs/r.pdf read\n",
+            Request::Share {
+                name: n("docs/r.pdf"),
+                terms: terms(false, None, None, None),
+            },
+        ),
+        (
+            "SHARE photos/ upload expires=604800 max=3 password=open%20sesame%25\n",
+            Request::ShareFolder {
+                folder: Prefix::of_folder(&n("photos")),
+                terms: terms(true, Some(604_800), Some(3), Some("open sesame%")),
+            },
+        ),
+        (
+            "SHARE / read max=0\n",
+            Request::ShareFolder {
+                folder: Prefix::root(),
+                terms: terms(false, None, Some(0), None),
+            },
+        ),
+        ("SHARES\n", Request::Shares),
+        (
+            "UNSHARE AAAAAAAAAAAAAAAAAAAA-_\n",
+            Request::Unshare {
+                id: "AAAAAAAAAAAAAAAAAAAA-_".into(),
+            },
+        ),
+    ]);
+    for fatal in [
+        "SHARE x\n",
+        "SHARE x write\n",
+        "SHARE x read max=1 expires=2\n",
+        "SHARE x read expires=7d\n",
+        "SHARE x read colour=red\n",
+        "SHARE x read password=a password=b\n",
+        "SHARES x\n",
+        "UNSHARE\n",
+    ] {
+        let err = parse(fatal).unwrap_err();
+        assert_eq!(
+            (err.code, err.recovery),
+            (400, Recovery::Close),
+            "{fatal:?}"
+        );
+    }
+    for (line, code) in [
+        ("SHARE ../x read\n", 400),
+        ("SHARE .ferry-shares/ read\n", 403),
+        ("SHARE x read password=\n", 400),
+        ("SHARE x read password=%zz\n", 400),
+        ("SHARE x read password=%ff\n", 400),
+        ("UNSHARE short\n", 400),
+    ] {
+        let err = parse(line).unwrap_err();
+        let skip = Recovery::Skip {
+            line: line.len(),
+            body: 0,
+        };
+        assert_eq!((err.code, err.recovery), (code, skip), "{line:?}");
+    }
+}
+
+/// Without share links, their verbs are answered 501 whatever follows,
+/// and the connection goes on.
+#[cfg(not(feature = "shares"))]
+#[test]
+fn a_build_without_share_links_refuses_their_verbs() {
+    for line in [
+        "SHARE x read\n",
+        "SHARES\n",
+        "UNSHARE x\n",
+        "SHARE x write\n",
+    ] {
+        let err = parse(line).unwrap_err();
+        let skip = Recovery::Skip {
+            line: line.len(),
+            body: 0,
+        };
+        assert_eq!((err.code, err.recovery), (501, skip), "{line:?}");
+    }
+}
+
+#[cfg(feature = "shares")]
+#[test]
+fn encodes_the_share_link_verbs() {
+    for canonical in [
+        "SHARE a%20b.pdf read\n",
+        "SHARE photos/ upload expires=60 max=2 password=p%25%20w\n",
+        "SHARE / read\n",
+        "SHARES\n",
+        "UNSHARE AAAAAAAAAAAAAAAAAAAA-_\n",
+    ] {
+        let (request, _) = parse(canonical).unwrap().unwrap();
+        let mut out = Vec::new();
+        request.encode(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), canonical);
+    }
+}

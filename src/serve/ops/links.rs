@@ -58,16 +58,69 @@ pub struct MakeLink {
     pub password: Option<Secret>,
     /// How many whole-file downloads it gives, if limited.
     pub max_downloads: Option<u64>,
-    /// Where the link's address begins (`scheme://host`), as the request
-    /// named the server: told back with it.
-    pub base: Option<String>,
+    /// Where the link's address begins, as the request knows it: told
+    /// back with it ([`LinkBase::resolve`]).
+    pub base: LinkBase,
 }
 
 /// The caller's own links (`GET /.ferry-shares`).
 #[derive(Debug)]
 pub struct ListLinks {
     /// As [`MakeLink::base`].
-    pub base: Option<String>,
+    pub base: LinkBase,
+}
+
+/// Where a link's address begins (`scheme://host[:port]`), as the
+/// request that asks knows it. `--public-url` comes first whichever way
+/// it was asked: the one place that decides, [`LinkBase::resolve`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkBase {
+    /// As an HTTP request named the server (its `Host`), if it did; a
+    /// bare path otherwise.
+    Asked(Option<String>),
+    /// The server's first HTTP listener: a FERRY/1 client names no host
+    /// of the HTTP side.
+    Listener,
+}
+
+impl LinkBase {
+    /// The beginning of links' addresses: `--public-url`, else as asked,
+    /// else the first HTTP listener's address (`https` where it has TLS;
+    /// a listener on every address is named by its loopback one, which
+    /// only this machine reaches: such a server wants `--public-url`).
+    ///
+    /// # Errors
+    /// 403 on a server without an HTTP listener: links are served over
+    /// HTTP, so no address of one would work.
+    pub fn resolve(&self, config: &crate::config::Config) -> Result<Option<String>, Failure> {
+        let http = config
+            .listeners
+            .iter()
+            .find(|l| l.protocol == crate::wire::Protocol::Http);
+        let Some(http) = http else {
+            return Err(Failure::new(
+                ErrorKind::Forbidden,
+                "share links are served over HTTP, and this server has no HTTP listener (ferry serve --http ADDR)",
+            ));
+        };
+        if let Some(url) = &config.shares.public_url {
+            return Ok(Some(url.clone()));
+        }
+        Ok(match self {
+            LinkBase::Asked(base) => base.clone(),
+            LinkBase::Listener => {
+                let scheme = if http.tls { "https" } else { "http" };
+                let mut addr = http.addr;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(match addr {
+                        std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                        std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                    });
+                }
+                Some(format!("{scheme}://{addr}"))
+            }
+        })
+    }
 }
 
 /// Revoke one of the caller's links (`DELETE /.ferry-shares/<id>`).
@@ -87,10 +140,11 @@ impl Operate for MakeLink {
         Aim::at(path, needs)
     }
 
-    /// On the pool: what it shares looked up, then the link kept.
+    /// On the pool: what it shares looked up, then the link kept (where
+    /// its address can be told: [`LinkBase::resolve`]).
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
         Outcome::on_pool(move |ctx| match self.make(ctx, &who) {
-            Ok(link) => {
+            Ok((link, base)) => {
                 info!(
                     "#{} SHARE {} {:?} as {} until {}",
                     ctx.client,
@@ -99,7 +153,6 @@ impl Operate for MakeLink {
                     logged(&link.id),
                     link.expires
                 );
-                let base = self.base.clone();
                 Outcome::answer(Reply::Link {
                     link: Box::new(link),
                     base,
@@ -111,9 +164,10 @@ impl Operate for MakeLink {
 }
 
 impl MakeLink {
-    /// The link made and kept, or why not.
-    fn make(&self, ctx: &Ctx<'_>, who: &Who) -> Result<ShareLink, Failure> {
+    /// The link made and kept, and where its address begins; or why not.
+    fn make(&self, ctx: &Ctx<'_>, who: &Who) -> Result<(ShareLink, Option<String>), Failure> {
         let (creator, creator_key) = creator_of(who)?;
+        let base = self.base.resolve(ctx.config)?;
         let terms = &ctx.config.shares;
         match (&self.target, self.mode) {
             (LinkTarget::File(_), LinkMode::Upload) => {
@@ -141,6 +195,12 @@ impl MakeLink {
                 ),
             ));
         }
+        if self.max_downloads == Some(0) {
+            return Err(Failure::new(
+                ErrorKind::BadRequest,
+                "a download limit is 1 or more: leave it out for a link without one",
+            ));
+        }
         let password = self
             .password
             .as_ref()
@@ -149,7 +209,7 @@ impl MakeLink {
         let id = URL_SAFE_NO_PAD.encode(random::<16>().map_err(StorageError::from)?);
         let links = ctx.store.links();
         let cap = terms.max_links;
-        links.change(|kept, now| {
+        let link = links.change(|kept, now| {
             let live = kept
                 .iter()
                 .filter(|l| l.creator == creator && l.is_live(now))
@@ -189,7 +249,8 @@ impl MakeLink {
                 remove: stale.collect(),
             };
             Ok((link, edit))
-        })
+        })?;
+        Ok((link, base))
     }
 }
 
@@ -211,9 +272,11 @@ impl Operate for ListLinks {
                 Ok(own)
             });
             match listed {
+                // A listing without addresses still lists: a server
+                // without HTTP has links made before its listener went.
                 Ok(links) => Outcome::answer(Reply::Links {
                     links,
-                    base: self.base,
+                    base: self.base.resolve(ctx.config).ok().flatten(),
                 }),
                 Err(failure) => refuse(ctx, "SHARES", "", failure, Next::Request),
             }
@@ -317,6 +380,38 @@ fn digest(salt: &[u8], password: &str) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_links_address_begins_with_the_public_url_else_as_asked_else_the_listener() {
+        use crate::config::{Config, Listen};
+        use crate::wire::Protocol;
+        let mut config = Config::default();
+        config.listeners.clear();
+        let asked = LinkBase::Asked(Some("http://files.lan".into()));
+        assert_eq!(
+            LinkBase::Listener.resolve(&config).unwrap_err().kind,
+            ErrorKind::Forbidden
+        );
+        config.listeners.push(Listen {
+            addr: "0.0.0.0:8443".parse().unwrap(),
+            protocol: Protocol::Http,
+            tls: true,
+        });
+        let base = |base: &LinkBase, config: &Config| base.resolve(config).unwrap();
+        assert_eq!(
+            base(&LinkBase::Listener, &config).as_deref(),
+            Some("https://127.0.0.1:8443")
+        );
+        assert_eq!(base(&asked, &config).as_deref(), Some("http://files.lan"));
+        assert_eq!(base(&LinkBase::Asked(None), &config), None);
+        config.shares.public_url = Some("https://x.example/f".into());
+        for asked in [LinkBase::Listener, asked, LinkBase::Asked(None)] {
+            assert_eq!(
+                base(&asked, &config).as_deref(),
+                Some("https://x.example/f")
+            );
+        }
+    }
 
     #[test]
     fn a_password_matches_only_itself() {

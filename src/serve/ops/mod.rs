@@ -56,7 +56,7 @@ pub use free_space::FreeSpace;
 pub use get::Get;
 pub use health::Health;
 #[cfg(feature = "shares")]
-pub use links::{LinkTarget, ListLinks, MakeLink, RevokeLink};
+pub use links::{LinkBase, LinkTarget, ListLinks, MakeLink, RevokeLink};
 pub use listing::List;
 pub use locks::{Lock, Unlock};
 pub use multipart::{AbortParts, BeginParts, CompleteParts, CopyPart, ListParts, PutPart};
