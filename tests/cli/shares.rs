@@ -332,8 +332,8 @@ fn the_public_url_begins_every_links_address_and_a_server_without_http_makes_non
 }
 
 /// The server's own log at its most (`--log-level trace`) names the
-/// link, never its password: neither as it is made over FERRY/1 nor as
-/// it is given over HTTP.
+/// link, never its password nor its whole id: neither as it is made over
+/// FERRY/1 nor as it is given over HTTP.
 #[test]
 fn the_servers_log_never_holds_a_links_password() {
     let dir = tempfile::tempdir().unwrap();
@@ -357,7 +357,10 @@ fn the_servers_log_never_holds_a_links_password() {
     assert_eq!((got.status, got.body), (200, b"report".to_vec()));
     server.wait_for_log("SHARE read");
     server.wait_for_log("GET docs/r.txt");
-    for secret in ["correct", "horse", &basic] {
+    // Nor its whole id, which is the link itself where it has no
+    // password: six characters of it name it in every line.
+    let id = url.split("/s/").nth(1).unwrap().split('/').next().unwrap();
+    for secret in ["correct", "horse", &basic, id] {
         assert_eq!(server.log_lines(secret), Vec::<String>::new(), "{secret}");
     }
 }

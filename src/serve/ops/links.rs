@@ -124,10 +124,19 @@ impl LinkBase {
 }
 
 /// Revoke one of the caller's links (`DELETE /.ferry-shares/<id>`).
-#[derive(Debug)]
 pub struct RevokeLink {
     /// The link's id.
     pub id: String,
+}
+
+/// Shows six characters of the id, as every log does ([`logged`]): a
+/// link without a password is its id.
+impl std::fmt::Debug for RevokeLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevokeLink")
+            .field("id", &logged(&self.id))
+            .finish()
+    }
 }
 
 impl Operate for MakeLink {

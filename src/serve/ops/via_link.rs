@@ -38,7 +38,6 @@ use crate::serve::{
 use crate::storage::{LinkEdit, StorageError};
 
 /// A request through link `id`.
-#[derive(Debug)]
 pub struct ViaLink {
     /// The link's id.
     pub id: String,
@@ -53,6 +52,21 @@ pub struct ViaLink {
     /// folder's goes to `/s/<id>/`, which its pages' addresses are
     /// relative to.
     pub bare: bool,
+}
+
+/// Shows six characters of the id, as every log does
+/// ([`links::logged`](super::links::logged)): a link without a password
+/// is its id.
+impl std::fmt::Debug for ViaLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViaLink")
+            .field("id", &logged(&self.id))
+            .field("password", &self.password)
+            .field("sub", &self.sub)
+            .field("ask", &self.ask)
+            .field("bare", &self.bare)
+            .finish()
+    }
 }
 
 /// What a request through a link asks.
