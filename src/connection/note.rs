@@ -47,6 +47,15 @@ impl Note {
         let (name, to) = (declared.subject, declared.to);
         let appending = match operation {
             Operation::Append(ops::Append { len, .. }) => Some(*len),
+            // A tus PATCH through an upload link.
+            #[cfg(feature = "shares")]
+            Operation::ViaLink(ops::ViaLink {
+                ask: ops::LinkAsk::Tus(asked),
+                ..
+            }) => match &**asked {
+                Operation::Append(ops::Append { len, .. }) => Some(*len),
+                _ => None,
+            },
             _ => None,
         };
         Some(Box::new(Note {

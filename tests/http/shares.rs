@@ -513,6 +513,13 @@ fn an_upload_link_takes_tus_uploads_that_never_replace_a_file() {
         std::fs::read(server.path("inbox/race.txt")).unwrap(),
         b"mine"
     );
+    // The upload is gone: a client asking how far it got (tus-js-client
+    // does after a 409) never finds it whole and takes it for stored.
+    let after = exchange(http, "HEAD", &racing, &format!("{HOST}{tus}"), b"");
+    assert_eq!(after.status, 404);
+    // A folder's name is taken too.
+    std::fs::create_dir(server.path("inbox/photos")).unwrap();
+    assert_eq!(create(&path, "photos", 3, "").status, 409);
 
     // The creator's own upload elsewhere is no upload of the link's.
     let bearer = crate::support::http::bearer(&tokens[0]);

@@ -32,6 +32,7 @@ pub(in crate::serve) mod props;
 pub(in crate::serve) mod reservations;
 pub(in crate::serve) mod resume;
 pub(in crate::serve) mod session_admin;
+pub(in crate::serve) mod session_commit;
 pub(in crate::serve) mod sessions;
 pub(in crate::serve) mod staged;
 pub(in crate::serve) mod talk;

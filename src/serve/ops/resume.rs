@@ -15,7 +15,8 @@
 use log::{info, warn};
 
 use super::session_admin::on_own_session;
-use super::sessions::{commit_session, session_limits};
+use super::session_commit::commit_session;
+use super::sessions::session_limits;
 use crate::access::{Perm, Who};
 use crate::model::DEFERRED_SIZE;
 use crate::name::Name;

@@ -3,20 +3,17 @@
 //! `storage/posix/sessions.rs`), whether FERRY/1 or tus asked. An APPEND's body streams like a PUT's,
 //! into the session instead of a temp file; a COMMIT (or an APPEND that
 //! commits once it makes the upload whole: tus's last `PATCH`) then goes
-//! through the same commit path as a PUT.
-
-use std::time::Instant;
+//! through the same commit path as a PUT (`session_commit.rs`).
 
 use log::{debug, warn};
 
 use super::session_admin::on_own_session;
+use super::session_commit::commit_session;
 use crate::access::{Owner, Who};
-use crate::formats::upload_metadata;
 use crate::model::SessionInfo;
 use crate::model::SessionLimits;
 use crate::name::Name;
 use crate::serve::access::authorize_session;
-use crate::serve::commit::{self, commit_now};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::piece::{PieceCheck, PieceChecksum};
 use crate::serve::terms::FirstBytes;
@@ -447,49 +444,5 @@ pub(in crate::serve) fn finish_append(
             );
             Outcome::failed(err.into(), Next::Request)
         }
-    }
-}
-
-/// Verifies and commits session `id` (on the pool), as `user`'s, with
-/// its time, whether it may only make its file (SFTP's `EXCL`), and the
-/// open it must still be the newest of (SFTP's handle's opener).
-pub(in crate::serve) fn commit_session(
-    ctx: &Ctx<'_>,
-    id: &str,
-    (mtime, create_only, opener): (Option<i64>, bool, Option<u64>),
-    user: Option<Owner>,
-) -> Outcome {
-    match ctx.store.sessions().finish_session(id, opener) {
-        Ok((_, session, _))
-            if let Err(failure) = super::locks::unlocked(ctx, session.name.as_str()) =>
-        {
-            // The upload dropped uncommitted: the session stays, to be
-            // committed once the lock is gone.
-            refuse(ctx, "COMMIT", id, failure, Next::Request)
-        }
-        Ok((mut upload, session, crc)) => {
-            // A time the COMMIT gives, else one the client gave with the
-            // session (tus's metadata).
-            let said = session.meta.as_deref().and_then(upload_metadata::mtime);
-            upload.set_mtime(mtime.or(said));
-            if create_only {
-                upload.create_only();
-            }
-            // Already on the pool: the commit runs here too.
-            let commit = commit::Commit {
-                upload,
-                name: session.name,
-                size: session.size,
-                crc,
-                started: Instant::now(),
-                user,
-                session: Some(id.to_owned()),
-                meta: session.meta,
-                checksum: None,
-                preconditions: None,
-            };
-            commit_now(ctx, commit)
-        }
-        Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
     }
 }

@@ -160,7 +160,11 @@ fn through(
         .links()
         .link(&via.id)?
         .ok_or_else(|| Failure::new(ErrorKind::NotFound, "no such link"))?;
-    *creator = access.holder_named(&link.creator);
+    // Its creator's token, unless another now has the name (which the
+    // judging refuses: that token never made the link).
+    *creator = access
+        .holder_named(&link.creator)
+        .filter(|holder| creator_key(holder) == link.creator_key);
     let who = judge(ctx, access, &link, via.password.as_ref())?;
     if via.bare && link.is_folder() && matches!(via.ask, LinkAsk::Read { .. }) {
         let id = link.id;
@@ -387,9 +391,13 @@ fn tus(ctx: &Ctx<'_>, link: &ShareLink, operation: Operation) -> Result<Operatio
         Operation::Upload(mut upload) => {
             let name = Name::new(format!("{}{}", link.path, upload.name.as_str()))
                 .map_err(|err| Failure::new(ErrorKind::BadRequest, err.to_string()))?;
-            if ctx.store.look_up(&name).is_ok() {
-                let taken = format!("{} is there already", upload.name.as_str());
-                return Err(Failure::new(ErrorKind::PreconditionFailed, taken));
+            match ctx.store.look_up(&name) {
+                Err(StorageError::NotFound) => {}
+                Ok(_) | Err(StorageError::IsDirectory) => {
+                    let taken = format!("{} is there already", upload.name.as_str());
+                    return Err(Failure::new(ErrorKind::PreconditionFailed, taken));
+                }
+                Err(err) => return Err(err.into()),
             }
             (upload.name, upload.create_only) = (name, true);
             Operation::Upload(upload)
@@ -421,13 +429,15 @@ fn tus(ctx: &Ctx<'_>, link: &ShareLink, operation: Operation) -> Result<Operatio
     })
 }
 
-/// Refuses upload `id` unless it is one of `link`'s: a file right in its
-/// folder (an id of any other upload is unknown here, whoever's it is).
+/// Refuses upload `id` unless it is one of `link`'s: its creator's, of a
+/// file right in its folder (an id of any other upload is unknown here,
+/// whoever's it is).
 fn of_the_link(ctx: &Ctx<'_>, link: &ShareLink, id: &str) -> Result<(), Failure> {
     let unknown = || Failure::new(ErrorKind::NotFound, "no such upload under this link");
     let session = ctx.store.sessions().session(id).map_err(|_| unknown())?;
+    let creators = session.owner.as_deref().unwrap_or_default() == link.creator;
     match session.name.as_str().strip_prefix(&link.path) {
-        Some(file) if !file.contains('/') => Ok(()),
+        Some(file) if creators && !file.contains('/') => Ok(()),
         _ => Err(unknown()),
     }
 }
