@@ -9,6 +9,7 @@
 //! - `decode_record`: no panic on any text; a link it reads, written as a
 //!   record again, reads back the same link.
 
+use ferry::formats::json;
 use ferry::formats::json_reader::{Value, flat_object};
 use ferry::storage::posix::{decode_record, encode_record};
 
@@ -33,17 +34,18 @@ pub fn check_record(id: &str, text: &str) {
     assert_eq!(again.as_ref(), Some(&link), "{text:?}");
 }
 
-/// `members` as one JSON object, every string escaped as JSON says.
+/// `members` as one JSON object, its strings escaped by ferry's own JSON
+/// writer (`formats::json`).
 fn written(members: &[(String, Value)]) -> String {
     let mut out = String::from("{");
     for (i, (key, value)) in members.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        quoted(&mut out, key);
+        out.push_str(&json::string(key));
         out.push(':');
         match value {
-            Value::Text(text) => quoted(&mut out, text),
+            Value::Text(text) => out.push_str(&json::string(text)),
             Value::Number(n) => out.push_str(&n.to_string()),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Null => out.push_str("null"),
@@ -51,17 +53,4 @@ fn written(members: &[(String, Value)]) -> String {
     }
     out.push('}');
     out
-}
-
-fn quoted(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
