@@ -153,6 +153,11 @@ pub struct Config {
     /// subsystem, login included (`--ssh-login-grace`, OpenSSH's
     /// `LoginGraceTime`; `connection/deadline.rs`).
     pub ssh_login_grace: Duration,
+    /// Longest a logged-in SFTP session may rest, nothing owed either way
+    /// (`--ssh-idle-timeout`; `connection/deadline.rs`): in place of the
+    /// idle timeout there, since a mount (sshfs) or a file manager's
+    /// session sits quiet for minutes and a cut one is lost to its user.
+    pub ssh_idle_timeout: Duration,
     /// How long an SSH connection rests between requests, quiet, before
     /// its session gives back its packet buffers' memory (`ssh/rest.rs`):
     /// [`SSH_REST`]. Not a flag: tests shorten it.
@@ -396,6 +401,7 @@ impl Default for Config {
             ftp: FtpConfig::default(),
             ssh_host_key: None,
             ssh_login_grace: Duration::from_secs(120),
+            ssh_idle_timeout: Duration::from_secs(15 * 60),
             ssh_rest: SSH_REST,
             shares: ShareTerms::default(),
         }

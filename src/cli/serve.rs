@@ -59,6 +59,11 @@ pub struct ServeArgs {
     /// prompt is inside it).
     #[arg(long, default_value = "120", value_parser = parse_seconds)]
     ssh_login_grace: Duration,
+    /// Seconds a logged-in SFTP session may rest, nothing owed either way,
+    /// before it is closed (in place of --idle-timeout: an sshfs mount or
+    /// a file manager sits quiet for minutes).
+    #[arg(long, default_value = "900", value_parser = parse_seconds)]
+    ssh_idle_timeout: Duration,
     /// The longest a share link may last (seconds, or 12h, 7d...; links
     /// ask for less, docs/shares.md).
     #[arg(long, default_value = "30d", value_parser = crate::model::parse_span)]
@@ -597,6 +602,7 @@ fn config_of(args: ServeArgs) -> Config {
         },
         ssh_host_key: args.ssh_host_key,
         ssh_login_grace: args.ssh_login_grace,
+        ssh_idle_timeout: args.ssh_idle_timeout,
         ssh_rest: crate::config::SSH_REST,
         shares: crate::config::ShareTerms {
             max_expiry: args.share_max_expiry,

@@ -10,7 +10,10 @@
 //! ended the connection. The connection itself never asks which protocol
 //! it speaks.
 
+use std::time::Duration;
+
 use crate::access::Login;
+use crate::config::Config;
 use crate::ftp::{self, Control, Data};
 use crate::http::codec::{self as http, Exchange};
 use crate::http::origin::Site;
@@ -91,6 +94,19 @@ impl Codec {
             Codec::Ferry(_) | Codec::Http(_) | Codec::Ftp(_) => 499,
             #[cfg(feature = "sftp")]
             Codec::Sftp(_) => 499,
+        }
+    }
+
+    /// How long the connection may rest between requests, nothing owed
+    /// either way, before it is closed: a logged-in SFTP session's own
+    /// time (`--ssh-idle-timeout`: a mount or a file manager sits quiet
+    /// for minutes, and its user loses a cut one, where an HTTP client
+    /// just opens another connection), every other's the idle timeout.
+    pub fn resting_timeout(&self, config: &Config) -> Duration {
+        match self {
+            #[cfg(feature = "sftp")]
+            Codec::Sftp(_) => config.ssh_idle_timeout,
+            _ => config.idle_timeout,
         }
     }
 

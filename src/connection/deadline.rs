@@ -15,6 +15,12 @@
 //! person may be at the password prompt (OpenSSH's `LoginGraceTime`), so
 //! the grace time stands in for the idle timeout there too.
 //!
+//! A logged-in SFTP session resting between requests, nothing owed
+//! either way, has `--ssh-idle-timeout` (15 minutes) in place of the idle
+//! timeout (`Codec::resting_timeout`): a mount or a file manager sits
+//! quiet for minutes and its user loses a cut session, where an HTTP
+//! client opens another connection unseen.
+//!
 //! An SSH connection resting between requests, quiet for
 //! `Config::ssh_rest`, lets its session rest: the memory of its packet
 //! buffers is given back (`ssh/rest.rs`) until traffic passes again. A
@@ -190,10 +196,20 @@ impl Connection {
         }
     }
 
+    /// The idle timeout that holds now: a connection resting between
+    /// requests has its protocol's (`Codec::resting_timeout`); one owed a
+    /// byte either way, or not logged in, `--idle-timeout`.
+    fn idle_timeout(&self, config: &Config) -> Duration {
+        match self.timing.clock {
+            Clock::Resting(_) => self.codec.resting_timeout(config),
+            _ => config.idle_timeout,
+        }
+    }
+
     /// The earliest moment one of this connection's deadlines can pass.
     pub fn deadline(&self, config: &Config) -> Instant {
         let timing = &self.timing;
-        let idle = timing.last_progress + config.idle_timeout;
+        let idle = timing.last_progress + self.idle_timeout(config);
         match timing.clock {
             Clock::FirstByte(since) => idle.min(since + config.first_byte_timeout),
             Clock::Header(started) => idle.min(started + config.header_timeout),
@@ -241,6 +257,7 @@ impl Connection {
             self.timing.enter(Phase::BetweenRequests, now);
             return None;
         }
+        let idle_timeout = self.idle_timeout(config);
         let timing = &mut self.timing;
         let server_is_slow = match &self.state {
             State::Waiting(Wait::Linked) => false,
@@ -263,8 +280,8 @@ impl Connection {
             return None;
         }
         let at_the_prompt = matches!(timing.clock, Clock::Login(_));
-        if now >= timing.last_progress + config.idle_timeout && !at_the_prompt {
-            return Some(format!("no progress for {}", secs(config.idle_timeout)));
+        if now >= timing.last_progress + idle_timeout && !at_the_prompt {
+            return Some(format!("no progress for {}", secs(idle_timeout)));
         }
         match timing.clock {
             Clock::FirstByte(since) if now >= since + config.first_byte_timeout => Some(format!(

@@ -257,6 +257,29 @@ fn a_connection_not_logged_in_within_the_grace_time_is_closed() {
     assert!(started.elapsed() < PATIENCE, "closed by the grace time");
 }
 
+/// A logged-in session resting between requests, nothing owed either
+/// way, has `--ssh-idle-timeout`, not the idle timeout: an sshfs mount or
+/// a file manager sits quiet for minutes, and its user loses a cut one.
+#[test]
+fn a_resting_session_has_the_ssh_idle_timeout_not_the_idle_timeout() {
+    if !have_openssh() {
+        return;
+    }
+    let rest = Duration::from_millis(1500);
+    let server = TestServer::start_with(|c| {
+        listen_sftp(c);
+        c.idle_timeout = Duration::from_millis(200);
+        c.ssh_idle_timeout = rest;
+    });
+    let mut raw = Login::open(server.sftp.unwrap()).sftp_raw();
+    assert_eq!(raw.stat("."), 105, "the root's ATTRS");
+    let resting = Instant::now();
+    raw.end(false);
+    let rested = resting.elapsed();
+    assert!(rested >= rest, "cut by the idle timeout after {rested:?}");
+    assert!(rested < PATIENCE, "never cut");
+}
+
 /// Before its login a connection has the grace time, not the idle
 /// timeout: a person at the password prompt sends nothing meanwhile.
 #[test]
