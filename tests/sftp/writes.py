@@ -134,6 +134,23 @@ def cut_midway(sftp, name):
     os._exit(0)
 
 
+def resumed_in_place(sftp, name):
+    """WinSCP's resume of a cut upload (its `.filepart`): the size STAT
+    tells, then an open for writing with neither TRUNCATE nor APPEND
+    (`WRITE|CREAT`), the rest of the file named by the last argument
+    written from that offset, and a CLOSE whose answer is said."""
+    with open(sys.argv[5], "rb") as source:
+        data = source.read()
+    offset = sftp.stat(name).st_size
+    flags = paramiko.sftp.SFTP_FLAG_WRITE | paramiko.sftp.SFTP_FLAG_CREATE
+    _, msg = sftp._request(paramiko.sftp.CMD_OPEN, name, flags, paramiko.SFTPAttributes())
+    f = paramiko.SFTPFile(sftp, msg.get_binary(), "w")
+    f.seek(offset)
+    f.write(data[offset:])
+    f.flush()
+    print("resumed at", offset, "close", raw_close(sftp, f))
+
+
 def size(sftp, name):
     """What STAT says of the file's size."""
     try:

@@ -189,6 +189,50 @@ fn reput_goes_on_with_what_a_cut_connection_had_written() {
     );
 }
 
+/// WinSCP uploads a file over 100 KiB as `name.filepart` and, after a
+/// cut, resumes it: STAT's size, then an open with neither `TRUNCATE` nor
+/// `APPEND` and writes from there. The open goes on with the kept upload
+/// STAT told of (before, it began with the file's bytes, none here, and
+/// the commit stored zeros where the first half had been).
+#[test]
+fn winscp_s_resume_goes_on_with_what_a_cut_connection_had_written() {
+    if !have_paramiko() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("a", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    let sftp = server.sftp.unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source.bin");
+    let data = crate::support::pattern(300_000, 5);
+    std::fs::write(&source, &data).unwrap();
+    let run = |mode: &str| {
+        let output = Command::new("timeout")
+            .arg(PATIENCE.as_secs().to_string())
+            .args([
+                "python3",
+                "-c",
+                SCRIPT,
+                &sftp.port().to_string(),
+                &tokens[0],
+            ])
+            .args([mode, "/r.bin.filepart"])
+            .arg(&source)
+            .output()
+            .unwrap();
+        check(&output, &format!("paramiko {mode}"))
+    };
+    assert!(run("cut_midway").contains("cut"));
+    let said = run("resumed_in_place");
+    assert_eq!(said.trim(), "resumed at 150000 close taken");
+    let stored = std::fs::read(server.path("r.bin.filepart")).unwrap();
+    assert!(
+        stored == data,
+        "{} bytes stored, not the file",
+        stored.len()
+    );
+}
+
 #[test]
 fn excl_makes_a_file_only_where_none_is_even_at_its_close() {
     if !have_paramiko() {

@@ -97,11 +97,11 @@ impl Operate for Resume {
 pub enum Seed {
     /// Nothing: the file is written anew (`TRUNCATE`).
     Nothing,
-    /// The file's bytes as they are (an open in place, `O_RDWR`); an
-    /// upload kept of it before is dropped.
-    File,
-    /// The upload kept for the token, else the file's bytes (`APPEND`:
-    /// OpenSSH's `reput`, `put -a`).
+    /// The upload kept for the token, else the file's bytes: what the
+    /// token's `STAT` of the name told (an `APPEND` open: OpenSSH's
+    /// `reput`, `put -a`; an open in place: sshfs's, `O_RDWR`, WinSCP's
+    /// resume of a cut `.filepart`, which writes on from the size `STAT`
+    /// told).
     Kept,
     /// The first bytes, so many, of the upload kept for the token (a file
     /// open for writing cut short: `FSETSTAT`'s size).
@@ -148,15 +148,10 @@ impl Operate for Reopen {
         }
         Outcome::on_pool(move |ctx| {
             let limits = session_limits(ctx, owner);
-            if seed == Seed::File
-                && let Err(failure) = drop_for_reopen(ctx, &who, &name)
-            {
-                return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
-            }
             let from = match seed {
                 Seed::Nothing => Some(0),
                 Seed::KeptUpTo(len) => Some(len),
-                Seed::File | Seed::Kept => None,
+                Seed::Kept => None,
             };
             let sessions = ctx.store.sessions();
             let opened = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
@@ -302,17 +297,6 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
 /// `STOR` (no `REST`) starts over, and a delete of the name ends it, so
 /// that its bytes no longer count against a quota. Returns whether
 /// something was kept. On the pool.
-/// Drops the upload kept of `name` for an open in place, which begins
-/// with the file's bytes: one being written or committed is refused
-/// (busy), never taken up in the file's place.
-fn drop_for_reopen(ctx: &Ctx<'_>, who: &Who, name: &Name) -> Result<(), Failure> {
-    let sessions = ctx.store.sessions();
-    match sessions.drop_kept_upload(owner_of(who).as_deref(), name) {
-        Ok(_) | Err(StorageError::NotFound) => Ok(()),
-        Err(err) => Err(err.into()),
-    }
-}
-
 pub(in crate::serve) fn drop_kept(ctx: &Ctx<'_>, who: &Who, name: &Name) -> bool {
     match ctx
         .store
