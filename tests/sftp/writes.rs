@@ -6,6 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::tools::{check, python_has};
@@ -24,15 +25,21 @@ fn have_paramiko() -> bool {
 fn paramiko(sftp: SocketAddr, password: &str, mode: &str, name: &str) -> (String, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let expected = dir.path().join("expected");
+    let said = paramiko_with(sftp, password, mode, name, &expected);
+    (said, std::fs::read(&expected).unwrap_or_default())
+}
+
+/// Runs `writes.py` in `mode` on `name` with a local file (the bytes it
+/// writes, or where it says what the file should hold); its output.
+fn paramiko_with(sftp: SocketAddr, password: &str, mode: &str, name: &str, local: &Path) -> String {
     let output = Command::new("timeout")
         .arg(PATIENCE.as_secs().to_string())
         .args(["python3", "-c", SCRIPT])
         .args([&sftp.port().to_string(), password, mode, name])
-        .arg(&expected)
+        .arg(local)
         .output()
         .unwrap();
-    let said = check(&output, &format!("paramiko {mode}"));
-    (said, std::fs::read(&expected).unwrap_or_default())
+    check(&output, &format!("paramiko {mode}"))
 }
 
 /// The body of an HTTP GET of `name`.
@@ -155,20 +162,8 @@ fn reput_goes_on_with_what_a_cut_connection_had_written() {
     let source = local.path().join("source.bin");
     let data = crate::support::pattern(300_000, 3);
     std::fs::write(&source, &data).unwrap();
-    let output = Command::new("timeout")
-        .arg(PATIENCE.as_secs().to_string())
-        .args([
-            "python3",
-            "-c",
-            SCRIPT,
-            &sftp.port().to_string(),
-            &tokens[0],
-        ])
-        .args(["cut_midway", "/r.bin"])
-        .arg(&source)
-        .output()
-        .unwrap();
-    assert!(check(&output, "paramiko cut_midway").contains("cut"));
+    let said = paramiko_with(sftp, &tokens[0], "cut_midway", "/r.bin", &source);
+    assert!(said.contains("cut"));
     assert!(
         !server.path("r.bin").exists(),
         "nothing stored before CLOSE"
@@ -206,22 +201,7 @@ fn winscp_s_resume_goes_on_with_what_a_cut_connection_had_written() {
     let source = local.path().join("source.bin");
     let data = crate::support::pattern(300_000, 5);
     std::fs::write(&source, &data).unwrap();
-    let run = |mode: &str| {
-        let output = Command::new("timeout")
-            .arg(PATIENCE.as_secs().to_string())
-            .args([
-                "python3",
-                "-c",
-                SCRIPT,
-                &sftp.port().to_string(),
-                &tokens[0],
-            ])
-            .args([mode, "/r.bin.filepart"])
-            .arg(&source)
-            .output()
-            .unwrap();
-        check(&output, &format!("paramiko {mode}"))
-    };
+    let run = |mode| paramiko_with(sftp, &tokens[0], mode, "/r.bin.filepart", &source);
     assert!(run("cut_midway").contains("cut"));
     let said = run("resumed_in_place");
     assert_eq!(said.trim(), "resumed at 150000 close taken");
