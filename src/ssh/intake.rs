@@ -30,6 +30,10 @@ use super::events::ssh_error;
 /// `epoll_wait` per MiB for it.
 pub(super) const TURN_CIPHERTEXT: usize = 1024 * 1024;
 
+/// Most ciphertext one read takes: a few packets, so that what sunset
+/// has not taken yet stays small.
+pub(super) const READ_MOST: usize = 256 * 1024;
+
 /// A session's ciphertext on its way in.
 #[derive(Debug)]
 pub(super) struct Intake {
@@ -75,6 +79,11 @@ impl Intake {
     /// Whether ciphertext waits here for sunset.
     pub(super) fn holds(&self) -> bool {
         self.at < self.held.len()
+    }
+
+    /// How many bytes wait here for sunset.
+    pub(super) fn held(&self) -> usize {
+        self.held.len() - self.at
     }
 
     /// Drops the held buffer if it holds nothing: a session at rest holds

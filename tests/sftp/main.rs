@@ -15,6 +15,9 @@
 //!   and symlinks out of the root, legacy `scp` and forwarding;
 //! - `packets`: the SFTP codec on generated packets (its invariants shared
 //!   with the `sftp_packets` fuzz target);
+//! - `ssh_input`: the SSH session on generated input, random and
+//!   clear-text handshakes (its invariants shared with the `ssh_input`
+//!   fuzz target);
 //! - `rest`: a session that gave back its packet buffers' memory at rest
 //!   lists, gets, puts and rekeys as before.
 #![cfg(feature = "sftp")] // built with what it tests (Cargo.toml [features])
@@ -28,4 +31,5 @@ mod logins;
 mod openssh;
 mod packets;
 mod rest;
+mod ssh_input;
 mod writes;
