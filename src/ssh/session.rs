@@ -300,9 +300,11 @@ impl SshSession {
         Outcome::Done(total)
     }
 
-    /// Ends the SFTP channel as a finished command (exit status 0, EOF,
-    /// CLOSE: the client then exits cleanly) and sends what is held:
-    /// `Done` once all is out, `WouldBlock` until then.
+    /// Ends the SFTP channel as a finished command (exit status, EOF,
+    /// CLOSE) and sends what is held: `Done` once all is out,
+    /// `WouldBlock` until then. The exit status is as `internal-sftp`'s:
+    /// 0 where the client ended its input (EOF), 1 where the server ends
+    /// a session the client did not (a refused packet).
     pub fn finish(&mut self, stream: &TcpStream) -> Outcome {
         if !self.finishing {
             // Ended once what is queued is out: sunset cannot queue the
@@ -313,8 +315,9 @@ impl SshSession {
                 _ => {}
             }
             self.finishing = true;
+            let status = if self.eof { 0 } else { 1 };
             if let Some(channel) = &self.sftp
-                && let Err(err) = self.runner.finish_channel(channel, Some(0))
+                && let Err(err) = self.runner.finish_channel(channel, Some(status))
             {
                 debug!(
                     "SSH session from {}: the channel could not be ended: {err}",

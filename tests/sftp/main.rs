@@ -5,7 +5,8 @@
 //!   key`), `anonymous`, the throttle, the login grace time;
 //! - `openssh`: logins (open, a token as the password, a wrong one),
 //!   reading files and folders' facts, `scp`, a shell or command refused
-//!   with a message, the host key kept and shown as `ssh-keygen` shows it;
+//!   with a message, the host key kept and shown as `ssh-keygen` shows it,
+//!   the exit status (0 only where the client ended the session);
 //! - `writes`: paramiko's writes anywhere in a file (random offsets, out
 //!   of order, pipelined), a quota, a file never closed;
 //! - `clients`: sshfs, rclone's and restic's sftp backends, paramiko, and
