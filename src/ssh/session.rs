@@ -484,6 +484,7 @@ mod tests {
     use super::*;
     use crate::access::{Access, AccessConfig};
     use crate::ssh::HostKey;
+    use crate::wire::turn_share::TurnShare;
 
     /// An `SSH_MSG_IGNORE` packet carrying `len` bytes, as a client sends
     /// it before the key exchange (in the clear, without a MAC).
@@ -543,7 +544,7 @@ mod tests {
         // A small share, so that what waits past it fits any socket's
         // buffers: the bound is what is tested, not its size.
         let share = 16 * 1024;
-        session.intake = Intake::with_share(share);
+        session.intake = Intake::with_share(TurnShare::new(share));
         let hello = b"SSH-2.0-budget_test\r\n";
         client.write_all(hello).unwrap();
         // Written four packets at a time: few segments, so that the
