@@ -44,12 +44,19 @@ const HANDSHAKE_OUT: usize = 4096;
 const CASE_TIME: Duration = Duration::from_secs(20);
 
 /// How a case ended.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     /// The session ended (EOF, closed, an error).
     Ended,
     /// The session read all and waits for more.
     Waits,
+}
+
+/// What a case saw: how it ended, and how many bytes the server sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen {
+    pub ending: Ending,
+    pub sent: usize,
 }
 
 /// What every session shares: an open server's access control and a host
@@ -70,7 +77,7 @@ fn terms() -> Arc<SshTerms> {
 
 /// Feeds `stream` (all a client sends: its version line included) to a
 /// session and checks what it does; `eof`: the client then ends its side.
-pub fn check_ssh_input(stream: &[u8], eof: bool) -> Ending {
+pub fn check_ssh_input(stream: &[u8], eof: bool) -> Seen {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
     let mut client = TcpStream::connect(listener.local_addr().expect("its address"))
         .expect("a loopback connection");
@@ -136,7 +143,10 @@ pub fn check_ssh_input(stream: &[u8], eof: bool) -> Ending {
         "sent {heard} bytes for {} (at most {most})",
         stream.len()
     );
-    ending
+    Seen {
+        ending,
+        sent: heard,
+    }
 }
 
 /// Writes what the socket takes of `bytes`: how many.

@@ -13,7 +13,7 @@ mod invariants;
 
 use std::sync::mpsc;
 
-use invariants::{Ending, HELLO, check_ssh_input, plaintext_phase};
+use invariants::{Ending, HELLO, Seen, check_ssh_input, plaintext_phase};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -22,6 +22,11 @@ use crate::support::PATIENCE;
 /// Runs the check on a thread of its own, failing if it takes longer than
 /// [`PATIENCE`] (it spins on where the session loops).
 fn checked(stream: Vec<u8>, eof: bool) -> Ending {
+    seen(stream, eof).ending
+}
+
+/// [`checked`], with the bytes the server sent.
+fn seen(stream: Vec<u8>, eof: bool) -> Seen {
     let (tx, rx) = mpsc::channel();
     let _detached = std::thread::spawn(move || {
         let _ = tx.send(check_ssh_input(&stream, eof));
@@ -77,4 +82,26 @@ fn huge_lengths_end_the_session() {
         let stream = plaintext_phase(&[0, 0, 6, arg]);
         assert_eq!(checked(stream, false), Ending::Ended, "length {arg}");
     }
+}
+
+/// The recipes reach past the server's KEXINIT: a KEXINIT it agrees with
+/// and a key exchange's first step get its reply (the host key and its
+/// signature), so the fuzzer drives the key exchange, not only the
+/// version line.
+#[test]
+fn a_recipe_reaches_the_key_exchange() {
+    // Version line; a KEXINIT of curve25519, ed25519, chacha20, hmac,
+    // none both ways; then (or not) the client's ephemeral key.
+    let kexinit = [0, 0, 2, 0, 0, 5, 7, 7, 10, 10, 12, 12, 14, 14];
+    let alone = seen(plaintext_phase(&kexinit), false);
+    let mut recipe = kexinit.to_vec();
+    recipe.extend([3, 2]);
+    let exchanged = seen(plaintext_phase(&recipe), false);
+    assert_eq!(alone.ending, Ending::Waits);
+    assert!(
+        exchanged.sent > alone.sent + 100,
+        "the key exchange's reply: {} bytes, {} before it",
+        exchanged.sent,
+        alone.sent
+    );
 }
