@@ -487,3 +487,23 @@ fn only_a_session_the_client_ends_exits_0() {
     let output = cut.end(false);
     assert_eq!(output.status.code(), Some(255), "{}", said(&output));
 }
+
+/// A session the idle timeout cuts gets no exit status either: the
+/// connection closes, and `ssh -s sftp` exits 255 as when sshd's
+/// `ClientAliveCountMax` gives up on a client.
+#[test]
+fn a_session_cut_for_idleness_exits_255() {
+    if !have_openssh() {
+        return;
+    }
+    let server = TestServer::start_with(|c| {
+        listen_sftp(c);
+        c.idle_timeout = std::time::Duration::from_millis(300);
+    });
+    server.write_files(&["kept.txt"]);
+    let login = Login::open(server.sftp.unwrap());
+    let mut idle = login.sftp_raw();
+    assert_eq!(idle.stat("/kept.txt"), 105);
+    let output = idle.end(false);
+    assert_eq!(output.status.code(), Some(255), "{}", said(&output));
+}
