@@ -13,7 +13,7 @@
 # two totals over N is what one more request costs, start-up and shutdown
 # cancelled out.
 #
-#   benches/callgrind.sh [--requests N] [--base PATH] [--serve-args 'ARGS']
+#   benches/callgrind.sh [--requests N] [--base PATH] [--serve-args 'ARGS'] [--tls]
 #
 # --base PATH: measure that binary too (e.g. a release build of main before
 # a change) and print the ratio. The difference of two runs still moves by
@@ -23,6 +23,10 @@
 # 1000 before judging a change of a few per cent. FERRY_BIN, CARGO_TARGET_DIR: as for
 # compare.sh. Needs valgrind (installed with apt-get where missing, as
 # root). Bounded in time; servers and files are removed on exit.
+#
+# --tls: the same requests over TLS (`ferry cert`'s certificate, the
+# client trusting it), for what a change to TLS's reading or sealing
+# costs per request (the handshake is one per run, so cancelled out).
 #
 # --serve-args 'ARGS': more flags for every `ferry serve` measured (split
 # on spaces), e.g. '--quota bench/=1T' for what quota accounting costs
@@ -38,12 +42,13 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-REQUESTS=1000 BASE= SERVE_ARGS=
+REQUESTS=1000 BASE= SERVE_ARGS= TLS=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --requests) REQUESTS=${2:?}; shift ;;
     --serve-args) SERVE_ARGS=${2:?}; shift ;;
     --base) BASE=${2:?}; shift ;;
+    --tls) TLS=1 ;;
     -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;
   esac
@@ -55,6 +60,12 @@ WORK=$(mktemp -d /tmp/ferry-callgrind.XXXXXX)
 clean_up_at_exit 1800
 find_ferry
 head -c 4096 /dev/urandom >"$WORK/body"
+TLS_SERVE=() TLS_CLIENT=()
+if [[ -n $TLS ]]; then
+  (cd "$WORK" && "$FERRY" cert localhost 127.0.0.1 2>/dev/null)
+  TLS_SERVE=(--tls-cert "$WORK/ferry-cert.pem" --tls-key "$WORK/ferry-key.pem")
+  TLS_CLIENT=(--ca "$WORK/ferry-cert.pem")
+fi
 
 # total <binary> <proto> <op> <count>: instructions of one server run.
 total() {
@@ -64,12 +75,12 @@ total() {
   launch pid "$WORK/server.log" \
     valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" serve \
     --root "$WORK/root" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
-    --workers 1 --no-access-log $(no_fsync "$binary") $SERVE_ARGS
+    --workers 1 --no-access-log $(no_fsync "$binary") "${TLS_SERVE[@]}" $SERVE_ARGS
   PIDS+=("$pid")
   port=$(port_of FERRY "$SERVED")
   [[ $proto == http ]] && port=$(port_of HTTP "$SERVED")
   python3 "$SCRIPT_DIR/compare_client.py" xfer --proto "$proto" --op "$op" --port "$port" \
-    --name bench/4k --file "$WORK/body" --count "$count" >/dev/null
+    --name bench/4k --file "$WORK/body" --count "$count" "${TLS_CLIENT[@]}" >/dev/null
   stop_pid "$pid" TERM
   awk '/^(summary|totals):/ { print $2; exit }' "$out"
 }

@@ -27,7 +27,12 @@ fuzz_target!(|data: &[u8]| {
     };
     for (access_on, web) in [(false, &open), (true, &open), (false, &cors)] {
         let mut exchange = Exchange::new(Protocol::Http);
-        match exchange.decode(data, Site { web, access_on }, ROOM) {
+        let site = Site {
+            web,
+            access_on,
+            tls: false,
+        };
+        match exchange.decode(data, site, ROOM) {
             Decoded::Incomplete | Decoded::GoAhead => {}
             Decoded::Request(_, used) | Decoded::Answered(used) | Decoded::Link(_, used) => {
                 assert!(used <= data.len())

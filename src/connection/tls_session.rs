@@ -29,7 +29,7 @@
 //! it, is `tls_held.rs`'s; the session's whole loop (handshake, records in
 //! and out, close_notify) is here, read as one.
 
-use std::io::{self, Read};
+use std::io;
 use std::mem;
 
 use mio::net::TcpStream;
@@ -39,7 +39,8 @@ use rustls::unbuffered::{ConnectionState, UnbufferedStatus};
 use super::tls_held::{Decrypted, Held, tls_error};
 use super::tls_records::{Resumption, Seal, process};
 use crate::tls::SEND_BUFFER_LIMIT;
-use crate::wire::socket::{self, Outcome, retry};
+use crate::wire::socket::{self, Outcome};
+use crate::wire::turn_share::TurnShare;
 
 /// The first byte of every TLS handshake record; anything else at the
 /// start of a TLS connection is a client speaking plaintext.
@@ -57,6 +58,9 @@ pub(super) struct TlsSession {
     closing: bool,
     /// Whether the session must resume one begun before.
     resumption: Resumption,
+    /// What the socket may still give this turn: a peer's records that
+    /// carry no data (or one byte each) are read a share at a time.
+    share: TurnShare,
 }
 
 impl TlsSession {
@@ -67,6 +71,7 @@ impl TlsSession {
             first_read: true,
             closing: false,
             resumption: Resumption::Any,
+            share: TurnShare::default(),
         }
     }
 
@@ -79,6 +84,17 @@ impl TlsSession {
     /// Whether the handshake is still going on.
     pub(super) fn is_handshaking(&self) -> bool {
         self.session.is_handshaking()
+    }
+
+    /// A turn of the reactor begins: the socket may give a share more
+    /// (`wire/turn_share.rs`).
+    pub(super) fn begin_turn(&mut self) {
+        self.share.begin_turn();
+    }
+
+    /// Whether a read stopped this turn for want of allowance.
+    pub(super) fn spent(&self) -> bool {
+        self.share.spent()
     }
 
     /// Whether sealed records wait for the socket.
@@ -292,14 +308,12 @@ impl TlsSession {
     /// handshake is through never spoke TLS either: its end is no end of
     /// anything sent in TLS (an FTP upload's, which an end completes).
     fn read_ciphertext(&mut self, stream: &TcpStream, buf: &mut [u8]) -> Outcome {
-        match retry(|| (&mut &*stream).read(buf)) {
-            Ok(0) if self.session.is_handshaking() => Outcome::NotTls,
-            Ok(0) => Outcome::Eof,
-            Ok(_) if mem::take(&mut self.first_read) && buf[0] != HANDSHAKE_RECORD => {
+        match self.share.read(stream, buf) {
+            Outcome::Eof if self.session.is_handshaking() => Outcome::NotTls,
+            Outcome::Done(_) if mem::take(&mut self.first_read) && buf[0] != HANDSHAKE_RECORD => {
                 Outcome::NotTls
             }
-            Ok(n) => Outcome::Done(n),
-            Err(err) => socket::classify(err),
+            other => other,
         }
     }
 
@@ -337,7 +351,8 @@ fn tls_failure(what: &str) -> Outcome {
 }
 
 // Sessions need a provider: with the TLS features only.
-#[cfg(all(test, any(feature = "tls-aws-lc", feature = "tls-ring")))]
+#[cfg(test)]
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 mod tests {
     //! Over a real loopback socket (blocking, so no event loop is needed):
     //! after a handshake and a request answered, a session at rest holds
@@ -352,8 +367,8 @@ mod tests {
     use crate::client::{ClientTls, Trust};
     use crate::tls::{ServerTls, TlsFiles};
 
-    #[test]
-    fn a_session_at_rest_holds_no_buffer() {
+    /// A server's and a client's TLS, on a self-signed certificate.
+    fn tls_pair() -> (ServerTls, ClientTls) {
         let dir = tempfile::tempdir().unwrap();
         let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let files = TlsFiles {
@@ -364,6 +379,12 @@ mod tests {
         std::fs::write(&files.key, made.signing_key.serialize_pem()).unwrap();
         let server_tls = ServerTls::load(&files).unwrap();
         let client_tls = ClientTls::new(&Trust::Ca(files.cert.clone())).unwrap();
+        (server_tls, client_tls)
+    }
+
+    #[test]
+    fn a_session_at_rest_holds_no_buffer() {
+        let (server_tls, client_tls) = tls_pair();
 
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -404,5 +425,109 @@ mod tests {
         assert_eq!(kept, 0, "bytes of buffer kept at rest");
         done_tx.send(()).unwrap();
         client.join().unwrap();
+    }
+
+    /// Bytes waiting on `stream`, up to `most`.
+    fn waiting(stream: &TcpStream, most: usize) -> usize {
+        let mut buf = vec![0; most];
+        match socket::peek(stream, &mut buf) {
+            Outcome::Done(n) => n,
+            _ => 0,
+        }
+    }
+
+    /// Sends what the client has sealed.
+    fn flush(client: &mut rustls::ClientConnection, tcp: &mut std::net::TcpStream) {
+        while client.wants_write() {
+            client.write_tls(tcp).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_turn_reads_its_share_of_tiny_records_and_leaves_the_rest() {
+        let (server_tls, client_tls) = tls_pair();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let server = TcpStream::from_std(server);
+        let mut client = client_tls
+            .session(&format!("localhost:{}", addr.port()))
+            .unwrap();
+        let mut session = TlsSession::new(server_tls.session().unwrap());
+        // A small share, so that what waits past it fits a socket's
+        // window whatever the records' overhead in its buffer: the bound
+        // is what is tested, not its size.
+        let share = 8 * 1024;
+        session.share = TurnShare::new(share);
+        let (mut room, mut spare) = (vec![0; 4096], vec![0; 128 * 1024]);
+
+        // The handshake, and a first byte of data to end it.
+        client.writer().write_all(b"x").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut got = 0;
+        while got == 0 {
+            assert!(std::time::Instant::now() < deadline, "the handshake ends");
+            flush(&mut client, &mut tcp);
+            session.begin_turn();
+            match session.read(&server, &mut room, &mut spare) {
+                Outcome::Done(n) => got += n,
+                Outcome::WouldBlock => {}
+                other => panic!("handshake: {other:?}"),
+            }
+            if client.is_handshaking() {
+                client.read_tls(&mut tcp).unwrap();
+                client.process_new_packets().unwrap();
+            }
+        }
+
+        // Records of one byte each, two shares ahead of the server.
+        let total = 32 * share;
+        let (mut written, mut taken, mut spent) = (0, 0, 0);
+        while taken < total {
+            while written - taken < 2 * share {
+                for _ in 0..64 {
+                    client.writer().write_all(b"y").unwrap();
+                }
+                let mut sealed = Vec::new();
+                while client.wants_write() {
+                    client.write_tls(&mut sealed).unwrap();
+                }
+                tcp.write_all(&sealed).unwrap();
+                written += sealed.len();
+            }
+            while waiting(&server, 4 * share) < written - taken {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the records arrive: {} of {} ({taken} taken)",
+                    waiting(&server, 4 * share),
+                    written - taken
+                );
+                std::thread::yield_now();
+            }
+            let before = written - taken;
+            session.begin_turn();
+            loop {
+                match session.read(&server, &mut room, &mut spare) {
+                    Outcome::Done(n) => got += n,
+                    Outcome::WouldBlock => break,
+                    other => panic!("records: {other:?}"),
+                }
+            }
+            let took = before - waiting(&server, 4 * share);
+            assert!(took <= share, "a turn took {took} bytes, its share {share}");
+            assert!(took > 0, "a turn moves on");
+            if before > share {
+                assert!(session.spent(), "stopped for its share, and says so");
+                spent += 1;
+            }
+            taken += took;
+        }
+        assert!(
+            spent >= total / share - 4,
+            "{spent} turns spent their share"
+        );
+        assert!(got > total / 32, "the records' bytes came through: {got}");
     }
 }

@@ -218,11 +218,13 @@ impl Transport {
         interest
     }
 
-    /// A turn of the reactor begins for the connection: an SSH session may
-    /// read its turn's share of ciphertext again (`SshSession::begin_turn`).
+    /// A turn of the reactor begins for the connection: a TLS or SSH
+    /// session may read its turn's share of ciphertext again
+    /// (`wire/turn_share.rs`).
     pub(super) fn begin_turn(&mut self) {
         match self.session.as_deref_mut() {
-            None | Some(Session::Tls(_)) => {}
+            None => {}
+            Some(Session::Tls(tls)) => tls.begin_turn(),
             #[cfg(feature = "sftp")]
             Some(Session::Ssh(ssh)) => ssh.begin_turn(),
         }
@@ -233,7 +235,8 @@ impl Transport {
     /// list (no event comes for bytes already arrived).
     pub(super) fn spent(&self) -> bool {
         match self.session.as_deref() {
-            None | Some(Session::Tls(_)) => false,
+            None => false,
+            Some(Session::Tls(tls)) => tls.spent(),
             #[cfg(feature = "sftp")]
             Some(Session::Ssh(ssh)) => ssh.spent(),
         }

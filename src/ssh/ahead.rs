@@ -30,6 +30,11 @@ impl Ahead {
         self.at == self.bytes.len()
     }
 
+    /// How many bytes wait.
+    pub(super) fn len(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+
     /// Whether more waits than the window lets a client send.
     pub(super) fn past_window(&self) -> bool {
         self.bytes.len() - self.at > WINDOW

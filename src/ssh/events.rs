@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use log::{debug, info, warn};
 use sunset::event::ServPubkeyAuth;
-use sunset::{ChanFail, ChanHandle, PubKey, ServEvent};
+use sunset::{ChanData, ChanFail, ChanHandle, PubKey, Runner, ServEvent};
 
 use super::SshTerms;
 use crate::access::ssh_keys::SshKey;
@@ -148,6 +148,30 @@ pub(super) fn answer(
         ServEvent::PollAgain => {}
     }
     Ok(true)
+}
+
+/// What a refused shell or command is told, on its stderr.
+const SFTP_ONLY: &[u8] =
+    b"ferry serves SFTP only (sftp, scp, sshfs, rclone): no shell or commands\r\n";
+
+/// Tells the channel `num`, which asked for a shell or a command, that
+/// this server runs none, and ends it (exit status 1).
+pub(super) fn refuse(
+    runner: &mut Runner<'static, sunset::Server>,
+    opened: &mut Vec<ChanHandle>,
+    peer: IpAddr,
+    num: sunset::ChanNum,
+) -> Result<(), Outcome> {
+    let Some(at) = opened.iter().position(|c| c.num() == num) else {
+        return Ok(());
+    };
+    let channel = opened.remove(at);
+    info!("SSH session from {peer}: a shell or command refused");
+    let failed = |err: sunset::Error| Outcome::Error(ssh_error(err));
+    // The message is short: it fits any window a client opens with.
+    let _ = runner.write_channel(&channel, ChanData::Stderr, SFTP_ONLY);
+    runner.finish_channel(&channel, Some(1)).map_err(failed)?;
+    runner.channel_done(channel).map_err(failed)
 }
 
 /// Whether `password` logs in (a token, or anything on an open server;

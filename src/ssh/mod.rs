@@ -24,6 +24,12 @@ use crate::wire::Protocol;
 pub use host_key::HostKey;
 pub use session::SshSession;
 
+/// Most bytes a session holds of its own ([`SshSession::held`]),
+/// whatever its peer sends: a read's ciphertext sunset has not taken, and
+/// the channel's window and one packet's data past it (a client that
+/// writes past the window is cut there).
+pub const MOST_HELD: usize = intake::READ_MOST + ahead::WINDOW + sunset::config::DEFAULT_MAX_PACKET;
+
 /// What every SSH session of a server shares.
 #[derive(Debug)]
 pub struct SshTerms {

@@ -17,8 +17,9 @@
 //!
 //! A shell, a command (legacy `scp -O`, `ssh host ls`) or another
 //! subsystem is refused with a message on the channel's stderr and exit
-//! status 1, so the client says why; port forwarding and agent channels
-//! are refused by sunset itself. One session channel is open at a time.
+//! status 1 (`events.rs`), so the client says why; port forwarding and
+//! agent channels are refused by sunset itself. One session channel is
+//! open at a time.
 //!
 //! Ciphertext comes in through `intake.rs`, at most a share of it per
 //! turn of the reactor ([`SshSession::spent`]); the channel's bytes wait
@@ -33,7 +34,7 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use log::{debug, info};
+use log::debug;
 use mio::net::TcpStream;
 use sunset::{ChanData, ChanHandle, Event, Runner};
 
@@ -42,17 +43,9 @@ use crate::wire::socket::{self, Outcome};
 
 use super::SshTerms;
 use super::ahead::Ahead;
-use super::events::{Answering, Tries, answer, ssh_error};
-use super::intake::Intake;
+use super::events::{Answering, Tries, answer, refuse, ssh_error};
+use super::intake::{Intake, READ_MOST};
 use super::rest;
-
-/// Most ciphertext one read takes: a few packets, so that what sunset
-/// has not taken yet stays small.
-const READ_MOST: usize = 256 * 1024;
-
-/// What a refused shell or command is told, on its stderr.
-const SFTP_ONLY: &[u8] =
-    b"ferry serves SFTP only (sftp, scp, sshfs, rclone): no shell or commands\r\n";
 
 /// One connection's SSH session.
 pub struct SshSession {
@@ -109,6 +102,13 @@ impl SshSession {
     /// to the login grace time (`--ssh-login-grace`).
     pub fn is_handshaking(&self) -> bool {
         self.sftp.is_none() && !self.eof
+    }
+
+    /// Bytes the session holds of its own (ciphertext sunset has not
+    /// taken, channel bytes the connection has not): [`super::MOST_HELD`]
+    /// at most.
+    pub fn held(&self) -> usize {
+        self.intake.held() + self.ahead.len()
     }
 
     /// Whether ciphertext came since the last call.
@@ -300,9 +300,11 @@ impl SshSession {
         Outcome::Done(total)
     }
 
-    /// Ends the SFTP channel as a finished command (exit status 0, EOF,
-    /// CLOSE: the client then exits cleanly) and sends what is held:
-    /// `Done` once all is out, `WouldBlock` until then.
+    /// Ends the SFTP channel as a finished command (exit status, EOF,
+    /// CLOSE) and sends what is held: `Done` once all is out,
+    /// `WouldBlock` until then. The exit status is as `internal-sftp`'s:
+    /// 0 where the client ended its input (EOF), 1 where the server ends
+    /// a session the client did not (a refused packet).
     pub fn finish(&mut self, stream: &TcpStream) -> Outcome {
         if !self.finishing {
             // Ended once what is queued is out: sunset cannot queue the
@@ -313,8 +315,9 @@ impl SshSession {
                 _ => {}
             }
             self.finishing = true;
+            let status = if self.eof { 0 } else { 1 };
             if let Some(channel) = &self.sftp
-                && let Err(err) = self.runner.finish_channel(channel, Some(0))
+                && let Err(err) = self.runner.finish_channel(channel, Some(status))
             {
                 debug!(
                     "SSH session from {}: the channel could not be ended: {err}",
@@ -408,7 +411,7 @@ impl SshSession {
             // drain, then its KEXINIT, each an `Event::None`) moved too.
             let progressed = progressed || self.runner.is_output_pending();
             if let Some(num) = answering.refused {
-                self.refuse(num)?;
+                refuse(&mut self.runner, &mut self.opened, self.peer, num)?;
             }
             let sent = match self.send_held(stream) {
                 outcome @ (Outcome::Closed | Outcome::Error(_)) => return Err(outcome),
@@ -422,25 +425,6 @@ impl SshSession {
                 return self.take_channel_data();
             }
         }
-    }
-
-    /// Tells the channel `num`, which asked for a shell or a command, that
-    /// this server runs none, and ends it (exit status 1).
-    fn refuse(&mut self, num: sunset::ChanNum) -> Result<(), Outcome> {
-        let Some(at) = self.opened.iter().position(|c| c.num() == num) else {
-            return Ok(());
-        };
-        let channel = self.opened.remove(at);
-        info!("SSH session from {}: a shell or command refused", self.peer);
-        let failed = |err: sunset::Error| Outcome::Error(ssh_error(err));
-        // The message is short: it fits any window a client opens with.
-        let _ = self
-            .runner
-            .write_channel(&channel, ChanData::Stderr, SFTP_ONLY);
-        self.runner
-            .finish_channel(&channel, Some(1))
-            .map_err(failed)?;
-        self.runner.channel_done(channel).map_err(failed)
     }
 
     /// Moves the packet's channel data waiting in sunset into `ahead`
@@ -500,6 +484,7 @@ mod tests {
     use super::*;
     use crate::access::{Access, AccessConfig};
     use crate::ssh::HostKey;
+    use crate::wire::turn_share::TurnShare;
 
     /// An `SSH_MSG_IGNORE` packet carrying `len` bytes, as a client sends
     /// it before the key exchange (in the clear, without a MAC).
@@ -559,7 +544,7 @@ mod tests {
         // A small share, so that what waits past it fits any socket's
         // buffers: the bound is what is tested, not its size.
         let share = 16 * 1024;
-        session.intake = Intake::with_share(share);
+        session.intake = Intake::with_share(TurnShare::new(share));
         let hello = b"SSH-2.0-budget_test\r\n";
         client.write_all(hello).unwrap();
         // Written four packets at a time: few segments, so that the

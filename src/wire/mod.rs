@@ -4,12 +4,14 @@
 //! hooks and metrics can tell protocols apart without depending on the
 //! codecs (`connection/codec.rs` maps each protocol to its codec, the
 //! other way up). Beside it, what every codec's bytes pass through: the
-//! socket adapter (`socket.rs`), page-aligned buffers (`page_buf.rs`) and
-//! a stored file's bytes as they go out (`content.rs`).
+//! socket adapter (`socket.rs`), a session's share of its socket per turn
+//! (`turn_share.rs`), page-aligned buffers (`page_buf.rs`) and a stored
+//! file's bytes as they go out (`content.rs`).
 
 pub mod content;
 pub mod page_buf;
 pub mod socket;
+pub mod turn_share;
 
 /// A wire protocol a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,9 +31,10 @@ fn a_10_mb_packet_length_ends_its_session_while_another_is_served() {
     packet.resize(64 * 1024, b'x');
     hostile.send(&packet);
     // Ended by the server (the channel closed; `end` fails the test if
-    // `timeout` had to stop it). Its exit status says 0, as for any
-    // session ferry ends: the client learns no more.
-    hostile.end(false);
+    // `timeout` had to stop it), with exit status 1: a failure, as
+    // OpenSSH's sftp-server's (11 there) is.
+    let output = hostile.end(false);
+    assert_eq!(output.status.code(), Some(1), "{}", said(&output));
     // The other session is served on, before and after.
     assert_eq!(other.stat("/kept.txt"), 105);
     assert_eq!(other.stat("/kept.txt"), 105);

@@ -463,3 +463,47 @@ fn puts_hold_while_the_servers_process_spawns_children() {
         assert_eq!(stored.len(), 200_000, "{name}");
     }
 }
+
+/// `ssh -s sftp` exits with the session's exit status: 0 where the
+/// client ended the session (its EOF), not 0 where the server did, here
+/// by shutting down while the client waits (OpenSSH's sshd, stopped,
+/// sends none either: the client says the connection closed).
+#[test]
+fn only_a_session_the_client_ends_exits_0() {
+    if !have_openssh() {
+        return;
+    }
+    let server = sftp_server();
+    server.write_files(&["kept.txt"]);
+    let login = Login::open(server.sftp.unwrap());
+    let mut ended = login.sftp_raw();
+    assert_eq!(ended.stat("/kept.txt"), 105);
+    let output = ended.end(true);
+    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+
+    let mut cut = login.sftp_raw();
+    assert_eq!(cut.stat("/kept.txt"), 105);
+    server.stop().unwrap();
+    let output = cut.end(false);
+    assert_eq!(output.status.code(), Some(255), "{}", said(&output));
+}
+
+/// A session the idle timeout cuts gets no exit status either: the
+/// connection closes, and `ssh -s sftp` exits 255 as when sshd's
+/// `ClientAliveCountMax` gives up on a client.
+#[test]
+fn a_session_cut_for_idleness_exits_255() {
+    if !have_openssh() {
+        return;
+    }
+    let server = TestServer::start_with(|c| {
+        listen_sftp(c);
+        c.idle_timeout = std::time::Duration::from_millis(300);
+    });
+    server.write_files(&["kept.txt"]);
+    let login = Login::open(server.sftp.unwrap());
+    let mut idle = login.sftp_raw();
+    assert_eq!(idle.stat("/kept.txt"), 105);
+    let output = idle.end(false);
+    assert_eq!(output.status.code(), Some(255), "{}", said(&output));
+}
