@@ -1,6 +1,7 @@
 //! What bounds upload sessions, as serve/ asks them and every engine
 //! keeps them: how long one is kept untouched ([`SessionTtl`]), the caps
-//! on how many one client or owner may begin ([`SessionLimits`]), and
+//! on how many one client, owner or share link may begin
+//! ([`SessionLimits`]), and
 //! which cap a refused one passed ([`SessionCap`]).
 
 use std::net::IpAddr;
@@ -80,6 +81,10 @@ pub struct SessionLimits {
     pub client: IpAddr,
     /// Whose share it counts against: `None` where there are no tokens.
     pub owner: Option<String>,
+    /// The share link it is made through (its id) and that link's cap on
+    /// live uploads (`--share-max-uploads`): a stranger holding the link
+    /// may fill that much of the owner's share, never all of it.
+    pub link: Option<(String, usize)>,
     /// `--fsync`: a new session's record and names are flushed before
     /// `UPLOAD` answers, so that the bytes its `APPEND`s acknowledge (each
     /// flushed) are still a session after a power cut.
@@ -95,6 +100,8 @@ pub enum SessionCap {
     Client(usize),
     /// The token's (`--max-upload-sessions-per-token`), which is this.
     Token(usize),
+    /// The share link's (`--share-max-uploads`), which is this.
+    Link(usize),
 }
 
 /// Now, in seconds since 1970 (0 for a clock before it).

@@ -10,6 +10,7 @@
 //!         user.ferry.staged        xattr "<length> <crc32c hex>": the CRC of the first <length> bytes
 //!     <id>.meta                    "<encoded name> <size> <crc32c hex>\n" then "client <addr>\n"
 //!                                  then "owner <token name | (anonymous)>\n" (with access control)
+//!                                  then "link <id>\n" (begun through a share link)
 //! ```
 //!
 //! A session exists while both files do. Every change is one step that
@@ -359,6 +360,9 @@ impl Record {
         if let Some(owner) = &self.begun_by.owner {
             text += &format!("owner {owner}\n");
         }
+        if let Some(link) = &self.begun_by.link {
+            text += &format!("link {link}\n");
+        }
         if let Some(begun) = self.begun {
             text += &format!("begun {begun}\n");
         }
@@ -407,6 +411,8 @@ impl Record {
                 begun_by.client = addr.parse().ok();
             } else if let Some(owner) = line.strip_prefix("owner ") {
                 begun_by.owner = Some(owner.to_owned()).filter(|o| !o.is_empty());
+            } else if let Some(link) = line.strip_prefix("link ") {
+                begun_by.link = Some(link.to_owned()).filter(|l| !l.is_empty());
             } else if let Some(secs) = line.strip_prefix("begun ") {
                 begun = secs.parse().ok();
             } else if let Some(said) = line.strip_prefix("meta ") {
@@ -803,6 +809,7 @@ mod tests {
             begun_by: BegunBy {
                 client: "127.0.0.1".parse().ok(),
                 owner: Some("alice".into()),
+                link: meta.map(|_| "k3yOfAL1nk".into()),
             },
             begun: Some(1_795_000_000),
             meta: meta.map(str::to_owned),
