@@ -1,9 +1,9 @@
 //! What an upload link's holder may take of its creator, over real
-//! sockets (docs/shares.md, "Open uploads"): no more open uploads than
-//! the link's cap (`--share-max-uploads`), so a stranger who opens uploads
-//! and sends nothing never locks the creator out of their own. The rest
-//! of upload links: `shares.rs`.
-#![cfg(feature = "tus")]
+//! sockets (docs/shares.md, "Limits"): no more open uploads than the
+//! link's cap (`--share-max-uploads`), so a stranger who opens uploads and
+//! sends nothing never locks the creator out of their own; and a refusal
+//! for want of room (`507`) that names nothing of the creator's token or
+//! folders. The rest of upload links: `shares.rs`.
 
 use std::net::SocketAddr;
 
@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use base64::Engine;
 
 use crate::support::http::{Answer, bearer, exchange};
-use crate::support::tokens::guarded_with;
+use crate::support::tokens::{guarded_with, set_quota};
 
 const HOST: &str = "Host: 127.0.0.1\r\n";
 #[cfg(feature = "tus")]
@@ -121,4 +121,62 @@ fn a_links_open_uploads_stop_at_its_cap_and_the_creator_goes_on() {
     assert_eq!(std::fs::read(server.path("inbox/f1")).unwrap(), b"12345");
     upload_at(&link, &create(http, &link, "f6", 5, ""));
     assert_eq!(create(http, &link, "f7", 5, "").status, 429);
+}
+
+/// A `507` through a link says there is no room, not whose: never the
+/// creator's token, its quota, nor the path of the folder whose quota it
+/// passed; a PUT's and a tus upload's alike, its status kept.
+#[test]
+fn no_room_through_a_link_names_neither_the_creator_nor_the_folder() {
+    let holders: &[(&str, &[&str])] = &[
+        ("creator-alice", &["read:/", "write:/"]),
+        ("creator-bob", &["read:/", "write:/"]),
+    ];
+    let (server, tokens, _dir) = guarded_with(holders, &[], |c| {
+        set_quota(c, 0, "1000");
+        let quota = ferry::access::quota::FolderQuota::parse("deep/box/=5000").unwrap();
+        c.quotas = vec![quota];
+    });
+    let http = server.http.unwrap();
+    std::fs::create_dir_all(server.path("deep/box/in")).unwrap();
+    std::fs::create_dir(server.path("top")).unwrap();
+    let silent = |answer: &Answer| {
+        assert_eq!(answer.status, 507, "{}", answer.text());
+        let words = answer.text();
+        assert!(
+            words.contains("there is no room for this upload here"),
+            "{words}"
+        );
+        for secret in ["creator-", "token", "deep/", "box/", "1000", "5000"] {
+            assert!(!words.contains(secret), "{secret} in {words}");
+        }
+    };
+    // The token's quota.
+    let link = upload_link(http, &tokens[0], "top/");
+    silent(&exchange(
+        http,
+        "PUT",
+        &format!("{link}big.bin"),
+        HOST,
+        &[7u8; 2000],
+    ));
+    // The folder's, made by a token without a quota of its own.
+    let link = upload_link(http, &tokens[1], "deep/box/in/");
+    silent(&exchange(
+        http,
+        "PUT",
+        &format!("{link}big.bin"),
+        HOST,
+        &[7u8; 6000],
+    ));
+    #[cfg(feature = "tus")]
+    {
+        let made = create(http, &link, "big.tus", 6000, "");
+        match made.status {
+            201 => silent(&patch(http, &upload_at(&link, &made), &[7u8; 6000])),
+            _ => silent(&made),
+        }
+    }
+    assert!(!server.path("top/big.bin").exists());
+    assert!(!server.path("deep/box/in/big.bin").exists());
 }
