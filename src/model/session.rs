@@ -29,7 +29,7 @@ pub struct SessionInfo {
     /// one; `None` without access control (or begun by an older version).
     pub owner: Option<String>,
     /// The share link it was made through (its id), if any.
-    pub link: Option<String>,
+    pub link: Option<crate::model::LinkId>,
     /// When it expires unless used again, in seconds since the epoch;
     /// `None` where the answer was made without the TTL
     /// (`Storage::live_session`'s and a new session's say).

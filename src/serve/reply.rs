@@ -6,7 +6,7 @@
 use std::fmt;
 
 use super::terms::Version;
-use crate::model::{DeadProperty, SessionCap};
+use crate::model::DeadProperty;
 use crate::name::{Name, NameError};
 use crate::storage::StorageError;
 
@@ -402,7 +402,10 @@ impl From<&StorageError> for ErrorKind {
             StorageError::Unavailable(..) => ErrorKind::Unavailable,
             // A link's cap is its holder's to mind, not the server's
             // want of room: 429, as for too many of anything else.
-            StorageError::TooManySessions(SessionCap::Link(_)) => ErrorKind::Throttled,
+            #[cfg(feature = "shares")]
+            StorageError::TooManySessions(crate::model::SessionCap::Link(_)) => {
+                ErrorKind::Throttled
+            }
             StorageError::Busy | StorageError::TooManySessions(_) | StorageError::Committing => {
                 ErrorKind::Busy
             }

@@ -306,6 +306,7 @@ impl fmt::Display for StorageError {
                 "too many upload sessions for this token (cap {cap}; clients without a token share one): commit or abort one, or wait for one to expire"
             ),
             // Through a link: its own cap, nothing of its creator's.
+            #[cfg(feature = "shares")]
             StorageError::TooManySessions(SessionCap::Link(cap)) => write!(
                 f,
                 "this link has {cap} uploads open already; finish or cancel one"

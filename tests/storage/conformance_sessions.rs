@@ -616,6 +616,7 @@ fn bytes_taken_back_after_an_abort_are_another_appends_no_more() {
 }
 
 /// `limits(owner)` made through share link `link`, capped at `cap`.
+#[cfg(feature = "shares")]
 fn through(link: &str, cap: usize, owner: Option<&str>) -> SessionLimits {
     SessionLimits {
         link: Some((link.to_owned(), cap)),
@@ -623,6 +624,7 @@ fn through(link: &str, cap: usize, owner: Option<&str>) -> SessionLimits {
     }
 }
 
+#[cfg(feature = "shares")]
 #[test]
 fn racers_through_a_link_get_exactly_its_cap_and_an_ending_frees_a_place() {
     const RACERS: usize = 12;
@@ -706,6 +708,7 @@ fn racers_through_a_link_get_exactly_its_cap_and_an_ending_frees_a_place() {
 
 /// A node that shares the root counts the uploads other nodes began
 /// through a link: the count is read back from the sessions' records.
+#[cfg(feature = "shares")]
 #[test]
 fn another_node_counts_a_links_uploads_from_their_records() {
     let root = tempfile::TempDir::new().unwrap();

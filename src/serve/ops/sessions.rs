@@ -48,7 +48,7 @@ pub struct Upload {
     /// never replaces a file (judged at the commit, whichever APPEND
     /// makes it whole), and it counts against the link's cap on open
     /// uploads (`--share-max-uploads`).
-    pub link: Option<String>,
+    pub link: Option<crate::model::LinkId>,
 }
 
 impl Operate for Upload {

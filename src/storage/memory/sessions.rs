@@ -30,7 +30,7 @@ pub(super) struct Session {
     pub(super) meta: Option<String>,
     pub(super) owner: Option<String>,
     /// The share link it was begun through, if any.
-    link: Option<String>,
+    link: Option<crate::model::LinkId>,
     client: std::net::IpAddr,
     begun: i64,
     pub(super) used: i64,
@@ -213,6 +213,7 @@ impl Tree {
                 return Err(StorageError::TooManySessions(SessionCap::Token(cap)));
             }
         }
+        #[cfg(feature = "shares")]
         if let Some((link, cap)) = &limits.link
             && live().filter(|s| s.link.as_ref() == Some(link)).count() >= *cap
         {

@@ -223,6 +223,7 @@ pub(super) fn check_room(index: &Index, limits: &SessionLimits) -> Result<(), St
             limits.per_owner,
         )));
     }
+    #[cfg(feature = "shares")]
     if let Some((link, cap)) = &limits.link
         && index.of_link(link) >= *cap
     {

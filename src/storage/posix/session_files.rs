@@ -407,12 +407,15 @@ impl Record {
             }
         }
         for line in rest.lines() {
+            // Read only where links are served: else none was begun here.
+            #[cfg(feature = "shares")]
+            if let Some(link) = line.strip_prefix("link ") {
+                begun_by.link = Some(link.to_owned()).filter(|l| !l.is_empty());
+            }
             if let Some(addr) = line.strip_prefix("client ") {
                 begun_by.client = addr.parse().ok();
             } else if let Some(owner) = line.strip_prefix("owner ") {
                 begun_by.owner = Some(owner.to_owned()).filter(|o| !o.is_empty());
-            } else if let Some(link) = line.strip_prefix("link ") {
-                begun_by.link = Some(link.to_owned()).filter(|l| !l.is_empty());
             } else if let Some(secs) = line.strip_prefix("begun ") {
                 begun = secs.parse().ok();
             } else if let Some(said) = line.strip_prefix("meta ") {
@@ -809,7 +812,10 @@ mod tests {
             begun_by: BegunBy {
                 client: "127.0.0.1".parse().ok(),
                 owner: Some("alice".into()),
+                #[cfg(feature = "shares")]
                 link: meta.map(|_| "k3yOfAL1nk".into()),
+                #[cfg(not(feature = "shares"))]
+                link: None,
             },
             begun: Some(1_795_000_000),
             meta: meta.map(str::to_owned),

@@ -9,6 +9,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
+use crate::model::LinkId;
+
 /// The sessions this process knows of (see the module header).
 #[derive(Debug, Default)]
 pub(super) struct Index {
@@ -25,7 +27,8 @@ pub(super) struct Index {
     /// How many sessions each owner (token) began.
     per_owner: Counts<String>,
     /// How many sessions were begun through each share link.
-    per_link: Counts<String>,
+    #[cfg(feature = "shares")]
+    per_link: Counts<LinkId>,
     /// The marks of tus uploads stored (`<id>.stored`), by when they were
     /// stored: no session, counted in no cap, removed after the short TTL.
     stored_by_age: BTreeSet<(i64, String)>,
@@ -50,7 +53,7 @@ struct Known {
 pub(super) struct BegunBy {
     pub client: Option<IpAddr>,
     pub owner: Option<String>,
-    pub link: Option<String>,
+    pub link: Option<LinkId>,
 }
 
 /// How many sessions each of some keys began; a key with none is not kept.
@@ -107,6 +110,7 @@ impl Index {
         self.remove(id);
         self.per_client.add(begun_by.client);
         self.per_owner.add(begun_by.owner.clone());
+        #[cfg(feature = "shares")]
         self.per_link.add(begun_by.link.clone());
         self.known.insert(
             id.to_owned(),
@@ -153,6 +157,7 @@ impl Index {
         self.empty_by_age.remove(&(known.used, id.to_owned()));
         self.per_client.subtract(known.begun_by.client);
         self.per_owner.subtract(known.begun_by.owner);
+        #[cfg(feature = "shares")]
         self.per_link.subtract(known.begun_by.link);
     }
 
@@ -221,7 +226,8 @@ impl Index {
     }
 
     /// Sessions begun through share link `link`.
-    pub fn of_link(&self, link: &str) -> usize {
+    #[cfg(feature = "shares")]
+    pub fn of_link(&self, link: &LinkId) -> usize {
         self.per_link.of(link)
     }
 }
@@ -237,7 +243,10 @@ mod tests {
         let by = |client: IpAddr, owner: &str| BegunBy {
             client: Some(client),
             owner: Some(owner.to_owned()),
+            #[cfg(feature = "shares")]
             link: (owner == "t").then(|| "L".to_owned()),
+            #[cfg(not(feature = "shares"))]
+            link: None,
         };
         let mut index = Index::default();
         index.insert("s1", 100, by(a, "t"), false);
@@ -249,7 +258,8 @@ mod tests {
             (4, 2, 1)
         );
         assert_eq!((index.of_owner("t"), index.of_owner("u")), (2, 1));
-        assert_eq!(index.of_link("L"), 2);
+        #[cfg(feature = "shares")]
+        assert_eq!(index.of_link(&"L".to_owned()), 2);
         assert_eq!(
             index.empty_used_between(0, 201).collect::<Vec<_>>(),
             ["s2", "s3"]
@@ -290,7 +300,8 @@ mod tests {
             (3, 1, 0)
         );
         assert_eq!((index.of_owner("t"), index.of_owner("u")), (0, 1));
-        assert_eq!(index.of_link("L"), 0);
+        #[cfg(feature = "shares")]
+        assert_eq!(index.of_link(&"L".to_owned()), 0);
         assert_eq!(
             index.used_before(i64::MAX).collect::<Vec<_>>(),
             ["s9", "s4", "s2"]
