@@ -1,8 +1,8 @@
 //! What bounds upload sessions, as serve/ asks them and every engine
 //! keeps them: how long one is kept untouched ([`SessionTtl`]), the caps
 //! on how many one client, owner or share link may begin
-//! ([`SessionLimits`]), and
-//! which cap a refused one passed ([`SessionCap`]).
+//! ([`SessionLimits`]), and which cap a refused one passed
+//! ([`SessionCap`]).
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
