@@ -163,8 +163,8 @@ pub struct Config {
     /// [`SSH_REST`]. Not a flag: tests shorten it.
     #[doc(hidden)]
     pub ssh_rest: Duration,
-    /// What share links may be (`--share-max-expiry`, `--share-max-links`;
-    /// docs/shares.md).
+    /// What share links may be (`--share-max-expiry`, `--share-max-links`,
+    /// `--share-max-uploads`; docs/shares.md).
     pub shares: ShareTerms,
     /// Seconds added to the clock WebDAV locks expire by (tests only:
     /// a lock's timeout passes without waiting for it).
@@ -415,6 +415,9 @@ pub struct ShareTerms {
     pub max_expiry: u64,
     /// The most live links one token may have.
     pub max_links: usize,
+    /// The most uploads open at once through one upload link: what a
+    /// stranger holding it may take of its creator's sessions.
+    pub max_uploads: usize,
     /// Where links' addresses begin, `scheme://host[:port][/path]`
     /// without a trailing `/` (`--public-url`: a proxy in front, a
     /// listener on every address); `None`: as each request names the
@@ -424,11 +427,14 @@ pub struct ShareTerms {
 
 impl Default for ShareTerms {
     /// 30 days (SFTPGo's and Nextcloud's enforced maximum is a setting
-    /// too), 100 links a token.
+    /// too), 100 links a token, 64 uploads open through a link (a
+    /// browser's drop zone or Uppy keeps about 5 open; a cancelled batch
+    /// lingers until the upload TTL).
     fn default() -> ShareTerms {
         ShareTerms {
             max_expiry: 30 * 24 * 60 * 60,
             max_links: 100,
+            max_uploads: 64,
             public_url: None,
         }
     }

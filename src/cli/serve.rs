@@ -71,6 +71,11 @@ pub struct ServeArgs {
     /// The most live share links one token may have.
     #[arg(long, default_value = "100", value_name = "N")]
     share_max_links: usize,
+    /// The most uploads open at once through one upload link (begun and
+    /// not yet finished, cancelled or expired).
+    #[cfg(feature = "shares")]
+    #[arg(long, default_value = "64", value_name = "N")]
+    share_max_uploads: usize,
     /// Where share links' addresses begin, as people reach this server's
     /// HTTP listener (https://files.example.com, behind a proxy or on
     /// every address); default: as each request names the server, and
@@ -607,6 +612,12 @@ fn config_of(args: ServeArgs) -> Config {
         shares: crate::config::ShareTerms {
             max_expiry: args.share_max_expiry,
             max_links: args.share_max_links,
+            #[cfg(feature = "shares")]
+            max_uploads: args.share_max_uploads,
+            // No links, no uploads through them: the flag is left out of
+            // the build without links (the embedded one's size).
+            #[cfg(not(feature = "shares"))]
+            max_uploads: crate::config::ShareTerms::default().max_uploads,
             public_url: args.public_url,
         },
     }

@@ -173,8 +173,15 @@ impl Answer for SharesAnswer {
     }
 
     /// A link's password is asked for in a realm of its own, so that a
-    /// browser does not offer the token it signed in to ferry with.
+    /// browser does not offer the token it signed in to ferry with. Through
+    /// a link, want of room (a quota's, the disk's reserve: `507`) is said
+    /// in words of its own: whose quota it was (the creator's token, a
+    /// folder's path) is not a stranger's to learn.
     fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
+        let message = match (status, self.asked) {
+            (507, Asked::Link) => "there is no room for this upload here",
+            _ => message,
+        };
         match (status, self.asked) {
             (401, Asked::Link) => {
                 let challenge = [("WWW-Authenticate", LINK_CHALLENGE)];

@@ -33,7 +33,9 @@ pub use folders::Folders;
 pub use md5_tag::Md5Tag;
 pub use props::{DeadProperty, Holder, NewProps, Recorded};
 pub use session::{DEFERRED_SIZE, ListedSession, SessionInfo, fits_a_record};
-pub use session_limits::{SessionCap, SessionLimits, SessionTtl, now_seconds};
+#[cfg(not(feature = "shares"))]
+pub use session_limits::NoLink;
+pub use session_limits::{LinkId, SessionCap, SessionLimits, SessionTtl, now_seconds};
 pub use share_link::{LINK_ID_LEN, LinkMode, ShareLink, is_link_id, link_address, parse_span};
 pub use space::Space;
 pub use usage::{Account, Usage};

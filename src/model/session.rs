@@ -28,6 +28,8 @@ pub struct SessionInfo {
     /// Who began it: a token's name, `(anonymous)` for a client without
     /// one; `None` without access control (or begun by an older version).
     pub owner: Option<String>,
+    /// The share link it was made through (its id), if any.
+    pub link: Option<crate::model::LinkId>,
     /// When it expires unless used again, in seconds since the epoch;
     /// `None` where the answer was made without the TTL
     /// (`Storage::live_session`'s and a new session's say).

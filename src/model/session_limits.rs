@@ -1,7 +1,8 @@
 //! What bounds upload sessions, as serve/ asks them and every engine
 //! keeps them: how long one is kept untouched ([`SessionTtl`]), the caps
-//! on how many one client or owner may begin ([`SessionLimits`]), and
-//! which cap a refused one passed ([`SessionCap`]).
+//! on how many one client, owner or share link may begin
+//! ([`SessionLimits`]), and which cap a refused one passed
+//! ([`SessionCap`]).
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
@@ -80,6 +81,10 @@ pub struct SessionLimits {
     pub client: IpAddr,
     /// Whose share it counts against: `None` where there are no tokens.
     pub owner: Option<String>,
+    /// The share link it is made through (its id) and that link's cap on
+    /// live uploads (`--share-max-uploads`): a stranger holding the link
+    /// may fill that much of the owner's share, never all of it.
+    pub link: Option<(LinkId, usize)>,
     /// `--fsync`: a new session's record and names are flushed before
     /// `UPLOAD` answers, so that the bytes its `APPEND`s acknowledge (each
     /// flushed) are still a session after a power cut.
@@ -95,6 +100,32 @@ pub enum SessionCap {
     Client(usize),
     /// The token's (`--max-upload-sessions-per-token`), which is this.
     Token(usize),
+    /// The share link's (`--share-max-uploads`), which is this.
+    #[cfg(feature = "shares")]
+    Link(usize),
+}
+
+/// The id of the share link a session is begun through (docs/shares.md).
+#[cfg(feature = "shares")]
+pub type LinkId = String;
+
+/// Without the `shares` feature there are no links: a type with no value,
+/// so that every `Option` of it is `None` and what counts a link's
+/// sessions is compiled out of the build that serves none (the embedded
+/// one's size).
+#[cfg(not(feature = "shares"))]
+pub type LinkId = NoLink;
+
+/// No share link (see [`LinkId`]).
+#[cfg(not(feature = "shares"))]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NoLink {}
+
+#[cfg(not(feature = "shares"))]
+impl std::fmt::Display for NoLink {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {}
+    }
 }
 
 /// Now, in seconds since 1970 (0 for a clock before it).

@@ -206,7 +206,7 @@ fn operation(request: Request) -> Operation {
             crc: Some(crc),
             meta: None,
             first: None,
-            create_only: false,
+            link: None,
         }),
         Request::Append { id, offset, len } => Operation::Append(ops::Append {
             id,

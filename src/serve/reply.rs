@@ -308,7 +308,8 @@ pub enum ErrorKind {
     /// The storage failed (an I/O error, its network file system gone):
     /// the server's fault, and worth another try.
     Unavailable,
-    /// Too many failed authentications from this address: wait.
+    /// Too many failed authentications from this address, or too many
+    /// uploads open through a share link: wait.
     Throttled,
     /// A lock covers the name and the request did not submit its token
     /// (WebDAV, RFC 4918 11.3), or a new lock conflicts with one.
@@ -399,6 +400,12 @@ impl From<&StorageError> for ErrorKind {
             StorageError::NoSpace | StorageError::NoRoom(_) => ErrorKind::NoSpace,
             StorageError::OverQuota(_) => ErrorKind::OverQuota,
             StorageError::Unavailable(..) => ErrorKind::Unavailable,
+            // A link's cap is its holder's to mind, not the server's
+            // want of room: 429, as for too many of anything else.
+            #[cfg(feature = "shares")]
+            StorageError::TooManySessions(crate::model::SessionCap::Link(_)) => {
+                ErrorKind::Throttled
+            }
             StorageError::Busy | StorageError::TooManySessions(_) | StorageError::Committing => {
                 ErrorKind::Busy
             }

@@ -305,6 +305,12 @@ impl fmt::Display for StorageError {
                 f,
                 "too many upload sessions for this token (cap {cap}; clients without a token share one): commit or abort one, or wait for one to expire"
             ),
+            // Through a link: its own cap, nothing of its creator's.
+            #[cfg(feature = "shares")]
+            StorageError::TooManySessions(SessionCap::Link(cap)) => write!(
+                f,
+                "this link has {cap} uploads open already; finish or cancel one"
+            ),
             StorageError::TooManySessions(SessionCap::Server) => f.write_str(
                 "too many upload sessions on this server: try again once some are committed or expire",
             ),

@@ -9,6 +9,8 @@
 //! - `conditional_writes`: `If-None-Match: *` and `If-Match` on writes
 //!   (and S3's conditional PutObject);
 //! - `shares`: share links, made by a token and used without one;
+//! - `share_uploads`: what an upload link's holder may take of its
+//!   creator: the cap on its open uploads, the words of a `507`;
 //! - `share_readers`: share links' JSON and record readers on generated
 //!   text (checks shared with the `share_links` fuzzer: `fuzz/src/links.rs`);
 //! - `tus`: tus 1.0.0 (its real clients: `tests/clients/`).
@@ -25,5 +27,6 @@ mod conditional_writes;
 mod exchanges;
 mod properties;
 mod share_readers;
+mod share_uploads;
 mod shares;
 mod tus;

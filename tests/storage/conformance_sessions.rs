@@ -29,6 +29,7 @@ pub(super) fn limits(owner: Option<&str>) -> SessionLimits {
         per_owner: 100,
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
         owner: owner.map(str::to_owned),
+        link: None,
         durable: false,
     }
 }
@@ -612,6 +613,122 @@ fn bytes_taken_back_after_an_abort_are_another_appends_no_more() {
         let late = appender.discard();
         assert!(matches!(late, Err(StorageError::Superseded)), "{kind}");
     }
+}
+
+/// `limits(owner)` made through share link `link`, capped at `cap`.
+#[cfg(feature = "shares")]
+fn through(link: &str, cap: usize, owner: Option<&str>) -> SessionLimits {
+    SessionLimits {
+        link: Some((link.to_owned(), cap)),
+        ..limits(owner)
+    }
+}
+
+#[cfg(feature = "shares")]
+#[test]
+fn racers_through_a_link_get_exactly_its_cap_and_an_ending_frees_a_place() {
+    const RACERS: usize = 12;
+    const CAP: usize = 3;
+    for engine in engines(&[], &["in"]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let sessions = store.sessions();
+        let capped = through("L1", CAP, Some("t"));
+        // All at once: the count and the change are one step, so no two
+        // racers both take the last place.
+        let begun: Vec<_> = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..RACERS)
+                .map(|n| {
+                    let capped = &capped;
+                    scope.spawn(move || {
+                        let name = name_of(&format!("in/r{n}"));
+                        sessions.begin_new_session(&name, None, None, capped)
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let won: Vec<SessionInfo> = begun
+            .iter()
+            .filter_map(|b| b.as_ref().ok().cloned())
+            .collect();
+        assert_eq!(won.len(), CAP, "{kind}: {begun:?}");
+        for refused in begun.iter().filter(|b| b.is_err()) {
+            assert!(
+                matches!(
+                    refused,
+                    Err(StorageError::TooManySessions(SessionCap::Link(CAP)))
+                ),
+                "{kind}: {refused:?}"
+            );
+        }
+        assert!(
+            won.iter().all(|s| s.link.as_deref() == Some("L1")),
+            "{kind}: each says the link it was made through: {won:?}"
+        );
+        // The same owner without the link, and another link, are not held.
+        let own = sessions.begin_new_session(&name_of("in/own"), None, None, &limits(Some("t")));
+        assert_eq!(own.unwrap().link, None, "{kind}");
+        let other =
+            sessions.begin_new_session(&name_of("in/o"), None, None, &through("L2", 1, Some("t")));
+        assert!(other.is_ok(), "{kind}: {other:?}");
+        // An aborted one frees its place, and only one.
+        sessions.abort_session(&won[0].id, None).unwrap();
+        let again = sessions.begin_new_session(&name_of("in/a1"), None, None, &capped);
+        assert!(again.is_ok(), "{kind}: {again:?}");
+        let past = sessions.begin_new_session(&name_of("in/a2"), None, None, &capped);
+        assert!(
+            matches!(
+                past,
+                Err(StorageError::TooManySessions(SessionCap::Link(CAP)))
+            ),
+            "{kind}: {past:?}"
+        );
+        // A finished one frees its place too (a tus upload's mark, left
+        // after its commit, counts in no cap).
+        let id = &won[1].id;
+        let declaring = Appending {
+            size: Some(2),
+            ..asking(0, 2, None)
+        };
+        let (mut appender, _) = open(sessions, id, declaring).unwrap();
+        appender.write(b"ok").unwrap();
+        appender.finish(false).unwrap();
+        commit(store, id).unwrap();
+        let mark = sessions.live_session(id, ttl()).unwrap();
+        assert!(mark.stored, "{kind}");
+        assert_eq!(
+            mark.link.as_deref(),
+            Some("L1"),
+            "{kind}: the mark says it too"
+        );
+        let after = sessions.begin_new_session(&name_of("in/f1"), None, None, &capped);
+        assert!(after.is_ok(), "{kind}: {after:?}");
+    }
+}
+
+/// A node that shares the root counts the uploads other nodes began
+/// through a link: the count is read back from the sessions' records.
+#[cfg(feature = "shares")]
+#[test]
+fn another_node_counts_a_links_uploads_from_their_records() {
+    let root = tempfile::TempDir::new().unwrap();
+    let one = ferry::storage::Storage::open(root.path(), "one", false).unwrap();
+    let two = ferry::storage::Storage::open(root.path(), "two", false).unwrap();
+    let capped = through("L1", 2, Some("t"));
+    for n in 0..2 {
+        let name = name_of(&format!("r{n}"));
+        one.begin_new_session(&name, None, None, &capped).unwrap();
+    }
+    let third = two.begin_new_session(&name_of("r2"), None, None, &capped);
+    assert!(
+        matches!(
+            third,
+            Err(StorageError::TooManySessions(SessionCap::Link(2)))
+        ),
+        "{third:?}"
+    );
+    let other = two.begin_new_session(&name_of("r3"), None, None, &through("L2", 2, Some("t")));
+    assert!(other.is_ok(), "{other:?}");
 }
 
 #[test]

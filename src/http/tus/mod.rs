@@ -340,7 +340,7 @@ fn create(
         crc: None,
         meta: Some(meta).filter(|m| !m.is_empty()),
         first,
-        create_only: false,
+        link: None,
     }))
 }
 

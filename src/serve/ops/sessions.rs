@@ -44,9 +44,11 @@ pub struct Upload {
     /// creation-with-upload), and what they must add up to; the session
     /// commits once whole.
     pub first: Option<Box<FirstBytes>>,
-    /// Its commit never replaces a file (an upload through a share link:
-    /// judged at the commit, whichever APPEND makes it whole).
-    pub create_only: bool,
+    /// The share link it is made through (its id), if any: its commit
+    /// never replaces a file (judged at the commit, whichever APPEND
+    /// makes it whole), and it counts against the link's cap on open
+    /// uploads (`--share-max-uploads`).
+    pub link: Option<crate::model::LinkId>,
 }
 
 impl Operate for Upload {
@@ -74,8 +76,9 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
         crc,
         meta,
         first,
-        create_only,
+        link,
     } = upload;
+    let create_only = link.is_some();
     let first_len = first.as_ref().map_or(0, |first| first.len);
     let body = Body::fixed(first_len);
     // A size to come is checked when it comes, and the bytes staged on
@@ -100,7 +103,8 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
     let user = crate::serve::user_of(ctx, who);
     let writer = who.clone();
     Outcome::on_pool(move |ctx| {
-        let limits = session_limits(ctx, owner);
+        let mut limits = session_limits(ctx, owner);
+        limits.link = link.map(|id| (id, ctx.config.shares.max_uploads));
         let sessions = ctx.store.sessions();
         let begun = match (crc, size) {
             (Some(crc), Some(size)) => sessions.begin_session(&name, size, crc, &limits),
@@ -184,6 +188,7 @@ pub(in crate::serve) fn session_limits(ctx: &Ctx<'_>, owner: Option<String>) -> 
         per_owner: ctx.config.max_upload_sessions_per_token,
         client: ctx.peer,
         owner,
+        link: None,
         durable: ctx.config.fsync,
     }
 }

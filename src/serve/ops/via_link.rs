@@ -17,7 +17,10 @@
 //! request") takes new files into its folder and nothing else: never a
 //! read or a listing, never a name already taken (create-only, judged
 //! again at the commit), its bytes counted against the creator's quota as
-//! their own upload's.
+//! their own upload's; its tus uploads recorded as the link's, so that
+//! no more than `--share-max-uploads` are open through it (the stranger
+//! holding it cannot take all of the creator's sessions) and only they
+//! are reachable through it.
 
 use std::sync::Arc;
 
@@ -399,7 +402,7 @@ fn tus(ctx: &Ctx<'_>, link: &ShareLink, operation: Operation) -> Result<Operatio
                 }
                 Err(err) => return Err(err.into()),
             }
-            (upload.name, upload.create_only) = (name, true);
+            (upload.name, upload.link) = (name, Some(link.id.clone()));
             Operation::Upload(upload)
         }
         Operation::Append(mut append) => {
@@ -429,15 +432,17 @@ fn tus(ctx: &Ctx<'_>, link: &ShareLink, operation: Operation) -> Result<Operatio
     })
 }
 
-/// Refuses upload `id` unless it is one of `link`'s: its creator's, of a
-/// file right in its folder (an id of any other upload is unknown here,
-/// whoever's it is).
+/// Refuses upload `id` unless it is one of `link`'s: begun through it,
+/// its creator's, of a file right in its folder (an id of any other
+/// upload is unknown here, whoever's it is, one begun through another
+/// link to the same folder too).
 fn of_the_link(ctx: &Ctx<'_>, link: &ShareLink, id: &str) -> Result<(), Failure> {
     let unknown = || Failure::new(ErrorKind::NotFound, "no such upload under this link");
     let session = ctx.store.sessions().session(id).map_err(|_| unknown())?;
     let creators = session.owner.as_deref().unwrap_or_default() == link.creator;
+    let through = session.link.as_deref() == Some(link.id.as_str());
     match session.name.as_str().strip_prefix(&link.path) {
-        Some(file) if creators && !file.contains('/') => Ok(()),
+        Some(file) if through && creators && !file.contains('/') => Ok(()),
         _ => Err(unknown()),
     }
 }

@@ -2,7 +2,7 @@
 //! table (under the store's one lock, so that a session's commit, which
 //! turns its bytes into a file, is one change of both), with the POSIX
 //! engine's answers: a session found again by what it uploads, the caps
-//! per server, client and owner, the TTLs (short for a session with no
+//! per server, client, owner and share link, the TTLs (short for a session with no
 //! bytes), a tus upload's mark kept after its commit for the short TTL, a
 //! session busy or committing left alone. Its APPENDs are
 //! `appender.rs`'s.
@@ -29,6 +29,8 @@ pub(super) struct Session {
     crc: Option<u32>,
     pub(super) meta: Option<String>,
     pub(super) owner: Option<String>,
+    /// The share link it was begun through, if any.
+    link: Option<crate::model::LinkId>,
     client: std::net::IpAddr,
     begun: i64,
     pub(super) used: i64,
@@ -69,6 +71,7 @@ impl Session {
             },
             meta: self.meta.clone(),
             owner: self.owner.clone(),
+            link: self.link.clone(),
             expires: None,
             stored: self.stored,
             opener: self.opener,
@@ -163,6 +166,7 @@ impl Tree {
             crc,
             meta: meta.map(str::to_owned),
             owner: limits.owner.clone(),
+            link: limits.link.as_ref().map(|(id, _)| id.clone()),
             client: limits.client,
             begun: now,
             used: now,
@@ -208,6 +212,12 @@ impl Tree {
             if live().filter(|s| s.owner.as_ref() == Some(owner)).count() >= cap {
                 return Err(StorageError::TooManySessions(SessionCap::Token(cap)));
             }
+        }
+        #[cfg(feature = "shares")]
+        if let Some((link, cap)) = &limits.link
+            && live().filter(|s| s.link.as_ref() == Some(link)).count() >= *cap
+        {
+            return Err(StorageError::TooManySessions(SessionCap::Link(*cap)));
         }
         Ok(())
     }

@@ -3,7 +3,8 @@
 //! uploads) or makes it, [`Storage::begin_new_session`] makes one of its
 //! own (tus's creation); both first hold the bookkeeping, load the index
 //! and expire what is due, and refuse a session past the caps
-//! ([`SessionLimits`]: the server's, the client address's, the owner's).
+//! ([`SessionLimits`]: the server's, the client address's, the owner's,
+//! the share link's).
 //!
 //! Must never write a byte of an upload (APPENDs do) nor begin a session
 //! whose name could not be committed.
@@ -185,6 +186,7 @@ impl Storage {
             begun_by: BegunBy {
                 client: Some(limits.client),
                 owner: limits.owner.clone(),
+                link: limits.link.as_ref().map(|(id, _)| id.clone()),
             },
             begun: Some(now_seconds()),
             meta: meta.map(str::to_owned),
@@ -203,7 +205,8 @@ impl Storage {
 const ID_PROBES: u32 = 4;
 
 /// Whether `limits` leave room for one more session: the server's cap,
-/// the client address's and the owner's (one home for the rule).
+/// the client address's, the owner's and the share link's (one home for
+/// the rule).
 pub(super) fn check_room(index: &Index, limits: &SessionLimits) -> Result<(), StorageError> {
     if index.len() >= limits.total {
         return Err(StorageError::TooManySessions(SessionCap::Server));
@@ -219,6 +222,12 @@ pub(super) fn check_room(index: &Index, limits: &SessionLimits) -> Result<(), St
         return Err(StorageError::TooManySessions(SessionCap::Token(
             limits.per_owner,
         )));
+    }
+    #[cfg(feature = "shares")]
+    if let Some((link, cap)) = &limits.link
+        && index.of_link(link) >= *cap
+    {
+        return Err(StorageError::TooManySessions(SessionCap::Link(*cap)));
     }
     Ok(())
 }

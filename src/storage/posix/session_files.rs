@@ -10,6 +10,7 @@
 //!         user.ferry.staged        xattr "<length> <crc32c hex>": the CRC of the first <length> bytes
 //!     <id>.meta                    "<encoded name> <size> <crc32c hex>\n" then "client <addr>\n"
 //!                                  then "owner <token name | (anonymous)>\n" (with access control)
+//!                                  then "link <id>\n" (begun through a share link)
 //! ```
 //!
 //! A session exists while both files do. Every change is one step that
@@ -359,6 +360,9 @@ impl Record {
         if let Some(owner) = &self.begun_by.owner {
             text += &format!("owner {owner}\n");
         }
+        if let Some(link) = &self.begun_by.link {
+            text += &format!("link {link}\n");
+        }
         if let Some(begun) = self.begun {
             text += &format!("begun {begun}\n");
         }
@@ -403,6 +407,11 @@ impl Record {
             }
         }
         for line in rest.lines() {
+            // Read only where links are served: else none was begun here.
+            #[cfg(feature = "shares")]
+            if let Some(link) = line.strip_prefix("link ") {
+                begun_by.link = Some(link.to_owned()).filter(|l| !l.is_empty());
+            }
             if let Some(addr) = line.strip_prefix("client ") {
                 begun_by.client = addr.parse().ok();
             } else if let Some(owner) = line.strip_prefix("owner ") {
@@ -803,6 +812,10 @@ mod tests {
             begun_by: BegunBy {
                 client: "127.0.0.1".parse().ok(),
                 owner: Some("alice".into()),
+                #[cfg(feature = "shares")]
+                link: meta.map(|_| "k3yOfAL1nk".into()),
+                #[cfg(not(feature = "shares"))]
+                link: None,
             },
             begun: Some(1_795_000_000),
             meta: meta.map(str::to_owned),

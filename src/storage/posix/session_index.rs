@@ -1,6 +1,6 @@
 //! The index of upload sessions: every session in the sessions directory,
 //! when it was last used, whether it holds any byte yet, and which client
-//! (and token) began it, held in memory so that
+//! (and token, and share link) began it, held in memory so that
 //! expiry and the session caps cost no directory scan per `UPLOAD`. Only a
 //! cache of the directory: read from it once (by the start-up sweep, or by
 //! the first session request if that comes sooner), then kept in step by
@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
+
+use crate::model::LinkId;
 
 /// The sessions this process knows of (see the module header).
 #[derive(Debug, Default)]
@@ -24,6 +26,9 @@ pub(super) struct Index {
     per_client: Counts<IpAddr>,
     /// How many sessions each owner (token) began.
     per_owner: Counts<String>,
+    /// How many sessions were begun through each share link.
+    #[cfg(feature = "shares")]
+    per_link: Counts<LinkId>,
     /// The marks of tus uploads stored (`<id>.stored`), by when they were
     /// stored: no session, counted in no cap, removed after the short TTL.
     stored_by_age: BTreeSet<(i64, String)>,
@@ -42,11 +47,13 @@ struct Known {
 /// Who began a session, as far as its record says: the client's address
 /// and the owner (a token's name, or the clients without one) it counts
 /// against; either is absent in sessions of older versions, and the owner
-/// where access control was off.
+/// where access control was off. `link`: the share link it was begun
+/// through, if any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct BegunBy {
     pub client: Option<IpAddr>,
     pub owner: Option<String>,
+    pub link: Option<LinkId>,
 }
 
 /// How many sessions each of some keys began; a key with none is not kept.
@@ -103,6 +110,8 @@ impl Index {
         self.remove(id);
         self.per_client.add(begun_by.client);
         self.per_owner.add(begun_by.owner.clone());
+        #[cfg(feature = "shares")]
+        self.per_link.add(begun_by.link.clone());
         self.known.insert(
             id.to_owned(),
             Known {
@@ -148,6 +157,8 @@ impl Index {
         self.empty_by_age.remove(&(known.used, id.to_owned()));
         self.per_client.subtract(known.begun_by.client);
         self.per_owner.subtract(known.begun_by.owner);
+        #[cfg(feature = "shares")]
+        self.per_link.subtract(known.begun_by.link);
     }
 
     /// Records the mark of upload `id`, stored at `when`.
@@ -213,6 +224,12 @@ impl Index {
     pub fn of_owner(&self, owner: &str) -> usize {
         self.per_owner.of(owner)
     }
+
+    /// Sessions begun through share link `link`.
+    #[cfg(feature = "shares")]
+    pub fn of_link(&self, link: &LinkId) -> usize {
+        self.per_link.of(link)
+    }
 }
 
 #[cfg(test)]
@@ -226,6 +243,10 @@ mod tests {
         let by = |client: IpAddr, owner: &str| BegunBy {
             client: Some(client),
             owner: Some(owner.to_owned()),
+            #[cfg(feature = "shares")]
+            link: (owner == "t").then(|| "L".to_owned()),
+            #[cfg(not(feature = "shares"))]
+            link: None,
         };
         let mut index = Index::default();
         index.insert("s1", 100, by(a, "t"), false);
@@ -237,6 +258,8 @@ mod tests {
             (4, 2, 1)
         );
         assert_eq!((index.of_owner("t"), index.of_owner("u")), (2, 1));
+        #[cfg(feature = "shares")]
+        assert_eq!(index.of_link(&"L".to_owned()), 2);
         assert_eq!(
             index.empty_used_between(0, 201).collect::<Vec<_>>(),
             ["s2", "s3"]
@@ -277,6 +300,8 @@ mod tests {
             (3, 1, 0)
         );
         assert_eq!((index.of_owner("t"), index.of_owner("u")), (0, 1));
+        #[cfg(feature = "shares")]
+        assert_eq!(index.of_link(&"L".to_owned()), 0);
         assert_eq!(
             index.used_before(i64::MAX).collect::<Vec<_>>(),
             ["s9", "s4", "s2"]

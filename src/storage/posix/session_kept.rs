@@ -389,6 +389,7 @@ fn kept_record(name: &Name, limits: &SessionLimits) -> Record {
         begun_by: BegunBy {
             client: Some(limits.client),
             owner: limits.owner.clone(),
+            link: limits.link.as_ref().map(|(id, _)| id.clone()),
         },
         begun: Some(now_seconds()),
         meta: Some(KEPT.to_owned()),
