@@ -15,11 +15,12 @@
 //!
 //! The session is the upload kept for the token and name (as FTP keeps a
 //! cut `STOR`'s: `serve/ops/resume.rs`), begun holding nothing
-//! (`TRUNCATE`: `put`, `scp`, rclone), or what the token's `STAT` of the
-//! name told: what was kept, else the file's bytes (`APPEND`: `reput`,
-//! `put -a`; an open in place without `TRUNCATE`: sshfs's, editors',
-//! WinSCP's resume of its `.filepart`, which writes on from that size;
-//! it needs `read` on the file); a connection cut before
+//! (`TRUNCATE`: `put`, `scp`, rclone), what was kept, else the file's
+//! bytes (`APPEND`: `reput`, `put -a`), or, for an open in place, the
+//! file's bytes where a file is (sshfs's, editors') and what was kept
+//! where none is (WinSCP's resume of its `.filepart`, which writes on
+//! from the size `STAT` told); all but the first need `read` on the
+//! file; a connection cut before
 //! `CLOSE` leaves it there to go on with. A newer open of the name by
 //! the token takes it over: a handle that opened it before is refused by
 //! the engine from then on (its opener, `SessionInfo::opened_by`), so
@@ -48,16 +49,17 @@ use super::wire::{self, Fields, Status};
 
 impl Sftp {
     /// `OPEN` with `flags` that write: the upload kept for the token and
-    /// name, holding nothing (`TRUNCATE`), else what was kept, or the
-    /// file's bytes where nothing was (`APPEND`, an open in place).
+    /// name, holding nothing (`TRUNCATE`), what was kept (`APPEND`), or
+    /// for an open in place the file's bytes, what was kept where no file
+    /// is ([`Seed::InPlace`]).
     pub(super) fn create(&mut self, id: u32, path: &str, flags: u32) -> Step {
         let Some(name) = file_name(path) else {
             return self.fail(id, Status::Failure, "not a file name ferry takes");
         };
         let seed = match flags {
             _ if flags & wire::OPEN_TRUNCATE != 0 => Seed::Nothing,
-            // An APPEND open and an open in place alike: what STAT told.
-            _ => Seed::Kept,
+            _ if flags & wire::OPEN_APPEND != 0 => Seed::Kept,
+            _ => Seed::InPlace,
         };
         let create_only = flags & wire::OPEN_EXCLUDE != 0;
         self.pending = Pending::Create(id, create_only);

@@ -213,6 +213,31 @@ fn winscp_s_resume_goes_on_with_what_a_cut_connection_had_written() {
     );
 }
 
+/// An open in place where a file is begins with the file's bytes, not
+/// with an upload the token kept of the name before the file was
+/// replaced: sshfs's `O_RDWR` and `rsync --inplace` write against the
+/// file they read, and a stale upload's bytes would mix two versions.
+#[test]
+fn an_open_in_place_of_a_file_replaced_since_a_cut_begins_with_the_file() {
+    if !have_paramiko() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("a", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
+    let sftp = server.sftp.unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source.bin");
+    std::fs::write(&source, crate::support::pattern(300_000, 9)).unwrap();
+    let said = paramiko_with(sftp, &tokens[0], "cut_midway", "/x.bin", &source);
+    assert!(said.contains("cut"));
+    // Another protocol replaces the file meanwhile (its commit keeps the
+    // token's upload of the name, which may be another upload's).
+    std::fs::write(server.path("x.bin"), "0123456789").unwrap();
+    let (said, expected) = paramiko(sftp, &tokens[0], "in_place", "/x.bin");
+    assert_eq!(said.trim(), "read back 012abc6789");
+    assert_eq!(std::fs::read(server.path("x.bin")).unwrap(), expected);
+}
+
 #[test]
 fn excl_makes_a_file_only_where_none_is_even_at_its_close() {
     if !have_paramiko() {

@@ -97,12 +97,16 @@ impl Operate for Resume {
 pub enum Seed {
     /// Nothing: the file is written anew (`TRUNCATE`).
     Nothing,
-    /// The upload kept for the token, else the file's bytes: what the
-    /// token's `STAT` of the name told (an `APPEND` open: OpenSSH's
-    /// `reput`, `put -a`; an open in place: sshfs's, `O_RDWR`, WinSCP's
-    /// resume of a cut `.filepart`, which writes on from the size `STAT`
-    /// told).
+    /// The upload kept for the token, else the file's bytes (`APPEND`:
+    /// OpenSSH's `reput`, `put -a`).
     Kept,
+    /// An open in place (neither `TRUNCATE` nor `APPEND`): where a file
+    /// is at the name, its bytes as they are, an upload kept of it
+    /// dropped (sshfs's `O_RDWR`, `rsync --inplace`: their writes are made
+    /// against the file they read, never a stale upload's bytes); where
+    /// none is, the upload kept for the token, whose size its `STAT` told
+    /// (WinSCP's resume of a cut `.filepart` writes on from there).
+    InPlace,
     /// The first bytes, so many, of the upload kept for the token (a file
     /// open for writing cut short: `FSETSTAT`'s size).
     KeptUpTo(u64),
@@ -148,10 +152,15 @@ impl Operate for Reopen {
         }
         Outcome::on_pool(move |ctx| {
             let limits = session_limits(ctx, owner);
+            if seed == Seed::InPlace
+                && let Err(failure) = drop_kept_under_a_file(ctx, &who, &name)
+            {
+                return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
+            }
             let from = match seed {
                 Seed::Nothing => Some(0),
                 Seed::KeptUpTo(len) => Some(len),
-                Seed::Kept => None,
+                Seed::Kept | Seed::InPlace => None,
             };
             let sessions = ctx.store.sessions();
             let opened = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
@@ -297,6 +306,26 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
 /// `STOR` (no `REST`) starts over, and a delete of the name ends it, so
 /// that its bytes no longer count against a quota. Returns whether
 /// something was kept. On the pool.
+/// For an open in place ([`Seed::InPlace`]): where a file is at `name`,
+/// the upload kept of it for `who` is dropped, so that the open begins
+/// with the file's bytes; one being written or committed is refused
+/// (busy), never taken up in the file's place. On the pool.
+fn drop_kept_under_a_file(ctx: &Ctx<'_>, who: &Who, name: &Name) -> Result<(), Failure> {
+    match ctx.store.look_up(name) {
+        Err(StorageError::NotFound) => return Ok(()),
+        Err(err) => return Err(err.into()),
+        Ok(_) => {}
+    }
+    match ctx
+        .store
+        .sessions()
+        .drop_kept_upload(owner_of(who).as_deref(), name)
+    {
+        Ok(_) | Err(StorageError::NotFound) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
 pub(in crate::serve) fn drop_kept(ctx: &Ctx<'_>, who: &Who, name: &Name) -> bool {
     match ctx
         .store
