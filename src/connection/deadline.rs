@@ -197,11 +197,15 @@ impl Connection {
     }
 
     /// The idle timeout that holds now: a connection resting between
-    /// requests has its protocol's (`Codec::resting_timeout`); one owed a
-    /// byte either way, or not logged in, `--idle-timeout`.
+    /// requests, its session holding nothing either way, has its
+    /// protocol's (`Codec::resting_timeout`); one owed a byte either way
+    /// (an answer its client does not read, a packet's part), or not
+    /// logged in, `--idle-timeout`.
     fn idle_timeout(&self, config: &Config) -> Duration {
         match self.timing.clock {
-            Clock::Resting(_) => self.codec.resting_timeout(config),
+            Clock::Resting(_) if !self.transport.holds_bytes() => {
+                self.codec.resting_timeout(config)
+            }
             _ => config.idle_timeout,
         }
     }

@@ -242,6 +242,18 @@ impl Transport {
         }
     }
 
+    /// Whether the session holds bytes either way: output not yet sent,
+    /// or input not yet handed on (a record's or a packet's part), known
+    /// without asking the socket.
+    pub(super) fn holds_bytes(&self) -> bool {
+        match self.session.as_deref() {
+            None => false,
+            Some(Session::Tls(tls)) => tls.holds_output() || tls.holds_input(),
+            #[cfg(feature = "sftp")]
+            Some(Session::Ssh(ssh)) => ssh.holds_output() || ssh.holds_input(),
+        }
+    }
+
     /// Whether output handed over is still held here, not yet sent.
     pub(super) fn holds_output(&self) -> bool {
         match self.session.as_deref() {

@@ -178,8 +178,11 @@ impl Answer for SharesAnswer {
     /// in words of its own: whose quota it was (the creator's token, a
     /// folder's path) is not a stranger's to learn.
     fn error(&self, status: u16, message: &str, framing: Framing, out: &mut Vec<u8>) {
+        // A stranger with a link learns nothing of its creator's quotas,
+        // caps or folders: the server's log keeps the reason.
         let message = match (status, self.asked) {
             (507, Asked::Link) => "there is no room for this upload here",
+            (503, Asked::Link) => "the server is busy: try again later",
             _ => message,
         };
         match (status, self.asked) {

@@ -498,8 +498,9 @@ fn a_session_cut_for_idleness_exits_255() {
     }
     let server = TestServer::start_with(|c| {
         listen_sftp(c);
-        // Resting between requests, a session has its own idle time.
-        c.ssh_idle_timeout = std::time::Duration::from_millis(300);
+        // Resting between requests, a session has its own idle time;
+        // long enough that a loaded machine logs in and asks within it.
+        c.ssh_idle_timeout = std::time::Duration::from_millis(1500);
     });
     server.write_files(&["kept.txt"]);
     let login = Login::open(server.sftp.unwrap());

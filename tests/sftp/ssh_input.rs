@@ -40,11 +40,18 @@ fn seen(stream: Vec<u8>, eof: bool) -> Seen {
 }
 
 fn config() -> ProptestConfig {
-    // Seeded (proptest's deterministic runner) and a few hundred cases of
-    // a few milliseconds each.
+    // Seeded, so that every run tries the same cases (`PROPTEST_CASES`
+    // for more), a few hundred of a few milliseconds each; a failure is
+    // printed, not saved into the tree.
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     ProptestConfig {
-        cases: 256,
+        cases,
         rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_55b1),
+        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }
