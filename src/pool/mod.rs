@@ -154,6 +154,8 @@ impl Task {
         done: impl FnOnce(Instant),
     ) -> Option<(Arc<Mailbox>, Finished)> {
         let ctx = Ctx::of(shared.served(), (self.id, self.peer), self.protocol);
+        // Where it runs and, for an upload's or a send's, its step by name.
+        log::trace!("#{} runs {:?}", self.id, self.job);
         let outcome = self.job.run_flushed(&ctx, flushed);
         done(self.asked);
         match outcome.handoff() {

@@ -2,13 +2,19 @@
 //! where it runs (the I/O pool, the listing threads, the hook runner, the
 //! checksum threads, or after a group commit's flush), and the [`Ticket`]
 //! that tells a long job its connection has gone.
+//!
+//! A job's work is a named step where it is an upload's (a hot path:
+//! [`UploadStep`], each variant holding exactly its data, so that a
+//! reader or a log line can follow a PUT past a thread hand-off), else a
+//! closure.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::debug;
 
-use super::{Ctx, Next, Outcome, Reply};
+use super::{Ctx, Next, Outcome, Reply, UploadStep};
 use crate::storage::{StorageError, Unflushed};
 
 /// The part of an operation that may wait on the disk, for the I/O pool.
@@ -18,13 +24,48 @@ pub struct Job(Box<Work>);
 struct Work {
     /// Where it runs.
     kind: Kind,
-    /// Given how the flush it waited for went (`Ok` for a job that
-    /// waited for none).
-    work: Box<Continuation>,
+    /// What it does, given how the flush it waited for went (`Ok` for a
+    /// job that waited for none).
+    work: Then,
 }
 
 /// A job's work, given how the flush it waited for went.
 type Continuation = dyn FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send;
+
+/// What a job does: a named step of an upload, or a closure (every
+/// other operation's).
+enum Then {
+    /// A step of an upload (`upload_steps.rs`).
+    Upload(UploadStep),
+    /// Any other operation's work.
+    Closure(Box<Continuation>),
+}
+
+/// Where a named step runs (see the [`Job`] constructors of the same
+/// names); a step that waits for a flush is [`Job::upload_after_flush`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The I/O pool ([`Job::new`]).
+    Pool,
+    /// The I/O pool, or in place on a memory file system ([`Job::brief`]).
+    Brief,
+    /// The hook runner (see [`Job::is_hook`]): never the I/O pool, whose
+    /// threads a slow hook would take from everyone's file-system work.
+    Hook,
+    /// The checksum threads ([`Job::checksum`]).
+    Checksum,
+}
+
+impl Place {
+    fn kind(self) -> Kind {
+        match self {
+            Place::Pool => Kind::Io,
+            Place::Brief => Kind::Brief,
+            Place::Hook => Kind::Hook,
+            Place::Checksum => Kind::Checksum,
+        }
+    }
+}
 
 /// Where a job runs, and what it carries for that.
 enum Kind {
@@ -49,7 +90,24 @@ impl Job {
     fn of(kind: Kind, work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job(Box::new(Work {
             kind,
-            work: Box::new(move |ctx, _| work(ctx)),
+            work: Then::Closure(Box::new(move |ctx, _| work(ctx))),
+        }))
+    }
+
+    /// An upload's `step` as a job that runs at `place`.
+    pub fn upload(place: Place, step: UploadStep) -> Job {
+        Job(Box::new(Work {
+            kind: place.kind(),
+            work: Then::Upload(step),
+        }))
+    }
+
+    /// An upload's `step` as a job that waits for the group commit to
+    /// flush `dirs` (as [`Job::after_flush`]).
+    pub fn upload_after_flush(dirs: Unflushed, step: UploadStep) -> Job {
+        Job(Box::new(Work {
+            kind: Kind::Flush(Some(dirs)),
+            work: Then::Upload(step),
         }))
     }
 
@@ -65,7 +123,7 @@ impl Job {
     ) -> Job {
         Job(Box::new(Work {
             kind: Kind::Flush(Some(dirs)),
-            work: Box::new(then),
+            work: Then::Closure(Box::new(then)),
         }))
     }
 
@@ -96,13 +154,6 @@ impl Job {
     /// Whether the job is [`Job::brief`].
     pub fn is_brief(&self) -> bool {
         matches!(self.0.kind, Kind::Brief)
-    }
-
-    /// `work` as a job that waits for a hook: it runs on the hook runner
-    /// ([`crate::hooks::Runner`]), never on the I/O pool, whose threads a
-    /// slow hook would take from everyone's file-system work.
-    pub fn hook(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
-        Job::of(Kind::Hook, work)
     }
 
     /// `work` as a job that computes a file's CRC-32C from its bytes (a
@@ -160,7 +211,7 @@ impl Job {
     pub fn run_flushed(self, ctx: &Ctx<'_>, flushed: Result<(), StorageError>) -> Outcome {
         let Work { kind, work } = *self.0;
         let Kind::Long(flag) = kind else {
-            return work(ctx, flushed);
+            return work.run(ctx, flushed);
         };
         if flag.load(Ordering::Acquire) {
             debug!("#{} a queued walk dropped: its client has gone", ctx.client);
@@ -170,7 +221,35 @@ impl Job {
             abandoned: Some(&flag),
             ..*ctx
         };
-        work(&ctx, flushed)
+        work.run(&ctx, flushed)
+    }
+}
+
+impl Then {
+    fn run(self, ctx: &Ctx<'_>, flushed: Result<(), StorageError>) -> Outcome {
+        match self {
+            Then::Upload(step) => step.run(ctx, flushed),
+            Then::Closure(work) => work(ctx, flushed),
+        }
+    }
+}
+
+/// Where the job runs and its step by name (a closure's work shows as
+/// `work`): what a debug log line needs to follow a request.
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let place = match &self.0.kind {
+            Kind::Io => "pool",
+            Kind::Brief => "brief",
+            Kind::Long(_) => "long",
+            Kind::Hook => "hook",
+            Kind::Checksum => "checksum",
+            Kind::Flush(_) => "after flush",
+        };
+        match &self.0.work {
+            Then::Upload(step) => write!(f, "{place} {step:?}"),
+            Then::Closure(_) => write!(f, "{place} work"),
+        }
     }
 }
 
