@@ -3,10 +3,10 @@
 //! checksum threads, or after a group commit's flush), and the [`Ticket`]
 //! that tells a long job its connection has gone.
 //!
-//! A job's work is a named step where it is an upload's (a hot path:
-//! [`UploadStep`], each variant holding exactly its data, so that a
-//! reader or a log line can follow a PUT past a thread hand-off), else a
-//! closure.
+//! A job's work is a named step where it is an upload's or a send's (the
+//! two hot paths: [`UploadStep`], [`SendStep`], each variant holding
+//! exactly its data, so that a reader or a log line can follow a PUT or a
+//! GET past a thread hand-off), else a closure.
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::debug;
 
-use super::{Ctx, Next, Outcome, Reply, UploadStep};
+use super::{Ctx, Next, Outcome, Reply, SendStep, UploadStep};
 use crate::storage::{StorageError, Unflushed};
 
 /// The part of an operation that may wait on the disk, for the I/O pool.
@@ -32,11 +32,13 @@ struct Work {
 /// A job's work, given how the flush it waited for went.
 type Continuation = dyn FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send;
 
-/// What a job does: a named step of an upload, or a closure (every
-/// other operation's).
+/// What a job does: a named step of an upload or a send, or a closure
+/// (every other operation's).
 enum Then {
     /// A step of an upload (`upload_steps.rs`).
     Upload(UploadStep),
+    /// A step of a send (`send_steps.rs`).
+    Send(SendStep),
     /// Any other operation's work.
     Closure(Box<Continuation>),
 }
@@ -136,6 +138,14 @@ impl Job {
         }
     }
 
+    /// A send's `step` as a job that runs at `place`.
+    pub fn send(place: Place, step: SendStep) -> Job {
+        Job(Box::new(Work {
+            kind: place.kind(),
+            work: Then::Send(step),
+        }))
+    }
+
     /// `work` as a job.
     pub fn new(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job::of(Kind::Io, work)
@@ -229,6 +239,7 @@ impl Then {
     fn run(self, ctx: &Ctx<'_>, flushed: Result<(), StorageError>) -> Outcome {
         match self {
             Then::Upload(step) => step.run(ctx, flushed),
+            Then::Send(step) => step.run(ctx),
             Then::Closure(work) => work(ctx, flushed),
         }
     }
@@ -248,6 +259,7 @@ impl fmt::Debug for Job {
         };
         match &self.0.work {
             Then::Upload(step) => write!(f, "{place} {step:?}"),
+            Then::Send(step) => write!(f, "{place} {step:?}"),
             Then::Closure(_) => write!(f, "{place} work"),
         }
     }

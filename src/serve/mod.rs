@@ -45,6 +45,7 @@ mod reply;
 mod room;
 mod search;
 mod send;
+mod send_steps;
 mod sink;
 mod spool;
 pub mod terms;
@@ -86,6 +87,7 @@ use room::{
     check_move, check_room, check_space, check_space_for, file_moved, quota_applies, room_for,
 };
 pub use send::{Send, Source, read_ahead};
+pub use send_steps::SendStep;
 pub use sink::{Sink, WriteBehind};
 pub use spool::Held;
 pub use terms::{
@@ -246,7 +248,8 @@ impl Outcome {
         Outcome::new(Reply::Failed(failure), next)
     }
 
-    /// Nothing to say yet: `job` (a named step's, [`Job::upload`]) runs where it says and its outcome is the answer.
+    /// Nothing to say yet: `job` (a named step's, [`Job::upload`],
+    /// [`Job::send`]) runs where it says and its outcome is the answer.
     pub fn pending(job: Job) -> Outcome {
         Outcome::new(Reply::Nothing, Next::Pool(job))
     }
