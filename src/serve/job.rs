@@ -43,8 +43,8 @@ enum Then {
     Closure(Box<Continuation>),
 }
 
-/// Where a named step runs (see the [`Job`] constructors of the same
-/// names); a step that waits for a flush is [`Job::upload_after_flush`].
+/// Where a named step runs, as the [`Job`] constructors for a closure
+/// say; a step that waits for a flush is [`Job::upload_after_flush`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
     /// The I/O pool ([`Job::new`]).
