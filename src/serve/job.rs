@@ -29,8 +29,8 @@ struct Work {
     work: Then,
 }
 
-/// A job's work, given how the flush it waited for went.
-type Continuation = dyn FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send;
+/// Another operation's work (none waits for a flush).
+type Continuation = dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send;
 
 /// What a job does: a named step of an upload or a send, or a closure
 /// (every other operation's).
@@ -84,7 +84,7 @@ enum Kind {
     /// The checksum threads (see [`Job::is_checksum`]).
     Checksum,
     /// The group commit's flusher, after a batch with these directories
-    /// (see [`Job::after_flush`]); taken out when the job is handed over.
+    /// (see [`Job::upload_after_flush`]); taken out when the job is handed over.
     Flush(Option<Unflushed>),
 }
 
@@ -92,7 +92,7 @@ impl Job {
     fn of(kind: Kind, work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job(Box::new(Work {
             kind,
-            work: Then::Closure(Box::new(move |ctx, _| work(ctx))),
+            work: Then::Closure(Box::new(work)),
         }))
     }
 
@@ -105,27 +105,15 @@ impl Job {
     }
 
     /// An upload's `step` as a job that waits for the group commit to
-    /// flush `dirs` (as [`Job::after_flush`]).
+    /// flush `dirs` (what a step of a durable commit owes,
+    /// [`crate::storage::Durable::step`]): no thread waits for it, the
+    /// connection does, in its `Waiting` state; `step` runs on the flusher
+    /// thread once the batch is done, given how it went, and must be short
+    /// (an answer; more disk work is a job of its own).
     pub fn upload_after_flush(dirs: Unflushed, step: UploadStep) -> Job {
         Job(Box::new(Work {
             kind: Kind::Flush(Some(dirs)),
             work: Then::Upload(step),
-        }))
-    }
-
-    /// `then` as a job that waits for the group commit to flush `dirs`
-    /// (what a step of a durable commit owes, [`crate::storage::Durable::step`]):
-    /// no thread waits for it, the connection does, in its `Waiting`
-    /// state; `then` runs on the flusher thread once the batch is done,
-    /// given how it went, and must be short (an answer; more disk work is
-    /// an [`Outcome::on_pool`] of its own).
-    pub fn after_flush(
-        dirs: Unflushed,
-        then: impl FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send + 'static,
-    ) -> Job {
-        Job(Box::new(Work {
-            kind: Kind::Flush(Some(dirs)),
-            work: Then::Closure(Box::new(then)),
         }))
     }
 
@@ -216,8 +204,8 @@ impl Job {
         self.run_flushed(ctx, Ok(()))
     }
 
-    /// Runs the job given how the flush it waited for went ([`Job::after_flush`];
-    /// [`Job::run`] for any other).
+    /// Runs the job given how the flush it waited for went
+    /// ([`Job::upload_after_flush`]; [`Job::run`] for any other).
     pub fn run_flushed(self, ctx: &Ctx<'_>, flushed: Result<(), StorageError>) -> Outcome {
         let Work { kind, work } = *self.0;
         let Kind::Long(flag) = kind else {
@@ -240,7 +228,7 @@ impl Then {
         match self {
             Then::Upload(step) => step.run(ctx, flushed),
             Then::Send(step) => step.run(ctx),
-            Then::Closure(work) => work(ctx, flushed),
+            Then::Closure(work) => work(ctx),
         }
     }
 }

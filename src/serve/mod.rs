@@ -228,7 +228,7 @@ impl Outcome {
 
     /// Where the outcome goes from the thread that made it: one that
     /// says nothing yet and only waits for a group-commit flush (a
-    /// durable commit's step, [`Job::after_flush`]) straight to the
+    /// durable commit's step, [`Job::upload_after_flush`]) straight to the
     /// flusher, as the connection has nothing to do with it; any other
     /// to the connection's reactor.
     pub fn handoff(mut self) -> Handoff {
