@@ -12,7 +12,7 @@
 //!
 //! The serve layer decides *when* a hook runs (one place: the commit,
 //! `serve/ops/files.rs`): a before-commit hook is a [`crate::serve::Job`] for
-//! the runner ([`crate::serve::Job::hook`]) with the connection waiting; an
+//! the runner ([`crate::serve::UploadStep::BeforeCommit`]) with the connection waiting; an
 //! on-upload hook is queued after the commit and nobody waits for it.
 //!
 //! Built with the `hooks` feature (Cargo.toml). Without it the runner and

@@ -12,7 +12,7 @@
 //! Two queues, the first served first:
 //!
 //! - before-commit hooks: the reactor's jobs (a pool task whose job is a
-//!   `serve::Job::hook`, with the connection waiting for it), opaque here;
+//!   `serve::UploadStep::BeforeCommit`, with the connection waiting for it), opaque here;
 //!   the outcome goes back to its reactor's inbox, as an I/O job's does.
 //!   Each waiting connection has at most one, so the connection cap bounds
 //!   them.

@@ -120,7 +120,7 @@ impl Task {
     }
 
     /// As [`Task::run`], for a job that waited for a group-commit flush
-    /// (`serve::Job::after_flush`; on the flusher thread), given how it
+    /// (`serve::Job::upload_after_flush`; on the flusher thread), given how it
     /// went. An outcome that only waits for another flush (a durable
     /// commit's next step) goes straight to the flusher
     /// ([`Task::after_flush`]): through the reactor it would cost two
@@ -154,6 +154,8 @@ impl Task {
         done: impl FnOnce(Instant),
     ) -> Option<(Arc<Mailbox>, Finished)> {
         let ctx = Ctx::of(shared.served(), (self.id, self.peer), self.protocol);
+        // Where it runs and, for an upload's or a send's, its step by name.
+        log::trace!("#{} runs {:?}", self.id, self.job);
         let outcome = self.job.run_flushed(&ctx, flushed);
         done(self.asked);
         match outcome.handoff() {

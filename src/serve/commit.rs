@@ -13,8 +13,8 @@
 //!
 //! Without a before-commit hook the commit runs where it was asked (on the
 //! I/O pool). With one, the connection waits for the hook runner
-//! ([`Outcome::on_hook`]), which runs the hook and then the commit or the
-//! discard itself: the I/O pool never waits for a hook.
+//! ([`UploadStep::BeforeCommit`]), which runs the hook and then the commit
+//! or the discard itself: the I/O pool never waits for a hook.
 
 use std::time::Instant;
 
@@ -22,10 +22,10 @@ use log::{debug, error};
 
 use super::conditions::Conditions;
 use super::digest::Checksum;
-use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, Version};
+use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Place, Reply, UploadStep, Version};
 use crate::access::Owner;
 use crate::formats::upload_metadata;
-use crate::hooks::{Event, Facts, Verdict};
+use crate::hooks::{Event, Facts, Slot, Verdict};
 use crate::name::Name;
 use crate::storage::{Committing, Durable, Landed, LoneCommit, StorageError, Unflushed, Upload};
 
@@ -117,21 +117,49 @@ pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     let staged = commit.upload.staged_path();
     let staged = staged.as_deref().unwrap_or(commit.name.as_str().as_ref());
     let facts = commit.facts(ctx, Event::BeforeCommit, staged);
-    Outcome::on_hook(move |ctx| {
-        let verdict = ctx.hooks.veto(&facts);
-        // The place is given back once the hook has ended: the commit
-        // after it is the pool's kind of work, not the hook's.
-        drop(slot);
-        match verdict {
-            Verdict::Accept => publish(ctx, commit),
-            Verdict::Refuse(why) => refused(ctx, commit, Failure::new(ErrorKind::Vetoed, why)),
-            Verdict::Failed(err) => {
-                error!("#{} before-commit hook could not run: {err}", ctx.client);
-                let failure = Failure::new(ErrorKind::Internal, "before-commit hook could not run");
-                refused(ctx, commit, failure)
-            }
+    let vetting = Vetting {
+        commit,
+        facts,
+        slot,
+    };
+    Outcome::pending(Job::upload(
+        Place::Hook,
+        UploadStep::BeforeCommit(Box::new(vetting)),
+    ))
+}
+
+/// A verified upload waiting for the before-commit hook's verdict
+/// ([`UploadStep::BeforeCommit`]).
+pub struct Vetting {
+    /// The upload.
+    pub(super) commit: Commit,
+    /// What the hook is told.
+    facts: Facts,
+    /// Its owner's place in the hook runner, held while the hook runs.
+    slot: Slot,
+}
+
+/// [`UploadStep::BeforeCommit`] (on the hook runner): the hook runs, then
+/// the upload is published or discarded.
+pub(super) fn vet(ctx: &Ctx<'_>, vetting: Vetting) -> Outcome {
+    let Vetting {
+        commit,
+        facts,
+        slot,
+    } = vetting;
+    let verdict = ctx.hooks.veto(&facts);
+    // The place is given back once the hook has ended: the commit
+    // after it is the pool's kind of work, not the hook's.
+    drop(slot);
+    match verdict {
+        Verdict::Accept => publish(ctx, commit),
+        Verdict::Refuse(why) => refused(ctx, commit, Failure::new(ErrorKind::Vetoed, why)),
+        Verdict::Failed(err) => {
+            error!("#{} before-commit hook could not run: {err}", ctx.client);
+            let failure = Failure::new(ErrorKind::Internal, "before-commit hook could not run");
+            refused(ctx, commit, failure)
         }
-    })
+    }
 }
 
 /// An upload whose owner's share of the hook runner is full: not stored.
@@ -232,8 +260,8 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         }
         Ok(Committing::Grouped(durable, owed)) => {
             published.landed(durable.landed());
-            let steps = step_after_flush(durable, owed, published);
-            Outcome::new(Reply::Nothing, Next::Pool(steps))
+            let flushing = Box::new(Flushing { durable, published });
+            Outcome::pending(step_after_flush(flushing, owed))
         }
         Err(err) => published.answer(ctx, Err(refusal_of(err))),
     }
@@ -276,44 +304,70 @@ fn steps_alone(
     Ok(())
 }
 
+/// A durable commit under way: the commit, and the upload it answers for.
+pub struct Flushing {
+    durable: Durable,
+    pub(super) published: Published,
+}
+
 /// The job that waits for the group commit to flush `owed`, then takes
-/// the durable commit's next step on the pool (the flusher thread only
-/// hands it on: what the step does, and dropping the commit if the flush
-/// failed, is file-system work), until it is durable; then the answer,
-/// given on the flusher thread once the last flush is done (nothing is
-/// left to do on the disk: a trip through the pool would only delay it).
-fn step_after_flush(mut durable: Durable, owed: Unflushed, mut published: Published) -> Job {
-    Job::after_flush(owed, move |ctx, flushed| {
-        if flushed.is_ok() && durable.is_durable() {
-            durable.flushed();
-            return published.answer(ctx, Ok(()));
+/// the durable commit's next step ([`UploadStep::Flushed`]).
+fn step_after_flush(flushing: Box<Flushing>, owed: Unflushed) -> Job {
+    Job::upload_after_flush(owed, UploadStep::Flushed(flushing))
+}
+
+/// [`UploadStep::Flushed`] (on the flusher thread, which only hands it
+/// on): once durable, the answer, given here once the last flush is done
+/// (nothing is left to do on the disk: a trip through the pool would only
+/// delay it); else the next step on the pool ([`UploadStep::Durable`]:
+/// what the step does, and dropping the commit if the flush failed, is
+/// file-system work).
+pub(super) fn flushed(
+    ctx: &Ctx<'_>,
+    flushing: Box<Flushing>,
+    flushed: Result<(), StorageError>,
+) -> Outcome {
+    if flushed.is_ok() && flushing.durable.is_durable() {
+        flushing.durable.flushed();
+        return flushing.published.answer(ctx, Ok(()));
+    }
+    let step = UploadStep::Durable { flushing, flushed };
+    Outcome::pending(Job::upload(Place::Pool, step))
+}
+
+/// [`UploadStep::Durable`] (on the pool): the durable commit's next step,
+/// given how the flush before it went, until it is durable.
+pub(super) fn step_durable(
+    ctx: &Ctx<'_>,
+    flushing: Flushing,
+    flushed: Result<(), StorageError>,
+) -> Outcome {
+    let Flushing {
+        mut durable,
+        mut published,
+    } = flushing;
+    let stepped = flushed
+        .map_err(refusal_of)
+        .and_then(|()| published.step(ctx, &mut durable));
+    match stepped {
+        Ok(Some(owed)) => {
+            let flushing = Box::new(Flushing { durable, published });
+            Outcome::pending(step_after_flush(flushing, owed))
         }
-        let step = Job::new(move |ctx| {
-            let stepped = flushed
-                .map_err(refusal_of)
-                .and_then(|()| published.step(ctx, &mut durable));
-            match stepped {
-                Ok(Some(owed)) => Outcome::new(
-                    Reply::Nothing,
-                    Next::Pool(step_after_flush(durable, owed, published)),
-                ),
-                Ok(None) => published.answer(ctx, Ok(())),
-                Err(failure) => {
-                    drop(durable);
-                    published.answer(ctx, Err(failure))
-                }
-            }
-        });
-        Outcome::new(Reply::Nothing, Next::Pool(step))
-    })
+        Ok(None) => published.answer(ctx, Ok(())),
+        Err(failure) => {
+            drop(durable);
+            published.answer(ctx, Err(failure))
+        }
+    }
 }
 
 /// An upload renamed into place, to answer for once it is as durable as
 /// asked.
-struct Published {
+pub(super) struct Published {
     facts: Option<Facts>,
     user: Option<Owner>,
-    name: Name,
+    pub(super) name: Name,
     started: Instant,
     /// The write's preconditions on its target, judged a last time once
     /// its bytes are flushed, just before the rename.

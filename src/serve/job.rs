@@ -2,13 +2,19 @@
 //! where it runs (the I/O pool, the listing threads, the hook runner, the
 //! checksum threads, or after a group commit's flush), and the [`Ticket`]
 //! that tells a long job its connection has gone.
+//!
+//! A job's work is a named step where it is an upload's or a send's (the
+//! two hot paths: [`UploadStep`], [`SendStep`], each variant holding
+//! exactly its data, so that a reader or a log line can follow a PUT or a
+//! GET past a thread hand-off), else a closure.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::debug;
 
-use super::{Ctx, Next, Outcome, Reply};
+use super::{Ctx, Next, Outcome, Reply, SendStep, UploadStep};
 use crate::storage::{StorageError, Unflushed};
 
 /// The part of an operation that may wait on the disk, for the I/O pool.
@@ -18,13 +24,50 @@ pub struct Job(Box<Work>);
 struct Work {
     /// Where it runs.
     kind: Kind,
-    /// Given how the flush it waited for went (`Ok` for a job that
-    /// waited for none).
-    work: Box<Continuation>,
+    /// What it does, given how the flush it waited for went (`Ok` for a
+    /// job that waited for none).
+    work: Then,
 }
 
-/// A job's work, given how the flush it waited for went.
-type Continuation = dyn FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send;
+/// Another operation's work (none waits for a flush).
+type Continuation = dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send;
+
+/// What a job does: a named step of an upload or a send, or a closure
+/// (every other operation's).
+enum Then {
+    /// A step of an upload (`upload_steps.rs`).
+    Upload(UploadStep),
+    /// A step of a send (`send_steps.rs`).
+    Send(SendStep),
+    /// Any other operation's work.
+    Closure(Box<Continuation>),
+}
+
+/// Where a named step runs, as the [`Job`] constructors for a closure
+/// say; a step that waits for a flush is [`Job::upload_after_flush`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The I/O pool ([`Job::new`]).
+    Pool,
+    /// The I/O pool, or in place on a memory file system ([`Job::brief`]).
+    Brief,
+    /// The hook runner (see [`Job::is_hook`]): never the I/O pool, whose
+    /// threads a slow hook would take from everyone's file-system work.
+    Hook,
+    /// The checksum threads ([`Job::checksum`]).
+    Checksum,
+}
+
+impl Place {
+    fn kind(self) -> Kind {
+        match self {
+            Place::Pool => Kind::Io,
+            Place::Brief => Kind::Brief,
+            Place::Hook => Kind::Hook,
+            Place::Checksum => Kind::Checksum,
+        }
+    }
+}
 
 /// Where a job runs, and what it carries for that.
 enum Kind {
@@ -41,7 +84,7 @@ enum Kind {
     /// The checksum threads (see [`Job::is_checksum`]).
     Checksum,
     /// The group commit's flusher, after a batch with these directories
-    /// (see [`Job::after_flush`]); taken out when the job is handed over.
+    /// (see [`Job::upload_after_flush`]); taken out when the job is handed over.
     Flush(Option<Unflushed>),
 }
 
@@ -49,23 +92,28 @@ impl Job {
     fn of(kind: Kind, work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
         Job(Box::new(Work {
             kind,
-            work: Box::new(move |ctx, _| work(ctx)),
+            work: Then::Closure(Box::new(work)),
         }))
     }
 
-    /// `then` as a job that waits for the group commit to flush `dirs`
-    /// (what a step of a durable commit owes, [`crate::storage::Durable::step`]):
-    /// no thread waits for it, the connection does, in its `Waiting`
-    /// state; `then` runs on the flusher thread once the batch is done,
-    /// given how it went, and must be short (an answer; more disk work is
-    /// an [`Outcome::on_pool`] of its own).
-    pub fn after_flush(
-        dirs: Unflushed,
-        then: impl FnOnce(&Ctx<'_>, Result<(), StorageError>) -> Outcome + std::marker::Send + 'static,
-    ) -> Job {
+    /// An upload's `step` as a job that runs at `place`.
+    pub fn upload(place: Place, step: UploadStep) -> Job {
+        Job(Box::new(Work {
+            kind: place.kind(),
+            work: Then::Upload(step),
+        }))
+    }
+
+    /// An upload's `step` as a job that waits for the group commit to
+    /// flush `dirs` (what a step of a durable commit owes,
+    /// [`crate::storage::Durable::step`]): no thread waits for it, the
+    /// connection does, in its `Waiting` state; `step` runs on the flusher
+    /// thread once the batch is done, given how it went, and must be short
+    /// (an answer; more disk work is a job of its own).
+    pub fn upload_after_flush(dirs: Unflushed, step: UploadStep) -> Job {
         Job(Box::new(Work {
             kind: Kind::Flush(Some(dirs)),
-            work: Box::new(then),
+            work: Then::Upload(step),
         }))
     }
 
@@ -76,6 +124,14 @@ impl Job {
             Kind::Flush(dirs) => dirs.take(),
             _ => None,
         }
+    }
+
+    /// A send's `step` as a job that runs at `place`.
+    pub fn send(place: Place, step: SendStep) -> Job {
+        Job(Box::new(Work {
+            kind: place.kind(),
+            work: Then::Send(step),
+        }))
     }
 
     /// `work` as a job.
@@ -96,13 +152,6 @@ impl Job {
     /// Whether the job is [`Job::brief`].
     pub fn is_brief(&self) -> bool {
         matches!(self.0.kind, Kind::Brief)
-    }
-
-    /// `work` as a job that waits for a hook: it runs on the hook runner
-    /// ([`crate::hooks::Runner`]), never on the I/O pool, whose threads a
-    /// slow hook would take from everyone's file-system work.
-    pub fn hook(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Job {
-        Job::of(Kind::Hook, work)
     }
 
     /// `work` as a job that computes a file's CRC-32C from its bytes (a
@@ -155,12 +204,12 @@ impl Job {
         self.run_flushed(ctx, Ok(()))
     }
 
-    /// Runs the job given how the flush it waited for went ([`Job::after_flush`];
-    /// [`Job::run`] for any other).
+    /// Runs the job given how the flush it waited for went
+    /// ([`Job::upload_after_flush`]; [`Job::run`] for any other).
     pub fn run_flushed(self, ctx: &Ctx<'_>, flushed: Result<(), StorageError>) -> Outcome {
         let Work { kind, work } = *self.0;
         let Kind::Long(flag) = kind else {
-            return work(ctx, flushed);
+            return work.run(ctx, flushed);
         };
         if flag.load(Ordering::Acquire) {
             debug!("#{} a queued walk dropped: its client has gone", ctx.client);
@@ -170,7 +219,37 @@ impl Job {
             abandoned: Some(&flag),
             ..*ctx
         };
-        work(&ctx, flushed)
+        work.run(&ctx, flushed)
+    }
+}
+
+impl Then {
+    fn run(self, ctx: &Ctx<'_>, flushed: Result<(), StorageError>) -> Outcome {
+        match self {
+            Then::Upload(step) => step.run(ctx, flushed),
+            Then::Send(step) => step.run(ctx),
+            Then::Closure(work) => work(ctx),
+        }
+    }
+}
+
+/// Where the job runs and its step by name (a closure's work shows as
+/// `work`): what a debug log line needs to follow a request.
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let place = match &self.0.kind {
+            Kind::Io => "pool",
+            Kind::Brief => "brief",
+            Kind::Long(_) => "long",
+            Kind::Hook => "hook",
+            Kind::Checksum => "checksum",
+            Kind::Flush(_) => "after flush",
+        };
+        match &self.0.work {
+            Then::Upload(step) => write!(f, "{place} {step:?}"),
+            Then::Send(step) => write!(f, "{place} {step:?}"),
+            Then::Closure(_) => write!(f, "{place} work"),
+        }
     }
 }
 

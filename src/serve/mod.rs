@@ -45,10 +45,12 @@ mod reply;
 mod room;
 mod search;
 mod send;
+mod send_steps;
 mod sink;
 mod spool;
 pub mod terms;
 pub mod upload_checksum;
+mod upload_steps;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -70,7 +72,7 @@ pub use archive_layout::Format as ArchiveFormat;
 pub use arrived::{
     abandon, discard, dispose, finish_receive, leftover, write_behind, write_failed,
 };
-pub use job::{Job, Ticket};
+pub use job::{Job, Place, Ticket};
 pub use operate::{Aim, Needs, Operate};
 pub use ops::archive::Archive;
 pub use ops::file_copy::SOURCE_RANGE;
@@ -85,12 +87,14 @@ use room::{
     check_move, check_room, check_space, check_space_for, file_moved, quota_applies, room_for,
 };
 pub use send::{Send, Source, read_ahead};
+pub use send_steps::SendStep;
 pub use sink::{Sink, WriteBehind};
 pub use spool::Held;
 pub use terms::{
     Body, BodyLength, CopyTime, Folders, ListingFormat, Making, Overwrite, Page, Piece, Scope,
     Search, Selection, Trailer, Version, Want,
 };
+pub use upload_steps::UploadStep;
 
 /// What an operation borrows while it is served, on the reactor or on an
 /// I/O thread.
@@ -224,7 +228,7 @@ impl Outcome {
 
     /// Where the outcome goes from the thread that made it: one that
     /// says nothing yet and only waits for a group-commit flush (a
-    /// durable commit's step, [`Job::after_flush`]) straight to the
+    /// durable commit's step, [`Job::upload_after_flush`]) straight to the
     /// flusher, as the connection has nothing to do with it; any other
     /// to the connection's reactor.
     pub fn handoff(mut self) -> Handoff {
@@ -244,6 +248,12 @@ impl Outcome {
         Outcome::new(Reply::Failed(failure), next)
     }
 
+    /// Nothing to say yet: `job` (a named step's, [`Job::upload`],
+    /// [`Job::send`]) runs where it says and its outcome is the answer.
+    pub fn pending(job: Job) -> Outcome {
+        Outcome::new(Reply::Nothing, Next::Pool(job))
+    }
+
     /// Nothing to say yet: `work` runs on the I/O pool and its outcome is
     /// the answer.
     pub fn on_pool(
@@ -256,14 +266,6 @@ impl Outcome {
     /// ([`Job::brief`]: in place on a memory file system).
     pub fn brief(work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static) -> Outcome {
         Outcome::new(Reply::Nothing, Next::Pool(Job::brief(work)))
-    }
-
-    /// Nothing to say yet: `work` runs on the hook runner (it waits for a
-    /// before-commit hook) and its outcome is the answer.
-    pub fn on_hook(
-        work: impl FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send + 'static,
-    ) -> Outcome {
-        Outcome::new(Reply::Nothing, Next::Pool(Job::hook(work)))
     }
 
     /// Nothing to say yet: `work` runs on a checksum thread (it computes a

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use log::warn;
 
-use super::{Next, Outcome, Reply};
+use super::{Ctx, Job, Next, Outcome, Place, Reply, SendStep};
 use crate::name::{Name, Prefix};
 use crate::wire::content::Content;
 
@@ -127,17 +127,21 @@ impl fmt::Display for Source {
 
 /// The next bytes of a body going out are not in the page cache: the pool
 /// reads in up to [`READ_AHEAD_WINDOW`] of them (so the reactor's read or
-/// `sendfile` finds them there), then the body goes on.
-pub fn read_ahead(mut send: Send) -> Next {
-    let outcome = Outcome::on_pool(move |ctx| {
-        let window = send.left.min(READ_AHEAD_WINDOW);
-        if let Err(err) = ctx.store.read_ahead(&send.body, send.offset, window) {
-            // Sent anyway: the reactor meets the same error and ends the
-            // answer the way a failed read always does.
-            warn!("#{} {}: read ahead: {err}", ctx.client, send.source);
-        }
-        send.cached_until = send.offset + window;
-        Outcome::new(Reply::Nothing, Next::Send(send))
-    });
-    outcome.next
+/// `sendfile` finds them there), then the body goes on
+/// ([`SendStep::ReadAhead`]).
+pub fn read_ahead(send: Send) -> Next {
+    Next::Pool(Job::send(Place::Pool, SendStep::ReadAhead(send)))
+}
+
+/// [`SendStep::ReadAhead`] (on the pool): the next window read in, then
+/// the body goes on.
+pub(super) fn read_in(ctx: &Ctx<'_>, mut send: Send) -> Outcome {
+    let window = send.left.min(READ_AHEAD_WINDOW);
+    if let Err(err) = ctx.store.read_ahead(&send.body, send.offset, window) {
+        // Sent anyway: the reactor meets the same error and ends the
+        // answer the way a failed read always does.
+        warn!("#{} {}: read ahead: {err}", ctx.client, send.source);
+    }
+    send.cached_until = send.offset + window;
+    Outcome::new(Reply::Nothing, Next::Send(send))
 }

@@ -6,7 +6,7 @@ use log::debug;
 
 use super::folders::MoveFolder;
 use super::get::with_checksum;
-use crate::access::Who;
+use crate::access::{Owner, Who};
 use crate::model::NewProps;
 use crate::model::Occupant;
 use crate::name::{Name, Prefix};
@@ -15,9 +15,9 @@ use crate::serve::digest::BodyDigests;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::Overwrite;
 use crate::serve::{
-    Body, BodyLength, Ctx, ErrorKind, Failure, Folders, Next, Outcome, Receive, Reply, Sink,
-    Trailer, check_move, check_size, check_space, file_moved, refuse, skip_body, storage_refusal,
-    user_of,
+    Body, BodyLength, Ctx, ErrorKind, Failure, Folders, Job, Next, Outcome, Place, Receive, Reply,
+    Sink, Trailer, UploadStep, check_move, check_size, check_space, file_moved, refuse, skip_body,
+    storage_refusal, user_of,
 };
 use crate::storage::{Look, Open, Opened, StorageError, Upload};
 
@@ -76,7 +76,57 @@ impl Operate for Put {
 }
 
 fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
-    let user = user_of(ctx, &who);
+    let size = put.size();
+    if let Some(Err(failure)) = size.map(|size| check_size(ctx.config, size)) {
+        // Reading a body we refuse could take forever: close instead.
+        return refuse(ctx, "PUT", put.name.as_str(), failure, Next::Close);
+    }
+    let opening = Opening {
+        user: user_of(ctx, &who),
+        look: look_for(ctx, size, put.props.is_some(), put.preconditions.is_some()),
+        put,
+        who,
+    };
+    Outcome::pending(Job::upload(
+        Place::Brief,
+        UploadStep::Open(Box::new(opening)),
+    ))
+}
+
+impl Put {
+    /// Its body's length, if it is known now.
+    fn size(&self) -> Option<u64> {
+        match self.body.length {
+            BodyLength::Fixed(size) => Some(size),
+            BodyLength::Chunked | BodyLength::UntilEof => None,
+        }
+    }
+}
+
+/// A PUT admitted, whose temp file is to be made
+/// ([`UploadStep::Open`]).
+pub struct Opening {
+    /// The request.
+    pub(in crate::serve) put: Put,
+    /// Who it is from.
+    who: Who,
+    /// Whose upload it is, for the hooks and the usage ledger.
+    user: Option<Owner>,
+    /// When its target is looked at.
+    look: Look,
+}
+
+/// [`UploadStep::Open`] (brief): the temp file made where there is room,
+/// then the body received; or the PUT refused, its body skipped where
+/// that can be.
+pub(in crate::serve) fn open(ctx: &Ctx<'_>, opening: Opening) -> Outcome {
+    let Opening {
+        put,
+        who,
+        user,
+        look,
+    } = opening;
+    let size = put.size();
     let Put {
         name,
         body,
@@ -89,60 +139,49 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
         preconditions,
     } = put;
     let framing = trailer.map_or(body, |t| t.after(body));
-    let size = match body.length {
-        BodyLength::Fixed(size) => Some(size),
-        BodyLength::Chunked | BodyLength::UntilEof => None,
-    };
     let until_eof = body.length == BodyLength::UntilEof;
-    if let Some(Err(failure)) = size.map(|size| check_size(ctx.config, size)) {
-        // Reading a body we refuse could take forever: close instead.
-        return refuse(ctx, "PUT", name.as_str(), failure, Next::Close);
+    if until_eof {
+        // A fresh `STOR` starts over: what was kept of an earlier one
+        // for the token goes first, so that its bytes no longer count
+        // against the quota this one is judged by (else they locked
+        // the token out until they expired).
+        let _ = super::resume::drop_kept(ctx, &who, &name);
     }
-    let look = look_for(ctx, size, props.is_some(), preconditions.is_some());
-    Outcome::brief(move |ctx| {
-        if until_eof {
-            // A fresh `STOR` starts over: what was kept of an earlier one
-            // for the token goes first, so that its bytes no longer count
-            // against the quota this one is judged by (else they locked
-            // the token out until they expired).
-            let _ = super::resume::drop_kept(ctx, &who, &name);
-        }
-        match begin_put(ctx, &who, &name, (size, look), folders) {
-            Ok(mut upload) => {
-                if size.is_none() {
-                    // Judged for nothing at its begin: each write takes
-                    // its room from the reserve and the quotas.
-                    upload.reserve_as_written(ctx.store.reserve_as_written());
-                    upload.count_as_written(who.name(), who.quota());
-                }
-                upload.set_mtime(mtime);
-                upload.set_props(props);
-                create_only_if_required(&mut upload, preconditions.as_deref());
-                let receive = match until_eof {
-                    true => {
-                        let kept_for = who.owner().map(|owner| owner.as_str().to_owned());
-                        Receive::until_eof(Sink::File(upload), name, kept_for)
-                    }
-                    false => Receive::new(Sink::File(upload), name, size, crc),
-                };
-                let receive = receive
-                    .by(user)
-                    .expecting(preconditions)
-                    .with_trailer(trailer)
-                    .deferred(ctx.config.pool_writes.on(ctx.store, digests.is_some()))
-                    // Computed as the body is written, checked before the commit.
-                    .digesting(digests);
-                Outcome::new(Reply::GoAhead, Next::Receive(receive))
+    match begin_put(ctx, &who, &name, (size, look), folders) {
+        Ok(mut upload) => {
+            if size.is_none() {
+                // Judged for nothing at its begin: each write takes
+                // its room from the reserve and the quotas.
+                upload.reserve_as_written(ctx.store.reserve_as_written());
+                upload.count_as_written(who.name(), who.quota());
             }
-            Err(failure) => refuse(
-                ctx,
-                "PUT",
-                name.as_str(),
-                failure,
-                skip_body(framing, ctx.config),
-            ),
+            upload.set_mtime(mtime);
+            upload.set_props(props);
+            create_only_if_required(&mut upload, preconditions.as_deref());
+            let receive = match until_eof {
+                true => {
+                    let kept_for = who.owner().map(|owner| owner.as_str().to_owned());
+                    Receive::until_eof(Sink::File(upload), name, kept_for)
+                }
+                false => Receive::new(Sink::File(upload), name, size, crc),
+            };
+            let receive = receive
+                .by(user)
+                .expecting(preconditions)
+                .with_trailer(trailer)
+                .deferred(ctx.config.pool_writes.on(ctx.store, digests.is_some()))
+                // Computed as the body is written, checked before the commit.
+                .digesting(digests);
+            Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
-    })
+        Err(failure) => refuse(
+            ctx,
+            "PUT",
+            name.as_str(),
+            failure,
+            skip_body(framing, ctx.config),
+        ),
+    }
 }
 
 /// The largest body whose PUT leaves the look at its target to the

@@ -13,8 +13,8 @@ use crate::model::{DeadProperty, Holder};
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{
-    Ctx, ErrorKind, Failure, Next, Outcome, PartsKept, Reply, Selection, Send, Source, Version,
-    Want, refuse, storage_refusal,
+    Ctx, ErrorKind, Failure, Job, Next, Outcome, PartsKept, Place, Reply, Selection, Send,
+    SendStep, Source, Version, Want, refuse, storage_refusal,
 };
 use crate::storage::{Open, Opened, StorageError};
 
@@ -44,27 +44,8 @@ impl Operate for Get {
 }
 
 fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
-    let on_pool = |name: Name, want: Want| {
-        Outcome::brief(move |ctx| match ctx.store.open(&name, Open::Read) {
-            Ok(Some(found)) => {
-                let (checksum, parts) = (want.wants_checksum(), want.wants_part_sizes());
-                let records = Records {
-                    props: props_of(ctx, &name, &want, &found),
-                    recorded: ctx.store.records(&found, checksum, parts),
-                };
-                send(ctx, name, want, (found, records))
-            }
-            Ok(None) => unreachable!("only an open if cached waits for nothing"),
-            Err(StorageError::NotFound) if want.in_bucket() => {
-                let err = match ctx.store.check_bucket(&name) {
-                    Err(StorageError::NoBucket) => StorageError::NoBucket,
-                    _ => StorageError::NotFound,
-                };
-                not_sent(ctx, name, err)
-            }
-            Err(err) => not_sent(ctx, name, err),
-        })
-    };
+    let on_pool =
+        |name, want| Outcome::pending(Job::send(Place::Brief, SendStep::Open { name, want }));
     // Dead properties are a record's read away: for the pool, unless the
     // file surely has none (storage/posix/unrecorded.rs); so are the checksum it
     // was uploaded with and its part sizes.
@@ -77,6 +58,31 @@ fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
         Ok(None) => on_pool(name, want),
         // Whether its bucket is there is a look at the disk: the pool's.
         Err(StorageError::NotFound) if want.in_bucket() => on_pool(name, want),
+        Err(err) => not_sent(ctx, name, err),
+    }
+}
+
+/// [`SendStep::Open`] (brief): the file opened, with what is recorded
+/// with it that the answer tells, then sent; or a file not found in a
+/// bucket that is not there either, `NoSuchBucket`.
+pub(in crate::serve) fn open(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
+    match ctx.store.open(&name, Open::Read) {
+        Ok(Some(found)) => {
+            let (checksum, parts) = (want.wants_checksum(), want.wants_part_sizes());
+            let records = Records {
+                props: props_of(ctx, &name, &want, &found),
+                recorded: ctx.store.records(&found, checksum, parts),
+            };
+            send(ctx, name, want, (found, records))
+        }
+        Ok(None) => unreachable!("only an open if cached waits for nothing"),
+        Err(StorageError::NotFound) if want.in_bucket() => {
+            let err = match ctx.store.check_bucket(&name) {
+                Err(StorageError::NoBucket) => StorageError::NoBucket,
+                _ => StorageError::NotFound,
+            };
+            not_sent(ctx, name, err)
+        }
         Err(err) => not_sent(ctx, name, err),
     }
 }
@@ -149,10 +155,14 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: OpenedWith) -> Outcome {
     };
     if version.crc.is_none() {
         if want.needs_checksum(&selection) {
-            return Outcome::on_checksum(move |ctx| match with_checksum(ctx, found) {
-                Ok(found) => send(ctx, name, want, (found, records)),
-                Err(err) => storage_refusal(ctx, "GET", name.as_str(), err),
-            });
+            let checksumming = Checksumming {
+                name,
+                want,
+                found,
+                records,
+            };
+            let step = SendStep::Checksum(Box::new(checksumming));
+            return Outcome::pending(Job::send(Place::Checksum, step));
         }
         ctx.store.checksum_later(&found);
     }
@@ -240,7 +250,7 @@ pub const NO_SUCH_PART: &str = "the object has no part of that number";
 pub const PART_SIZES_UNKNOWN: &str = "the sizes of this object's parts were not kept";
 
 /// `found` with its CRC-32C, computed from its bytes (on a checksum
-/// thread: see [`Outcome::on_checksum`]) if it was not known.
+/// thread: see [`SendStep::Checksum`]) if it was not known.
 pub(in crate::serve) fn with_checksum(
     ctx: &Ctx<'_>,
     mut found: Opened,
@@ -249,6 +259,34 @@ pub(in crate::serve) fn with_checksum(
         found.version.crc = Some(ctx.store.checksum(&found)?);
     }
     Ok(found)
+}
+
+/// An open file whose answer states a CRC-32C nobody knows yet
+/// ([`SendStep::Checksum`]).
+pub struct Checksumming {
+    /// The file's name.
+    pub(in crate::serve) name: Name,
+    /// Which bytes of it.
+    want: Want,
+    /// The file.
+    found: Opened,
+    /// What is recorded with it that the answer tells.
+    records: Records,
+}
+
+/// [`SendStep::Checksum`] (on a checksum thread): the CRC-32C computed
+/// from the file's bytes, then the answer.
+pub(in crate::serve) fn checksummed(ctx: &Ctx<'_>, checksumming: Checksumming) -> Outcome {
+    let Checksumming {
+        name,
+        want,
+        found,
+        records,
+    } = checksumming;
+    match with_checksum(ctx, found) {
+        Ok(found) => send(ctx, name, want, (found, records)),
+        Err(err) => storage_refusal(ctx, "GET", name.as_str(), err),
+    }
 }
 
 /// The answer to a GET of a file that could not be opened.
@@ -277,9 +315,5 @@ pub fn sent(client: u64, send: Send) -> Next {
     if !send.body.closes_slowly() {
         return Next::Request;
     }
-    let outcome = Outcome::on_pool(move |_| {
-        drop(send);
-        Outcome::answer(Reply::Nothing)
-    });
-    outcome.next
+    Next::Pool(Job::send(Place::Pool, SendStep::Close(send)))
 }

@@ -25,7 +25,7 @@
 //! waits for a batch but the flusher: a commit hands its ask over and
 //! frees its I/O thread, and its connection waits in its `Waiting` state
 //! until the callback delivers the answer to its reactor (see
-//! `serve::Job::after_flush`), which hands the commit's next step to the
+//! `serve::Job::upload_after_flush`), which hands the commit's next step to the
 //! pool. A batch is therefore bounded by the connections, not by
 //! `--io-threads`. Changes that are not on that path (MOVE, DELETE, a
 //! copy's folders) wait on their I/O thread for the same batches
