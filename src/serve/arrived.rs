@@ -7,18 +7,13 @@ use log::warn;
 use super::coded::CodedEnd;
 use super::commit::{Commit, commit_now};
 use super::ops::sessions::AppendEnd;
-use super::{
-    Ctx, ErrorKind, Failure, Job, Next, Outcome, Place, Receive, Sink, UploadStep, WriteBehind,
-};
+use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Receive, Sink, UploadStep, WriteBehind};
 use crate::storage::StorageError;
 
 /// A whole body has arrived: on the pool, write what is gathered, then
 /// commit the PUT or report the APPEND ([`UploadStep::Finish`]).
 pub fn finish_receive(receive: Box<Receive>, client: u64) -> Outcome {
-    Outcome::pending(Job::upload(
-        Place::Brief,
-        UploadStep::Finish { receive, client },
-    ))
+    Outcome::pending(Job::upload(UploadStep::Finish { receive, client }))
 }
 
 /// [`UploadStep::Finish`]: what `receive` gathered written, its body
@@ -131,12 +126,12 @@ fn flush(receive: &mut Receive, client: u64) -> Result<Option<CodedEnd>, Failure
 /// sink back as [`Next::Wrote`].
 pub fn write_behind(receive: &mut Receive) -> Option<super::Job> {
     let write = receive.take_write()?;
-    Some(Job::upload(Place::Pool, UploadStep::Write(Box::new(write))))
+    Some(Job::upload(UploadStep::Write(Box::new(write))))
 }
 
 /// Ends, on the pool, a write behind whose receive has gone.
 pub fn dispose(write: Box<WriteBehind>) -> Job {
-    Job::upload(Place::Pool, UploadStep::Dispose(write))
+    Job::upload(UploadStep::Dispose(write))
 }
 
 /// For an outcome whose connection has gone: a job that releases what it
@@ -147,7 +142,7 @@ pub fn leftover(outcome: Outcome) -> Option<Job> {
         Next::Receive(receive) => Some(discard(receive)),
         // A job never run (a before-commit hook's, whose upload is
         // dropped with it): released on the pool too.
-        Next::Pool(job) => Some(Job::upload(Place::Pool, UploadStep::Release(job))),
+        Next::Pool(job) => Some(Job::upload(UploadStep::Release(job))),
         _ => None,
     }
 }
@@ -179,11 +174,11 @@ pub fn abandon(receive: Box<Receive>, failure: Failure, next: Next) -> Outcome {
         failure,
         next,
     };
-    Outcome::pending(Job::upload(Place::Pool, step))
+    Outcome::pending(Job::upload(step))
 }
 
 /// Ends a receive on the pool, for a connection that has gone: a `STOR`
 /// cut off is kept to go on with ([`keep_cut`](super::ops::resume::keep_cut)).
 pub fn discard(receive: Box<Receive>) -> Job {
-    Job::upload(Place::Pool, UploadStep::Discard(receive))
+    Job::upload(UploadStep::Discard(receive))
 }

@@ -22,7 +22,7 @@ use log::{debug, error};
 
 use super::conditions::Conditions;
 use super::digest::Checksum;
-use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Place, Reply, UploadStep, Version};
+use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, UploadStep, Version};
 use crate::access::Owner;
 use crate::formats::upload_metadata;
 use crate::hooks::{Event, Facts, Slot, Verdict};
@@ -122,10 +122,7 @@ pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         facts,
         slot,
     };
-    Outcome::pending(Job::upload(
-        Place::Hook,
-        UploadStep::BeforeCommit(Box::new(vetting)),
-    ))
+    Outcome::pending(Job::upload(UploadStep::BeforeCommit(Box::new(vetting))))
 }
 
 /// A verified upload waiting for the before-commit hook's verdict
@@ -149,7 +146,8 @@ pub(super) fn vet(ctx: &Ctx<'_>, vetting: Vetting) -> Outcome {
     } = vetting;
     let verdict = ctx.hooks.veto(&facts);
     // The place is given back once the hook has ended: the commit
-    // after it is the pool's kind of work, not the hook's.
+    // after it still runs here, on the hook runner, but it is disk work,
+    // not a hook's wait, and holds no hook's place.
     drop(slot);
     match verdict {
         Verdict::Accept => publish(ctx, commit),
@@ -332,7 +330,7 @@ pub(super) fn flushed(
         return flushing.published.answer(ctx, Ok(()));
     }
     let step = UploadStep::Durable { flushing, flushed };
-    Outcome::pending(Job::upload(Place::Pool, step))
+    Outcome::pending(Job::upload(step))
 }
 
 /// [`UploadStep::Durable`] (on the pool): the durable commit's next step,

@@ -96,10 +96,17 @@ impl Job {
         }))
     }
 
-    /// An upload's `step` as a job that runs at `place`.
-    pub fn upload(place: Place, step: UploadStep) -> Job {
+    /// An upload's `step` as a job that runs where that step runs
+    /// ([`UploadStep::place`]: one place per step, so none is sent to
+    /// another thread by mistake); a flush's wait is
+    /// [`Job::upload_after_flush`].
+    pub fn upload(step: UploadStep) -> Job {
+        debug_assert!(
+            !matches!(step, UploadStep::Flushed(_)),
+            "a flush's wait handed to a thread"
+        );
         Job(Box::new(Work {
-            kind: place.kind(),
+            kind: step.place().kind(),
             work: Then::Upload(step),
         }))
     }
@@ -126,10 +133,11 @@ impl Job {
         }
     }
 
-    /// A send's `step` as a job that runs at `place`.
-    pub fn send(place: Place, step: SendStep) -> Job {
+    /// A send's `step` as a job that runs where that step runs
+    /// ([`SendStep::place`]).
+    pub fn send(step: SendStep) -> Job {
         Job(Box::new(Work {
-            kind: place.kind(),
+            kind: step.place().kind(),
             work: Then::Send(step),
         }))
     }

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use log::warn;
 
-use super::{Ctx, Job, Next, Outcome, Place, Reply, SendStep};
+use super::{Ctx, Job, Next, Outcome, Reply, SendStep};
 use crate::name::{Name, Prefix};
 use crate::wire::content::Content;
 
@@ -130,7 +130,7 @@ impl fmt::Display for Source {
 /// `sendfile` finds them there), then the body goes on
 /// ([`SendStep::ReadAhead`]).
 pub fn read_ahead(send: Send) -> Next {
-    Next::Pool(Job::send(Place::Pool, SendStep::ReadAhead(send)))
+    Next::Pool(Job::send(SendStep::ReadAhead(send)))
 }
 
 /// [`SendStep::ReadAhead`] (on the pool): the next window read in, then

@@ -18,7 +18,7 @@
 use std::fmt;
 
 use super::ops::get::Checksumming;
-use super::{Ctx, Outcome, Reply, Send, Want};
+use super::{Ctx, Outcome, Place, Reply, Send, Want};
 use crate::name::Name;
 
 /// One step of a send, with what it needs.
@@ -44,6 +44,15 @@ pub enum SendStep {
 }
 
 impl SendStep {
+    /// Where this step runs: one place per step, read by [`Job::send`].
+    pub fn place(&self) -> Place {
+        match self {
+            SendStep::Open { .. } => Place::Brief,
+            SendStep::Checksum(_) => Place::Checksum,
+            SendStep::ReadAhead(_) | SendStep::Close(_) => Place::Pool,
+        }
+    }
+
     /// Takes the step (where its job runs).
     pub fn run(self, ctx: &Ctx<'_>) -> Outcome {
         match self {
@@ -74,13 +83,13 @@ impl fmt::Debug for SendStep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::{Job, Place};
+    use crate::serve::Job;
 
     #[test]
     fn a_pending_gets_debug_names_its_step_and_file() {
         let name = Name::new("a/b.txt".to_owned()).unwrap();
         let want = Want::Whole { body: true };
-        let open = Job::send(Place::Brief, SendStep::Open { name, want });
+        let open = Job::send(SendStep::Open { name, want });
         assert_eq!(format!("{open:?}"), "brief Send::Open a/b.txt");
     }
 }

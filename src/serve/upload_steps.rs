@@ -23,7 +23,7 @@ use std::fmt;
 
 use super::commit::{Flushing, Vetting};
 use super::ops::files::Opening;
-use super::{Ctx, Failure, Job, Next, Outcome, Receive, Reply, WriteBehind};
+use super::{Ctx, Failure, Job, Next, Outcome, Place, Receive, Reply, WriteBehind};
 use crate::storage::StorageError;
 
 /// One step of an upload, with what it needs.
@@ -81,6 +81,24 @@ pub enum UploadStep {
 }
 
 impl UploadStep {
+    /// Where this step runs: one place per step, read by [`Job::upload`]
+    /// (a hook's wait never on the I/O pool, disk work never on the
+    /// reactor). [`UploadStep::Flushed`] waits on the flusher instead
+    /// ([`Job::upload_after_flush`]).
+    pub fn place(&self) -> Place {
+        match self {
+            UploadStep::Open(_) | UploadStep::Finish { .. } => Place::Brief,
+            UploadStep::BeforeCommit(_) => Place::Hook,
+            UploadStep::Write(_)
+            | UploadStep::Flushed(_)
+            | UploadStep::Durable { .. }
+            | UploadStep::Abandon { .. }
+            | UploadStep::Discard(_)
+            | UploadStep::Dispose(_)
+            | UploadStep::Release(_) => Place::Pool,
+        }
+    }
+
     /// Takes the step (where its job runs), given how the flush it waited
     /// for went: only [`UploadStep::Flushed`] waits for one.
     pub fn run(self, ctx: &Ctx<'_>, flushed: Result<(), StorageError>) -> Outcome {
@@ -149,13 +167,12 @@ impl fmt::Debug for UploadStep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::Place;
 
     #[test]
     fn a_pending_jobs_debug_names_where_it_runs_and_its_step() {
         let closure = Job::brief(|_| Outcome::answer(Reply::Nothing));
         assert_eq!(format!("{closure:?}"), "brief work");
-        let release = Job::upload(Place::Pool, UploadStep::Release(closure));
+        let release = Job::upload(UploadStep::Release(closure));
         assert_eq!(format!("{release:?}"), "pool Upload::Release (brief work)");
     }
 }

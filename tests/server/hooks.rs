@@ -442,7 +442,12 @@ fn the_server_serves_others_while_a_before_commit_hook_runs() {
         "wait.sh",
         "touch @DIR@/started\nwhile [ ! -e @DIR@/go ]; do sleep 0.01; done\n",
     );
-    let server = TestServer::start_with(hooks(|h| h.before_commit = Some(command)));
+    // One I/O thread: a hook waited for on the pool would take it, and
+    // nothing below would be served.
+    let server = TestServer::start_with(|c| {
+        hooks(|h| h.before_commit = Some(command))(c);
+        c.io_threads = 1;
+    });
     std::fs::write(server.path("there.txt"), "here").unwrap();
 
     let mut waiting = server.raw();

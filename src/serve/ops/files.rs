@@ -15,8 +15,8 @@ use crate::serve::digest::BodyDigests;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::Overwrite;
 use crate::serve::{
-    Body, BodyLength, Ctx, ErrorKind, Failure, Folders, Job, Next, Outcome, Place, Receive, Reply,
-    Sink, Trailer, UploadStep, check_move, check_size, check_space, file_moved, refuse, skip_body,
+    Body, BodyLength, Ctx, ErrorKind, Failure, Folders, Job, Next, Outcome, Receive, Reply, Sink,
+    Trailer, UploadStep, check_move, check_size, check_space, file_moved, refuse, skip_body,
     storage_refusal, user_of,
 };
 use crate::storage::{Look, Open, Opened, StorageError, Upload};
@@ -87,10 +87,7 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
         put,
         who,
     };
-    Outcome::pending(Job::upload(
-        Place::Brief,
-        UploadStep::Open(Box::new(opening)),
-    ))
+    Outcome::pending(Job::upload(UploadStep::Open(Box::new(opening))))
 }
 
 impl Put {

@@ -13,8 +13,8 @@ use crate::model::{DeadProperty, Holder};
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{
-    Ctx, ErrorKind, Failure, Job, Next, Outcome, PartsKept, Place, Reply, Selection, Send,
-    SendStep, Source, Version, Want, refuse, storage_refusal,
+    Ctx, ErrorKind, Failure, Job, Next, Outcome, PartsKept, Reply, Selection, Send, SendStep,
+    Source, Version, Want, refuse, storage_refusal,
 };
 use crate::storage::{Open, Opened, StorageError};
 
@@ -44,8 +44,7 @@ impl Operate for Get {
 }
 
 fn get(ctx: &Ctx<'_>, name: Name, want: Want) -> Outcome {
-    let on_pool =
-        |name, want| Outcome::pending(Job::send(Place::Brief, SendStep::Open { name, want }));
+    let on_pool = |name, want| Outcome::pending(Job::send(SendStep::Open { name, want }));
     // Dead properties are a record's read away: for the pool, unless the
     // file surely has none (storage/posix/unrecorded.rs); so are the checksum it
     // was uploaded with and its part sizes.
@@ -162,7 +161,7 @@ fn send(ctx: &Ctx<'_>, name: Name, want: Want, opened: OpenedWith) -> Outcome {
                 records,
             };
             let step = SendStep::Checksum(Box::new(checksumming));
-            return Outcome::pending(Job::send(Place::Checksum, step));
+            return Outcome::pending(Job::send(step));
         }
         ctx.store.checksum_later(&found);
     }
@@ -315,5 +314,5 @@ pub fn sent(client: u64, send: Send) -> Next {
     if !send.body.closes_slowly() {
         return Next::Request;
     }
-    Next::Pool(Job::send(Place::Pool, SendStep::Close(send)))
+    Next::Pool(Job::send(SendStep::Close(send)))
 }
