@@ -194,20 +194,12 @@ fn winscp_s_resume_goes_on_with_what_a_cut_connection_had_written() {
     if !have_paramiko() {
         return;
     }
-    let holders: &[(&str, &[&str])] = &[("a", &["read:/", "write:/"])];
-    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
-    let sftp = server.sftp.unwrap();
-    let local = tempfile::tempdir().unwrap();
-    let source = local.path().join("source.bin");
-    let data = crate::support::pattern(300_000, 5);
-    std::fs::write(&source, &data).unwrap();
-    let run = |mode| paramiko_with(sftp, &tokens[0], mode, "/r.bin.filepart", &source);
-    assert!(run("cut_midway").contains("cut"));
-    let said = run("resumed_in_place");
+    let cut = Cut::midway("/r.bin.filepart", 5);
+    let said = cut.paramiko("resumed_in_place", "/r.bin.filepart");
     assert_eq!(said.trim(), "resumed at 150000 close taken");
-    let stored = std::fs::read(server.path("r.bin.filepart")).unwrap();
+    let stored = std::fs::read(cut.server.path("r.bin.filepart")).unwrap();
     assert!(
-        stored == data,
+        stored == cut.data,
         "{} bytes stored, not the file",
         stored.len()
     );
@@ -222,20 +214,49 @@ fn an_open_in_place_of_a_file_replaced_since_a_cut_begins_with_the_file() {
     if !have_paramiko() {
         return;
     }
-    let holders: &[(&str, &[&str])] = &[("a", &["read:/", "write:/"])];
-    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], listen_sftp);
-    let sftp = server.sftp.unwrap();
-    let local = tempfile::tempdir().unwrap();
-    let source = local.path().join("source.bin");
-    std::fs::write(&source, crate::support::pattern(300_000, 9)).unwrap();
-    let said = paramiko_with(sftp, &tokens[0], "cut_midway", "/x.bin", &source);
-    assert!(said.contains("cut"));
+    let cut = Cut::midway("/x.bin", 9);
     // Another protocol replaces the file meanwhile (its commit keeps the
     // token's upload of the name, which may be another upload's).
-    std::fs::write(server.path("x.bin"), "0123456789").unwrap();
-    let (said, expected) = paramiko(sftp, &tokens[0], "in_place", "/x.bin");
+    std::fs::write(cut.server.path("x.bin"), "0123456789").unwrap();
+    let (said, expected) = paramiko(cut.server.sftp.unwrap(), &cut.token, "in_place", "/x.bin");
     assert_eq!(said.trim(), "read back 012abc6789");
-    assert_eq!(std::fs::read(server.path("x.bin")).unwrap(), expected);
+    assert_eq!(std::fs::read(cut.server.path("x.bin")).unwrap(), expected);
+}
+
+/// A server with one token that may read and write everything, and an
+/// upload of 300,000 pattern bytes by it cut midway (`cut_midway`).
+struct Cut {
+    server: TestServer,
+    token: String,
+    data: Vec<u8>,
+    source: std::path::PathBuf,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+impl Cut {
+    fn midway(name: &str, seed: u64) -> Cut {
+        let holders: &[(&str, &[&str])] = &[("a", &["read:/", "write:/"])];
+        let (server, tokens, tokens_dir) = tokens::guarded_with(holders, &[], listen_sftp);
+        let local = tempfile::tempdir().unwrap();
+        let source = local.path().join("source.bin");
+        let data = crate::support::pattern(300_000, seed);
+        std::fs::write(&source, &data).unwrap();
+        let cut = Cut {
+            token: tokens[0].clone(),
+            server,
+            data,
+            source,
+            _dirs: (tokens_dir, local),
+        };
+        assert!(cut.paramiko("cut_midway", name).contains("cut"));
+        cut
+    }
+
+    /// `writes.py` in `mode` on `name`, as the token, with the source.
+    fn paramiko(&self, mode: &str, name: &str) -> String {
+        let sftp = self.server.sftp.unwrap();
+        paramiko_with(sftp, &self.token, mode, name, &self.source)
+    }
 }
 
 #[test]
