@@ -7,7 +7,7 @@
 //! rule needs that: [`Asked`]), run by [`SessionStep::run`] where its
 //! [`Job`](super::Job) says. The steps' own work stays where its rule
 //! lives (`ops/sessions.rs`, `ops/resume.rs`, `ops/session_admin.rs`,
-//! `ops/staged.rs`, `ops/uploads.rs`, `ops/multipart/parts.rs`); this
+//! `ops/staged.rs`, `ops/uploads.rs`, `ops/multipart/`); this
 //! file only names them and calls that work:
 //!
 //! ```text
@@ -21,7 +21,8 @@
 //!     --Sessions--, SFTP READ of a file open for writing --ReadStaged--,
 //!     S3 ListMultipartUploads --ListUploads-->  an answer
 //! S3: BeginParts, PutPart (GoAhead, the part received), CopyPart (long),
-//!     AbortParts, ListParts
+//!     CompleteParts (long: assembled, then the commit every upload's
+//!     is), AbortParts, ListParts
 //! ```
 //!
 //! A body received (an APPEND's, a resumed `STOR`'s, a part's) goes on
@@ -35,7 +36,7 @@
 
 use std::fmt;
 
-use super::ops::multipart::{AbortParts, BeginParts, CopyPart, ListParts, PutPart};
+use super::ops::multipart::{AbortParts, BeginParts, Completing, CopyPart, ListParts, PutPart};
 use super::ops::resume::{self, Close, Reopen, Resume, ResumeFrom};
 use super::ops::session_admin::{self, Abort, Progress};
 use super::ops::sessions::{self, Append, Commit, Upload};
@@ -104,6 +105,10 @@ pub enum SessionStep {
     /// A part copied from a file (`ops/multipart/parts.rs`). On the
     /// pool's long jobs: it copies bytes.
     CopyPart(Box<Asked<CopyPart>>),
+    /// A multipart upload's parts checked, assembled and committed as
+    /// the object (`ops/multipart/complete.rs`). On the pool's long jobs:
+    /// it copies the object's bytes.
+    CompleteParts(Box<Completing>),
     /// A multipart upload discarded (`ops/multipart/parts.rs`). On the
     /// pool.
     AbortParts(Box<AbortParts>),
@@ -117,7 +122,7 @@ impl SessionStep {
     /// [`Job::session`](super::Job::session).
     pub fn place(&self) -> Place {
         match self {
-            SessionStep::CopyPart(_) => Place::Long,
+            SessionStep::CopyPart(_) | SessionStep::CompleteParts(_) => Place::Long,
             SessionStep::Begin(_)
             | SessionStep::Append(_)
             | SessionStep::Resume(_)
@@ -170,6 +175,10 @@ impl SessionStep {
             #[cfg(feature = "s3")]
             SessionStep::CopyPart(asked) => super::ops::multipart::copy_part(ctx, *asked),
             #[cfg(feature = "s3")]
+            SessionStep::CompleteParts(completing) => {
+                super::ops::multipart::complete(ctx, *completing)
+            }
+            #[cfg(feature = "s3")]
             SessionStep::AbortParts(abort) => super::ops::multipart::abort_parts(ctx, *abort),
             #[cfg(feature = "s3")]
             SessionStep::ListParts(list) => super::ops::multipart::list_parts(ctx, *list),
@@ -178,6 +187,7 @@ impl SessionStep {
             | SessionStep::BeginParts(_)
             | SessionStep::PutPart(_)
             | SessionStep::CopyPart(_)
+            | SessionStep::CompleteParts(_)
             | SessionStep::AbortParts(_)
             | SessionStep::ListParts(_) => unreachable!("an S3 step in a build without S3"),
         }
@@ -204,6 +214,7 @@ impl fmt::Debug for SessionStep {
             SessionStep::BeginParts(asked) => ("BeginParts", Some(&asked.op.name)),
             SessionStep::PutPart(asked) => ("PutPart", Some(&asked.op.name)),
             SessionStep::CopyPart(asked) => ("CopyPart", Some(&asked.op.name)),
+            SessionStep::CompleteParts(completing) => ("CompleteParts", Some(&completing.op.name)),
             SessionStep::AbortParts(abort) => ("AbortParts", Some(&abort.id)),
             SessionStep::ListParts(list) => ("ListParts", Some(&list.id)),
         };

@@ -19,7 +19,9 @@ mod parts;
 
 pub use crate::serve::part_asks::{CopyPartAsk, ListedPart, PartAsk};
 pub use crate::serve::upload_checksum::INVALID_PART;
-pub use complete::CompleteParts;
+#[cfg(feature = "s3")]
+pub(in crate::serve) use complete::complete;
+pub use complete::{CompleteParts, Completing};
 pub(in crate::serve) use parts::finish_part;
 pub use parts::{AbortParts, BeginParts, CopyPart, ListParts, NO_SUCH_SOURCE, PartsPage, PutPart};
 #[cfg(feature = "s3")]
