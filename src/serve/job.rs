@@ -160,8 +160,8 @@ impl Job {
         }))
     }
 
-    /// A job whose connection has gone before it ran (a before-commit
-    /// hook's, whose upload goes with it; a checksum nobody waits for):
+    /// A job whose connection has gone before it ran (any step's: a
+    /// before-commit hook's, whose upload goes with it; a GET's checksum):
     /// never run, dropped on the pool, where dropping what it holds (an
     /// upload's temp file) is disk work.
     pub fn orphaned(job: Job) -> Job {
