@@ -142,7 +142,7 @@ pub fn leftover(outcome: Outcome) -> Option<Job> {
         Next::Receive(receive) => Some(discard(receive)),
         // A job never run (a before-commit hook's, whose upload is
         // dropped with it): released on the pool too.
-        Next::Pool(job) => Some(Job::upload(UploadStep::Release(job))),
+        Next::Pool(job) => Some(Job::orphaned(job)),
         _ => None,
     }
 }

@@ -3,10 +3,12 @@
 //! checksum threads, or after a group commit's flush), and the [`Ticket`]
 //! that tells a long job its connection has gone.
 //!
-//! A job's work is a named step where it is an upload's or a send's (the
-//! two hot paths: [`UploadStep`], [`SendStep`], each variant holding
-//! exactly its data, so that a reader or a log line can follow a PUT or a
-//! GET past a thread hand-off), else a closure.
+//! A job's work is a named step where it is an upload's, a session
+//! upload's or a send's ([`UploadStep`], [`SessionStep`], [`SendStep`],
+//! each variant holding exactly its data, so that a reader or a log line
+//! can follow a PUT, an APPEND or a GET past a thread hand-off), else a
+//! closure; a job whose connection has gone before it ran is
+//! [`Job::orphaned`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::debug;
 
-use super::{Ctx, Next, Outcome, Reply, SendStep, UploadStep};
+use super::{Ctx, Next, Outcome, Reply, SendStep, SessionStep, UploadStep};
 use crate::storage::{StorageError, Unflushed};
 
 /// The part of an operation that may wait on the disk, for the I/O pool.
@@ -32,13 +34,17 @@ struct Work {
 /// Another operation's work (none waits for a flush).
 type Continuation = dyn FnOnce(&Ctx<'_>) -> Outcome + std::marker::Send;
 
-/// What a job does: a named step of an upload or a send, or a closure
-/// (every other operation's).
+/// What a job does: a named step of an upload, a session upload or a
+/// send, the drop of an orphan, or a closure (every other operation's).
 enum Then {
     /// A step of an upload (`upload_steps.rs`).
     Upload(UploadStep),
+    /// A step of a session upload (`session_steps.rs`).
+    Session(SessionStep),
     /// A step of a send (`send_steps.rs`).
     Send(SendStep),
+    /// A job whose connection has gone before it ran ([`Job::orphaned`]).
+    Orphaned(Job),
     /// Any other operation's work.
     Closure(Box<Continuation>),
 }
@@ -56,6 +62,8 @@ pub enum Place {
     Hook,
     /// The checksum threads ([`Job::checksum`]).
     Checksum,
+    /// The pool's listing threads ([`Job::long`]).
+    Long,
 }
 
 impl Place {
@@ -65,6 +73,7 @@ impl Place {
             Place::Brief => Kind::Brief,
             Place::Hook => Kind::Hook,
             Place::Checksum => Kind::Checksum,
+            Place::Long => Kind::Long(Arc::default()),
         }
     }
 }
@@ -139,6 +148,26 @@ impl Job {
         Job(Box::new(Work {
             kind: step.place().kind(),
             work: Then::Send(step),
+        }))
+    }
+
+    /// A session upload's `step` as a job that runs where that step runs
+    /// ([`SessionStep::place`]).
+    pub fn session(step: SessionStep) -> Job {
+        Job(Box::new(Work {
+            kind: step.place().kind(),
+            work: Then::Session(step),
+        }))
+    }
+
+    /// A job whose connection has gone before it ran (any step's: a
+    /// before-commit hook's, whose upload goes with it; a GET's checksum):
+    /// never run, dropped on the pool, where dropping what it holds (an
+    /// upload's temp file) is disk work.
+    pub fn orphaned(job: Job) -> Job {
+        Job(Box::new(Work {
+            kind: Kind::Io,
+            work: Then::Orphaned(job),
         }))
     }
 
@@ -235,7 +264,12 @@ impl Then {
     fn run(self, ctx: &Ctx<'_>, flushed: Result<(), StorageError>) -> Outcome {
         match self {
             Then::Upload(step) => step.run(ctx, flushed),
+            Then::Session(step) => step.run(ctx),
             Then::Send(step) => step.run(ctx),
+            Then::Orphaned(job) => {
+                drop(job);
+                Outcome::answer(Reply::Nothing)
+            }
             Then::Closure(work) => work(ctx),
         }
     }
@@ -255,7 +289,9 @@ impl fmt::Debug for Job {
         };
         match &self.0.work {
             Then::Upload(step) => write!(f, "{place} {step:?}"),
+            Then::Session(step) => write!(f, "{place} {step:?}"),
             Then::Send(step) => write!(f, "{place} {step:?}"),
+            Then::Orphaned(job) => write!(f, "{place} Orphaned ({job:?})"),
             Then::Closure(_) => write!(f, "{place} work"),
         }
     }
@@ -268,5 +304,18 @@ pub struct Ticket(Arc<AtomicBool>);
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_jobs_debug_names_where_it_runs_and_its_step() {
+        let closure = Job::brief(|_| Outcome::answer(Reply::Nothing));
+        assert_eq!(format!("{closure:?}"), "brief work");
+        let orphan = Job::orphaned(closure);
+        assert_eq!(format!("{orphan:?}"), "pool Orphaned (brief work)");
     }
 }

@@ -46,6 +46,7 @@ mod room;
 mod search;
 mod send;
 mod send_steps;
+mod session_steps;
 mod sink;
 mod spool;
 pub mod terms;
@@ -88,6 +89,7 @@ use room::{
 };
 pub use send::{Send, Source, read_ahead};
 pub use send_steps::SendStep;
+pub use session_steps::{Asked, SessionStep};
 pub use sink::{Sink, WriteBehind};
 pub use spool::Held;
 pub use terms::{

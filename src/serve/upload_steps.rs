@@ -15,15 +15,16 @@
 //! publish (rename; --fsync with others in flight: Flushed (flusher) then
 //!     Durable (pool), step by step, until it is durable) --> answer
 //! ends: Abandon (a failed body), Discard (a connection gone mid-body),
-//!     Dispose (a write back after its receive ended), Release (a job
-//!     whose connection has gone, never run)
+//!     Dispose (a write back after its receive ended); a job whose
+//!     connection has gone before it ran is dropped as
+//!     [`Job::orphaned`], whatever its step
 //! ```
 
 use std::fmt;
 
 use super::commit::{Flushing, Vetting};
 use super::ops::files::Opening;
-use super::{Ctx, Failure, Job, Next, Outcome, Place, Receive, Reply, WriteBehind};
+use super::{Ctx, Failure, Next, Outcome, Place, Receive, Reply, WriteBehind};
 use crate::storage::StorageError;
 
 /// One step of an upload, with what it needs.
@@ -74,10 +75,6 @@ pub enum UploadStep {
     /// A write behind a receive that ended meanwhile: its sink ended. On
     /// the pool.
     Dispose(Box<WriteBehind>),
-    /// A job whose connection has gone before it ran (a before-commit
-    /// hook's, whose upload goes with it): dropped on the pool, where
-    /// that is disk work.
-    Release(Job),
 }
 
 impl UploadStep {
@@ -94,8 +91,7 @@ impl UploadStep {
             | UploadStep::Durable { .. }
             | UploadStep::Abandon { .. }
             | UploadStep::Discard(_)
-            | UploadStep::Dispose(_)
-            | UploadStep::Release(_) => Place::Pool,
+            | UploadStep::Dispose(_) => Place::Pool,
         }
     }
 
@@ -131,10 +127,6 @@ impl UploadStep {
                 write.settle();
                 Outcome::answer(Reply::Nothing)
             }
-            UploadStep::Release(job) => {
-                drop(job);
-                Outcome::answer(Reply::Nothing)
-            }
         }
     }
 }
@@ -159,20 +151,6 @@ impl fmt::Debug for UploadStep {
             UploadStep::Abandon { receive, .. } => write!(f, "Upload::Abandon {}", receive.name),
             UploadStep::Discard(receive) => write!(f, "Upload::Discard {}", receive.name),
             UploadStep::Dispose(_) => write!(f, "Upload::Dispose"),
-            UploadStep::Release(job) => write!(f, "Upload::Release ({job:?})"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_pending_jobs_debug_names_where_it_runs_and_its_step() {
-        let closure = Job::brief(|_| Outcome::answer(Reply::Nothing));
-        assert_eq!(format!("{closure:?}"), "brief work");
-        let release = Job::upload(UploadStep::Release(closure));
-        assert_eq!(format!("{release:?}"), "pool Upload::Release (brief work)");
     }
 }

@@ -100,6 +100,32 @@ fn a_checksum_of_a_file_placed_by_other_means_stalls_only_its_own_client() {
     assert!(line.ends_with(&crc_hex(&data)), "{line}");
 }
 
+#[test]
+fn a_whole_gets_checksum_holds_no_io_thread() {
+    // One I/O thread. A whole HTTP GET of a file placed by other means
+    // states its CRC-32C, so it waits for the computation: on the
+    // checksum threads (its `Send::Checksum` step). Waited for on the I/O
+    // pool, it would take that one thread, and the PUT below (its temp
+    // file made and its commit run there) would never be answered.
+    let (server, gate) = started(Point::Checksum, |c| c.io_threads = 1);
+    let data = pattern(1 << 20, 3);
+    fs::write(server.path("placed.bin"), &data).unwrap();
+    let addr = server.http.expect("http");
+    let slow = std::thread::spawn(move || {
+        exchange(addr, "GET", "/placed.bin", "Host: localhost\r\n", b"")
+    });
+    gate.wait_for_arrivals(1);
+    others_are_served(&server, Point::Checksum);
+    assert_eq!(gate.held(), 1, "the checksum finished early");
+
+    gate.open();
+    let answer = slow.join().unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    assert_eq!(answer.body, data);
+    let crc = crc_hex(&data);
+    assert_eq!(answer.header("X-Checksum-Crc32c"), Some(crc.as_str()));
+}
+
 /// `data` stored as `name` and opened and checksummed once (its GETs
 /// are answered on the reactor from then on), then written back to the
 /// disk, so that it can be dropped from the page cache: the file, opened.

@@ -84,6 +84,7 @@ fn put(ctx: &Ctx<'_>, who: Who, put: Put) -> Outcome {
     let opening = Opening {
         user: user_of(ctx, &who),
         look: look_for(ctx, size, put.props.is_some(), put.preconditions.is_some()),
+        size,
         put,
         who,
     };
@@ -111,6 +112,8 @@ pub struct Opening {
     user: Option<Owner>,
     /// When its target is looked at.
     look: Look,
+    /// Its body's length, if known now ([`Put::size`], read once).
+    size: Option<u64>,
 }
 
 /// [`UploadStep::Open`] (brief): the temp file made where there is room,
@@ -122,8 +125,8 @@ pub(in crate::serve) fn open(ctx: &Ctx<'_>, opening: Opening) -> Outcome {
         who,
         user,
         look,
+        size,
     } = opening;
-    let size = put.size();
     let Put {
         name,
         body,

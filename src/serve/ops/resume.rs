@@ -14,7 +14,7 @@
 
 use log::{info, warn};
 
-use super::session_admin::on_own_session;
+use super::session_admin::if_own_session;
 use super::session_commit::commit_session;
 use super::sessions::session_limits;
 use crate::access::{Perm, Who};
@@ -22,8 +22,8 @@ use crate::model::DEFERRED_SIZE;
 use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{
-    Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_space,
-    refuse, storage_refusal, user_of,
+    Asked, Body, BodyLength, Ctx, ErrorKind, Failure, Job, Next, Outcome, Receive, Reply,
+    SessionStep, Sink, check_space, refuse, storage_refusal, user_of,
 };
 use crate::storage::{Appending, StorageError};
 
@@ -53,42 +53,49 @@ impl Operate for Resume {
     /// On the pool: finds (or makes, from the file as it is) the kept
     /// upload, cut back to `offset`, and streams the body into it; it is
     /// committed at the stream's end, its size then known.
-    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let user = user_of(ctx, &who);
-        let owner = owner_of(&who);
-        let Resume { name, offset } = self;
-        Outcome::on_pool(move |ctx| {
-            let limits = session_limits(ctx, owner.clone());
-            let resumed = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
-                let read = who.allows(Perm::Read, name.as_str());
-                let sessions = ctx.store.sessions();
-                let session = sessions.resume_upload(&name, (offset, read, None), &limits)?;
-                let asked = Appending {
-                    offset: session.received,
-                    len: DEFERRED_SIZE - session.received,
-                    ttl: None,
-                    size: None,
-                    // A length to come: counted write by write.
-                    ahead: None,
-                    anywhere: false,
-                };
-                Ok(sessions.append(&session.id, asked, &mut |_| true)?)
-            });
-            match resumed {
-                Ok((mut appender, session)) => {
-                    let from = session.received;
-                    appender.reserve_as_written(ctx.store.reserve_as_written());
-                    appender.count_as_written(who.quota().unwrap_or_default());
-                    // Committed, as `user`'s, once its stream ends.
-                    let receive = Receive::until_eof(Sink::Session(appender), session.name, owner)
-                        .from(from)
-                        .by(user)
-                        .deferred(ctx.config.pool_writes.on(ctx.store, false));
-                    Outcome::new(Reply::GoAhead, Next::Receive(receive))
-                }
-                Err(failure) => refuse(ctx, "APPEND", name.as_str(), failure, Next::Close),
-            }
-        })
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        Outcome::pending(Job::session(SessionStep::Resume(Asked::boxed(self, who))))
+    }
+}
+
+/// [`SessionStep::Resume`] (on the pool): the kept upload found or made,
+/// then the stream received into it.
+pub(in crate::serve) fn resume(ctx: &Ctx<'_>, asked: Asked<Resume>) -> Outcome {
+    let Asked {
+        op: Resume { name, offset },
+        who,
+    } = asked;
+    let user = user_of(ctx, &who);
+    let owner = owner_of(&who);
+    let limits = session_limits(ctx, owner.clone());
+    let resumed = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
+        let read = who.allows(Perm::Read, name.as_str());
+        let sessions = ctx.store.sessions();
+        let session = sessions.resume_upload(&name, (offset, read, None), &limits)?;
+        let asked = Appending {
+            offset: session.received,
+            len: DEFERRED_SIZE - session.received,
+            ttl: None,
+            size: None,
+            // A length to come: counted write by write.
+            ahead: None,
+            anywhere: false,
+        };
+        Ok(sessions.append(&session.id, asked, &mut |_| true)?)
+    });
+    match resumed {
+        Ok((mut appender, session)) => {
+            let from = session.received;
+            appender.reserve_as_written(ctx.store.reserve_as_written());
+            appender.count_as_written(who.quota().unwrap_or_default());
+            // Committed, as `user`'s, once its stream ends.
+            let receive = Receive::until_eof(Sink::Session(appender), session.name, owner)
+                .from(from)
+                .by(user)
+                .deferred(ctx.config.pool_writes.on(ctx.store, false));
+            Outcome::new(Reply::GoAhead, Next::Receive(receive))
+        }
+        Err(failure) => refuse(ctx, "APPEND", name.as_str(), failure, Next::Close),
     }
 }
 
@@ -138,45 +145,52 @@ impl Operate for Reopen {
     /// a refusal. Bytes of the file are taken only by a client that may
     /// read it: another is refused as a read would be.
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let owner = owner_of(&who);
-        let Reopen {
-            name,
-            seed,
-            create_only,
-            held,
-        } = self;
-        let read = who.allows(Perm::Read, name.as_str());
-        if seed != Seed::Nothing && !read {
-            let refused = crate::serve::access::refusal(&who, Perm::Read, name.as_str());
+        let read = who.allows(Perm::Read, self.name.as_str());
+        if self.seed != Seed::Nothing && !read {
+            let refused = crate::serve::access::refusal(&who, Perm::Read, self.name.as_str());
             return Outcome::failed(refused, Next::Request);
         }
-        Outcome::on_pool(move |ctx| {
-            let limits = session_limits(ctx, owner);
-            if seed == Seed::InPlace
-                && let Err(failure) = drop_kept_under_a_file(ctx, &who, &name)
-            {
-                return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
-            }
-            let from = match seed {
-                Seed::Nothing => Some(0),
-                Seed::KeptUpTo(len) => Some(len),
-                Seed::Kept | Seed::InPlace => None,
-            };
-            let sessions = ctx.store.sessions();
-            let opened = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
-                match create_only && ctx.store.look_up(&name).is_ok() {
-                    true => Err(Failure::new(
-                        ErrorKind::PreconditionFailed,
-                        "the file is there (EXCL)",
-                    )),
-                    false => Ok(sessions.resume_upload(&name, (from, read, held), &limits)?),
-                }
-            });
-            match opened {
-                Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
-                Err(failure) => refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request),
-            }
-        })
+        Outcome::pending(Job::session(SessionStep::Reopen(Asked::boxed(self, who))))
+    }
+}
+
+/// [`SessionStep::Reopen`] (on the pool): the kept upload begun (or cut
+/// back) to hold what its seed says, within the caps and the room.
+#[cfg_attr(not(feature = "sftp"), allow(dead_code))]
+pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen>) -> Outcome {
+    let Asked { op, who } = asked;
+    let owner = owner_of(&who);
+    let Reopen {
+        name,
+        seed,
+        create_only,
+        held,
+    } = op;
+    let read = who.allows(Perm::Read, name.as_str());
+    let limits = session_limits(ctx, owner);
+    if seed == Seed::InPlace
+        && let Err(failure) = drop_kept_under_a_file(ctx, &who, &name)
+    {
+        return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
+    }
+    let from = match seed {
+        Seed::Nothing => Some(0),
+        Seed::KeptUpTo(len) => Some(len),
+        Seed::Kept | Seed::InPlace => None,
+    };
+    let sessions = ctx.store.sessions();
+    let opened = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
+        match create_only && ctx.store.look_up(&name).is_ok() {
+            true => Err(Failure::new(
+                ErrorKind::PreconditionFailed,
+                "the file is there (EXCL)",
+            )),
+            false => Ok(sessions.resume_upload(&name, (from, read, held), &limits)?),
+        }
+    });
+    match opened {
+        Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
+        Err(failure) => refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request),
     }
 }
 
@@ -205,23 +219,31 @@ impl Operate for Close {
 
     /// On the pool, if `who` may write the session: its size declared,
     /// then committed as every session is.
-    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let Close {
-            id,
-            size,
-            mtime,
-            create_only,
-            opener,
-        } = self;
-        let user = user_of(ctx, &who);
-        let opener = Some(opener);
-        on_own_session(who, "COMMIT", id, move |ctx, id| {
-            match ctx.store.sessions().declare_session_size(id, size, opener) {
-                Ok(()) => commit_session(ctx, id, (mtime, create_only, opener), user),
-                Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
-            }
-        })
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        Outcome::pending(Job::session(SessionStep::Close(Asked::boxed(self, who))))
     }
+}
+
+/// [`SessionStep::Close`] (on the pool): the size declared, then the
+/// session committed, if its client may write it.
+#[cfg_attr(not(feature = "sftp"), allow(dead_code))]
+pub(in crate::serve) fn close(ctx: &Ctx<'_>, asked: Asked<Close>) -> Outcome {
+    let Asked { op, who } = asked;
+    let Close {
+        id,
+        size,
+        mtime,
+        create_only,
+        opener,
+    } = op;
+    let user = user_of(ctx, &who);
+    let opener = Some(opener);
+    if_own_session(ctx, &who, "COMMIT", &id, |ctx, id| {
+        match ctx.store.sessions().declare_session_size(id, size, opener) {
+            Ok(()) => commit_session(ctx, id, (mtime, create_only, opener), user),
+            Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
+        }
+    })
 }
 
 /// Where an upload of `name` goes on from: the bytes kept for the
@@ -245,26 +267,35 @@ impl Operate for ResumeFrom {
     /// the file's description ([`Reply::Stat`], its checksum not
     /// computed).
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let owner = owner_of(&who);
-        let name = self.name;
-        let reads = who.allows(Perm::Read, name.as_str());
-        Outcome::on_pool(move |ctx| {
-            match ctx.store.sessions().kept_upload(owner.as_deref(), &name) {
-                Ok(Some(kept)) if reads || !kept.holds_unread_bytes() => {
-                    return Outcome::answer(Reply::Session(Box::new(kept)));
-                }
-                Ok(_) => {}
-                Err(err) => return storage_refusal(ctx, "STAT", name.as_str(), err),
-            }
-            if !reads {
-                let refused = crate::serve::access::refusal(&who, Perm::Read, name.as_str());
-                return Outcome::failed(refused, Next::Request);
-            }
-            match ctx.store.look_up(&name) {
-                Ok(version) => Outcome::answer(Reply::Stat { version }),
-                Err(err) => storage_refusal(ctx, "STAT", name.as_str(), err),
-            }
-        })
+        Outcome::pending(Job::session(SessionStep::ResumeFrom(Asked::boxed(
+            self, who,
+        ))))
+    }
+}
+
+/// [`SessionStep::ResumeFrom`] (on the pool): the kept upload's session,
+/// else the file's description, as `who` may be told.
+pub(in crate::serve) fn resume_from(ctx: &Ctx<'_>, asked: Asked<ResumeFrom>) -> Outcome {
+    let Asked {
+        op: ResumeFrom { name },
+        who,
+    } = asked;
+    let owner = owner_of(&who);
+    let reads = who.allows(Perm::Read, name.as_str());
+    match ctx.store.sessions().kept_upload(owner.as_deref(), &name) {
+        Ok(Some(kept)) if reads || !kept.holds_unread_bytes() => {
+            return Outcome::answer(Reply::Session(Box::new(kept)));
+        }
+        Ok(_) => {}
+        Err(err) => return storage_refusal(ctx, "STAT", name.as_str(), err),
+    }
+    if !reads {
+        let refused = crate::serve::access::refusal(&who, Perm::Read, name.as_str());
+        return Outcome::failed(refused, Next::Request);
+    }
+    match ctx.store.look_up(&name) {
+        Ok(version) => Outcome::answer(Reply::Stat { version }),
+        Err(err) => storage_refusal(ctx, "STAT", name.as_str(), err),
     }
 }
 
@@ -302,10 +333,6 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
     }
 }
 
-/// Drops what was kept of a cut `STOR` of `name` for `who`: a fresh
-/// `STOR` (no `REST`) starts over, and a delete of the name ends it, so
-/// that its bytes no longer count against a quota. Returns whether
-/// something was kept. On the pool.
 /// For an open in place ([`Seed::InPlace`]): where a file is at `name`,
 /// the upload kept of it for `who` is dropped, so that the open begins
 /// with the file's bytes; one being written or committed is refused
@@ -326,6 +353,10 @@ fn drop_kept_under_a_file(ctx: &Ctx<'_>, who: &Who, name: &Name) -> Result<(), F
     }
 }
 
+/// Drops what was kept of a cut `STOR` of `name` for `who`: a fresh
+/// `STOR` (no `REST`) starts over, and a delete of the name ends it, so
+/// that its bytes no longer count against a quota. Returns whether
+/// something was kept. On the pool.
 pub(in crate::serve) fn drop_kept(ctx: &Ctx<'_>, who: &Who, name: &Name) -> bool {
     match ctx
         .store

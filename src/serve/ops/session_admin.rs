@@ -2,7 +2,8 @@
 //! SESSIONS and ABORT, each by a client that may write the session's
 //! file (`sessions.rs`'s rule, which also begins, stages and commits
 //! them), and that check itself for every verb on a session by its id
-//! (`on_own_session`).
+//! (`if_own_session`). Each verb's work on the pool is a named step
+//! (`session_steps.rs`: [`progress`], [`sessions`], [`abort`]).
 
 use log::debug;
 
@@ -11,7 +12,7 @@ use crate::model::SessionInfo;
 use crate::name::Name;
 use crate::serve::access::authorize_session;
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::{Ctx, Failure, Next, Outcome, Reply, refuse};
+use crate::serve::{Asked, Ctx, Failure, Job, Next, Outcome, Reply, SessionStep, refuse};
 use crate::storage::StorageError;
 
 /// How far upload `id` has come (tus's `HEAD`), for a client that may
@@ -28,17 +29,24 @@ impl Operate for Progress {
     }
 
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        on_own_session(who, "PROGRESS", self.id, |ctx, id| {
-            match ctx
-                .store
-                .sessions()
-                .live_session(id, ctx.config.session_ttl())
-            {
-                Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
-                Err(err) => refuse(ctx, "PROGRESS", id, err.into(), Next::Request),
-            }
-        })
+        Outcome::pending(Job::session(SessionStep::Progress(Asked::boxed(self, who))))
     }
+}
+
+/// [`SessionStep::Progress`] (on the pool): the session as it stands,
+/// for a client that may write it.
+pub(in crate::serve) fn progress(ctx: &Ctx<'_>, asked: Asked<Progress>) -> Outcome {
+    let Asked { op, who } = asked;
+    if_own_session(ctx, &who, "PROGRESS", &op.id, |ctx, id| {
+        match ctx
+            .store
+            .sessions()
+            .live_session(id, ctx.config.session_ttl())
+        {
+            Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
+            Err(err) => refuse(ctx, "PROGRESS", id, err.into(), Next::Request),
+        }
+    })
 }
 
 /// Most sessions one `SESSIONS` answer lists (as many as one token may
@@ -59,19 +67,23 @@ impl Operate for Sessions {
     /// read-only server (it writes nothing), where there is nothing to
     /// list but what an earlier run left.
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        Outcome::on_pool(move |ctx| {
-            let may_write = |name: &Name| authorize_session(&who, name.as_str()).is_ok();
-            let ttl = ctx.config.session_ttl();
-            let sessions = ctx.store.sessions();
-            match sessions.list_sessions(ttl, MAX_LISTED_SESSIONS, &may_write) {
-                Ok(mut sessions) => {
-                    let owner = who.owner().map(|owner| owner.as_str().to_owned());
-                    sessions.retain(|listed| told(&who, owner.as_deref(), &listed.info));
-                    Outcome::answer(Reply::Sessions(sessions))
-                }
-                Err(err) => refuse(ctx, "SESSIONS", "", err.into(), Next::Request),
-            }
-        })
+        Outcome::pending(Job::session(SessionStep::Sessions(who)))
+    }
+}
+
+/// [`SessionStep::Sessions`] (on the pool): the sessions `who` is told
+/// of.
+pub(in crate::serve) fn sessions(ctx: &Ctx<'_>, who: Who) -> Outcome {
+    let may_write = |name: &Name| authorize_session(&who, name.as_str()).is_ok();
+    let ttl = ctx.config.session_ttl();
+    let sessions = ctx.store.sessions();
+    match sessions.list_sessions(ttl, MAX_LISTED_SESSIONS, &may_write) {
+        Ok(mut sessions) => {
+            let owner = who.owner().map(|owner| owner.as_str().to_owned());
+            sessions.retain(|listed| told(&who, owner.as_deref(), &listed.info));
+            Outcome::answer(Reply::Sessions(sessions))
+        }
+        Err(err) => refuse(ctx, "SESSIONS", "", err.into(), Next::Request),
     }
 }
 
@@ -100,17 +112,26 @@ impl Operate for Abort {
     }
 
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let opener = self.opener;
-        on_own_session(who, "ABORT", self.id, move |ctx, id| {
-            match ctx.store.sessions().abort_session(id, opener) {
-                Ok(()) => {
-                    debug!("#{} ABORT {id}", ctx.client);
-                    Outcome::answer(Reply::Done)
-                }
-                Err(err) => refuse(ctx, "ABORT", id, err.into(), Next::Request),
-            }
-        })
+        Outcome::pending(Job::session(SessionStep::Abort(Asked::boxed(self, who))))
     }
+}
+
+/// [`SessionStep::Abort`] (on the pool): the session discarded, if its
+/// client may write it.
+pub(in crate::serve) fn abort(ctx: &Ctx<'_>, asked: Asked<Abort>) -> Outcome {
+    let Asked {
+        op: Abort { id, opener },
+        who,
+    } = asked;
+    if_own_session(ctx, &who, "ABORT", &id, |ctx, id| {
+        match ctx.store.sessions().abort_session(id, opener) {
+            Ok(()) => {
+                debug!("#{} ABORT {id}", ctx.client);
+                Outcome::answer(Reply::Done)
+            }
+            Err(err) => refuse(ctx, "ABORT", id, err.into(), Next::Request),
+        }
+    })
 }
 
 /// Whether `who` may write what session `id` is for: its record is read
@@ -131,16 +152,18 @@ fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> 
     }
 }
 
-/// `verb` of session `id` by `who`, on the pool: refused unless `who` may
-/// write the session ([`may_write_session`]), else `then`.
-pub(in crate::serve) fn on_own_session(
-    who: Who,
+/// `verb` of session `id` by `who` (on the pool, in its step): refused
+/// unless `who` may write the session ([`may_write_session`]), else
+/// `then`.
+pub(in crate::serve) fn if_own_session(
+    ctx: &Ctx<'_>,
+    who: &Who,
     verb: &'static str,
-    id: String,
-    then: impl FnOnce(&Ctx<'_>, &str) -> Outcome + std::marker::Send + 'static,
+    id: &str,
+    then: impl FnOnce(&Ctx<'_>, &str) -> Outcome,
 ) -> Outcome {
-    Outcome::on_pool(move |ctx| match may_write_session(ctx, &who, &id) {
-        Ok(()) => then(ctx, &id),
-        Err(failure) => refuse(ctx, verb, &id, failure, Next::Request),
-    })
+    match may_write_session(ctx, who, id) {
+        Ok(()) => then(ctx, id),
+        Err(failure) => refuse(ctx, verb, id, failure, Next::Request),
+    }
 }

@@ -3,11 +3,13 @@
 //! `storage/posix/sessions.rs`), whether FERRY/1 or tus asked. An APPEND's body streams like a PUT's,
 //! into the session instead of a temp file; a COMMIT (or an APPEND that
 //! commits once it makes the upload whole: tus's last `PATCH`) then goes
-//! through the same commit path as a PUT (`session_commit.rs`).
+//! through the same commit path as a PUT (`session_commit.rs`). Each
+//! verb's work on the pool is a named step (`session_steps.rs`:
+//! [`begin`], [`stage`], [`commit`]).
 
 use log::{debug, warn};
 
-use super::session_admin::on_own_session;
+use super::session_admin::if_own_session;
 use super::session_commit::commit_session;
 use crate::access::{Owner, Who};
 use crate::model::SessionInfo;
@@ -18,8 +20,8 @@ use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::piece::{PieceCheck, PieceChecksum};
 use crate::serve::terms::FirstBytes;
 use crate::serve::{
-    Body, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_room, check_size,
-    check_space, refuse, skip_body,
+    Asked, Body, Ctx, ErrorKind, Failure, Job, Next, Outcome, Receive, Reply, SessionStep, Sink,
+    check_room, check_size, check_space, refuse, skip_body,
 };
 use crate::storage::{Appender, Appending, StorageError};
 
@@ -65,11 +67,29 @@ impl Operate for Upload {
     /// `meta` kept with it, and stages the `first` bytes that follow at
     /// once.
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        upload(ctx, &who, self)
+        let first_len = self.first.as_ref().map_or(0, |first| first.len);
+        // A size to come is checked when it comes, and the bytes staged on
+        // the way at every APPEND ([`stage`]); these first ones now.
+        if let Err(failure) = check_size(ctx.config, self.size.unwrap_or(first_len)) {
+            let next = skip_body(self.body(), ctx.config);
+            return refuse(ctx, "UPLOAD", self.name.as_str(), failure, next);
+        }
+        if self.crc.is_some() && self.size.is_none() {
+            // No codec asks it: a CRC is FERRY/1's, whose UPLOAD states a size.
+            debug_assert!(false, "an UPLOAD with a CRC-32C and no size");
+            let failure = Failure::new(ErrorKind::BadRequest, "a CRC-32C needs its size");
+            let next = skip_body(self.body(), ctx.config);
+            return refuse(ctx, "UPLOAD", self.name.as_str(), failure, next);
+        }
+        Outcome::pending(Job::session(SessionStep::Begin(Asked::boxed(self, who))))
     }
 }
 
-fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
+/// [`SessionStep::Begin`] (on the pool): the session found or begun
+/// where there is room for it, an empty tus upload committed at once,
+/// first bytes received as an APPEND's.
+pub(in crate::serve) fn begin(ctx: &Ctx<'_>, asked: Asked<Upload>) -> Outcome {
+    let Asked { op, who: writer } = asked;
     let Upload {
         name,
         size,
@@ -77,75 +97,54 @@ fn upload(ctx: &Ctx<'_>, who: &Who, upload: Upload) -> Outcome {
         meta,
         first,
         link,
-    } = upload;
+    } = op;
     let create_only = link.is_some();
     let first_len = first.as_ref().map_or(0, |first| first.len);
     let body = Body::fixed(first_len);
-    // A size to come is checked when it comes, and the bytes staged on
-    // the way at every APPEND ([`append`]); these first ones now.
-    if let Err(failure) = check_size(ctx.config, size.unwrap_or(first_len)) {
-        let next = skip_body(body, ctx.config);
-        return refuse(ctx, "UPLOAD", name.as_str(), failure, next);
-    }
-    if crc.is_some() && size.is_none() {
-        // No codec asks it: a CRC is FERRY/1's, whose UPLOAD states a size.
-        debug_assert!(false, "an UPLOAD with a CRC-32C and no size");
-        let failure = Failure::new(ErrorKind::BadRequest, "a CRC-32C needs its size");
-        return refuse(
-            ctx,
-            "UPLOAD",
-            name.as_str(),
-            failure,
-            skip_body(body, ctx.config),
-        );
-    }
-    let owner = who.owner().map(|owner| owner.as_str().to_owned());
-    let user = crate::serve::user_of(ctx, who);
-    let writer = who.clone();
-    Outcome::on_pool(move |ctx| {
-        let mut limits = session_limits(ctx, owner);
-        limits.link = link.map(|id| (id, ctx.config.shares.max_uploads));
-        let sessions = ctx.store.sessions();
-        let begun = match (crc, size) {
-            (Some(crc), Some(size)) => sessions.begin_session(&name, size, crc, &limits),
-            _ => sessions.begin_new_session(&name, size, meta.as_deref(), &limits),
-        };
-        let begun = begun
-            .map_err(Failure::from)
-            .and_then(|session| with_room(ctx, (&writer, &name), session, first_len));
-        match begun {
-            // Nothing to send: whole at once, and stored now (a tus client
-            // sends no PATCH for an empty file).
-            Ok(session) if crc.is_none() && size == Some(0) => {
-                commit_session(ctx, &session.id, (None, create_only, None), user)
-            }
-            Ok(session) if let Some(first) = first => {
-                // Its own, just begun.
-                let asked = Appending {
-                    offset: 0,
-                    len: first.len,
-                    ttl: None,
-                    size: None,
-                    ahead: Some(writer.quota().unwrap_or_default()),
-                    anywhere: false,
-                };
-                let (checksum, commit) = (first.checksum, Some((user, create_only)));
-                append_now(ctx, &session.id, asked, checksum, commit, |_| Ok(()))
-            }
-            Ok(session) => {
-                let size = size.map_or("?".to_owned(), |size| size.to_string());
-                debug!(
-                    "#{} UPLOAD {name} session {} at {} of {size} bytes",
-                    ctx.client, session.id, session.received
-                );
-                Outcome::answer(Reply::Session(Box::new(session)))
-            }
-            Err(failure) => {
-                let next = skip_body(body, ctx.config);
-                refuse(ctx, "UPLOAD", name.as_str(), failure, next)
-            }
+    let owner = writer.owner().map(|owner| owner.as_str().to_owned());
+    let user = crate::serve::user_of(ctx, &writer);
+    let mut limits = session_limits(ctx, owner);
+    limits.link = link.map(|id| (id, ctx.config.shares.max_uploads));
+    let sessions = ctx.store.sessions();
+    let begun = match (crc, size) {
+        (Some(crc), Some(size)) => sessions.begin_session(&name, size, crc, &limits),
+        _ => sessions.begin_new_session(&name, size, meta.as_deref(), &limits),
+    };
+    let begun = begun
+        .map_err(Failure::from)
+        .and_then(|session| with_room(ctx, (&writer, &name), session, first_len));
+    match begun {
+        // Nothing to send: whole at once, and stored now (a tus client
+        // sends no PATCH for an empty file).
+        Ok(session) if crc.is_none() && size == Some(0) => {
+            commit_session(ctx, &session.id, (None, create_only, None), user)
         }
-    })
+        Ok(session) if let Some(first) = first => {
+            // Its own, just begun.
+            let asked = Appending {
+                offset: 0,
+                len: first.len,
+                ttl: None,
+                size: None,
+                ahead: Some(writer.quota().unwrap_or_default()),
+                anywhere: false,
+            };
+            let (checksum, commit) = (first.checksum, Some((user, create_only)));
+            append_now(ctx, &session.id, asked, checksum, commit, |_| Ok(()))
+        }
+        Ok(session) => {
+            let size = size.map_or("?".to_owned(), |size| size.to_string());
+            debug!(
+                "#{} UPLOAD {name} session {} at {} of {size} bytes",
+                ctx.client, session.id, session.received
+            );
+            Outcome::answer(Reply::Session(Box::new(session)))
+        }
+        Err(failure) => {
+            let next = skip_body(body, ctx.config);
+            refuse(ctx, "UPLOAD", name.as_str(), failure, next)
+        }
+    }
 }
 
 /// `session`, if the disk and the quotas have room for what it still
@@ -239,54 +238,58 @@ impl Operate for Append {
     /// that limit too. The session's record is read once, by
     /// [`SessionStore::append`](crate::storage::SessionStore::append), and `who`'s
     /// right to write it judged on what it says.
-    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let create_only = self.create_only;
-        let commit = self
-            .commit
-            .then(|| (crate::serve::user_of(ctx, &who), create_only));
-        let body = self.body();
-        // Where the upload's bytes would reach: held to the limit whether
-        // its size is known or still to come (else an upload of a size to
-        // come could stage any number of bytes), before a byte of them is
-        // staged.
-        let reach = self.offset.saturating_add(self.len);
-        Outcome::on_pool(move |ctx| {
-            let Append {
-                id,
-                offset,
-                len,
-                checksum,
-                size,
-                anywhere,
-                opener,
-                ..
-            } = self;
-            let fits = check_size(ctx.config, size.unwrap_or(0).max(reach))
-                .and_then(|()| check_room(ctx, len));
-            if let Err(failure) = fits {
-                return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
-            }
-            let ttl = Some(ctx.config.session_ttl());
-            // The session's bytes count before they are staged: this
-            // APPEND's are judged against the quotas with what is stored
-            // and staged already, and counted in the same step (a size to
-            // come has no other check).
-            let asked = Appending {
-                offset,
-                len,
-                ttl,
-                size,
-                ahead: Some(who.quota().unwrap_or_default()),
-                anywhere,
-            };
-            append_now(ctx, &id, asked, checksum, commit, |session| {
-                authorize_session(&who, session.name.as_str())?;
-                // Judged with the record, under the session's hold: an
-                // open after this handle's took the file over.
-                session.opened_by(opener).map_err(Failure::from)
-            })
-        })
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        Outcome::pending(Job::session(SessionStep::Append(Asked::boxed(self, who))))
     }
+}
+
+/// [`SessionStep::Append`] (on the pool): the APPEND judged (the size
+/// limit, the room, the quotas, who may write the session), then its
+/// bytes received.
+pub(in crate::serve) fn stage(ctx: &Ctx<'_>, asked: Asked<Append>) -> Outcome {
+    let Asked { op, who } = asked;
+    let body = op.body();
+    // Where the upload's bytes would reach: held to the limit whether
+    // its size is known or still to come (else an upload of a size to
+    // come could stage any number of bytes), before a byte of them is
+    // staged.
+    let reach = op.offset.saturating_add(op.len);
+    let Append {
+        id,
+        offset,
+        len,
+        commit,
+        checksum,
+        size,
+        anywhere,
+        opener,
+        create_only,
+    } = op;
+    let commit = commit.then(|| (crate::serve::user_of(ctx, &who), create_only));
+    let fits =
+        check_size(ctx.config, size.unwrap_or(0).max(reach)).and_then(|()| check_room(ctx, len));
+    if let Err(failure) = fits {
+        return refuse(ctx, "APPEND", &id, failure, skip_body(body, ctx.config));
+    }
+    let ttl = Some(ctx.config.session_ttl());
+    // The session's bytes count before they are staged: this
+    // APPEND's are judged against the quotas with what is stored
+    // and staged already, and counted in the same step (a size to
+    // come has no other check).
+    let asked = Appending {
+        offset,
+        len,
+        ttl,
+        size,
+        ahead: Some(who.quota().unwrap_or_default()),
+        anywhere,
+    };
+    append_now(ctx, &id, asked, checksum, commit, |session| {
+        authorize_session(&who, session.name.as_str())?;
+        // Judged with the record, under the session's hold: an
+        // open after this handle's took the file over.
+        session.opened_by(opener).map_err(Failure::from)
+    })
 }
 
 /// Stages an APPEND's bytes (`asked`, its size declared first where it
@@ -350,13 +353,22 @@ impl Operate for Commit {
         Aim::at(&self.id, Needs::Session)
     }
 
-    fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let Commit { id, mtime } = self;
-        let user = crate::serve::user_of(ctx, &who);
-        on_own_session(who, "COMMIT", id, move |ctx, id| {
-            commit_session(ctx, id, (mtime, false, None), user)
-        })
+    fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
+        Outcome::pending(Job::session(SessionStep::Commit(Asked::boxed(self, who))))
     }
+}
+
+/// [`SessionStep::Commit`] (on the pool): the session committed as its
+/// client's, if that client may write it.
+pub(in crate::serve) fn commit(ctx: &Ctx<'_>, asked: Asked<Commit>) -> Outcome {
+    let Asked {
+        op: Commit { id, mtime },
+        who,
+    } = asked;
+    let user = crate::serve::user_of(ctx, &who);
+    if_own_session(ctx, &who, "COMMIT", &id, |ctx, id| {
+        commit_session(ctx, id, (mtime, false, None), user)
+    })
 }
 
 /// What an APPEND's end needs to know of it.

@@ -1,13 +1,13 @@
 //! A READ of a file open for writing (SFTP's `O_RDWR`): the bytes staged
 //! in its upload session, which replace the file's at its commit, read
 //! back for the client writing them. Only a client that may write the
-//! session reads it (`on_own_session`), as only one that may read the file
+//! session reads it (`if_own_session`), as only one that may read the file
 //! began it from the file's bytes (`resume.rs`).
 
-use super::session_admin::on_own_session;
+use super::session_admin::if_own_session;
 use crate::access::Who;
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::{Ctx, Outcome, Reply, storage_refusal};
+use crate::serve::{Asked, Ctx, Job, Outcome, Reply, SessionStep, storage_refusal};
 
 /// Read `len` staged bytes from `offset` of upload session `id`.
 #[derive(Debug)]
@@ -30,25 +30,35 @@ impl Operate for ReadStaged {
 
     /// On the pool: the bytes ([`Reply::Staged`]; none past its end).
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let ReadStaged {
-            id,
-            offset,
-            len,
-            opener,
-        } = self;
-        on_own_session(who, "READ", id, move |ctx, id| {
-            let mut bytes = vec![0; len as usize];
-            match ctx
-                .store
-                .sessions()
-                .read_staged(id, Some(opener), offset, &mut bytes)
-            {
-                Ok(read) => {
-                    bytes.truncate(read);
-                    Outcome::answer(Reply::Staged(bytes))
-                }
-                Err(err) => storage_refusal(ctx, "READ", id, err),
-            }
-        })
+        Outcome::pending(Job::session(SessionStep::ReadStaged(Asked::boxed(
+            self, who,
+        ))))
     }
+}
+
+/// [`SessionStep::ReadStaged`] (on the pool): the bytes, if the client
+/// may write the session.
+#[cfg_attr(not(feature = "sftp"), allow(dead_code))]
+pub(in crate::serve) fn read_staged(ctx: &Ctx<'_>, asked: Asked<ReadStaged>) -> Outcome {
+    let Asked { op, who } = asked;
+    let ReadStaged {
+        id,
+        offset,
+        len,
+        opener,
+    } = op;
+    if_own_session(ctx, &who, "READ", &id, |ctx, id| {
+        let mut bytes = vec![0; len as usize];
+        match ctx
+            .store
+            .sessions()
+            .read_staged(id, Some(opener), offset, &mut bytes)
+        {
+            Ok(read) => {
+                bytes.truncate(read);
+                Outcome::answer(Reply::Staged(bytes))
+            }
+            Err(err) => storage_refusal(ctx, "READ", id, err),
+        }
+    })
 }

@@ -11,7 +11,7 @@ use crate::access::{Perm, Who};
 use crate::model::ListedSession;
 use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::{Ctx, Next, Outcome, Reply, refuse};
+use crate::serve::{Asked, Ctx, Job, Next, Outcome, Reply, SessionStep, refuse};
 
 /// One page of the multipart uploads under a prefix.
 #[derive(Debug)]
@@ -44,7 +44,9 @@ impl Operate for ListUploads {
     }
 
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        list_uploads(who, self.prefix, self.after, self.max)
+        Outcome::pending(Job::session(SessionStep::ListUploads(Asked::boxed(
+            self, who,
+        ))))
     }
 }
 
@@ -54,55 +56,59 @@ impl Operate for ListUploads {
 /// session the server holds, as `--max-upload-sessions` bounds them), but
 /// only the page's worth is kept: the `max + 1` first by name and id.
 /// Only the uploads of names `who` may read are listed: another's under
-/// a folder it may not read are neither named nor counted.
-fn list_uploads(who: Who, prefix: Prefix, after: Option<(String, String)>, max: usize) -> Outcome {
-    Outcome::on_pool(move |ctx| {
-        let max = max.min(MAX_PAGE);
-        let after = after
-            .as_ref()
-            .map(|(name, id)| (name.as_str(), id.as_str()));
-        let under = |name: &Name| {
-            name.as_str().starts_with(prefix.as_str())
-                && after.is_none_or(|(after, _)| name.as_str() >= after)
-                && who.allows(Perm::Read, name.as_str())
-        };
-        let mut page = BinaryHeap::with_capacity(max + 2);
-        let ttl = ctx.config.session_ttl();
-        let sessions = ctx.store.sessions();
-        let visited = sessions.visit_sessions(ttl, &under, &mut |session| {
-            let upload = ByKey(session);
-            let key = upload.key();
-            let beyond = page
-                .peek()
-                .is_some_and(|last: &ByKey| page.len() > max && key >= last.key());
-            if after.is_none_or(|after| key > after)
-                && !beyond
-                && sessions.is_multipart(&upload.0.info.id)
-            {
-                page.push(upload);
-                if page.len() > max + 1 {
-                    page.pop();
-                }
+/// a folder it may not read are neither named nor counted. On the pool
+/// ([`SessionStep::ListUploads`]).
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+pub(in crate::serve) fn list_uploads(ctx: &Ctx<'_>, asked: Asked<ListUploads>) -> Outcome {
+    let Asked {
+        op: ListUploads { prefix, after, max },
+        who,
+    } = asked;
+    let max = max.min(MAX_PAGE);
+    let after = after
+        .as_ref()
+        .map(|(name, id)| (name.as_str(), id.as_str()));
+    let under = |name: &Name| {
+        name.as_str().starts_with(prefix.as_str())
+            && after.is_none_or(|(after, _)| name.as_str() >= after)
+            && who.allows(Perm::Read, name.as_str())
+    };
+    let mut page = BinaryHeap::with_capacity(max + 2);
+    let ttl = ctx.config.session_ttl();
+    let sessions = ctx.store.sessions();
+    let visited = sessions.visit_sessions(ttl, &under, &mut |session| {
+        let upload = ByKey(session);
+        let key = upload.key();
+        let beyond = page
+            .peek()
+            .is_some_and(|last: &ByKey| page.len() > max && key >= last.key());
+        if after.is_none_or(|after| key > after)
+            && !beyond
+            && sessions.is_multipart(&upload.0.info.id)
+        {
+            page.push(upload);
+            if page.len() > max + 1 {
+                page.pop();
             }
-            true
-        });
-        if let Err(err) = visited {
-            return refuse(ctx, "SESSIONS", "", err.into(), Next::Request);
         }
-        let mut uploads: Vec<ListedSession> = page
-            .into_sorted_vec()
-            .into_iter()
-            .map(|upload| upload.0)
-            .collect();
-        let truncated = uploads.len() > max;
-        uploads.truncate(max);
-        Outcome::answer(Reply::Uploads(Box::new(UploadsPage {
-            prefix,
-            uploads,
-            max,
-            truncated,
-        })))
-    })
+        true
+    });
+    if let Err(err) = visited {
+        return refuse(ctx, "SESSIONS", "", err.into(), Next::Request);
+    }
+    let mut uploads: Vec<ListedSession> = page
+        .into_sorted_vec()
+        .into_iter()
+        .map(|upload| upload.0)
+        .collect();
+    let truncated = uploads.len() > max;
+    uploads.truncate(max);
+    Outcome::answer(Reply::Uploads(Box::new(UploadsPage {
+        prefix,
+        uploads,
+        max,
+        truncated,
+    })))
 }
 
 /// An upload on a page being gathered, in the page's order: by name,

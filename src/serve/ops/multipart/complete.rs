@@ -18,7 +18,9 @@ use crate::serve::commit::{Commit, commit_now};
 use crate::serve::conditions::{Conditions, create_only_if_required};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::upload_checksum::{self, Stated, UploadChecksum};
-use crate::serve::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, check_room, check_size, refuse};
+use crate::serve::{
+    Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, SessionStep, check_room, check_size, refuse,
+};
 use crate::storage::{Part, StorageError};
 
 /// Complete multipart upload `id` of `name` from `parts` (number and
@@ -49,8 +51,25 @@ impl Operate for CompleteParts {
     }
 
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        complete(self, crate::serve::user_of(ctx, &who))
+        let completing = Completing {
+            op: self,
+            user: crate::serve::user_of(ctx, &who),
+            started: Instant::now(),
+        };
+        Outcome::pending(Job::session(SessionStep::CompleteParts(Box::new(
+            completing,
+        ))))
     }
+}
+
+/// A completion on its way to the pool ([`SessionStep::CompleteParts`]).
+pub struct Completing {
+    /// The completion.
+    pub(in crate::serve) op: CompleteParts,
+    /// Whose upload it is, for the hooks and the usage ledger.
+    user: Option<Owner>,
+    /// When it was asked (the commit's log line tells how long it took).
+    started: Instant,
 }
 
 /// Completes upload `id` of `name` from the `listed` parts (number and
@@ -61,79 +80,79 @@ impl Operate for CompleteParts {
 /// completion sent again after the first
 /// succeeded (a client retrying after a lost answer) is answered as the
 /// first was, while the upload's mark is kept ([`repeated`]).
-fn complete(complete: CompleteParts, user: Option<Owner>) -> Outcome {
+/// [`SessionStep::CompleteParts`].
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+pub(in crate::serve) fn complete(ctx: &Ctx<'_>, completing: Completing) -> Outcome {
+    let Completing { op, user, started } = completing;
     let CompleteParts {
         name,
         id,
         parts: listed,
         stated,
         preconditions,
-    } = complete;
-    let started = Instant::now();
-    Outcome::on_pool_long(move |ctx| {
-        let (tag, digest) = completion(&listed);
-        let stated = stated.unwrap_or_default();
-        let (mut checksum, mut part_checksums) = (None, None);
-        // The engine asks which parts make the object; why none do is
-        // kept here, for the answer.
-        let mut refusal = None;
-        let mut judge = |staged, meta: Option<&str>| {
-            let judged = choose(ctx.config, &listed, staged).and_then(|chosen| {
-                // The parts are copied into the object: room for all of it
-                // (refused, the upload stays, to complete once room is made).
-                check_room(ctx, chosen.iter().map(|part| part.size).sum())?;
-                let upload = UploadChecksum::of_meta(meta);
-                checksum = upload_checksum::of_completion(upload, &chosen, &stated)?;
-                if checksum.is_some() {
-                    part_checksums = chosen.iter().map(|part| part.checksum.clone()).collect();
-                }
-                Ok(chosen)
-            });
-            judged.map_err(|failure| refusal = Some(failure)).ok()
-        };
-        let sessions = ctx.store.sessions();
-        let chosen = sessions.finish_multipart((&id, &name, &digest), &mut judge);
-        let chosen = chosen.map_err(|err| match (err, refusal.take()) {
-            (StorageError::NotAdmitted, Some(refused)) => refused,
-            (err, _) => Failure::from(err),
+    } = op;
+    let (tag, digest) = completion(&listed);
+    let stated = stated.unwrap_or_default();
+    let (mut checksum, mut part_checksums) = (None, None);
+    // The engine asks which parts make the object; why none do is
+    // kept here, for the answer.
+    let mut refusal = None;
+    let mut judge = |staged, meta: Option<&str>| {
+        let judged = choose(ctx.config, &listed, staged).and_then(|chosen| {
+            // The parts are copied into the object: room for all of it
+            // (refused, the upload stays, to complete once room is made).
+            check_room(ctx, chosen.iter().map(|part| part.size).sum())?;
+            let upload = UploadChecksum::of_meta(meta);
+            checksum = upload_checksum::of_completion(upload, &chosen, &stated)?;
+            if checksum.is_some() {
+                part_checksums = chosen.iter().map(|part| part.checksum.clone()).collect();
+            }
+            Ok(chosen)
         });
-        match chosen {
-            Ok((mut upload, size, crc, meta)) => {
-                upload.set_multipart_md5(tag.md5, tag.parts.unwrap_or(u32::MAX));
-                if let Some(checksums) = part_checksums {
-                    upload.set_part_checksums(checksums);
-                }
-                debug!("#{} multipart upload {id} of {name} complete", ctx.client);
-                upload.set_mtime(meta.as_deref().and_then(upload_metadata::mtime));
-                upload.set_props(meta.as_deref().and_then(kept_props));
-                create_only_if_required(&mut upload, preconditions.as_deref());
-                let mut commit = Commit::whole(upload, (name, size, crc), started, user);
-                commit.meta = meta;
-                commit.checksum = checksum.map(Box::new);
-                commit.preconditions = preconditions;
-                commit_now(ctx, commit)
+        judged.map_err(|failure| refusal = Some(failure)).ok()
+    };
+    let sessions = ctx.store.sessions();
+    let chosen = sessions.finish_multipart((&id, &name, &digest), &mut judge);
+    let chosen = chosen.map_err(|err| match (err, refusal.take()) {
+        (StorageError::NotAdmitted, Some(refused)) => refused,
+        (err, _) => Failure::from(err),
+    });
+    match chosen {
+        Ok((mut upload, size, crc, meta)) => {
+            upload.set_multipart_md5(tag.md5, tag.parts.unwrap_or(u32::MAX));
+            if let Some(checksums) = part_checksums {
+                upload.set_part_checksums(checksums);
             }
-            Err(failure)
-                if failure.kind == ErrorKind::NotFound
-                    && let Some(checksum) = repeated(ctx, (&id, &name), (&tag, &digest)) =>
-            {
-                debug!(
-                    "#{} multipart upload {id} of {name}: complete already",
-                    ctx.client
-                );
-                Outcome::answer(Reply::Stored {
-                    size: 0,
-                    crc: 0,
-                    replaced: false,
-                    session: None,
-                    md5: Some(tag),
-                    checksum: checksum.map(Box::new),
-                    version: None,
-                })
-            }
-            Err(failure) => refuse(ctx, "COMMIT", name.as_str(), failure, Next::Request),
+            debug!("#{} multipart upload {id} of {name} complete", ctx.client);
+            upload.set_mtime(meta.as_deref().and_then(upload_metadata::mtime));
+            upload.set_props(meta.as_deref().and_then(kept_props));
+            create_only_if_required(&mut upload, preconditions.as_deref());
+            let mut commit = Commit::whole(upload, (name, size, crc), started, user);
+            commit.meta = meta;
+            commit.checksum = checksum.map(Box::new);
+            commit.preconditions = preconditions;
+            commit_now(ctx, commit)
         }
-    })
+        Err(failure)
+            if failure.kind == ErrorKind::NotFound
+                && let Some(checksum) = repeated(ctx, (&id, &name), (&tag, &digest)) =>
+        {
+            debug!(
+                "#{} multipart upload {id} of {name}: complete already",
+                ctx.client
+            );
+            Outcome::answer(Reply::Stored {
+                size: 0,
+                crc: 0,
+                replaced: false,
+                session: None,
+                md5: Some(tag),
+                checksum: checksum.map(Box::new),
+                version: None,
+            })
+        }
+        Err(failure) => refuse(ctx, "COMMIT", name.as_str(), failure, Next::Request),
+    }
 }
 
 /// What a completion's list makes: the object's ETag (the MD5 of the

@@ -19,9 +19,13 @@ mod parts;
 
 pub use crate::serve::part_asks::{CopyPartAsk, ListedPart, PartAsk};
 pub use crate::serve::upload_checksum::INVALID_PART;
-pub use complete::CompleteParts;
+#[cfg(feature = "s3")]
+pub(in crate::serve) use complete::complete;
+pub use complete::{CompleteParts, Completing};
 pub(in crate::serve) use parts::finish_part;
 pub use parts::{AbortParts, BeginParts, CopyPart, ListParts, NO_SUCH_SOURCE, PartsPage, PutPart};
+#[cfg(feature = "s3")]
+pub(in crate::serve) use parts::{abort_parts, begin_parts, copy_part, list_parts, put_part};
 
 /// Part numbers run from 1 to this.
 pub const MAX_PART_NUMBER: u32 = 10_000;

@@ -15,8 +15,8 @@ use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::ops::sessions::session_limits;
 use crate::serve::upload_checksum::{self, UploadChecksum};
 use crate::serve::{
-    Body, BodyLength, Ctx, ErrorKind, Failure, Next, Outcome, Receive, Reply, Sink, check_size,
-    check_space, refuse, skip_body,
+    Asked, Body, BodyLength, Ctx, ErrorKind, Failure, Job, Next, Outcome, Receive, Reply,
+    SessionStep, Sink, check_size, check_space, refuse, skip_body,
 };
 use crate::storage::{Open, Part, PartUpload, StorageError};
 
@@ -109,7 +109,9 @@ impl Operate for BeginParts {
     }
 
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        begin(&who, self)
+        Outcome::pending(Job::session(SessionStep::BeginParts(Asked::boxed(
+            self, who,
+        ))))
     }
 }
 
@@ -122,8 +124,17 @@ impl Operate for PutPart {
         self.ask.body
     }
 
+    /// Refused if the part alone is over the size limit the object has
+    /// (closing: its body is not read); else on to [`put_part`].
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        put_part(ctx, who, self.name, self.ask)
+        let len = match part_lengths(&self.ask) {
+            Ok((len, _)) => len,
+            Err(failure) => return refuse(ctx, "APPEND", self.name.as_str(), failure, Next::Close),
+        };
+        if let Some(Err(failure)) = len.map(|len| check_size(ctx.config, len)) {
+            return refuse(ctx, "APPEND", self.name.as_str(), failure, Next::Close);
+        }
+        Outcome::pending(Job::session(SessionStep::PutPart(Asked::boxed(self, who))))
     }
 }
 
@@ -135,7 +146,7 @@ impl Operate for CopyPart {
     }
 
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
-        copy_part(who, self.name, self.from, self.ask)
+        Outcome::pending(Job::session(SessionStep::CopyPart(Asked::boxed(self, who))))
     }
 }
 
@@ -145,7 +156,7 @@ impl Operate for AbortParts {
     }
 
     fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
-        abort(self.name, self.id)
+        Outcome::pending(Job::session(SessionStep::AbortParts(Box::new(self))))
     }
 }
 
@@ -155,7 +166,7 @@ impl Operate for ListParts {
     }
 
     fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
-        list_parts(self)
+        Outcome::pending(Job::session(SessionStep::ListParts(Box::new(self))))
     }
 }
 
@@ -164,96 +175,110 @@ impl Operate for ListParts {
 /// metadata, as a tus client's `mtime`, so hooks see it too) and the dead
 /// properties `props` (S3's metadata: kept there too, and written for the
 /// object in its commit), and the `checksum` its parts must state (kept
-/// there too).
-fn begin(who: &Who, begin: BeginParts) -> Outcome {
+/// there too). [`SessionStep::BeginParts`].
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+pub(in crate::serve) fn begin_parts(ctx: &Ctx<'_>, asked: Asked<BeginParts>) -> Outcome {
+    let Asked { op, who } = asked;
     let BeginParts {
         name,
         mtime,
         props,
         checksum,
-    } = begin;
+    } = op;
     let owner = who.owner().map(|owner| owner.as_str().to_owned());
-    Outcome::on_pool(move |ctx| {
-        let limits = session_limits(ctx, owner);
-        let meta = mtime.map(upload_metadata::of_mtime);
-        let meta = match props {
-            None => meta,
-            Some(new) => {
-                let props: Vec<_> = new.props.into_iter().map(|p| (p.local, p.value)).collect();
-                Some(upload_metadata::with_props(meta, &new.ns, &props))
-            }
-        };
-        let meta = match checksum {
-            Some(checksum) => Some(upload_metadata::with_checksum(meta, &checksum.spelled())),
-            None => meta,
-        };
-        match ctx
-            .store
-            .sessions()
-            .begin_multipart(&name, meta.as_deref(), &limits)
-        {
-            Ok(session) => {
-                debug!("#{} multipart upload {} of {name}", ctx.client, session.id);
-                Outcome::answer(Reply::Session(Box::new(session)))
-            }
-            Err(err) => refuse(ctx, "UPLOAD", name.as_str(), err.into(), Next::Request),
+    let limits = session_limits(ctx, owner);
+    let meta = mtime.map(upload_metadata::of_mtime);
+    let meta = match props {
+        None => meta,
+        Some(new) => {
+            let props: Vec<_> = new.props.into_iter().map(|p| (p.local, p.value)).collect();
+            Some(upload_metadata::with_props(meta, &new.ns, &props))
         }
-    })
+    };
+    let meta = match checksum {
+        Some(checksum) => Some(upload_metadata::with_checksum(meta, &checksum.spelled())),
+        None => meta,
+    };
+    match ctx
+        .store
+        .sessions()
+        .begin_multipart(&name, meta.as_deref(), &limits)
+    {
+        Ok(session) => {
+            debug!("#{} multipart upload {} of {name}", ctx.client, session.id);
+            Outcome::answer(Reply::Session(Box::new(session)))
+        }
+        Err(err) => refuse(ctx, "UPLOAD", name.as_str(), err.into(), Next::Request),
+    }
 }
 
-/// Stages part `ask.number` of upload `ask.id` of `name`: refused if the
-/// part alone is over the size limit the object has; else, on the pool,
-/// its temp file is made and the body streams into it.
-fn put_part(ctx: &Ctx<'_>, who: Who, name: Name, ask: Box<PartAsk>) -> Outcome {
+/// A part's body's length on the wire (`None`: chunked) and its own (an
+/// aws-chunked body's payload's).
+///
+/// # Errors
+/// 400 for a body of no stated length.
+fn part_lengths(ask: &PartAsk) -> Result<(Option<u64>, Option<u64>), Failure> {
     // Chunked framing only around an aws-chunked body, whose decoded
     // length was stated (the AWS CLI's over HTTPS).
     let len = match ask.body.length {
         BodyLength::Fixed(len) => Some(len),
         BodyLength::Chunked if ask.digests.coding.is_some() => None,
         BodyLength::Chunked | BodyLength::UntilEof => {
-            let failure = Failure::new(ErrorKind::BadRequest, "a part needs a Content-Length");
-            return refuse(ctx, "APPEND", name.as_str(), failure, Next::Close);
+            return Err(Failure::new(
+                ErrorKind::BadRequest,
+                "a part needs a Content-Length",
+            ));
         }
     };
-    if let Some(Err(failure)) = len.map(|len| check_size(ctx.config, len)) {
-        return refuse(ctx, "APPEND", name.as_str(), failure, Next::Close);
-    }
-    // The part's own length: an aws-chunked body's payload's.
     let part_len = match &ask.digests.coding {
         Some(coding) => Some(coding.declared),
         None => len,
     };
-    Outcome::on_pool(move |ctx| {
-        let begun = check_space(ctx, &who, name.as_str(), part_len.unwrap_or(0)).and_then(|()| {
-            let asked = (ask.number, part_len, who.quota().unwrap_or_default());
-            Ok(ctx.store.sessions().begin_part(&ask.id, &name, asked)?)
-        });
-        match begun {
-            Ok(part) => {
-                // A part of an upload with a checksum states one of it, or
-                // none: then it is computed as the part arrives.
-                let upload = UploadChecksum::of_meta(part.upload_meta());
-                let stated = ask.digests.checksum.as_ref().map(|c| c.algorithm);
-                if let Err(failure) = upload_checksum::check_part(upload, stated) {
-                    drop(part);
-                    let next = skip_body(ask.body, ctx.config);
-                    return refuse(ctx, "APPEND", name.as_str(), failure, next);
-                }
-                let mut ask = ask;
-                ask.digests.computed = upload.map(|upload| upload.algorithm);
-                // Its MD5 and stated digests computed as it is written (an
-                // aws-chunked body decoded first), checked before it is staged.
-                let receive = Receive::new(Sink::Part(part), name, len, None)
-                    .deferred(ctx.config.pool_writes.on(ctx.store, true))
-                    .digesting(Some(Box::new(ask.digests)));
-                Outcome::new(Reply::GoAhead, Next::Receive(receive))
-            }
-            Err(failure) => {
+    Ok((len, part_len))
+}
+
+/// Stages part `ask.number` of upload `ask.id` of `name`
+/// ([`SessionStep::PutPart`], on the pool; its lengths judged on the
+/// reactor): its temp file is made and the body streams into it.
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+pub(in crate::serve) fn put_part(ctx: &Ctx<'_>, asked: Asked<PutPart>) -> Outcome {
+    let Asked {
+        op: PutPart { name, ask },
+        who,
+    } = asked;
+    let (len, part_len) = match part_lengths(&ask) {
+        Ok(lengths) => lengths,
+        Err(failure) => return refuse(ctx, "APPEND", name.as_str(), failure, Next::Close),
+    };
+    let begun = check_space(ctx, &who, name.as_str(), part_len.unwrap_or(0)).and_then(|()| {
+        let asked = (ask.number, part_len, who.quota().unwrap_or_default());
+        Ok(ctx.store.sessions().begin_part(&ask.id, &name, asked)?)
+    });
+    match begun {
+        Ok(part) => {
+            // A part of an upload with a checksum states one of it, or
+            // none: then it is computed as the part arrives.
+            let upload = UploadChecksum::of_meta(part.upload_meta());
+            let stated = ask.digests.checksum.as_ref().map(|c| c.algorithm);
+            if let Err(failure) = upload_checksum::check_part(upload, stated) {
+                drop(part);
                 let next = skip_body(ask.body, ctx.config);
-                refuse(ctx, "APPEND", name.as_str(), failure, next)
+                return refuse(ctx, "APPEND", name.as_str(), failure, next);
             }
+            let mut ask = ask;
+            ask.digests.computed = upload.map(|upload| upload.algorithm);
+            // Its MD5 and stated digests computed as it is written (an
+            // aws-chunked body decoded first), checked before it is staged.
+            let receive = Receive::new(Sink::Part(part), name, len, None)
+                .deferred(ctx.config.pool_writes.on(ctx.store, true))
+                .digesting(Some(Box::new(ask.digests)));
+            Outcome::new(Reply::GoAhead, Next::Receive(receive))
         }
-    })
+        Err(failure) => {
+            let next = skip_body(ask.body, ctx.config);
+            refuse(ctx, "APPEND", name.as_str(), failure, next)
+        }
+    }
 }
 
 /// The source of a part to be copied is not there (or is a folder).
@@ -266,21 +291,24 @@ pub const NO_SUCH_SOURCE: &str = "the copy source is not there";
 /// the size limit, then its bytes copied into the part's temp file, their
 /// MD5 and CRC-32C computed as they go (and the upload's checksum, where
 /// it has one), and staged as an uploaded part is. Refused anywhere,
-/// nothing changes.
-fn copy_part(who: Who, name: Name, from: Name, ask: Box<CopyPartAsk>) -> Outcome {
-    Outcome::on_pool_long(move |ctx| {
-        let what = format!("{from} -> {name}");
-        match copied_part(ctx, (&who, &name), &from, &ask) {
-            Ok((size, crc, md5)) => {
-                debug!(
-                    "#{} part of {name} copied from {from}: {size} bytes",
-                    ctx.client
-                );
-                Outcome::answer(part_stored((size, crc, md5), None))
-            }
-            Err(failure) => refuse(ctx, "APPEND", &what, failure, Next::Request),
+/// nothing changes. [`SessionStep::CopyPart`].
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+pub(in crate::serve) fn copy_part(ctx: &Ctx<'_>, asked: Asked<CopyPart>) -> Outcome {
+    let Asked {
+        op: CopyPart { name, from, ask },
+        who,
+    } = asked;
+    let what = format!("{from} -> {name}");
+    match copied_part(ctx, (&who, &name), &from, &ask) {
+        Ok((size, crc, md5)) => {
+            debug!(
+                "#{} part of {name} copied from {from}: {size} bytes",
+                ctx.client
+            );
+            Outcome::answer(part_stored((size, crc, md5), None))
         }
-    })
+        Err(failure) => refuse(ctx, "APPEND", &what, failure, Next::Request),
+    }
 }
 
 /// [`copy_part`]'s work on the pool: the part's size, CRC-32C and MD5.
@@ -351,34 +379,35 @@ pub(in crate::serve) fn finish_part(
     }
 }
 
-/// Aborts upload `id` of `name`: its record and parts go.
-fn abort(name: Name, id: String) -> Outcome {
-    Outcome::on_pool(move |ctx| {
-        let sessions = ctx.store.sessions();
-        let aborted = sessions
-            .multipart(&id, &name)
-            .and_then(|_| sessions.abort_session(&id, None));
-        match aborted {
-            Ok(()) => {
-                debug!("#{} ABORT multipart upload {id} of {name}", ctx.client);
-                Outcome::answer(Reply::Done)
-            }
-            Err(err) => refuse(ctx, "ABORT", &id, err.into(), Next::Request),
+/// Aborts upload `id` of `name`: its record and parts go
+/// ([`SessionStep::AbortParts`]).
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+pub(in crate::serve) fn abort_parts(ctx: &Ctx<'_>, abort: AbortParts) -> Outcome {
+    let AbortParts { name, id } = abort;
+    let sessions = ctx.store.sessions();
+    let aborted = sessions
+        .multipart(&id, &name)
+        .and_then(|_| sessions.abort_session(&id, None));
+    match aborted {
+        Ok(()) => {
+            debug!("#{} ABORT multipart upload {id} of {name}", ctx.client);
+            Outcome::answer(Reply::Done)
         }
-    })
+        Err(err) => refuse(ctx, "ABORT", &id, err.into(), Next::Request),
+    }
 }
 
 /// One page of the parts of upload `id` of `name`: at most `max` after
-/// part `after`.
-fn list_parts(
-    ListParts {
+/// part `after` ([`SessionStep::ListParts`]).
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+pub(in crate::serve) fn list_parts(ctx: &Ctx<'_>, list: ListParts) -> Outcome {
+    let ListParts {
         name,
         id,
         after,
         max,
-    }: ListParts,
-) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.store.sessions().parts(&id, &name) {
+    } = list;
+    match ctx.store.sessions().parts(&id, &name) {
         Ok(staged) => {
             let max = max.min(MAX_PAGE);
             let mut parts: Vec<Part> = staged.into_iter().filter(|p| p.number > after).collect();
@@ -394,7 +423,7 @@ fn list_parts(
             })))
         }
         Err(err) => refuse(ctx, "PROGRESS", &id, err.into(), Next::Request),
-    })
+    }
 }
 
 /// A part staged (uploaded or copied): its size, CRC-32C and MD5 (the
