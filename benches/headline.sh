@@ -9,6 +9,8 @@
 #                       as fast as curl reads and at one pace)
 #   storm.sh            10,000 connections at once and opened first, FTP
 #                       logins opened first, against nginx
+#   storm_sftp.sh       10,000 SSH connections opened first, an SFTP login
+#                       on each later (paramiko), against OpenSSH's sshd
 #   put_cpu.sh          a 1 GiB PUT's server CPU against the C sink
 #   ftp.sh              a 1 GiB STOR in ftplib's 8 KiB sends against vsftpd
 #   compare_workers.sh  4 KiB and 1 MiB keep-alive GETs, wrk -t1 -c100, each
@@ -19,10 +21,10 @@
 #
 #   benches/headline.sh [--reps N] [--out DIR] [--only "get_segments storm ..."]
 #
-# --reps: repetitions for every script (default 5; storm.sh takes 3 of
-# its minute-long rounds). FERRY_BIN, CARGO_TARGET_DIR: as for
+# --reps: repetitions for every script (default 5; storm.sh and
+# storm_sftp.sh take 3 of their minute-long rounds). FERRY_BIN, CARGO_TARGET_DIR: as for
 # compare.sh; built once here. Needs root (each script says why). Takes
-# about 25 minutes on this project's machine; run it on a quiet one: the
+# about 35 minutes on this project's machine; run it on a quiet one: the
 # scripts compare ratios within their own runs, but not against a build
 # compiling beside them.
 
@@ -36,7 +38,7 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-REPS=5 OUT="" ONLY="get_segments storm put_cpu ftp compare_workers"
+REPS=5 OUT="" ONLY="get_segments storm storm_sftp put_cpu ftp compare_workers"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --reps) REPS=${2:?}; shift ;;
@@ -71,6 +73,7 @@ run() { # script arguments...: its output to OUT/<script>.txt
 
 run get_segments --reps "$REPS"
 run storm --reps "$(((REPS + 1) / 2))"
+run storm_sftp --reps "$(((REPS + 1) / 2))"
 run put_cpu --reps "$REPS" --modes auto
 run ftp --sections 1 --stor-block 8192 --no-durable --reps "$REPS"
 run compare_workers --reps "$REPS" --wrk-threads 1
@@ -82,7 +85,7 @@ echo "- $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuin
   "load average at start / end: $LOAD_START / $(cut -d' ' -f1-3 /proc/loadavg); run took $((SECONDS - STARTED)) s"
 echo "- $("$FERRY" --version 2>/dev/null | head -n 1) ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))," \
   "$(nginx -v 2>&1 | sed 's/^nginx version: //'), vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo '?')"
-echo "- $REPS repetitions each (storm.sh $(((REPS + 1) / 2))), interleaved; cells: median [min–max] (storm.sh, put_cpu.sh: medians, and ratios of them); other ratios: medians of the per-repetition ratios"
+echo "- $REPS repetitions each (storm.sh, storm_sftp.sh $(((REPS + 1) / 2))), interleaved; cells: median [min–max] (storm.sh, put_cpu.sh: medians, and ratios of them); other ratios: medians of the per-repetition ratios"
 echo "- each script's own tables: $OUT"
 echo
 echo "| measurement | ferry | other | ratio | target | result |"

@@ -305,14 +305,21 @@ impl Transport {
         }
     }
 
-    /// Lets go of buffers the TLS session no longer needs: called at the
-    /// end of every drive, so a connection at rest holds none.
+    /// Lets go of buffers the session no longer needs: called at the end
+    /// of every drive, so a connection at rest holds none (TLS), and one
+    /// whose SSH peer has said nothing yet holds no packet buffers
+    /// (`SshSession::shed`, counted).
     pub(super) fn shed(&mut self) {
         match self.session.as_deref_mut() {
             None => {}
             Some(Session::Tls(tls)) => tls.shed(),
             #[cfg(feature = "sftp")]
-            Some(Session::Ssh(_)) => {}
+            Some(Session::Ssh(ssh)) => {
+                let rested = ssh.shed();
+                if rested {
+                    crate::metrics::count_ssh_bare_rest();
+                }
+            }
         }
     }
 

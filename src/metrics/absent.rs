@@ -63,6 +63,8 @@ pub struct ReactorMetrics {
     pub displaced: Counter,
     /// SSH sessions that gave back their packet buffers' memory at rest.
     pub ssh_rests: Counter,
+    /// SSH connections that gave it back before their client spoke.
+    pub ssh_bare_rests: Counter,
     /// Bytes read from connections.
     pub bytes_received: Counter,
     /// Bytes written to connections.
@@ -96,3 +98,6 @@ pub fn count_on_this_thread(_metrics: Arc<ReactorMetrics>) {}
 
 /// Counts nothing.
 pub fn count_request(_operation: u8, _code: Option<u16>) {}
+
+/// Counts nothing.
+pub fn count_ssh_bare_rest() {}

@@ -169,6 +169,9 @@ pub struct ReactorMetrics {
     pub displaced: Counter,
     /// SSH sessions that gave back their packet buffers' memory at rest.
     pub ssh_rests: Counter,
+    /// SSH connections that gave it back as their client had sent nothing
+    /// yet (`SshSession::shed`).
+    pub ssh_bare_rests: Counter,
     /// Answered requests by operation and outcome.
     requests: [[Counter; OUTCOMES.len() + 1]; Verb::ALL.len() + 1],
     /// Bytes read from and written to connections (TLS records included).
@@ -218,6 +221,17 @@ pub fn count_request(operation: u8, code: Option<u16>) {
             && let Some(row) = metrics.requests.get(usize::from(operation))
         {
             row[outcome].add(1);
+        }
+    });
+}
+
+/// Counts an SSH connection that rested as its client had sent nothing
+/// yet (`SshSession::shed`); as [`count_request`], only on a reactor's
+/// thread.
+pub fn count_ssh_bare_rest() {
+    CURRENT.with(|current| {
+        if let Some(metrics) = &*current.borrow() {
+            metrics.ssh_bare_rests.add(1);
         }
     });
 }

@@ -228,6 +228,13 @@ fn render_connections(out: &mut String, reactors: &[Arc<ReactorMetrics>]) {
         "Times an SSH session, quiet a moment between requests, gave back its packet buffers' memory.",
         &[(String::new(), sum(reactors, &|r| r.ssh_rests.get()))],
     );
+    family(
+        out,
+        "ferry_ssh_bare_rests_total",
+        "counter",
+        "SSH connections whose client had sent nothing once the server's version line was out: their packet buffers' memory given back until it speaks.",
+        &[(String::new(), sum(reactors, &|r| r.ssh_bare_rests.get()))],
+    );
 }
 
 /// Requests by operation and outcome; returns the uploads committed and
