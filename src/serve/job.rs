@@ -153,7 +153,7 @@ impl Job {
 
     /// A session upload's `step` as a job that runs where that step runs
     /// ([`SessionStep::place`]).
-    pub fn session(step: SessionStep) -> Job {
+    pub(crate) fn session(step: SessionStep) -> Job {
         Job(Box::new(Work {
             kind: step.place().kind(),
             work: Then::Session(step),

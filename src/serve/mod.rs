@@ -89,7 +89,7 @@ use room::{
 };
 pub use send::{Send, Source, read_ahead};
 pub use send_steps::SendStep;
-pub use session_steps::{Asked, SessionStep};
+pub(crate) use session_steps::{Asked, SessionStep};
 pub use sink::{Sink, WriteBehind};
 pub use spool::Held;
 pub use terms::{

@@ -31,12 +31,14 @@
 //! own, not more variants of `UploadStep`: those are the steps of a body
 //! on its way to a commit, each at a place of its own, where these are
 //! the verbs that open (or answer about) a kept upload, each once, on the
-//! pool, and would double `UploadStep`'s matches with variants no body
-//! passes through.
+//! pool (a part's copy and a completion among its long jobs), and would
+//! double `UploadStep`'s matches with variants no body passes through.
 
 use std::fmt;
 
-use super::ops::multipart::{AbortParts, BeginParts, Completing, CopyPart, ListParts, PutPart};
+use super::ops::multipart::{
+    AbortParts, BeginParts, Completing, CopyPart, ListParts, PartLengths, PutPart,
+};
 use super::ops::resume::{self, Close, Reopen, Resume, ResumeFrom};
 use super::ops::session_admin::{self, Abort, Progress};
 use super::ops::sessions::{self, Append, Commit, Upload};
@@ -45,23 +47,34 @@ use super::ops::uploads::ListUploads;
 use super::{Ctx, Outcome, Place};
 use crate::access::Who;
 
-/// An operation, and who asks it (what its rule judges).
-pub struct Asked<T> {
+/// An operation, who asks it (what its rule judges), and what the reactor
+/// judged of it that the step goes on from (`J`: a part's lengths, whether
+/// an open may read the file), so that no rule is judged twice.
+pub(crate) struct Asked<T, J = ()> {
     /// The operation.
     pub(in crate::serve) op: T,
     /// Who asks it.
     pub(in crate::serve) who: Who,
+    /// What the reactor judged of it.
+    pub(in crate::serve) judged: J,
 }
 
 impl<T> Asked<T> {
     /// `op`, asked by `who`, as a step's box.
     pub(in crate::serve) fn boxed(op: T, who: Who) -> Box<Asked<T>> {
-        Box::new(Asked { op, who })
+        Asked::judged(op, who, ())
+    }
+}
+
+impl<T, J> Asked<T, J> {
+    /// `op`, asked by `who` and judged so on the reactor, as a step's box.
+    pub(in crate::serve) fn judged(op: T, who: Who, judged: J) -> Box<Asked<T, J>> {
+        Box::new(Asked { op, who, judged })
     }
 }
 
 /// One step of a session upload, with what it needs.
-pub enum SessionStep {
+pub(crate) enum SessionStep {
     /// A session found or begun (FERRY/1's UPLOAD, tus's POST), its first
     /// bytes received where some follow (`ops/sessions.rs`). On the pool.
     Begin(Box<Asked<Upload>>),
@@ -74,7 +87,7 @@ pub enum SessionStep {
     Resume(Box<Asked<Resume>>),
     /// A file opened for writing (SFTP's `OPEN`) as the kept upload
     /// (`ops/resume.rs`). On the pool.
-    Reopen(Box<Asked<Reopen>>),
+    Reopen(Box<Asked<Reopen, bool>>),
     /// Where an upload would go on from (FTP's `SIZE`): the kept upload,
     /// else the file (`ops/resume.rs`). On the pool.
     ResumeFrom(Box<Asked<ResumeFrom>>),
@@ -101,7 +114,7 @@ pub enum SessionStep {
     BeginParts(Box<Asked<BeginParts>>),
     /// A part's temp file made, then its body received
     /// (`ops/multipart/parts.rs`). On the pool.
-    PutPart(Box<Asked<PutPart>>),
+    PutPart(Box<Asked<PutPart, PartLengths>>),
     /// A part copied from a file (`ops/multipart/parts.rs`). On the
     /// pool's long jobs: it copies bytes.
     CopyPart(Box<Asked<CopyPart>>),
@@ -120,7 +133,7 @@ pub enum SessionStep {
 impl SessionStep {
     /// Where this step runs: one place per step, read by
     /// [`Job::session`](super::Job::session).
-    pub fn place(&self) -> Place {
+    pub(crate) fn place(&self) -> Place {
         match self {
             SessionStep::CopyPart(_) | SessionStep::CompleteParts(_) => Place::Long,
             SessionStep::Begin(_)
@@ -143,7 +156,7 @@ impl SessionStep {
     }
 
     /// Takes the step (where its job runs).
-    pub fn run(self, ctx: &Ctx<'_>) -> Outcome {
+    pub(crate) fn run(self, ctx: &Ctx<'_>) -> Outcome {
         match self {
             SessionStep::Begin(asked) => sessions::begin(ctx, *asked),
             SessionStep::Append(asked) => sessions::stage(ctx, *asked),

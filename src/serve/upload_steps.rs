@@ -17,7 +17,7 @@
 //! ends: Abandon (a failed body), Discard (a connection gone mid-body),
 //!     Dispose (a write back after its receive ended); a job whose
 //!     connection has gone before it ran is dropped as
-//!     [`Job::orphaned`], whatever its step
+//!     Job::orphaned, whatever its step
 //! ```
 
 use std::fmt;

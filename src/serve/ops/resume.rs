@@ -64,6 +64,7 @@ pub(in crate::serve) fn resume(ctx: &Ctx<'_>, asked: Asked<Resume>) -> Outcome {
     let Asked {
         op: Resume { name, offset },
         who,
+        ..
     } = asked;
     let user = user_of(ctx, &who);
     let owner = owner_of(&who);
@@ -150,15 +151,22 @@ impl Operate for Reopen {
             let refused = crate::serve::access::refusal(&who, Perm::Read, self.name.as_str());
             return Outcome::failed(refused, Next::Request);
         }
-        Outcome::pending(Job::session(SessionStep::Reopen(Asked::boxed(self, who))))
+        Outcome::pending(Job::session(SessionStep::Reopen(Asked::judged(
+            self, who, read,
+        ))))
     }
 }
 
 /// [`SessionStep::Reopen`] (on the pool): the kept upload begun (or cut
 /// back) to hold what its seed says, within the caps and the room.
 #[cfg_attr(not(feature = "sftp"), allow(dead_code))]
-pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen>) -> Outcome {
-    let Asked { op, who } = asked;
+pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen, bool>) -> Outcome {
+    // Whether the token may read the file: judged on the reactor.
+    let Asked {
+        op,
+        who,
+        judged: read,
+    } = asked;
     let owner = owner_of(&who);
     let Reopen {
         name,
@@ -166,7 +174,6 @@ pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen>) -> Outcome {
         create_only,
         held,
     } = op;
-    let read = who.allows(Perm::Read, name.as_str());
     let limits = session_limits(ctx, owner);
     if seed == Seed::InPlace
         && let Err(failure) = drop_kept_under_a_file(ctx, &who, &name)
@@ -228,7 +235,7 @@ impl Operate for Close {
 /// session committed, if its client may write it.
 #[cfg_attr(not(feature = "sftp"), allow(dead_code))]
 pub(in crate::serve) fn close(ctx: &Ctx<'_>, asked: Asked<Close>) -> Outcome {
-    let Asked { op, who } = asked;
+    let Asked { op, who, .. } = asked;
     let Close {
         id,
         size,
@@ -279,6 +286,7 @@ pub(in crate::serve) fn resume_from(ctx: &Ctx<'_>, asked: Asked<ResumeFrom>) -> 
     let Asked {
         op: ResumeFrom { name },
         who,
+        ..
     } = asked;
     let owner = owner_of(&who);
     let reads = who.allows(Perm::Read, name.as_str());

@@ -36,7 +36,7 @@ impl Operate for Progress {
 /// [`SessionStep::Progress`] (on the pool): the session as it stands,
 /// for a client that may write it.
 pub(in crate::serve) fn progress(ctx: &Ctx<'_>, asked: Asked<Progress>) -> Outcome {
-    let Asked { op, who } = asked;
+    let Asked { op, who, .. } = asked;
     if_own_session(ctx, &who, "PROGRESS", &op.id, |ctx, id| {
         match ctx
             .store
@@ -122,6 +122,7 @@ pub(in crate::serve) fn abort(ctx: &Ctx<'_>, asked: Asked<Abort>) -> Outcome {
     let Asked {
         op: Abort { id, opener },
         who,
+        ..
     } = asked;
     if_own_session(ctx, &who, "ABORT", &id, |ctx, id| {
         match ctx.store.sessions().abort_session(id, opener) {

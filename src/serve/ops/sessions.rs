@@ -89,7 +89,9 @@ impl Operate for Upload {
 /// where there is room for it, an empty tus upload committed at once,
 /// first bytes received as an APPEND's.
 pub(in crate::serve) fn begin(ctx: &Ctx<'_>, asked: Asked<Upload>) -> Outcome {
-    let Asked { op, who: writer } = asked;
+    let Asked {
+        op, who: writer, ..
+    } = asked;
     let Upload {
         name,
         size,
@@ -247,7 +249,7 @@ impl Operate for Append {
 /// limit, the room, the quotas, who may write the session), then its
 /// bytes received.
 pub(in crate::serve) fn stage(ctx: &Ctx<'_>, asked: Asked<Append>) -> Outcome {
-    let Asked { op, who } = asked;
+    let Asked { op, who, .. } = asked;
     let body = op.body();
     // Where the upload's bytes would reach: held to the limit whether
     // its size is known or still to come (else an upload of a size to
@@ -364,6 +366,7 @@ pub(in crate::serve) fn commit(ctx: &Ctx<'_>, asked: Asked<Commit>) -> Outcome {
     let Asked {
         op: Commit { id, mtime },
         who,
+        ..
     } = asked;
     let user = crate::serve::user_of(ctx, &who);
     if_own_session(ctx, &who, "COMMIT", &id, |ctx, id| {

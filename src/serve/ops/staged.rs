@@ -40,7 +40,7 @@ impl Operate for ReadStaged {
 /// may write the session.
 #[cfg_attr(not(feature = "sftp"), allow(dead_code))]
 pub(in crate::serve) fn read_staged(ctx: &Ctx<'_>, asked: Asked<ReadStaged>) -> Outcome {
-    let Asked { op, who } = asked;
+    let Asked { op, who, .. } = asked;
     let ReadStaged {
         id,
         offset,

@@ -2,7 +2,7 @@
 //! prefix, by name then id, gathered as the sessions' index is walked
 //! (`SessionStore::visit_sessions`) in a heap that keeps only the page's worth,
 //! so a page costs memory of its size whatever the server holds. Apart
-//! from `multipart.rs`, which serves the uploads themselves.
+//! from `multipart/`, which serves the uploads themselves.
 
 use std::collections::BinaryHeap;
 
@@ -63,6 +63,7 @@ pub(in crate::serve) fn list_uploads(ctx: &Ctx<'_>, asked: Asked<ListUploads>) -
     let Asked {
         op: ListUploads { prefix, after, max },
         who,
+        ..
     } = asked;
     let max = max.min(MAX_PAGE);
     let after = after

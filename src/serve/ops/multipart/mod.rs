@@ -23,7 +23,9 @@ pub use crate::serve::upload_checksum::INVALID_PART;
 pub(in crate::serve) use complete::complete;
 pub use complete::{CompleteParts, Completing};
 pub(in crate::serve) use parts::finish_part;
-pub use parts::{AbortParts, BeginParts, CopyPart, ListParts, NO_SUCH_SOURCE, PartsPage, PutPart};
+pub use parts::{
+    AbortParts, BeginParts, CopyPart, ListParts, NO_SUCH_SOURCE, PartLengths, PartsPage, PutPart,
+};
 #[cfg(feature = "s3")]
 pub(in crate::serve) use parts::{abort_parts, begin_parts, copy_part, list_parts, put_part};
 

@@ -127,14 +127,15 @@ impl Operate for PutPart {
     /// Refused if the part alone is over the size limit the object has
     /// (closing: its body is not read); else on to [`put_part`].
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        let len = match part_lengths(&self.ask) {
-            Ok((len, _)) => len,
+        let lengths = match part_lengths(&self.ask) {
+            Ok(lengths) => lengths,
             Err(failure) => return refuse(ctx, "APPEND", self.name.as_str(), failure, Next::Close),
         };
-        if let Some(Err(failure)) = len.map(|len| check_size(ctx.config, len)) {
+        if let Some(Err(failure)) = lengths.wire.map(|len| check_size(ctx.config, len)) {
             return refuse(ctx, "APPEND", self.name.as_str(), failure, Next::Close);
         }
-        Outcome::pending(Job::session(SessionStep::PutPart(Asked::boxed(self, who))))
+        let step = Asked::judged(self, who, lengths);
+        Outcome::pending(Job::session(SessionStep::PutPart(step)))
     }
 }
 
@@ -178,7 +179,7 @@ impl Operate for ListParts {
 /// there too). [`SessionStep::BeginParts`].
 #[cfg_attr(not(feature = "s3"), allow(dead_code))]
 pub(in crate::serve) fn begin_parts(ctx: &Ctx<'_>, asked: Asked<BeginParts>) -> Outcome {
-    let Asked { op, who } = asked;
+    let Asked { op, who, .. } = asked;
     let BeginParts {
         name,
         mtime,
@@ -212,12 +213,20 @@ pub(in crate::serve) fn begin_parts(ctx: &Ctx<'_>, asked: Asked<BeginParts>) -> 
     }
 }
 
-/// A part's body's length on the wire (`None`: chunked) and its own (an
-/// aws-chunked body's payload's).
+/// A part's lengths, as the reactor judged them.
+#[derive(Debug, Clone, Copy)]
+pub struct PartLengths {
+    /// Its body's on the wire (`None`: chunked).
+    wire: Option<u64>,
+    /// Its own (an aws-chunked body's payload's; else the wire's).
+    part: Option<u64>,
+}
+
+/// A part's body's length on the wire and its own.
 ///
 /// # Errors
 /// 400 for a body of no stated length.
-fn part_lengths(ask: &PartAsk) -> Result<(Option<u64>, Option<u64>), Failure> {
+fn part_lengths(ask: &PartAsk) -> Result<PartLengths, Failure> {
     // Chunked framing only around an aws-chunked body, whose decoded
     // length was stated (the AWS CLI's over HTTPS).
     let len = match ask.body.length {
@@ -234,22 +243,25 @@ fn part_lengths(ask: &PartAsk) -> Result<(Option<u64>, Option<u64>), Failure> {
         Some(coding) => Some(coding.declared),
         None => len,
     };
-    Ok((len, part_len))
+    Ok(PartLengths {
+        wire: len,
+        part: part_len,
+    })
 }
 
 /// Stages part `ask.number` of upload `ask.id` of `name`
 /// ([`SessionStep::PutPart`], on the pool; its lengths judged on the
 /// reactor): its temp file is made and the body streams into it.
 #[cfg_attr(not(feature = "s3"), allow(dead_code))]
-pub(in crate::serve) fn put_part(ctx: &Ctx<'_>, asked: Asked<PutPart>) -> Outcome {
+pub(in crate::serve) fn put_part(ctx: &Ctx<'_>, asked: Asked<PutPart, PartLengths>) -> Outcome {
     let Asked {
         op: PutPart { name, ask },
         who,
+        judged: PartLengths {
+            wire: len,
+            part: part_len,
+        },
     } = asked;
-    let (len, part_len) = match part_lengths(&ask) {
-        Ok(lengths) => lengths,
-        Err(failure) => return refuse(ctx, "APPEND", name.as_str(), failure, Next::Close),
-    };
     let begun = check_space(ctx, &who, name.as_str(), part_len.unwrap_or(0)).and_then(|()| {
         let asked = (ask.number, part_len, who.quota().unwrap_or_default());
         Ok(ctx.store.sessions().begin_part(&ask.id, &name, asked)?)
@@ -297,6 +309,7 @@ pub(in crate::serve) fn copy_part(ctx: &Ctx<'_>, asked: Asked<CopyPart>) -> Outc
     let Asked {
         op: CopyPart { name, from, ask },
         who,
+        ..
     } = asked;
     let what = format!("{from} -> {name}");
     match copied_part(ctx, (&who, &name), &from, &ask) {
