@@ -23,14 +23,19 @@
 //! `unsafe`: `madvise` on memory the session owns and lends here as
 //! `&mut`; all Rust sees of it is that the bytes then read as zeros. And
 //! `mmap`/`munmap` of the mapping, whose two slices are lent to sunset's
-//! runner as `'static`: the session drops the runner before the mapping.
+//! runner as `'static`: [`SessionRunner`] owns both and drops the runner
+//! before the mapping.
 
-use log::debug;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use log::{debug, warn};
 use sunset::Runner;
 
 /// Gives back the whole pages inside `buf`; their bytes then read as
 /// zeros (the rest of `buf` is left as it was).
-pub fn give_back(buf: &mut [u8]) {
+fn give_back(buf: &mut [u8]) {
     let page = page_size();
     if page == 0 {
         return;
@@ -42,17 +47,9 @@ pub fn give_back(buf: &mut [u8]) {
     }
     let start = buf[skip..].as_mut_ptr();
     // SAFETY: `start..start + whole` lies inside `buf`, which is borrowed
-    // mutably, so nothing else reads or writes it meanwhile; on private
-    // anonymous memory (the heap's) MADV_DONTNEED only makes those bytes
-    // read as zeros from now on, a value any `u8` may hold.
-    let done = unsafe { libc::madvise(start.cast(), whole, libc::MADV_DONTNEED) };
-    if done != 0 {
-        // The memory stays as it was, merely held.
-        debug!(
-            "SSH buffers could not be given back: {}",
-            std::io::Error::last_os_error()
-        );
-    }
+    // mutably, so nothing else reads or writes it meanwhile; private
+    // anonymous memory (the heap's, or a mapping's).
+    unsafe { advise(start, whole) };
 }
 
 /// Bytes of each packet buffer: the largest packet an SSH
@@ -60,29 +57,102 @@ pub fn give_back(buf: &mut [u8]) {
 /// `SSH_MAX_PACKET`, whose limits follow the buffers' lengths.
 pub const PACKET_BUFFER: usize = 35_000;
 
+/// sunset's runner for a server's session, its packet buffers in a
+/// [`PacketMemory`] of its own where the kernel maps one (else sunset's
+/// own allocation). The one owner of both, so that the runner, which
+/// holds the buffers as `'static` and zeroizes them as it drops, is
+/// always dropped first, whatever else changes around it.
+pub struct SessionRunner {
+    runner: ManuallyDrop<Runner<'static, sunset::Server>>,
+    memory: Option<PacketMemory>,
+}
+
+impl SessionRunner {
+    /// A server's runner, its buffers mapped where the kernel allows.
+    pub fn new() -> SessionRunner {
+        // SAFETY: the slices go to `runner` alone, which `drop` drops
+        // before `memory` (the mapping) and nothing else keeps.
+        match unsafe { PacketMemory::map() } {
+            Some((memory, input, output)) => SessionRunner {
+                runner: ManuallyDrop::new(Runner::new(input, output)),
+                memory: Some(memory),
+            },
+            None => SessionRunner {
+                runner: ManuallyDrop::new(Runner::new_server_owned()),
+                memory: None,
+            },
+        }
+    }
+
+    /// Gives back the memory of both packet buffers if neither holds any
+    /// of a packet: whether it did. A mapped buffer's last partial page is
+    /// its own (the next buffer begins on a page of its own), so it goes
+    /// too; a buffer sunset allocated keeps its partial edges.
+    pub fn give_back_idle(&mut self) -> bool {
+        let mapped = self.memory.is_some();
+        let Some((input, output)) = self.runner.idle_buffers() else {
+            return false;
+        };
+        for buf in [input, output] {
+            match mapped {
+                // SAFETY: a mapped buffer begins a `PacketMemory::each`
+                // stretch of the mapping that is its alone to its page's
+                // end; borrowed mutably here, nobody reads it meanwhile.
+                true => unsafe { advise(buf.as_mut_ptr(), round_up(buf.len())) },
+                false => give_back(buf),
+            }
+        }
+        true
+    }
+}
+
+impl Deref for SessionRunner {
+    type Target = Runner<'static, sunset::Server>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.runner
+    }
+}
+
+impl DerefMut for SessionRunner {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.runner
+    }
+}
+
+impl Drop for SessionRunner {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here, and never used after; `memory`, a
+        // field, is dropped (unmapped) only after this body.
+        unsafe { ManuallyDrop::drop(&mut self.runner) }
+    }
+}
+
 /// sunset's two packet buffers in one anonymous mapping of their own,
 /// each at a page boundary, unmapped on drop (see the module's header).
 #[derive(Debug)]
-pub struct PacketMemory {
+struct PacketMemory {
     start: *mut u8,
     len: usize,
 }
 
 // SAFETY: the mapping is this value's alone (its slices are lent to the
-// runner of the session that owns both); nothing in it is tied to a thread.
+// runner of the same `SessionRunner`); nothing in it is tied to a thread.
 unsafe impl Send for PacketMemory {}
 
 impl PacketMemory {
     /// Maps the two buffers: the mapping, the input buffer and the output
     /// buffer, or `None` where the kernel refuses (the caller lets sunset
-    /// allocate them instead). The slices must be dropped before the
-    /// mapping: their `'static` is the caller's promise.
-    pub fn map() -> Option<(PacketMemory, &'static mut [u8], &'static mut [u8])> {
-        let page = page_size();
-        if page == 0 {
+    /// allocate them instead).
+    ///
+    /// # Safety
+    /// The slices must not be used after the mapping is dropped, their
+    /// owner's drop (sunset zeroizes them) included.
+    unsafe fn map() -> Option<(PacketMemory, &'static mut [u8], &'static mut [u8])> {
+        let each = round_up(PACKET_BUFFER);
+        if each == 0 {
             return None;
         }
-        let each = PACKET_BUFFER.div_ceil(page) * page;
         let len = 2 * each;
         // SAFETY: a fresh private anonymous mapping, aliasing nothing.
         let start = unsafe {
@@ -96,12 +166,15 @@ impl PacketMemory {
             )
         };
         if start == libc::MAP_FAILED {
-            debug!(
-                "SSH buffers not mapped: {}",
-                std::io::Error::last_os_error()
-            );
+            warn_once(&MAP_FAILED, "mapped", "sunset allocates them instead");
             return None;
         }
+        // Neighbouring sessions' mappings merge into one region; where
+        // transparent huge pages are `always` (RHEL's default), a touch
+        // would fault in 2 MiB of it and a rest give back none. A refusal
+        // changes only that.
+        // SAFETY: advice on the mapping just made.
+        let _ = unsafe { libc::madvise(start, len, libc::MADV_NOHUGEPAGE) };
         let start = start.cast::<u8>();
         // SAFETY: two disjoint ranges inside the mapping, readable and
         // writable, zeroed by the kernel; they live until `drop` unmaps
@@ -118,24 +191,55 @@ impl PacketMemory {
 
 impl Drop for PacketMemory {
     fn drop(&mut self) {
-        // SAFETY: the mapping `map` made, whose slices are gone (the
-        // owner drops them first); unmapped once.
+        // SAFETY: the mapping `map` made, whose slices are gone (its
+        // `SessionRunner` dropped them first); unmapped once.
         if unsafe { libc::munmap(self.start.cast(), self.len) } != 0 {
-            debug!(
-                "SSH buffers not unmapped: {}",
-                std::io::Error::last_os_error()
-            );
+            // Cutting a region out of the middle of merged ones takes a
+            // new one, refused at `vm.max_map_count`: the addresses stay
+            // taken, but the memory goes back.
+            warn_once(&UNMAP_FAILED, "unmapped", "their memory given back");
+            // SAFETY: as above; nothing uses the mapping any more.
+            unsafe { advise(self.start, self.len) };
         }
     }
 }
 
-/// sunset's runner for a server's session, its packet buffers in a
-/// [`PacketMemory`] where the kernel maps one (else sunset's own), which
-/// the caller drops after the runner.
-pub fn server_runner() -> (Runner<'static, sunset::Server>, Option<PacketMemory>) {
-    match PacketMemory::map() {
-        Some((memory, input, output)) => (Runner::new(input, output), Some(memory)),
-        None => (Runner::new_server_owned(), None),
+static MAP_FAILED: AtomicBool = AtomicBool::new(false);
+static UNMAP_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Says once per process (then at debug level) that the kernel refused
+/// to map or unmap packet buffers (most likely `vm.max_map_count`, about
+/// one region per live SSH session; docs/operating.md).
+fn warn_once(said: &AtomicBool, what: &str, instead: &str) {
+    let err = std::io::Error::last_os_error();
+    match said.swap(true, Ordering::Relaxed) {
+        false => warn!("SSH packet buffers not {what} ({err}): {instead}; see vm.max_map_count"),
+        true => debug!("SSH packet buffers not {what}: {err}"),
+    }
+}
+
+/// `MADV_DONTNEED` on `len` bytes from `start`, a page boundary.
+///
+/// # Safety
+/// The range is private anonymous memory nobody else reads or writes
+/// meanwhile (its bytes then read as zeros).
+unsafe fn advise(start: *mut u8, len: usize) {
+    // SAFETY: the caller's promise.
+    if unsafe { libc::madvise(start.cast(), len, libc::MADV_DONTNEED) } != 0 {
+        // The memory stays as it was, merely held.
+        debug!(
+            "SSH buffers could not be given back: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// `len` rounded up to whole pages (0 if the page size cannot be told).
+fn round_up(len: usize) -> usize {
+    let page = page_size();
+    match page {
+        0 => 0,
+        page => len.div_ceil(page) * page,
     }
 }
 
@@ -166,7 +270,8 @@ mod tests {
 
     #[test]
     fn the_mapping_holds_two_page_aligned_buffers_of_a_packet_each() {
-        let (memory, input, output) = PacketMemory::map().unwrap();
+        // SAFETY: the slices are dropped before the mapping (below).
+        let (memory, input, output) = unsafe { PacketMemory::map() }.unwrap();
         let page = page_size();
         assert_eq!((input.len(), output.len()), (PACKET_BUFFER, PACKET_BUFFER));
         assert_eq!(input.as_ptr().align_offset(page), 0);
@@ -175,11 +280,20 @@ mod tests {
         input.fill(1);
         output.fill(2);
         assert!(input.iter().all(|&b| b == 1), "the two do not overlap");
-        // Aligned, so all but the last partial page goes back.
-        give_back(output);
-        let whole = PACKET_BUFFER / page * page;
-        assert!(output[..whole].iter().all(|&b| b == 0));
-        assert!(output[whole..].iter().all(|&b| b == 2));
+        // A mapped buffer goes back to its last page's end, and no further.
+        // SAFETY: the input buffer's own stretch of the mapping.
+        unsafe { advise(input.as_mut_ptr(), round_up(input.len())) };
+        assert!(input.iter().all(|&b| b == 0), "all of it given back");
+        assert!(output.iter().all(|&b| b == 2), "the next one untouched");
         drop(memory);
+    }
+
+    #[test]
+    fn an_idle_runner_gives_its_buffers_back_and_works_after() {
+        let mut runner = SessionRunner::new();
+        assert!(runner.memory.is_some(), "mapped here");
+        assert!(runner.give_back_idle());
+        assert!(!runner.is_output_pending());
+        drop(runner);
     }
 }

@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use log::debug;
 use mio::net::TcpStream;
-use sunset::{ChanData, ChanHandle, Event, Runner};
+use sunset::{ChanData, ChanHandle, Event};
 
 use crate::access::Principal;
 use crate::wire::socket::{self, Outcome};
@@ -51,9 +51,8 @@ use super::rest;
 
 /// One connection's SSH session.
 pub struct SshSession {
-    /// Lent the buffers of `_memory`, declared before it: a struct's fields
-    /// are dropped in order, so the runner is gone when they are unmapped.
-    runner: Runner<'static, sunset::Server>,
+    /// sunset's runner, with its packet buffers (`rest.rs`).
+    runner: rest::SessionRunner,
     terms: Arc<SshTerms>,
     peer: IpAddr,
     /// The channel that runs the `sftp` subsystem.
@@ -80,17 +79,13 @@ pub struct SshSession {
     /// The peer has sent something (its version line at least).
     spoken: bool,
     finishing: bool,
-    /// The runner's packet buffers (`rest.rs`), unmapped after it; `None`
-    /// where sunset allocated them.
-    _memory: Option<rest::PacketMemory>,
 }
 
 impl SshSession {
     /// A session for a connection from `peer`.
     pub fn new(terms: Arc<SshTerms>, peer: IpAddr) -> SshSession {
-        let (runner, memory) = rest::server_runner();
         SshSession {
-            runner,
+            runner: rest::SessionRunner::new(),
             terms,
             peer,
             sftp: None,
@@ -105,7 +100,6 @@ impl SshSession {
             stirred: true,
             spoken: false,
             finishing: false,
-            _memory: memory,
         }
     }
 
@@ -146,12 +140,7 @@ impl SshSession {
     pub fn rest(&mut self) -> bool {
         self.stirred = false;
         self.intake.rest();
-        let Some((input, output)) = self.runner.idle_buffers() else {
-            return false;
-        };
-        rest::give_back(input);
-        rest::give_back(output);
-        true
+        self.runner.give_back_idle()
     }
 
     /// Rests a session whose peer has sent nothing yet, once its version
