@@ -108,30 +108,12 @@ pub fn send_content(stream: &TcpStream, body: &Content, offset: u64, len: usize)
     }
 }
 
-/// A `sendfile` of at least this many bytes runs corked (`TCP_CORK` on for
-/// the call, off after it). Sockets have Nagle off, so uncorked, the kernel
-/// sends what the peer's window allows the moment it allows it: on
-/// loopback (64 KiB segments) that left segments half full, ×1.6–1.9
-/// nginx's count per GiB. Corked for the call, every segment leaves full
-/// and the tail goes at the uncork, so nothing waits for the kernel's
-/// 200 ms cork timer; measured against uncorked on one build, interleaved
-/// (issue 76, benches/notes/compare.md): ×1.29 the rate, ×0.54 the
-/// segments, ×0.78 the server CPU per GiB. Shorter sends (a small file's whole
-/// body) are left alone: two more system calls would cost them more than
-/// their one or two segments save.
-const CORK_FROM: usize = 256 * 1024;
-
 /// Sends up to `len` bytes of `file` from `offset` without copying them
 /// through user space. A short file (truncated meanwhile) is an error.
 fn send_file(stream: &TcpStream, file: &File, offset: u64, len: usize) -> Outcome {
     let mut at = offset;
-    let corked = len >= CORK_FROM && cork(stream, true);
-    let sent =
-        retry(|| rustix::fs::sendfile(stream, file, Some(&mut at), len).map_err(io::Error::from));
-    if corked {
-        cork(stream, false);
-    }
-    match sent {
+    match retry(|| rustix::fs::sendfile(stream, file, Some(&mut at), len).map_err(io::Error::from))
+    {
         Ok(0) => Outcome::Error(io::Error::new(
             ErrorKind::UnexpectedEof,
             "file shrank while it was being sent",
@@ -139,11 +121,4 @@ fn send_file(stream: &TcpStream, file: &File, offset: u64, len: usize) -> Outcom
         Ok(n) => Outcome::Done(n),
         Err(err) => classify(err),
     }
-}
-
-/// Corks or uncorks `stream`; whether it took. A socket that refuses is
-/// sent to uncorked, as it would be without this (the segments' size is
-/// an economy, never a condition of the answer).
-fn cork(stream: &TcpStream, on: bool) -> bool {
-    rustix::net::sockopt::set_tcp_cork(stream, on).is_ok()
 }
