@@ -159,6 +159,9 @@ pub struct Env<'a> {
     /// When the reactor's turn began: the time deadlines and progress are
     /// kept by (one read of the clock a turn, not one a move).
     pub now: Instant,
+    /// This connection is the only one its loop serves now
+    /// (`server/reactor/crowd.rs`): a big `sendfile` may run corked.
+    pub alone: bool,
 }
 
 enum State {

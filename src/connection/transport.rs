@@ -384,16 +384,17 @@ impl Transport {
 
     /// Sends up to `len` bytes of `body` from `offset`, from a range known
     /// to be cached: a file by `sendfile`, bytes in memory by a write.
-    /// `scratch` is the reactor-wide buffer, used under TLS.
+    /// `scratch` is the reactor-wide buffer, used under TLS. `may_cork`:
+    /// the loop has CPU to spare for a corked `sendfile` (plain sockets).
     pub(super) fn send_body(
         &mut self,
         body: &Content,
-        offset: u64,
-        len: usize,
+        (offset, len): (u64, usize),
         scratch: &mut [u8],
+        may_cork: bool,
     ) -> Outcome {
         match self.session.as_deref_mut() {
-            None => socket::send_content(&self.stream, body, offset, len),
+            None => socket::send_content(&self.stream, body, (offset, len), may_cork),
             Some(Session::Tls(tls)) => seal_body(tls, &self.stream, (body, offset, len), scratch),
             #[cfg(feature = "sftp")]
             Some(Session::Ssh(ssh)) => {

@@ -161,7 +161,7 @@ impl Connection {
             {
                 Err(Step::Wait(self.interest))
             }
-            State::SendingBody(_) => self.send_body(scratch),
+            State::SendingBody(_) => self.send_body(scratch, env.alone),
             State::SendingHeld(_) => self.send_held(),
             State::AwaitHeader | State::ProxyHeader
                 if env.shutting_down && !self.flag(LAST_REQUEST_DUE) =>
@@ -286,8 +286,9 @@ impl Connection {
         }
     }
 
-    /// Sends the next piece of a GET body.
-    fn send_body(&mut self, scratch: &mut [u8]) -> Result<usize, Step> {
+    /// Sends the next piece of a GET body; `alone`: the loop serves no
+    /// other connection now (a big piece may go corked).
+    fn send_body(&mut self, scratch: &mut [u8], alone: bool) -> Result<usize, Step> {
         let State::SendingBody(send) = &mut self.state else {
             unreachable!("send_body outside SendingBody");
         };
@@ -301,7 +302,7 @@ impl Connection {
         let chunk = send.left.min(cached).min(SEND_CHUNK) as usize;
         match self
             .transport
-            .send_body(&send.body, send.offset, chunk, scratch)
+            .send_body(&send.body, (send.offset, chunk), scratch, alone)
         {
             Outcome::Done(n) => {
                 send.advance(n as u64);

@@ -39,12 +39,14 @@ impl Reactor {
         if id.is_none() && conn.is_queued() {
             return; // an event; its turn comes on the ready list
         }
+        let alone = self.crowd.drive_one();
         let mut env = Env {
             served: self.shared.served(),
             access: &self.hub.access,
             shutting_down: self.shutdown_deadline.is_some(),
             held_input: &mut self.held_input,
             now: self.turn_began,
+            alone,
         };
         let before = conn.traffic();
         let mut step = conn.drive(self.scratch.all_mut(), &mut env);

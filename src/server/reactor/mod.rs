@@ -65,6 +65,7 @@ const SPARE_FINISHED: usize = 64;
 
 pub(super) mod accept;
 mod bare;
+mod crowd;
 mod cuts;
 mod drive;
 mod link_arrival;
@@ -103,6 +104,9 @@ pub(super) struct Reactor {
     turn_began: Instant,
     /// Connections that used their budget with work left: `(key, id)`.
     pub(super) ready: VecDeque<(usize, u64)>,
+    /// Whether a connection driven now is the only one served (its big
+    /// `sendfile`s may run corked).
+    crowd: crowd::Crowd,
     /// Input buffered by this reactor's connections (kept by
     /// [`Connection::drive`]).
     held_input: usize,
@@ -169,6 +173,7 @@ impl Reactor {
             timers: Timers::new(Instant::now()),
             turn_began: Instant::now(),
             ready: VecDeque::new(),
+            crowd: crowd::Crowd::default(),
             held_input: 0,
             accepting: AcceptState::default(),
             shutdowns_seen: 0,
@@ -207,6 +212,8 @@ impl Reactor {
             // The turn starts when poll returns: the stall detector.
             let turn = Instant::now();
             self.turn_began = turn;
+            self.crowd
+                .begin_turn(events.iter().count() + self.ready.len());
             for event in events.iter() {
                 match event.token() {
                     WAKER => self.finish_jobs(),
