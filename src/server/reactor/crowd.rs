@@ -1,84 +1,78 @@
-//! How crowded a turn of the loop is: whether the connection about to be
-//! driven is the only one the loop serves now. Only then may a big
-//! `sendfile` run corked (`wire/socket.rs`, issue 76).
+//! Whether the connection about to be driven is the only one its loop
+//! serves now. Only then may a big `sendfile` run corked
+//! (`wire/socket.rs`, issue 76).
 //!
 //! Why the loop asks: corked, a `sendfile` leaves full segments and its
 //! tail at the uncork, and the sender's own call does the transmit work
 //! (over loopback, the reader's receive work too) that the reader's ACKs
-//! would have done. One stream on a loop with CPU to spare gains by it
-//! (a 1 GiB GET by curl: ×1.29 the rate, ×0.54 the segments, ×0.78 the
-//! server CPU per GiB); a loop serving a hundred streams runs out of CPU
-//! and serves half as many 1 MiB GETs (benches/notes/compare.md). No
-//! socket option tells whether the loop has CPU to spare; how many
-//! connections it drives does. A loop that drove at most one connection
-//! last turn and has at most one event or ready entry now is serving one
-//! stream; the first connection driven in such a turn is alone.
+//! would have done. One stream on a loop gains by it (a 1 GiB GET by
+//! curl: ×1.29 the rate, ×0.54 the segments, ×0.78 the server CPU per
+//! GiB); a loop serving a hundred streams runs out of CPU and serves half
+//! as many 1 MiB GETs (benches/notes/compare.md). No socket option tells
+//! whether the loop has CPU to spare. How many connections it drives in a
+//! turn did not tell either: two loops sharing the two CPUs with the
+//! client, fifty streams each, often found one event a turn and corked
+//! (×0.89 the uncorked build's 1 MiB GETs). What tells is the streak: a
+//! loop whose last [`ALONE_AFTER`] drives were all of one connection is
+//! serving that one stream; one other connection's drive breaks it.
 
-/// The loop's count of connections driven, this turn and the last.
+/// Drives in a row of one connection after which it counts as alone. A
+/// 1 GiB GET is about a thousand drives; a loop with two streams never
+/// drives one of them this often in a row.
+const ALONE_AFTER: u32 = 16;
+
+/// The loop's last connection driven, and how many times in a row.
 #[derive(Debug, Default)]
 pub(super) struct Crowd {
-    /// Readiness events and ready-list entries this turn began with.
-    seen: usize,
-    /// Connections driven this turn so far.
-    driven: usize,
-    /// Connections driven last turn.
-    driven_last: usize,
+    /// The client id of the connection driven last.
+    last: u64,
+    /// Drives of it in a row, after the first.
+    streak: u32,
 }
 
 impl Crowd {
-    /// A turn begins with `seen` events from the poll and entries on the
-    /// ready list.
-    pub(super) fn begin_turn(&mut self, seen: usize) {
-        self.driven_last = std::mem::take(&mut self.driven);
-        self.seen = seen;
-    }
-
-    /// A connection is about to be driven: whether it is the only one the
-    /// loop serves now.
-    pub(super) fn drive_one(&mut self) -> bool {
-        self.driven += 1;
-        self.driven == 1 && self.seen <= 1 && self.driven_last <= 1
+    /// The connection with client id `id` is about to be driven: whether
+    /// it is the only one the loop serves now.
+    pub(super) fn drive_one(&mut self, id: u64) -> bool {
+        if id == self.last {
+            self.streak = self.streak.saturating_add(1);
+        } else {
+            self.last = id;
+            self.streak = 0;
+        }
+        self.streak >= ALONE_AFTER
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Crowd;
+    use super::{ALONE_AFTER, Crowd};
 
     #[test]
-    fn one_stream_turn_after_turn_is_alone() {
+    fn one_connection_driven_again_and_again_is_alone() {
         let mut crowd = Crowd::default();
-        for _ in 0..3 {
-            crowd.begin_turn(1);
-            assert!(crowd.drive_one());
+        for _ in 0..ALONE_AFTER {
+            assert!(!crowd.drive_one(7));
         }
+        assert!(crowd.drive_one(7));
+        assert!(crowd.drive_one(7));
     }
 
     #[test]
-    fn a_second_connection_in_the_turn_is_not_alone() {
+    fn another_connection_breaks_the_streak() {
         let mut crowd = Crowd::default();
-        crowd.begin_turn(1);
-        assert!(crowd.drive_one());
-        // One event (the waker) can bring many finished jobs.
-        assert!(!crowd.drive_one());
+        for _ in 0..=ALONE_AFTER {
+            crowd.drive_one(7);
+        }
+        assert!(!crowd.drive_one(8));
+        assert!(!crowd.drive_one(7), "the streak starts again");
     }
 
     #[test]
-    fn a_turn_after_a_busy_one_is_not_alone() {
+    fn two_streams_taking_turns_are_never_alone() {
         let mut crowd = Crowd::default();
-        crowd.begin_turn(40);
-        assert!(!crowd.drive_one());
-        assert!(!crowd.drive_one());
-        crowd.begin_turn(1);
-        assert!(!crowd.drive_one(), "last turn drove two");
-        crowd.begin_turn(1);
-        assert!(crowd.drive_one(), "last turn drove one");
-    }
-
-    #[test]
-    fn many_events_are_not_alone() {
-        let mut crowd = Crowd::default();
-        crowd.begin_turn(2);
-        assert!(!crowd.drive_one());
+        for round in 0..1000 {
+            assert!(!crowd.drive_one(1 + round % 2));
+        }
     }
 }

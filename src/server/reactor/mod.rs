@@ -212,8 +212,6 @@ impl Reactor {
             // The turn starts when poll returns: the stall detector.
             let turn = Instant::now();
             self.turn_began = turn;
-            self.crowd
-                .begin_turn(events.iter().count() + self.ready.len());
             for event in events.iter() {
                 match event.token() {
                     WAKER => self.finish_jobs(),
