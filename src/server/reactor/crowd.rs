@@ -17,7 +17,7 @@
 //! serving that one stream; one other connection's drive breaks it.
 
 /// Drives in a row of one connection after which it counts as alone. A
-/// 1 GiB GET is about a thousand drives; a loop with two streams never
+/// 1 GiB GET is about five hundred drives; a loop with two streams never
 /// drives one of them this often in a row.
 const ALONE_AFTER: u32 = 16;
 
