@@ -159,8 +159,8 @@ pub struct Env<'a> {
     /// When the reactor's turn began: the time deadlines and progress are
     /// kept by (one read of the clock a turn, not one a move).
     pub now: Instant,
-    /// This connection is the only one its loop serves now
-    /// (`server/reactor/crowd.rs`): a big `sendfile` may run corked.
+    /// This connection is alone: its loop's last drives were all of it
+    /// (`server/reactor/crowd.rs`), so a big `sendfile` may run corked.
     pub alone: bool,
 }
 

@@ -385,7 +385,8 @@ impl Transport {
     /// Sends up to `len` bytes of `body` from `offset`, from a range known
     /// to be cached: a file by `sendfile`, bytes in memory by a write.
     /// `scratch` is the reactor-wide buffer, used under TLS. `may_cork`:
-    /// the loop has CPU to spare for a corked `sendfile` (plain sockets).
+    /// the loop counts this connection alone, so a big `sendfile` may run
+    /// corked (plain sockets only).
     pub(super) fn send_body(
         &mut self,
         body: &Content,

@@ -286,8 +286,8 @@ impl Connection {
         }
     }
 
-    /// Sends the next piece of a GET body; `alone`: the loop serves no
-    /// other connection now (a big piece may go corked).
+    /// Sends the next piece of a GET body; `alone`: the loop's last
+    /// drives were all of this connection (a big piece may go corked).
     fn send_body(&mut self, scratch: &mut [u8], alone: bool) -> Result<usize, Step> {
         let State::SendingBody(send) = &mut self.state else {
             unreachable!("send_body outside SendingBody");

@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::io::{self, ErrorKind, Read};
 
+use log::warn;
 use mio::net::TcpStream;
 use rustix::net::{RecvFlags, SendFlags};
 
@@ -100,8 +101,9 @@ pub fn write(stream: &TcpStream, buf: &[u8], more: bool) -> Outcome {
 
 /// Sends up to `len` bytes of `body` from `offset`: a file's without
 /// copying them through user space ([`send_file`]), bytes in memory by a
-/// plain write. `may_cork`: the caller's loop serves no other connection
-/// now, so a big `sendfile` may run corked (see [`CORK_FROM`]).
+/// plain write. `may_cork`: the caller's loop counts this connection alone
+/// (its last drives were all of it), so a big `sendfile` may run corked
+/// (see [`CORK_FROM`]).
 pub fn send_content(
     stream: &TcpStream,
     body: &Content,
@@ -117,8 +119,9 @@ pub fn send_content(
     }
 }
 
-/// A `sendfile` of at least this many bytes runs corked (`TCP_CORK` on for
-/// the call, off after it) when its loop serves no other connection.
+/// A `sendfile` that asks for at least this many bytes runs corked
+/// (`TCP_CORK` on for the call, off after it) when its loop counts the
+/// connection alone (its last drives were all of it).
 /// Sockets have Nagle off, so uncorked the kernel sends what the peer's
 /// window allows the moment it allows it: on loopback (64 KiB segments)
 /// that left a 1 GiB GET's segments half full, ×1.6–1.9 nginx's count.
@@ -127,8 +130,8 @@ pub fn send_content(
 /// stream, ×1.29 the rate, ×0.54 the segments, ×0.78 the server CPU per
 /// GiB. But the corked call does the transmit work the reader's ACKs did,
 /// and a loop serving a hundred 1 MiB GETs that way served ×0.42 as many
-/// (issue 76, benches/notes/compare.md): so only a loop that serves one
-/// stream corks (`server/reactor/crowd.rs`). Shorter sends (a small
+/// (issue 76, benches/notes/compare.md): so only a loop whose last drives
+/// were all of this connection corks (`server/reactor/crowd.rs`). Shorter sends (a small
 /// file's whole body) are left alone: two more system calls would cost
 /// them more than their one or two segments save.
 const CORK_FROM: usize = 256 * 1024;
@@ -141,8 +144,10 @@ fn send_file(stream: &TcpStream, file: &File, (offset, len): (u64, usize), cork:
     let corked = cork && set_cork(stream, true);
     let sent =
         retry(|| rustix::fs::sendfile(stream, file, Some(&mut at), len).map_err(io::Error::from));
-    if corked {
-        set_cork(stream, false);
+    if corked && !set_cork(stream, false) {
+        // Never seen: a socket that took the cork refusing its removal.
+        // Its later small answers would wait for the kernel's timer.
+        warn!("a socket kept its cork: its next answers may wait 200 ms");
     }
     match sent {
         Ok(0) => Outcome::Error(io::Error::new(
@@ -159,4 +164,46 @@ fn send_file(stream: &TcpStream, file: &File, (offset, len): (u64, usize), cork:
 /// an economy, never a condition of the answer).
 fn set_cork(stream: &TcpStream, on: bool) -> bool {
     rustix::net::sockopt::set_tcp_cork(stream, on).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream as StdStream};
+
+    use super::{CORK_FROM, Outcome, send_file};
+
+    fn corked(stream: &mio::net::TcpStream) -> bool {
+        rustix::net::sockopt::tcp_cork(stream).unwrap()
+    }
+
+    #[test]
+    fn a_corked_sendfile_leaves_the_socket_uncorked_sent_or_blocked() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let server = mio::net::TcpStream::from_std(server);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&vec![7; 4 * CORK_FROM]).unwrap();
+        let mut sent = 0;
+        let mut blocked = false;
+        // The client never reads: the socket fills and then blocks.
+        for _ in 0..10_000 {
+            match send_file(&server, &file, (0, 4 * CORK_FROM), true) {
+                Outcome::Done(n) => sent += n,
+                Outcome::WouldBlock => {
+                    blocked = true;
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(!corked(&server), "corked after a send");
+        }
+        assert!(blocked && sent > 0, "sent {sent}");
+        assert!(!corked(&server), "corked after a blocked send");
+        let mut first = [0; 16];
+        (&client).read_exact(&mut first).unwrap();
+        assert_eq!(first, [7; 16]);
+    }
 }

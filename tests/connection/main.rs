@@ -4,7 +4,9 @@
 //!   and Python; `tls_records`: records as a hostile network delivers them;
 //! - `proxy_protocol`: a trusted balancer's PROXY header;
 //!   `proxy_header_properties`: its parser's property tests;
-//! - `timeouts`: deadlines against slow peers (first byte, header, rate).
+//! - `timeouts`: deadlines against slow peers (first byte, header, rate);
+//! - `big_sends`: big bodies sent corked by a loop serving one connection,
+//!   uncorked beside others.
 //!
 //! One module alone: `cargo test --test connection tls::`.
 
@@ -13,6 +15,7 @@ mod binary;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod big_sends;
 mod proxy_header_properties;
 mod proxy_protocol;
 mod timeouts;

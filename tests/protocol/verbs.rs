@@ -255,47 +255,6 @@ fn echo_streams_bodies_larger_than_any_buffer() {
 }
 
 #[test]
-fn big_gets_arrive_whole_alone_and_side_by_side() {
-    // A connection its loop serves alone sends big pieces corked
-    // (wire/socket.rs), two taking turns uncorked: either way every byte
-    // arrives, the tail with it, and the connection goes on to its next
-    // request.
-    let server = TestServer::start();
-    let body = pattern(12 << 20, 11);
-    fs::write(server.path("big"), &body).unwrap();
-    // The checksum is "-" until a first read has computed and kept it.
-    let whole = format!("OK {} {} ", body.len(), body.len());
-    let mut alone = Raw::connect_narrow(server.addr, 16 * 1024);
-    assert!(alone.line().starts_with("OK FERRY/1 "));
-    // Again and again: a loop counts a connection alone after a streak
-    // of its drives (server/reactor/crowd.rs).
-    for _ in 0..3 {
-        alone.send("GET big\n");
-        assert!(alone.get_line().starts_with(&whole));
-        assert!(alone.bytes(body.len()) == body);
-    }
-    alone.send("STAT big\n");
-    assert!(alone.line().starts_with("OK "));
-
-    let mut pair = [server.raw(), server.raw()];
-    for raw in &mut pair {
-        raw.send("GET big\n");
-        assert!(raw.get_line().starts_with(&whole));
-    }
-    let mut got = [Vec::new(), Vec::new()];
-    while got[0].len() < body.len() {
-        for (raw, got) in pair.iter_mut().zip(&mut got) {
-            got.extend(raw.bytes(1 << 20));
-        }
-    }
-    for (raw, got) in pair.iter_mut().zip(&got) {
-        assert!(*got == body);
-        raw.send("STAT big\n");
-        assert!(raw.line().starts_with("OK "));
-    }
-}
-
-#[test]
 fn move_renames_within_the_root_creating_and_pruning_folders() {
     let server = TestServer::start();
     let mut raw = server.raw();

@@ -1,5 +1,5 @@
-//! Whether the connection about to be driven is the only one its loop
-//! serves now. Only then may a big `sendfile` run corked
+//! Whether the connection about to be driven is alone: the loop's last
+//! drives were all of it. Only then may a big `sendfile` run corked
 //! (`wire/socket.rs`, issue 76).
 //!
 //! Why the loop asks: corked, a `sendfile` leaves full segments and its
@@ -14,26 +14,30 @@
 //! client, fifty streams each, often found one event a turn and corked
 //! (×0.89 the uncorked build's 1 MiB GETs). What tells is the streak: a
 //! loop whose last [`ALONE_AFTER`] drives were all of one connection is
-//! serving that one stream; one other connection's drive breaks it.
+//! serving that one stream; one other connection's drive breaks it. A
+//! fast stream beside stalled ones makes a streak too, by design: the
+//! stalled ones take no CPU. An idle client that speaks often (a probe
+//! every few milliseconds) keeps a stream from corking: the safe side.
 
 /// Drives in a row of one connection after which it counts as alone. A
-/// 1 GiB GET is about five hundred drives; a loop with two streams never
-/// drives one of them this often in a row.
+/// 1 GiB GET is about five hundred drives; two streams served evenly
+/// take turns long before this.
 const ALONE_AFTER: u32 = 16;
 
 /// The loop's last connection driven, and how many times in a row.
 #[derive(Debug, Default)]
 pub(super) struct Crowd {
-    /// The client id of the connection driven last.
+    /// The client id of the connection driven last (ids start at 1: the
+    /// 0 of a new loop is no connection's).
     last: u64,
     /// Drives of it in a row, after the first.
     streak: u32,
 }
 
 impl Crowd {
-    /// The connection with client id `id` is about to be driven: whether
-    /// it is the only one the loop serves now.
-    pub(super) fn drive_one(&mut self, id: u64) -> bool {
+    /// Counts a drive of the connection with client id `id`, about to
+    /// happen: whether it is alone (the last drives were all of it).
+    pub(super) fn alone_when_driving(&mut self, id: u64) -> bool {
         if id == self.last {
             self.streak = self.streak.saturating_add(1);
         } else {
@@ -52,27 +56,27 @@ mod tests {
     fn one_connection_driven_again_and_again_is_alone() {
         let mut crowd = Crowd::default();
         for _ in 0..ALONE_AFTER {
-            assert!(!crowd.drive_one(7));
+            assert!(!crowd.alone_when_driving(7));
         }
-        assert!(crowd.drive_one(7));
-        assert!(crowd.drive_one(7));
+        assert!(crowd.alone_when_driving(7));
+        assert!(crowd.alone_when_driving(7));
     }
 
     #[test]
     fn another_connection_breaks_the_streak() {
         let mut crowd = Crowd::default();
         for _ in 0..=ALONE_AFTER {
-            crowd.drive_one(7);
+            crowd.alone_when_driving(7);
         }
-        assert!(!crowd.drive_one(8));
-        assert!(!crowd.drive_one(7), "the streak starts again");
+        assert!(!crowd.alone_when_driving(8));
+        assert!(!crowd.alone_when_driving(7), "the streak starts again");
     }
 
     #[test]
     fn two_streams_taking_turns_are_never_alone() {
         let mut crowd = Crowd::default();
         for round in 0..1000 {
-            assert!(!crowd.drive_one(1 + round % 2));
+            assert!(!crowd.alone_when_driving(1 + round % 2));
         }
     }
 }

@@ -39,7 +39,7 @@ impl Reactor {
         if id.is_none() && conn.is_queued() {
             return; // an event; its turn comes on the ready list
         }
-        let alone = self.crowd.drive_one(conn.id());
+        let alone = self.crowd.alone_when_driving(conn.id());
         let mut env = Env {
             served: self.shared.served(),
             access: &self.hub.access,

@@ -104,8 +104,8 @@ pub(super) struct Reactor {
     turn_began: Instant,
     /// Connections that used their budget with work left: `(key, id)`.
     pub(super) ready: VecDeque<(usize, u64)>,
-    /// Whether a connection driven now is the only one served (its big
-    /// `sendfile`s may run corked).
+    /// Whether a connection driven now is alone, its last drives all of
+    /// it (its big `sendfile`s may run corked).
     crowd: crowd::Crowd,
     /// Input buffered by this reactor's connections (kept by
     /// [`Connection::drive`]).
