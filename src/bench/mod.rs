@@ -213,7 +213,7 @@ fn upload_object(
         if n == 0 {
             break;
         }
-        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        crc = crate::formats::castagnoli::append(crc, &buf[..n]);
     }
     client.put(name, &mut reader(size), size, crc).map(drop)
 }

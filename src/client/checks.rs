@@ -55,7 +55,7 @@ impl<W: Write> CrcWriter<W> {
 impl<W: Write> Write for CrcWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        self.crc = crate::formats::castagnoli::append(self.crc, &buf[..n]);
         self.written += n as u64;
         Ok(n)
     }
@@ -89,7 +89,7 @@ pub fn crc_of(reader: &mut dyn Read) -> io::Result<(u64, u32)> {
         match reader.read(&mut buf) {
             Ok(0) => return Ok((len, crc)),
             Ok(n) => {
-                crc = crc32c::crc32c_append(crc, &buf[..n]);
+                crc = crate::formats::castagnoli::append(crc, &buf[..n]);
                 len += n as u64;
             }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}

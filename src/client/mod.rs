@@ -297,7 +297,7 @@ impl Client {
     /// # Errors
     /// As [`Client::put`].
     pub fn put_bytes(&mut self, name: &str, data: &[u8]) -> Result<(u64, u32)> {
-        let crc = crc32c::crc32c(data);
+        let crc = crate::formats::castagnoli::checksum(data);
         self.put(name, &mut &data[..], data.len() as u64, crc)
     }
 

@@ -170,7 +170,7 @@ impl Requests {
             self.out.write_all(format!("{n:x}\r\n").as_bytes())?;
             self.out.write_all(&buf[..n])?;
             self.out.write_all(b"\r\n")?;
-            crc = crc32c::crc32c_append(crc, &buf[..n]);
+            crc = crate::formats::castagnoli::append(crc, &buf[..n]);
             size += n as u64;
         }
         let mut last = b"0\r\n".to_vec();
@@ -393,7 +393,7 @@ impl Requests {
                 limit.take(n);
             }
             self.out.write_all(&buf[..n])?;
-            crc = crc32c::crc32c_append(crc, &buf[..n]);
+            crc = crate::formats::castagnoli::append(crc, &buf[..n]);
             left -= n as u64;
         }
         Ok(crc)

@@ -97,7 +97,7 @@ impl Algorithm {
         let mut summing = Summing::new(self);
         summing.update(body);
         let crc = match self {
-            Algorithm::Crc32c => crc32c::crc32c(body),
+            Algorithm::Crc32c => crate::formats::castagnoli::checksum(body),
             _ => 0,
         };
         summing.finish(crc)

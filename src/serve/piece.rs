@@ -71,7 +71,7 @@ impl PieceCheck {
     /// Takes the next bytes of the piece.
     pub fn update(&mut self, data: &[u8]) {
         match &mut self.computing {
-            Computing::Crc32c(crc) => *crc = crc32c::crc32c_append(*crc, data),
+            Computing::Crc32c(crc) => *crc = crate::formats::castagnoli::append(*crc, data),
             Computing::Sha1(sha1) => sha1.update(data),
             Computing::Md5(md5) => md5.update(data),
         }

@@ -590,7 +590,7 @@ impl Receive {
         if data.is_empty() {
             return Ok(());
         }
-        self.crc = crc32c::crc32c_append(self.crc, data);
+        self.crc = crate::formats::castagnoli::append(self.crc, data);
         if let Some(piece) = &mut self.piece {
             piece.update(data);
         }
@@ -658,7 +658,7 @@ impl Receive {
         let at = self.pending.len();
         self.pending.filled(n);
         let data = &self.pending.as_slice()[at..];
-        self.crc = crc32c::crc32c_append(self.crc, data);
+        self.crc = crate::formats::castagnoli::append(self.crc, data);
         if let Some(piece) = &mut self.piece {
             piece.update(data);
         }

@@ -165,7 +165,10 @@ impl MemoryStore {
                 }
             }
         }
-        let (size, crc) = (bytes.len() as u64, crc32c::crc32c(&bytes));
+        let (size, crc) = (
+            bytes.len() as u64,
+            crate::formats::castagnoli::checksum(&bytes),
+        );
         let upload = self.begin_session_commit((name, Folders::Keys), (id, bytes));
         let upload = upload.inspect_err(|_| self.stop_committing(id))?;
         if let Ok(session) = self.tree().session_mut(id) {

@@ -402,7 +402,7 @@ impl MemoryStore {
             if info.received != info.size {
                 return Err(StorageError::Incomplete(info.received, info.size));
             }
-            let crc = crc32c::crc32c(&session.bytes);
+            let crc = crate::formats::castagnoli::checksum(&session.bytes);
             if let Some(expected) = info.crc.filter(|expected| *expected != crc) {
                 tree.sessions.remove(id);
                 return Err(StorageError::ChecksumMismatch(crc, expected));

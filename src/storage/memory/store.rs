@@ -76,7 +76,7 @@ impl Store for MemoryStore {
                 "not this store's file",
             )));
         };
-        let crc = crc32c::crc32c(bytes);
+        let crc = crate::formats::castagnoli::checksum(bytes);
         let mut tree = self.tree();
         tree.record_crc(opened.version.stamp.inode, crc);
         Ok(crc)

@@ -125,7 +125,7 @@ impl MemoryStore {
         let size = usize::try_from(found.info.size).map_err(|_| StorageError::NoSpace)?;
         let mut bytes = vec![0; size];
         source.body.read_exact_at(&mut bytes, 0)?;
-        let crc = crc32c::crc32c(&bytes);
+        let crc = crate::formats::castagnoli::checksum(&bytes);
         if found.crc.is_some_and(|recorded| recorded != crc) {
             let changed = std::io::Error::other("the source changed while it was copied");
             return Err(StorageError::Io(changed));

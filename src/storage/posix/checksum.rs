@@ -386,7 +386,7 @@ fn compute_unless(
                 "file shrank while its checksum was computed",
             ));
         }
-        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        crc = crate::formats::castagnoli::append(crc, &buf[..n]);
         offset += n as u64;
     }
     Ok(crc)

@@ -160,7 +160,7 @@ impl Storage {
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(err) => return Err(StorageError::from(err)),
             };
-            crc = crc32c::crc32c_append(crc, &buf[..n]);
+            crc = crate::formats::castagnoli::append(crc, &buf[..n]);
             upload.write(&buf[..n])?;
             size += n as u64;
         }

@@ -20,7 +20,7 @@ use super::reserve::ReserveAsWritten;
 use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock, now_seconds};
 use super::session_index::Index;
 use super::usage_counts::StagedCount;
-use crate::access::quota::Quota;
+use crate::{access::quota::Quota, formats::castagnoli};
 
 /// How often a long APPEND records the CRC of what it has staged, in
 /// bytes: what a COMMIT after a crash reads again at most.
@@ -238,7 +238,7 @@ impl FileAppender {
             self.written = self.written.max(end.saturating_sub(self.start));
         } else {
             self.written += data.len() as u64;
-            self.crc = self.crc.map(|crc| crc32c::crc32c_append(crc, data));
+            self.crc = self.crc.map(|crc| castagnoli::append(crc, data));
         }
         // Kept current for an APPEND that takes over; by the owner alone.
         if let (Ok(mut progress), true) = (self.live.progress.lock(), self.owns_session()) {

@@ -352,7 +352,7 @@ fn copied_part(
     let mut running = upload.map(|upload| crate::serve::digest::Running::new(upload.algorithm));
     part.copy_from(&found.body, (start, len), |bytes| {
         md5.update(bytes);
-        crc = crc32c::crc32c_append(crc, bytes);
+        crc = crate::formats::castagnoli::append(crc, bytes);
         if let Some(running) = &mut running {
             running.update(bytes);
         }
