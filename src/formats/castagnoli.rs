@@ -3,15 +3,17 @@
 //! speed of the machine's carry-less multiply.
 //!
 //! The `crc32c` crate runs the SSE 4.2 `crc32` instruction three streams
-//! at a time: 25–28 GB/s on this project's 2026 Xeon, ~0.04 s of CPU per
-//! GiB, 8 % of an HTTP PUT's server samples on tmpfs
-//! (benches/notes/put_cpu.md). Where the CPU has AVX2 and VPCLMULQDQ
-//! (Intel since Ice Lake, AMD since Zen 3), [`append`] folds 128 bytes a
-//! step with carry-less multiplies (Intel's "Fast CRC computation for
-//! generic polynomials using PCLMULQDQ", 2009) at 50–57 GB/s, and hands
-//! the folded 16 bytes and the tail to the crate; anywhere else, and
-//! for short inputs, it is the crate. Not AVX-512's 512-bit registers:
-//! 70–79 GB/s on the same Xeon, but fewer CPUs have them, a thread that
+//! at a time: 26–29 GB/s on this project's 2026 Xeon, 8 % of an HTTP
+//! PUT's server samples on tmpfs (benches/notes/put_cpu.md, "CRC-32C
+//! folded", for every figure here). Where the CPU has AVX2 and
+//! VPCLMULQDQ (Intel since Ice Lake, AMD since Zen 3), [`append`] folds
+//! 128 bytes a step with carry-less multiplies (Intel's "Fast CRC
+//! computation for generic polynomials using PCLMULQDQ", 2009) at 48–58
+//! GB/s, and hands the folded 16 bytes and the tail to the crate;
+//! anywhere else, and for short inputs, it is the crate. Every CRC-32C
+//! ferry computes goes through here (combining two stays the crate's).
+//! Not AVX-512's 512-bit registers:
+//! 61–79 GB/s on the same Xeon, but fewer CPUs have them, a thread that
 //! touches them has the kernel save four times the vector state at
 //! every switch, and some CPUs clock down for them; a PUT's server CPU
 //! was the same within the spread (notes). crc-fast does all this and
@@ -28,7 +30,12 @@
 //! lower. The CRC's running state is XORed into the first 4 bytes, as
 //! the `crc32` instruction does; once everything is folded into 16
 //! bytes, running those 16 bytes from a zero state gives the state
-//! after the whole prefix.
+//! after the whole prefix. A test runs the same constants through a
+//! carry-less multiply in software, so they are checked on any CPU.
+//!
+//! `unsafe`: only the call into the folding functions, after the CPU was
+//! seen to have what they are compiled for, and the unaligned loads of
+//! whole 128-byte steps, whose length the type carries.
 
 /// Inputs shorter than this go to the crate whole. From here the fold is
 /// ahead (256 bytes: 17 GB/s against 10; 4 KiB: 52 against 22).
@@ -42,8 +49,12 @@ pub fn append(crc: u32, bytes: &[u8]) -> u32 {
     if bytes.len() >= FOLD_FROM
         && std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("vpclmulqdq")
+        && std::arch::is_x86_feature_detected!("pclmulqdq")
     {
-        // SAFETY: both features the function enables were detected.
+        // SAFETY: the features the function enables were detected, and
+        // those they imply (AVX, SSE 4.1) with AVX2; PCLMULQDQ, which
+        // every VPCLMULQDQ CPU has, is asked for as well, as its 128-bit
+        // multiply of the last lanes is that instruction.
         return unsafe { wide::append(crc, bytes) };
     }
     crc32c::crc32c_append(crc, bytes)
@@ -54,8 +65,37 @@ pub fn checksum(bytes: &[u8]) -> u32 {
     append(0, bytes)
 }
 
+/// The Castagnoli polynomial, x^32 included.
+#[cfg(any(target_arch = "x86_64", test))]
+const POLY: u64 = 0x1_1EDC_6F41;
+
+/// `x^n mod P`, bit-reflected into the high half of a quadword, as
+/// one operand of a reflected carry-less product wants it.
+#[cfg(any(target_arch = "x86_64", test))]
+const fn xpow(n: u32) -> u64 {
+    let mut rem: u64 = 1;
+    let mut i = 0;
+    while i < n {
+        rem <<= 1;
+        if rem & (1 << 32) != 0 {
+            rem ^= POLY;
+        }
+        i += 1;
+    }
+    ((rem as u32).reverse_bits() as u64) << 32
+}
+
+/// The two constants that move 16 bytes `bits` further on: for the low
+/// quadword (`H`, x^(64+D)) and the high one (`L`, x^D), one power
+/// lower for the reflected product's shift.
+#[cfg(any(target_arch = "x86_64", test))]
+const fn fold(bits: u32) -> (u64, u64) {
+    (xpow(64 + bits - 1), xpow(bits - 1))
+}
+
 #[cfg(target_arch = "x86_64")]
 mod wide {
+    use super::fold;
     use std::arch::x86_64::{
         __m128i, __m256i, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_extract_epi64,
         _mm_set_epi64x, _mm_xor_si128, _mm256_castsi256_si128, _mm256_clmulepi64_epi128,
@@ -65,31 +105,6 @@ mod wide {
 
     /// Bytes folded per step: four 256-bit registers.
     const STEP: usize = 128;
-
-    /// The Castagnoli polynomial, x^32 included.
-    const POLY: u64 = 0x1_1EDC_6F41;
-
-    /// `x^n mod P`, bit-reflected into the high half of a quadword, as
-    /// one operand of a reflected carry-less product wants it.
-    const fn xpow(n: u32) -> u64 {
-        let mut rem: u64 = 1;
-        let mut i = 0;
-        while i < n {
-            rem <<= 1;
-            if rem & (1 << 32) != 0 {
-                rem ^= POLY;
-            }
-            i += 1;
-        }
-        ((rem as u32).reverse_bits() as u64) << 32
-    }
-
-    /// The two constants that move 16 bytes `bits` further on: for the low
-    /// quadword (`H`, x^(64+D)) and the high one (`L`, x^D), one power
-    /// lower for the reflected product's shift.
-    const fn fold(bits: u32) -> (u64, u64) {
-        (xpow(64 + bits - 1), xpow(bits - 1))
-    }
 
     const BY_STEP: (u64, u64) = fold(8 * STEP as u32);
     const BY_32: (u64, u64) = fold(8 * 32);
@@ -125,9 +140,8 @@ mod wide {
     /// The CPU has AVX2 and VPCLMULQDQ.
     #[target_feature(enable = "avx2,vpclmulqdq")]
     pub(super) unsafe fn append(crc: u32, bytes: &[u8]) -> u32 {
-        let (blocks, tail) = bytes.split_at(bytes.len() / STEP * STEP);
-        let mut steps = blocks.chunks_exact(STEP);
-        let Some(first) = steps.next() else {
+        let (steps, tail) = bytes.as_chunks::<STEP>();
+        let Some((first, steps)) = steps.split_first() else {
             return crc32c::crc32c_append(crc, bytes);
         };
         let mut acc = load(first);
@@ -144,10 +158,10 @@ mod wide {
             }
         }
         // Four registers into one, then its two lanes into one.
-        let by_64 = lanes(BY_32);
-        let mut one = fold_into(acc[0], by_64, acc[1]);
-        one = fold_into(one, by_64, acc[2]);
-        one = fold_into(one, by_64, acc[3]);
+        let by_32 = lanes(BY_32);
+        let mut one = fold_into(acc[0], by_32, acc[1]);
+        one = fold_into(one, by_32, acc[2]);
+        one = fold_into(one, by_32, acc[3]);
         let mut last = _mm256_castsi256_si128(one);
         last = fold_16(last, BY_16, _mm256_extracti128_si256::<1>(one));
         let mut folded = [0u8; 16];
@@ -159,9 +173,8 @@ mod wide {
 
     /// One step's bytes as four registers.
     #[target_feature(enable = "avx2")]
-    fn load(step: &[u8]) -> [__m256i; 4] {
-        debug_assert_eq!(step.len(), STEP);
-        // SAFETY: four unaligned 32-byte loads within a slice of 128 bytes.
+    fn load(step: &[u8; STEP]) -> [__m256i; 4] {
+        // SAFETY: four unaligned 32-byte loads within 128 bytes.
         unsafe {
             let at = step.as_ptr().cast::<__m256i>();
             [
@@ -205,6 +218,45 @@ mod tests {
                         piece.len()
                     );
                 }
+            }
+        }
+    }
+
+    /// A carry-less 64×64-bit product, bit by bit.
+    fn clmul(a: u64, b: u64) -> u128 {
+        (0..64)
+            .filter(|bit| b >> bit & 1 == 1)
+            .fold(0, |product, bit| product ^ (u128::from(a) << bit))
+    }
+
+    /// The fold in software, 16 bytes a step with the module's constants:
+    /// checks them, the state's place and the finish on any CPU.
+    fn folded_in_software(crc: u32, bytes: &[u8]) -> u32 {
+        let (blocks, tail) = bytes.as_chunks::<16>();
+        let Some((first, blocks)) = blocks.split_first() else {
+            return crc32c::crc32c_append(crc, bytes);
+        };
+        let (low, high) = fold(128);
+        let mut acc = u128::from_le_bytes(*first) ^ u128::from(!crc);
+        for block in blocks {
+            let moved = clmul(acc as u64, low) ^ clmul((acc >> 64) as u64, high);
+            acc = moved ^ u128::from_le_bytes(*block);
+        }
+        let state = !crc32c::crc32c_append(!0, &acc.to_le_bytes());
+        crc32c::crc32c_append(!state, tail)
+    }
+
+    #[test]
+    fn the_constants_fold_right_on_any_cpu() {
+        let bytes = pattern(700, 11);
+        for len in 0..bytes.len() {
+            for crc in [0, 0x1234_5678, u32::MAX] {
+                let piece = &bytes[..len];
+                assert_eq!(
+                    folded_in_software(crc, piece),
+                    crc32c::crc32c_append(crc, piece),
+                    "len {len} crc {crc:#x}"
+                );
             }
         }
     }

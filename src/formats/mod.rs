@@ -2,7 +2,8 @@
 //! folder downloads (tar, zip), the body codings (HTTP's chunked, which
 //! FERRY/1 shares; S3's aws-chunked, its signed chunks checked), JSON
 //! string literals, tus-style upload metadata, MD5 (S3's `ETag`s),
-//! CRC-32C at the CPU's widest multiply, CRCs combined (S3's full-object checksums of multipart uploads),
+//! CRC-32C by carry-less multiplies, CRCs combined (S3's full-object
+//! checksums of multipart uploads),
 //! calendar dates from and to Unix time, and numbers in hex.
 
 pub mod aws_chunked;
