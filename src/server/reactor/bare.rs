@@ -20,11 +20,16 @@
 //! idle (nginx closes those first). FERRY/1 and FTP sessions keep their
 //! place: a close would lose their login and working folder.
 //!
-//! Each queue holds a connection's slab key and id (and, resting, since
-//! when); an entry whose connection has gone, has spoken or has been
-//! asked again is dropped when it reaches the front, and a queue is swept
-//! whenever it grows past twice the connections, so it never holds more
-//! than that.
+//! Each queue holds a connection's slab key and id and the instant it was
+//! noted, in 16 bytes: the key and the id's low half in 4 each (the pair
+//! tells a connection from a later one in its slot), the instant as
+//! nanoseconds since the reactor began (exact: a rest is told from a later
+//! one by it). Entries of 32 bytes (a `usize` key, an `Instant`) cost an
+//! idle HTTP connection up to 128 bytes across the two queues
+//! (benches/notes/storm.md, "Idle connections grown again"). An entry
+//! whose connection has gone, has spoken or has been asked again is
+//! dropped when it reaches the front, and a queue is swept whenever it
+//! grows past twice the connections, so it never holds more than that.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -37,13 +42,25 @@ use super::Reactor;
 use crate::config::Config;
 use crate::connection::Connection;
 
-/// One queue entry: a connection's slab key and id, and the instant it
-/// was noted at (its accept; or when it began to rest).
-type Entry = (usize, u64, Instant);
+/// One queue entry: a connection's slab key, its id's low 32 bits, and
+/// when it was noted (its accept; or when it began to rest) in
+/// nanoseconds since [`Bare::epoch`].
+type Entry = (u32, u32, u64);
+const _: () = assert!(std::mem::size_of::<Entry>() == 16);
+
+/// What each connection of a queue is checked against: the slab, the
+/// queues' epoch, and since when a connection is idle the queue's way.
+type Idle<'a> = (
+    &'a Slab<Connection>,
+    Instant,
+    fn(&Connection, Instant) -> Option<Instant>,
+);
 
 /// Connections a newcomer may displace, each queue oldest first.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(in crate::server) struct Bare {
+    /// When the reactor began: entries' instants are counted from it.
+    epoch: Instant,
     /// Connections accepted by this reactor, some of which may still be
     /// bare.
     queue: VecDeque<Entry>,
@@ -51,26 +68,40 @@ pub(in crate::server) struct Bare {
     resting: VecDeque<Entry>,
 }
 
+impl Bare {
+    /// Empty queues, counting instants from now.
+    pub(super) fn new() -> Bare {
+        Bare {
+            epoch: Instant::now(),
+            queue: VecDeque::new(),
+            resting: VecDeque::new(),
+        }
+    }
+
+    /// The entry of connection `key`/`id` noted at `at`. (A slab key past
+    /// `u32::MAX` would take as many connections, far past the open-files
+    /// limit; 2^64 ns are 584 years.)
+    fn entry(&self, key: usize, id: u64, at: Instant) -> Entry {
+        let key = u32::try_from(key).unwrap_or(u32::MAX);
+        let nanos = at.saturating_duration_since(self.epoch).as_nanos();
+        (key, id as u32, u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
 impl Reactor {
     /// Notes connection `key`/`id`, just accepted at `now`, as bare.
     pub(super) fn note_bare(&mut self, key: usize, id: u64, now: Instant) {
-        push_swept(
-            &mut self.bare.queue,
-            &self.connections,
-            (key, id, now),
-            bare,
-        );
+        let entry = self.bare.entry(key, id, now);
+        let idle: Idle<'_> = (&self.connections, self.bare.epoch, bare);
+        push_swept(&mut self.bare.queue, idle, entry);
     }
 
     /// Notes connection `key`/`id` as resting between requests since
     /// `since` (an HTTP connection whose answers are all out).
     pub(super) fn note_resting(&mut self, key: usize, id: u64, since: Instant) {
-        push_swept(
-            &mut self.bare.resting,
-            &self.connections,
-            (key, id, since),
-            resting,
-        );
+        let entry = self.bare.entry(key, id, since);
+        let idle: Idle<'_> = (&self.connections, self.bare.epoch, resting);
+        push_swept(&mut self.bare.resting, idle, entry);
     }
 
     /// Closes the oldest bare connection if it has been bare for the grace
@@ -80,11 +111,12 @@ impl Reactor {
     /// had no time to speak.)
     pub(super) fn displace_idle(&mut self, now: Instant) -> bool {
         let waited = (now, self.shared.config.bare_grace);
-        let connections = &self.connections;
-        let victim = oldest(&mut self.bare.queue, connections, waited, bare)
+        let (connections, epoch) = (&self.connections, self.bare.epoch);
+        let victim = oldest(&mut self.bare.queue, (connections, epoch, bare), waited)
             .map(|found| (found, "sent nothing"))
             .or_else(|| {
-                let found = oldest(&mut self.bare.resting, connections, waited, resting);
+                let idle: Idle<'_> = (connections, epoch, resting);
+                let found = oldest(&mut self.bare.resting, idle, waited);
                 found.map(|found| (found, "rested between requests"))
             });
         let Some(((key, id, idle), what)) = victim else {
@@ -112,26 +144,19 @@ fn resting(conn: &Connection, noted: Instant) -> Option<Instant> {
 }
 
 /// Whether the connection of `entry` is still there and still idle as
-/// `idle_since` sees it; since when, if so.
-fn idle_since(
-    connections: &Slab<Connection>,
-    (key, id, noted): Entry,
-    idle_since: fn(&Connection, Instant) -> Option<Instant>,
-) -> Option<Instant> {
-    let conn = connections.get(key).filter(|conn| conn.id() == id)?;
-    idle_since(conn, noted)
+/// `idle` sees it; since when, if so.
+fn idle_since((connections, epoch, idle): Idle<'_>, (key, id, noted): Entry) -> Option<Instant> {
+    let conn = connections
+        .get(key as usize)
+        .filter(|conn| conn.id() as u32 == id)?;
+    idle(conn, epoch + Duration::from_nanos(noted))
 }
 
 /// Queues `entry`, first sweeping out entries no longer idle if the queue
 /// has grown past twice the connections.
-fn push_swept(
-    queue: &mut VecDeque<Entry>,
-    connections: &Slab<Connection>,
-    entry: Entry,
-    idle: fn(&Connection, Instant) -> Option<Instant>,
-) {
-    if queue.len() > 2 * connections.len() + 64 {
-        queue.retain(|&entry| idle_since(connections, entry, idle).is_some());
+fn push_swept(queue: &mut VecDeque<Entry>, idle: Idle<'_>, entry: Entry) {
+    if queue.len() > 2 * idle.0.len() + 64 {
+        queue.retain(|&entry| idle_since(idle, entry).is_some());
     }
     queue.push_back(entry);
 }
@@ -141,12 +166,11 @@ fn push_swept(
 /// and how long. Entries no longer idle are dropped on the way.
 fn oldest(
     queue: &mut VecDeque<Entry>,
-    connections: &Slab<Connection>,
+    idle: Idle<'_>,
     (now, grace): (Instant, Duration),
-    idle: fn(&Connection, Instant) -> Option<Instant>,
 ) -> Option<(usize, u64, Duration)> {
     while let Some(&entry) = queue.front() {
-        let Some(since) = idle_since(connections, entry, idle) else {
+        let Some(since) = idle_since(idle, entry) else {
             queue.pop_front();
             continue;
         };
@@ -154,7 +178,22 @@ fn oldest(
             return None;
         }
         queue.pop_front();
-        return Some((entry.0, entry.1, now.duration_since(since)));
+        let conn = idle.0.get(entry.0 as usize)?;
+        return Some((entry.0 as usize, conn.id(), now.duration_since(since)));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_keeps_its_instant_to_the_nanosecond() {
+        let bare = Bare::new();
+        let at = Instant::now() + Duration::from_nanos(123_456_789);
+        let (key, id, nanos) = bare.entry(7, (1 << 40) + 5, at);
+        assert_eq!((key, id), (7, 5));
+        assert_eq!(bare.epoch + Duration::from_nanos(nanos), at);
+    }
 }

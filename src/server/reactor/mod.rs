@@ -185,7 +185,7 @@ impl Reactor {
             scrape: None,
             links: Links::new(shared_ports, index),
             cuts: cuts::Cuts::new(),
-            bare: bare::Bare::default(),
+            bare: bare::Bare::new(),
             farewell: false,
             done_here: Vec::new(),
             finishing: Vec::new(),
