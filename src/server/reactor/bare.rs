@@ -21,12 +21,10 @@
 //! place: a close would lose their login and working folder.
 //!
 //! Each queue holds a connection's slab key and id and the instant it was
-//! noted, in 16 bytes: the key and the id's low half in 4 each (the pair
-//! tells a connection from a later one in its slot), the instant as
-//! nanoseconds since the reactor began (exact: a rest is told from a later
-//! one by it). Entries of 32 bytes (a `usize` key, an `Instant`) cost an
-//! idle HTTP connection up to 128 bytes across the two queues
-//! (benches/notes/storm.md, "Idle connections grown again"). An entry
+//! noted, in 16 bytes, as every idle connection has one or two entries:
+//! the key and the id's low half in 4 each (the pair tells a connection
+//! from a later one in its slot), the instant as nanoseconds since the
+//! reactor began (exact: a rest is told from a later one by it). An entry
 //! whose connection has gone, has spoken or has been asked again is
 //! dropped when it reaches the front, and a queue is swept whenever it
 //! grows past twice the connections, so it never holds more than that.
@@ -48,13 +46,16 @@ use crate::connection::Connection;
 type Entry = (u32, u32, u64);
 const _: () = assert!(std::mem::size_of::<Entry>() == 16);
 
-/// What each connection of a queue is checked against: the slab, the
-/// queues' epoch, and since when a connection is idle the queue's way.
-type Idle<'a> = (
-    &'a Slab<Connection>,
-    Instant,
-    fn(&Connection, Instant) -> Option<Instant>,
-);
+/// What a queue's entries are checked against.
+#[derive(Clone, Copy)]
+struct Check<'a> {
+    connections: &'a Slab<Connection>,
+    /// The queues' [`Bare::epoch`].
+    epoch: Instant,
+    /// Since when a connection is idle the queue's way, given when it was
+    /// noted.
+    since: fn(&Connection, Instant) -> Option<Instant>,
+}
 
 /// Connections a newcomer may displace, each queue oldest first.
 #[derive(Debug)]
@@ -82,6 +83,7 @@ impl Bare {
     /// `u32::MAX` would take as many connections, far past the open-files
     /// limit; 2^64 ns are 584 years.)
     fn entry(&self, key: usize, id: u64, at: Instant) -> Entry {
+        debug_assert!(at >= self.epoch, "noted before its reactor began");
         let key = u32::try_from(key).unwrap_or(u32::MAX);
         let nanos = at.saturating_duration_since(self.epoch).as_nanos();
         (key, id as u32, u64::try_from(nanos).unwrap_or(u64::MAX))
@@ -92,16 +94,16 @@ impl Reactor {
     /// Notes connection `key`/`id`, just accepted at `now`, as bare.
     pub(super) fn note_bare(&mut self, key: usize, id: u64, now: Instant) {
         let entry = self.bare.entry(key, id, now);
-        let idle: Idle<'_> = (&self.connections, self.bare.epoch, bare);
-        push_swept(&mut self.bare.queue, idle, entry);
+        let check = Check::new(&self.connections, self.bare.epoch, bare);
+        push_swept(&mut self.bare.queue, check, entry);
     }
 
     /// Notes connection `key`/`id` as resting between requests since
     /// `since` (an HTTP connection whose answers are all out).
     pub(super) fn note_resting(&mut self, key: usize, id: u64, since: Instant) {
         let entry = self.bare.entry(key, id, since);
-        let idle: Idle<'_> = (&self.connections, self.bare.epoch, resting);
-        push_swept(&mut self.bare.resting, idle, entry);
+        let check = Check::new(&self.connections, self.bare.epoch, resting);
+        push_swept(&mut self.bare.resting, check, entry);
     }
 
     /// Closes the oldest bare connection if it has been bare for the grace
@@ -112,23 +114,38 @@ impl Reactor {
     pub(super) fn displace_idle(&mut self, now: Instant) -> bool {
         let waited = (now, self.shared.config.bare_grace);
         let (connections, epoch) = (&self.connections, self.bare.epoch);
-        let victim = oldest(&mut self.bare.queue, (connections, epoch, bare), waited)
+        let bare_check = Check::new(connections, epoch, bare);
+        let resting_check = Check::new(connections, epoch, resting);
+        let victim = oldest(&mut self.bare.queue, bare_check, waited)
             .map(|found| (found, "sent nothing"))
             .or_else(|| {
-                let idle: Idle<'_> = (connections, epoch, resting);
-                let found = oldest(&mut self.bare.resting, idle, waited);
+                let found = oldest(&mut self.bare.resting, resting_check, waited);
                 found.map(|found| (found, "rested between requests"))
             });
-        let Some(((key, id, idle), what)) = victim else {
+        let Some(((key, id, for_how_long), what)) = victim else {
             return false;
         };
         debug!(
             "#{id} {what} for {} ms: closed for a newcomer (server full)",
-            idle.as_millis()
+            for_how_long.as_millis()
         );
         self.metrics.displaced.add(1);
         self.close(key);
         true
+    }
+}
+
+impl<'a> Check<'a> {
+    fn new(
+        connections: &'a Slab<Connection>,
+        epoch: Instant,
+        since: fn(&Connection, Instant) -> Option<Instant>,
+    ) -> Check<'a> {
+        Check {
+            connections,
+            epoch,
+            since,
+        }
     }
 }
 
@@ -144,19 +161,21 @@ fn resting(conn: &Connection, noted: Instant) -> Option<Instant> {
 }
 
 /// Whether the connection of `entry` is still there and still idle as
-/// `idle` sees it; since when, if so.
-fn idle_since((connections, epoch, idle): Idle<'_>, (key, id, noted): Entry) -> Option<Instant> {
-    let conn = connections
+/// `check` sees it; since when and its whole id, if so.
+fn idle_since(check: Check<'_>, (key, id, noted): Entry) -> Option<(Instant, u64)> {
+    let conn = check
+        .connections
         .get(key as usize)
         .filter(|conn| conn.id() as u32 == id)?;
-    idle(conn, epoch + Duration::from_nanos(noted))
+    let since = (check.since)(conn, check.epoch + Duration::from_nanos(noted))?;
+    Some((since, conn.id()))
 }
 
 /// Queues `entry`, first sweeping out entries no longer idle if the queue
 /// has grown past twice the connections.
-fn push_swept(queue: &mut VecDeque<Entry>, idle: Idle<'_>, entry: Entry) {
-    if queue.len() > 2 * idle.0.len() + 64 {
-        queue.retain(|&entry| idle_since(idle, entry).is_some());
+fn push_swept(queue: &mut VecDeque<Entry>, check: Check<'_>, entry: Entry) {
+    if queue.len() > 2 * check.connections.len() + 64 {
+        queue.retain(|&entry| idle_since(check, entry).is_some());
     }
     queue.push_back(entry);
 }
@@ -166,11 +185,11 @@ fn push_swept(queue: &mut VecDeque<Entry>, idle: Idle<'_>, entry: Entry) {
 /// and how long. Entries no longer idle are dropped on the way.
 fn oldest(
     queue: &mut VecDeque<Entry>,
-    idle: Idle<'_>,
+    check: Check<'_>,
     (now, grace): (Instant, Duration),
 ) -> Option<(usize, u64, Duration)> {
     while let Some(&entry) = queue.front() {
-        let Some(since) = idle_since(idle, entry) else {
+        let Some((since, id)) = idle_since(check, entry) else {
             queue.pop_front();
             continue;
         };
@@ -178,8 +197,7 @@ fn oldest(
             return None;
         }
         queue.pop_front();
-        let conn = idle.0.get(entry.0 as usize)?;
-        return Some((entry.0 as usize, conn.id(), now.duration_since(since)));
+        return Some((entry.0 as usize, id, now.duration_since(since)));
     }
     None
 }
@@ -195,5 +213,15 @@ mod tests {
         let (key, id, nanos) = bare.entry(7, (1 << 40) + 5, at);
         assert_eq!((key, id), (7, 5));
         assert_eq!(bare.epoch + Duration::from_nanos(nanos), at);
+    }
+
+    #[test]
+    fn two_rests_a_nanosecond_apart_are_two_entries() {
+        let bare = Bare::new();
+        let first = Instant::now();
+        let second = first + Duration::from_nanos(1);
+        let (early, late) = (bare.entry(3, 9, first), bare.entry(3, 9, second));
+        assert_ne!(early, late);
+        assert_eq!(bare.epoch + Duration::from_nanos(late.2), second);
     }
 }
