@@ -6,6 +6,12 @@
 # Medians of RUNS fresh servers per protocol. Loopback only; stops by
 # itself. (benches/compare.sh row 4 does the same beside nginx.)
 #
+# The clients come in two halves, VmRSS read after each. What the second
+# half adds over its COUNT/2 clients is what each connection costs (the
+# slope); the rest of the figure at COUNT is what the server paid once
+# (a buffer touched further, a table grown), charged to the connections
+# by the figure at COUNT alone: both are printed.
+#
 #   benches/idle.sh [path/to/ferry]     (default: target/release/ferry)
 #   COUNT=10000 RUNS=5 FERRY_ARGS='--no-access-log' (more serve arguments)
 set -euo pipefail
@@ -38,7 +44,22 @@ def one(proto):
                     "--name", "small.bin", "--count", "10"], check=True, stdout=subprocess.DEVNULL)
     time.sleep(0.5)
     before = rss_kib(proc.pid)
-    ready = os.path.join(work, "ready")
+    first = hold_idle(proto, port, proc.pid, 0, count // 2)
+    second = hold_idle(proto, port, proc.pid, 1, count - count // 2)
+    for _, hold, _ in (first, second):
+        hold.terminate(); hold.wait()
+    proc.terminate(); proc.wait()
+    held = first[0] + second[0]
+    if held != count:
+        sys.exit(f"only {held} of {count} connections held")
+    each = (second[2] - first[2]) * 1024 / second[0]
+    return (second[2] - before) * 1024 / held, each
+
+def hold_idle(proto, port, server, part, count):
+    """COUNT more idle clients, held by a client process of their own.
+    Returns how many it holds, the process, and the server's VmRSS (KiB)
+    once they are all in."""
+    ready = os.path.join(work, f"ready{part}")
     if os.path.exists(ready): os.remove(ready)
     hold = subprocess.Popen([sys.executable, client, "hold", "--proto", proto, "--port", str(port),
                              "--name", "small.bin", "--count", str(count), "--ready-file", ready],
@@ -48,15 +69,12 @@ def one(proto):
             sys.exit("the idle-connection client exited")
         time.sleep(0.05)
     time.sleep(1)
-    after = rss_kib(proc.pid)
-    held = int(open(ready).read().split()[1])
-    hold.terminate(); hold.wait(); proc.terminate(); proc.wait()
-    if held != count:
-        sys.exit(f"only {held} of {count} connections held")
-    return (after - before) * 1024 / held
+    return int(open(ready).read().split()[1]), hold, rss_kib(server)
 
 for proto in ("ferry", "http"):
     got = [one(proto) for _ in range(runs)]
-    print(f"{proto:6} {statistics.median(got):6.0f} B per idle connection (median of {runs}: "
-          + " ".join(f"{g:.0f}" for g in got) + ")")
+    at, each = (statistics.median(g[i] for g in got) for i in (0, 1))
+    print(f"{proto:6} {at:6.0f} B per idle connection at {count} (median of {runs}: "
+          + " ".join(f"{g[0]:.0f}" for g in got) + f"); each {each:.0f} B (the second half's"
+          + f" slope: " + " ".join(f"{g[1]:.0f}" for g in got) + f"), once {(at - each) * count / 1000:.0f} KB")
 PY
