@@ -472,7 +472,9 @@ fn clamp_to(left: u64, available: usize) -> usize {
 // [`Opened`]). The TLS session itself (rustls state and a 4 KiB receive
 // buffer) is only there under TLS, the note only while a request is
 // answered with the access log on. Per idle connection the reactor adds
-// its timer-heap entry (16 bytes): benches/notes/storm.md, "Idle connections".
+// its timer-heap entry (16 bytes) and its place in the queues a newcomer
+// may displace (8 bytes, `server/reactor/bare.rs`): benches/notes/storm.md,
+// "Idle connections".
 #[cfg(debug_assertions)]
 const _: () = assert!(std::mem::size_of::<Connection>() <= 232);
 #[cfg(not(debug_assertions))]

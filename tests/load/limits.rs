@@ -192,6 +192,31 @@ fn at_max_connections_a_newcomer_takes_the_place_of_the_longest_resting_http_con
     served(&mut newcomer);
 }
 
+/// A request answered at once (no file-system work: here `OPTIONS`) begins
+/// a new rest too: the newcomer takes the place of the connection that has
+/// rested longest since its last answer, not of the one that first rested.
+#[test]
+fn a_request_answered_at_once_begins_a_new_rest() {
+    use support::http::Conn;
+    let server = TestServer::start_with(|c| {
+        c.max_connections = 2;
+        c.bare_grace = Duration::ZERO;
+        c.workers = 1;
+        support::listen_http(c);
+    });
+    let http = server.http.unwrap();
+    let mut first = Conn::open(http);
+    assert_eq!(first.ask("GET", "/", "", b"").status, 200);
+    let mut second = Conn::open(http);
+    assert_eq!(second.ask("GET", "/", "", b"").status, 200);
+    let answered_at_once = first.ask("OPTIONS", "/", "", b"").status;
+    assert!((200..300).contains(&answered_at_once), "{answered_at_once}");
+    let mut newcomer = Conn::open(http);
+    assert_eq!(newcomer.ask("GET", "/", "", b"").status, 200);
+    second.expect_closed();
+    assert!((200..300).contains(&first.ask("OPTIONS", "/", "", b"").status));
+}
+
 /// Connects from `source` and reads the first line: the greeting, or the
 /// refusal.
 fn first_line_from(addr: SocketAddr, source: IpAddr) -> (Raw, String) {

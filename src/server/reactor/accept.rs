@@ -303,7 +303,7 @@ impl Reactor {
         let codec = Codec::new(protocol, http_port, terms);
         let conn = (stream, self.begin(tls, protocol, peer.ip()), codec);
         if let Some(key) = self.insert(conn, (peer, client, proxied), id, now) {
-            self.note_bare(key, id, now);
+            self.note_bare(key);
             self.drive(key, None);
         }
     }

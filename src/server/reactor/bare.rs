@@ -20,90 +20,202 @@
 //! idle (nginx closes those first). FERRY/1 and FTP sessions keep their
 //! place: a close would lose their login and working folder.
 //!
-//! Each queue holds a connection's slab key and id and the instant it was
-//! noted, in 16 bytes, as every idle connection has one or two entries:
-//! the key and the id's low half in 4 each (the pair tells a connection
-//! from a later one in its slot), the instant as nanoseconds since the
-//! reactor began (exact: a rest is told from a later one by it). An entry
-//! whose connection has gone, has spoken or has been asked again is
-//! dropped when it reaches the front, and a queue is swept whenever it
-//! grows past twice the connections, so it never holds more than that.
+//! The two queues are threaded through one table indexed by slab key
+//! (as nginx's `ngx_queue_t` threads its own through each connection): 8
+//! bytes for every key up to the highest queued, its neighbours' keys.
+//! A connection stands in one queue at most, at the place of its accept
+//! or of its latest rest (a new rest moves it to the back; a close takes
+//! it out), so the queues never hold more than the connections, need no
+//! sweeping and no slack of their own. Since when a connection has been
+//! bare or rested is the connection's own (`Connection::bare_since`,
+//! `Connection::resting_since`); one that has spoken or been asked again
+//! since it was queued is taken out when it reaches the front.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use log::debug;
-use slab::Slab;
 
 use super::Reactor;
 #[cfg(doc)]
 use crate::config::Config;
 use crate::connection::Connection;
 
-/// One queue entry: a connection's slab key, its id's low 32 bits, and
-/// when it was noted (its accept; or when it began to rest) in
-/// nanoseconds since [`Bare::epoch`].
-type Entry = (u32, u32, u64);
-const _: () = assert!(std::mem::size_of::<Entry>() == 16);
-
-/// What a queue's entries are checked against.
-#[derive(Clone, Copy)]
-struct Check<'a> {
-    connections: &'a Slab<Connection>,
-    /// The queues' [`Bare::epoch`].
-    epoch: Instant,
-    /// Since when a connection is idle the queue's way, given when it was
-    /// noted.
-    since: fn(&Connection, Instant) -> Option<Instant>,
+/// The two queues.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Queue {
+    /// Connections accepted that may still be bare.
+    Bare,
+    /// HTTP connections that began to rest between requests.
+    Resting,
 }
 
-/// Connections a newcomer may displace, each queue oldest first.
+const QUEUES: usize = 2;
+
+/// The link of a key in no queue.
+const OUT: u32 = u32::MAX;
+
+/// What stands past an end of `queue`: its front's `prev` and its back's
+/// `next`. Keys from the lowest end up are never queued (a slab that
+/// large would hold as many connections, far past any open-files limit).
+const fn end(queue: Queue) -> u32 {
+    u32::MAX - 1 - queue as u32
+}
+
+/// The lowest key never queued.
+const FIRST_END: u32 = end(Queue::Resting);
+
+/// The queue whose end `link` is, if it is one.
+fn end_of(link: u32) -> Option<Queue> {
+    match link {
+        _ if link == end(Queue::Bare) => Some(Queue::Bare),
+        _ if link == end(Queue::Resting) => Some(Queue::Resting),
+        _ => None,
+    }
+}
+
+/// A queued key's neighbours: slab keys, or an [`end`]. [`OUT`] both
+/// where the key is in no queue.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Link {
+    prev: u32,
+    next: u32,
+}
+
+/// The link of a key in no queue.
+const UNLINKED: Link = Link {
+    prev: OUT,
+    next: OUT,
+};
+
+/// A queue's front and back keys, each the queue's [`end`] while empty.
+#[derive(Clone, Copy, Debug)]
+struct Ends {
+    front: u32,
+    back: u32,
+}
+
+/// Connections a newcomer may displace: [`QUEUES`] queues of slab keys,
+/// each oldest first, a key in one at most.
 #[derive(Debug)]
 pub(in crate::server) struct Bare {
-    /// When the reactor began: entries' instants are counted from it.
-    epoch: Instant,
-    /// Connections accepted by this reactor, some of which may still be
-    /// bare.
-    queue: VecDeque<Entry>,
-    /// HTTP connections that began to rest between requests.
-    resting: VecDeque<Entry>,
+    /// Each slab key's link, as far as the highest key queued.
+    links: Vec<Link>,
+    /// Each queue's ends, by [`Queue`].
+    ends: [Ends; QUEUES],
 }
 
 impl Bare {
-    /// Empty queues, counting instants from now.
+    /// Empty queues.
     pub(super) fn new() -> Bare {
+        let empty = |queue| Ends {
+            front: end(queue),
+            back: end(queue),
+        };
         Bare {
-            epoch: Instant::now(),
-            queue: VecDeque::new(),
-            resting: VecDeque::new(),
+            links: Vec::new(),
+            ends: [empty(Queue::Bare), empty(Queue::Resting)],
         }
     }
 
-    /// The entry of connection `key`/`id` noted at `at`. (A slab key past
-    /// `u32::MAX` would take as many connections, far past the open-files
-    /// limit; 2^64 ns are 584 years.)
-    fn entry(&self, key: usize, id: u64, at: Instant) -> Entry {
-        debug_assert!(at >= self.epoch, "noted before its reactor began");
-        let key = u32::try_from(key).unwrap_or(u32::MAX);
-        let nanos = at.saturating_duration_since(self.epoch).as_nanos();
-        (key, id as u32, u64::try_from(nanos).unwrap_or(u64::MAX))
+    /// Puts `key` at the back of `queue`, out of any queue it was in.
+    fn push_back(&mut self, queue: Queue, key: usize) {
+        let Some(key) = u32::try_from(key).ok().filter(|&key| key < FIRST_END) else {
+            return;
+        };
+        self.take_out(key as usize);
+        if self.links.len() <= key as usize {
+            self.links.resize(key as usize + 1, UNLINKED);
+        }
+        let ends = &mut self.ends[queue as usize];
+        let back = ends.back;
+        // Behind the old back, or behind the end where the queue was empty.
+        self.links[key as usize] = Link {
+            prev: back,
+            next: end(queue),
+        };
+        match end_of(back) {
+            Some(_) => ends.front = key,
+            None => self.links[back as usize].next = key,
+        }
+        ends.back = key;
+    }
+
+    /// Takes `key` out of the queue it is in, if any.
+    fn take_out(&mut self, key: usize) {
+        let Some(&Link { prev, next }) = self.links.get(key) else {
+            return;
+        };
+        if prev == OUT {
+            return;
+        }
+        match end_of(prev) {
+            Some(queue) => self.ends[queue as usize].front = next,
+            None => self.links[prev as usize].next = next,
+        }
+        match end_of(next) {
+            Some(queue) => self.ends[queue as usize].back = prev,
+            None => self.links[next as usize].prev = prev,
+        }
+        self.links[key] = UNLINKED;
+    }
+
+    /// Whether `key` stands in a queue.
+    fn is_queued(&self, key: usize) -> bool {
+        self.links.get(key).is_some_and(|&link| link != UNLINKED)
+    }
+
+    /// The key at the front of `queue`, if it holds one.
+    fn front(&self, queue: Queue) -> Option<usize> {
+        let front = self.ends[queue as usize].front;
+        end_of(front).is_none().then_some(front as usize)
+    }
+
+    /// The oldest connection of `queue` still idle (since when, and its
+    /// id, as `idle` tells of a key), taken out if it has been idle for
+    /// the grace period at `now` (`waited`): its key, id and how long.
+    /// Connections no longer idle are taken out on the way.
+    fn oldest(
+        &mut self,
+        queue: Queue,
+        idle: impl Fn(usize) -> Option<(Instant, u64)>,
+        (now, grace): (Instant, Duration),
+    ) -> Option<(usize, u64, Duration)> {
+        while let Some(key) = self.front(queue) {
+            let Some((since, id)) = idle(key) else {
+                self.take_out(key);
+                continue;
+            };
+            if now < since + grace {
+                return None;
+            }
+            self.take_out(key);
+            return Some((key, id, now.duration_since(since)));
+        }
+        None
     }
 }
 
 impl Reactor {
-    /// Notes connection `key`/`id`, just accepted at `now`, as bare.
-    pub(super) fn note_bare(&mut self, key: usize, id: u64, now: Instant) {
-        let entry = self.bare.entry(key, id, now);
-        let check = Check::new(&self.connections, self.bare.epoch, bare);
-        push_swept(&mut self.bare.queue, check, entry);
+    /// Notes connection `key`, just accepted, as bare.
+    pub(super) fn note_bare(&mut self, key: usize) {
+        // Every close takes its key out (`Reactor::close`).
+        debug_assert!(
+            !self.bare.is_queued(key),
+            "key {key} queued before its accept"
+        );
+        self.bare.push_back(Queue::Bare, key);
     }
 
-    /// Notes connection `key`/`id` as resting between requests since
-    /// `since` (an HTTP connection whose answers are all out).
-    pub(super) fn note_resting(&mut self, key: usize, id: u64, since: Instant) {
-        let entry = self.bare.entry(key, id, since);
-        let check = Check::new(&self.connections, self.bare.epoch, resting);
-        push_swept(&mut self.bare.resting, check, entry);
+    /// Notes connection `key` as having begun to rest between requests (an
+    /// HTTP connection whose answers are all out).
+    pub(super) fn note_resting(&mut self, key: usize) {
+        self.bare.push_back(Queue::Resting, key);
+    }
+
+    /// Takes connection `key` out of the queues; every close does, before
+    /// its slab key can be given to another connection.
+    pub(super) fn forget_idle(&mut self, key: usize) {
+        self.bare.take_out(key);
     }
 
     /// Closes the oldest bare connection if it has been bare for the grace
@@ -113,13 +225,18 @@ impl Reactor {
     /// had no time to speak.)
     pub(super) fn displace_idle(&mut self, now: Instant) -> bool {
         let waited = (now, self.shared.config.bare_grace);
-        let (connections, epoch) = (&self.connections, self.bare.epoch);
-        let bare_check = Check::new(connections, epoch, bare);
-        let resting_check = Check::new(connections, epoch, resting);
-        let victim = oldest(&mut self.bare.queue, bare_check, waited)
+        let (bare, connections) = (&mut self.bare, &self.connections);
+        let idle = |since: fn(&Connection) -> Option<Instant>| {
+            move |key| {
+                let conn: &Connection = connections.get(key)?;
+                Some((since(conn)?, conn.id()))
+            }
+        };
+        let victim = bare
+            .oldest(Queue::Bare, idle(Connection::bare_since), waited)
             .map(|found| (found, "sent nothing"))
             .or_else(|| {
-                let found = oldest(&mut self.bare.resting, resting_check, waited);
+                let found = bare.oldest(Queue::Resting, idle(Connection::resting_since), waited);
                 found.map(|found| (found, "rested between requests"))
             });
         let Some(((key, id, for_how_long), what)) = victim else {
@@ -135,93 +252,105 @@ impl Reactor {
     }
 }
 
-impl<'a> Check<'a> {
-    fn new(
-        connections: &'a Slab<Connection>,
-        epoch: Instant,
-        since: fn(&Connection, Instant) -> Option<Instant>,
-    ) -> Check<'a> {
-        Check {
-            connections,
-            epoch,
-            since,
-        }
-    }
-}
-
-/// Since when `conn` has been bare, whenever it was noted.
-fn bare(conn: &Connection, _noted: Instant) -> Option<Instant> {
-    conn.bare_since()
-}
-
-/// Since when `conn` has rested, if it still rests since it was noted
-/// (a request since then began another rest, noted anew).
-fn resting(conn: &Connection, noted: Instant) -> Option<Instant> {
-    conn.resting_since().filter(|&since| since == noted)
-}
-
-/// Whether the connection of `entry` is still there and still idle as
-/// `check` sees it; since when and its whole id, if so.
-fn idle_since(check: Check<'_>, (key, id, noted): Entry) -> Option<(Instant, u64)> {
-    let conn = check
-        .connections
-        .get(key as usize)
-        .filter(|conn| conn.id() as u32 == id)?;
-    let since = (check.since)(conn, check.epoch + Duration::from_nanos(noted))?;
-    Some((since, conn.id()))
-}
-
-/// Queues `entry`, first sweeping out entries no longer idle if the queue
-/// has grown past twice the connections.
-fn push_swept(queue: &mut VecDeque<Entry>, check: Check<'_>, entry: Entry) {
-    if queue.len() > 2 * check.connections.len() + 64 {
-        queue.retain(|&entry| idle_since(check, entry).is_some());
-    }
-    queue.push_back(entry);
-}
-
-/// The oldest connection of `queue` still idle, taken off the queue if it
-/// has been idle for the grace period at `now` (`waited`): its key, id
-/// and how long. Entries no longer idle are dropped on the way.
-fn oldest(
-    queue: &mut VecDeque<Entry>,
-    check: Check<'_>,
-    (now, grace): (Instant, Duration),
-) -> Option<(usize, u64, Duration)> {
-    while let Some(&entry) = queue.front() {
-        let Some((since, id)) = idle_since(check, entry) else {
-            queue.pop_front();
-            continue;
-        };
-        if now < since + grace {
-            return None;
-        }
-        queue.pop_front();
-        return Some((entry.0 as usize, id, now.duration_since(since)));
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_entry_keeps_its_instant_to_the_nanosecond() {
-        let bare = Bare::new();
-        let at = Instant::now() + Duration::from_nanos(123_456_789);
-        let (key, id, nanos) = bare.entry(7, (1 << 40) + 5, at);
-        assert_eq!((key, id), (7, 5));
-        assert_eq!(bare.epoch + Duration::from_nanos(nanos), at);
+    /// The keys of `queue`, front to back, each checked against its
+    /// neighbours' links.
+    fn keys(bare: &Bare, queue: Queue) -> Vec<usize> {
+        let mut keys = Vec::new();
+        let mut prev = end(queue);
+        let mut at = bare.ends[queue as usize].front;
+        while end_of(at).is_none() {
+            assert_eq!(bare.links[at as usize].prev, prev, "key {at}'s prev");
+            keys.push(at as usize);
+            prev = at;
+            at = bare.links[at as usize].next;
+        }
+        assert_eq!(at, end(queue), "the back's next is its queue's end");
+        assert_eq!(bare.ends[queue as usize].back, prev, "the back");
+        keys
     }
 
     #[test]
-    fn two_rests_a_nanosecond_apart_are_two_entries() {
-        let bare = Bare::new();
-        let first = Instant::now();
-        let second = first + Duration::from_nanos(1);
-        let (early, late) = (bare.entry(3, 9, first), bare.entry(3, 9, second));
-        assert_ne!(early, late);
-        assert_eq!(bare.epoch + Duration::from_nanos(late.2), second);
+    fn keys_queue_in_order_and_leave_from_the_front_the_middle_or_the_back() {
+        let mut bare = Bare::new();
+        for key in [4, 0, 9, 2] {
+            bare.push_back(Queue::Bare, key);
+        }
+        assert_eq!(keys(&bare, Queue::Bare), [4, 0, 9, 2]);
+        bare.take_out(0);
+        assert_eq!(keys(&bare, Queue::Bare), [4, 9, 2]);
+        bare.take_out(4);
+        assert_eq!(keys(&bare, Queue::Bare), [9, 2]);
+        bare.take_out(2);
+        assert_eq!(keys(&bare, Queue::Bare), [9]);
+        bare.take_out(9);
+        assert_eq!(keys(&bare, Queue::Bare), [] as [usize; 0]);
+        assert_eq!(bare.front(Queue::Bare), None);
+        bare.push_back(Queue::Bare, 9);
+        assert_eq!(keys(&bare, Queue::Bare), [9]);
+    }
+
+    #[test]
+    fn a_key_stands_in_one_queue_once_at_its_latest_place() {
+        let mut bare = Bare::new();
+        for key in [1, 2, 3] {
+            bare.push_back(Queue::Bare, key);
+        }
+        bare.push_back(Queue::Resting, 2);
+        bare.push_back(Queue::Resting, 1);
+        assert_eq!(keys(&bare, Queue::Bare), [3]);
+        assert_eq!(keys(&bare, Queue::Resting), [2, 1]);
+        // A new rest moves it to the back.
+        bare.push_back(Queue::Resting, 2);
+        assert_eq!(keys(&bare, Queue::Resting), [1, 2]);
+        bare.push_back(Queue::Resting, 2);
+        assert_eq!(keys(&bare, Queue::Resting), [1, 2]);
+        assert_eq!(
+            (bare.front(Queue::Bare), bare.front(Queue::Resting)),
+            (Some(3), Some(1))
+        );
+    }
+
+    #[test]
+    fn keys_never_queued_or_past_the_ends_are_left_alone() {
+        let mut bare = Bare::new();
+        bare.take_out(5);
+        bare.push_back(Queue::Bare, 1);
+        bare.take_out(7);
+        bare.take_out(0);
+        assert_eq!(keys(&bare, Queue::Bare), [1]);
+        for key in [FIRST_END as usize, OUT as usize, usize::MAX] {
+            bare.push_back(Queue::Resting, key);
+            bare.take_out(key);
+        }
+        assert_eq!(keys(&bare, Queue::Resting), [] as [usize; 0]);
+        assert_eq!(bare.links.len(), 2, "no table for keys never queued");
+    }
+
+    #[test]
+    fn the_oldest_idle_long_enough_is_taken_and_the_no_longer_idle_dropped() {
+        let mut bare = Bare::new();
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        for key in [1, 2, 3] {
+            bare.push_back(Queue::Resting, key);
+        }
+        // 1 has been asked again (no longer resting); 2 rests since 10 ms,
+        // 3 since 20 ms.
+        let idle = |key| match key {
+            2 => Some((at(10), 22)),
+            3 => Some((at(20), 33)),
+            _ => None,
+        };
+        let grace = Duration::from_millis(5);
+        assert_eq!(bare.oldest(Queue::Resting, idle, (at(14), grace)), None);
+        assert_eq!(keys(&bare, Queue::Resting), [2, 3], "1 dropped on the way");
+        let found = bare.oldest(Queue::Resting, idle, (at(15), grace));
+        assert_eq!(found, Some((2, 22, Duration::from_millis(5))));
+        assert_eq!(keys(&bare, Queue::Resting), [3]);
+        assert_eq!(bare.oldest(Queue::Bare, idle, (at(99), grace)), None);
     }
 }

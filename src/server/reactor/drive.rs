@@ -94,11 +94,8 @@ impl Reactor {
         let Some(conn) = self.connections.get(key) else {
             return;
         };
-        if let Some(since) = conn.resting_since()
-            && since == self.turn_began
-        {
-            let id = conn.id();
-            self.note_resting(key, id, since);
+        if conn.resting_since() == Some(self.turn_began) {
+            self.note_resting(key);
         }
     }
 

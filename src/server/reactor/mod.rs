@@ -127,7 +127,8 @@ pub(super) struct Reactor {
     links: Links,
     /// Uploads cut off with their connections, until they are ended.
     cuts: cuts::Cuts,
-    /// Connections that may not have sent anything yet, oldest first.
+    /// Connections a newcomer may displace: bare ones and HTTP ones
+    /// resting between requests, each oldest first.
     bare: bare::Bare,
     /// The grace period is over: what is left has its farewell.
     farewell: bool,
@@ -347,6 +348,7 @@ impl Reactor {
             return;
         }
         let mut conn = self.connections.remove(key);
+        self.forget_idle(key);
         let mut report = conn.linked_to().zip(conn.closing_relay());
         self.hub.release(super::counted_client(&conn));
         self.metrics.closed[conn.protocol().index()].add(1);
