@@ -133,8 +133,8 @@ impl Timing {
 
 impl Connection {
     /// Records which deadlines apply now; called at the end of every drive,
-    /// `asked` whether a request came in during it.
-    pub(super) fn note_phase(&mut self, now: Instant, asked: bool) {
+    /// `heard` whether bytes came in during it.
+    pub(super) fn note_phase(&mut self, now: Instant, heard: bool) {
         let phase = match &self.state {
             // The PROXY header is the first part of the first request.
             State::ProxyHeader => Phase::PartialHeader,
@@ -161,10 +161,10 @@ impl Connection {
             | State::EchoingBody { .. } => Phase::Body,
             State::Ended | State::Done | State::Lingering { .. } => Phase::Closing,
         };
-        if asked && phase == Phase::Resting {
-            // Asked and answered within the drive: a new rest begins, not
-            // the one before the request (a client just answered has had
-            // no time to speak, `resting_since`).
+        if heard && phase == Phase::Resting {
+            // Asked and answered (or refused) within the drive: a new rest
+            // begins, not the one before the request (a client just
+            // answered has had no time to speak, `resting_since`).
             self.timing.clock = Clock::Off;
         }
         self.timing.enter(phase, now);

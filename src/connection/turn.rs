@@ -28,7 +28,7 @@ impl Connection {
         // one may add to (a body in hand asks how much room is left).
         let held_before = self.held_input();
         *env.held_input = env.held_input.saturating_sub(held_before);
-        let requests_before = self.requests;
+        let received_before = self.bytes_in;
         self.transport.begin_turn();
         let step = match self.transport.send_held() {
             // What TLS holds goes out whatever the state waits for.
@@ -40,7 +40,7 @@ impl Connection {
                 other => other,
             },
         };
-        self.note_phase(env.now, self.requests != requests_before);
+        self.note_phase(env.now, self.bytes_in != received_before);
         if self.output.is_empty() && self.output.capacity() > 0 {
             // Nothing queued: an idle connection keeps no buffer at all.
             self.output = Vec::new();

@@ -22,11 +22,12 @@
 //!
 //! The two queues are threaded through one table indexed by slab key
 //! (as nginx's `ngx_queue_t` threads its own through each connection): 8
-//! bytes for every key up to the highest queued, its neighbours' keys.
-//! A connection stands in one queue at most, at the place of its accept
-//! or of its latest rest (a new rest moves it to the back; a close takes
-//! it out), so the queues never hold more than the connections, need no
-//! sweeping and no slack of their own. Since when a connection has been
+//! bytes, its neighbours' keys, for every key up to the highest ever
+//! queued (the table grows as the slab does, and neither shrinks). A
+//! connection stands in one queue at most, at the place of its accept or
+//! of its latest rest (a new rest moves it to the back; a close takes it
+//! out), so the queues never hold more than the connections and need no
+//! sweeping. Since when a connection has been
 //! bare or rested is the connection's own (`Connection::bare_since`,
 //! `Connection::resting_since`); one that has spoken or been asked again
 //! since it was queued is taken out when it reaches the front.
