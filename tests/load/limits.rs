@@ -166,12 +166,7 @@ fn at_max_connections_a_newcomer_takes_the_place_of_the_oldest_bare_connection()
 #[test]
 fn at_max_connections_a_newcomer_takes_the_place_of_the_longest_resting_http_connection() {
     use support::http::Conn;
-    let server = TestServer::start_with(|c| {
-        c.max_connections = 3;
-        c.bare_grace = Duration::ZERO;
-        c.workers = 1;
-        support::listen_http(c);
-    });
+    let server = full_http_server(3);
     let http = server.http.unwrap();
     let served = |conn: &mut Conn| assert_eq!(conn.ask("GET", "/", "", b"").status, 200);
     let mut rested: Vec<Conn> = (0..3).map(|_| Conn::open(http)).collect();
@@ -207,12 +202,7 @@ fn a_request_answered_at_once_begins_a_new_rest() {
 
 fn answered_at_once_the_newcomer_takes_the_other(method: &str, answered: Range<u16>) {
     use support::http::Conn;
-    let server = TestServer::start_with(|c| {
-        c.max_connections = 2;
-        c.bare_grace = Duration::ZERO;
-        c.workers = 1;
-        support::listen_http(c);
-    });
+    let server = full_http_server(2);
     let http = server.http.unwrap();
     let at_once = |conn: &mut Conn| {
         let status = conn.ask(method, "/", "", b"").status;
@@ -228,6 +218,17 @@ fn answered_at_once_the_newcomer_takes_the_other(method: &str, answered: Range<u
     // The one asked last is left; the one resting longest was closed.
     at_once(&mut first);
     second.expect_closed();
+}
+
+/// An HTTP server on one loop that holds `max_connections`, where a
+/// newcomer may take an idle connection's place at once (no grace).
+fn full_http_server(max_connections: usize) -> TestServer {
+    TestServer::start_with(|c| {
+        c.max_connections = max_connections;
+        c.bare_grace = Duration::ZERO;
+        c.workers = 1;
+        support::listen_http(c);
+    })
 }
 
 /// Connects from `source` and reads the first line: the greeting, or the
