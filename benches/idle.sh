@@ -76,5 +76,5 @@ for proto in ("ferry", "http"):
     at, each = (statistics.median(g[i] for g in got) for i in (0, 1))
     print(f"{proto:6} {at:6.0f} B per idle connection at {count} (median of {runs}: "
           + " ".join(f"{g[0]:.0f}" for g in got) + f"); each {each:.0f} B (the second half's"
-          + f" slope: " + " ".join(f"{g[1]:.0f}" for g in got) + f"), once {(at - each) * count / 1000:.0f} KB")
+          + " slope: " + " ".join(f"{g[1]:.0f}" for g in got) + f"), once {(at - each) * count / 1000:.0f} KB")
 PY

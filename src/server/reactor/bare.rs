@@ -27,8 +27,8 @@
 //! connection stands in one queue at most, at the place of its accept or
 //! of its latest rest (a new rest moves it to the back; a close takes it
 //! out), so the queues never hold more than the connections and need no
-//! sweeping. Since when a connection has been
-//! bare or rested is the connection's own (`Connection::bare_since`,
+//! sweeping. Since when a connection has been bare or rested is the
+//! connection's own (`Connection::bare_since`,
 //! `Connection::resting_since`); one that has spoken or been asked again
 //! since it was queued is taken out when it reaches the front.
 
