@@ -205,10 +205,9 @@ impl Connection {
     }
 
     /// The peer spoke plaintext where TLS was due (or ended before its
-    /// handshake was through): whatever the state was
-    /// about ends unanswered in TLS (nothing sealed goes out in the
-    /// clear), and the codec says why in plaintext, which is what the
-    /// peer understands.
+    /// handshake was through): whatever the state was about ends unanswered
+    /// in TLS (nothing sealed goes out in the clear), and the codec says
+    /// why in plaintext, which is what the peer understands.
     fn spoke_plaintext(&mut self) {
         debug!(
             "#{} spoke plaintext to a TLS port, or left mid-handshake",
@@ -223,10 +222,9 @@ impl Connection {
     }
 
     /// The peer's TLS session did not resume the one it had to (an FTPS
-    /// data connection's): whatever the state was about ends with nothing
-    /// moved, the codec says why (to the control connection), and the
-    /// session ends with `close_notify` as any, so the client reads a
-    /// clean end and then the reason.
+    /// data connection's): the state ends with nothing moved, the codec
+    /// says why (to the control connection), and the session ends with
+    /// `close_notify` as any: the client reads a clean end, then the reason.
     fn not_resumed(&mut self) {
         warn!("#{} TLS session not resumed where it had to be", self.id);
         self.output.clear();
@@ -342,7 +340,7 @@ impl Connection {
             return Ok(0);
         }
         if self.input.is_empty()
-            && let Some(read) = self.read_body_in_place(scratch)
+            && let Some(read) = self.read_body_in_place(scratch, env.served.config)
         {
             return read.or_else(|outcome| self.read_ended(outcome, env));
         }
@@ -378,16 +376,18 @@ impl Connection {
         }
     }
 
-    /// A body written behind the connection is read straight into the
-    /// buffer the I/O pool writes from ([`serve::Receive::read_target`]),
-    /// not through `scratch` (the reactor's buffer, used here only for
-    /// ciphertext) and a copy. `None` where the state takes no such read;
-    /// else the bytes read, or the outcome that moved none.
-    fn read_body_in_place(&mut self, scratch: &mut [u8]) -> Option<Result<usize, Outcome>> {
+    /// A body written behind is read straight into the pool's buffer
+    /// ([`serve::Receive::read_target`]), not into `scratch` and a copy:
+    /// `None` where the state takes no such read, else what the read did.
+    fn read_body_in_place(
+        &mut self,
+        scratch: &mut [u8],
+        config: &crate::config::Config,
+    ) -> Option<Result<usize, Outcome>> {
         let State::ReceivingBody(receive) = &mut self.state else {
             return None;
         };
-        let target = receive.read_target()?;
+        let target = receive.read_target(config)?;
         Some(match self.transport.read(target, scratch) {
             Outcome::Done(n) => {
                 self.bytes_in += n as u64;

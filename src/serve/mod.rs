@@ -48,6 +48,7 @@ mod send;
 mod send_steps;
 mod session_steps;
 mod sink;
+mod size_limit;
 mod spool;
 pub mod terms;
 pub mod upload_checksum;
@@ -91,6 +92,7 @@ pub use send::{Send, Source, read_ahead};
 pub use send_steps::SendStep;
 pub(crate) use session_steps::{Asked, SessionStep};
 pub use sink::{Sink, WriteBehind};
+pub use size_limit::{LARGEST_FILE, check_size, size_room};
 pub use spool::Held;
 pub use terms::{
     Body, BodyLength, CopyTime, Folders, ListingFormat, Making, Overwrite, Page, Piece, Scope,
@@ -381,13 +383,6 @@ pub fn skip_body(body: Body, config: &Config) -> Next {
     }
 }
 
-/// The largest file there can be: a file's size is an `off_t`, signed
-/// 64 bits. Nothing larger is ever a size, so no size a client states can
-/// be mistaken for storage's mark of a size to come ([`DEFERRED_SIZE`](crate::model::DEFERRED_SIZE)).
-pub const LARGEST_FILE: u64 = i64::MAX as u64;
-
-const _: () = assert!(crate::model::DEFERRED_SIZE > LARGEST_FILE);
-
 /// A place for one more walk (a listing, an archive) of the client's
 /// address: each address may have `--max-walks-per-client` queued or
 /// running, so one client cannot fill the listing threads' queue for all.
@@ -404,27 +399,6 @@ fn walk_permit(ctx: &Ctx<'_>) -> Result<crate::access::per_client::Permit, Failu
             ),
         )
     })
-}
-
-/// The size limit (`--max-file-size`, and [`LARGEST_FILE`] without one):
-/// one home for the rule, checked before a body is read, again as a
-/// chunked one grows, and at each APPEND of an upload whose size is to
-/// come.
-///
-/// # Errors
-/// `size` is over the limit.
-pub fn check_size(config: &Config, size: u64) -> Result<(), Failure> {
-    match config.max_file_size {
-        Some(max) if size > max => Err(Failure::new(
-            ErrorKind::TooLarge,
-            format!("file larger than the {max}-byte limit"),
-        )),
-        _ if size > LARGEST_FILE => Err(Failure::new(
-            ErrorKind::TooLarge,
-            format!("file larger than the largest a file can be ({LARGEST_FILE} bytes)"),
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// The read-only mode (`--read-only`): one home for the rule, checked by
@@ -530,17 +504,6 @@ mod tests {
         assert!(matches!(skip(BodyLength::Fixed(101), false), Next::Close));
         assert!(matches!(skip(BodyLength::Fixed(5), true), Next::Close));
         assert!(matches!(skip(BodyLength::Chunked, false), Next::Close));
-    }
-
-    #[test]
-    fn the_size_limit_is_inclusive() {
-        assert!(check_size(&limited(10), 10).is_ok());
-        let failure = check_size(&limited(10), 11).unwrap_err();
-        assert_eq!(failure.kind, ErrorKind::TooLarge);
-        assert!(check_size(&Config::default(), i64::MAX as u64).is_ok());
-        // The engine's mark of a size to come is no size.
-        let failure = check_size(&Config::default(), u64::MAX).unwrap_err();
-        assert_eq!(failure.kind, ErrorKind::TooLarge);
     }
 
     #[test]

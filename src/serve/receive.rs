@@ -627,20 +627,23 @@ impl Receive {
     /// buffer, for a body written behind the connection with nothing to
     /// take off its bytes first (a fixed length, no coding, no trailer),
     /// whose buffer is large enough to be page-aligned (see
-    /// [`crate::wire::page_buf::ALIGNED_FROM`]). `None` for every other body
-    /// (one to its stream's end too): it
-    /// goes through [`Receive::feed`].
-    pub fn read_target(&mut self) -> Option<&mut [u8]> {
-        // A body to its stream's end counts up and is held to the size
-        // limit as it is fed.
+    /// [`crate::wire::page_buf::ALIGNED_FROM`]). `None` for every other body:
+    /// it goes through [`Receive::feed`].
+    pub fn read_target(&mut self, config: &Config) -> Option<&mut [u8]> {
         let plain = self.defer
-            && self.until_eof.is_none()
             && self.chunked.is_none()
             && self.coded.is_none()
             && self.trailer.is_none()
             && self.failed.is_none()
             && self.refused.is_none();
-        let want = usize::try_from(self.left).map_or(self.room(), |left| left.min(self.room()));
+        let left = match self.until_eof {
+            // A body to its stream's end counts up: read here no further
+            // than the size limit lets it grow; what comes past that goes
+            // through `feed`, which refuses it.
+            Some(_) => super::size_room(config, self.from + self.size),
+            None => self.left,
+        };
+        let want = usize::try_from(left).map_or(self.room(), |left| left.min(self.room()));
         if !plain || want == 0 {
             return None;
         }
@@ -663,6 +666,9 @@ impl Receive {
             piece.update(data);
         }
         self.left -= data.len() as u64;
+        if self.until_eof.is_some() {
+            self.size += data.len() as u64;
+        }
         self.move_full_pending();
     }
 
