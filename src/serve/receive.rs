@@ -62,7 +62,8 @@ pub struct Receive {
     /// For a chunked body: its decoder (`size` then counts up).
     pub(super) chunked: Option<Box<ChunkDecoder>>,
     /// A body that ends with its stream (FTP's `STOR`): whether the end
-    /// has come (`size` then counts up; `left` is `u64::MAX` until then).
+    /// has come (`size` then counts up; `left` from `u64::MAX` down until
+    /// then).
     until_eof: Option<bool>,
     /// Where such a body's bytes begin in their file (a resumed upload's):
     /// held to the size limit with them.
@@ -625,8 +626,8 @@ impl Receive {
     /// Where the connection may read body bytes straight into (instead of
     /// through the reactor's buffer and a copy): the room of the gathering
     /// buffer, for a body written behind the connection with nothing to
-    /// take off its bytes first (a fixed length, no coding, no trailer),
-    /// whose buffer is large enough to be page-aligned (see
+    /// take off its bytes first (a fixed length or to its stream's end, no
+    /// chunks, no coding, no trailer), whose buffer is large enough to be page-aligned (see
     /// [`crate::wire::page_buf::ALIGNED_FROM`]). `None` for every other body:
     /// it goes through [`Receive::feed`].
     pub fn read_target(&mut self, config: &Config) -> Option<&mut [u8]> {

@@ -16,8 +16,8 @@ const _: () = assert!(crate::model::DEFERRED_SIZE > LARGEST_FILE);
 
 /// The size limit (`--max-file-size`, and [`LARGEST_FILE`] without one):
 /// one home for the rule, checked before a body is read, again as a
-/// chunked one grows, and at each APPEND of an upload whose size is to
-/// come.
+/// chunked one or a `STOR`'s grows, and at each APPEND of an upload whose
+/// size is to come.
 ///
 /// # Errors
 /// `size` is over the limit.
