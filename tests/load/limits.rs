@@ -158,6 +158,57 @@ fn at_max_connections_a_newcomer_takes_the_place_of_the_oldest_bare_connection()
     }
 }
 
+/// A TLS connection waits bare from the end of its handshake: one passed
+/// over while its handshake was under way (not bare: it was speaking) is
+/// displaced once the handshake is through and it sends nothing more,
+/// instead of keeping its place until its deadline.
+#[cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
+#[test]
+fn a_tls_connection_waits_bare_from_the_end_of_its_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = support::tls::self_signed(dir.path(), "server");
+    let server = TestServer::start_with(|c| {
+        c.max_connections = 2;
+        c.bare_grace = Duration::ZERO;
+        c.workers = 1;
+        c.tls = Some(files);
+        support::listen_http(c);
+        c.listeners.last_mut().unwrap().tls = true;
+    });
+    let ca = dir.path().join("server-cert.pem");
+    let config = support::tls::client_config(&ca, rustls::DEFAULT_VERSIONS);
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = rustls::ClientConnection::new(config, name.to_owned()).unwrap();
+    let mut tcp = std::net::TcpStream::connect(server.http.unwrap()).unwrap();
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    // Half a handshake: the client's hello out, the server's answer read,
+    // the client's Finished held back.
+    tls.write_tls(&mut tcp).unwrap();
+    while tls.is_handshaking() {
+        assert!(tls.read_tls(&mut tcp).unwrap() > 0, "closed mid-handshake");
+        tls.process_new_packets().unwrap();
+    }
+    let mut bare = server.raw();
+    // Full: the newcomer passes over the one mid-handshake and takes the
+    // place of the one that has sent nothing.
+    let mut spoken = server.raw();
+    bare.expect_closed();
+    spoken.send("ECHO 2\nok");
+    assert_eq!(spoken.line(), "OK 2");
+    assert_eq!(spoken.bytes(2), b"ok");
+    // The handshake ends; the server's session tickets say it has read
+    // the Finished. Then nothing more is sent.
+    while tls.wants_write() {
+        tls.write_tls(&mut tcp).unwrap();
+    }
+    assert!(tls.read_tls(&mut tcp).unwrap() > 0, "no session ticket");
+    // Full again: the newcomer takes its place, not a 503.
+    let _newcomer = server.raw();
+    let mut rest = Vec::new();
+    let ended = tcp.read_to_end(&mut rest);
+    assert!(ended.is_ok() || ended.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset));
+}
+
 /// Full of HTTP keep-alive connections that rest between requests, the
 /// server serves a newcomer in the place of the one that has rested
 /// longest (HTTP/1.1 lets a server close an idle connection; its client

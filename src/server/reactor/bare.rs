@@ -27,7 +27,9 @@
 //! connection stands in one queue at most, at the place of its accept or
 //! of its latest rest (a new rest moves it to the back; a close takes it
 //! out), so the queues never hold more than the connections and need no
-//! sweeping. Since when a connection has been bare or rested is the
+//! sweeping. A TLS connection waits bare from the end of its handshake:
+//! it goes to the back then (`Reactor::note_bare_again`). Since when a
+//! connection has been bare or rested is the
 //! connection's own (`Connection::bare_since`,
 //! `Connection::resting_since`); one that has spoken or been asked again
 //! since it was queued is taken out when it reaches the front.
@@ -204,6 +206,13 @@ impl Reactor {
             !self.bare.is_queued(key),
             "key {key} queued before its accept"
         );
+        self.bare.push_back(Queue::Bare, key);
+    }
+
+    /// Notes connection `key` as bare from now: its TLS handshake is
+    /// through and its first request is awaited (or it was accepted this
+    /// turn: it stays at the back).
+    pub(super) fn note_bare_again(&mut self, key: usize) {
         self.bare.push_back(Queue::Bare, key);
     }
 

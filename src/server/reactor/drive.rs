@@ -84,18 +84,25 @@ impl Reactor {
         }
         if self.follow(key, step) {
             self.reschedule(key);
-            self.note_if_resting(key);
+            self.note_if_idle(key);
         }
     }
 
     /// Queues the connection at `key` among those a newcomer may displace
-    /// if it began to rest between requests this turn.
-    fn note_if_resting(&mut self, key: usize) {
+    /// if it began to idle this turn: to rest between requests, or to wait
+    /// bare for its first request with its TLS handshake through (at the
+    /// back, where its wait begins; the handshake took it out of the bare
+    /// queue, or would stop the walk there with a wait younger than those
+    /// behind it).
+    fn note_if_idle(&mut self, key: usize) {
         let Some(conn) = self.connections.get(key) else {
             return;
         };
-        if conn.resting_since() == Some(self.turn_began) {
+        let now = Some(self.turn_began);
+        if conn.resting_since() == now {
             self.note_resting(key);
+        } else if conn.bare_since() == now {
+            self.note_bare_again(key);
         }
     }
 
