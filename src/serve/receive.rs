@@ -627,9 +627,9 @@ impl Receive {
     /// through the reactor's buffer and a copy): the room of the gathering
     /// buffer, for a body written behind the connection with nothing to
     /// take off its bytes first (a fixed length or to its stream's end, no
-    /// chunks, no coding, no trailer), whose buffer is large enough to be page-aligned (see
-    /// [`crate::wire::page_buf::ALIGNED_FROM`]). `None` for every other body:
-    /// it goes through [`Receive::feed`].
+    /// chunks, no coding, no trailer), whose buffer is large enough to be
+    /// page-aligned (see [`crate::wire::page_buf::ALIGNED_FROM`]). `None`
+    /// for every other body: it goes through [`Receive::feed`].
     pub fn read_target(&mut self, config: &Config) -> Option<&mut [u8]> {
         let plain = self.defer
             && self.chunked.is_none()
