@@ -94,6 +94,35 @@ fn retr_over_tls(control: &mut Secure, client: &Client, name: &str) -> Vec<u8> {
     got
 }
 
+/// A `PROT P` data connection whose handshake is through waits for its
+/// login's transfer, not as a bare connection: at `--max-connections` a
+/// newcomer is refused rather than served in its place, and the transfer
+/// goes on it.
+#[test]
+fn a_data_connection_waiting_for_its_transfer_keeps_its_place() {
+    let (server, certs) = with_tls(|config| {
+        config.max_connections = 2;
+        config.bare_grace = std::time::Duration::ZERO;
+        config.workers = 1;
+    });
+    std::fs::write(server.root.path().join("kept.txt"), b"kept").unwrap();
+    let client = client(&certs);
+    let mut control = logged_in(&server, &client);
+    let mut data = data_over_tls(control.passive(), &client);
+    data.conn.complete_io(&mut data.sock).unwrap();
+    // Read after the handshake's last bytes (on one loop, in order).
+    assert!(control.ask("NOOP").starts_with("200 "));
+    let newcomer = TcpStream::connect(server.ftp.unwrap()).unwrap();
+    newcomer.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    let mut newcomer = Lines { stream: newcomer };
+    assert!(newcomer.line().starts_with("421 "));
+    assert!(control.ask("RETR kept.txt").starts_with("150 "));
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"kept");
+    assert_eq!(control.line(), "226 done");
+}
+
 #[test]
 fn auth_tls_secures_the_login_and_prot_p_the_transfers() {
     let (server, certs) = with_tls(|_| {});

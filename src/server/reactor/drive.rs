@@ -90,10 +90,11 @@ impl Reactor {
 
     /// Queues the connection at `key` among those a newcomer may displace
     /// if it began to idle this turn: to rest between requests, or to wait
-    /// bare for its first request with its TLS handshake through (at the
-    /// back, where its wait begins; the handshake took it out of the bare
-    /// queue, or would stop the walk there with a wait younger than those
-    /// behind it).
+    /// bare for its first request once its TLS handshake (or SSH login) is
+    /// through. At the back, where its wait begins: a walk that met it
+    /// mid-handshake took it out, and where none did, its place from its
+    /// accept would stop the walk with a wait younger than those behind.
+    /// An FTP data connection serves its login's transfer: never queued.
     fn note_if_idle(&mut self, key: usize) {
         let Some(conn) = self.connections.get(key) else {
             return;
@@ -101,7 +102,7 @@ impl Reactor {
         let now = Some(self.turn_began);
         if conn.resting_since() == now {
             self.note_resting(key);
-        } else if conn.bare_since() == now {
+        } else if conn.bare_since() == now && conn.linked_to().is_none() {
             self.note_bare_again(key);
         }
     }
