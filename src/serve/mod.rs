@@ -474,15 +474,9 @@ fn folder_refusal(ctx: &Ctx<'_>, verb: &str, subject: &str, err: StorageError) -
 
 #[cfg(test)]
 mod tests {
+    use super::size_limit::tests::limited;
     use super::*;
     use crate::model::{FileInfo, Stamp};
-
-    fn limited(max: u64) -> Config {
-        Config {
-            max_file_size: Some(max),
-            ..Config::default()
-        }
-    }
 
     #[test]
     fn refused_bodies_are_skipped_only_when_they_surely_come_and_end() {

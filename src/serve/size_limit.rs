@@ -46,10 +46,11 @@ pub fn size_room(config: &Config, size: u64) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn limited(max: u64) -> Config {
+    /// A configuration whose size limit is `max`.
+    pub(in crate::serve) fn limited(max: u64) -> Config {
         Config {
             max_file_size: Some(max),
             ..Config::default()
