@@ -27,12 +27,13 @@
 //! connection stands in one queue at most, at the place of its accept or
 //! of its latest rest (a new rest moves it to the back; a close takes it
 //! out), so the queues never hold more than the connections and need no
-//! sweeping. A TLS connection waits bare from the end of its handshake
-//! (an SSH one from its login): it goes to the back then
-//! (`Reactor::note_bare_again`). Since when a connection has been bare or
-//! rested is the connection's own (`Connection::bare_since`,
-//! `Connection::resting_since`); one that has spoken or been asked again
-//! since it was queued is taken out when it reaches the front.
+//! sweeping. A TLS connection waits bare from the end of its handshake:
+//! it goes to the back then (`Reactor::note_bare_again`), as does any
+//! connection whose bare wait begins later than its accept. Since when a
+//! connection has been bare or rested is the connection's own
+//! (`Connection::bare_since`, `Connection::resting_since`); one that has
+//! spoken or been asked again since it was queued is taken out when it
+//! reaches the front.
 
 use std::time::{Duration, Instant};
 
@@ -209,8 +210,8 @@ impl Reactor {
         self.bare.push_back(Queue::Bare, key);
     }
 
-    /// Notes connection `key` as bare from now: its TLS handshake (or SSH
-    /// login) is through and its first request is awaited.
+    /// Notes connection `key` as bare from now: its TLS handshake is
+    /// through and its first request is awaited.
     pub(super) fn note_bare_again(&mut self, key: usize) {
         self.bare.push_back(Queue::Bare, key);
     }

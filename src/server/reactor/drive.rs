@@ -90,10 +90,10 @@ impl Reactor {
 
     /// Queues the connection at `key` among those a newcomer may displace
     /// if it began to idle this turn: to rest between requests, or to wait
-    /// bare for its first request once its TLS handshake (or SSH login) is
-    /// through. At the back, where its wait begins: a walk that met it
-    /// mid-handshake took it out, and where none did, its place from its
-    /// accept would stop the walk with a wait younger than those behind.
+    /// bare for its first request once its TLS handshake is through. At
+    /// the back, where its wait begins: a walk that met it mid-handshake
+    /// took it out, and where none did, its place from its accept would
+    /// stop the walk with a wait younger than those behind.
     /// An FTP data connection serves its login's transfer: never queued.
     fn note_if_idle(&mut self, key: usize) {
         let Some(conn) = self.connections.get(key) else {
