@@ -178,7 +178,11 @@ impl Connection {
     /// Since when the connection has received nothing at all (since it
     /// opened, or since its TLS handshake), if it has not: a bare
     /// connection, which a newcomer may displace when the server is full.
+    /// Never an FTP data connection: it waits for its login's transfer.
     pub fn bare_since(&self) -> Option<Instant> {
+        if self.linked_to().is_some() {
+            return None;
+        }
         match self.timing.clock {
             Clock::FirstByte(since) => Some(since),
             Clock::Login(since) if self.bytes_in == 0 => Some(since),

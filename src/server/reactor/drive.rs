@@ -94,7 +94,6 @@ impl Reactor {
     /// the back, where its wait begins: a walk that met it mid-handshake
     /// took it out, and where none did, its place from its accept would
     /// stop the walk with a wait younger than those behind.
-    /// An FTP data connection serves its login's transfer: never queued.
     fn note_if_idle(&mut self, key: usize) {
         let Some(conn) = self.connections.get(key) else {
             return;
@@ -102,7 +101,7 @@ impl Reactor {
         let now = Some(self.turn_began);
         if conn.resting_since() == now {
             self.note_resting(key);
-        } else if conn.bare_since() == now && conn.linked_to().is_none() {
+        } else if conn.bare_since() == now {
             self.note_bare_again(key);
         }
     }
