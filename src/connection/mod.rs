@@ -66,6 +66,7 @@ pub mod codec;
 mod deadline;
 mod farewell;
 mod flags;
+mod input;
 mod jobs;
 mod link;
 mod note;

@@ -120,6 +120,14 @@ impl Transport {
         }
     }
 
+    /// Time passed on the loop since the last read (a body written there):
+    /// what arrived meanwhile is read now, not after one more `epoll_wait`.
+    pub(super) fn may_have_more(&mut self) {
+        if self.arrived == Arrived::Nothing {
+            self.arrived = Arrived::Maybe;
+        }
+    }
+
     /// The socket, for registration and options.
     pub(super) fn stream(&self) -> &TcpStream {
         &self.stream

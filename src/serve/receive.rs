@@ -401,6 +401,12 @@ impl Receive {
         self
     }
 
+    /// Whether [`Receive::feed`] writes what it is fed to the file before it
+    /// returns (on the loop), not gathered for the I/O pool.
+    pub fn writes_as_fed(&self) -> bool {
+        !self.defer
+    }
+
     /// Commits the session this APPEND stages into, as `user`'s, once it
     /// holds `size` bytes (tus: the `PATCH` that completes an upload ends
     /// it), never over a file with `create_only`.

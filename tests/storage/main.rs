@@ -7,6 +7,7 @@
 //!   retried by the client;
 //! - `stalls`: the reactor never waits on a slow disk call (test gates);
 //! - `write_behind`: bodies written by the I/O pool behind the connection;
+//! - `loop_writes`: bodies written on the reactor as they are read;
 //! - `checksums`: CRC-32C computed off the hot path;
 //! - `listing_costs`: a listing's cost in directory entries read;
 //! - `memory`: a root on tmpfs, whose brief file work runs on the reactor;
@@ -37,6 +38,7 @@ mod durability;
 mod failures;
 mod jail;
 mod listing_costs;
+mod loop_writes;
 mod memory;
 mod quotas;
 mod races;
