@@ -2,7 +2,9 @@
 //! to the state machine. Bytes go behind what the connection holds, or
 //! into its own buffer once a large body is in hand, or straight into an
 //! upload's write buffer (read in place); what a read that moved nothing
-//! means; how much to ask for.
+//! means; how much to ask for. A large read that an upload wrote to its
+//! file here, on the loop, is followed by another at once: its sender
+//! refilled the socket during the write.
 
 use std::mem;
 
@@ -17,8 +19,13 @@ use crate::wire::socket::Outcome;
 
 /// A read at least this large, written to its file on the loop, is read
 /// after at once (`Connection::after_burst_written`): a burst's sender
-/// refills the socket during the write (curl's PUT: 90–100 KB a read,
-/// about nine in ten such reads found more).
+/// refills the socket during the write. curl's PUT of 1 GiB to a memory
+/// root, loopback: 98 KB a read and one `epoll_wait` each before; with
+/// this, 3.3k `epoll_wait` per GiB against 10.9k, and 3 % of the reads
+/// answered `EAGAIN`. A run of reads ends at one below this size, which
+/// is why the waits did not fall further. Below it, a trickle (a few
+/// segments a read) waits for its event, not for an `EAGAIN` after every
+/// write.
 const BURST_READ: usize = 16 * 1024;
 
 impl Connection {

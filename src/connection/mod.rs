@@ -54,7 +54,8 @@
 //! [`Connection::drive`] (`turn.rs`) never blocks on the peer; it returns
 //! a [`Step`] saying what readiness to wait for, that it used its share of
 //! this turn, or that the connection is finished. This file holds the
-//! state and what the reactor asks of a connection; `turn.rs` moves bytes;
+//! state and what the reactor asks of a connection; `turn.rs` moves bytes,
+//! `input.rs` reads them and feeds them to the state;
 //! `advance.rs` reads requests and applies the serve layer's outcomes;
 //! `jobs.rs` hands jobs to the I/O pool and takes their outcomes;
 //! `deadline.rs` and `note.rs` its timers and its access-log line. The

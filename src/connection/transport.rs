@@ -37,11 +37,10 @@ enum Arrived {
     /// Bytes may be waiting: a read asks the kernel.
     Maybe,
     /// The last read took all that had arrived (it came back short, or
-    /// would have blocked): until the socket's next event a read answers
-    /// `WouldBlock` without asking the kernel for an `EAGAIN`. Under
-    /// edge-triggered polling every arrival after that read brings an
-    /// event, and so does registering for reading again with bytes
-    /// waiting.
+    /// would have blocked): until the socket's next event (or
+    /// [`Transport::may_have_more`]) a read answers `WouldBlock` without
+    /// asking the kernel. Under edge-triggered polling every arrival after
+    /// it brings an event, as does registering for reading with bytes in.
     Nothing,
     /// Every read asks: a short read proves nothing. The peer has closed
     /// its side or the socket failed (its end, or error, waits behind any
@@ -121,7 +120,7 @@ impl Transport {
     }
 
     /// Time passed on the loop since the last read (a body written there):
-    /// what arrived meanwhile is read now, not after one more `epoll_wait`.
+    /// a plain socket's next read asks (TLS and SSH reads always do).
     pub(super) fn may_have_more(&mut self) {
         if self.arrived == Arrived::Nothing {
             self.arrived = Arrived::Maybe;
@@ -496,5 +495,85 @@ fn seal_body(
         )),
         Ok(n) => session.seal(stream, &piece[..n]),
         Err(err) => Outcome::Error(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A plain socket's record of what has arrived, over a real loopback
+    //! pair: a short read says nothing more is there until the next event
+    //! is handed on, unless `may_have_more` says time has passed; a socket
+    //! whose urgent data stays in its stream always asks.
+
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream as StdStream};
+    use std::time::Duration;
+
+    use mio::{Events, Poll, Token};
+
+    use super::*;
+
+    /// A transport over one end of a loopback pair, the other end, and a
+    /// poll its socket is registered with for reading.
+    fn pair(urgent_inline: bool) -> (Transport, StdStream, Poll) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        accepted.set_nonblocking(true).unwrap();
+        let stream = TcpStream::from_std(accepted);
+        let mut transport = Transport::new(stream, Begin::Plain, urgent_inline);
+        let poll = Poll::new().unwrap();
+        poll.registry()
+            .register(transport.stream_mut(), Token(0), Interest::READABLE)
+            .unwrap();
+        (transport, peer, poll)
+    }
+
+    /// Sends `bytes` from the peer and waits (ten seconds at most) for the
+    /// event saying they arrived.
+    fn arrive(peer: &mut StdStream, poll: &mut Poll, bytes: &[u8]) {
+        peer.write_all(bytes).unwrap();
+        let mut events = Events::with_capacity(4);
+        poll.poll(&mut events, Some(Duration::from_secs(10)))
+            .unwrap();
+        assert!(!events.is_empty(), "no event within ten seconds");
+    }
+
+    fn read(transport: &mut Transport) -> Option<usize> {
+        match transport.read(&mut [0; 64], &mut []) {
+            Outcome::Done(n) => Some(n),
+            Outcome::WouldBlock => None,
+            _ => panic!("the socket failed"),
+        }
+    }
+
+    #[test]
+    fn a_short_read_waits_for_an_event_unless_more_may_have_arrived() {
+        let (mut transport, mut peer, mut poll) = pair(false);
+        arrive(&mut peer, &mut poll, b"first");
+        assert_eq!(read(&mut transport), Some(5));
+        // Short: until the next event is handed on, a read does not ask.
+        arrive(&mut peer, &mut poll, b"second");
+        assert_eq!(read(&mut transport), None);
+        // Time passed on the loop: the next read asks, and finds them.
+        transport.may_have_more();
+        assert_eq!(read(&mut transport), Some(6));
+        assert_eq!(read(&mut transport), None);
+        transport.event(false);
+        assert_eq!(read(&mut transport), None, "the kernel's EAGAIN");
+    }
+
+    #[test]
+    fn a_socket_with_urgent_data_inline_always_asks() {
+        let (mut transport, mut peer, mut poll) = pair(true);
+        arrive(&mut peer, &mut poll, b"first");
+        assert_eq!(read(&mut transport), Some(5));
+        arrive(&mut peer, &mut poll, b"second");
+        assert_eq!(read(&mut transport), Some(6));
+        // Still asking after `may_have_more` and an `EAGAIN`.
+        transport.may_have_more();
+        assert_eq!(read(&mut transport), None);
+        arrive(&mut peer, &mut poll, b"third");
+        assert_eq!(read(&mut transport), Some(5));
     }
 }

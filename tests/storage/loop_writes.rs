@@ -16,7 +16,8 @@ use ferry::config::PoolWrites;
 use support::http::Conn;
 use support::{TestServer, crc_hex, pattern};
 
-/// Bursts around `turn.rs`'s `BURST_READ` (16 KiB) and larger.
+/// Bursts around `connection/input.rs`'s `BURST_READ` (16 KiB) and larger
+/// (in a chunked body each piece is framed, a few bytes more on the wire).
 const BURSTS: [usize; 6] = [1, 16 * 1024 - 1, 16 * 1024, 64 * 1024 + 7, 300_000, 5];
 
 /// A pause after a burst: long enough that the server usually finds the
