@@ -6,6 +6,9 @@
 # Mode: ferry runs with --no-fsync (benches/lib.sh `no_fsync`), as the
 # servers it is compared with run: none of them flushes before answering.
 # What durable acknowledgements (ferry's default) cost: benches/durable.sh.
+# Neither keeps an access log (nginx `access_log off`, ferry
+# --no-access-log), as in issue 76's own measurement; what ferry's costs:
+# benches/log_cost.sh.
 #
 #   benches/compare_workers.sh [--quick] [--reps N] [--wrk-threads N]
 #
@@ -168,7 +171,7 @@ start_server() { # key
   case $key in
     f1 | f2)
       spawn "PID[$key]" "${PORT[$key]}" "$WORK/$key.log" \
-        "$FERRY" serve --http "127.0.0.1:${PORT[$key]}" $(no_fsync "$FERRY") \
+        "$FERRY" serve --http "127.0.0.1:${PORT[$key]}" $(no_fsync "$FERRY") --no-access-log \
         --listen "127.0.0.1:$([[ $key == f1 ]] && echo "$F1_LISTEN" || echo "$F2_LISTEN")" \
         --root "$WORK/root-$key" --log-level warn --workers "${key#f}"
       ;;
