@@ -150,8 +150,20 @@ storm_headline() { # pattern label seconds answered peak_kib ×time ×memory
   [[ $pattern == ftp ]] && what="storm: $N FTP control connections opened first, a login on each $LATER s later"
   headline "$what, $label: answered" "$all" "$nginx" "" "all, within 60 s" "$(verdict "$a == $N && $s <= 60")"
 }
-echo "| pattern | server | seconds | × nginx | answered (min) | peak memory MiB | × nginx |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+# Each round's seconds and answers, in the order run: a median over
+# rounds of which one answered fewer is read beside them.
+rounds() { # server,pattern -> "s (answered); ..."
+  local -a secs answered
+  read -r -a secs <<<"${SECONDS_OF[$1]}"
+  read -r -a answered <<<"${ANSWERED[$1]}"
+  local i out=""
+  for ((i = 0; i < ${#secs[@]}; i++)); do
+    out+="${out:+; }$(calc "${secs[i]}" 2) (${answered[i]})"
+  done
+  echo "$out"
+}
+echo "| pattern | server | seconds | × nginx | answered (min) | peak memory MiB | × nginx | each round: seconds (answered) |"
+echo "|---|---|---:|---:|---:|---:|---:|---|"
 for pattern in "${PATTERNS[@]}"; do
   # shellcheck disable=SC2086 # word lists
   for server in $(servers_of "$pattern"); do
@@ -164,7 +176,7 @@ for pattern in "${PATTERNS[@]}"; do
       ts=$(calc "$s / $(median ${SECONDS_OF[nginx,$pattern]})" 2)
       tp=$(calc "$p / $(median ${PEAK[nginx,$pattern]})" 2)
     fi
-    echo "| $pattern | $label | $(calc "$s" 2) | $ts | $a of $N | $(calc "$p / 1024" 1) | $tp |"
+    echo "| $pattern | $label | $(calc "$s" 2) | $ts | $a of $N | $(calc "$p / 1024" 1) | $tp | $(rounds "$server,$pattern") |"
     [[ $server == nginx ]] || storm_headline "$pattern" "$label" "$s" "$a" "$p" "$ts" "$tp"
   done
 done
