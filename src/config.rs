@@ -115,8 +115,7 @@ pub struct Config {
     pub sweep_period: Duration,
     /// Event loops, each on a thread of its own with its own connections,
     /// taking new ones from the shared listeners when free (`EPOLLEXCLUSIVE`);
-    /// 1 is a single loop on the thread
-    /// that calls [`crate::Server::run`].
+    /// 1 is a single loop on the thread that calls [`crate::Server::run`].
     pub workers: usize,
     /// Threads that make the file-system calls (see [`crate::pool`]),
     /// shared by every worker.
@@ -124,6 +123,8 @@ pub struct Config {
     /// Where upload bodies are written: on the event loop, or gathered and
     /// written by the I/O pool.
     pub pool_writes: PoolWrites,
+    /// Whether resting HTTP connections move between event loops.
+    pub hand_over: HandOver,
     /// Tokens, grants and what clients without a token may do.
     pub access: AccessConfig,
     /// What the HTTP listener lets a browser do: hosts answered without
@@ -332,6 +333,18 @@ impl PoolWrites {
     }
 }
 
+/// Whether event loops hand resting HTTP connections to one another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum HandOver {
+    /// A loop that wakes often for little hands them to a busier one.
+    #[default]
+    Auto,
+    /// Never: each stays on the loop that accepted it.
+    Never,
+    /// At every rest, to the next loop (for tests of the moves).
+    Always,
+}
+
 /// The default number of workers (event loops): one per core this process
 /// may run on, as nginx's `worker_processes auto`.
 pub fn default_workers() -> usize {
@@ -390,6 +403,7 @@ impl Default for Config {
             workers: default_workers(),
             io_threads: default_io_threads(),
             pool_writes: PoolWrites::Auto,
+            hand_over: HandOver::Auto,
             access: AccessConfig::default(),
             web: WebConfig::default(),
             tls: None,

@@ -14,7 +14,7 @@ use log::LevelFilter;
 use super::{parse_min_free, parse_seconds, parse_size};
 use crate::access::quota::FolderQuota;
 use crate::access::{AccessConfig, Grant};
-use crate::config::{Config, EMPTY_UPLOAD_TTL, Listen, MinFree, PoolWrites};
+use crate::config::{Config, EMPTY_UPLOAD_TTL, HandOver, Listen, MinFree, PoolWrites};
 use crate::hooks::{HookCommand, HookConfig};
 use crate::http::origin::WebConfig;
 use crate::proxy::TrustedProxy;
@@ -210,6 +210,14 @@ pub struct ServeArgs {
     /// body itself.
     #[arg(long, value_enum, default_value_t = PoolWrites::Auto)]
     pool_writes: PoolWrites,
+    /// With several workers: `auto` has a worker that keeps waking for a
+    /// few requests at a time hand its resting HTTP connections to a
+    /// busier one that has room (one busy loop serves small requests
+    /// faster than two that each sleep and wake); `never` keeps each
+    /// connection on the worker that accepted it; `always` moves every
+    /// resting connection to the next worker (for tests).
+    #[arg(long, value_enum, default_value_t = HandOver::Auto)]
+    hand_over: HandOver,
     /// Seconds in-flight transfers may take to finish after SIGTERM/SIGINT.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     grace_period: Duration,
@@ -572,6 +580,7 @@ fn config_of(args: ServeArgs) -> Config {
             .map_or_else(crate::config::default_workers, usize::from),
         io_threads: usize::from(args.io_threads),
         pool_writes: args.pool_writes,
+        hand_over: args.hand_over,
         access: AccessConfig {
             tokens: args.tokens,
             anonymous: args.anonymous,

@@ -207,6 +207,17 @@ impl Connection {
         }
     }
 
+    /// Whether it may move to another reactor now (`--hand-over`): an
+    /// HTTP connection at rest with nothing held anywhere (no job under
+    /// way, no turn queued, no bytes in its TLS session), so all it is
+    /// is its socket and its session's state.
+    pub fn may_move(&self) -> bool {
+        self.resting_since().is_some()
+            && matches!(self.state, State::AwaitHeader)
+            && !self.is_queued()
+            && !self.transport.holds_bytes()
+    }
+
     /// The idle timeout that holds now: a connection resting between
     /// requests, its session holding nothing either way, has its
     /// protocol's (`Codec::resting_timeout`); one owed a byte either way

@@ -61,6 +61,8 @@ pub struct ReactorMetrics {
     pub refused_descriptors: Counter,
     /// Bare or resting connections closed to make room for a newcomer.
     pub displaced: Counter,
+    /// Resting connections handed to another reactor.
+    pub handed_over: Counter,
     /// SSH sessions that gave back their packet buffers' memory at rest.
     pub ssh_rests: Counter,
     /// SSH connections that gave it back before their client spoke.

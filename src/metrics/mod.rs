@@ -167,6 +167,8 @@ pub struct ReactorMetrics {
     pub refused_descriptors: Counter,
     /// Bare or resting connections closed to make room for a newcomer.
     pub displaced: Counter,
+    /// Resting connections handed to another reactor (`--hand-over`).
+    pub handed_over: Counter,
     /// SSH sessions that gave back their packet buffers' memory at rest.
     pub ssh_rests: Counter,
     /// SSH connections that gave it back as their client had sent nothing

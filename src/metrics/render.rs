@@ -223,6 +223,13 @@ fn render_connections(out: &mut String, reactors: &[Arc<ReactorMetrics>]) {
     );
     family(
         out,
+        "ferry_connections_handed_over_total",
+        "counter",
+        "HTTP connections resting between requests that one event loop handed to a busier one (--hand-over).",
+        &[(String::new(), sum(reactors, &|r| r.handed_over.get()))],
+    );
+    family(
+        out,
         "ferry_ssh_rests_total",
         "counter",
         "Times an SSH session, quiet a moment between requests, gave back its packet buffers' memory.",

@@ -12,6 +12,7 @@ use log::error;
 use mio::Waker;
 
 use super::reactor::accept::Reserve;
+use super::reactor::share::Lane;
 use super::systemd;
 use crate::access::Access;
 use crate::access::per_client::PerClient;
@@ -85,6 +86,9 @@ pub(crate) struct Hub {
     pub(super) reserve: Reserve,
     /// Each reactor's counters, summed by a scrape (`--metrics`).
     pub(super) metrics: Vec<Arc<ReactorMetrics>>,
+    /// Each reactor's load and the connections handed to it
+    /// (`reactor/share.rs`).
+    pub(super) lanes: Vec<Lane>,
     /// The access log, if one is kept (reopened on SIGHUP).
     pub(super) request_log: Option<Arc<RequestLog>>,
     pub(super) shutdown: ShutdownHandle,

@@ -42,6 +42,7 @@ use listen::{adopt_groups, bind_groups};
 use reactor::Reactor;
 pub(crate) use reactor::accept::raise_fd_limit;
 use reactor::accept::{Listener, Reserve};
+use reactor::share::Lane;
 pub use sweeps::StartupSweep;
 use sweeps::Sweeps;
 
@@ -477,6 +478,7 @@ fn start_hub(
         draining: std::sync::Mutex::default(),
         reserve: Reserve::new(),
         metrics: (0..workers).map(|_| Arc::default()).collect(),
+        lanes: (0..workers).map(|_| Lane::default()).collect(),
         request_log,
         shutdown,
         #[cfg(feature = "sftp")]

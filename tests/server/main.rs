@@ -4,6 +4,7 @@
 //!   notifications and socket activation; `package`: the unit files and
 //!   the `.deb`;
 //! - `listeners`: `Config::listeners`; `workers`: `--workers N`;
+//!   `hand_over`: `--hand-over`, connections moving between workers;
 //!   `threads`: the threads a server holds and their stacks;
 //! - `health`: `HEALTH` and `/.ferry-health`; `metrics`: `--metrics`;
 //! - `access_log`: the access log; `hooks`: `--on-upload` and
@@ -15,6 +16,7 @@
 mod support;
 
 mod access_log;
+mod hand_over;
 mod health;
 mod hooks;
 mod listeners;

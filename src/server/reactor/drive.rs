@@ -100,7 +100,9 @@ impl Reactor {
         };
         let now = Some(self.turn_began);
         if conn.resting_since() == now {
-            self.note_resting(key);
+            if !self.pass_resting(key) {
+                self.note_resting(key);
+            }
         } else if conn.bare_since() == now {
             self.note_bare_again(key);
         }

@@ -75,6 +75,7 @@ mod scrape;
 #[cfg(not(feature = "metrics"))]
 #[path = "scrape_absent.rs"]
 mod scrape;
+pub(super) mod share;
 mod shutdown;
 mod timers;
 
@@ -132,6 +133,9 @@ pub(super) struct Reactor {
     bare: bare::Bare,
     /// The grace period is over: what is left has its farewell.
     farewell: bool,
+    /// Its load as it tells the others, and where its resting
+    /// connections go.
+    share: share::Share,
     /// Brief jobs run here (a memory file system's), their outcomes to be
     /// taken with the pool's.
     done_here: Vec<Finished>,
@@ -162,6 +166,10 @@ impl Reactor {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let index = worker.map_or(0, |worker| worker - 1);
         let metrics = hub.metrics.get(index).cloned().unwrap_or_default();
+        if let Some(lane) = hub.lanes.get(index) {
+            lane.set_waker(Arc::clone(&waker));
+        }
+        let share = share::Share::new(shared.config.hand_over, Instant::now());
         let shared_ports = shared.config.ftp.passive_ports.clone();
         let reactor = Reactor {
             worker,
@@ -188,6 +196,7 @@ impl Reactor {
             cuts: cuts::Cuts::new(),
             bare: bare::Bare::new(),
             farewell: false,
+            share,
             done_here: Vec::new(),
             finishing: Vec::new(),
         };
@@ -215,7 +224,10 @@ impl Reactor {
             self.turn_began = turn;
             for event in events.iter() {
                 match event.token() {
-                    WAKER => self.finish_jobs(),
+                    WAKER => {
+                        self.finish_jobs();
+                        self.take_arrivals();
+                    }
                     SIGNALS => self.collect_signals(),
                     token if listener_index(token).is_some() => {
                         let index = listener_index(token);
@@ -251,6 +263,7 @@ impl Reactor {
             }
             self.expire_deadlines(now);
             self.expire_scrapers(now);
+            self.weigh_load(now);
             let done = self.shutdown_step(now);
             self.metrics.loop_turn.observe(turn.elapsed());
             if done {

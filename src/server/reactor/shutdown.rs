@@ -27,6 +27,8 @@ impl Reactor {
         let Some(deadline) = self.shutdown_deadline else {
             return false;
         };
+        // Handed over before the shutdown was seen: served out with these.
+        self.take_arrivals();
         if self.connections.is_empty() {
             return true;
         }

@@ -1,0 +1,162 @@
+//! `--hand-over`: an HTTP connection that comes to rest between requests
+//! may move to another worker (`server/reactor/share.rs`). With `always`
+//! every rest moves it to the next worker, so each request of a
+//! keep-alive connection is served by another loop than the one before:
+//! what it sends, what it is answered and its deadlines survive each move.
+
+use crate::support;
+
+use std::time::{Duration, Instant};
+
+use ferry::config::HandOver;
+use support::http::Conn;
+use support::{PATIENCE, TestServer, pattern};
+
+fn start(adjust: impl FnOnce(&mut ferry::config::Config)) -> TestServer {
+    TestServer::start_with(|config| {
+        config.workers = 2;
+        config.hand_over = HandOver::Always;
+        support::listen_http(config);
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        adjust(config);
+    })
+}
+
+/// Connections handed over so far (0 in a build without metrics).
+fn handed_over(server: &TestServer) -> u64 {
+    #[cfg(feature = "metrics")]
+    return support::http::metric(
+        server.metrics.expect("a metrics listener"),
+        "ferry_connections_handed_over_total",
+    );
+    #[cfg(not(feature = "metrics"))]
+    {
+        let _ = server;
+        0
+    }
+}
+
+#[test]
+fn a_keep_alive_connection_moving_at_every_rest_is_served_whole() {
+    let server = start(|_| {});
+    let addr = server.http.expect("an HTTP listener");
+    let mut conn = Conn::open(addr);
+    for n in 0..40u64 {
+        // Sizes around the reactor's burst read and a small GET's cut-off.
+        let body = pattern(1_000 + (n as usize * 7_919) % 70_000, n);
+        let put = conn.ask("PUT", &format!("/moved/{n}"), "", &body);
+        assert!(put.status == 201 || put.status == 204, "{}", put.head);
+        let got = conn.ask("GET", &format!("/moved/{n}"), "", b"");
+        assert_eq!(got.status, 200, "{}", got.head);
+        assert!(got.body == body, "body {n} differs");
+    }
+    // Two requests in one write: the second waits in the socket while the
+    // first is answered, and the connection moves between them.
+    conn.send(
+        "GET /moved/1 HTTP/1.1\r\nHost: localhost\r\n\r\nGET /moved/2 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
+    assert_eq!(conn.reply().body, pattern(1_000 + 7_919, 1));
+    assert_eq!(conn.reply().body, pattern(1_000 + 2 * 7_919, 2));
+    if cfg!(feature = "metrics") {
+        // At least one move a rest, less those that found the other
+        // worker's waker unset or a byte already waiting.
+        assert!(handed_over(&server) >= 40, "{}", handed_over(&server));
+    }
+}
+
+#[test]
+fn a_moved_connection_keeps_its_idle_deadline() {
+    let server = start(|config| config.idle_timeout = Duration::from_millis(300));
+    let addr = server.http.expect("an HTTP listener");
+    let mut conn = Conn::open(addr);
+    let answer = conn.ask("GET", "/", "", b"");
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    // It rests on the worker it moved to, whose timers close it.
+    let rested = Instant::now();
+    conn.expect_closed();
+    assert!(rested.elapsed() < PATIENCE);
+    if cfg!(feature = "metrics") {
+        assert!(handed_over(&server) >= 1);
+    }
+}
+
+#[test]
+fn connections_stay_put_with_hand_over_never() {
+    let server = start(|config| config.hand_over = HandOver::Never);
+    let addr = server.http.expect("an HTTP listener");
+    let mut conn = Conn::open(addr);
+    for n in 0..10 {
+        let answer = conn.ask("PUT", &format!("/stay/{n}"), "", b"here");
+        assert!(
+            answer.status == 201 || answer.status == 204,
+            "{}",
+            answer.head
+        );
+    }
+    assert_eq!(handed_over(&server), 0);
+}
+
+/// curl's uploads and downloads of several files on one kept-open
+/// connection, plain and over TLS: each moves between the workers at
+/// every rest, and every byte comes back.
+#[test]
+fn curl_keeps_its_connection_across_workers_plain_and_over_tls() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: curl is not installed");
+        return;
+    }
+    for tls in support::with_tls_where_built() {
+        let certs = tempfile::tempdir().unwrap();
+        let files = tls.then(|| support::certificate_in(certs.path())).flatten();
+        let server = start(|config| {
+            if let Some(files) = files {
+                config.tls = Some(files);
+                config.listeners.last_mut().unwrap().tls = true;
+            }
+        });
+        let scheme = if tls { "https" } else { "http" };
+        let base = format!("{scheme}://{}/up/", server.http.expect("an HTTP listener"));
+        let work = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..8).map(|n| format!("f{n}")).collect();
+        let mut all = Vec::new();
+        for (n, name) in names.iter().enumerate() {
+            let data = pattern(3_000 + n * 40_000, n as u64);
+            std::fs::write(work.path().join(name), &data).unwrap();
+            all.extend(data);
+        }
+        let curl = |args: &[String]| {
+            let out = std::process::Command::new("curl")
+                .args(["-s", "-S", "-f", "-k"])
+                .args(args)
+                .current_dir(work.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        let before = handed_over(&server);
+        // One upload per file, globbed: curl keeps one connection.
+        let glob = format!("{{{}}}", names.join(","));
+        curl(&[
+            "-o".into(),
+            "/dev/null".into(),
+            "-T".into(),
+            glob,
+            base.clone(),
+        ]);
+        let urls: Vec<String> = names.iter().map(|name| format!("{base}{name}")).collect();
+        assert!(curl(&urls) == all, "tls {tls}: the downloads differ");
+        if cfg!(feature = "metrics") {
+            let moved = handed_over(&server) - before;
+            assert!(moved >= 8, "tls {tls}: {moved} moves");
+        }
+    }
+}
