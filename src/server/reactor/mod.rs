@@ -224,10 +224,7 @@ impl Reactor {
             self.turn_began = turn;
             for event in events.iter() {
                 match event.token() {
-                    WAKER => {
-                        self.finish_jobs();
-                        self.take_arrivals();
-                    }
+                    WAKER => self.finish_jobs(),
                     SIGNALS => self.collect_signals(),
                     token if listener_index(token).is_some() => {
                         let index = listener_index(token);
@@ -245,6 +242,7 @@ impl Reactor {
                     }
                 }
             }
+            self.take_arrivals();
             self.drive_ready();
             for _ in 0..BRIEF_ROUNDS {
                 if self.done_here.is_empty() {

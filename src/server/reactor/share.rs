@@ -21,13 +21,19 @@
 //! of CPU each (waking for little) names, for the next window, the busiest
 //! other reactor that has more connections than it and used less than
 //! [`ROOM`] of a core: each of its HTTP connections that comes to rest
-//! (its answers all out, nothing unread, no job under way) is handed over
-//! then, by value, through the target's lane, and the target's waker.
-//! Handing only towards more connections, and only to one with room,
-//! keeps connections from going back and forth, and never piles more
-//! onto a loop that is already the bottleneck. FERRY/1, FTP and SSH
-//! sessions stay where they are (their links and logins are the
-//! reactor's).
+//! (its answers all out, nothing it has read left unanswered, no job
+//! under way) is handed over then, by value, through the target's lane,
+//! and the target's waker. Handing only towards more connections, and
+//! only to one with room, keeps connections from going back and forth,
+//! and never piles more onto a loop that is already the bottleneck.
+//! FERRY/1, FTP and SSH sessions stay where they are (their links and
+//! logins are the reactor's). Nothing moves during a shutdown, nor within
+//! an eighth of `--max-connections`, where a newcomer takes the place of
+//! a resting connection of the reactor that accepted it (`bare.rs`).
+//!
+//! Not done: a connection never moves back. A loop that gathered a pool
+//! of keep-alive connections keeps them if their requests later grow
+//! large (new connections still go to the loop that waits).
 //!
 //! ```text
 //! reactor A (sleepy)                    reactor B (busier, room)
@@ -41,14 +47,14 @@
 //! reports what has already arrived on it.
 
 use std::cmp::Reverse;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use log::{debug, error};
 use mio::{Token, Waker};
 
-use super::Reactor;
+use super::{Hub, Reactor};
 use crate::config::HandOver;
 use crate::connection::Connection;
 
@@ -77,10 +83,19 @@ pub(in crate::server) struct Lane {
     /// Its share of a core over its last window, per mille.
     busy: AtomicU32,
     /// Connections handed to it, to be taken on its next turn.
-    arrivals: Mutex<Vec<Connection>>,
+    arrivals: Mutex<Arrivals>,
     /// Whether `arrivals` may hold any (checked without the lock).
-    waiting: AtomicUsize,
+    waiting: AtomicBool,
     waker: OnceLock<Arc<Waker>>,
+}
+
+/// The connections handed to a reactor, and whether it still takes any.
+#[derive(Default)]
+struct Arrivals {
+    connections: Vec<Connection>,
+    /// It has stopped (its shutdown is through): a connection meant for
+    /// it stays where it is.
+    closed: bool,
 }
 
 impl Lane {
@@ -242,64 +257,94 @@ impl Reactor {
             return false;
         };
         let hub = Arc::clone(&self.hub);
-        let Some(lane) = hub.lanes.get(target) else {
+        let (Some(lane), false) = (hub.lanes.get(target), self.near_the_end(&hub)) else {
             return false;
         };
         let Some(waker) = lane.waker.get() else {
             return false;
         };
-        if self.shutdown_deadline.is_some() || self.hub.shutdown.requests() > 0 {
-            return false;
-        }
         let Some(conn) = self.connections.get_mut(key).filter(|c| c.may_move()) else {
             return false;
         };
+        let mut arrivals = lane.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+        if arrivals.closed {
+            return false; // the target has stopped
+        }
         if let Err(err) = self.poll.registry().deregister(conn.stream_mut()) {
             debug!("#{} deregister before a hand-over: {err}", conn.id());
             return false; // still registered: it stays
         }
         let conn = self.connections.remove(key);
         self.forget_idle(key);
+        self.held_input = self.held_input.saturating_sub(conn.held_input());
         debug!("#{} handed to worker {}", conn.id(), target + 1);
+        arrivals.connections.push(conn);
+        drop(arrivals);
         self.metrics.handed_over.add(1);
-        lane.arrivals
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
-        lane.waiting.fetch_add(1, Ordering::Release);
+        lane.waiting.store(true, Ordering::Release);
         if let Err(err) = waker.wake() {
             error!("could not wake worker {}: {err}", target + 1);
         }
         true
     }
 
-    /// Takes the connections other reactors handed to this one.
+    /// Whether connections should stay where they are: the server is
+    /// shutting down, or it is close to its connection cap, where a
+    /// newcomer takes the place of a resting connection of the reactor
+    /// that accepts it (`bare.rs`), which had better keep some.
+    fn near_the_end(&self, hub: &Hub) -> bool {
+        let open = hub.open.load(Ordering::Relaxed);
+        self.shutdown_deadline.is_some()
+            || hub.shutdown.requests() > 0
+            || open >= hub.max_connections - hub.max_connections / 8
+    }
+
+    /// Takes the connections other reactors handed to this one. Called
+    /// after a turn's events, so none of them can meet an event for a
+    /// key freed in that batch.
     pub(super) fn take_arrivals(&mut self) {
         let Some(lane) = self.lane_index().and_then(|me| self.hub.lanes.get(me)) else {
             return;
         };
-        if lane.waiting.swap(0, Ordering::Acquire) == 0 {
+        if !lane.waiting.swap(false, Ordering::Acquire) {
             return;
         }
-        let arrivals =
-            std::mem::take(&mut *lane.arrivals.lock().unwrap_or_else(|e| e.into_inner()));
+        let arrivals = std::mem::take(
+            &mut lane
+                .arrivals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .connections,
+        );
         for mut conn in arrivals {
             let entry = self.connections.vacant_entry();
             let key = entry.key();
             let interest = conn.interest();
+            self.held_input += conn.held_input();
             let registered = self
                 .poll
                 .registry()
                 .register(conn.stream_mut(), Token(key), interest);
+            entry.insert(conn);
             if let Err(err) = registered {
-                error!("#{} register after a hand-over: {err}", conn.id());
-                entry.insert(conn);
+                error!("#{key} register after a hand-over: {err}");
                 self.close(key);
                 continue;
             }
-            entry.insert(conn);
             self.settle(key);
         }
+    }
+
+    /// At the end of a shutdown: closes this reactor's lane to
+    /// hand-overs, unless connections wait in it (taken next turn);
+    /// whether it did.
+    pub(super) fn close_lane(&mut self) -> bool {
+        let Some(lane) = self.lane_index().and_then(|me| self.hub.lanes.get(me)) else {
+            return true;
+        };
+        let mut arrivals = lane.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+        arrivals.closed = arrivals.connections.is_empty();
+        arrivals.closed
     }
 
     /// Gives the resting connection at `key`, new to this slab, its
@@ -312,7 +357,13 @@ impl Reactor {
         let deadline = conn.deadline(&self.shared.config);
         let at = self.timers.push(deadline, key, conn.id());
         conn.set_scheduled(at);
-        self.note_resting(key);
+        if self.shutdown_deadline.is_none() {
+            self.note_resting(key);
+        } else if conn.is_idle() {
+            self.close(key); // as `begin_shutdown` closes the idle
+        } else {
+            conn.answer_is_last();
+        }
     }
 }
 

@@ -27,9 +27,10 @@ impl Reactor {
         let Some(deadline) = self.shutdown_deadline else {
             return false;
         };
-        // Handed over before the shutdown was seen: served out with these.
+        // Handed over before the shutdown was seen: treated as these were
+        // at its start (`share.rs`).
         self.take_arrivals();
-        if self.connections.is_empty() {
+        if self.connections.is_empty() && self.close_lane() {
             return true;
         }
         if requests > 1 || (now >= deadline && self.farewell) {
