@@ -284,6 +284,10 @@ impl Config {
                 "built without hooks: rebuild with --features hooks",
             ),
             (
+                self.hand_over == HandOver::Always && !cfg!(feature = "hand-over"),
+                "built without hand-overs: rebuild with --features hand-over",
+            ),
+            (
                 self.shares != ShareTerms::default() && !cfg!(feature = "shares"),
                 "built without share links: rebuild with --features shares",
             ),
@@ -305,19 +309,15 @@ pub use crate::storage::{DEFAULT_MIN_FREE_CAP, MinFree};
 /// Whether upload bodies are written by the I/O pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum PoolWrites {
-    /// Wherever a write can wait on a device or a round trip: the I/O pool
-    /// writes behind each uploading connection while it reads on (disks,
-    /// FUSE, NFS...). On a memory file system (tmpfs) a write never waits:
-    /// the event loop writes directly, which saves the hand-offs to the
-    /// pool (~0.1–0.2 s of CPU per GiB on tmpfs); unless the body is
-    /// hashed whole (S3's MD5), which costs more than those: the pool
-    /// hashes it as it writes, on another core than the loop's.
+    /// Wherever a write can wait (disks, FUSE, NFS...): the I/O pool writes
+    /// behind each upload while it reads on. On tmpfs the event loop writes
+    /// (~0.1–0.2 s of CPU per GiB less), unless the body is hashed whole
+    /// (S3's MD5): the pool hashes it as it writes, beside the loop.
     #[default]
     Auto,
     /// Always, on a memory file system too.
     Always,
-    /// Never: the event loop writes each body itself, and waits when the
-    /// kernel throttles it to the disk's pace.
+    /// Never: the event loop writes each body (and waits on a slow disk).
     Never,
 }
 

@@ -210,12 +210,8 @@ pub struct ServeArgs {
     /// body itself.
     #[arg(long, value_enum, default_value_t = PoolWrites::Auto)]
     pool_writes: PoolWrites,
-    /// With several workers: `auto` has a worker that keeps waking for a
-    /// few requests at a time hand its resting HTTP connections to a
-    /// busier one that has room (one busy loop serves small requests
-    /// faster than two that each sleep and wake); `never` keeps each
-    /// connection on the worker that accepted it; `always` moves every
-    /// resting connection to the next worker (for tests).
+    /// Whether a worker waking often for little hands its resting HTTP
+    /// connections to a busier one (`auto`), or never (`always`: tests).
     #[arg(long, value_enum, default_value_t = HandOver::Auto)]
     hand_over: HandOver,
     /// Seconds in-flight transfers may take to finish after SIGTERM/SIGINT.

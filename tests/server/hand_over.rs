@@ -3,6 +3,7 @@
 //! every rest moves it to the next worker, so each request of a
 //! keep-alive connection is served by another loop than the one before:
 //! what it sends, what it is answered and its deadlines survive each move.
+#![cfg(feature = "hand-over")] // built with what it tests (Cargo.toml [features])
 
 use crate::support;
 
@@ -17,7 +18,9 @@ fn start(adjust: impl FnOnce(&mut ferry::config::Config)) -> TestServer {
         config.workers = 2;
         config.hand_over = HandOver::Always;
         support::listen_http(config);
-        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        if cfg!(feature = "metrics") {
+            config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        }
         adjust(config);
     })
 }

@@ -75,6 +75,10 @@ mod scrape;
 #[cfg(not(feature = "metrics"))]
 #[path = "scrape_absent.rs"]
 mod scrape;
+#[cfg(feature = "hand-over")]
+pub(super) mod share;
+#[cfg(not(feature = "hand-over"))]
+#[path = "share_absent.rs"]
 pub(super) mod share;
 mod shutdown;
 mod timers;
@@ -135,6 +139,7 @@ pub(super) struct Reactor {
     farewell: bool,
     /// Its load as it tells the others, and where its resting
     /// connections go.
+    #[cfg_attr(not(feature = "hand-over"), allow(dead_code))]
     share: share::Share,
     /// Brief jobs run here (a memory file system's), their outcomes to be
     /// taken with the pool's.

@@ -239,14 +239,7 @@ impl Reactor {
             });
             choose((me, self.connections.len()), loads)
         });
-        let target = target.flatten();
-        if target != self.share.target {
-            debug!(
-                "resting connections go to worker {:?}",
-                target.map(|t| t + 1)
-            );
-        }
-        self.share.target = target;
+        self.share.target = target.flatten();
     }
 
     /// Hands the connection at `key`, which has just come to rest, to
