@@ -109,12 +109,7 @@ fn connections_stay_put_with_hand_over_never() {
 /// every rest, and every byte comes back.
 #[test]
 fn curl_keeps_its_connection_across_workers_plain_and_over_tls() {
-    if std::process::Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipping: curl is not installed");
+    if !support::tools::have("curl", &["--version"], "apt-get install curl") {
         return;
     }
     for tls in support::with_tls_where_built() {
@@ -143,11 +138,7 @@ fn curl_keeps_its_connection_across_workers_plain_and_over_tls() {
                 .current_dir(work.path())
                 .output()
                 .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            support::tools::check(&out, "curl");
             out.stdout
         };
         let before = handed_over(&server);

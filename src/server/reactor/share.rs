@@ -299,7 +299,9 @@ impl Reactor {
         let Some(lane) = self.lane_index().and_then(|me| self.hub.lanes.get(me)) else {
             return;
         };
-        if !lane.waiting.swap(false, Ordering::Acquire) {
+        // A load first: every turn asks, and a swap would write the
+        // line the senders write each time.
+        if !lane.waiting.load(Ordering::Relaxed) || !lane.waiting.swap(false, Ordering::Acquire) {
             return;
         }
         let arrivals = std::mem::take(
