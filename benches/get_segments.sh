@@ -4,8 +4,9 @@
 #
 # nginx runs as benches/compare.sh runs it (1 worker, `sendfile on`,
 # `tcp_nopush on`: the socket corked through each body); ferry with
-# `--workers 1 --no-fsync`, which never corks (a head goes with
-# `MSG_MORE`, a body in 2 MiB `sendfile` calls with Nagle off). The file
+# `--workers 1 --no-fsync` (a head goes with `MSG_MORE`, a body in 2 MiB
+# `sendfile` calls with Nagle off, each corked while the connection is
+# the loop's one stream, at most 16 KiB left unsent on the socket). The file
 # lives on a tmpfs, so the page cache is warm and no disk is measured.
 # Each repetition GETs it once from each server, in an order rotated
 # per repetition, over each network and at each pace:
