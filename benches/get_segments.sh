@@ -6,7 +6,7 @@
 # `tcp_nopush on`: the socket corked through each body); ferry with
 # `--workers 1 --no-fsync` (a head goes with `MSG_MORE`, a body in 2 MiB
 # `sendfile` calls with Nagle off, each corked while the connection is
-# the loop's one stream, at most 16 KiB left unsent on the socket). The file
+# the loop's one stream). The file
 # lives on a tmpfs, so the page cache is warm and no disk is measured.
 # Each repetition GETs it once from each server, in an order rotated
 # per repetition, over each network and at each pace:

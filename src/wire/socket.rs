@@ -57,51 +57,6 @@ pub fn retry(mut op: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
     }
 }
 
-/// Readies a connection the server accepted or opened for its answers:
-/// Nagle off (an answer's last segment never waits for an ACK) and at
-/// most [`UNSENT_LOW_WATER`] bytes queued that the peer's window has not
-/// let go yet.
-///
-/// # Errors
-///
-/// The socket refused an option; it works without either, less well.
-pub fn ready_for_answers(stream: &TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let low_water: libc::c_int = UNSENT_LOW_WATER;
-    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: the descriptor is the stream's, open while it is borrowed;
-    // the option's value is a c_int that lives through the call.
-    let result = unsafe {
-        libc::setsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(stream),
-            libc::IPPROTO_TCP,
-            libc::TCP_NOTSENT_LOWAT,
-            (&raw const low_water).cast(),
-            size,
-        )
-    };
-    match result {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
-    }
-}
-
-/// A socket with more unsent bytes than this counts as full
-/// (`TCP_NOTSENT_LOWAT`): a send stops there and the loop waits for the
-/// peer's window to take them. Without it the kernel queues megabytes
-/// beyond the window, and the peer's ACKs, as they open it, push them:
-/// on loopback or a veth pair that transmit, and the reader's receive
-/// work it sets off, runs in the reader's context, on the reader's CPU.
-/// A reader that has no CPU to spare (curl taking a 1 GiB GET at full
-/// speed) then reads slower for work that is the sender's. Below one
-/// 64 KiB loopback segment no full segment is left to an ACK, and the
-/// sender's own calls do it: one GET by curl ×1.17–1.44 the rate at
-/// the same server CPU, curl's CPU per GiB ×0.70; a hundred 1 MiB GETs
-/// by wrk ×1.10–1.16 (issue 76, benches/notes/compare.md). 64 KiB and
-/// more changed nothing. A reader that paces itself has idle CPU: the
-/// same work moves from it to the server, the sum unchanged.
-const UNSENT_LOW_WATER: libc::c_int = 16 * 1024;
-
 /// Reads into `buf` (which must not be empty).
 pub fn read(stream: &mut TcpStream, buf: &mut [u8]) -> Outcome {
     debug_assert!(!buf.is_empty());
@@ -216,38 +171,10 @@ mod tests {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream as StdStream};
 
-    use super::{CORK_FROM, Outcome, UNSENT_LOW_WATER, ready_for_answers, send_file};
+    use super::{CORK_FROM, Outcome, send_file};
 
     fn corked(stream: &mio::net::TcpStream) -> bool {
         rustix::net::sockopt::tcp_cork(stream).unwrap()
-    }
-
-    fn unsent_low_water(stream: &mio::net::TcpStream) -> libc::c_int {
-        let mut value: libc::c_int = -1;
-        let mut size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: the stream's descriptor; value and size outlive the call.
-        let result = unsafe {
-            libc::getsockopt(
-                std::os::fd::AsRawFd::as_raw_fd(stream),
-                libc::IPPROTO_TCP,
-                libc::TCP_NOTSENT_LOWAT,
-                (&raw mut value).cast(),
-                &raw mut size,
-            )
-        };
-        assert_eq!(result, 0, "{}", std::io::Error::last_os_error());
-        value
-    }
-
-    #[test]
-    fn a_connection_ready_for_answers_has_nagle_off_and_its_unsent_bytes_capped() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let _client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        let server = mio::net::TcpStream::from_std(server);
-        ready_for_answers(&server).unwrap();
-        assert!(server.nodelay().unwrap());
-        assert_eq!(unsent_low_water(&server), UNSENT_LOW_WATER);
     }
 
     #[test]

@@ -97,11 +97,7 @@ fn listings_nobody_reads_hold_no_memory_in_the_server() {
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join(format!("reading-{i:06}.csv")), b"1").unwrap();
     }
-    // Each listing (~410 KB) outgrows its eighth of a 1 MiB room and goes
-    // to its file. Within the default room (64 MiB) twenty would be held
-    // in memory until read: the kernel takes at most 16 KiB of an answer
-    // its reader has not made room for (`wire/socket.rs`).
-    let server = Process::start(root.path(), &["--listing-memory", "1M"]);
+    let server = Process::start(root.path(), &[]);
     let list = || {
         let mut raw = Raw::connect_narrow(server.addr, 4096);
         assert!(raw.line().starts_with("OK FERRY/1 "));

@@ -337,8 +337,8 @@ impl Reactor {
         id: u64,
         now: Instant,
     ) -> Option<usize> {
-        if let Err(err) = crate::wire::socket::ready_for_answers(&stream) {
-            debug!("socket options for {peer}: {err}");
+        if let Err(err) = stream.set_nodelay(true) {
+            debug!("set_nodelay for {peer}: {err}");
         }
         let protocol = codec.protocol();
         if protocol.urgent_inline()
