@@ -284,9 +284,12 @@ impl Connection {
             return None;
         }
         let idle_timeout = self.idle_timeout(config);
+        let backlogged = self.output_backlogged();
         let timing = &mut self.timing;
         let server_is_slow = match &self.state {
             State::Waiting(Wait::Linked) => false,
+            // Its next job waits for the client to read what is queued.
+            State::Waiting(Wait::Job(_)) if backlogged => false,
             State::Waiting(_) => true,
             // Its body waits for the disk, not for the client.
             State::ReceivingBody(receive) => receive.waits_for_write(),

@@ -43,12 +43,12 @@ impl Connection {
     /// The job this connection waits for, or a write behind its upload,
     /// once: the reactor hands it to the I/O pool.
     pub fn take_job(&mut self) -> Option<Job> {
-        let unsent = self.output.len().saturating_sub(self.sent as usize);
+        let backlogged = self.output_backlogged();
         match &mut self.state {
             // A job may queue more output (a folder's `.tar` headers, job
             // after job): it waits until most of what is queued is out,
             // so a peer that reads slowly holds a bounded queue.
-            State::Waiting(_) if unsent > JOB_OUTPUT_BACKLOG => None,
+            State::Waiting(_) if backlogged => None,
             State::Waiting(wait) => match mem::replace(wait, Wait::Asked { _ticket: None }) {
                 Wait::Job(job) => {
                     *wait = Wait::Asked {
@@ -65,6 +65,12 @@ impl Connection {
             State::ReceivingBody(receive) => serve::write_behind(receive),
             _ => None,
         }
+    }
+
+    /// Whether more than [`JOB_OUTPUT_BACKLOG`] of its output is unsent: a
+    /// job then waits for the peer to read, not for the server.
+    pub(super) fn output_backlogged(&self) -> bool {
+        self.output.len().saturating_sub(self.sent as usize) > JOB_OUTPUT_BACKLOG
     }
 
     /// The connection is closing: the upload it was receiving, for the

@@ -706,3 +706,43 @@ fn a_read_only_server_records_no_zip_crc() {
     unzip(&answer.body);
     assert_eq!(zip_crc_record(&server.path("z/a.bin")), None);
 }
+
+/// A `.tar` of many empty files is headers alone, made job after job into
+/// the connection's output; a job waits while more than 128 KiB of it is
+/// unsent. A client that reads the head and stops is the one owing: it is
+/// closed at the idle timeout, where the wait once counted as the
+/// server's and kept it open for good. (Twelve thousand headers are 6 MiB:
+/// more than the kernel's send buffer takes before the output backs up.)
+#[cfg(feature = "metrics")]
+#[test]
+fn a_tar_reader_that_stops_reading_is_closed_at_the_idle_timeout() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let timeout = Duration::from_millis(300);
+    let server = TestServer::start_with(|c| {
+        support::listen_http(c);
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.idle_timeout = timeout;
+    });
+    for i in 0..12_000 {
+        plant(&server, &format!("e/empty-{i:05}"), b"");
+    }
+    let open = || {
+        let metrics = server.metrics.expect("a metrics listener");
+        support::http::metric(metrics, "ferry_connections_open{protocol=\"http\"}")
+    };
+    let mut client = support::Raw::connect_narrow(server.http.unwrap(), 4096);
+    let started = Instant::now();
+    client.send("GET /e/?tar HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let mut first = [0; 12];
+    client.stream.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    while open() > 0 && started.elapsed() < support::PATIENCE {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(open(), 0, "the stalled reader's connection is still open");
+    assert!(
+        started.elapsed() >= timeout,
+        "closed before its idle timeout"
+    );
+}
