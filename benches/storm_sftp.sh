@@ -41,8 +41,8 @@
 #   benches/storm_sftp.sh [--reps N] [--connections N] [--later SECONDS] [--procs K]
 #
 # FERRY_BIN, CARGO_TARGET_DIR: as for compare.sh. Needs root (sshd,
-# a tmpfs), paramiko (pip install paramiko), OpenSSH's sshd (installed
-# from Debian if missing) and an open-files limit of N+500 (raised here
+# a tmpfs), paramiko and OpenSSH's sshd (both installed from Debian if
+# missing) and an open-files limit of N+500 (raised here
 # to the hard limit). Loopback only. Bounded (40 minutes; each client
 # process gives up 300 s after the wait); servers and files go on exit.
 
@@ -85,7 +85,10 @@ clean_up_at_exit 2400
 ulimit -n "$(ulimit -Hn)"
 (($(ulimit -n) >= N + 500)) || die "open-files limit $(ulimit -n) is below $((N + 500))"
 [[ -x /usr/sbin/sshd ]] || install_missing openssh-server
-python3 -c 'import paramiko' 2>/dev/null || die "needs paramiko (pip install paramiko)"
+# Debian's paramiko where it is missing (a fresh machine's headline run
+# found none: .ci/run installs it from PyPI, and had not run yet).
+python3 -c 'import paramiko' 2>/dev/null || install_missing python3-paramiko
+python3 -c 'import paramiko' 2>/dev/null || die "needs paramiko (apt-get install python3-paramiko)"
 find_ferry
 make_work storm-sftp "" 64M
 chmod 755 "$WORK"
