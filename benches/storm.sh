@@ -2,7 +2,7 @@
 # benches/storm.sh: connection storms against ferry and nginx, issue 76.
 # benches/storm.c (built here with cc) opens N connections at once from
 # source addresses 127.0.1.x (200 each, under ferry's per-address cap)
-# and on each GETs a 1 MiB file over HTTP, in two patterns:
+# and on each GETs a 1 MiB file (or --size MIB) over HTTP, in two patterns:
 #
 #   at once   each GET sent as soon as its connection is up (devices
 #             reconnecting after an outage);
@@ -24,6 +24,10 @@
 # (VmHWM, reset before each storm; nginx's workers and master summed).
 #
 #   benches/storm.sh [--reps N] [--connections N] [--later SECONDS]
+#                    [--size MIB] [--patterns "at once,later,ftp"]
+#
+# A larger file keeps every download's file open through the storm (a
+# fleet fetching one firmware image): `--size 8 --patterns "at once"`.
 #
 # FERRY_BIN, CARGO_TARGET_DIR: as for compare.sh. Needs nginx and a C
 # compiler (installed from Debian if missing, as root) and an open-files
@@ -40,12 +44,14 @@ STARTED=$SECONDS
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-REPS=5 N=10000 LATER=15
+REPS=5 N=10000 LATER=15 MIB=1 PATTERN_LIST="at once,later,ftp"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --reps) REPS=${2:?}; shift ;;
     --connections) N=${2:?}; shift ;;
     --later) LATER=${2:?}; shift ;;
+    --size) MIB=${2:?}; shift ;;
+    --patterns) PATTERN_LIST=${2:?}; shift ;;
     -h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;
   esac
@@ -59,8 +65,8 @@ ulimit -n "$(ulimit -Hn)"
 (( $(ulimit -n) >= N + 500 )) || die "open-files limit $(ulimit -n) is below $((N + 500))"
 install_missing nginx cc
 find_ferry
-make_work storm "" 256M
-head -c $((1 << 20)) /dev/urandom >"$WORK/big"
+make_work storm "" $((MIB + 256))M
+head -c $((MIB << 20)) /dev/urandom >"$WORK/big"
 mkdir "$WORK/root" && mv "$WORK/big" "$WORK/root/big"
 cc -O2 -o "$WORK/storm" "$SCRIPT_DIR/storm.c"
 
@@ -114,7 +120,8 @@ storm() { # server pattern
 }
 
 declare -A SECONDS_OF ANSWERED PEAK
-SERVERS=(nginx ferry ferry1) PATTERNS=("at once" later ftp)
+SERVERS=(nginx ferry ferry1)
+IFS=, read -r -a PATTERNS <<<"$PATTERN_LIST"
 # Who serves a pattern: FTP is ferry's alone.
 servers_of() { if [[ $1 == ftp ]]; then echo ferry ferry1; else echo "${SERVERS[@]}"; fi; }
 for ((r = 1; r <= REPS; r++)); do
@@ -128,7 +135,7 @@ for ((r = 1; r <= REPS; r++)); do
 done
 
 echo
-echo "$N connections at once, one 1 MiB GET each over HTTP, root on tmpfs; medians of $REPS interleaved repetitions"
+echo "$N connections at once, one $MIB MiB GET each over HTTP, root on tmpfs; medians of $REPS interleaved repetitions"
 echo "(later: the GETs sent $LATER s after every connection was up; ftp: FTP logins instead, as late; seconds include that wait)"
 echo
 # The headline table's rows (benches/headline.sh): issue 76's targets.
@@ -137,7 +144,7 @@ storm_headline() { # pattern label seconds answered peak_kib ×time ×memory
   all="$a of $N in $(calc "$s" 1) s"
   # shellcheck disable=SC2086 # word lists
   if [[ $pattern == "at once" ]]; then
-    headline "storm: $N connect at once, a 1 MiB GET each, $label: seconds" "$(calc "$s" 2)" \
+    headline "storm: $N connect at once, a $MIB MiB GET each, $label: seconds" "$(calc "$s" 2)" \
       "nginx $(calc "$(median ${SECONDS_OF[nginx,$pattern]})" 2)" "×$ts" "≤1.0×, all answered" "$(verdict "$ts <= 1.0 && $a == $N")"
     headline "storm: the same, $label: peak memory (MiB)" "$(calc "$p / 1024" 1)" \
       "nginx $(calc "$(median ${PEAK[nginx,$pattern]}) / 1024" 1)" "×$tp" "≤0.2×" "$(verdict "$tp <= 0.2")"

@@ -282,8 +282,8 @@ enum Crc {
 
 impl MemberCrc {
     /// Hands the CRC-32 of the first `size` bytes of `file` to `queue`
-    /// (the checksum threads', [`Store::compute_ahead`]), through a copy
-    /// of its descriptor, as the send keeps the file; if the work is
+    /// (the checksum threads', [`Store::compute_ahead`]), through another
+    /// handle on it, as the send keeps the file; if the work is
     /// dropped, or runs late, [`Self::take`] computes it.
     fn start(
         body: &Content,
@@ -295,14 +295,15 @@ impl MemberCrc {
             state: Arc::new((Mutex::new(Crc::Queued), Condvar::new())),
             record,
         };
-        if let Ok(copy) = body.try_clone() {
-            let shared = MemberCrc {
+        let (copy, shared) = (
+            body.clone(),
+            MemberCrc {
                 state: Arc::clone(&crc.state),
                 record: crc.record.clone(),
-            };
-            // Not queued: dropped, and computed by `take`.
-            let _ = queue(Box::new(move || shared.compute(&copy, size)));
-        }
+            },
+        );
+        // Not queued: dropped, and computed by `take`.
+        let _ = queue(Box::new(move || shared.compute(&copy, size)));
         crc
     }
 

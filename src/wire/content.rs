@@ -14,6 +14,9 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// A stored file's bytes on their way out; see the module's header.
+/// A clone is another handle on the same bytes (the same descriptor),
+/// for a thread that reads them while the send goes on.
+#[derive(Clone)]
 pub enum Content {
     /// A file, read by offset or sent by `sendfile`.
     File(StoredFile),
@@ -22,9 +25,11 @@ pub enum Content {
 }
 
 /// A file a [`Content`] sends, with what its file system is like.
+#[derive(Clone)]
 pub struct StoredFile {
-    /// Read here, or sent by the socket's `sendfile` (`socket.rs`).
-    pub(super) file: File,
+    /// Read here, or sent by the socket's `sendfile` (`socket.rs`); by
+    /// offset only, as other transfers may share the descriptor.
+    pub(super) file: Arc<File>,
     /// On a memory file system (tmpfs): reading never waits on a disk.
     in_memory: bool,
     /// Where every call is a round trip (FUSE, NFS): even closing waits.
@@ -33,9 +38,9 @@ pub struct StoredFile {
 
 impl Content {
     /// `file`, on a file system that is `in_memory` or `round_trips`.
-    pub fn file(file: File, (in_memory, round_trips): (bool, bool)) -> Content {
+    pub fn file(file: impl Into<Arc<File>>, (in_memory, round_trips): (bool, bool)) -> Content {
         Content::File(StoredFile {
-            file,
+            file: file.into(),
             in_memory,
             round_trips,
         })
@@ -43,26 +48,11 @@ impl Content {
 
     /// The file itself, for the socket's `sendfile` and the engine that
     /// opened it (never for the rules above them); `None` for bytes.
-    pub(crate) fn as_file(&self) -> Option<&File> {
+    pub(crate) fn as_file(&self) -> Option<&Arc<File>> {
         match self {
             Content::File(stored) => Some(&stored.file),
             Content::Bytes(_) => None,
         }
-    }
-
-    /// Another handle on the same bytes (a file's descriptor copied), for
-    /// a thread that reads them while the send goes on.
-    ///
-    /// # Errors
-    /// The descriptor cannot be copied (none left).
-    pub fn try_clone(&self) -> io::Result<Content> {
-        Ok(match self {
-            Content::File(stored) => Content::File(StoredFile {
-                file: stored.file.try_clone()?,
-                ..*stored
-            }),
-            Content::Bytes(bytes) => Content::Bytes(Arc::clone(bytes)),
-        })
     }
 
     /// Whether reading it can never wait on a disk.

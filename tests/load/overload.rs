@@ -15,18 +15,14 @@ const TICKS_PER_SECOND: u64 = 100;
 #[test]
 fn out_of_descriptors_refuses_cleanly_without_spinning_and_recovers() {
     let root = tempfile::tempdir().unwrap();
-    // Sparse and far larger than any socket buffer: no GET of it finishes.
-    let big = std::fs::File::create(root.path().join("big")).unwrap();
-    big.set_len(1 << 30).unwrap();
+    // Sparse and larger than a socket's buffers (4 MiB to send, 128 KiB
+    // to receive while the client reads nothing): no GET of one finishes.
+    // One file each: downloads of one file share its descriptor.
+    for i in 0..200 {
+        let big = std::fs::File::create(root.path().join(format!("big-{i}"))).unwrap();
+        big.set_len(16 << 20).unwrap();
+    }
     let server = Process::start_with_fd_limit(root.path(), 128, &[]);
-    // Its CRC-32C known before the storm (a STAT waits for it): else the
-    // computation a first GET starts behind its answer would read it
-    // during the storm, and its CPU time would count as spinning.
-    let mut stat = Raw::connect(server.addr);
-    stat.line();
-    stat.send("STAT big\n");
-    assert!(stat.line().starts_with("OK "));
-    drop(stat);
 
     // Fill the descriptor table: every GET that a client does not read holds
     // a socket and an open file.
@@ -49,13 +45,23 @@ fn out_of_descriptors_refuses_cleanly_without_spinning_and_recovers() {
         if greeting == "ERR 503 busy" {
             break "accept";
         }
-        raw.send("GET big\n");
-        let answer = line(&mut raw);
+        // Its CRC-32C known before the GET (a STAT waits for it): else the
+        // computation a first GET starts behind its answer could read it
+        // during the storm, and its CPU time would count as spinning.
+        let name = format!("big-{}", holders.len());
+        let mut answers = Vec::new();
+        for ask in ["STAT", "GET"] {
+            raw.send(format!("{ask} {name}\n"));
+            answers.push(line(&mut raw));
+            if answers.iter().any(|answer| answer.starts_with("ERR 503 ")) {
+                break;
+            }
+        }
         holders.push(raw);
-        if answer.starts_with("ERR 503 ") {
+        if answers.iter().any(|answer| answer.starts_with("ERR 503 ")) {
             break "open";
         }
-        assert!(answer.starts_with("OK "), "{answer:?}");
+        assert!(answers.iter().all(|a| a.starts_with("OK ")), "{answers:?}");
     };
 
     // A storm of newcomers: each is told the server is busy.
@@ -178,4 +184,44 @@ fn wide_trees_are_listed_and_swept_under_a_low_descriptor_limit() {
     let listing = String::from_utf8(raw.bytes(len)).unwrap();
     assert_eq!(listing.lines().count(), DIRS);
     assert!(listing.lines().all(|l| l.ends_with("/data.csv")));
+}
+
+#[test]
+fn downloads_of_one_file_hold_one_descriptor_between_them() {
+    const READERS: usize = 80;
+    const SIZE: usize = 64 << 20;
+    let root = tempfile::tempdir().unwrap();
+    // Far larger than a socket's buffers: no GET of it finishes unread.
+    let firmware = root.path().join("firmware");
+    std::fs::File::create(&firmware)
+        .unwrap()
+        .set_len(SIZE as u64)
+        .unwrap();
+    // 128 descriptors: a socket and a file each for 80 readers would need
+    // 160 (the server refused the 53rd of them before they were shared);
+    // a socket each and one file fit. One loop: each holds descriptors.
+    let server = Process::start_with_fd_limit(root.path(), 128, &["--workers", "1"]);
+    let mut readers = Vec::new();
+    for reader in 0..READERS {
+        let mut raw = Raw::connect(server.addr);
+        assert!(raw.line().starts_with("OK FERRY/1 "), "reader {reader}");
+        raw.send("GET firmware\n");
+        let answer = raw.line();
+        assert!(
+            answer.starts_with(&format!("OK {SIZE} ")),
+            "reader {reader}: {answer:?}"
+        );
+        readers.push(raw);
+    }
+    let firmware = firmware.canonicalize().unwrap();
+    let open = std::fs::read_dir(format!("/proc/{}/fd", server.child.id()))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| *target == firmware)
+        .count();
+    assert_eq!(open, 1, "descriptors of the file held by {READERS} readers");
+    // Each of them can still read its download to the end.
+    for raw in readers.iter_mut().take(2) {
+        assert!(raw.bytes(SIZE).iter().all(|&b| b == 0));
+    }
 }

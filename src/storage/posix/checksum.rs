@@ -26,7 +26,7 @@ use std::ffi::c_ulong;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use rustix::fs::Stat;
 
@@ -402,7 +402,7 @@ pub type Ahead = Box<dyn FnOnce() + Send>;
 /// it, which only storage reads) whose checksum
 /// [`Storage::compute_later`](super::Storage::compute_later) computes
 /// and records when a checksum thread is free.
-pub struct LaterCrc(pub(super) File);
+pub struct LaterCrc(pub(super) Arc<File>);
 
 /// Where work for the checksum threads that no connection waits for yet
 /// is queued (the server's checksum threads): a CRC computation nobody
@@ -426,7 +426,7 @@ impl Later {
         }
     }
 
-    pub(super) fn queue(&self, file: File) -> bool {
+    pub(super) fn queue(&self, file: Arc<File>) -> bool {
         (self.later)(LaterCrc(file))
     }
 

@@ -99,6 +99,7 @@ mod sessions;
 mod settled;
 #[cfg(feature = "shares")]
 mod share_links;
+mod shared_files;
 mod spool_room;
 mod store_posix;
 mod store_posix_sessions;
@@ -194,6 +195,9 @@ pub struct Storage {
     first_node_start: bool,
     sessions: Arc<session_state::Sessions>,
     checksums: checksum::Cache,
+    /// Stored files open for reading, one descriptor each however many
+    /// read them (`shared_files.rs`).
+    shared_files: shared_files::SharedFiles,
     /// Where computations nobody waits for go (the checksum threads, once
     /// the server has started them).
     later: OnceLock<Later>,
@@ -312,6 +316,7 @@ impl Storage {
             first_node_start,
             sessions: Arc::default(),
             checksums: checksum::Cache::default(),
+            shared_files: shared_files::SharedFiles::default(),
             later: OnceLock::new(),
             gate: None,
             durable: false,

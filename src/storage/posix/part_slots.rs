@@ -315,37 +315,49 @@ fn copy_part(
     part: &Part,
     (to, to_at): (&File, u64),
 ) -> Result<(), StorageError> {
-    if let Some(at) = part.at {
-        return copy_range((data, at), (to, to_at), part.size);
+    let own_file;
+    let from = match part.at {
+        Some(at) => (data, at),
+        None => {
+            own_file = File::from(open_part(parts, part.number)?);
+            // A part sent again since it was chosen (one that began before
+            // the completion did): the client is still at work on it.
+            let now = super::part_footer::described(&own_file, part.number)?;
+            if now.is_none_or(|now| now != *part) {
+                return Err(StorageError::SessionBusy);
+            }
+            (&own_file, 0)
+        }
+    };
+    match copy_range(from, (to, to_at), part.size)? == part.size {
+        true => Ok(()),
+        false => Err(cut_short()),
     }
-    let file = File::from(open_part(parts, part.number)?);
-    // A part sent again since it was chosen (one that began before the
-    // completion did): the client is still at work on it.
-    if super::part_footer::described(&file, part.number)?.is_none_or(|now| now != *part) {
-        return Err(StorageError::SessionBusy);
-    }
-    copy_range((&file, 0), (to, to_at), part.size)
 }
 
-/// Copies `len` bytes between two files at offsets: in the kernel where
-/// it can (`copy_file_range`: a clone of extents on XFS and Btrfs), else
-/// through a buffer.
-fn copy_range(
+/// Copies up to `len` bytes between two files at offsets: in the kernel
+/// where it can (`copy_file_range`: a clone of extents on XFS and Btrfs),
+/// else through a buffer. How many it copied: fewer only where `from`
+/// ends first (a buffer's read says so: some file systems answer
+/// `copy_file_range` with nothing where they cannot).
+pub(super) fn copy_range(
     (from, mut from_at): (&File, u64),
     (to, mut to_at): (&File, u64),
     len: u64,
-) -> Result<(), StorageError> {
+) -> Result<u64, StorageError> {
     let mut left = len;
     while left > 0 {
         let want = usize::try_from(left).unwrap_or(usize::MAX).min(1 << 30);
         match rustix::fs::copy_file_range(from, Some(&mut from_at), to, Some(&mut to_at), want) {
-            Ok(0) => return Err(cut_short()),
-            Ok(n) => left -= n as u64,
+            Ok(n) if n > 0 => left -= n as u64,
             Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return copy_buffered((from, from_at), (to, to_at), left),
+            Ok(_) | Err(_) => {
+                let done = len - left;
+                return Ok(done + copy_buffered((from, from_at), (to, to_at), left)?);
+            }
         }
     }
-    Ok(())
+    Ok(len - left)
 }
 
 /// [`copy_range`] through a buffer.
@@ -353,13 +365,13 @@ fn copy_buffered(
     (from, from_at): (&File, u64),
     (to, to_at): (&File, u64),
     len: u64,
-) -> Result<(), StorageError> {
+) -> Result<u64, StorageError> {
     let mut buf = vec![0; COPY_BUFFER.min(usize::try_from(len).unwrap_or(COPY_BUFFER))];
     let mut done = 0u64;
     while done < len {
         let want = usize::try_from(len - done).map_or(buf.len(), |left| left.min(buf.len()));
         let n = match from.read_at(&mut buf[..want], from_at + done) {
-            Ok(0) => return Err(cut_short()),
+            Ok(0) => break,
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(err.into()),
@@ -367,7 +379,7 @@ fn copy_buffered(
         to.write_all_at(&buf[..n], to_at + done)?;
         done += n as u64;
     }
-    Ok(())
+    Ok(done)
 }
 
 fn cut_short() -> StorageError {

@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use rustix::fs::{AtFlags, Mode, ResolveFlags};
 use rustix::io::Errno;
@@ -26,8 +27,9 @@ use crate::wire::content::Content;
 /// A stored file opened for reading, with its checksum if known.
 #[derive(Debug)]
 pub struct OpenFile {
-    /// The file, positioned nowhere in particular (read it by offset).
-    pub file: File,
+    /// The file, positioned nowhere in particular: read it by offset, as
+    /// other readers may share the descriptor (`shared_files.rs`).
+    pub file: Arc<File>,
     /// Its size and modification time when opened.
     pub info: FileInfo,
     /// What else tells this version from others.
@@ -158,7 +160,7 @@ impl Storage {
             return Ok(None);
         };
         Ok(Some(OpenFile {
-            file,
+            file: self.shared_files.share(file, &stat),
             info: FileInfo::of(&stat),
             stamp: Stamp::of(&stat),
             crc: Some(tags.crc),
@@ -189,7 +191,7 @@ impl Storage {
             false => None,
         };
         Ok(OpenFile {
-            file,
+            file: self.shared_files.share(file, &stat),
             info: FileInfo::of(&stat),
             stamp: Stamp::of(&stat),
             crc: tags.map(|t| t.crc),
@@ -288,7 +290,7 @@ impl Storage {
     /// whole download will find it), unless it is known, under way or
     /// queued already, or the queue is full (then the next whole download
     /// computes it). Never blocks.
-    pub fn checksum_later(&self, file: &File) {
+    pub fn checksum_later(&self, file: &Arc<File>) {
         let Some(later) = self.later.get() else {
             return; // no checksum threads (a storage without a server)
         };
@@ -298,8 +300,7 @@ impl Storage {
         if !self.checksums.want(&stat) {
             return;
         }
-        let queued = file.try_clone().is_ok_and(|copy| later.queue(copy));
-        if !queued {
+        if !later.queue(Arc::clone(file)) {
             self.checksums.unwant(&stat);
         }
     }
@@ -318,13 +319,12 @@ impl Storage {
     /// read from the disk while the one before it is sent. Dropped if
     /// there are no such threads or their queue is full: the member's
     /// send then reads it in as any send does. Never blocks.
-    pub fn cache_ahead(&self, file: &File, len: u64) {
-        if let Ok(copy) = file.try_clone() {
-            self.compute_ahead(Box::new(move || {
-                // A failure shows again when the send reads the same bytes.
-                let _ = cache(&copy, 0, len);
-            }));
-        }
+    pub fn cache_ahead(&self, file: &Arc<File>, len: u64) {
+        let copy = Arc::clone(file);
+        self.compute_ahead(Box::new(move || {
+            // A failure shows again when the send reads the same bytes.
+            let _ = cache(&copy, 0, len);
+        }));
     }
 
     /// Sends later computations ([`Storage::checksum_later`]) to `later`

@@ -334,17 +334,18 @@ impl Storage {
     }
 
     /// Copies the first `at` bytes of file `name` into new kept upload
-    /// `id` (the kernel copies them: `copy_file_range`).
+    /// `id` (the kernel copies them where it can: `copy_file_range`).
     fn seed(&self, dir: &OwnedFd, id: &str, name: &Name, at: u64) -> Result<(), StorageError> {
         let found = self.open_read_unchecked(name)?;
         let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let mut data = File::from(rustix::fs::openat(
+        let data = File::from(rustix::fs::openat(
             dir,
             files::data_name(id),
             flags,
             Mode::empty(),
         )?);
-        let copied = std::io::copy(&mut std::io::Read::take(&found.file, at), &mut data)?;
+        // By offset: the descriptor may be shared with downloads.
+        let copied = super::part_slots::copy_range((&found.file, 0), (&data, 0), at)?;
         if copied < at {
             // Shorter since it was looked at.
             return Err(StorageError::PastEnd(copied));
