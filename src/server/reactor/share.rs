@@ -311,6 +311,26 @@ impl Reactor {
                 .unwrap_or_else(|e| e.into_inner())
                 .connections,
         );
+        self.settle_all(arrivals);
+    }
+
+    /// Closes this reactor's lane to hand-overs for good and takes what
+    /// waits in it: the last turn of a shutdown cut short, which closes
+    /// them all next.
+    pub(super) fn seal_lane(&mut self) {
+        let Some(lane) = self.lane_index().and_then(|me| self.hub.lanes.get(me)) else {
+            return;
+        };
+        let left = {
+            let mut arrivals = lane.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+            arrivals.closed = true;
+            std::mem::take(&mut arrivals.connections)
+        };
+        self.settle_all(left);
+    }
+
+    /// Registers the connections handed to this reactor and settles each.
+    fn settle_all(&mut self, arrivals: Vec<Connection>) {
         for mut conn in arrivals {
             let entry = self.connections.vacant_entry();
             let key = entry.key();

@@ -46,4 +46,7 @@ impl Reactor {
     pub(super) fn close_lane(&mut self) -> bool {
         true
     }
+
+    /// Nothing to close or take.
+    pub(super) fn seal_lane(&mut self) {}
 }

@@ -34,17 +34,27 @@ impl Reactor {
             return true;
         }
         if requests > 1 || (now >= deadline && self.farewell) {
-            let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
-            for key in keys {
-                self.close(key);
-            }
+            self.close_all();
             return true;
         }
         if now >= deadline {
             self.say_farewell(now);
-            return self.connections.is_empty();
+            return self.connections.is_empty() && self.close_lane();
         }
         false
+    }
+
+    /// Closes every connection, those handed over meanwhile too, and the
+    /// lane they came by. Every way out of the loop closes the lane: a
+    /// reactor that had not yet seen the shutdown may still hand a
+    /// connection over, and one pushed into the lane of a reactor gone
+    /// would be neither served nor closed (`share.rs`).
+    fn close_all(&mut self) {
+        self.seal_lane();
+        let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            self.close(key);
+        }
     }
 
     /// The grace period is over: an upload still arriving is told `503`
