@@ -315,8 +315,8 @@ impl Reactor {
     }
 
     /// Closes this reactor's lane to hand-overs for good and takes what
-    /// waits in it: the last turn of a shutdown cut short, which closes
-    /// them all next.
+    /// waits in it: the last turn of a shutdown, which closes them all
+    /// next.
     pub(super) fn seal_lane(&mut self) {
         let Some(lane) = self.lane_index().and_then(|me| self.hub.lanes.get(me)) else {
             return;

@@ -45,9 +45,9 @@ impl Reactor {
     }
 
     /// Closes every connection, those handed over meanwhile too, and the
-    /// lane they came by. Every way out of the loop closes the lane: a
-    /// reactor that had not yet seen the shutdown may still hand a
-    /// connection over, and one pushed into the lane of a reactor gone
+    /// lane they came by. Every way out of `shutdown_step` closes the
+    /// lane: a reactor that had not yet seen the shutdown may still hand
+    /// a connection over, and one pushed into the lane of a reactor gone
     /// would be neither served nor closed (`share.rs`).
     fn close_all(&mut self) {
         self.seal_lane();
