@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use rustix::fs::Stat;
 
 use super::file_info::nanos;
-use crate::model::FileInfo;
+use crate::model::{FileInfo, Stamp};
 
 /// Entries below which the table is never swept.
 const FIRST_SWEEP: usize = 64;
@@ -55,15 +55,15 @@ struct Shared {
     looked: Looks,
 }
 
-/// Size and modification time, its nanoseconds, the change time and its
+/// Size and modification time, what else tells versions apart (as
+/// conditional requests compare them), the change time and its
 /// nanoseconds.
-type Looks = (FileInfo, u32, i64, u32);
+type Looks = (FileInfo, Stamp, i64, u32);
 
 fn looks(stat: &Stat) -> Looks {
-    let info = FileInfo::of(stat);
     (
-        info,
-        nanos(stat.st_mtime_nsec),
+        FileInfo::of(stat),
+        Stamp::of(stat),
         stat.st_ctime,
         nanos(stat.st_ctime_nsec),
     )
