@@ -121,16 +121,20 @@ impl Hub {
     /// # Errors
     /// Whose cap refused it.
     pub(super) fn admit(&self, client: Option<IpAddr>) -> Result<(), Busy> {
-        let open = self.open.fetch_add(1, Ordering::SeqCst);
-        if open >= self.max_connections {
-            self.open.fetch_sub(1, Ordering::SeqCst);
-            return Err(Busy::Server);
-        }
+        // The client's cap first: a client over its own is refused as
+        // such, never let displace another's connection (`bare.rs`).
         if let Some(addr) = client
             && !self.per_client.admit(addr)
         {
-            self.open.fetch_sub(1, Ordering::SeqCst);
             return Err(Busy::Client);
+        }
+        let open = self.open.fetch_add(1, Ordering::SeqCst);
+        if open >= self.max_connections {
+            self.open.fetch_sub(1, Ordering::SeqCst);
+            if let Some(addr) = client {
+                self.per_client.release(addr);
+            }
+            return Err(Busy::Server);
         }
         Ok(())
     }

@@ -353,6 +353,32 @@ fn one_address_over_its_cap_gets_503_while_another_is_served() {
     drop(held);
 }
 
+/// A newcomer over its own address's cap on a full server is refused as
+/// such: it never takes another client's place. Before, the server's cap
+/// was asked first, the oldest bare connection (another client's) was
+/// closed to make room, and the newcomer was refused all the same.
+#[test]
+fn a_client_over_its_cap_never_displaces_another_client() {
+    let server = TestServer::start_with(|c| {
+        c.max_connections = 2;
+        c.max_connections_per_client = 1;
+        c.bare_grace = Duration::ZERO;
+        c.workers = 1;
+    });
+    let greedy: IpAddr = "127.0.0.2".parse().unwrap();
+    let other: IpAddr = "127.0.0.3".parse().unwrap();
+    // Both bare: the other's has waited longest.
+    let (mut waiting, line) = first_line_from(server.addr, other);
+    assert!(line.starts_with("OK FERRY/1 "), "{line}");
+    let (_held, line) = first_line_from(server.addr, greedy);
+    assert!(line.starts_with("OK FERRY/1 "), "{line}");
+    let (mut refused, line) = first_line_from(server.addr, greedy);
+    assert_eq!(line, "ERR 503 busy");
+    refused.expect_closed();
+    waiting.send("ECHO 2\nok");
+    assert_eq!(waiting.line(), "OK 2");
+}
+
 #[test]
 fn idle_connections_are_closed_after_the_idle_timeout() {
     let timeout = Duration::from_millis(300);
