@@ -63,6 +63,8 @@ pub struct ReactorMetrics {
     pub displaced: Counter,
     /// Resting connections handed to another reactor.
     pub handed_over: Counter,
+    /// Newcomers passed to another reactor for room.
+    pub passed_for_room: Counter,
     /// SSH sessions that gave back their packet buffers' memory at rest.
     pub ssh_rests: Counter,
     /// SSH connections that gave it back before their client spoke.

@@ -169,6 +169,9 @@ pub struct ReactorMetrics {
     pub displaced: Counter,
     /// Resting connections handed to another reactor (`--hand-over`).
     pub handed_over: Counter,
+    /// Newcomers a full reactor with none of its connections to displace
+    /// passed to another (`share.rs`).
+    pub passed_for_room: Counter,
     /// SSH sessions that gave back their packet buffers' memory at rest.
     pub ssh_rests: Counter,
     /// SSH connections that gave it back as their client had sent nothing

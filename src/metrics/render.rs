@@ -230,6 +230,13 @@ fn render_connections(out: &mut String, reactors: &[Arc<ReactorMetrics>]) {
     );
     family(
         out,
+        "ferry_connections_passed_for_room_total",
+        "counter",
+        "Newcomers at --max-connections that an event loop with no connection to displace passed to another.",
+        &[(String::new(), sum(reactors, &|r| r.passed_for_room.get()))],
+    );
+    family(
+        out,
         "ferry_ssh_rests_total",
         "counter",
         "Times an SSH session, quiet a moment between requests, gave back its packet buffers' memory.",

@@ -2,10 +2,10 @@
 //!
 //! Accepts are bounded per turn. Over `--max-connections` a newcomer
 //! takes the place of the oldest connection that has sent nothing
-//! (`bare.rs`); where there is none, or over
-//! `--max-connections-per-client` from its address, it gets
-//! `ERR 503 busy` (a 503 on HTTP), and is closed. When the process runs out of descriptors, the server
-//! closes a spare descriptor it keeps for the purpose, accepts the waiting
+//! (`bare.rs`), of this reactor or, passed on, of another (`share.rs`);
+//! where there is none, or over `--max-connections-per-client` from its
+//! address, it gets `ERR 503 busy` (a 503 on HTTP), and is closed.
+//! When the process runs out of descriptors, the server closes a spare descriptor it keeps for the purpose, accepts the waiting
 //! connection, answers `ERR 503 busy`, closes it and takes the spare back
 //! (the "reserve descriptor" technique): waiting clients get a clear answer
 //! instead of hanging in the backlog, and the loop never spins on EMFILE.
@@ -130,6 +130,19 @@ pub(in crate::server) struct Listener {
     pub(in crate::server) pending: bool,
 }
 
+/// A connection accepted and not yet admitted.
+#[derive(Debug)]
+pub(in crate::server) struct Newcomer {
+    pub(in crate::server) stream: TcpStream,
+    pub(in crate::server) peer: SocketAddr,
+    /// What its listener serves, and whether over TLS.
+    pub(in crate::server) protocol: Protocol,
+    pub(in crate::server) tls: bool,
+    /// How many reactors have passed it on for want of room (`share.rs`).
+    #[cfg_attr(not(feature = "hand-over"), allow(dead_code))]
+    pub(in crate::server) passed: usize,
+}
+
 impl Reactor {
     /// Accepts from every listener with connections waiting.
     pub(in crate::server) fn accept(&mut self, now: Instant) {
@@ -151,7 +164,14 @@ impl Reactor {
             match self.hub.reserve.accept(&listener.socket) {
                 Ok((stream, peer)) => {
                     self.end_shedding();
-                    self.admit(stream, peer, (protocol, tls), now);
+                    let newcomer = Newcomer {
+                        stream,
+                        peer,
+                        protocol,
+                        tls,
+                        passed: 0,
+                    };
+                    self.admit(newcomer, now);
                     accepted = true;
                 }
                 Err(err) if err.kind() == ErrorKind::WouldBlock => {
@@ -239,42 +259,69 @@ impl Reactor {
         }
     }
 
-    /// Takes in a connection accepted from a listener of `protocol`, over
-    /// TLS if `tls`.
-    fn admit(
-        &mut self,
-        stream: TcpStream,
-        peer: SocketAddr,
-        (protocol, tls): (Protocol, bool),
-        now: Instant,
-    ) {
+    /// Takes in a connection just accepted (or passed on by another
+    /// reactor), or refuses it.
+    pub(super) fn admit(&mut self, newcomer: Newcomer, now: Instant) {
         // A trusted balancer's connections count by the client its PROXY
         // header names, once it has (see `Hub::admit`).
-        let proxied = self.shared.config.is_trusted_proxy(peer.ip());
-        let client = (!proxied).then_some(peer.ip());
-        let mut admitted = self.hub.admit(client);
-        // A full server makes room by closing its oldest bare connection,
-        // else the HTTP connection that has rested longest.
+        let proxied = self.shared.config.is_trusted_proxy(newcomer.peer.ip());
+        let client = (!proxied).then_some(newcomer.peer.ip());
+        match self.count_in(client, now) {
+            Ok(()) => self.open(newcomer, (client, proxied), now),
+            // None of this reactor's connections may give way: another
+            // reactor's may (`share.rs`).
+            Err(Busy::Server) => {
+                if let Err(newcomer) = self.pass_newcomer(newcomer) {
+                    self.refuse(newcomer, Busy::Server);
+                }
+            }
+            Err(busy) => self.refuse(newcomer, busy),
+        }
+    }
+
+    /// Counts a newcomer from `client` in. A full server makes room by
+    /// closing this reactor's oldest bare connection, else its HTTP
+    /// connection that has rested longest.
+    fn count_in(&mut self, client: Option<IpAddr>, now: Instant) -> Result<(), Busy> {
+        let admitted = self.hub.admit(client);
         if let Err(Busy::Server) = admitted
             && self.displace_idle(now)
         {
-            admitted = self.hub.admit(client);
+            return self.hub.admit(client);
         }
-        if let Err(busy) = admitted {
-            self.metrics.refused_busy.add(1);
-            refuse_busy(&stream, protocol, !tls);
-            match busy {
-                Busy::Server => debug!(
-                    "refused {peer}: {} connections open",
-                    self.hub.max_connections
-                ),
-                Busy::Client => debug!(
-                    "refused {peer}: {} connections open from its address",
-                    self.hub.per_client.cap()
-                ),
-            }
-            return;
+        admitted
+    }
+
+    /// Tells `newcomer` the server is `busy` and closes it.
+    pub(super) fn refuse(&mut self, newcomer: Newcomer, busy: Busy) {
+        let peer = newcomer.peer;
+        self.metrics.refused_busy.add(1);
+        refuse_busy(&newcomer.stream, newcomer.protocol, !newcomer.tls);
+        match busy {
+            Busy::Server => debug!(
+                "refused {peer}: {} connections open",
+                self.hub.max_connections
+            ),
+            Busy::Client => debug!(
+                "refused {peer}: {} connections open from its address",
+                self.hub.per_client.cap()
+            ),
         }
+    }
+
+    /// Makes an admitted newcomer a connection, counted under `client`.
+    fn open(
+        &mut self,
+        Newcomer {
+            stream,
+            peer,
+            protocol,
+            tls,
+            ..
+        }: Newcomer,
+        (client, proxied): (Option<IpAddr>, bool),
+        now: Instant,
+    ) {
         let id = self.hub.client_id();
         let certificate = self.hub.tls.as_ref().filter(|_| tls);
         let tls = match certificate.map(ServerTls::session).transpose() {

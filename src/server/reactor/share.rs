@@ -29,7 +29,13 @@
 //! FERRY/1, FTP and SSH sessions stay where they are (their links and
 //! logins are the reactor's). Nothing moves during a shutdown, nor within
 //! an eighth of `--max-connections`, where a newcomer takes the place of
-//! a resting connection of the reactor that accepted it (`bare.rs`).
+//! a resting connection (`bare.rs`), best one of the reactor that
+//! accepted it.
+//!
+//! The lanes carry one more kind of arrival, in every `--hand-over`
+//! mode: a newcomer accepted by a full reactor that has no connection
+//! to displace for it goes to the next reactor, which makes room among
+//! its own or refuses it (`pass_newcomer`).
 //!
 //! Not done: a connection never moves back. A loop that gathered a pool
 //! of keep-alive connections keeps them if their requests later grow
@@ -48,15 +54,17 @@
 
 use std::cmp::Reverse;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use log::{debug, error};
 use mio::{Token, Waker};
 
+use super::accept::Newcomer;
 use super::{Hub, Reactor};
 use crate::config::HandOver;
 use crate::connection::Connection;
+use crate::server::Busy;
 
 /// How often a reactor weighs its load.
 const WINDOW: Duration = Duration::from_millis(100);
@@ -75,33 +83,71 @@ const SMALL_WAKE: Duration = Duration::from_micros(60);
 const ROOM: u32 = 850;
 
 /// What one reactor tells the others: its load, and the connections
-/// handed to it.
+/// handed (or newcomers passed) to it.
 #[derive(Default)]
 pub(in crate::server) struct Lane {
     /// Connections in its slab.
     connections: AtomicUsize,
     /// Its share of a core over its last window, per mille.
     busy: AtomicU32,
-    /// Connections handed to it, to be taken on its next turn.
+    /// Connections handed and newcomers passed to it, to be taken on
+    /// its next turn.
     arrivals: Mutex<Arrivals>,
     /// Whether `arrivals` may hold any (checked without the lock).
     waiting: AtomicBool,
     waker: OnceLock<Arc<Waker>>,
 }
 
-/// The connections handed to a reactor, and whether it still takes any.
+/// What waits for a reactor, and whether it still takes any.
 #[derive(Default)]
 struct Arrivals {
     connections: Vec<Connection>,
+    /// Accepted by a full reactor with no connection that may give way.
+    newcomers: Vec<Newcomer>,
     /// It has stopped (its shutdown is through): a connection meant for
-    /// it stays where it is.
+    /// it stays where it is, a newcomer is refused.
     closed: bool,
+}
+
+impl Arrivals {
+    /// Everything waiting: the connections handed over, the newcomers
+    /// passed on.
+    fn take_all(&mut self) -> (Vec<Connection>, Vec<Newcomer>) {
+        let connections = std::mem::take(&mut self.connections);
+        (connections, std::mem::take(&mut self.newcomers))
+    }
 }
 
 impl Lane {
     /// Sets the waker that tells the reactor of arrivals (once).
     pub(in crate::server) fn set_waker(&self, waker: Arc<Waker>) {
         let _ = self.waker.set(waker);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Arrivals> {
+        self.arrivals.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds what `put` adds to this lane's arrivals (lane `index`) and
+    /// wakes its reactor, unless that has stopped or `put` adds nothing
+    /// (returns false); whether it added any.
+    fn deliver(&self, index: usize, put: impl FnOnce(&mut Arrivals) -> bool) -> bool {
+        let Some(waker) = self.waker.get() else {
+            return false;
+        };
+        let mut arrivals = self.lock();
+        if arrivals.closed || !put(&mut arrivals) {
+            return false;
+        }
+        drop(arrivals);
+        // One wake-up for all that gathers before the reactor looks: it
+        // clears `waiting` before it takes them.
+        if !self.waiting.swap(true, Ordering::Release)
+            && let Err(err) = waker.wake()
+        {
+            error!("could not wake worker {}: {err}", index + 1);
+        }
+        true
     }
 }
 
@@ -253,32 +299,61 @@ impl Reactor {
         let (Some(lane), false) = (hub.lanes.get(target), self.near_the_end(&hub)) else {
             return false;
         };
-        let Some(waker) = lane.waker.get() else {
+        if !self.connections.get(key).is_some_and(Connection::may_move) {
             return false;
+        }
+        let handed = lane.deliver(target, |arrivals| {
+            let Some(conn) = self.connections.get_mut(key) else {
+                return false;
+            };
+            if let Err(err) = self.poll.registry().deregister(conn.stream_mut()) {
+                debug!("#{} deregister before a hand-over: {err}", conn.id());
+                return false; // still registered: it stays
+            }
+            let conn = self.connections.remove(key);
+            self.forget_idle(key);
+            self.held_input = self.held_input.saturating_sub(conn.held_input());
+            debug!("#{} handed to worker {}", conn.id(), target + 1);
+            arrivals.connections.push(conn);
+            true
+        });
+        if handed {
+            self.metrics.handed_over.add(1);
+        }
+        handed
+    }
+
+    /// Passes `newcomer`, which this full reactor has no connection to
+    /// make room for, to the next reactor (whose resting ones may), unless
+    /// every other has had it or the server is shutting down; gives it
+    /// back if it did not go.
+    ///
+    /// Why: where this reactor's connections are all at work, or were
+    /// handed over, and another's rest, a newcomer would otherwise be
+    /// refused while a connection that may give way stays open.
+    pub(super) fn pass_newcomer(&mut self, mut newcomer: Newcomer) -> Result<(), Newcomer> {
+        let Some(me) = self.lane_index() else {
+            return Err(newcomer);
         };
-        let Some(conn) = self.connections.get_mut(key).filter(|c| c.may_move()) else {
-            return false;
-        };
-        let mut arrivals = lane.arrivals.lock().unwrap_or_else(|e| e.into_inner());
-        if arrivals.closed {
-            return false; // the target has stopped
+        let lanes = self.hub.lanes.len();
+        if newcomer.passed + 1 >= lanes || self.hub.shutdown.requests() > 0 {
+            return Err(newcomer);
         }
-        if let Err(err) = self.poll.registry().deregister(conn.stream_mut()) {
-            debug!("#{} deregister before a hand-over: {err}", conn.id());
-            return false; // still registered: it stays
+        let target = (me + 1) % lanes;
+        newcomer.passed += 1;
+        let mut held = Some(newcomer);
+        self.hub.lanes[target].deliver(target, |arrivals| {
+            arrivals.newcomers.extend(held.take());
+            true
+        });
+        match held {
+            Some(newcomer) => Err(newcomer), // that reactor has stopped
+            None => {
+                debug!("a newcomer passed to worker {} for room", target + 1);
+                self.metrics.passed_for_room.add(1);
+                Ok(())
+            }
         }
-        let conn = self.connections.remove(key);
-        self.forget_idle(key);
-        self.held_input = self.held_input.saturating_sub(conn.held_input());
-        debug!("#{} handed to worker {}", conn.id(), target + 1);
-        arrivals.connections.push(conn);
-        drop(arrivals);
-        self.metrics.handed_over.add(1);
-        lane.waiting.store(true, Ordering::Release);
-        if let Err(err) = waker.wake() {
-            error!("could not wake worker {}: {err}", target + 1);
-        }
-        true
     }
 
     /// Whether connections should stay where they are: the server is
@@ -292,9 +367,10 @@ impl Reactor {
             || open >= hub.max_connections - hub.max_connections / 8
     }
 
-    /// Takes the connections other reactors handed to this one. Called
-    /// after a turn's events, so none of them can meet an event for a
-    /// key freed in that batch.
+    /// Takes what other reactors handed or passed to this one: settles
+    /// the connections, admits the newcomers (or, once a shutdown is
+    /// asked for, refuses them). Called after a turn's events, so none of
+    /// them can meet an event for a key freed in that batch.
     pub(super) fn take_arrivals(&mut self) {
         let Some(lane) = self.lane_index().and_then(|me| self.hub.lanes.get(me)) else {
             return;
@@ -304,29 +380,37 @@ impl Reactor {
         if !lane.waiting.load(Ordering::Relaxed) || !lane.waiting.swap(false, Ordering::Acquire) {
             return;
         }
-        let arrivals = std::mem::take(
-            &mut lane
-                .arrivals
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .connections,
-        );
-        self.settle_all(arrivals);
+        let (connections, newcomers) = lane.lock().take_all();
+        self.settle_all(connections);
+        if self.shutdown_deadline.is_some() || self.hub.shutdown.requests() > 0 {
+            self.refuse_all(newcomers);
+            return;
+        }
+        for newcomer in newcomers {
+            self.admit(newcomer, self.turn_began);
+        }
     }
 
     /// Closes this reactor's lane to hand-overs for good and takes what
-    /// waits in it: the last turn of a shutdown, which closes them all
-    /// next.
+    /// waits in it: the last turn of a shutdown, which closes the
+    /// connections next and refuses the newcomers now.
     pub(super) fn seal_lane(&mut self) {
         let Some(lane) = self.lane_index().and_then(|me| self.hub.lanes.get(me)) else {
             return;
         };
-        let left = {
-            let mut arrivals = lane.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+        let (left, newcomers) = {
+            let mut arrivals = lane.lock();
             arrivals.closed = true;
-            std::mem::take(&mut arrivals.connections)
+            arrivals.take_all()
         };
         self.settle_all(left);
+        self.refuse_all(newcomers);
+    }
+
+    fn refuse_all(&mut self, newcomers: Vec<Newcomer>) {
+        for newcomer in newcomers {
+            self.refuse(newcomer, Busy::Server);
+        }
     }
 
     /// Registers the connections handed to this reactor and settles each.
@@ -350,15 +434,15 @@ impl Reactor {
         }
     }
 
-    /// At the end of a shutdown: closes this reactor's lane to
-    /// hand-overs, unless connections wait in it (taken next turn);
-    /// whether it did.
+    /// At the end of a shutdown: closes this reactor's lane, unless
+    /// connections or newcomers wait in it (taken next turn); whether it
+    /// did.
     pub(super) fn close_lane(&mut self) -> bool {
         let Some(lane) = self.lane_index().and_then(|me| self.hub.lanes.get(me)) else {
             return true;
         };
-        let mut arrivals = lane.arrivals.lock().unwrap_or_else(|e| e.into_inner());
-        arrivals.closed = arrivals.connections.is_empty();
+        let mut arrivals = lane.lock();
+        arrivals.closed = arrivals.connections.is_empty() && arrivals.newcomers.is_empty();
         arrivals.closed
     }
 

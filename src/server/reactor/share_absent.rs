@@ -10,6 +10,7 @@ use std::time::Instant;
 use mio::Waker;
 
 use super::Reactor;
+use super::accept::Newcomer;
 use crate::config::HandOver;
 
 /// A reactor's lane: nothing to tell.
@@ -37,6 +38,11 @@ impl Reactor {
     /// Keeps every connection: false.
     pub(super) fn pass_resting(&mut self, _key: usize) -> bool {
         false
+    }
+
+    /// No other reactor to pass it to: gives it back.
+    pub(super) fn pass_newcomer(&mut self, newcomer: Newcomer) -> Result<(), Newcomer> {
+        Err(newcomer)
     }
 
     /// None arrive.
