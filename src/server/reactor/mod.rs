@@ -222,6 +222,9 @@ impl Reactor {
                 if err.kind() == ErrorKind::Interrupted {
                     continue;
                 }
+                // Its connections go with it; so must what waits in its
+                // lane, and no other reactor may hand it more (`share.rs`).
+                self.seal_lane();
                 return Err(err);
             }
             // The turn starts when poll returns: the stall detector.
