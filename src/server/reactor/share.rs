@@ -141,7 +141,10 @@ impl Lane {
         }
         drop(arrivals);
         // One wake-up for all that gathers before the reactor looks: it
-        // clears `waiting` before it takes them.
+        // clears `waiting` before it takes them. (Should a wake fail,
+        // `waiting` stays set, so the reactor's next turn, whatever wakes
+        // it, takes what waits: better than clearing it, which would leave
+        // them to the next delivery.)
         if !self.waiting.swap(true, Ordering::Release)
             && let Err(err) = waker.wake()
         {
