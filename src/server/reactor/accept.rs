@@ -5,9 +5,10 @@
 //! (`bare.rs`), of this reactor or, passed on, of another (`share.rs`);
 //! where there is none, or over `--max-connections-per-client` from its
 //! address, it gets `ERR 503 busy` (a 503 on HTTP), and is closed.
-//! When the process runs out of descriptors, the server closes a spare descriptor it keeps for the purpose, accepts the waiting
-//! connection, answers `ERR 503 busy`, closes it and takes the spare back
-//! (the "reserve descriptor" technique): waiting clients get a clear answer
+//! When the process runs out of descriptors, the server closes a spare
+//! descriptor it keeps for the purpose, accepts the waiting connection,
+//! answers `ERR 503 busy`, closes it and takes the spare back (the
+//! "reserve descriptor" technique): waiting clients get a clear answer
 //! instead of hanging in the backlog, and the loop never spins on EMFILE.
 //! The descriptor table is the process's, so the spare is too: one for all
 //! workers, behind a lock every accept reads, so that no other worker's

@@ -29,7 +29,7 @@
 //! FERRY/1, FTP and SSH sessions stay where they are (their links and
 //! logins are the reactor's). Nothing moves during a shutdown, nor within
 //! an eighth of `--max-connections`, where a newcomer takes the place of
-//! a resting connection (`bare.rs`), best one of the reactor that
+//! a resting connection (`bare.rs`), first of all one of the reactor that
 //! accepted it.
 //!
 //! The lanes carry one more kind of arrival, in every `--hand-over`
@@ -339,7 +339,7 @@ impl Reactor {
             return Err(newcomer);
         };
         let lanes = self.hub.lanes.len();
-        if newcomer.passed + 1 >= lanes || self.hub.shutdown.requests() > 0 {
+        if newcomer.passed + 1 >= lanes || self.shutdown_asked() {
             return Err(newcomer);
         }
         let target = (me + 1) % lanes;
@@ -365,9 +365,13 @@ impl Reactor {
     /// that accepts it (`bare.rs`), which had better keep some.
     fn near_the_end(&self, hub: &Hub) -> bool {
         let open = hub.open.load(Ordering::Relaxed);
-        self.shutdown_deadline.is_some()
-            || hub.shutdown.requests() > 0
-            || open >= hub.max_connections - hub.max_connections / 8
+        self.shutdown_asked() || open >= hub.max_connections - hub.max_connections / 8
+    }
+
+    /// Whether a shutdown has begun here or been asked for (and not yet
+    /// seen by this reactor's `shutdown_step`).
+    fn shutdown_asked(&self) -> bool {
+        self.shutdown_deadline.is_some() || self.hub.shutdown.requests() > 0
     }
 
     /// Takes what other reactors handed or passed to this one: settles
@@ -385,7 +389,7 @@ impl Reactor {
         }
         let (connections, newcomers) = lane.lock().take_all();
         self.settle_all(connections);
-        if self.shutdown_deadline.is_some() || self.hub.shutdown.requests() > 0 {
+        if self.shutdown_asked() {
             self.refuse_all(newcomers);
             return;
         }
