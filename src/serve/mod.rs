@@ -298,7 +298,14 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
         token,
         conditions,
     } = request;
-    debug!("#{} {operation:?}", ctx.client);
+    // The verb and the names, not the whole operation: its every field
+    // formatted would link a Debug of every operation's type (10 KB).
+    debug!(
+        "#{} {} {}",
+        ctx.client,
+        operation.declared().verb.name(),
+        subject_of(operation.declared())
+    );
     if let Operation::Auth(ops::Auth { token }) = &operation {
         let outcome = access::auth(ctx, guard, token);
         guard.user = guard.held.clone();
