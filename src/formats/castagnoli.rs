@@ -10,14 +10,16 @@
 //! 128 bytes a step with carry-less multiplies (Intel's "Fast CRC
 //! computation for generic polynomials using PCLMULQDQ", 2009) at 48–58
 //! GB/s, and hands the folded 16 bytes and the tail to the crate.
-//! AMD's CPUs before Zen 3 (those with SSE4a and no VPCLMULQDQ) run the
-//! `crc32` instruction once per three cycles, where Intel's run it once
-//! a cycle: the crate makes 5.6 GB/s on this project's Zen 1 EPYC, and
-//! 128-bit folds, 64 bytes a step, 9.9 GB/s; so those CPUs fold in
-//! 128 bits (Zen 2 and the older families unmeasured). On Intel before
-//! Ice Lake the same folds would at best match the crate (Broadwell on)
-//! and lose to it on Haswell. Anywhere else, and for short inputs, it is
-//! the crate. Every CRC-32C
+//! AMD's Zen 1 and 2 (SSE4a and SHA, no VPCLMULQDQ) run the `crc32`
+//! instruction once per three cycles, where Intel's run it once a cycle:
+//! the crate makes 5.6 GB/s on this project's Zen 1 EPYC, and 128-bit
+//! folds (PCLMULQDQ), 64 bytes a step, 9.9 GB/s; so those CPUs fold in
+//! 128 bits (Zen 2 unmeasured). AMD's older families keep the crate
+//! (unmeasured: Bulldozer's carry-less multiply is several times slower
+//! than Zen's in published instruction tables). On Intel before Ice Lake
+//! the same folds would at best match the crate (Broadwell on) and lose
+//! to it on Haswell. Anywhere else, and for short inputs, it is the
+//! crate. Every CRC-32C
 //! ferry computes goes through here (combining two stays the crate's).
 //! Not AVX-512's 512-bit registers:
 //! 61–79 GB/s on the same Xeon, but fewer CPUs have them, a thread that
@@ -37,8 +39,9 @@
 //! lower. The CRC's running state is XORed into the first 4 bytes, as
 //! the `crc32` instruction does; once everything is folded into 16
 //! bytes, running those 16 bytes from a zero state gives the state
-//! after the whole prefix. A test runs the same constants through a
-//! carry-less multiply in software, so they are checked on any CPU.
+//! after the whole prefix. A test runs the same constants, with one,
+//! two, four and eight registers' worth of lanes, through a carry-less
+//! multiply in software, so they are checked on any CPU.
 //!
 //! `unsafe`: only the call into the folding functions, after the CPU was
 //! seen to have what they are compiled for, and the unaligned loads of
@@ -56,16 +59,18 @@ pub fn append(crc: u32, bytes: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
-        // VPCLMULQDQ CPUs all have PCLMULQDQ, whose 128-bit multiply
-        // folds the last lanes; it is asked for all the same.
+        // Both widths multiply in 128 bits (PCLMULQDQ) and finish with
+        // SSE 4.1; every VPCLMULQDQ CPU has both, asked for all the same.
         if bytes.len() >= FOLD_FROM && has!("pclmulqdq") && has!("sse4.1") {
             if has!("avx2") && has!("vpclmulqdq") {
                 // SAFETY: what the function enables was detected, and
-                // what that implies (AVX, SSE 4.1) with AVX2.
+                // what AVX2 implies (AVX) with it.
                 return unsafe { wide::append(crc, bytes) };
             }
-            if has!("sse4a") {
-                // SAFETY: as above.
+            // AMD's Zen 1 and 2: SSE4a is AMD's own, SHA theirs since
+            // Zen (not Bulldozer's nor Jaguar's), VPCLMULQDQ since Zen 3.
+            if has!("sse4a") && has!("sha") {
+                // SAFETY: what the function enables was detected.
                 return unsafe { narrow::append(crc, bytes) };
             }
         }
@@ -288,6 +293,7 @@ mod tests {
     /// Every way this CPU can take, whichever `append` chose: a CI
     /// machine with VPCLMULQDQ checks the narrow folds too.
     fn ways() -> Vec<(&'static str, Append)> {
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut ways: Vec<(&'static str, Append)> = vec![("append", append)];
         #[cfg(target_arch = "x86_64")]
         {
@@ -331,34 +337,51 @@ mod tests {
             .fold(0, |product, bit| product ^ (u128::from(a) << bit))
     }
 
-    /// The fold in software, 16 bytes a step with the module's constants:
-    /// checks them, the state's place and the finish on any CPU.
-    fn folded_in_software(crc: u32, bytes: &[u8]) -> u32 {
-        let (blocks, tail) = bytes.as_chunks::<16>();
-        let Some((first, blocks)) = blocks.split_first() else {
+    /// The fold in software, `lanes` of 16 bytes a step with the
+    /// module's constants, the lanes then folded into one 16 bytes apart:
+    /// checks the constants, the state's place and the finish on any CPU
+    /// (1 lane: the last 16 bytes'; 2: the wide registers' `BY_32`; 4:
+    /// the narrow step's; 8: the wide step's).
+    fn folded_in_software(crc: u32, bytes: &[u8], lanes: usize) -> u32 {
+        let (blocks, _) = bytes.as_chunks::<16>();
+        let steps = blocks.len() / lanes;
+        if steps == 0 {
             return crc32c::crc32c_append(crc, bytes);
-        };
-        let (low, high) = fold(128);
-        let mut acc = u128::from_le_bytes(*first) ^ u128::from(!crc);
-        for block in blocks {
-            let moved = clmul(acc as u64, low) ^ clmul((acc >> 64) as u64, high);
-            acc = moved ^ u128::from_le_bytes(*block);
         }
-        let state = !crc32c::crc32c_append(!0, &acc.to_le_bytes());
-        crc32c::crc32c_append(!state, tail)
+        let moved = |acc: u128, (low, high): (u64, u64)| {
+            clmul(acc as u64, low) ^ clmul((acc >> 64) as u64, high)
+        };
+        let by_step = fold(128 * lanes as u32);
+        let mut acc: Vec<u128> = blocks[..lanes]
+            .iter()
+            .map(|b| u128::from_le_bytes(*b))
+            .collect();
+        acc[0] ^= u128::from(!crc);
+        for step in blocks[lanes..steps * lanes].chunks(lanes) {
+            for (acc, block) in acc.iter_mut().zip(step) {
+                *acc = moved(*acc, by_step) ^ u128::from_le_bytes(*block);
+            }
+        }
+        let one = acc[1..]
+            .iter()
+            .fold(acc[0], |one, next| moved(one, fold(128)) ^ next);
+        let state = !crc32c::crc32c_append(!0, &one.to_le_bytes());
+        crc32c::crc32c_append(!state, &bytes[steps * lanes * 16..])
     }
 
     #[test]
     fn the_constants_fold_right_on_any_cpu() {
         let bytes = pattern(700, 11);
-        for len in 0..bytes.len() {
-            for crc in [0, 0x1234_5678, u32::MAX] {
-                let piece = &bytes[..len];
-                assert_eq!(
-                    folded_in_software(crc, piece),
-                    crc32c::crc32c_append(crc, piece),
-                    "len {len} crc {crc:#x}"
-                );
+        for lanes in [1, 2, 4, 8] {
+            for len in 0..bytes.len() {
+                for crc in [0, 0x1234_5678, u32::MAX] {
+                    let piece = &bytes[..len];
+                    assert_eq!(
+                        folded_in_software(crc, piece, lanes),
+                        crc32c::crc32c_append(crc, piece),
+                        "{lanes} lanes, len {len} crc {crc:#x}"
+                    );
+                }
             }
         }
     }
