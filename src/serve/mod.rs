@@ -299,7 +299,7 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
         conditions,
     } = request;
     // The verb and the names, not the whole operation: its every field
-    // formatted would link a Debug of every operation's type (10 KB).
+    // formatted linked a Debug of every operation's type (77 KB).
     debug!(
         "#{} {} {}",
         ctx.client,
@@ -356,11 +356,15 @@ fn admit(ctx: &Ctx<'_>, who: &Who, declared: Declared<'_>) -> Result<(), Failure
     Ok(())
 }
 
-/// What an operation is about, for a refusal's log line.
+/// What an operation is about, for its log lines: escaped as a string's
+/// `Debug` escapes it. A name holds no control character (name.rs), but a
+/// tus upload id or a link id in a target is not a name: it comes as the
+/// client sent it, and may hold a line or paragraph separator.
 fn subject_of(declared: Declared<'_>) -> String {
+    let subject = declared.subject.escape_debug();
     match declared.to {
-        Some(to) => format!("{} -> {to}", declared.subject),
-        None => declared.subject.to_owned(),
+        Some(to) => format!("{subject} -> {}", to.escape_debug()),
+        None => subject.to_string(),
     }
 }
 
@@ -484,6 +488,26 @@ mod tests {
     use super::size_limit::tests::limited;
     use super::*;
     use crate::model::{FileInfo, Stamp};
+
+    #[test]
+    fn a_subject_from_the_client_cannot_break_a_log_line() {
+        let declared = |subject, to| Declared {
+            verb: Verb::Abort,
+            subject,
+            to,
+            needs: Needs::Nothing,
+        };
+        // A tus upload id as a target may carry what a name may not.
+        let forged = "0123\u{2028}#9 DELETE all\u{202e}";
+        assert_eq!(
+            subject_of(declared(forged, None)),
+            "0123\\u{2028}#9 DELETE all\\u{202e}"
+        );
+        assert_eq!(
+            subject_of(declared("a/x.txt", Some("a/\u{85}y.txt"))),
+            "a/x.txt -> a/\\u{85}y.txt"
+        );
+    }
 
     #[test]
     fn refused_bodies_are_skipped_only_when_they_surely_come_and_end() {
