@@ -95,7 +95,10 @@ impl Dialect for Shares {
         let operation = match (head.method, shares_of(path).flatten()) {
             ("POST", None) => make(head.body, base).map(Operation::MakeLink),
             ("GET", None) => Ok(Operation::ListLinks(ListLinks { base })),
-            ("DELETE", Some(id)) => Ok(Operation::RevokeLink(RevokeLink { id: id.to_owned() })),
+            ("DELETE", Some(id)) if is_link_id(id) => {
+                Ok(Operation::RevokeLink(RevokeLink { id: id.to_owned() }))
+            }
+            ("DELETE", Some(_)) => Err((404, "no such link".into())),
             _ => Err((
                 405,
                 "share links are made with POST, listed with GET and revoked with DELETE".into(),

@@ -300,11 +300,13 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
     } = request;
     // The verb and the names, not the whole operation: its every field
     // formatted linked a Debug of every operation's type (77 KB).
+    let declared = operation.declared();
+    let subject = subject_of(declared);
     debug!(
         "#{} {} {}",
         ctx.client,
-        operation.declared().verb.name(),
-        subject_of(operation.declared())
+        declared.verb.name(),
+        for_log(&subject)
     );
     if let Operation::Auth(ops::Auth { token }) = &operation {
         let outcome = access::auth(ctx, guard, token);
@@ -356,16 +358,22 @@ fn admit(ctx: &Ctx<'_>, who: &Who, declared: Declared<'_>) -> Result<(), Failure
     Ok(())
 }
 
-/// What an operation is about, for its log lines: escaped as a string's
-/// `Debug` escapes it. A name holds no control character (name.rs), but a
-/// tus upload id or a link id in a target is not a name: it comes as the
-/// client sent it, and may hold a line or paragraph separator.
+/// What an operation is about, for its log lines: its name, or both of
+/// a move's or a copy's.
 fn subject_of(declared: Declared<'_>) -> String {
-    let subject = declared.subject.escape_debug();
     match declared.to {
-        Some(to) => format!("{subject} -> {}", to.escape_debug()),
-        None => subject.to_string(),
+        Some(to) => format!("{} -> {to}", declared.subject),
+        None => declared.subject.to_owned(),
     }
+}
+
+/// A subject as a log line shows it: escaped as a string's `Debug`
+/// escapes it. A name holds no control character (name.rs), but not every
+/// subject is a name (an upload's or a link's id as the client sent it),
+/// and none may break a line or turn it around (U+2028, U+202E). Every
+/// refusal is logged through [`log_refusal`], which escapes it here.
+fn for_log(subject: &str) -> std::str::EscapeDebug<'_> {
+    subject.escape_debug()
 }
 
 /// Whose upload it is, for the hooks (the token's name they are told, and
@@ -458,7 +466,7 @@ fn log_refusal(client: u64, verb: &str, subject: &str, failure: &Failure) {
         kind if kind.code() >= 500 => log::Level::Info,
         _ => log::Level::Debug,
     };
-    log::log!(level, "#{client} {verb} {subject}: {failure}");
+    log::log!(level, "#{client} {verb} {}: {failure}", for_log(subject));
 }
 
 /// [`refuse`] for a storage error.
@@ -499,12 +507,13 @@ mod tests {
         };
         // A tus upload id as a target may carry what a name may not.
         let forged = "0123\u{2028}#9 DELETE all\u{202e}";
+        let logged = |declared| for_log(&subject_of(declared)).to_string();
         assert_eq!(
-            subject_of(declared(forged, None)),
+            logged(declared(forged, None)),
             "0123\\u{2028}#9 DELETE all\\u{202e}"
         );
         assert_eq!(
-            subject_of(declared("a/x.txt", Some("a/\u{85}y.txt"))),
+            logged(declared("a/x.txt", Some("a/\u{85}y.txt"))),
             "a/x.txt -> a/\\u{85}y.txt"
         );
     }

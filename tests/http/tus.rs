@@ -299,8 +299,17 @@ fn mistakes_are_refused_with_their_status_and_move_nothing() {
         "/.ferry-uploads/0123456789abcdef",
         "/.ferry-uploads/..",
         "/.ferry-uploads/",
+        // Not of the shape the server hands out: refused as it is read.
+        "/.ferry-uploads/0123456789ABCDEF",
+        "/.ferry-uploads/0123456789abcdef0",
+        "/.ferry-uploads/0123%E2%80%A8#9%20DELETE",
     ] {
         assert_eq!(head(http, missing, "").status, 404, "{missing}");
+        assert_eq!(patch(http, missing, 0, b"x", "").status, 404, "{missing}");
+        let headers = format!("Host: localhost\r\n{TUS}");
+        let delete = exchange(http, "DELETE", missing, &headers, b"");
+        assert_eq!(delete.status, 404, "{missing}");
+        assert_eq!(delete.header("Tus-Resumable"), Some("1.0.0"));
     }
     // The offset held through all of it, and the upload can finish.
     assert_eq!(patch(http, &url, 5, b"56789", "").status, 204);

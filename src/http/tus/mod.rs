@@ -53,6 +53,7 @@ use crate::formats::hex::CrcHex;
 use crate::formats::upload_metadata;
 use crate::model::SessionInfo;
 use crate::name::Name;
+use crate::protocol::is_upload_id;
 use crate::serve::ops::FirstBytes;
 use crate::serve::piece;
 use crate::serve::{BodyLength, ErrorKind, Operation, Reply, Request};
@@ -108,7 +109,8 @@ impl TusAnswer {
 }
 
 /// The upload id a target names, if it is under the uploads' folder (the
-/// id itself is checked by the session lookup: a bad one is 404).
+/// id itself is checked by [`decode_at`]: one not of the server's shape
+/// is 404).
 fn upload_id(path: &str) -> Option<&str> {
     path.strip_prefix('/')?
         .strip_prefix(UPLOADS)?
@@ -218,6 +220,10 @@ fn decode_at(
         return Decision::Refuse(code, message, answer);
     }
     let id = upload_id(path).unwrap_or_default().to_owned();
+    if asked != Asked::Create && !is_upload_id(id.as_bytes()) {
+        // Not an id the server hands out: no upload has it.
+        return Decision::Refuse(404, "no such upload".to_owned(), answer);
+    }
     let token = fields.token.clone();
     match operation(asked, id, path, fields, resume) {
         Ok(operation) => Decision::Serve(Request::new(operation, token), answer),

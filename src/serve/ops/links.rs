@@ -330,7 +330,7 @@ impl Operate for RevokeLink {
 /// tell links apart in a log, never enough to use one (a link without a
 /// password is its id).
 pub fn logged(id: &str) -> &str {
-    id.get(..6).unwrap_or(id)
+    id.char_indices().nth(6).map_or(id, |(end, _)| &id[..end])
 }
 
 /// The name links of `who` are kept under, and its token's key
