@@ -300,13 +300,11 @@ pub fn serve(request: Request, ctx: &Ctx<'_>, guard: &mut Guard<'_>) -> Outcome 
     } = request;
     // The verb and the names, not the whole operation: its every field
     // formatted linked a Debug of every operation's type (77 KB).
-    let declared = operation.declared();
-    let subject = subject_of(declared);
     debug!(
         "#{} {} {}",
         ctx.client,
-        declared.verb.name(),
-        for_log(&subject)
+        operation.declared().verb.name(),
+        for_log(&subject_of(operation.declared()))
     );
     if let Operation::Auth(ops::Auth { token }) = &operation {
         let outcome = access::auth(ctx, guard, token);
@@ -370,8 +368,9 @@ fn subject_of(declared: Declared<'_>) -> String {
 /// A subject as a log line shows it: escaped as a string's `Debug`
 /// escapes it. A name holds no control character (name.rs), but not every
 /// subject is a name (an upload's or a link's id as the client sent it),
-/// and none may break a line or turn it around (U+2028, U+202E). Every
-/// refusal is logged through [`log_refusal`], which escapes it here.
+/// and none may break a line or turn it around (U+2028, U+202E). The
+/// request's debug line and [`log_refusal`] (every refusal [`refuse`]
+/// logs) escape through here.
 fn for_log(subject: &str) -> std::str::EscapeDebug<'_> {
     subject.escape_debug()
 }
