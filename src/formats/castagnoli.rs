@@ -57,25 +57,49 @@ const FOLD_FROM: usize = 256;
 /// `crc32c::crc32c_append` does.
 pub fn append(crc: u32, bytes: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        // Both widths multiply in 128 bits (PCLMULQDQ) and finish with
-        // SSE 4.1; every VPCLMULQDQ CPU has both, asked for all the same.
-        if bytes.len() >= FOLD_FROM && has!("pclmulqdq") && has!("sse4.1") {
-            if has!("avx2") && has!("vpclmulqdq") {
-                // SAFETY: what the function enables was detected, and
-                // what AVX2 implies (AVX) with it.
-                return unsafe { wide::append(crc, bytes) };
-            }
-            // AMD's Zen 1 and 2: SSE4a is AMD's own, SHA theirs since
-            // Zen (not Bulldozer's nor Jaguar's), VPCLMULQDQ since Zen 3.
-            if has!("sse4a") && has!("sha") {
-                // SAFETY: what the function enables was detected.
-                return unsafe { narrow::append(crc, bytes) };
-            }
+    if bytes.len() >= FOLD_FROM {
+        match Fold::of_this_cpu() {
+            // SAFETY: `of_this_cpu` saw what the function enables.
+            Some(Fold::Wide) => return unsafe { wide::append(crc, bytes) },
+            // SAFETY: as above.
+            Some(Fold::Narrow) => return unsafe { narrow::append(crc, bytes) },
+            None => {}
         }
     }
     crc32c::crc32c_append(crc, bytes)
+}
+
+/// How this CPU folds, if it does (see the module's header).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+enum Fold {
+    /// 256-bit folds (AVX2 and VPCLMULQDQ).
+    Wide,
+    /// 128-bit folds (PCLMULQDQ), where the `crc32` instruction is slow.
+    Narrow,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Fold {
+    /// The way of this CPU, asked once per process: `None` for the crate.
+    fn of_this_cpu() -> Option<Fold> {
+        static WAY: std::sync::OnceLock<Option<Fold>> = std::sync::OnceLock::new();
+        *WAY.get_or_init(|| {
+            use std::arch::is_x86_feature_detected as has;
+            // Both widths multiply in 128 bits (PCLMULQDQ) and finish with
+            // SSE 4.1; every VPCLMULQDQ CPU has both, asked for all the same.
+            if !(has!("pclmulqdq") && has!("sse4.1")) {
+                return None;
+            }
+            // What AVX2 implies (AVX) comes with it.
+            if has!("avx2") && has!("vpclmulqdq") {
+                return Some(Fold::Wide);
+            }
+            // AMD's Zen 1 and 2: SSE4a is AMD's own, SHA theirs since
+            // Zen (not Bulldozer's nor Jaguar's), VPCLMULQDQ since Zen 3.
+            (has!("sse4a") && has!("sha")).then_some(Fold::Narrow)
+        })
+    }
 }
 
 /// The CRC-32C of `bytes`.
