@@ -10,8 +10,8 @@ use log::{info, warn};
 
 use super::note::Note;
 use super::{
-    Connection, Env, HELD_INPUT_BUDGET, LAST_REQUEST_DUE, OUTPUT_HIGH_WATER, REQUEST_COST, State,
-    TURN_BUDGET, Wait, clamp_to,
+    CUT, Connection, Env, HELD_INPUT_BUDGET, LAST_REQUEST_DUE, OUTPUT_HIGH_WATER, REQUEST_COST,
+    State, TURN_BUDGET, Wait, clamp_to,
 };
 use crate::connection::codec::Decoded;
 use crate::http::origin::Site;
@@ -276,6 +276,7 @@ impl Connection {
                 warn!("#{} {}: {err}", self.id, send.source);
                 self.output.truncate(start);
                 self.nothing_sent();
+                self.set_flag(CUT, true);
                 self.enter(Next::Close)
             }
         }

@@ -1,8 +1,8 @@
 //! A connection's one-byte flags (`Connection::flags`): what it knows
 //! beside its state that a state change must not lose (the peer's end,
-//! the last request due, the farewell, a place on the ready list), each
-//! its own bit, kept in one byte so that a connection at rest stays small
-//! (`mod.rs`'s size assertion).
+//! the last request due, the farewell, a place on the ready list, a body
+//! cut short), each its own bit, kept in one byte so that a connection at
+//! rest stays small (`mod.rs`'s size assertion).
 
 use super::Connection;
 
@@ -16,9 +16,13 @@ pub(super) const LAST_REQUEST_DUE: u8 = 2;
 pub(super) const FAREWELL: u8 = 4;
 /// On the reactor's ready list (see [`Connection::set_queued`]).
 const QUEUED: u8 = 8;
+/// A body going out could not be read whole (its file shrank, or the
+/// disk failed) after its answer had begun: the connection closes, and
+/// what it reports of its transfer (FTP's `426`) says it was cut.
+pub(super) const CUT: u8 = 16;
 // Each its own bit: FAREWELL once shared QUEUED's, so a connection's
 // turn off the ready list took its farewell with it.
-const _: () = assert!((PEER_EOF | LAST_REQUEST_DUE | FAREWELL | QUEUED).count_ones() == 4);
+const _: () = assert!((PEER_EOF | LAST_REQUEST_DUE | FAREWELL | QUEUED | CUT).count_ones() == 5);
 
 impl Connection {
     pub(super) fn flag(&self, flag: u8) -> bool {

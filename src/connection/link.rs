@@ -12,7 +12,7 @@ use std::sync::Arc;
 use mio::Interest;
 use rustls::server::UnbufferedServerConnection;
 
-use super::{Connection, PEER_EOF, State, Step, Wait};
+use super::{CUT, Connection, PEER_EOF, State, Step, Wait};
 use crate::access::Principal;
 use crate::serve::Request;
 use crate::serve::decoded::{Link, Relay};
@@ -144,10 +144,12 @@ impl Connection {
     /// What it reports as it closes: whether what it sent or received is
     /// whole (all of it out, the peer's end reached) or was cut.
     pub fn closing_relay(&mut self) -> Option<Relay> {
-        let whole = matches!(
-            self.state,
-            State::Ended | State::Done | State::Lingering { .. }
-        ) && self.sent as usize == self.output.len()
+        let whole = !self.flag(CUT)
+            && matches!(
+                self.state,
+                State::Ended | State::Done | State::Lingering { .. }
+            )
+            && self.sent as usize == self.output.len()
             && !self.transport.holds_output();
         self.codec.closing_relay(whole)
     }

@@ -78,7 +78,7 @@ mod tls_session;
 mod transport;
 mod turn;
 
-use flags::{FAREWELL, LAST_REQUEST_DUE, PEER_EOF};
+use flags::{CUT, FAREWELL, LAST_REQUEST_DUE, PEER_EOF};
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;

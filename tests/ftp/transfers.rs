@@ -9,7 +9,7 @@ use crate::support;
 use std::io::Read;
 use std::net::TcpStream;
 
-use crate::support::ftp::{ask, line, logged_in, passive, store, transfer};
+use crate::support::ftp::{ask, line, logged_in, logged_in_with, passive, store, transfer};
 use support::{Raw, pattern};
 
 #[test]
@@ -223,6 +223,53 @@ fn a_data_connection_from_another_address_is_refused() {
     data.read_to_end(&mut bytes).unwrap();
     assert_eq!(bytes, b"mine");
     assert_eq!(line(&mut raw), "226 done");
+}
+
+/// A small file that shrinks while its `RETR` waits for it to be read in
+/// (held at the read-ahead gate) leaves short: `426`, never `226`, so the
+/// client does not take what arrived for the whole file.
+#[test]
+fn a_retr_whose_file_shrank_before_it_was_read_is_426() {
+    use ferry::storage::gate::{Gate, Point};
+    let gate = std::sync::Arc::new(Gate::new(Point::ReadAhead));
+    let held = std::sync::Arc::clone(&gate);
+    let (server, mut raw) = logged_in_with(move |config| config.gate = Some(held));
+    // Stored through the server, which records its CRC: the RETR then
+    // has no reason to read it before it sends.
+    let (_, stored) = store(&mut raw, "small.bin", &pattern(12_000, 3));
+    assert_eq!(stored, "226 done");
+    let path = server.root.path().join("small.bin");
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.sync_all().unwrap();
+    // Out of the page cache, so the read goes to the pool and waits there.
+    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+    let mut one = [0u8; 1];
+    let mut byte = [std::io::IoSliceMut::new(&mut one)];
+    let nowait = rustix::io::ReadWriteFlags::NOWAIT;
+    if rustix::io::preadv2(&file, &mut byte, 0, nowait).is_ok_and(|n| n == 1) {
+        eprintln!("skipped: this file system keeps the file cached (tmpfs?)");
+        gate.open();
+        return;
+    }
+    let addr = passive(&mut raw);
+    let mut data = TcpStream::connect(addr).unwrap();
+    data.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    raw.send("RETR small.bin\r\n");
+    gate.wait_for_arrivals(1);
+    file.set_len(100).unwrap();
+    gate.open();
+    assert!(line(&mut raw).starts_with("150 "));
+    let mut bytes = Vec::new();
+    data.read_to_end(&mut bytes).unwrap();
+    // As clients do at the data's end (the server lingers until then).
+    drop(data);
+    let ended = line(&mut raw);
+    assert!(
+        ended.starts_with("426 "),
+        "{ended} after {} bytes",
+        bytes.len()
+    );
+    assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
 }
 
 #[test]
