@@ -100,6 +100,34 @@ fn a_checksum_of_a_file_placed_by_other_means_stalls_only_its_own_client() {
     assert!(line.ends_with(&crc_hex(&data)), "{line}");
 }
 
+/// A file written in place (by other means) while its CRC-32C is being
+/// computed: the computation, over the size it had, is not kept for the
+/// file as it is now; the next asking computes the new file's.
+#[test]
+fn a_checksum_of_a_file_that_changed_meanwhile_is_not_kept_for_it() {
+    let (server, gate) = started(Point::Checksum, |_| {});
+    let data = pattern(200_000, 2);
+    fs::write(server.path("placed.bin"), &data).unwrap();
+    let mut slow = server.raw();
+    slow.send("STAT placed.bin\n");
+    gate.wait_for_arrivals(1);
+    let grown = [&data[..], b"more"].concat();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(server.path("placed.bin"))
+        .unwrap()
+        .write_all(b"more")
+        .unwrap();
+    gate.open();
+    let first = slow.line();
+    assert!(first.starts_with(&format!("OK {} ", data.len())), "{first}");
+    slow.send("STAT placed.bin\n");
+    let again = slow.line();
+    let now = format!("OK {} ", grown.len());
+    assert!(again.starts_with(&now), "{again}");
+    assert!(again.ends_with(&crc_hex(&grown)), "{again}");
+}
+
 #[test]
 fn a_whole_gets_checksum_holds_no_io_thread() {
     // One I/O thread. A whole HTTP GET of a file placed by other means

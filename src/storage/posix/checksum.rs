@@ -46,22 +46,16 @@ const STATED_ATTRIBUTE: &str = "user.ferry.checksum";
 /// Read size when a CRC has to be computed from the file.
 const CHUNK: usize = 256 * 1024;
 
-/// Records `crc` as the checksum of `file` as it is now. Best effort: a
-/// file system without user extended attributes just does not keep it.
-pub(super) fn record(file: &File, crc: u32) {
-    if let Ok(stat) = rustix::fs::fstat(file) {
-        record_as(file, &stat, crc);
-    }
-}
-
-/// As [`record`], for a caller that has `file`'s `stat` as it is now.
+/// Records `crc` as the checksum of `file` as `stat` describes it. Best
+/// effort: a file system without user extended attributes just does not
+/// keep it.
 pub(super) fn record_as(file: &File, stat: &Stat, crc: u32) {
     write_record(file, stat, ATTRIBUTE, CrcHex::of(crc).as_str());
 }
 
 /// Records `tag` (S3's `ETag`: docs/s3.md "ETags") with `file` as it is
-/// now, `"<size> <mtime> <hex>[-N]"`, as [`record`] does the CRC-32C.
-/// Best effort, as [`record`].
+/// now, `"<size> <mtime> <hex>[-N]"`, as [`record_as`] does the CRC-32C.
+/// Best effort, as [`record_as`].
 pub fn record_md5_tag(file: &File, tag: &Md5Tag) {
     if let Ok(stat) = rustix::fs::fstat(file) {
         record_md5_tag_as(file, &stat, tag);
@@ -293,41 +287,47 @@ impl Cache {
         may_record: bool,
         before_computing: impl FnOnce(),
     ) -> std::io::Result<u32> {
-        let key = key(stat);
+        let version = key(stat);
         let mut known = self.lock();
         loop {
-            if let Some(tags) = known.crcs.get(&key) {
+            if let Some(tags) = known.crcs.get(&version) {
                 return Ok(tags.crc);
             }
-            if known.computing.insert(key) {
+            if known.computing.insert(version) {
                 break;
             }
             known = self.computed.wait(known).unwrap_or_else(|e| e.into_inner());
         }
         drop(known);
+        // With whether it may be kept: one computed while the file was
+        // written in place (by other means) may hold bytes of both
+        // versions, or fewer than the file now has.
         let result = match recorded(file, stat) {
-            Some(crc) => Ok(crc),
+            Some(crc) => Ok((crc, true)),
             None => {
                 before_computing();
                 self.computations.fetch_add(1, Ordering::Relaxed);
                 let size = u64::try_from(stat.st_size).unwrap_or(0);
-                compute_unless(file, 0, size, 0, &self.stopping).inspect(|&crc| {
-                    if may_record {
-                        record(file, crc);
+                compute_unless(file, 0, size, 0, &self.stopping).map(|crc| {
+                    let now = rustix::fs::fstat(file);
+                    let unchanged = now.is_ok_and(|now| key(&now) == version);
+                    if unchanged && may_record {
+                        record_as(file, stat, crc);
                     }
+                    (crc, unchanged)
                 })
             }
         };
         let mut known = self.lock();
-        known.computing.remove(&key);
-        known.wanted.remove(&key);
+        known.computing.remove(&version);
+        known.wanted.remove(&version);
         drop(known);
-        if let Ok(crc) = result {
+        if let Ok((crc, true)) = result {
             let md5 = recorded_md5(file, stat);
-            self.remember(key, Tags { crc, md5 });
+            self.remember(version, Tags { crc, md5 });
         }
         self.computed.notify_all();
-        result
+        result.map(|(crc, _)| crc)
     }
 
     fn remember(&self, key: Key, tags: Tags) {
