@@ -1,6 +1,6 @@
 //! A connection and the I/O pool: the job it waits for, handed over once;
-//! the upload it drops as it closes; and what it does with a job's
-//! outcome. Each is a call of the reactor's, between turns.
+//! the upload and the body it drops as it closes; and what it does with a
+//! job's outcome. Each is a call of the reactor's, between turns.
 
 use std::mem;
 
@@ -79,6 +79,20 @@ impl Connection {
     pub fn abandon_upload(&mut self) -> Option<Box<serve::Receive>> {
         match mem::replace(&mut self.state, State::Done) {
             State::ReceivingBody(receive) => Some(receive),
+            other => {
+                self.state = other;
+                None
+            }
+        }
+    }
+
+    /// The connection is closing: the body it was sending, for the reactor
+    /// to close where it closes (`serve::send::closing_job`: a file on a
+    /// network file system on the pool). Taken after its exchange is
+    /// logged, which counts what of it went.
+    pub fn abandon_send(&mut self) -> Option<Box<serve::Send>> {
+        match mem::replace(&mut self.state, State::Done) {
+            State::SendingBody(send) => Some(send),
             other => {
                 self.state = other;
                 None

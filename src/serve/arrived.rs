@@ -135,9 +135,13 @@ pub fn dispose(write: Box<WriteBehind>) -> Job {
 }
 
 /// For an outcome whose connection has gone: a job that releases what it
-/// holds on the pool, where that is disk work (an upload's temp file).
+/// holds on the pool, where that is disk work (an upload's temp file, a
+/// body's file on a network file system).
 pub fn leftover(outcome: Outcome) -> Option<Job> {
     match outcome.next {
+        // A body read in for a client that has gone: closed where it
+        // closes (a network file system's on the pool).
+        Next::Send(send) => super::send::closing_job(send),
         Next::Wrote(write) => Some(dispose(write)),
         Next::Receive(receive) => Some(discard(receive)),
         // A job never run (a before-commit hook's, whose upload is

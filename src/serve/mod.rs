@@ -88,7 +88,7 @@ pub use reply::{ErrorKind, Failure, PartsKept, Reply};
 use room::{
     check_move, check_room, check_space, check_space_for, file_moved, quota_applies, room_for,
 };
-pub use send::{Send, Source, read_ahead};
+pub use send::{Send, Source, closing_job, read_ahead};
 pub use send_steps::SendStep;
 pub(crate) use session_steps::{Asked, SessionStep};
 pub use sink::{Sink, WriteBehind};

@@ -133,6 +133,16 @@ pub fn read_ahead(send: Send) -> Next {
     Next::Pool(Job::send(SendStep::ReadAhead(send)))
 }
 
+/// Where a body that goes no further is closed: on the pool where closing
+/// it is a round trip (a file on a network file system), so that the
+/// reactor never waits on it, whether it went out whole or its client
+/// went; `None` where it closes at once (dropped here).
+pub fn closing_job(send: Send) -> Option<Job> {
+    send.body
+        .closes_slowly()
+        .then(|| Job::send(SendStep::Close(send)))
+}
+
 /// [`SendStep::ReadAhead`] (on the pool): the next window read in, then
 /// the body goes on.
 pub(super) fn read_in(ctx: &Ctx<'_>, mut send: Send) -> Outcome {

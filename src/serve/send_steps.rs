@@ -92,4 +92,27 @@ mod tests {
         let open = Job::send(SendStep::Open { name, want });
         assert_eq!(format!("{open:?}"), "brief Send::Open a/b.txt");
     }
+
+    #[test]
+    fn a_body_whose_close_is_a_round_trip_is_closed_on_the_pool() {
+        use crate::serve::{Next, Source, closing_job, leftover};
+        use crate::wire::content::Content;
+        let file = tempfile::tempfile().unwrap();
+        let send = |round_trips| {
+            let body = Content::file(file.try_clone().unwrap(), (false, round_trips));
+            let name = Name::new("n.bin".to_owned()).unwrap();
+            Send::new(body, Source::File(name), 0, 0)
+        };
+        assert!(
+            closing_job(send(false)).is_none(),
+            "a local file closes at once"
+        );
+        let close = closing_job(send(true)).expect("closed on the pool");
+        assert_eq!(format!("{close:?}"), "pool Send::Close GET n.bin");
+        // Read in for a client that went meanwhile: the same.
+        let gone = |send| leftover(Outcome::new(Reply::Nothing, Next::Send(send)));
+        assert!(gone(send(false)).is_none());
+        let close = gone(send(true)).expect("closed on the pool");
+        assert_eq!(format!("{close:?}"), "pool Send::Close GET n.bin");
+    }
 }

@@ -311,8 +311,8 @@ pub fn sent(client: u64, send: Send) -> Next {
         send.len,
         send.started.elapsed().as_secs_f64()
     );
-    if !send.body.closes_slowly() {
-        return Next::Request;
+    match crate::serve::closing_job(send) {
+        Some(close) => Next::Pool(close),
+        None => Next::Request,
     }
-    Next::Pool(Job::send(SendStep::Close(send)))
 }

@@ -381,6 +381,12 @@ impl Reactor {
             debug!("#{} deregister: {err}", conn.id());
         }
         conn.log_close();
+        if let Some(job) = conn
+            .abandon_send()
+            .and_then(|send| crate::serve::closing_job(*send))
+        {
+            self.submit(Task::detached(job, Arc::clone(self.inbox.mailbox())));
+        }
         if self.accepting.paused_until.take().is_some() {
             info!("a descriptor is free again; accepting resumed");
         }
