@@ -217,7 +217,7 @@ impl Connection {
             self.output
                 .reserve(HEAD_ROOM + send.len.min(INLINE_BODY) as usize);
         }
-        let last = matches!(next, Next::Close);
+        let last = matches!(next, Next::Close | Next::Cut { .. });
         self.codec.encode(&reply, last, &mut self.output);
         self.enter(next)
     }
@@ -249,6 +249,11 @@ impl Connection {
                 self.log_exchange();
                 State::Done
             }
+            Next::Cut { unsent } => {
+                self.not_sent(unsent);
+                self.set_flag(CUT, true);
+                self.enter(Next::Close)
+            }
         }
     }
 
@@ -275,9 +280,7 @@ impl Connection {
                 // stop sending, as when sendfile fails.
                 warn!("#{} {}: {err}", self.id, send.source);
                 self.output.truncate(start);
-                self.nothing_sent();
-                self.set_flag(CUT, true);
-                self.enter(Next::Close)
+                self.enter(Next::Cut { unsent: send.len })
             }
         }
     }

@@ -125,11 +125,11 @@ impl Connection {
         }
     }
 
-    /// The body the answer announced does not go after all (it could not
-    /// be read): the line says no bytes were sent.
-    pub(super) fn nothing_sent(&mut self) {
+    /// `unsent` bytes of the body the answer announced do not go after
+    /// all (they could not be read): the line counts only what went.
+    pub(super) fn not_sent(&mut self, unsent: u64) {
         if let Some((_, bytes)) = self.note.as_mut().and_then(|note| note.answer.as_mut()) {
-            *bytes = 0;
+            *bytes = bytes.saturating_sub(unsent);
         }
     }
 

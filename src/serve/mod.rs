@@ -213,6 +213,14 @@ pub enum Next {
     Wrote(Box<WriteBehind>),
     /// The reply is the connection's last: close after it.
     Close,
+    /// A body going out cannot go on (its file shrank, or the disk
+    /// failed, after its answer began): the connection closes, and what
+    /// it reports of its transfer (FTP's `426`) says it was cut; `unsent`
+    /// of its bytes never went.
+    Cut {
+        /// Bytes of the body that did not go out.
+        unsent: u64,
+    },
 }
 
 impl Outcome {

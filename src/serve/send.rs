@@ -148,9 +148,12 @@ pub fn closing_job(send: Send) -> Option<Job> {
 pub(super) fn read_in(ctx: &Ctx<'_>, mut send: Send) -> Outcome {
     let window = send.left.min(READ_AHEAD_WINDOW);
     if let Err(err) = ctx.store.read_ahead(&send.body, send.offset, window) {
-        // Sent anyway: the reactor meets the same error and ends the
-        // answer the way a failed read always does.
+        // Not sent anyway: the reactor's read of the same bytes would wait
+        // through the disk's retries again, holding every connection of
+        // its loop. The body is dropped here, on the pool.
         warn!("#{} {}: read ahead: {err}", ctx.client, send.source);
+        let unsent = send.left;
+        return Outcome::new(Reply::Nothing, Next::Cut { unsent });
     }
     send.cached_until = send.offset + window;
     Outcome::new(Reply::Nothing, Next::Send(send))

@@ -205,7 +205,7 @@ impl SimConn {
             // A listing's or a 207's body, held in memory: the client
             // reads the head.
             Next::Request | Next::Held(_) => State::Idle,
-            Next::Send(_) => panic!("the simulation reads no file"),
+            Next::Send(_) | Next::Cut { .. } => panic!("the simulation reads no file"),
             Next::Receive(mut receive) => match receive.take_failure() {
                 Some(err) => self.apply(serve::write_failed(receive, err, self.id), world),
                 None if receive.is_complete() && !receive.is_writing() => {
