@@ -222,9 +222,11 @@ impl Reactor {
                 if err.kind() == ErrorKind::Interrupted {
                     continue;
                 }
-                // Its connections go with it; so must what waits in its
-                // lane, and no other reactor may hand it more (`share.rs`).
-                self.seal_lane();
+                // Its connections go with it, each closed as any other (its
+                // counts released, an upload it was receiving ended, an FTP
+                // transfer reported), and so does what waits in its lane;
+                // no other reactor may hand it more (`share.rs`).
+                self.close_all();
                 return Err(err);
             }
             // The turn starts when poll returns: the stall detector.

@@ -49,7 +49,7 @@ impl Reactor {
     /// lane: a reactor that had not yet seen the shutdown may still hand
     /// a connection over, and one pushed into the lane of a reactor gone
     /// would be neither served nor closed (`share.rs`).
-    fn close_all(&mut self) {
+    pub(super) fn close_all(&mut self) {
         self.seal_lane();
         let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
         for key in keys {
