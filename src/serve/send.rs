@@ -127,8 +127,8 @@ impl fmt::Display for Source {
 
 /// The next bytes of a body going out are not in the page cache: the pool
 /// reads in up to [`READ_AHEAD_WINDOW`] of them (so the reactor's read or
-/// `sendfile` finds them there), then the body goes on
-/// ([`SendStep::ReadAhead`]).
+/// `sendfile` finds them there), then the body goes on, or is cut where
+/// they could not be read ([`SendStep::ReadAhead`]).
 pub fn read_ahead(send: Send) -> Next {
     Next::Pool(Job::send(SendStep::ReadAhead(send)))
 }
@@ -144,7 +144,8 @@ pub fn closing_job(send: Send) -> Option<Job> {
 }
 
 /// [`SendStep::ReadAhead`] (on the pool): the next window read in, then
-/// the body goes on.
+/// the body goes on; where it cannot be read (the file shrank, the disk
+/// failed), the body is cut ([`Next::Cut`]).
 pub(super) fn read_in(ctx: &Ctx<'_>, mut send: Send) -> Outcome {
     let window = send.left.min(READ_AHEAD_WINDOW);
     if let Err(err) = ctx.store.read_ahead(&send.body, send.offset, window) {
@@ -152,7 +153,12 @@ pub(super) fn read_in(ctx: &Ctx<'_>, mut send: Send) -> Outcome {
         // through the disk's retries again, holding every connection of
         // its loop. The body is dropped here, on the pool.
         warn!("#{} {}: read ahead: {err}", ctx.client, send.source);
-        let unsent = send.left;
+        // (An archive's whole is not known here: its line counts as
+        // stated, as `connection/note.rs` counts one under way.)
+        let unsent = match send.source {
+            Source::Archive(_) => 0,
+            _ => send.left,
+        };
         return Outcome::new(Reply::Nothing, Next::Cut { unsent });
     }
     send.cached_until = send.offset + window;

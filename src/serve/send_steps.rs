@@ -36,7 +36,8 @@ pub enum SendStep {
     /// the checksum threads.
     Checksum(Box<Checksumming>),
     /// The next window of a body going out is not in the page cache:
-    /// read in, then the body goes on (`send.rs`). On the pool.
+    /// read in, then the body goes on, or is cut if it cannot be read
+    /// (`send.rs`). On the pool.
     ReadAhead(Send),
     /// A body that has gone out, whose close is a round trip (a file on a
     /// network file system): closed, then the next request. On the pool.

@@ -30,7 +30,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use rustix::fs::Stat;
 
-use super::version_record::{recorded_value, write_record};
+use super::version_record::{recorded_value, same_version, write_record};
 use super::zip_crc;
 use crate::formats::hex::CrcHex;
 use crate::model::Md5Tag;
@@ -70,7 +70,7 @@ pub(super) fn record_md5_tag_as(file: &File, stat: &Stat, tag: &Md5Tag) {
 
 /// Records `stated` (`<algorithm>:<base64>`, the additional checksum the
 /// upload was verified against) with `file` as it is now (`stat`), as
-/// [`record_md5_tag_as`] does its tag. Best effort, as [`record`].
+/// [`record_md5_tag_as`] does its tag. Best effort, as [`record_as`].
 pub(super) fn record_stated_as(file: &File, stat: &Stat, stated: &str) {
     write_record(file, stat, STATED_ATTRIBUTE, stated);
 }
@@ -299,22 +299,23 @@ impl Cache {
             known = self.computed.wait(known).unwrap_or_else(|e| e.into_inner());
         }
         drop(known);
-        // With whether it may be kept: one computed while the file was
-        // written in place (by other means) may hold bytes of both
-        // versions, or fewer than the file now has.
         let result = match recorded(file, stat) {
-            Some(crc) => Ok((crc, true)),
+            Some(crc) => Ok(crc),
             None => {
                 before_computing();
                 self.computations.fetch_add(1, Ordering::Relaxed);
                 let size = u64::try_from(stat.st_size).unwrap_or(0);
-                compute_unless(file, 0, size, 0, &self.stopping).map(|crc| {
-                    let now = rustix::fs::fstat(file);
-                    let unchanged = now.is_ok_and(|now| key(&now) == version);
-                    if unchanged && may_record {
+                compute_unless(file, 0, size, 0, &self.stopping).inspect(|&crc| {
+                    // Recorded only for the version it was computed from:
+                    // a file written in place meanwhile (by other means)
+                    // may have given it bytes of both, or fewer than it
+                    // has now. (Remembered for that version still: those
+                    // who wait for it hold its stat, and are answered.)
+                    let unchanged =
+                        || rustix::fs::fstat(file).is_ok_and(|now| same_version(&now, stat));
+                    if may_record && unchanged() {
                         record_as(file, stat, crc);
                     }
-                    (crc, unchanged)
                 })
             }
         };
@@ -322,12 +323,12 @@ impl Cache {
         known.computing.remove(&version);
         known.wanted.remove(&version);
         drop(known);
-        if let Ok((crc, true)) = result {
+        if let Ok(crc) = result {
             let md5 = recorded_md5(file, stat);
             self.remember(version, Tags { crc, md5 });
         }
         self.computed.notify_all();
-        result.map(|(crc, _)| crc)
+        result
     }
 
     fn remember(&self, key: Key, tags: Tags) {

@@ -18,6 +18,13 @@ pub(super) fn version_text(stat: &Stat) -> String {
     text
 }
 
+/// Whether `a` and `b` are the same version as a record names it (its
+/// size and modification time): a value computed from the file as `a`
+/// describes it may be recorded for it as `b` describes it now.
+pub(super) fn same_version(a: &Stat, b: &Stat) -> bool {
+    (a.st_size, a.st_mtime, a.st_mtime_nsec) == (b.st_size, b.st_mtime, b.st_mtime_nsec)
+}
+
 /// Appends [`version_text`] to `text`.
 fn push_version(text: &mut String, stat: &Stat) {
     let mut digits = itoa::Buffer::new();
@@ -30,7 +37,7 @@ fn push_version(text: &mut String, stat: &Stat) {
 
 /// Writes record `attribute` of `file` as it is now (`stat`):
 /// `"<size> <mtime> <value>"`, which [`recorded_value`] reads back only
-/// while the file is that version. Best effort, as `checksum::record`.
+/// while the file is that version. Best effort, as `checksum::record_as`.
 pub(super) fn write_record(file: &File, stat: &Stat, attribute: &str, value: &str) {
     let mut text = String::with_capacity(48 + value.len());
     push_version(&mut text, stat);
