@@ -472,6 +472,23 @@ pub fn names_under(root: &Path) -> Vec<String> {
     found
 }
 
+/// Drops `file` (written back first) from the page cache, so the server's
+/// next read of it goes to the I/O pool: false where the file system keeps
+/// it cached anyway (tmpfs), and the test that needs it cold says it was
+/// skipped.
+pub fn dropped_from_page_cache(file: &std::fs::File) -> bool {
+    file.sync_all().unwrap();
+    rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+    let mut one = [0u8; 1];
+    let mut byte = [std::io::IoSliceMut::new(&mut one)];
+    let nowait = rustix::io::ReadWriteFlags::NOWAIT;
+    let cached = rustix::io::preadv2(file, &mut byte, 0, nowait).is_ok_and(|n| n == 1);
+    if cached {
+        eprintln!("skipped: this file system keeps the file cached (tmpfs?)");
+    }
+    !cached
+}
+
 /// Deterministic pseudo-random bytes (xorshift), so tests need no RNG crate.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
