@@ -248,7 +248,7 @@ impl DavLocks {
         };
         let wall = (system_now().0, 0);
         let changed = changed_at(dir)?;
-        let locks: Arc<[DavLock]> = self.read_all(dir)?.into();
+        let locks: Arc<[DavLock]> = self.read_all(dir, false)?.into();
         let settled = is_settled(changed, wall);
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         *cache = Cache {
@@ -279,7 +279,7 @@ impl DavLocks {
         let held = rustix::fs::openat(dir, TABLE_LOCK, flags, Mode::from_raw_mode(0o600))
             .map_err(StorageError::from)?;
         let held = Flock::exclusive(held).map_err(StorageError::from)?;
-        let locks = self.read_all(dir)?;
+        let locks = self.read_all(dir, self.writable)?;
         let (answer, edit) = decide(&locks, self.now())?;
         for lock in &edit.write {
             self.write(dir, lock)?;
@@ -304,10 +304,14 @@ impl DavLocks {
         Ok(answer)
     }
 
-    /// Every live record; expired ones are removed on the way (where this
-    /// node may write), records that do not parse are skipped.
-    /// Only records not read before (by name and inode) are opened.
-    fn read_all(&self, dir: &OwnedFd) -> Result<Vec<DavLock>, StorageError> {
+    /// Every live record, records that do not parse skipped; expired ones
+    /// are removed on the way where `sweep` (only under the table's lock:
+    /// a record read as expired may be renamed over by another node's
+    /// refresh, which an unlink without it would take away).
+    /// Only records not read before (by name and inode) are opened, and
+    /// those again that look expired: a refresh renames a new file over
+    /// the name, which ext4 and XFS may give the inode the old one freed.
+    fn read_all(&self, dir: &OwnedFd, sweep: bool) -> Result<Vec<DavLock>, StorageError> {
         let now = self.now();
         let mut known = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         let mut seen = HashMap::with_capacity(known.len());
@@ -320,7 +324,7 @@ impl DavLocks {
             }
             let inode = entry.ino();
             let lock = match known.remove(&file) {
-                Some((read, lock)) if read == inode => lock,
+                Some((read, lock)) if read == inode && lock.expires > now => lock,
                 _ => match read_record(dir, &file) {
                     Ok(Some(lock)) => lock,
                     Ok(None) => {
@@ -334,7 +338,7 @@ impl DavLocks {
             if lock.expires > now {
                 locks.push(lock.clone());
                 seen.insert(file, (inode, lock));
-            } else if self.writable {
+            } else if sweep {
                 let _ = rustix::fs::unlinkat(dir, file.as_str(), AtFlags::empty());
             }
         }
@@ -467,6 +471,39 @@ mod tests {
         rustix::fs::flock(&held, FlockOperation::Unlock).unwrap();
         assert!(rx.recv().unwrap());
         changer.join().unwrap();
+    }
+
+    /// A record read before is trusted by its name and inode only while
+    /// it is live: the record of a lock refreshed elsewhere may have the
+    /// inode of the one it replaced, and is read again, not taken as gone.
+    #[test]
+    fn a_record_that_looks_expired_is_read_again_before_it_counts_as_gone() {
+        let root = tempfile::tempdir().unwrap();
+        let fd = Arc::new(rustix::fs::open(root.path(), DIR, Mode::empty()).unwrap());
+        let mut locks = DavLocks::new(fd, false, "t-".into());
+        let clock = Arc::new(AtomicI64::new(0));
+        locks.set_clock(Arc::clone(&clock));
+        let mut held = lock("x", false);
+        held.expires = locks.now() + 60;
+        let write = |lock: &DavLock| Edit {
+            write: vec![lock.clone()],
+            remove: vec![],
+        };
+        let live = |locks: &DavLocks| {
+            let read = locks.change(|live, _| Ok::<_, StorageError>((live.len(), Edit::default())));
+            read.unwrap()
+        };
+        locks
+            .change(|_, _| Ok::<_, StorageError>(((), write(&held))))
+            .unwrap();
+        assert_eq!(live(&locks), 1);
+        // Refreshed by another node into the same inode (here in place).
+        let record = root.path().join(LOCKS_DIR).join(held.file());
+        held.expires += 600;
+        std::fs::write(&record, held.encode()).unwrap();
+        clock.store(120, Ordering::Relaxed);
+        assert_eq!(live(&locks), 1, "the refreshed lock is live");
+        assert!(record.exists(), "and its record kept");
     }
 
     #[test]
