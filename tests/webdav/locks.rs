@@ -437,6 +437,16 @@ fn a_delete_or_move_with_the_token_takes_the_lock_away() {
     // Locks do not move (RFC 4918 7.5): neither name is locked now.
     assert_eq!(put(addr, "/to", "", "x"), 204);
     assert_eq!(put(addr, "/from", "", "x"), 201);
+
+    // Moved onto itself, nothing moves: its lock stays.
+    let (_, token) = lock(addr, "/stays", "exclusive", "");
+    let submit = format!("If: (<{token}>)\r\n");
+    assert_eq!(put(addr, "/stays", &submit, "x"), 201);
+    let submit = format!("Destination: /stays\r\nIf: (<{token}>)\r\n");
+    let onto_itself = send(addr, "MOVE", "/stays", &submit, "");
+    assert!(onto_itself.status < 300, "{}", onto_itself.head);
+    assert_eq!(put(addr, "/stays", "", "x"), 423);
+    assert_eq!(discovered(addr, "/stays").len(), 1);
 }
 
 #[test]

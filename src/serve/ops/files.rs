@@ -373,7 +373,10 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
     match ctx.store.rename(&from, &to, replace, folders) {
         Ok(replaced) => {
             debug!("#{} MOVE {from} -> {to}", ctx.client);
-            super::locks::release(ctx, from.as_str(), false);
+            // Moved onto itself, nothing moved: its locks stay.
+            if from != to {
+                super::locks::release(ctx, from.as_str(), false);
+            }
             // The name holds the moved file now (unless moved onto itself):
             // what a cut `STOR` of it kept for the client ends, as a fresh `STOR`'s.
             if from != to && ctx.store.counts_usage() {
