@@ -382,6 +382,29 @@ fn a_refusing_before_commit_hook_stores_nothing_on_either_protocol() {
     assert_eq!(received, 0, "a fresh session");
     raw.send(format!("ABORT {fresh}\n"));
     assert_eq!(raw.line(), "OK");
+    // tus: refused, and its address then names no upload (no mark of one
+    // stored, which a client whose answer was lost would take for one).
+    let tus = "Tus-Resumable: 1.0.0\r\n";
+    let created = send_raw(
+        server.http.unwrap(),
+        format!("POST / HTTP/1.1\r\nHost: localhost\r\n{tus}Upload-Length: 4\r\nUpload-Metadata: filename bm8udHVz\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    let location = created
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: "))
+        .unwrap_or_else(|| panic!("{created}"))
+        .trim()
+        .to_owned();
+    let location = location
+        .split_once("localhost")
+        .map_or(location.as_str(), |(_, p)| p)
+        .to_owned();
+    let patch = format!(
+        "PATCH {location} HTTP/1.1\r\n{tus}Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: 4\r\n"
+    );
+    assert_eq!(http(server.http.unwrap(), &patch, b"nope"), 403);
+    let head = format!("HEAD {location} HTTP/1.1\r\n{tus}");
+    assert_eq!(http(server.http.unwrap(), &head, b""), 404);
 
     // What the hook accepts goes through, and it saw the whole upload.
     assert!(ferry_put(&mut raw, "ok.txt", b"fine").starts_with("OK 4 "));

@@ -465,24 +465,37 @@ impl Staging {
         }
     }
 
-    /// The data file is in place: the session's record goes too.
+    /// The data file is in place: the session's record goes too, or stays
+    /// as the mark of the upload stored (tus's, a multipart completion's).
     pub fn forget(&self) {
+        self.end(true);
+    }
+
+    /// The upload was refused before its commit (a before-commit hook
+    /// said no): its record and staged bytes go, and no mark stays that
+    /// would tell a client asking again that it was stored.
+    pub fn discard(&self) {
+        self.end(false);
+    }
+
+    fn end(&self, stored: bool) {
         // Without the lock the record stays, which a later UPLOAD of the
         // same file takes for a committed session (its data is gone).
         let Ok(mut index) = self.sessions.bookkeeping(&self.dir) else {
-            log::warn!("upload session {}: committed; its record stays", self.id);
+            let how = if stored { "committed" } else { "refused" };
+            log::warn!("upload session {}: {how}; its record stays", self.id);
             return;
         };
-        match (&self.completed, self.keep_mark) {
-            (Some(digest), _) => {
+        match (stored, &self.completed, self.keep_mark) {
+            (true, Some(digest), _) => {
                 files::keep_as_completed(&self.dir, &self.id, digest);
                 index.add_stored(&self.id, now_seconds());
             }
-            (None, true) => {
+            (true, None, true) => {
                 files::keep_as_stored(&self.dir, &self.id);
                 index.add_stored(&self.id, now_seconds());
             }
-            (None, false) => files::remove(&self.dir, &self.id),
+            _ => files::remove(&self.dir, &self.id),
         }
         self.sessions.live().remove(&self.id);
         index.remove(&self.id);

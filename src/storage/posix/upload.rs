@@ -299,7 +299,10 @@ impl FileUpload {
     /// drop; a session goes too, with its staged bytes (a refused upload is
     /// not one to resume), and the file of that name is left as it was.
     pub fn discard(self) {
-        self.forget_session();
+        if let Staged::Session(staging) = &self.staged {
+            self.pause(Point::Discard);
+            staging.discard();
+        }
     }
 
     /// Records the upload's CRC-32C with it and renames the staged bytes
