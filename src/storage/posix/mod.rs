@@ -101,6 +101,7 @@ mod settled;
 mod share_links;
 mod shared_files;
 mod spool_room;
+mod staging;
 mod store_posix;
 mod store_posix_sessions;
 mod sweep;

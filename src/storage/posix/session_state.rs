@@ -2,8 +2,9 @@
 //! them: the per-session state (`Live`: which APPEND owns a session, its
 //! running CRC, this node's lock on it), the map of them with the
 //! bookkeeping lock (`Sessions`, `Books`), an APPEND streaming in
-//! (`FileAppender`), and a session being committed (`Staging`). What happens to
-//! a session is `sessions.rs`'s; how it is written down, `session_files.rs`'s.
+//! (`FileAppender`); a session being committed is `staging.rs`'s. What
+//! happens to a session is `sessions.rs`'s; how it is written down,
+//! `session_files.rs`'s.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -17,7 +18,7 @@ use super::FileUpload;
 use super::StorageError;
 use super::gate::{Gate, Point};
 use super::reserve::ReserveAsWritten;
-use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock, now_seconds};
+use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock};
 use super::session_index::Index;
 use super::usage_counts::StagedCount;
 use crate::{access::quota::Quota, formats::castagnoli};
@@ -427,87 +428,5 @@ impl Live {
             *held = Some(files::try_lock_session(dir, id)?.ok_or(StorageError::InUseElsewhere)?);
         }
         Ok(())
-    }
-}
-
-/// A complete session being committed: its data file is what the
-/// [`FileUpload`] renames into place. Until then the session is intact, and
-/// nothing else may touch it; dropping this frees it again.
-#[derive(Debug)]
-pub(super) struct Staging {
-    /// The sessions directory.
-    pub dir: OwnedFd,
-    pub id: String,
-    pub(super) live: Arc<Live>,
-    pub(super) sessions: Arc<Sessions>,
-    /// Keep its record as the mark of the upload stored (a tus upload's,
-    /// whose client may ask again for a lost answer).
-    pub(super) keep_mark: bool,
-    /// A multipart upload's: the digest of the parts it is completed
-    /// from, kept in the mark it leaves (a completion sent again is
-    /// answered from it: `parts.rs`).
-    pub(super) completed: Option<String>,
-    /// The file renamed into place where it is not the data file (a
-    /// multipart upload's object assembled apart), relative to `dir`.
-    pub(super) apart: Option<String>,
-    /// A multipart upload's data file, locked against parts written into
-    /// it until the commit ends (`part_slots.rs`).
-    pub(super) slots: Option<super::flock::Flock<File>>,
-}
-
-impl Staging {
-    /// The name, in [`Staging::dir`], of the file the commit renames into
-    /// place: the data file, or the object a completion assembled apart.
-    pub fn data_name(&self) -> String {
-        match &self.apart {
-            Some(apart) => apart.clone(),
-            None => files::data_name(&self.id),
-        }
-    }
-
-    /// The data file is in place: the session's record goes too, or stays
-    /// as the mark of the upload stored (tus's, a multipart completion's).
-    pub fn forget(&self) {
-        self.end(true);
-    }
-
-    /// The upload was refused before its commit (a before-commit hook
-    /// said no): its record and staged bytes go, and no mark stays that
-    /// would tell a client asking again that it was stored.
-    pub fn discard(&self) {
-        self.end(false);
-    }
-
-    fn end(&self, stored: bool) {
-        // Without the lock the record stays, which a later UPLOAD of the
-        // same file takes for a committed session (its data is gone).
-        let Ok(mut index) = self.sessions.bookkeeping(&self.dir) else {
-            let how = if stored { "committed" } else { "refused" };
-            log::warn!("upload session {}: {how}; its record stays", self.id);
-            return;
-        };
-        match (stored, &self.completed, self.keep_mark) {
-            (true, Some(digest), _) => {
-                files::keep_as_completed(&self.dir, &self.id, digest);
-                index.add_stored(&self.id, now_seconds());
-            }
-            (true, None, true) => {
-                files::keep_as_stored(&self.dir, &self.id);
-                index.add_stored(&self.id, now_seconds());
-            }
-            _ => files::remove(&self.dir, &self.id),
-        }
-        self.sessions.live().remove(&self.id);
-        index.remove(&self.id);
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        let mut held = self.live.held();
-        self.live.committing.store(false, Ordering::SeqCst);
-        if !self.live.busy() {
-            *held = None;
-        }
     }
 }

@@ -18,7 +18,7 @@ use rustix::io::Errno;
 
 use super::gate::{Gate, Point};
 use super::reserve::ReserveAsWritten;
-use super::session_state::Staging;
+use super::staging::Staging;
 use super::usage_commit::Counted;
 use super::{StorageError, checksum, prune_empty_dirs};
 use crate::model::Md5Tag;

@@ -21,7 +21,7 @@ use rustix::io::Errno;
 
 use super::gate::Point;
 use super::reserve::ReserveAsWritten;
-use super::session_state::Staging;
+use super::staging::Staging;
 use super::usage_counts::token_of;
 use super::{DIR, Storage, StorageError, prune_empty_dirs, stored_file_mode};
 use crate::model::Folders;
