@@ -103,6 +103,7 @@ impl Transfer<'_> {
                         mtime: CopyTime::Now,
                         props: None,
                         source: None,
+                        kept: None,
                     }),
                 }
             }

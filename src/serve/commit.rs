@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! verified upload --(--before-commit?)--> the token's share of the runner full?
-//!     (the quotas, and the preconditions, are judged again just before the rename)
+//!     (the preconditions and the lock rule judged before the hook and
+//!      again just before the rename, the quotas by the rename)
 //!     yes     -> drop (temp file gone, a session kept to retry) -> 503, nothing stored
 //!     no      -> hook runner: run the hook
 //!     exit 0  -> publish (rename; --fsync) -> answer; queue --on-upload
@@ -52,8 +53,9 @@ pub(super) struct Commit {
     /// The additional checksum its body was verified against (S3's), for
     /// the answer.
     pub(super) checksum: Option<Box<Checksum>>,
-    /// The PUT's preconditions on its target, judged again just before
-    /// the rename.
+    /// The request's preconditions on its target and the lock tokens it
+    /// submits, judged again just before the rename
+    /// ([`Conditions::at_commit`]).
     pub(super) preconditions: Option<Box<Conditions>>,
 }
 
@@ -108,6 +110,11 @@ impl Commit {
 pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     if !ctx.hooks.vetoes() {
         return publish(ctx, commit);
+    }
+    // No hook is run for an upload bound to be refused (judged again
+    // after it, as the hook takes time).
+    if let Err(failure) = still_hold(ctx, &commit.name, commit.preconditions.as_deref()) {
+        return not_stored(ctx, commit, failure);
     }
     let Ok(slot) = ctx.hooks.reserve(commit.user.as_ref()) else {
         return share_full(ctx, commit);
@@ -194,7 +201,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     // file may have changed while it arrived. From here to the rename is
     // a moment, not a body's time (and `If-None-Match: *`'s rename never
     // replaces).
-    if let Err(failure) = still_hold(ctx, commit.preconditions.as_deref()) {
+    if let Err(failure) = still_hold(ctx, &commit.name, commit.preconditions.as_deref()) {
         return not_stored(ctx, commit, failure);
     }
     // Only made when there is a hook to tell: a PUT pays nothing else.
@@ -266,15 +273,20 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
 }
 
 /// Whether a write's `preconditions` on its target still hold at its
-/// commit (judged before its body too); 412 if not.
-fn still_hold(ctx: &Ctx<'_>, preconditions: Option<&Conditions>) -> Result<(), Failure> {
-    match preconditions {
-        Some(preconditions) if !preconditions.hold(ctx, &[]) => {
-            let changed = "the file changed before the commit: the condition no longer holds";
-            Err(Failure::new(ErrorKind::PreconditionFailed, changed))
-        }
-        _ => Ok(()),
+/// commit (judged before its body too; `412` if not), and the lock rule
+/// with the tokens they submit (`423`: a lock taken while the body
+/// arrived, which a session's commit meets again once it is gone).
+fn still_hold(
+    ctx: &Ctx<'_>,
+    name: &Name,
+    preconditions: Option<&Conditions>,
+) -> Result<(), Failure> {
+    if preconditions.is_some_and(|preconditions| !preconditions.required_hold(ctx)) {
+        let changed = "the file changed before the commit: the condition no longer holds";
+        return Err(Failure::new(ErrorKind::PreconditionFailed, changed));
     }
+    let submitted: Vec<&str> = preconditions.iter().flat_map(|c| c.submitted()).collect();
+    super::ops::locks::unlocked(ctx, name.as_str(), &submitted)
 }
 
 /// What a commit that failed in storage answers.
@@ -429,10 +441,11 @@ impl Published {
         Ok(left)
     }
 
-    /// Before the rename, the preconditions judged once more.
+    /// Before the rename, the preconditions and the lock rule judged once
+    /// more.
     fn before_step(&self, ctx: &Ctx<'_>, durable: &Durable) -> Result<(), Failure> {
         match durable.renames_next() {
-            true => still_hold(ctx, self.preconditions.as_deref()),
+            true => still_hold(ctx, &self.name, self.preconditions.as_deref()),
             false => Ok(()),
         }
     }

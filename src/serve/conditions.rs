@@ -26,7 +26,7 @@ pub fn create_only_if_required(upload: &mut Upload, preconditions: Option<&Condi
 /// are the ones it submits; and a write's preconditions on its own
 /// target (`If-Match`, `If-None-Match`: RFC 9110 13.1.1-2, S3's
 /// conditional writes), which must hold as well.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Conditions {
     /// The `If:` lists, each on its resource (none: no `If:`).
     pub lists: Vec<List>,
@@ -86,25 +86,34 @@ impl Conditions {
     /// Whether they hold: one of the `If:` lists if there are any, and
     /// the preconditions (on the pool: a tag needs the file's stat).
     pub(super) fn hold(&self, ctx: &Ctx<'_>, locks: &[DavLock]) -> bool {
-        let holds = |list: &List| {
-            list.conditions.iter().all(|condition| {
-                condition.not != self.test(ctx, &condition.test, &list.resource, locks)
-            })
-        };
+        let holds = |list: &List| self.list_holds(ctx, list, locks);
         (self.lists.is_empty() || self.lists.iter().any(holds))
             && self.required.as_ref().is_none_or(holds)
     }
 
-    /// The preconditions alone (not the `If:` lists, whose lock tokens
-    /// were judged once), to judge again at an upload's commit; `None`
-    /// without any.
+    /// Whether the preconditions on the target hold (the `If:` lists
+    /// aside): what a commit judges again.
+    pub(super) fn required_hold(&self, ctx: &Ctx<'_>) -> bool {
+        self.required
+            .as_ref()
+            .is_none_or(|list| self.list_holds(ctx, list, &[]))
+    }
+
+    fn list_holds(&self, ctx: &Ctx<'_>, list: &List, locks: &[DavLock]) -> bool {
+        list.conditions.iter().all(|condition| {
+            condition.not != self.test(ctx, &condition.test, &list.resource, locks)
+        })
+    }
+
+    /// What an upload's commit judges again just before its rename, as
+    /// the body or the parts left time for another writer: the
+    /// preconditions on its target ([`Conditions::required_hold`]), and
+    /// the lock rule with the tokens it submits ([`Conditions::submitted`]:
+    /// a lock taken meanwhile refuses it). `None` with neither (the lock
+    /// rule is judged again all the same, with no token).
     pub fn at_commit(&self) -> Option<Box<Conditions>> {
-        let required = self.required.clone()?;
-        Some(Box::new(Conditions {
-            lists: Vec::new(),
-            required: Some(required),
-            etag: self.etag,
-        }))
+        let tokens = self.submitted().next().is_some();
+        (self.required.is_some() || tokens).then(|| Box::new(self.clone()))
     }
 
     /// Whether, where they do not hold, that is because the target one of

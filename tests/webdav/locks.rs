@@ -550,6 +550,43 @@ fn a_session_begun_before_a_lock_does_not_commit_under_it() {
     assert_eq!(std::fs::read(server.path("f")).unwrap(), b"new");
 }
 
+/// A PUT whose body is still arriving when another client locks its
+/// name, or its folder, is refused at its commit (423) and stores
+/// nothing: the lock rule is judged again as it renames, not only before
+/// its body (it replaced the file under the new holder's lock).
+#[test]
+fn a_put_whose_body_arrives_across_a_lock_does_not_commit_under_it() {
+    let (server, _) = server();
+    let addr = server.http.unwrap();
+    assert_eq!(put(addr, "/d/f", "", "old"), 201);
+    for (target, locked, depth) in [
+        ("/d/f", "/d/f", ""),
+        ("/d/new", "/d/new", ""),
+        ("/d/f", "/d/", "Depth: infinity\r\n"),
+    ] {
+        let mut writer = support::http::Conn::open(addr);
+        writer.send(format!(
+            "PUT {target} HTTP/1.1\r\n{HOST}Expect: 100-continue\r\nContent-Length: 3\r\n\r\n"
+        ));
+        // Admitted, the lock rule judged: told to send the body.
+        assert_eq!(writer.reply().status, 100);
+        let (answer, token) = lock(addr, locked, "exclusive", depth);
+        assert!(matches!(answer.status, 200 | 201), "{}", answer.head);
+        writer.send("new");
+        let refused = writer.reply();
+        assert_eq!(refused.status, 423, "PUT {target} under a lock on {locked}");
+        assert_eq!(std::fs::read(server.path("d/f")).unwrap(), b"old");
+        let unlock = format!("Lock-Token: <{token}>\r\n");
+        assert_eq!(send(addr, "UNLOCK", locked, &unlock, "").status, 204);
+    }
+    assert!(!server.path("d/new").exists());
+    // With the token submitted, the same PUT commits.
+    let (_, token) = lock(addr, "/d/f", "exclusive", "");
+    let with = format!("If: (<{token}>)\r\n");
+    assert_eq!(put(addr, "/d/f", &with, "new"), 204);
+    assert_eq!(std::fs::read(server.path("d/f")).unwrap(), b"new");
+}
+
 /// One holder cannot hoard locks: at most `MAX_LOCKS_PER_HOLDER` at once
 /// (503 past it, as for any cap), while another token still locks; an
 /// owner with an undefined entity or nested beyond the limit is refused,

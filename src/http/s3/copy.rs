@@ -84,6 +84,7 @@ pub(super) fn copy_object(
         mtime,
         props,
         source: Some(source),
+        kept: None,
     }))
 }
 

@@ -12,6 +12,7 @@ use crate::model::NewProps;
 use crate::model::{Occupant, Version};
 use crate::name::{Name, Prefix};
 use crate::serve::commit::{Commit, commit_now};
+use crate::serve::conditions::Conditions;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::Choose;
 use crate::serve::{
@@ -43,12 +44,20 @@ pub struct CopyFile {
     /// `x-amz-copy-source-if-*`), judged once it is open: anything but its
     /// whole bytes refuses the copy (412).
     pub source: Option<Box<dyn Choose>>,
+    /// The request's preconditions and the lock tokens it submits, judged
+    /// again at the commit: kept from its conditions ([`Operate::keep`]),
+    /// not set by a codec.
+    pub kept: Option<Box<Conditions>>,
 }
 
 impl Operate for CopyFile {
     fn aim(&self) -> Aim<'_> {
         let (from, to) = (self.from.as_str(), self.to.as_str());
         Aim::onto(from, to, Needs::Copy(from, to))
+    }
+
+    fn keep(&mut self, conditions: &Conditions) {
+        self.kept = conditions.at_commit();
     }
 
     /// On the pool, the bytes of file `from` staged as an upload to `to`
@@ -80,6 +89,7 @@ fn copy(ctx: &Ctx<'_>, who: Who, user: Option<Owner>, op: CopyFile) -> Outcome {
         mtime,
         props,
         source,
+        kept,
     } = op;
     let found = source_of(ctx, &from, folders);
     if matches!(found, Some(Ok(Occupant::Folder))) {
@@ -117,7 +127,9 @@ fn copy(ctx: &Ctx<'_>, who: Who, user: Option<Owner>, op: CopyFile) -> Outcome {
             });
             upload.set_props(props);
             debug!("#{} COPY {from} -> {to}: {size} bytes", ctx.client);
-            commit_now(ctx, Commit::whole(upload, (to, size, crc), started, user))
+            let mut commit = Commit::whole(upload, (to, size, crc), started, user);
+            commit.preconditions = kept;
+            commit_now(ctx, commit)
         }
         Err(failure) => refuse(
             ctx,

@@ -2,7 +2,8 @@
 //! home for every protocol's commit of a session (FERRY/1's `COMMIT`,
 //! tus's last `PATCH`, an empty tus upload, SFTP's `CLOSE`, FTP's resumed
 //! `STOR`), with what refuses it (a lock, a name taken where it may only
-//! make the file) and the commit path every upload takes.
+//! make the file) and the commit path every upload takes (where a lock
+//! taken while its bytes came in refuses it, the session kept).
 
 use std::time::Instant;
 
@@ -22,13 +23,6 @@ pub(in crate::serve) fn commit_session(
     user: Option<Owner>,
 ) -> Outcome {
     match ctx.store.sessions().finish_session(id, opener) {
-        Ok((_, session, _))
-            if let Err(failure) = super::locks::unlocked(ctx, session.name.as_str()) =>
-        {
-            // The upload dropped uncommitted: the session stays, to be
-            // committed once the lock is gone.
-            refuse(ctx, "COMMIT", id, failure, Next::Request)
-        }
         // A name taken meanwhile where the commit may only make it (an
         // upload through a share link, SFTP's EXCL): refused, and the
         // upload goes, so that a tus client asking how far it got never
