@@ -36,7 +36,7 @@ pub(super) fn limits(owner: Option<&str>) -> SessionLimits {
 
 /// What an APPEND of `len` bytes at `offset` asks (unexpired, counted
 /// ahead against `ahead` where given).
-fn asking(offset: u64, len: u64, ahead: Option<Quota>) -> Appending {
+pub(super) fn asking(offset: u64, len: u64, ahead: Option<Quota>) -> Appending {
     Appending {
         offset,
         len,
@@ -48,7 +48,7 @@ fn asking(offset: u64, len: u64, ahead: Option<Quota>) -> Appending {
 }
 
 /// Opens an APPEND of `asked` on session `id`, for any client.
-fn open(
+pub(super) fn open(
     sessions: &dyn SessionStore,
     id: &str,
     asked: Appending,

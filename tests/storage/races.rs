@@ -284,3 +284,72 @@ fn a_commit_whose_folder_a_delete_empties_meanwhile_lands_at_its_name() {
         }
     }
 }
+
+/// An APPEND taken over while one of its writes is under way: its write
+/// lands before the newer APPEND looks again where the session stands
+/// (which is then told the offset moved on), or not at all (cut off).
+/// The older APPEND's write is held at the gate after its look at who
+/// owns the session; the gate opens once the newer one is done, or after
+/// a while if it waits for the write (as it must). Before, the newer one
+/// took over at offset 2, the held write then landed there (`O_APPEND`)
+/// and the newer one's bytes after it: the session held "abcdCDEF" where
+/// its client had sent "abCDEF", and a commit would store it.
+#[test]
+fn an_append_taken_over_mid_write_never_lands_after_the_newer_one_looked() {
+    use crate::conformance_sessions::{asking, limits, open};
+    use ferry::storage::{SessionStore, Storage, StorageError};
+    use std::time::Duration;
+    let root = tempfile::TempDir::new().unwrap();
+    let gate = Arc::new(Gate::new(Point::Owning));
+    let mut storage = Storage::open(root.path(), "races", false).unwrap();
+    storage.set_gate(Some(Arc::clone(&gate)));
+    let storage = Arc::new(storage);
+    let name = ferry::name::Name::new("f".to_owned()).unwrap();
+    let crc = crc32c::crc32c(b"abCDEF");
+    let id = SessionStore::begin_session(&*storage, &name, 6, crc, &limits(None))
+        .unwrap()
+        .id;
+    let (mut older, _) = open(&*storage, &id, asking(0, 6, None)).unwrap();
+    gate.let_one_go();
+    older.write(b"ab").unwrap();
+    let held = std::thread::spawn(move || {
+        let written = older.write(b"cd");
+        drop(older);
+        written
+    });
+    gate.wait_for_arrivals(2);
+    let (tell, told) = std::sync::mpsc::channel();
+    let newer = {
+        let (storage, id) = (Arc::clone(&storage), id.clone());
+        std::thread::spawn(move || {
+            let newer = open(&*storage, &id, asking(2, 4, None));
+            let _ = tell.send(());
+            newer
+        })
+    };
+    // Let the held write go once the newer APPEND has taken over, or
+    // after a while: it waits for the write to end, if it is right.
+    let _ = told.recv_timeout(Duration::from_millis(500));
+    gate.open();
+    let older_wrote = held.join().unwrap();
+    match newer.join().unwrap() {
+        Ok((mut newer, info)) => {
+            assert_eq!(info.received, 2);
+            assert!(
+                matches!(older_wrote, Err(StorageError::Superseded)),
+                "the older APPEND wrote after the newer took over: {older_wrote:?}"
+            );
+            newer.write(b"CDEF").unwrap();
+            assert_eq!(newer.finish(false).unwrap(), 6);
+            let (_, _, staged) = storage.finish_session(&id, None).unwrap();
+            assert_eq!(staged, crc, "the session holds what its client sent");
+        }
+        Err(refused) => {
+            older_wrote.unwrap();
+            assert!(
+                matches!(refused, StorageError::WrongOffset(4)),
+                "{refused:?}"
+            );
+        }
+    }
+}

@@ -38,6 +38,9 @@ pub enum Point {
     /// Writing a PUT's or APPEND's body bytes (only ever held where they
     /// are written on the I/O pool).
     Write,
+    /// An APPEND's write between its look at who owns the session and the
+    /// write itself, in the session's turn (after [`Point::Write`]).
+    Owning,
     /// Creating an upload's temp file (PUT); a failing gate fails it.
     Create,
     /// Renaming a finished upload over its target.

@@ -78,7 +78,6 @@ impl Storage {
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
         let live = self.sessions.get_or_new(id);
-        let Appending { offset, .. } = asked;
         let (ticket, took_over, (info, ahead)) = {
             let mut held = live.held();
             if live.is_committing() {
@@ -131,37 +130,58 @@ impl Storage {
             index.mark_staged(id);
         }
         touch(&dir, &mut index, id);
-        let file = match open_data(&dir, id, asked.anywhere) {
+        // Not waited for with every session's books held.
+        drop(index);
+        let settled = match took_over && !asked.anywhere {
+            true => settled_where_read(&dir, &live, &info),
+            false => Ok(()),
+        };
+        let file = settled.and_then(|()| Ok(open_data(&dir, id, asked.anywhere)?));
+        let file = match file {
             Ok(file) => file,
-            Err(errno) => {
+            Err(err) => {
                 live.release(ticket);
                 if let Some(count) = self.staged_count(&info) {
                     count.count(Change::reserved(ahead, -1));
                 }
-                return Err(StorageError::from(errno).into());
+                return Err(err.into());
             }
         };
+        let appender = self.appender(file, live, ticket, (&info, ahead), asked);
+        Ok((appender, info))
+    }
+
+    /// The appender of an APPEND (`asked`) that owns session `info` with
+    /// `ticket`, its data file open, `ahead` bytes counted before they
+    /// arrive.
+    fn appender(
+        &self,
+        file: File,
+        live: std::sync::Arc<Live>,
+        ticket: u64,
+        (info, ahead): (&SessionInfo, u64),
+        asked: Appending,
+    ) -> FileAppender {
         let crc = crc_at_start(&live, &file, asked);
-        let appender = FileAppender {
-            id: id.to_owned(),
+        FileAppender {
+            id: info.id.clone(),
             file,
             live,
             ticket,
             start: info.received,
-            at: asked.anywhere.then_some(offset),
+            at: asked.anywhere.then_some(asked.offset),
             start_crc: crc,
             crc,
             written: 0,
             recorded: info.received,
             shared: self.round_trips,
             gate: self.gate.clone(),
-            counted: self.staged_count(&info),
+            counted: self.staged_count(info),
             ahead,
             cut: false,
             reserve: ReserveAsWritten::default(),
             ahead_quota: None,
-        };
-        Ok((appender, info))
+        }
     }
 
     /// Whether `info`, a session as read under its lock, takes the bytes
@@ -252,6 +272,25 @@ fn declare_size(dir: &OwnedFd, info: &mut SessionInfo, size: u64) -> Result<(), 
     files::declare_size(dir, &info.id, size)?;
     info.size = size;
     Ok(())
+}
+
+/// Whether session `info`, taken over from an older APPEND still
+/// streaming in here, stands where it was read: that one's write under
+/// way when it was cut off ends first (the session's turn,
+/// [`Live::turn`]), and may have moved it on. Its later writes find the
+/// session another's.
+///
+/// # Errors
+/// [`StorageError::WrongOffset`] where it moved on (the client asks
+/// again where it stands); the data file cannot be looked at.
+fn settled_where_read(dir: &OwnedFd, live: &Live, info: &SessionInfo) -> Result<(), StorageError> {
+    let _turn = live.turn();
+    let data = files::data_name(&info.id);
+    let stat = rustix::fs::statat(dir, data, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+    match u64::try_from(stat.st_size).unwrap_or(0) {
+        now if now == info.received => Ok(()),
+        now => Err(StorageError::WrongOffset(now)),
+    }
 }
 
 /// Session `id`'s data file, open for an APPEND's bytes: at its end

@@ -48,6 +48,13 @@ pub(super) struct Live {
     /// Its last APPEND here failed for want of space (ENOSPC, EDQUOT):
     /// it expires as soon as an empty session does, unless used again.
     pub(super) out_of_space: AtomicBool,
+    /// Held by the owning APPEND through each act on the data file (a
+    /// write, a record, a cut back), from its look at who owns the
+    /// session on; and by a newer APPEND that took the session over from
+    /// one, as it looks again where the session stands
+    /// ([`Live::turn`]): the older one's write under way lands before
+    /// that look, never after it.
+    turn: Mutex<()>,
 }
 
 /// The sessions known to this server process.
@@ -213,8 +220,24 @@ impl FileAppender {
         if let Some(gate) = &self.gate {
             gate.pass(Point::Write);
         }
+        let written = self.write_as_owner(data)?;
+        if self.received() - self.recorded >= RECORD_EVERY {
+            self.record();
+        }
+        written.map_err(StorageError::from)
+    }
+
+    /// [`FileAppender::write`]'s act on the data file, in the session's
+    /// turn: refused if a newer APPEND owns it; the write's own failure
+    /// in the inner result.
+    fn write_as_owner(&mut self, data: &[u8]) -> Result<std::io::Result<()>, StorageError> {
+        let live = Arc::clone(&self.live);
+        let _turn = live.turn();
         if !self.owns_session() {
             return Err(StorageError::Superseded);
+        }
+        if let Some(gate) = &self.gate {
+            gate.pass(Point::Owning);
         }
         // Refused before a byte of it is written: what is staged stands.
         self.take_room(data.len())?;
@@ -242,13 +265,10 @@ impl FileAppender {
             self.crc = self.crc.map(|crc| castagnoli::append(crc, data));
         }
         // Kept current for an APPEND that takes over; by the owner alone.
-        if let (Ok(mut progress), true) = (self.live.progress.lock(), self.owns_session()) {
+        if let Ok(mut progress) = self.live.progress.lock() {
             *progress = self.crc.map(|crc| (self.received(), crc));
         }
-        if self.received() - self.recorded >= RECORD_EVERY {
-            self.record();
-        }
-        written.map_err(StorageError::from)
+        Ok(written)
     }
 
     /// Makes an APPEND of a length to come (a resumed `STOR`) take room
@@ -304,6 +324,8 @@ impl FileAppender {
     /// Records the CRC of the bytes staged so far on the data file, for a
     /// COMMIT after a restart; not once a newer APPEND owns the session.
     fn record(&mut self) {
+        let live = Arc::clone(&self.live);
+        let _turn = live.turn();
         if let Some(crc) = self.crc
             && self.owns_session()
             && self.recorded != self.received()
@@ -321,6 +343,8 @@ impl FileAppender {
     /// # Errors
     /// The data file cannot be cut back.
     pub fn discard(mut self) -> Result<(), StorageError> {
+        let live = Arc::clone(&self.live);
+        let _turn = live.turn();
         if !self.owns_session() {
             return Err(StorageError::Superseded);
         }
@@ -409,6 +433,12 @@ impl Live {
         if freed && !self.is_committing() {
             *held = None;
         }
+    }
+
+    /// The session's turn on its data file (see `turn`): brief, a write
+    /// at most.
+    pub(super) fn turn(&self) -> MutexGuard<'_, ()> {
+        self.turn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(super) fn held(&self) -> MutexGuard<'_, Option<SessionLock>> {
