@@ -63,6 +63,10 @@ pub struct CopyTree<'a> {
     pub durable: bool,
     /// The token the copies count for.
     pub owner: Option<&'a str>,
+    /// That token's quota, which each copy's commit is judged against
+    /// (where usage is counted) as a PUT's is: copies side by side
+    /// cannot together pass it.
+    pub quota: Option<crate::access::quota::Quota>,
 }
 
 /// Which folders on the way [`Store::make_folder`] makes.

@@ -347,6 +347,7 @@ fn a_folders_copy_tells_what_the_judge_left_out() {
             deep: true,
             durable: false,
             owner: None,
+            quota: None,
         };
         let mut judge = |source: &str, _: &str| match source {
             "a/c/e" => Member::Tell,

@@ -353,3 +353,66 @@ fn an_append_taken_over_mid_write_never_lands_after_the_newer_one_looked() {
         }
     }
 }
+
+/// Two folder COPYs side by side through two nodes on one root, each of
+/// a tree that fits the token's quota alone but not twice: both are
+/// judged whole before either copies (both held as their first file is
+/// staged), and then each copy's commit is judged against the token's
+/// quota, so that together they store no more than it (the rest told,
+/// 207 with `507`). Before, the copies were committed with no quota and
+/// both landed whole (160 bytes under a 100-byte quota). Two nodes, as
+/// one node walks one tree at a time on a small host.
+#[test]
+fn folder_copies_side_by_side_cannot_together_pass_a_tokens_quota() {
+    use support::http::exchange;
+    let gate = Arc::new(Gate::new(Point::Create));
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/"])];
+    let (one, tokens, dir) = support::tokens::guarded_with(holders, &[], |config| {
+        support::tokens::set_quota(config, 0, "100");
+        config.node_id = "one".to_owned();
+        config.gate = Some(Arc::clone(&gate));
+    });
+    let two = TestServer::start_with(|config| {
+        config.root = one.root.path().to_path_buf();
+        config.node_id = "two".to_owned();
+        config.access = ferry::access::AccessConfig {
+            tokens: Some(dir.path().join("tokens")),
+            anonymous: Vec::new(),
+            no_auth: false,
+        };
+        config.gate = Some(Arc::clone(&gate));
+        support::listen_http(config);
+    });
+    std::fs::create_dir_all(one.path("src/in")).unwrap();
+    std::fs::write(one.path("src/a"), [1u8; 40]).unwrap();
+    std::fs::write(one.path("src/in/b"), [2u8; 40]).unwrap();
+    let copies: Vec<_> = [(&one, "/one/"), (&two, "/two/")]
+        .into_iter()
+        .map(|(server, to)| {
+            let http = server.http.unwrap();
+            let headers = format!(
+                "Host: {http}\r\nAuthorization: Bearer {}\r\nDestination: {to}\r\n",
+                tokens[0]
+            );
+            std::thread::spawn(move || exchange(http, "COPY", "/src/", &headers, b""))
+        })
+        .collect();
+    gate.wait_for_arrivals(2);
+    gate.open();
+    for copy in copies {
+        let answer = copy.join().unwrap();
+        match answer.status {
+            201 => {}
+            207 => assert!(answer.text().contains("507"), "{}", answer.text()),
+            _ => panic!("{}", answer.head),
+        }
+    }
+    let used = support::tokens::used_by(&one, &tokens[0]);
+    assert!(used <= 100, "the token's copies hold {used} bytes");
+    let stored: u64 = ["one/a", "one/in/b", "two/a", "two/in/b"]
+        .iter()
+        .filter_map(|file| std::fs::metadata(one.path(file)).ok())
+        .map(|meta| meta.len())
+        .sum();
+    assert_eq!(stored, used, "the ledger counts what is on the disk");
+}

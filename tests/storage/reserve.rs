@@ -326,3 +326,46 @@ fn uploads_of_a_length_to_come_stop_at_the_reserve() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// A folder's COPY takes each file's room from the reserve before it
+/// copies it: on a 16 MiB disk keeping 8 MiB free, a tree of four files
+/// of 1.5 MiB, with 10 MiB free, copies what fits above the reserve, and
+/// tells the rest (207, each `507`). Before, the copy was judged for
+/// nothing where no quota applied, and all of it landed in the reserve.
+#[test]
+fn a_folder_copy_stops_at_the_reserve_and_tells_what_it_left() {
+    let Some(fs) = support::tmpfs::Tmpfs::mount("16m", "") else {
+        return;
+    };
+    const RESERVE: u64 = 8 << 20;
+    let root = tempfile::Builder::new().tempdir_in(fs.path()).unwrap();
+    std::fs::create_dir(root.path().join("tree")).unwrap();
+    for n in 0..4 {
+        let file = root.path().join(format!("tree/f{n}"));
+        std::fs::write(file, pattern(3 << 19, n)).unwrap();
+    }
+    let server = TestServer::start_in(root, |c| {
+        listen_http(c);
+        c.min_free = MinFree::Bytes(RESERVE);
+    });
+    let free = || {
+        let fs = rustix::fs::statvfs(server.root.path()).unwrap();
+        fs.f_bavail * fs.f_frsize
+    };
+    assert!(
+        free() > RESERVE + (1 << 20),
+        "room for a file above the reserve"
+    );
+    let http = server.http.unwrap();
+    let headers = format!("Host: {http}\r\nDestination: /copy/\r\n");
+    let copied = exchange(http, "COPY", "/tree/", &headers, b"");
+    assert_eq!(copied.status, 207, "{}", copied.head);
+    assert!(copied.text().contains("507"), "{}", copied.text());
+    assert!(free() >= RESERVE, "{} bytes free", free());
+    // What was copied is whole; what was not, not there.
+    for n in 0..4 {
+        if let Ok(bytes) = std::fs::read(server.path(&format!("copy/f{n}"))) {
+            assert_eq!(bytes, pattern(3 << 19, n));
+        }
+    }
+}

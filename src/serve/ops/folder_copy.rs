@@ -89,6 +89,7 @@ fn copy(ctx: &Ctx<'_>, who: Who, op: CopyFolder) -> Outcome {
             deep,
             durable: ctx.config.fsync,
             owner: who.name(),
+            quota: who.quota(),
         };
         let copied = ctx.store.copy_tree(
             &from,

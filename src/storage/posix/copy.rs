@@ -11,8 +11,8 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
-use super::Left;
 use super::unflushed::with_ancestors;
+use super::{CopyTree, Left};
 use super::{FileUpload, Look, Opened, Storage, StorageError, check_regular};
 use crate::model::Holder;
 use crate::model::{Folders, Occupant};
@@ -186,7 +186,10 @@ impl Storage {
     /// each file as `judge(source, copy)` says ([`Member`]; staged and
     /// committed as [`Storage::stage_copy`] does; on stable storage before
     /// the answer if `durable`, as `--fsync` asks of every upload), the
-    /// copies token `owner`'s (see `usage.rs`). Symlinks and special
+    /// copies token `owner`'s (see `usage.rs`), each taking its room from
+    /// the reserve before its bytes and judged against the token's
+    /// `quota` at its commit (a member refused so is told among the
+    /// failures, the copy going on). Symlinks and special
     /// files are never copied (told as failures), ferry's reserved names
     /// never seen. `go_on` is asked before each folder: `false` stops the
     /// walk (its client has gone).
@@ -199,7 +202,7 @@ impl Storage {
         &self,
         from: &Prefix,
         to: &Name,
-        (deep, durable, owner): (bool, bool, Option<&str>),
+        how: CopyTree<'_>,
         mut judge: impl FnMut(&str, &str) -> Member,
         mut go_on: impl FnMut() -> bool,
     ) -> Result<Copied, StorageError> {
@@ -208,11 +211,11 @@ impl Storage {
         drop(super::open_dir_beneath(&self.root, start)?);
         let parent = self.make_folder_unflushed(to)?;
         let owed = self.copy_folder_record(start, to.as_str());
-        let mut made = Made::new(self, durable);
+        let mut made = Made::new(self, how.durable);
         made.add(parent, to.as_str())?;
         made.owe(owed)?;
         let mut copied = Copied::default();
-        if !deep {
+        if !how.deep {
             made.flush()?;
             return Ok(copied);
         }
@@ -236,8 +239,8 @@ impl Storage {
                     },
                     FileType::RegularFile => match judge(path, &copy) {
                         Member::Copy => {
-                            let member = (path, copy.as_str(), owner);
-                            if let Err(err) = self.copy_file_member(member, &mut made) {
+                            let member = (path, copy.as_str());
+                            if let Err(err) = self.copy_file_member(member, how, &mut made) {
                                 copied.fail(path.to_owned(), err);
                             }
                         }
@@ -281,11 +284,13 @@ impl Storage {
     }
 
     /// Copies file `path` to `copy` in a folder's copy, made token
-    /// `owner`'s: staged and committed as any copy (on stable storage
-    /// with the others' batch where `made` is durable).
+    /// `how.owner`'s: its room taken from the reserve, then staged and
+    /// committed as any copy, judged against `how.quota` (on stable
+    /// storage with the others' batch where `made` is durable).
     fn copy_file_member(
         &self,
-        (path, copy, owner): (&str, &str, Option<&str>),
+        (path, copy): (&str, &str),
+        how: CopyTree<'_>,
         made: &mut Made,
     ) -> Result<(), StorageError> {
         let (Ok(source), Ok(copy)) = (Name::new(path.to_owned()), Name::new(copy.to_owned()))
@@ -293,9 +298,10 @@ impl Storage {
             return Err(StorageError::NotRegular);
         };
         let opened = self.open_read(&source)?.into_opened();
+        self.take_room(opened.version.info.size)?;
         let ((mut upload, _, crc), owed) =
             self.stage_copy_owing((&source, &opened), &copy, Folders::Explicit)?;
-        upload.set_owner(owner, None);
+        upload.set_owner(how.owner, how.quota);
         // Its folder and its record's are flushed with the others.
         made.owe(owed)?;
         match made.durable {

@@ -305,7 +305,12 @@ mod tests {
                 .copy_folder(
                     &from,
                     &to,
-                    (true, true, None),
+                    crate::storage::CopyTree {
+                        deep: true,
+                        durable: true,
+                        owner: None,
+                        quota: None,
+                    },
                     |_, _| crate::storage::Member::Copy,
                     || true,
                 )

@@ -225,7 +225,6 @@ impl Store for Storage {
         judge: Judge<'_>,
         go_on: GoOn<'_>,
     ) -> Result<Left, StorageError> {
-        let how = (how.deep, how.durable, how.owner);
         self.copy_folder(from, to, how, judge, go_on)
     }
 
