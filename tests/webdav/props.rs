@@ -421,3 +421,30 @@ fn a_body_over_the_limit_is_refused() {
     let body = update(&[&format!("<Z:big>{big}</Z:big>")], &[]);
     assert_eq!(proppatch(server.http.unwrap(), "/f", "", &body).status, 413);
 }
+
+/// A value the XML reader lets through but XML does not allow (a
+/// repeated attribute, `<` in an attribute, `--` in a comment, `]]>` in
+/// text, a control character) is refused (400), and the folder's
+/// allprop listing stays well-formed for every reader. Before, it was
+/// stored and written back into every multistatus that told it.
+#[test]
+fn a_value_that_would_break_the_folders_listing_is_refused() {
+    let server = TestServer::start_http();
+    write_files(&server, &["d/f"]);
+    let addr = server.http.unwrap();
+    for value in [
+        r#"<Z:b c="1" c="2"/>"#,
+        r#"<Z:b c="<"/>"#,
+        "<!-- a -- b -->",
+        "a ]]> b",
+        "a \u{1} b",
+    ] {
+        let body = update(&[&format!("<Z:bad>{value}</Z:bad>")], &[]);
+        let answer = proppatch(addr, "/d/f", "", &body);
+        assert_eq!(answer.status, 400, "{value}: {}", answer.head);
+    }
+    set_color(addr, "/d/f", "<Z:shade tone=\"a &lt; b\"/>");
+    let all = parse(&propfind(addr, "/d/", Some("1"), "", ""));
+    assert!(all.get("/d/f", Z, "color").is_some(), "{all:?}");
+    assert!(all.get("/d/f", Z, "bad").is_none(), "{all:?}");
+}

@@ -63,6 +63,8 @@ enum At {
 /// nothing to change, too many changes.
 pub fn read(body: &[u8], live: impl Fn(&str) -> bool) -> Result<Vec<PropUpdate>, String> {
     let mut reader = NsReader::from_reader(body);
+    // `--` in a comment would be kept in a value, as the rest of it.
+    reader.config_mut().check_comments = true;
     let (mut stack, mut updates) = (Vec::<At>::new(), Vec::new());
     let mut property: Option<(Property, Vec<Binding>)> = None;
     loop {
@@ -70,6 +72,7 @@ pub fn read(body: &[u8], live: impl Fn(&str) -> bool) -> Result<Vec<PropUpdate>,
         let (ns, event) = reader
             .read_resolved_event()
             .map_err(|err| format!("malformed XML: {err}"))?;
+        well_formed(&event)?;
         let (start, empty) = match &event {
             Event::Start(start) => (start, false),
             Event::Empty(start) => (start, true),
@@ -83,9 +86,11 @@ pub fn read(body: &[u8], live: impl Fn(&str) -> bool) -> Result<Vec<PropUpdate>,
                 }
                 continue;
             }
-            Event::GeneralRef(name) if name.is_char_ref() || PREDEFINED.contains(&&name[..]) => {
-                continue;
-            }
+            Event::GeneralRef(name) if name.is_char_ref() => match name.resolve_char_ref() {
+                Ok(Some(c)) if is_xml_char(c) => continue,
+                _ => return Err("a character reference XML does not allow".into()),
+            },
+            Event::GeneralRef(name) if PREDEFINED.contains(&&name[..]) => continue,
             Event::GeneralRef(_) => return Err("an entity no DTD declares".into()),
             Event::DocType(_) => return Err("a DTD is not accepted".into()),
             Event::Eof if !stack.is_empty() => return Err("the body ends inside an element".into()),
@@ -130,6 +135,44 @@ pub fn read(body: &[u8], live: impl Fn(&str) -> bool) -> Result<Vec<PropUpdate>,
         true => Err("a propertyupdate sets or removes some property".into()),
         false => Ok(updates),
     }
+}
+
+/// What the reader lets through but XML does not allow, refused: a value
+/// is kept as sent and written back into every multistatus that tells
+/// it, where it would make the whole answer ill-formed for every client
+/// reading the folder (a repeated attribute, `<` in an attribute's value,
+/// `]]>` in text, a character XML has no place for).
+///
+/// # Errors
+/// What is wrong, for the 400.
+fn well_formed(event: &Event<'_>) -> Result<(), String> {
+    let text = match event {
+        Event::Start(start) | Event::Empty(start) => {
+            for attribute in start.attributes() {
+                let attribute = attribute.map_err(|err| format!("malformed XML: {err}"))?;
+                if attribute.value.contains(&b'<') {
+                    return Err("malformed XML: `<` in an attribute's value".into());
+                }
+            }
+            &start[..]
+        }
+        Event::Text(text) if text.windows(3).any(|w| w == b"]]>") => {
+            return Err("malformed XML: `]]>` in text".into());
+        }
+        Event::Text(text) => &text[..],
+        Event::CData(data) => &data[..],
+        Event::Comment(comment) => &comment[..],
+        _ => return Ok(()),
+    };
+    match String::from_utf8_lossy(text).chars().all(is_xml_char) {
+        true => Ok(()),
+        false => Err("a character XML does not allow".into()),
+    }
+}
+
+/// Whether XML 1.0 allows `c` in a document (its `Char` production).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// `PROPPATCH` of `path`: a folder if it ends in `/`, else whatever has
@@ -340,6 +383,39 @@ mod tests {
             r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:a>"#,
         ] {
             assert!(read(body.as_bytes(), live).is_err(), "{body}");
+        }
+    }
+
+    /// What would make a multistatus that writes the value back
+    /// ill-formed is refused, though the reader lets it through.
+    #[test]
+    fn values_that_would_break_a_multistatus_are_refused() {
+        let live = |_: &str| false;
+        let set = |value: &str| {
+            format!(
+                r#"<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:a>{value}</Z:a></D:prop></D:set></D:propertyupdate>"#
+            )
+        };
+        for value in [
+            r#"<Z:b c="1" c="2"/>"#,
+            r#"<Z:b c="<"/>"#,
+            "<!-- a -- b -->",
+            "a ]]> b",
+            "a \u{1} b",
+            "&#1;",
+            "<![CDATA[\u{1}]]>",
+        ] {
+            let body = set(value);
+            assert!(read(body.as_bytes(), live).is_err(), "{value}");
+        }
+        for value in [
+            "<!-- a - b -->",
+            "a ] ]> b",
+            "&#9;&#x10000;",
+            "<![CDATA[<x>]]>",
+        ] {
+            let body = set(value);
+            assert!(read(body.as_bytes(), live).is_ok(), "{value}");
         }
     }
 }
