@@ -104,6 +104,7 @@ impl Transfer<'_> {
                         props: None,
                         source: None,
                         kept: None,
+                        deep: fields.depth != Some(0),
                     }),
                 }
             }

@@ -85,6 +85,7 @@ pub(super) fn copy_object(
         props,
         source: Some(source),
         kept: None,
+        deep: true,
     }))
 }
 

@@ -48,6 +48,10 @@ pub struct CopyFile {
     /// again at the commit: kept from its conditions ([`Operate::keep`]),
     /// not set by a codec.
     pub kept: Option<Box<Conditions>>,
+    /// Where `from` turns out to be a folder (WebDAV's COPY of a name
+    /// without its `/`): everything in it (`Depth: infinity`), else the
+    /// folder alone (`Depth: 0`), as [`CopyFolder::deep`].
+    pub deep: bool,
 }
 
 impl Operate for CopyFile {
@@ -90,6 +94,7 @@ fn copy(ctx: &Ctx<'_>, who: Who, user: Option<Owner>, op: CopyFile) -> Outcome {
         props,
         source,
         kept,
+        deep,
     } = op;
     let found = source_of(ctx, &from, folders);
     if matches!(found, Some(Ok(Occupant::Folder))) {
@@ -97,7 +102,7 @@ fn copy(ctx: &Ctx<'_>, who: Who, user: Option<Owner>, op: CopyFile) -> Outcome {
         let folder = CopyFolder {
             from,
             to,
-            deep: true,
+            deep,
             overwrite,
         };
         return folder.serve(ctx, who);
