@@ -22,7 +22,7 @@
 use std::fmt;
 use std::io;
 
-use super::store_values::{CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, Spill};
+use super::store_values::{CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, PropEdit, Spill};
 use super::{
     Ahead, Committing, Left, LockTable, Look, OverQuota, ReserveAsWritten, Room, SessionStore,
     StorageError, Upload, ZipCrc,
@@ -421,8 +421,11 @@ pub trait Store: Send + Sync {
     /// [`Store::surely_no_props`] may tell it next time.
     fn note_no_props(&self, name: &str);
 
-    /// Sets `found`'s (`holder`'s) time to `mtime` and its dead properties
-    /// to `props`, each where given: all of it, or nothing.
+    /// Sets `found`'s (`holder`'s) time to `mtime` (where given) and
+    /// changes its dead properties as `edit` says, given them as they
+    /// stand under the records' lock: one check-and-change, so that
+    /// patches side by side, on this node or another, each see what the
+    /// one before wrote. All of it, or nothing.
     ///
     /// # Errors
     /// It could not be done; nothing was changed.
@@ -431,7 +434,7 @@ pub trait Store: Send + Sync {
         holder: Holder<'_>,
         found: &Resource,
         mtime: Option<i64>,
-        props: Option<&[DeadProperty]>,
+        edit: PropEdit<'_>,
     ) -> Result<(), StorageError>;
 
     /// Which members of folder `path` may have dead properties (a listing

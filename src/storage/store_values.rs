@@ -49,6 +49,10 @@ pub trait Spill: io::Write + Send {
 /// Whether a long walk goes on (asked between its steps).
 pub type GoOn<'a> = &'a mut dyn FnMut() -> bool;
 
+/// A change of one resource's dead properties, given them as they stand
+/// ([`Store::patch_props`]).
+pub type PropEdit<'a> = &'a mut dyn FnMut(&mut Vec<crate::model::DeadProperty>);
+
 /// What a folder's copy does with a member, given its source and copy
 /// names.
 pub type Judge<'a> = &'a mut dyn FnMut(&str, &str) -> Member;

@@ -416,7 +416,9 @@ fn dead_properties_are_patched_whole_and_found_by_their_folder() {
         };
         let props = [prop];
         store
-            .patch_props(holder, &found, Some(1_000_000), Some(&props))
+            .patch_props(holder, &found, Some(1_000_000), &mut |now| {
+                *now = props.to_vec()
+            })
             .unwrap();
         assert_eq!(
             store.props(holder, found.stamp.inode).unwrap(),
@@ -431,7 +433,9 @@ fn dead_properties_are_patched_whole_and_found_by_their_folder() {
         let members = store.props_members("a").unwrap();
         assert!(members.files.contains("b"), "{kind}: {members:?}");
         assert!(!store.surely_no_props("a/b"), "{kind}");
-        store.patch_props(holder, &found, None, Some(&[])).unwrap();
+        store
+            .patch_props(holder, &found, None, &mut Vec::clear)
+            .unwrap();
         assert!(
             store.props(holder, found.stamp.inode).unwrap().is_empty(),
             "{kind}"

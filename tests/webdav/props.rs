@@ -448,3 +448,48 @@ fn a_value_that_would_break_the_folders_listing_is_refused() {
     assert!(all.get("/d/f", Z, "color").is_some(), "{all:?}");
     assert!(all.get("/d/f", Z, "bad").is_none(), "{all:?}");
 }
+
+/// PROPPATCHes of one file side by side, through two nodes on one root,
+/// each setting a property of its own: every one of them is kept. Each
+/// changes the record as it stands under the records' lock. Before, each
+/// read the record, changed its copy and wrote it back, and a patch
+/// whose read came before another's write lost that one's property
+/// (while both were answered 200).
+#[test]
+fn patches_side_by_side_through_two_nodes_keep_every_property() {
+    const CLIENTS: usize = 16;
+    let one = TestServer::start_http();
+    write_files(&one, &["f"]);
+    let root = one.root.path().to_path_buf();
+    let two = TestServer::start_with(|c| {
+        c.root = root.clone();
+        c.node_id = "two".into();
+        c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+    });
+    let nodes = [one.http.unwrap(), two.http.unwrap()];
+    let start = std::sync::Arc::new(std::sync::Barrier::new(CLIENTS));
+    let patches: Vec<_> = (0..CLIENTS)
+        .map(|n| {
+            let (addr, start) = (nodes[n % 2], std::sync::Arc::clone(&start));
+            std::thread::spawn(move || {
+                let body = update(&[&format!("<Z:p{n}>{n}</Z:p{n}>")], &[]);
+                start.wait();
+                parse(&proppatch(addr, "/f", "", &body))
+            })
+        })
+        .collect();
+    for (n, patch) in patches.into_iter().enumerate() {
+        let answer = patch.join().unwrap();
+        let href = answer.hrefs()[0].to_owned();
+        let local = format!("p{n}");
+        assert_eq!(answer.status(&href, Z, &local), Some(200), "{answer:?}");
+    }
+    let locals: Vec<String> = (0..CLIENTS).map(|n| format!("p{n}")).collect();
+    let locals: Vec<&str> = locals.iter().map(String::as_str).collect();
+    let found = find(nodes[0], "/f", &locals);
+    let href = found.hrefs()[0].to_owned();
+    for (n, local) in locals.iter().enumerate() {
+        let value = found.get(&href, Z, local).map(|v| v.text.clone());
+        assert_eq!(value, Some(n.to_string()), "{local} was lost");
+    }
+}

@@ -151,7 +151,9 @@ fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
     })
 }
 
-/// Applies `updates` to `path` (as `found`): the time, then the record.
+/// Applies `updates` to `path` (as `found`): the time, then the record,
+/// changed as it stands under the records' lock (one check-and-change:
+/// [`Store::patch_props`]).
 ///
 /// # Errors
 /// Why it failed; then nothing was changed.
@@ -162,36 +164,43 @@ fn apply(
     updates: &[PropUpdate],
 ) -> Result<(), ErrorKind> {
     let holder = holder(path, found.folder);
-    let inode = found.stamp.inode;
-    let mut props = store
-        .props(holder, inode)
-        .map_err(|err| ErrorKind::from(&err))?;
-    let before = props.clone();
     let mut mtime = None;
     for update in updates {
-        let same = |p: &DeadProperty| p.ns == update.ns && p.local == update.local;
         match &update.change {
-            Change::Set(value) => {
-                let prop = DeadProperty {
-                    ns: update.ns.clone(),
-                    local: update.local.clone(),
-                    value: value.clone(),
-                };
-                match props.iter_mut().find(|p| same(p)) {
-                    Some(old) => *old = prop,
-                    None => props.push(prop),
-                }
-            }
-            Change::Remove => props.retain(|p| !same(p)),
-            Change::Clear => props.retain(|p| p.ns != update.ns),
             Change::Mtime(time) => mtime = Some(*time),
             Change::Protected => return Err(ErrorKind::Forbidden),
+            Change::Set(_) | Change::Remove | Change::Clear => {}
         }
     }
-    let changed = (props != before).then_some(props.as_slice());
+    let mut edit = |props: &mut Vec<DeadProperty>| {
+        for update in updates {
+            change_one(props, update);
+        }
+    };
     store
-        .patch_props(holder, &found, mtime, changed)
+        .patch_props(holder, &found, mtime, &mut edit)
         .map_err(|err| ErrorKind::from(&err))
+}
+
+/// Makes one update's change to `props` (the time aside).
+fn change_one(props: &mut Vec<DeadProperty>, update: &PropUpdate) {
+    let same = |p: &DeadProperty| p.ns == update.ns && p.local == update.local;
+    match &update.change {
+        Change::Set(value) => {
+            let prop = DeadProperty {
+                ns: update.ns.clone(),
+                local: update.local.clone(),
+                value: value.clone(),
+            };
+            match props.iter_mut().find(|p| same(p)) {
+                Some(old) => *old = prop,
+                None => props.push(prop),
+            }
+        }
+        Change::Remove => props.retain(|p| !same(p)),
+        Change::Clear => props.retain(|p| p.ns != update.ns),
+        Change::Mtime(_) | Change::Protected => {}
+    }
 }
 
 /// The holder of `path`'s record.

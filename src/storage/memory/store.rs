@@ -18,7 +18,8 @@ use crate::storage::{
     SessionStore, StorageError, Upload, ZipCrc, over_quota,
 };
 use crate::storage::{
-    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Spill, Store, Take, Wanted,
+    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, PropEdit, Spill, Store, Take,
+    Wanted,
 };
 use crate::wire::content::Content;
 
@@ -330,7 +331,7 @@ impl Store for MemoryStore {
         holder: Holder<'_>,
         found: &Resource,
         mtime: Option<i64>,
-        props: Option<&[DeadProperty]>,
+        edit: PropEdit<'_>,
     ) -> Result<(), StorageError> {
         let mut tree = self.tree();
         let path = match holder {
@@ -346,10 +347,13 @@ impl Store for MemoryStore {
                 },
             }
         }
-        match props {
-            Some([]) => drop(tree.props.remove(&found.stamp.inode)),
-            Some(props) => drop(tree.props.insert(found.stamp.inode, props.to_vec())),
-            None => {}
+        // Read and changed under the tree's lock: one check-and-change.
+        let inode = found.stamp.inode;
+        let mut props = tree.props.get(&inode).cloned().unwrap_or_default();
+        edit(&mut props);
+        match props.is_empty() {
+            true => drop(tree.props.remove(&inode)),
+            false => drop(tree.props.insert(inode, props)),
         }
         Ok(())
     }

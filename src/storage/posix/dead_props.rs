@@ -34,12 +34,15 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{Storage, StorageError, open_dir_at};
+use super::flock::Flock;
+use super::{PropEdit, Storage, StorageError, open_dir_at};
 use crate::model::{DeadProperty, Holder, NewProps, Recorded};
 use crate::name::RESERVED_PREFIX;
 
 /// Where the records live, from the root.
 pub const PROPS_DIR: &str = ".ferry-dav/props";
+/// The file whose `flock` each change of a record waits for.
+const PROPS_LOCK: &str = ".ferry-dav/props.lock";
 /// A folder's own record, in its mirror.
 const SELF: &str = ".ferry-self";
 /// The folder of a folder's files' records, in its mirror.
@@ -125,6 +128,44 @@ impl Storage {
             .read_to_string(&mut text)
             .map_err(StorageError::from)?;
         Ok(parse(&text))
+    }
+
+    /// Changes the record of `holder` (inode `inode`) as `edit` says,
+    /// given its properties as they stand under the records' lock
+    /// ([`PROPS_LOCK`]): patches side by side, on this node or another,
+    /// each see what the one before wrote (a read, a change and a write
+    /// without it lost one of two clients' changes). Written only where
+    /// `edit` changed something.
+    ///
+    /// # Errors
+    /// As [`Storage::write_dead_properties`]; the lock cannot be taken.
+    pub(super) fn edit_dead_properties(
+        &self,
+        holder: Holder<'_>,
+        inode: u64,
+        edit: PropEdit<'_>,
+    ) -> Result<(), StorageError> {
+        let _held = self.props_lock()?;
+        let mut props = self.dead_properties(holder, inode)?;
+        let before = props.clone();
+        edit(&mut props);
+        match props == before {
+            true => Ok(()),
+            false => self.write_dead_properties(holder, inode, &props),
+        }
+    }
+
+    /// The records' lock, waited for: a regular file's `flock`, opened
+    /// anew each time (as the lock table's, `dav_locks.rs`: it holds
+    /// across the nodes of a shared root).
+    fn props_lock(&self) -> Result<Flock, StorageError> {
+        match rustix::fs::mkdirat(&*self.root, ".ferry-dav", Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&*self.root, PROPS_LOCK, flags, Mode::from_raw_mode(0o600))?;
+        Ok(Flock::exclusive(fd)?)
     }
 
     /// Replaces the record of `holder` (inode `inode`) with `props`, in

@@ -166,8 +166,8 @@ use super::spool_room::SpoolRoom;
 use super::store::could_contain;
 use super::{
     Admit, Appender, Choose, Committing, CopyTree, Cursor, Decide, Enter, GoOn, Include, Judge,
-    Left, LockTable, Open, Opened, Parents, PartUpload, Room, SessionStore, Spill, StorageError,
-    Store, Take, Upload, Visit, Wanted,
+    Left, LockTable, Open, Opened, Parents, PartUpload, PropEdit, Room, SessionStore, Spill,
+    StorageError, Store, Take, Upload, Visit, Wanted,
 };
 
 /// The root directory and everything done beneath it.

@@ -13,7 +13,8 @@ use super::{
     StorageError, Upload, ZipCrc,
 };
 use super::{
-    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, Spill, Store, Take, Wanted,
+    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, PropEdit, Spill, Store, Take,
+    Wanted,
 };
 use crate::access::quota::Quota;
 use crate::model::{
@@ -252,7 +253,7 @@ impl Store for Storage {
         holder: Holder<'_>,
         found: &Resource,
         mtime: Option<i64>,
-        props: Option<&[DeadProperty]>,
+        edit: PropEdit<'_>,
     ) -> Result<(), StorageError> {
         let path = match holder {
             Holder::File(path) | Holder::Folder(path) => path,
@@ -260,10 +261,7 @@ impl Store for Storage {
         if let Some(time) = mtime {
             self.set_mtime(path, time)?;
         }
-        let Some(props) = props else {
-            return Ok(());
-        };
-        self.write_dead_properties(holder, found.stamp.inode, props)
+        self.edit_dead_properties(holder, found.stamp.inode, edit)
             .inspect_err(|_| {
                 if mtime.is_some() {
                     // Put back as it was: all or nothing.
