@@ -422,10 +422,12 @@ pub trait Store: Send + Sync {
     fn note_no_props(&self, name: &str);
 
     /// Sets `found`'s (`holder`'s) time to `mtime` (where given) and
-    /// changes its dead properties as `edit` says, given them as they
-    /// stand under the records' lock: one check-and-change, so that
-    /// patches side by side, on this node or another, each see what the
-    /// one before wrote. All of it, or nothing.
+    /// changes its dead properties as `edit` (where given) says, given
+    /// them as they stand under the records' lock: one check-and-change,
+    /// so that patches side by side, on this node or another, each see
+    /// what the one before wrote; and of what has the name then (a
+    /// version that replaced `found` meanwhile: as if served after its
+    /// upload). All of it, or nothing.
     ///
     /// # Errors
     /// It could not be done; nothing was changed.
@@ -434,7 +436,7 @@ pub trait Store: Send + Sync {
         holder: Holder<'_>,
         found: &Resource,
         mtime: Option<i64>,
-        edit: PropEdit<'_>,
+        edit: Option<PropEdit<'_>>,
     ) -> Result<(), StorageError>;
 
     /// Which members of folder `path` may have dead properties (a listing

@@ -416,9 +416,12 @@ fn dead_properties_are_patched_whole_and_found_by_their_folder() {
         };
         let props = [prop];
         store
-            .patch_props(holder, &found, Some(1_000_000), &mut |now| {
-                *now = props.to_vec()
-            })
+            .patch_props(
+                holder,
+                &found,
+                Some(1_000_000),
+                Some(&mut |now| *now = props.to_vec()),
+            )
             .unwrap();
         assert_eq!(
             store.props(holder, found.stamp.inode).unwrap(),
@@ -434,12 +437,38 @@ fn dead_properties_are_patched_whole_and_found_by_their_folder() {
         assert!(members.files.contains("b"), "{kind}: {members:?}");
         assert!(!store.surely_no_props("a/b"), "{kind}");
         store
-            .patch_props(holder, &found, None, &mut Vec::clear)
+            .patch_props(holder, &found, None, Some(&mut Vec::clear))
             .unwrap();
         assert!(
             store.props(holder, found.stamp.inode).unwrap().is_empty(),
             "{kind}"
         );
+    }
+}
+
+/// A patch of a file replaced since it was looked at is the new
+/// version's: its record is written for the inode at the name, never over
+/// it for the old one (which took the new version's properties away).
+#[test]
+fn a_patch_of_a_file_replaced_meanwhile_is_its_new_versions() {
+    for engine in engines(&[("a/b", b"old"), ("a/new", b"new")], &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let stale = store.resource("a/b", false).unwrap();
+        let (from, to) = (name_of("a/new"), name_of("a/b"));
+        store.rename(&from, &to, true, Folders::Explicit).unwrap();
+        let now = store.resource("a/b", false).unwrap();
+        assert_ne!(now.stamp.inode, stale.stamp.inode, "{kind}");
+        let holder = Holder::File("a/b");
+        let prop = DeadProperty {
+            ns: "urn:x".to_owned(),
+            local: "colour".to_owned(),
+            value: "green".to_owned(),
+        };
+        let set = [prop];
+        store
+            .patch_props(holder, &stale, None, Some(&mut |p| *p = set.to_vec()))
+            .unwrap();
+        assert_eq!(store.props(holder, now.stamp.inode).unwrap(), set, "{kind}");
     }
 }
 

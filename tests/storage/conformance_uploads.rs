@@ -149,7 +149,7 @@ fn a_copy_is_staged_from_the_version_opened_with_its_properties() {
         let holder = Holder::File("a/c/e");
         let mine = [colour("blue")];
         store
-            .patch_props(holder, &found, None, &mut |now| *now = mine.to_vec())
+            .patch_props(holder, &found, None, Some(&mut |now| *now = mine.to_vec()))
             .unwrap();
         let source = store.open(&name_of("a/c/e"), Open::Read).unwrap().unwrap();
         let (upload, size, crc) = store
@@ -299,7 +299,7 @@ fn a_copy_over_a_file_keeps_the_sources_properties_not_the_replaced_files() {
             let props = [colour(value)];
             let holder = Holder::File(name);
             store
-                .patch_props(holder, &found, None, &mut |now| *now = props.to_vec())
+                .patch_props(holder, &found, None, Some(&mut |now| *now = props.to_vec()))
                 .unwrap();
         }
         let source = store.open(&name_of("a/c/e"), Open::Read).unwrap().unwrap();

@@ -296,6 +296,9 @@ fn the_time_is_set_through_getlastmodified_and_win32_times() {
     let answer = parse(&proppatch(addr, "/f", "", body));
     assert_eq!(answer.status("/f", "DAV:", "getlastmodified"), Some(200));
     assert_eq!(support::mtime_secs(&server.path("f")), 946_684_800);
+    // The time alone takes no look at the records, nor their lock (as
+    // FTP's MFMT and SFTP's SETSTAT after every upload).
+    assert!(!server.path(".ferry-dav/props.lock").exists());
     // Explorer's, as it sends them after an upload.
     let ms = "urn:schemas-microsoft-com:";
     let body = format!(

@@ -17,7 +17,7 @@ use crate::name::Name;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::{Details, Wants};
 use crate::serve::{Ctx, ErrorKind, Outcome, Reply, room_for, storage_refusal};
-use crate::storage::Store;
+use crate::storage::{PropEdit, Store};
 
 /// What a `PROPPATCH` names: a file, or a folder (the root is `None`).
 #[derive(Debug)]
@@ -63,6 +63,13 @@ pub enum Change {
     /// A live property that cannot be changed: the request changes
     /// nothing (`403`, the others `424`).
     Protected,
+}
+
+impl Change {
+    /// Whether it changes the dead properties' record (not the time).
+    fn is_of_a_record(&self) -> bool {
+        matches!(self, Change::Set(_) | Change::Remove | Change::Clear)
+    }
 }
 
 /// How one change of a `PROPPATCH` went.
@@ -177,8 +184,11 @@ fn apply(
             change_one(props, update);
         }
     };
+    // The time alone takes no look at the records (nor their lock).
+    let records = updates.iter().any(|u| u.change.is_of_a_record());
+    let edit = records.then_some(&mut edit as PropEdit<'_>);
     store
-        .patch_props(holder, &found, mtime, &mut edit)
+        .patch_props(holder, &found, mtime, edit)
         .map_err(|err| ErrorKind::from(&err))
 }
 

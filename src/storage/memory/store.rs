@@ -331,7 +331,7 @@ impl Store for MemoryStore {
         holder: Holder<'_>,
         found: &Resource,
         mtime: Option<i64>,
-        edit: PropEdit<'_>,
+        edit: Option<PropEdit<'_>>,
     ) -> Result<(), StorageError> {
         let mut tree = self.tree();
         let path = match holder {
@@ -348,7 +348,16 @@ impl Store for MemoryStore {
             }
         }
         // Read and changed under the tree's lock: one check-and-change.
-        let inode = found.stamp.inode;
+        let Some(edit) = edit else {
+            return Ok(());
+        };
+        // What has the name now: a file replaced since `found` was
+        // looked at is patched as its new version (as the POSIX engine).
+        let inode = match holder {
+            Holder::File(path) => tree.file(path).map(|file| file.inode),
+            Holder::Folder(_) => Some(found.stamp.inode),
+        };
+        let inode = inode.ok_or(StorageError::NotFound)?;
         let mut props = tree.props.get(&inode).cloned().unwrap_or_default();
         edit(&mut props);
         match props.is_empty() {

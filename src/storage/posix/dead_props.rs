@@ -35,7 +35,7 @@ use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::flock::Flock;
-use super::{PropEdit, Storage, StorageError, open_dir_at};
+use super::{PropEdit, Storage, StorageError, Store, open_dir_at};
 use crate::model::{DeadProperty, Holder, NewProps, Recorded};
 use crate::name::RESERVED_PREFIX;
 
@@ -130,29 +130,52 @@ impl Storage {
         Ok(parse(&text))
     }
 
-    /// Changes the record of `holder` (inode `inode`) as `edit` says,
-    /// given its properties as they stand under the records' lock
-    /// ([`PROPS_LOCK`]): patches side by side, on this node or another,
-    /// each see what the one before wrote (a read, a change and a write
-    /// without it lost one of two clients' changes). Written only where
-    /// `edit` changed something.
+    /// Sets the time of `holder` (a folder's where `folder`) to `mtime`,
+    /// where given, and changes its record as `edit` says, given its
+    /// properties as they stand under the records' lock ([`PROPS_LOCK`]):
+    /// patches side by side, on this node or another, each see what the
+    /// one before wrote (a read, a change and a write without it lost one
+    /// of two clients' changes). What has the name is looked at under the
+    /// lock too: a file replaced since the PROPPATCH looked is patched as
+    /// its new version (a record written for the old inode would have
+    /// taken the new one's place). The record is written only where
+    /// `edit` changed something; the time is put back if it cannot be.
     ///
     /// # Errors
-    /// As [`Storage::write_dead_properties`]; the lock cannot be taken.
-    pub(super) fn edit_dead_properties(
+    /// As [`Storage::write_dead_properties`]; the lock cannot be taken;
+    /// [`StorageError::NotFound`] if nothing of that kind has the name
+    /// now.
+    pub(super) fn patch_dead_properties(
         &self,
-        holder: Holder<'_>,
-        inode: u64,
+        (holder, folder): (Holder<'_>, bool),
+        mtime: Option<i64>,
         edit: PropEdit<'_>,
     ) -> Result<(), StorageError> {
+        let path = match holder {
+            Holder::File(path) | Holder::Folder(path) => path,
+        };
         let _held = self.props_lock()?;
+        let now = Store::resource(self, path, folder)?;
+        if now.folder != folder {
+            return Err(StorageError::NotFound);
+        }
+        let inode = now.stamp.inode;
         let mut props = self.dead_properties(holder, inode)?;
         let before = props.clone();
         edit(&mut props);
-        match props == before {
+        if let Some(time) = mtime {
+            self.set_mtime(path, time)?;
+        }
+        let written = match props == before {
             true => Ok(()),
             false => self.write_dead_properties(holder, inode, &props),
-        }
+        };
+        written.inspect_err(|_| {
+            if mtime.is_some() {
+                // Put back as it was: all or nothing.
+                let _ = self.set_mtime(path, now.info.mtime);
+            }
+        })
     }
 
     /// The records' lock, waited for: a regular file's `flock`, opened

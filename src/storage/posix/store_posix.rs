@@ -253,21 +253,16 @@ impl Store for Storage {
         holder: Holder<'_>,
         found: &Resource,
         mtime: Option<i64>,
-        edit: PropEdit<'_>,
+        edit: Option<PropEdit<'_>>,
     ) -> Result<(), StorageError> {
         let path = match holder {
             Holder::File(path) | Holder::Folder(path) => path,
         };
-        if let Some(time) = mtime {
-            self.set_mtime(path, time)?;
+        match edit {
+            Some(edit) => self.patch_dead_properties((holder, found.folder), mtime, edit),
+            // The time alone (MFMT, SETSTAT, getlastmodified): no record.
+            None => mtime.map_or(Ok(()), |time| self.set_mtime(path, time)),
         }
-        self.edit_dead_properties(holder, found.stamp.inode, edit)
-            .inspect_err(|_| {
-                if mtime.is_some() {
-                    // Put back as it was: all or nothing.
-                    let _ = self.set_mtime(path, found.info.mtime);
-                }
-            })
     }
 
     fn props_members(&self, path: &str) -> Result<Recorded, StorageError> {
