@@ -93,6 +93,9 @@ pub fn read(body: &[u8], live: impl Fn(&str) -> bool) -> Result<Vec<PropUpdate>,
             Event::GeneralRef(name) if PREDEFINED.contains(&&name[..]) => continue,
             Event::GeneralRef(_) => return Err("an entity no DTD declares".into()),
             Event::DocType(_) => return Err("a DTD is not accepted".into()),
+            Event::Decl(_) if !stack.is_empty() => {
+                return Err("malformed XML: a declaration inside an element".into());
+            }
             Event::Eof if !stack.is_empty() => return Err("the body ends inside an element".into()),
             Event::Eof => break,
             _ => continue,
@@ -153,9 +156,23 @@ fn well_formed(event: &Event<'_>) -> Result<(), String> {
                 if attribute.value.contains(&b'<') {
                     return Err("malformed XML: `<` in an attribute's value".into());
                 }
+                // An entity no DTD declares, or a character reference
+                // XML has no place for, as in text.
+                let value = attribute
+                    .unescape_value()
+                    .map_err(|err| format!("malformed XML: {err}"))?;
+                if !value.chars().all(is_xml_char) {
+                    return Err("a character XML does not allow".into());
+                }
             }
             &start[..]
         }
+        // A processing instruction needs a target, and not `xml` (the
+        // declaration, which only begins a document).
+        Event::PI(pi) if pi.target().is_empty() || pi.target().eq_ignore_ascii_case(b"xml") => {
+            return Err("malformed XML: a processing instruction without a target".into());
+        }
+        Event::PI(pi) => &pi[..],
         Event::Text(text) if text.windows(3).any(|w| w == b"]]>") => {
             return Err("malformed XML: `]]>` in text".into());
         }
@@ -391,6 +408,11 @@ mod tests {
     #[test]
     fn values_that_would_break_a_multistatus_are_refused() {
         let live = |_: &str| false;
+        let opened = "\u{FEFF}<?xml version=\"1.0\"?><D:propertyupdate xmlns:D=\"DAV:\"><D:set><D:prop><D:a>1</D:a></D:prop></D:set></D:propertyupdate>";
+        assert!(
+            read(opened.as_bytes(), live).is_ok(),
+            "a BOM and a declaration"
+        );
         let set = |value: &str| {
             format!(
                 r#"<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:a>{value}</Z:a></D:prop></D:set></D:propertyupdate>"#
@@ -404,6 +426,12 @@ mod tests {
             "a \u{1} b",
             "&#1;",
             "<![CDATA[\u{1}]]>",
+            r#"<Z:b c="a & b"/>"#,
+            r#"<Z:b c="&bogus;"/>"#,
+            r#"<Z:b c="&#1;"/>"#,
+            r#"<?xml version="1.0"?>"#,
+            "<??>",
+            "<?xml-stylesheet \u{1}?>",
         ] {
             let body = set(value);
             assert!(read(body.as_bytes(), live).is_err(), "{value}");
@@ -413,6 +441,8 @@ mod tests {
             "a ] ]> b",
             "&#9;&#x10000;",
             "<![CDATA[<x>]]>",
+            r#"<Z:b c="a &lt; b &amp; &#x10FFFF;"/>"#,
+            "<?xml-stylesheet href=\"a\"?>",
         ] {
             let body = set(value);
             assert!(read(body.as_bytes(), live).is_ok(), "{value}");
