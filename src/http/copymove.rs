@@ -104,7 +104,11 @@ impl Transfer<'_> {
                         props: None,
                         source: None,
                         kept: None,
-                        deep: fields.depth != Some(0),
+                        deep: match fields.depth {
+                            None => Some(true),
+                            Some(0) => Some(false),
+                            Some(_) => None,
+                        },
                     }),
                 }
             }

@@ -377,6 +377,9 @@ fn copy_of_a_folder_copies_its_tree_or_the_folder_alone() {
     assert!(server.path("bare").is_dir());
     assert_eq!(std::fs::read_dir(server.path("bare")).unwrap().count(), 0);
     assert_eq!(exchange(addr, "DELETE", "/bare/", HOST, b"").status, 204);
+    let fields = format!("{HOST}Destination: /bare\r\nDepth: 1\r\n");
+    assert_eq!(exchange(addr, "COPY", "/src", &fields, b"").status, 400);
+    assert!(!server.path("bare").exists());
     // Onto a folder: 412 with Overwrite: F, else it is replaced (204).
     let before = server.files_on_disk();
     assert_eq!(copy("Destination: /deep/\r\nOverwrite: F\r\n"), 412);

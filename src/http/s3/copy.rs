@@ -85,7 +85,7 @@ pub(super) fn copy_object(
         props,
         source: Some(source),
         kept: None,
-        deep: true,
+        deep: Some(true),
     }))
 }
 

@@ -49,9 +49,10 @@ pub struct CopyFile {
     /// not set by a codec.
     pub kept: Option<Box<Conditions>>,
     /// Where `from` turns out to be a folder (WebDAV's COPY of a name
-    /// without its `/`): everything in it (`Depth: infinity`), else the
-    /// folder alone (`Depth: 0`), as [`CopyFolder::deep`].
-    pub deep: bool,
+    /// without its `/`): everything in it (`Depth: infinity`), or the
+    /// folder alone (`Depth: 0`), as [`CopyFolder::deep`]; `None`: a
+    /// depth a folder's COPY does not take (`1`), refused (400) there.
+    pub deep: Option<bool>,
 }
 
 impl Operate for CopyFile {
@@ -98,6 +99,13 @@ fn copy(ctx: &Ctx<'_>, who: Who, user: Option<Owner>, op: CopyFile) -> Outcome {
     } = op;
     let found = source_of(ctx, &from, folders);
     if matches!(found, Some(Ok(Occupant::Folder))) {
+        let Some(deep) = deep else {
+            let depth = Failure::new(
+                ErrorKind::BadRequest,
+                "a folder's COPY has Depth 0 or infinity",
+            );
+            return refuse(ctx, "COPY", from.as_str(), depth, Next::Request);
+        };
         let (from, to) = (Prefix::of_folder(&from), Prefix::of_folder(&to));
         let folder = CopyFolder {
             from,
