@@ -275,10 +275,7 @@ impl DavLocks {
         // forwards a file's to its metadata service, never a folder's
         // (which held on one mount only: nodes granted two exclusive
         // locks on one name, issue 75), and NFS a file's as a POSIX lock.
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let held = rustix::fs::openat(dir, TABLE_LOCK, flags, Mode::from_raw_mode(0o600))
-            .map_err(StorageError::from)?;
-        let held = Flock::exclusive(held).map_err(StorageError::from)?;
+        let held = Flock::exclusive_at(dir, TABLE_LOCK).map_err(StorageError::from)?;
         let locks = self.read_all(dir, self.writable)?;
         let (answer, edit) = decide(&locks, self.now())?;
         for lock in &edit.write {

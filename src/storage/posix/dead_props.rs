@@ -186,9 +186,7 @@ impl Storage {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(errno) => return Err(errno.into()),
         }
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&*self.root, PROPS_LOCK, flags, Mode::from_raw_mode(0o600))?;
-        Ok(Flock::exclusive(fd)?)
+        Ok(Flock::exclusive_at(&*self.root, PROPS_LOCK)?)
     }
 
     /// Replaces the record of `holder` (inode `inode`) with `props`, in

@@ -15,7 +15,7 @@ use std::fs::File;
 use std::ops::Deref;
 use std::os::fd::{AsFd, OwnedFd};
 
-use rustix::fs::FlockOperation;
+use rustix::fs::{FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
 /// Descriptor `F` with a `flock` on it, released when this is dropped.
@@ -50,6 +50,28 @@ impl<F: AsFd> Flock<F> {
         rustix::fs::flock(&fd, FlockOperation::LockExclusive)?;
         Ok(Flock(fd))
     }
+}
+
+impl Flock {
+    /// Waits for the exclusive lock of lock file `name` in `dir`, opened
+    /// (made if need be) anew for this hold: a regular file's `flock` is
+    /// what a shared file system forwards to its other hosts.
+    ///
+    /// # Errors
+    /// The file cannot be opened or made, or the file system cannot lock.
+    pub(super) fn exclusive_at(dir: impl AsFd, name: &str) -> Result<Self, Errno> {
+        Flock::exclusive(open_lock_file(dir, name)?)
+    }
+}
+
+/// Opens lock file `name` in `dir`, making it (empty, owner-only) if it
+/// is not there; a symbolic link is refused.
+///
+/// # Errors
+/// The file cannot be opened or made.
+pub(super) fn open_lock_file(dir: impl AsFd, name: &str) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o600))
 }
 
 impl Flock<File> {

@@ -25,7 +25,9 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use rustix::fs::{FlockOperation, Mode, OFlags};
+use rustix::fs::FlockOperation;
+
+use super::flock::open_lock_file;
 
 /// How many lock files the names share.
 const LOCKS: usize = 64;
@@ -128,14 +130,7 @@ impl NameLocks {
     /// Opens (making it) lock file `at`: once per run.
     #[cold]
     fn open(&self, at: usize) -> io::Result<OwnedFd> {
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let name = format!("name.{at:02x}");
-        Ok(rustix::fs::openat(
-            &self.dir,
-            name.as_str(),
-            flags,
-            Mode::from_raw_mode(0o600),
-        )?)
+        Ok(open_lock_file(&self.dir, &format!("name.{at:02x}"))?)
     }
 }
 
@@ -182,6 +177,7 @@ impl Fnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::fs::{Mode, OFlags};
 
     #[test]
     fn a_path_takes_the_same_lock_whole_or_split() {

@@ -51,7 +51,7 @@ use std::os::unix::fs::FileExt;
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 
 use super::StorageError;
-use super::flock::Flock;
+use super::flock::{Flock, open_lock_file};
 use super::part_footer::{Part, RECORD, RECORD_MARK};
 use super::parts_folder::{open_part, parts_name, read_part};
 use super::session_files::data_name;
@@ -146,9 +146,7 @@ fn place(number: u32, stride: u64) -> Option<u64> {
 /// Opens (making it) and locks the lock file of slot `number`; `None` if
 /// another writer holds it.
 fn lock_slot(parts: &OwnedFd, number: u32) -> Option<Flock> {
-    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let name = format!(".l{number}");
-    let fd = rustix::fs::openat(parts, name, flags, Mode::from_raw_mode(0o600)).ok()?;
+    let fd = open_lock_file(parts, &format!(".l{number}")).ok()?;
     Flock::take(fd, FlockOperation::NonBlockingLockExclusive).ok()?
 }
 

@@ -285,9 +285,7 @@ fn declare_size(dir: &OwnedFd, info: &mut SessionInfo, size: u64) -> Result<(), 
 /// again where it stands); the data file cannot be looked at.
 fn settled_where_read(dir: &OwnedFd, live: &Live, info: &SessionInfo) -> Result<(), StorageError> {
     let _turn = live.turn();
-    let data = files::data_name(&info.id);
-    let stat = rustix::fs::statat(dir, data, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
-    match u64::try_from(stat.st_size).unwrap_or(0) {
+    match files::data_size(dir, &info.id)? {
         now if now == info.received => Ok(()),
         now => Err(StorageError::WrongOffset(now)),
     }

@@ -185,9 +185,16 @@ pub(super) fn try_lock_session(
 /// How many bytes session `id` has staged: its data file's size; `None`
 /// if it has none.
 pub(super) fn staged_bytes(dir: &OwnedFd, id: &str) -> Option<u64> {
-    rustix::fs::statat(dir, data_name(id), AtFlags::SYMLINK_NOFOLLOW)
-        .ok()
-        .map(|stat| u64::try_from(stat.st_size).unwrap_or(0))
+    data_size(dir, id).ok()
+}
+
+/// The size of session `id`'s data file.
+///
+/// # Errors
+/// It cannot be looked at (`NOENT`: there is none).
+pub(super) fn data_size(dir: &OwnedFd, id: &str) -> Result<u64, Errno> {
+    let stat = rustix::fs::statat(dir, data_name(id), AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(u64::try_from(stat.st_size).unwrap_or(0))
 }
 
 /// When session `id` was last used, by any node: its record's mtime.

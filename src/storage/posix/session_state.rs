@@ -231,11 +231,11 @@ impl FileAppender {
     /// turn: refused if a newer APPEND owns it; the write's own failure
     /// in the inner result.
     fn write_as_owner(&mut self, data: &[u8]) -> Result<std::io::Result<()>, StorageError> {
-        let live = Arc::clone(&self.live);
-        let _turn = live.turn();
-        if !self.owns_session() {
-            return Err(StorageError::Superseded);
-        }
+        self.as_owner(|this| this.write_owned(data))?
+    }
+
+    /// [`FileAppender::write_as_owner`]'s act, in the turn, as the owner.
+    fn write_owned(&mut self, data: &[u8]) -> Result<std::io::Result<()>, StorageError> {
         if let Some(gate) = &self.gate {
             gate.pass(Point::Owning);
         }
@@ -302,6 +302,21 @@ impl FileAppender {
         self.live.owner.load(Ordering::SeqCst) == self.ticket
     }
 
+    /// Runs `act` in the session's turn ([`Live::turn`]) if this APPEND
+    /// still owns the session: a newer APPEND that takes over waits for
+    /// it to end, and it never acts once that one owns the session.
+    ///
+    /// # Errors
+    /// [`StorageError::Superseded`]: a newer APPEND owns the session.
+    fn as_owner<T>(&mut self, act: impl FnOnce(&mut Self) -> T) -> Result<T, StorageError> {
+        let live = Arc::clone(&self.live);
+        let _turn = live.turn();
+        match self.owns_session() {
+            true => Ok(act(self)),
+            false => Err(StorageError::Superseded),
+        }
+    }
+
     /// The id of the session it stages into.
     pub fn id(&self) -> &str {
         &self.id
@@ -324,15 +339,14 @@ impl FileAppender {
     /// Records the CRC of the bytes staged so far on the data file, for a
     /// COMMIT after a restart; not once a newer APPEND owns the session.
     fn record(&mut self) {
-        let live = Arc::clone(&self.live);
-        let _turn = live.turn();
-        if let Some(crc) = self.crc
-            && self.owns_session()
-            && self.recorded != self.received()
-        {
-            files::record_staged(&self.file, self.received(), crc);
-            self.recorded = self.received();
-        }
+        let _ = self.as_owner(|this| {
+            if let Some(crc) = this.crc
+                && this.recorded != this.received()
+            {
+                files::record_staged(&this.file, this.received(), crc);
+                this.recorded = this.received();
+            }
+        });
     }
 
     /// Takes back what this APPEND staged (its bytes did not match the
@@ -343,19 +357,16 @@ impl FileAppender {
     /// # Errors
     /// The data file cannot be cut back.
     pub fn discard(mut self) -> Result<(), StorageError> {
-        let live = Arc::clone(&self.live);
-        let _turn = live.turn();
-        if !self.owns_session() {
-            return Err(StorageError::Superseded);
-        }
-        self.file.set_len(self.start)?;
-        self.written = 0;
-        self.crc = self.start_crc;
-        if let Ok(mut progress) = self.live.progress.lock() {
-            *progress = self.crc.map(|crc| (self.start, crc));
-        }
-        // Drop records the CRC of what is staged now, if it is known.
-        Ok(())
+        self.as_owner(|this| {
+            this.file.set_len(this.start)?;
+            this.written = 0;
+            this.crc = this.start_crc;
+            if let Ok(mut progress) = this.live.progress.lock() {
+                *progress = this.crc.map(|crc| (this.start, crc));
+            }
+            // Drop records the CRC of what is staged now, if it is known.
+            Ok(())
+        })?
     }
 
     /// Ends a complete APPEND: records its CRC and, with `durable`

@@ -177,9 +177,7 @@ impl LinkTable for ShareLinks {
 
     fn edit(&self, decide: DecideLinks<'_>) -> Result<(), StorageError> {
         let dir = self.made_dir()?;
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let held = rustix::fs::openat(&dir, TABLE_LOCK, flags, Mode::from_raw_mode(0o600))?;
-        let held = Flock::exclusive(held)?;
+        let held = Flock::exclusive_at(&dir, TABLE_LOCK)?;
         let links = ShareLinks::read_all(&dir)?;
         if let Some(edit) = decide(&links, self.now()) {
             edit.check()?;
