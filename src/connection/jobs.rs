@@ -77,13 +77,10 @@ impl Connection {
     /// reactor to end on the pool (`serve::discard`: removing a temp file
     /// is disk work; a `STOR`'s bytes are kept).
     pub fn abandon_upload(&mut self) -> Option<Box<serve::Receive>> {
-        match mem::replace(&mut self.state, State::Done) {
-            State::ReceivingBody(receive) => Some(receive),
-            other => {
-                self.state = other;
-                None
-            }
-        }
+        self.abandon(|state| match state {
+            State::ReceivingBody(receive) => Ok(receive),
+            other => Err(other),
+        })
     }
 
     /// The connection is closing: the body it was sending, for the reactor
@@ -91,9 +88,19 @@ impl Connection {
     /// network file system on the pool). Taken after its exchange is
     /// logged, which counts what of it went.
     pub fn abandon_send(&mut self) -> Option<Box<serve::Send>> {
-        match mem::replace(&mut self.state, State::Done) {
-            State::SendingBody(send) => Some(send),
-            other => {
+        self.abandon(|state| match state {
+            State::SendingBody(send) => Ok(send),
+            other => Err(other),
+        })
+    }
+
+    /// What `take` takes out of the state as the connection closes (the
+    /// state is then `Done`); where it takes nothing (`Err`, the state
+    /// given back), the state stays as it was.
+    fn abandon<T>(&mut self, take: impl FnOnce(State) -> Result<T, State>) -> Option<T> {
+        match take(mem::replace(&mut self.state, State::Done)) {
+            Ok(taken) => Some(taken),
+            Err(other) => {
                 self.state = other;
                 None
             }

@@ -22,17 +22,29 @@ pub(super) fn version_text(stat: &Stat) -> String {
 /// size and modification time): a value computed from the file as `a`
 /// describes it may be recorded for it as `b` describes it now.
 pub(super) fn same_version(a: &Stat, b: &Stat) -> bool {
-    (a.st_size, a.st_mtime, a.st_mtime_nsec) == (b.st_size, b.st_mtime, b.st_mtime_nsec)
+    version_of(a) == version_of(b)
+}
+
+/// What names a version of a file in a record: its size and its
+/// modification time (seconds, nanoseconds).
+fn version_of(stat: &Stat) -> (u64, i64, u32) {
+    let size = u64::try_from(stat.st_size).unwrap_or(0);
+    (
+        size,
+        stat.st_mtime,
+        super::file_info::nanos(stat.st_mtime_nsec),
+    )
 }
 
 /// Appends [`version_text`] to `text`.
 fn push_version(text: &mut String, stat: &Stat) {
+    let (size, seconds, nanos) = version_of(stat);
     let mut digits = itoa::Buffer::new();
-    text.push_str(digits.format(stat.st_size));
+    text.push_str(digits.format(size));
     text.push(' ');
-    text.push_str(digits.format(stat.st_mtime));
+    text.push_str(digits.format(seconds));
     text.push('.');
-    text.push_str(digits.format(stat.st_mtime_nsec));
+    text.push_str(digits.format(nanos));
 }
 
 /// Writes record `attribute` of `file` as it is now (`stat`):
