@@ -369,3 +369,60 @@ fn a_folder_copy_stops_at_the_reserve_and_tells_what_it_left() {
         }
     }
 }
+
+/// A PROPPATCH that grows a file's record of dead properties is a write
+/// like any other: refused (507, in its multistatus) where the disk is
+/// into the reserve, and nothing of it is kept; one that removes goes on,
+/// as a delete does.
+#[test]
+fn a_proppatch_that_grows_its_record_stops_at_the_reserve() {
+    use support::dav::{parse, propfind};
+    const Z: &str = "urn:ferry:test";
+    let patch = |http, set: &str, remove: &str| {
+        let body = format!(
+            r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="{Z}">{set}{remove}</D:propertyupdate>"#
+        );
+        exchange(
+            http,
+            "PROPPATCH",
+            "/kept",
+            "Host: localhost\r\n",
+            body.as_bytes(),
+        )
+    };
+    let set = |value: &str| format!("<D:set><D:prop><Z:color>{value}</Z:color></D:prop></D:set>");
+    let remove = "<D:remove><D:prop><Z:color/></D:prop></D:remove>";
+    let start = |root, min_free| {
+        TestServer::start_in(root, |c: &mut Config| {
+            listen_http(c);
+            c.min_free = min_free;
+        })
+    };
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("kept"), b"kept bytes").unwrap();
+    let mut server = start(root, MinFree::Bytes(0));
+    let answer = parse(&patch(server.http.unwrap(), &set("red"), ""));
+    assert_eq!(answer.status("/kept", Z, "color"), Some(200));
+
+    server.handle().shutdown();
+    server.wait_for_exit().unwrap();
+    let root = std::mem::replace(&mut server.root, tempfile::tempdir().unwrap());
+    let server = start(root, ALL_OF_IT);
+    let http = server.http.unwrap();
+    let color = |http| {
+        let body = format!(
+            r#"<D:propfind xmlns:D="DAV:" xmlns:Z="{Z}"><D:prop><Z:color/></D:prop></D:propfind>"#
+        );
+        let found = parse(&propfind(http, "/kept", Some("0"), "", &body));
+        found
+            .get("/kept", Z, "color")
+            .map(|value| value.text.clone())
+    };
+    let grown = patch(http, &set(&"a longer value".repeat(64)), "");
+    assert_eq!(grown.status, 207, "{}", grown.head);
+    assert_eq!(parse(&grown).status("/kept", Z, "color"), Some(507));
+    assert_eq!(color(http).as_deref(), Some("red"), "nothing of it kept");
+    let removed = parse(&patch(http, "", remove));
+    assert_eq!(removed.status("/kept", Z, "color"), Some(200));
+    assert_eq!(color(http), None);
+}

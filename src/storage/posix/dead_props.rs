@@ -163,6 +163,7 @@ impl Storage {
         let mut props = self.dead_properties(holder, inode)?;
         let before = props.clone();
         edit(&mut props);
+        self.room_for_record(inode, &before, &props)?;
         if let Some(time) = mtime {
             self.set_mtime(path, time)?;
         }
@@ -176,6 +177,31 @@ impl Storage {
                 let _ = self.set_mtime(path, now.info.mtime);
             }
         })
+    }
+
+    /// Takes room from the disk reserve for what a record changed from
+    /// `before` to `after` grows by, before its bytes are written: a
+    /// PROPPATCH is a write like any other (up to [`MAX_RECORD`] a
+    /// resource). One that removes or keeps the size takes none, so it
+    /// goes on below the reserve, as a delete does.
+    ///
+    /// # Errors
+    /// [`StorageError::NoRoom`] where the growth does not fit above the
+    /// reserve; the file system could not be asked.
+    fn room_for_record(
+        &self,
+        inode: u64,
+        before: &[DeadProperty],
+        after: &[DeadProperty],
+    ) -> Result<(), StorageError> {
+        let size = |props: &[DeadProperty]| match props.is_empty() {
+            true => 0,
+            false => render(inode, props).len() as u64,
+        };
+        match size(after).saturating_sub(size(before)) {
+            0 => Ok(()),
+            grows_by => self.take_room(grows_by),
+        }
     }
 
     /// The records' lock, waited for: a regular file's `flock`, opened
