@@ -930,3 +930,32 @@ fn clients_without_a_token_share_one_holders_lock_caps() {
     let (theirs, _) = lock(addr, "/mine", "exclusive", &bearer(&tokens[0]));
     assert_eq!(theirs.status, 201, "{}", theirs.head);
 }
+
+/// A folder's DELETE that leaves what its client may not delete takes
+/// the locks of what it removed with it, as a whole DELETE does: the
+/// names are free for anyone after; the lock on what stayed stays.
+#[test]
+fn a_partial_delete_releases_the_locks_of_what_it_removed() {
+    let holders: &[(&str, &[&str])] = &[
+        ("some", &["read:/", "write:/", "delete:d/open/"]),
+        ("other", &["read:/", "write:/"]),
+    ];
+    let (server, tokens, _dir) = guarded(holders, &[]);
+    let addr = server.http.unwrap();
+    let (some, other) = (bearer(&tokens[0]), bearer(&tokens[1]));
+    for name in ["/d/open/gone", "/d/kept"] {
+        assert_eq!(put(addr, name, &some, "x"), 201, "{name}");
+    }
+    let (gone, gone_token) = lock(addr, "/d/open/gone", "exclusive", &some);
+    let (kept, kept_token) = lock(addr, "/d/kept", "exclusive", &some);
+    assert_eq!((gone.status, kept.status), (200, 200));
+    let submitted =
+        format!("If: </d/open/gone> (<{gone_token}>) </d/kept> (<{kept_token}>)\r\n{some}");
+    let deleted = send(addr, "DELETE", "/d/", &submitted, "");
+    assert_eq!(deleted.status, 207, "{}", deleted.head);
+    assert!(!server.path("d/open/gone").exists());
+    assert!(server.path("d/kept").exists());
+    // The name removed is free for another client; what stayed is not.
+    assert_eq!(put(addr, "/d/open/gone", &other, "y"), 201);
+    assert_eq!(put(addr, "/d/kept", &other, "y"), 423);
+}

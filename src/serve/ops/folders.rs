@@ -142,6 +142,7 @@ fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix, folders: Folders) -> Outcome 
                 Outcome::answer(Reply::Done)
             }
             Ok(left) => {
+                super::locks::release_removed(ctx, prefix.as_str());
                 let remains = remains(&who, (Perm::Delete, &prefix), left);
                 debug!("#{} DEL {}: members remain", ctx.client, prefix.as_str());
                 Outcome::answer(remains)
