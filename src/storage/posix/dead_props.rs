@@ -194,6 +194,9 @@ impl Storage {
         before: &[DeadProperty],
         after: &[DeadProperty],
     ) -> Result<(), StorageError> {
+        if self.reserve.is_off() {
+            return Ok(()); // no record rendered for nothing
+        }
         let size = |props: &[DeadProperty]| match props.is_empty() {
             true => 0,
             false => render(inode, props).len() as u64,

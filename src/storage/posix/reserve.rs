@@ -117,7 +117,8 @@ impl Reserve {
         Ok(())
     }
 
-    fn is_off(&self) -> bool {
+    /// Whether no reserve is kept (`--min-free 0`): nothing to take.
+    pub(super) fn is_off(&self) -> bool {
         self.min_free.is_off()
     }
 }

@@ -127,9 +127,8 @@ pub(super) fn open_dir(root: &OwnedFd) -> Result<OwnedFd, StorageError> {
 ///
 /// # Errors
 /// It cannot be created or opened.
-pub(super) fn open_lock_file(dir: &OwnedFd) -> Result<OwnedFd, StorageError> {
-    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    Ok(rustix::fs::openat(dir, LOCK_FILE, flags, record_mode())?)
+pub(super) fn open_bookkeeping_lock(dir: &OwnedFd) -> Result<OwnedFd, StorageError> {
+    Ok(super::flock::open_lock_file(dir, LOCK_FILE)?)
 }
 
 /// This node's hold on the bookkeeping of every node: released when

@@ -118,7 +118,7 @@ impl Sessions {
         let file = match self.lock_file.get() {
             Some(file) => file,
             None => {
-                let file = files::open_lock_file(dir)?;
+                let file = files::open_bookkeeping_lock(dir)?;
                 self.lock_file.get_or_init(|| file)
             }
         };
