@@ -943,19 +943,24 @@ fn a_partial_delete_releases_the_locks_of_what_it_removed() {
     let (server, tokens, _dir) = guarded(holders, &[]);
     let addr = server.http.unwrap();
     let (some, other) = (bearer(&tokens[0]), bearer(&tokens[1]));
-    for name in ["/d/open/gone", "/d/kept"] {
+    std::fs::create_dir_all(server.path("d/open/sub")).unwrap();
+    let names = ["/d/open/gone", "/d/open/sub/deep", "/d/kept"];
+    let mut submitted = String::from("If:");
+    for name in names {
         assert_eq!(put(addr, name, &some, "x"), 201, "{name}");
+        let (locked, token) = lock(addr, name, "exclusive", &some);
+        assert_eq!(locked.status, 200, "{name}: {}", locked.head);
+        submitted.push_str(&format!(" <{name}> (<{token}>)"));
     }
-    let (gone, gone_token) = lock(addr, "/d/open/gone", "exclusive", &some);
-    let (kept, kept_token) = lock(addr, "/d/kept", "exclusive", &some);
-    assert_eq!((gone.status, kept.status), (200, 200));
-    let submitted =
-        format!("If: </d/open/gone> (<{gone_token}>) </d/kept> (<{kept_token}>)\r\n{some}");
-    let deleted = send(addr, "DELETE", "/d/", &submitted, "");
+    let deleted = send(addr, "DELETE", "/d/", &format!("{submitted}\r\n{some}"), "");
     assert_eq!(deleted.status, 207, "{}", deleted.head);
     assert!(!server.path("d/open/gone").exists());
+    assert!(!server.path("d/open/sub").exists());
     assert!(server.path("d/kept").exists());
-    // The name removed is free for another client; what stayed is not.
+    // The names removed are free for another client, a file's in a
+    // folder removed too; what stayed is not.
     assert_eq!(put(addr, "/d/open/gone", &other, "y"), 201);
+    assert_eq!(send(addr, "MKCOL", "/d/open/sub/", &other, "").status, 201);
+    assert_eq!(put(addr, "/d/open/sub/deep", &other, "y"), 201);
     assert_eq!(put(addr, "/d/kept", &other, "y"), 423);
 }

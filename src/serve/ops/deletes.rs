@@ -74,7 +74,7 @@ fn deleted(
     match ctx.store.remove(&name, folders) {
         Ok(()) => {
             debug!("#{} DELETE {name}", ctx.client);
-            super::locks::release(ctx, name.as_str(), false);
+            super::lock_release::release(ctx, name.as_str(), false);
             Outcome::answer(Reply::Done)
         }
         Err(StorageError::IsDirectory) if folder_whole && own_folders(folders) => {
@@ -85,7 +85,7 @@ fn deleted(
         // DELETE, by the lock's holder (the lock rule let it through), is
         // the lock's end (RFC 2518 7.4).
         Err(StorageError::NotFound) if super::reservations::reserved(ctx, name.as_str()) => {
-            super::locks::release(ctx, name.as_str(), false);
+            super::lock_release::release(ctx, name.as_str(), false);
             Outcome::answer(Reply::Done)
         }
         Err(StorageError::NotFound) if kept => Outcome::answer(Reply::Done),
@@ -167,7 +167,7 @@ fn delete_one(
     }
     match ctx.store.remove(name, folders) {
         Ok(()) | Err(StorageError::NotFound) => {
-            locks::release(ctx, name.as_str(), false);
+            super::lock_release::release(ctx, name.as_str(), false);
             Ok(())
         }
         Err(err) => Err(err.into()),

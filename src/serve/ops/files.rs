@@ -375,7 +375,7 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
             debug!("#{} MOVE {from} -> {to}", ctx.client);
             // Moved onto itself, nothing moved: its locks stay.
             if from != to {
-                super::locks::release(ctx, from.as_str(), false);
+                super::lock_release::release(ctx, from.as_str(), false);
             }
             // The name holds the moved file now (unless moved onto itself):
             // what a cut `STOR` of it kept for the client ends, as a fresh `STOR`'s.

@@ -130,6 +130,7 @@ fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix, folders: Folders) -> Outcome 
     };
     Outcome::on_pool_long(move |ctx| {
         let _permit = permit;
+        let locked_below = super::lock_release::below(ctx, prefix.as_str());
         let removed = ctx.store.remove_tree(
             &prefix,
             &mut |name| may_delete(&who, name, folders),
@@ -138,11 +139,11 @@ fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix, folders: Folders) -> Outcome 
         match removed {
             Ok(left) if left.is_complete() => {
                 debug!("#{} DEL {}", ctx.client, prefix.as_str());
-                super::locks::release(ctx, prefix.as_str(), true);
+                super::lock_release::release(ctx, prefix.as_str(), true);
                 Outcome::answer(Reply::Done)
             }
             Ok(left) => {
-                super::locks::release_removed(ctx, prefix.as_str());
+                super::lock_release::release_removed(ctx, prefix.as_str(), &locked_below);
                 let remains = remains(&who, (Perm::Delete, &prefix), left);
                 debug!("#{} DEL {}: members remain", ctx.client, prefix.as_str());
                 Outcome::answer(remains)
@@ -375,7 +376,7 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
         match ctx.store.rename_folder(&from, &target) {
             Ok(()) => {
                 debug!("#{} MOVE {subject}", ctx.client);
-                super::locks::release(ctx, from.as_str(), true);
+                super::lock_release::release(ctx, from.as_str(), true);
                 Outcome::answer(Reply::Moved { replaced })
             }
             Err(err) => storage_refusal(ctx, "MOVE", &subject, err),

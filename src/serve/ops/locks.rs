@@ -451,63 +451,6 @@ fn unlock(name: Name, token: String) -> Outcome {
     })
 }
 
-/// After a DELETE or MOVE of `name` (a folder: `folder`, with all in
-/// it), on the pool: the locks rooted there go with it (RFC 4918 7.5:
-/// locks do not move). Costs nothing where this node knows of none.
-pub(in crate::serve) fn release(ctx: &Ctx<'_>, name: &str, folder: bool) {
-    let name = name.trim_end_matches('/');
-    let gone = |lock: &DavLock| lock.root == name || (folder && is_below(&lock.root, name));
-    remove_where(ctx, name, gone);
-}
-
-/// After a DELETE of folder `prefix` that left some of what it holds
-/// (what its client may not delete), on the pool: the locks rooted on
-/// what it removed go, as a whole DELETE's do; those on what stayed
-/// stay. (The DELETE was judged against every lock below the folder
-/// first: those left are its client's own.)
-pub(in crate::serve) fn release_removed(ctx: &Ctx<'_>, prefix: &str) {
-    let prefix = prefix.trim_end_matches('/');
-    let removed = |root: &str| {
-        Name::new(root.to_owned())
-            .is_ok_and(|name| matches!(ctx.store.occupant(&name), Ok(Occupant::Nothing)))
-    };
-    let Ok(table) = ctx.store.locks().current() else {
-        return;
-    };
-    let roots: Vec<&str> = table
-        .iter()
-        .filter(|lock| is_below(&lock.root, prefix) && removed(&lock.root))
-        .map(|lock| lock.root.as_str())
-        .collect();
-    remove_where(ctx, prefix, |lock| roots.contains(&lock.root.as_str()));
-}
-
-/// Removes the locks `gone` picks (`name`: what the log says they were
-/// on), in one change of the table; nothing where none is known here.
-fn remove_where(ctx: &Ctx<'_>, name: &str, gone: impl Fn(&DavLock) -> bool) {
-    let locks = ctx.store.locks();
-    if !locks.current().is_ok_and(|table| table.iter().any(&gone)) {
-        return;
-    }
-    let removed = locks.change(|table, _| {
-        let remove = table
-            .iter()
-            .filter(|lock| gone(lock))
-            .map(|lock| lock.token.clone())
-            .collect();
-        Ok::<_, StorageError>((
-            (),
-            Edit {
-                write: Vec::new(),
-                remove,
-            },
-        ))
-    });
-    if let Err(err) = removed {
-        log::warn!("#{} the locks of {name} stay: {err}", ctx.client);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

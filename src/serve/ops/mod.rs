@@ -26,6 +26,7 @@ pub(in crate::serve) mod health;
 pub(in crate::serve) mod links;
 pub(in crate::serve) mod listing;
 mod listing_folder;
+mod lock_release;
 pub mod locks;
 pub mod multipart;
 pub(in crate::serve) mod props;
