@@ -403,17 +403,22 @@ fn folders_are_made_alone_or_with_their_parents_but_never_a_bucket() {
     }
 }
 
+/// A dead property `urn:x` `colour` of `value`.
+fn colour(value: &str) -> DeadProperty {
+    DeadProperty {
+        ns: "urn:x".to_owned(),
+        local: "colour".to_owned(),
+        value: value.to_owned(),
+    }
+}
+
 #[test]
 fn dead_properties_are_patched_whole_and_found_by_their_folder() {
     for engine in engines(TREE, &[]) {
         let (store, kind) = (&*engine.store, engine.kind);
         let found = store.resource("a/b", false).unwrap();
         let holder = Holder::File("a/b");
-        let prop = DeadProperty {
-            ns: "urn:x".to_owned(),
-            local: "colour".to_owned(),
-            value: "blue".to_owned(),
-        };
+        let prop = colour("blue");
         let props = [prop];
         store
             .patch_props(
@@ -459,11 +464,7 @@ fn a_patch_of_a_file_replaced_meanwhile_is_its_new_versions() {
         let now = store.resource("a/b", false).unwrap();
         assert_ne!(now.stamp.inode, stale.stamp.inode, "{kind}");
         let holder = Holder::File("a/b");
-        let prop = DeadProperty {
-            ns: "urn:x".to_owned(),
-            local: "colour".to_owned(),
-            value: "green".to_owned(),
-        };
+        let prop = colour("green");
         let set = [prop];
         store
             .patch_props(holder, &stale, None, Some(&mut |p| *p = set.to_vec()))

@@ -62,17 +62,29 @@ pub(in crate::serve) fn release_removed(ctx: &Ctx<'_>, prefix: &str, known: &[St
         .filter(|lock| known.contains(&lock.token) && removed(&lock.root))
         .map(|lock| lock.token.as_str())
         .collect();
-    remove_where(ctx, prefix, |lock| tokens.contains(&lock.token.as_str()));
+    if !tokens.is_empty() {
+        remove(ctx, prefix, |lock| tokens.contains(&lock.token.as_str()));
+    }
 }
 
 /// Removes the locks `gone` picks (`name`: what the log says they were
 /// on), in one change of the table; nothing where none is known here.
 fn remove_where(ctx: &Ctx<'_>, name: &str, gone: impl Fn(&DavLock) -> bool) {
-    let locks = ctx.store.locks();
-    if !locks.current().is_ok_and(|table| table.iter().any(&gone)) {
-        return;
+    if ctx
+        .store
+        .locks()
+        .current()
+        .is_ok_and(|table| table.iter().any(&gone))
+    {
+        remove(ctx, name, gone);
     }
-    let removed = locks.change(|table, _| {
+}
+
+/// Removes the locks `gone` picks from the table as it stands under its
+/// lock, in one change (a failure is logged: the locks stay until they
+/// expire).
+fn remove(ctx: &Ctx<'_>, name: &str, gone: impl Fn(&DavLock) -> bool) {
+    let removed = ctx.store.locks().change(|table, _| {
         let remove = table
             .iter()
             .filter(|lock| gone(lock))

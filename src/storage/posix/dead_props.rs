@@ -195,11 +195,11 @@ impl Storage {
         after: &[DeadProperty],
     ) -> Result<(), StorageError> {
         if self.reserve.is_off() {
-            return Ok(()); // no record rendered for nothing
+            return Ok(()); // no record sized for nothing
         }
         let size = |props: &[DeadProperty]| match props.is_empty() {
             true => 0,
-            false => render(inode, props).len() as u64,
+            false => rendered_len(inode, props) as u64,
         };
         match size(after).saturating_sub(size(before)) {
             0 => Ok(()),
@@ -419,6 +419,20 @@ fn render(inode: u64, props: &[DeadProperty]) -> String {
     text
 }
 
+/// The length of [`render`]'s text, counted without building it (a
+/// PROPPATCH sizes a record of up to [`MAX_RECORD`] twice for the
+/// reserve's sake, under the lock every node's patches share).
+fn rendered_len(inode: u64, props: &[DeadProperty]) -> usize {
+    let digits = |n: u64| n.checked_ilog10().map_or(1, |log| log as usize + 1);
+    let head = MAGIC.len() + 1 + digits(inode) + 1;
+    let prop_len = |prop: &DeadProperty| {
+        let lens = [prop.ns.len(), prop.local.len(), prop.value.len()];
+        let counts: usize = lens.iter().map(|&len| digits(len as u64) + 1).sum();
+        counts + lens.iter().sum::<usize>() + 1
+    };
+    head + props.iter().map(prop_len).sum::<usize>()
+}
+
 /// The inode record `text` was written for, and its properties; `None`
 /// for a malformed record.
 fn parse(text: &str) -> Option<(u64, Vec<DeadProperty>)> {
@@ -462,6 +476,8 @@ mod tests {
             },
         ];
         let text = render(42, &props);
+        assert_eq!(rendered_len(42, &props), text.len());
+        assert_eq!(rendered_len(0, &props[1..]), render(0, &props[1..]).len());
         assert_eq!(parse(&text), Some((42, props)));
         assert_eq!(parse(&text[..text.len() - 3]), None);
         assert_eq!(parse("ferry-dav-props 1 7\n"), Some((7, Vec::new())));
