@@ -21,9 +21,21 @@
 //!
 //! A client that opens a new control connection begins a new session in
 //! full: a login's sessions are not offered to the next one.
+//!
+//! A sibling not yet logged in (its `PASS` not judged) may hold the
+//! session a data connection offers: Go's clients (rclone) cache a
+//! login's TLS 1.3 ticket as they read the reply to `USER`, and offer it
+//! on another login's data connection straight away. Such a session is
+//! resumed, but the data connection moves nothing until the sibling is
+//! judged ([`ResumedFrom::verdict`]): logged in under the same token, the
+//! transfer goes on; under another token, gone, or not logged in within
+//! [`SIBLING_GRACE`] (a refused `PASS` may be tried again, so it waits
+//! the grace out too), it is refused as a full handshake is. So an
+//! `AUTH TLS` and `USER` without the password never carry a transfer.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use rustls::ServerConfig;
 use rustls::server::{StoresServerSessions, UnbufferedServerConnection};
@@ -33,6 +45,12 @@ use crate::threads::lock;
 /// Sessions one login keeps: the control connection's (two TLS 1.3
 /// tickets, or a TLS 1.2 session id) with room to spare.
 const LOGIN_SESSIONS: usize = 4;
+
+/// How long a data connection that resumed a sibling's session waits for
+/// that sibling's `PASS` to be judged: a client sends it as soon as it
+/// reads the reply to `USER`, so this is round trips, with room for a
+/// slow link and a slow token check.
+pub const SIBLING_GRACE: Duration = Duration::from_secs(5);
 
 /// Who an FTPS login is, and on what terms its data connections are
 /// served.
@@ -80,10 +98,7 @@ impl LoginTls {
         let mut control = control.clone();
         control.session_storage = Arc::clone(&sessions) as Arc<dyn StoresServerSessions>;
         let mut data = data.clone();
-        data.session_storage = Arc::new(Resumable {
-            own: Arc::clone(&sessions),
-            logins: Arc::clone(logins),
-        });
+        data.session_storage = Arc::new(Resumable::new(&sessions, logins));
         let session = UnbufferedServerConnection::new(Arc::new(control))?;
         logins.join(&sessions);
         let login = LoginTls {
@@ -95,14 +110,26 @@ impl LoginTls {
         Ok((session, login))
     }
 
-    /// A session for one of the login's data connections, and whether it
-    /// must resume one (`TlsSession::require_resumption`).
+    /// A session for one of the login's data connections, and, where it
+    /// must resume one (`TlsSession::require_resumption`), what it
+    /// resumed from, to be judged once its handshake is through.
     ///
     /// # Errors
     /// As [`LoginTls::begin`].
-    pub fn data_session(&self) -> Result<(UnbufferedServerConnection, bool), rustls::Error> {
-        let session = UnbufferedServerConnection::new(Arc::clone(&self.data))?;
-        Ok((session, self.must_resume))
+    pub fn data_session(
+        &self,
+    ) -> Result<(UnbufferedServerConnection, Option<ResumedFrom>), rustls::Error> {
+        if !self.must_resume {
+            let session = UnbufferedServerConnection::new(Arc::clone(&self.data))?;
+            return Ok((session, None));
+        }
+        // A store of its own per data connection: it records which
+        // sibling's session it handed out (rustls says only "resumed").
+        let resumable = Arc::new(Resumable::new(&self.sessions, &self.logins));
+        let mut data = (*self.data).clone();
+        data.session_storage = Arc::clone(&resumable) as Arc<dyn StoresServerSessions>;
+        let session = UnbufferedServerConnection::new(Arc::new(data))?;
+        Ok((session, Some(ResumedFrom(resumable))))
     }
 
     /// The login is (now) under the token named `holder` (`None`: no
@@ -149,15 +176,27 @@ impl Logins {
     }
 
     /// The session stored under `key` by a login other than `own` from
-    /// its address, held by the same token.
-    fn sibling_session(&self, own: &Arc<LoginSessions>, key: &[u8]) -> Option<Vec<u8>> {
+    /// its address, held by the same token or not logged in yet (the
+    /// login, for the latter: judged when the handshake is through).
+    fn sibling_session(
+        &self,
+        own: &Arc<LoginSessions>,
+        key: &[u8],
+    ) -> Option<(Vec<u8>, Option<Arc<LoginSessions>>)> {
         let holder = lock(&own.holder).clone()?;
         let all = lock(&self.all);
         all.iter()
             .filter_map(Weak::upgrade)
             .filter(|login| login.address == own.address && !Arc::ptr_eq(login, own))
-            .filter(|login| lock(&login.holder).as_deref() == Some(holder.as_str()))
-            .find_map(|login| login.get(key))
+            .find_map(|login| {
+                let pending = match lock(&login.holder).as_deref() {
+                    Some(theirs) if theirs == holder => false,
+                    Some(_) => return None,
+                    None => true,
+                };
+                let session = login.get(key)?;
+                Some((session, pending.then_some(login)))
+            })
     }
 }
 
@@ -219,6 +258,63 @@ impl StoresServerSessions for LoginSessions {
 struct Resumable {
     own: Arc<LoginSessions>,
     logins: Arc<Logins>,
+    /// The sibling, not logged in yet, whose session was handed out, and
+    /// when.
+    pending: Mutex<Option<(Weak<LoginSessions>, Instant)>>,
+}
+
+impl Resumable {
+    fn new(own: &Arc<LoginSessions>, logins: &Arc<Logins>) -> Resumable {
+        Resumable {
+            own: Arc::clone(own),
+            logins: Arc::clone(logins),
+            pending: Mutex::default(),
+        }
+    }
+}
+
+/// What a data connection's handshake resumed from, as far as it needs
+/// judging once the handshake is through.
+#[derive(Debug)]
+pub struct ResumedFrom(Arc<Resumable>);
+
+/// Whether a data connection that resumed a session may move data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Its login's session, or a sibling's under the same token.
+    Resumed,
+    /// A sibling's that is not logged in yet: judged again later.
+    Waits,
+    /// A sibling's that logged in under another token, failed to log in
+    /// in time, or has gone: as good as a full handshake.
+    Refused,
+}
+
+impl ResumedFrom {
+    /// The verdict as it stands at `now`.
+    pub fn verdict(&self, now: Instant) -> Verdict {
+        let Some((sibling, since)) = lock(&self.0.pending).clone() else {
+            return Verdict::Resumed;
+        };
+        let Some(sibling) = sibling.upgrade() else {
+            return Verdict::Refused;
+        };
+        let theirs = lock(&sibling.holder).clone();
+        match theirs {
+            Some(theirs) if Some(&theirs) == lock(&self.0.own.holder).as_ref() => Verdict::Resumed,
+            None if now < since + SIBLING_GRACE => Verdict::Waits,
+            _ => Verdict::Refused,
+        }
+    }
+
+    /// Whether a wait has gone on well past [`SIBLING_GRACE`]: its
+    /// verdict was due and never looked at (a backstop for the
+    /// connection's deadlines, which a wait otherwise holds off).
+    pub fn overdue(&self, now: Instant) -> bool {
+        lock(&self.0.pending)
+            .as_ref()
+            .is_some_and(|(_, since)| now >= *since + 2 * SIBLING_GRACE)
+    }
 }
 
 /// Read-only: a data connection's own session is never kept, or a full
@@ -231,9 +327,16 @@ impl StoresServerSessions for Resumable {
     }
 
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.own
-            .get(key)
-            .or_else(|| self.logins.sibling_session(&self.own, key))
+        if let Some(session) = self.own.get(key) {
+            // The last session handed out is the one resumed (rustls
+            // stops at the first it takes): a sibling's offered before it
+            // was not.
+            *lock(&self.pending) = None;
+            return Some(session);
+        }
+        let (session, pending) = self.logins.sibling_session(&self.own, key)?;
+        *lock(&self.pending) = pending.map(|login| (Arc::downgrade(&login), Instant::now()));
+        Some(session)
     }
 
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
@@ -281,14 +384,24 @@ mod tests {
         {
             store.put(vec![n as u8], vec![1]);
         }
-        let resumable = Resumable {
-            own: Arc::clone(&own),
-            logins: Arc::clone(&logins),
-        };
+        let resumable = Arc::new(Resumable::new(&own, &logins));
+        let from = ResumedFrom(Arc::clone(&resumable));
+        let now = Instant::now();
         assert!(resumable.take(&[0]).is_some(), "the same token's");
-        for key in 1..4 {
+        assert_eq!(from.verdict(now), Verdict::Resumed);
+        for key in 1..3 {
             assert_eq!(resumable.take(&[key]), None, "key {key}");
         }
+        assert!(resumable.take(&[3]).is_some(), "not logged in yet");
+        assert_eq!(from.verdict(now), Verdict::Waits);
+        let past_grace = Instant::now() + SIBLING_GRACE;
+        assert_eq!(from.verdict(past_grace), Verdict::Refused, "too late");
+        *lock(&anonymous.holder) = Some("other".into());
+        assert_eq!(from.verdict(now), Verdict::Refused, "another token's");
+        *lock(&anonymous.holder) = Some("sync".into());
+        assert_eq!(from.verdict(now), Verdict::Resumed, "logged in as own");
+        drop(anonymous);
+        assert_eq!(from.verdict(now), Verdict::Refused, "gone with its login");
         drop(sibling);
         assert_eq!(resumable.take(&[0]), None, "gone with its login");
         *lock(&own.holder) = None;

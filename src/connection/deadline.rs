@@ -26,6 +26,11 @@
 //! buffers is given back (`ssh/rest.rs`) until traffic passes again. A
 //! transfer moves more often than that and never pays for it.
 //!
+//! An FTPS data connection whose TLS session resumed a sibling login's,
+//! not logged in yet, has no deadline of its own while it waits: it is
+//! looked at again every [`SIBLING_LOOK`], and the wait ends by itself
+//! (`tls_login::SIBLING_GRACE`).
+//!
 //! A connection only records times here; the reactor keeps one timer-heap
 //! entry per connection at [`Connection::deadline`] and calls
 //! [`Connection::expired`] when it comes due, so checking costs O(log n)
@@ -36,6 +41,11 @@ use std::time::{Duration, Instant};
 use super::{Connection, State, Wait};
 use crate::config::Config;
 use crate::wire::Protocol;
+
+/// How often a data connection whose TLS session resumed a sibling FTPS
+/// login's looks again at whether that login is judged (its `PASS`
+/// comes a round trip after the `USER` whose reply carried the session).
+const SIBLING_LOOK: Duration = Duration::from_millis(20);
 
 /// What a connection is doing, as far as its deadlines care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +244,11 @@ impl Connection {
 
     /// The earliest moment one of this connection's deadlines can pass.
     pub fn deadline(&self, config: &Config) -> Instant {
+        if self.tls_resumption_waits() {
+            // Looked at again shortly; the wait itself is bounded
+            // (`tls_login::SIBLING_GRACE`).
+            return Instant::now() + SIBLING_LOOK;
+        }
         let timing = &self.timing;
         let idle = timing.last_progress + self.idle_timeout(config);
         match timing.clock {
@@ -266,6 +281,21 @@ impl Connection {
     /// answer that may begin early and whose time has come queues its
     /// head or a filler (for the reactor to send: [`Self::has_output`]).
     pub fn expired(&mut self, now: Instant, config: &Config) -> Option<String> {
+        if let Some(from) = self.transport.resumption_waits_for() {
+            // The server's wait, not the client's: its clocks start again,
+            // unless the verdict was somehow never looked at (a backstop).
+            if from.overdue(now) {
+                return Some("TLS resumption never judged".into());
+            }
+            self.timing.progressed(now, 0);
+            if let Clock::Body { .. } = self.timing.clock {
+                self.timing.clock = Clock::Body {
+                    started: now,
+                    bytes: 0,
+                };
+            }
+            return None;
+        }
         if let (State::Waiting(_), Clock::Filling(since)) = (&self.state, self.timing.clock)
             && now >= since + config.early_answer
         {

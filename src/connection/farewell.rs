@@ -42,6 +42,7 @@ impl Connection {
         match self.transport.finish() {
             Outcome::Done(_) => {}
             Outcome::WouldBlock => return Err(Step::Wait(Interest::WRITABLE)),
+            Outcome::NotResumed => return Err(self.socket_failed(Outcome::NotResumed)),
             _ => return Err(Step::Close),
         }
         if self.flag(PEER_EOF) {
@@ -60,6 +61,7 @@ impl Connection {
         match self.transport.finish() {
             Outcome::Done(_) => {}
             Outcome::WouldBlock => return Err(Step::Wait(Interest::WRITABLE)),
+            Outcome::NotResumed => return Err(self.socket_failed(Outcome::NotResumed)),
             _ => return Err(Step::Close),
         }
         match self.transport.read_raw(scratch) {

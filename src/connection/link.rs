@@ -16,6 +16,7 @@ use super::{CUT, Connection, PEER_EOF, State, Step, Wait};
 use crate::access::Principal;
 use crate::serve::Request;
 use crate::serve::decoded::{Link, Relay};
+use crate::tls_login::ResumedFrom;
 use crate::wire::socket::Outcome;
 
 /// Most bytes a connection holds, read while a transfer it handed on is
@@ -62,10 +63,18 @@ impl Connection {
     }
 
     /// Its TLS session must resume one its control connection began (an
-    /// FTPS data connection's, `tls_login.rs`): a full handshake ends the
-    /// connection, its transfer refused, before any data moves.
-    pub fn require_tls_resumption(&mut self) {
-        self.transport.require_resumption();
+    /// FTPS data connection's, `tls_login.rs`; `from` judges a sibling
+    /// login's): a full handshake ends the connection, its transfer
+    /// refused, before any data moves.
+    pub fn require_tls_resumption(&mut self, from: ResumedFrom) {
+        self.transport.require_resumption(from);
+    }
+
+    /// Whether its TLS session resumed a sibling login's session and
+    /// waits for that login to be judged: the reactor gives it a turn on
+    /// each [`Connection::deadline`] until then.
+    pub fn tls_resumption_waits(&self) -> bool {
+        self.transport.resumption_waits_for().is_some()
     }
 
     /// Begins the TLS session its answer went out ahead of. Plaintext read
@@ -150,7 +159,8 @@ impl Connection {
                 State::Ended | State::Done | State::Lingering { .. }
             )
             && self.sent as usize == self.output.len()
-            && !self.transport.holds_output();
+            && !self.transport.holds_output()
+            && !self.tls_resumption_waits();
         self.codec.closing_relay(whole)
     }
 

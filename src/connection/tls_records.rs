@@ -2,13 +2,15 @@
 //! records: decrypted data handed on, records to send kept in order, what
 //! waits to be sealed sealed once the session may, and, where a session
 //! must resume one begun before (an FTPS data connection's), nothing moved
-//! until its handshake is through and seen to have resumed.
+//! until its handshake is through and seen to have resumed (and, where it
+//! resumed a sibling login's session, until that login is judged).
 //!
 //! `tls_session.rs` drives this over the socket; this file never touches
 //! one.
 
 use std::io;
 use std::mem;
+use std::time::Instant;
 
 use rustls::HandshakeKind;
 use rustls::server::ServerConnectionData;
@@ -16,6 +18,7 @@ use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, UnbufferedStatus, WriteTraffic};
 
 use super::tls_held::{Decrypted, Held, tls_error};
+use crate::tls_login::{ResumedFrom, Verdict};
 
 /// Whether a session must be a resumed one (an FTPS data connection's,
 /// `tls_login.rs`), and what is known of that so far.
@@ -26,6 +29,10 @@ pub(super) enum Resumption {
     /// Nothing is read or sealed until the handshake is through and seen
     /// to have resumed.
     Required,
+    /// Resumed a sibling login's session, and that login is not judged
+    /// yet: nothing is read or sealed, and the session is looked at
+    /// again on a later turn (`TlsSession::resumption_waits`).
+    Pending,
     /// It did not resume: to be told to the connection, once.
     NotResumed,
     /// Told: the session only ends (`close_notify`), what comes dropped.
@@ -63,7 +70,11 @@ impl Seal<'_> {
 /// A TLS failure (a bad record, a refused handshake); the session then
 /// holds the alert that says why (`TlsSession::send_alert`).
 pub(super) fn process(
-    (session, resumption): (&mut UnbufferedServerConnection, &mut Resumption),
+    (session, resumption, from): (
+        &mut UnbufferedServerConnection,
+        &mut Resumption,
+        Option<&ResumedFrom>,
+    ),
     held: &mut Held,
     buf: &mut [u8],
     out: &mut Decrypted<'_>,
@@ -71,13 +82,14 @@ pub(super) fn process(
 ) -> io::Result<usize> {
     let (mut used, mut write_waits) = (0, false);
     loop {
-        if *resumption == Resumption::Required {
-            judge_resumption(session, resumption);
+        if matches!(*resumption, Resumption::Required | Resumption::Pending) {
+            judge_resumption(session, resumption, from);
             // Still handshaking after a round that offered sealing: stop
             // for more from the peer. (rustls offers that only once the
             // handshake is through, unless half-RTT data, which ferry
-            // never turns on, is allowed: a guard, not a path.)
-            if *resumption == Resumption::NotResumed
+            // never turns on, is allowed: a guard, not a path.) Pending:
+            // what came stays unread for a later turn.
+            if matches!(*resumption, Resumption::NotResumed | Resumption::Pending)
                 || (*resumption == Resumption::Required && write_waits)
             {
                 return Ok(used);
@@ -160,11 +172,18 @@ fn seal_what_waits(
 
 /// Judges a session that must resume once its handshake is through (not
 /// before: the client is told in a session it can read, and after a
-/// retry request the second hello may still resume).
-fn judge_resumption(session: &UnbufferedServerConnection, resumption: &mut Resumption) {
+/// retry request the second hello may still resume), and what it resumed
+/// from (`from`'s verdict: a sibling login's may have to wait).
+fn judge_resumption(
+    session: &UnbufferedServerConnection,
+    resumption: &mut Resumption,
+    from: Option<&ResumedFrom>,
+) {
     if !session.is_handshaking() {
-        *resumption = match session.handshake_kind() {
-            Some(HandshakeKind::Resumed) => Resumption::Any,
+        let verdict = from.map_or(Verdict::Resumed, |from| from.verdict(Instant::now()));
+        *resumption = match (session.handshake_kind(), verdict) {
+            (Some(HandshakeKind::Resumed), Verdict::Resumed) => Resumption::Any,
+            (Some(HandshakeKind::Resumed), Verdict::Waits) => Resumption::Pending,
             _ => Resumption::NotResumed,
         };
     }

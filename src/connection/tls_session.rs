@@ -25,6 +25,11 @@
 //! the handshake (rustls's `dangerous_into_kernel_connection`), with
 //! `sendfile` back.
 //!
+//! An FTPS data connection's session that resumed a sibling login's, not
+//! logged in yet, moves nothing until that login is judged
+//! (`tls_login.rs`): what comes stays in `incoming`, what is handed over
+//! in `early`, and each call looks at the verdict again first.
+//!
 //! What the session holds between calls, and how records are written into
 //! it, is `tls_held.rs`'s; the session's whole loop (handshake, records in
 //! and out, close_notify) is here, read as one.
@@ -39,6 +44,7 @@ use rustls::unbuffered::{ConnectionState, UnbufferedStatus};
 use super::tls_held::{Decrypted, Held, tls_error};
 use super::tls_records::{Resumption, Seal, process};
 use crate::tls::SEND_BUFFER_LIMIT;
+use crate::tls_login::ResumedFrom;
 use crate::wire::socket::{self, Outcome};
 use crate::wire::turn_share::TurnShare;
 
@@ -58,6 +64,9 @@ pub(super) struct TlsSession {
     closing: bool,
     /// Whether the session must resume one begun before.
     resumption: Resumption,
+    /// What it resumed from, where that must be judged (a sibling FTPS
+    /// login's session).
+    resumed_from: Option<ResumedFrom>,
     /// What the socket may still give this turn: a peer's records that
     /// carry no data (or one byte each) are read a share at a time.
     share: TurnShare,
@@ -71,14 +80,46 @@ impl TlsSession {
             first_read: true,
             closing: false,
             resumption: Resumption::Any,
+            resumed_from: None,
             share: TurnShare::default(),
         }
     }
 
-    /// The handshake must resume a session begun before; a full one ends
-    /// the connection ([`Outcome::NotResumed`]) before any data moves.
-    pub(super) fn require_resumption(&mut self) {
+    /// The handshake must resume a session begun before (judged as
+    /// `from` says); a full one ends the connection
+    /// ([`Outcome::NotResumed`]) before any data moves.
+    pub(super) fn require_resumption(&mut self, from: ResumedFrom) {
         self.resumption = Resumption::Required;
+        self.resumed_from = Some(from);
+    }
+
+    /// Whether the session resumed a sibling login's that is not judged
+    /// yet: nothing moves, and it is looked at again on a later turn.
+    pub(super) fn resumption_waits(&self) -> bool {
+        self.resumption == Resumption::Pending
+    }
+
+    /// While [`Self::resumption_waits`]: what it resumed from.
+    pub(super) fn waits_for(&self) -> Option<&ResumedFrom> {
+        self.resumed_from
+            .as_ref()
+            .filter(|_| self.resumption_waits())
+    }
+
+    /// Looks again at what a waiting session resumed from: `None` once
+    /// data may move (or it never waited), else what the caller answers
+    /// (`NotResumed` once, `WouldBlock` while it still waits).
+    pub(super) fn await_verdict(&mut self) -> Option<Outcome> {
+        if !self.resumption_waits() {
+            return None;
+        }
+        if let Err(err) = self.process_held(&mut Seal::nothing()) {
+            return Some(Outcome::Error(err));
+        }
+        if self.take_refusal() {
+            return Some(Outcome::NotResumed);
+        }
+        self.resumption_waits().then_some(Outcome::WouldBlock)
     }
 
     /// Whether the handshake is still going on.
@@ -100,6 +141,12 @@ impl TlsSession {
     /// Whether sealed records wait for the socket.
     pub(super) fn holds_output(&self) -> bool {
         self.held.sent < self.held.outgoing.len()
+    }
+
+    /// Whether data handed over waits to be sealed (before the handshake
+    /// is through, or while its resumption waits for a verdict).
+    pub(super) fn holds_early(&self) -> bool {
+        !self.held.early.is_empty()
     }
 
     /// Whether received bytes wait inside the session: a partial record,
@@ -150,7 +197,11 @@ impl TlsSession {
         let outcome = loop {
             let mut nothing = Seal::nothing();
             let processed = process(
-                (&mut self.session, &mut self.resumption),
+                (
+                    &mut self.session,
+                    &mut self.resumption,
+                    self.resumed_from.as_ref(),
+                ),
                 &mut self.held,
                 &mut spare[start..end],
                 &mut out,
@@ -165,6 +216,10 @@ impl TlsSession {
             }
             if self.take_refusal() {
                 break Outcome::NotResumed;
+            }
+            if self.resumption_waits() {
+                // What came stays held until the sibling is judged.
+                break Outcome::WouldBlock;
             }
             // Handshake flights, and what was sealed once the handshake
             // allowed it, go out before anything waits.
@@ -210,6 +265,9 @@ impl TlsSession {
         if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
             return outcome;
         }
+        if let Some(outcome) = self.await_verdict() {
+            return outcome;
+        }
         let unsent = self.held.outgoing.len() - self.held.sent;
         let room = SEND_BUFFER_LIMIT.saturating_sub(unsent + self.held.early.len());
         if room == 0 {
@@ -227,6 +285,9 @@ impl TlsSession {
         if self.take_refusal() {
             return Outcome::NotResumed;
         }
+        if self.resumption_waits() {
+            return Outcome::WouldBlock; // judged as the handshake ended
+        }
         if seal.taken == 0 && self.session.is_handshaking() {
             // Sealed once the handshake allows (FERRY/1's greeting).
             self.held.early.extend_from_slice(seal.data);
@@ -242,6 +303,12 @@ impl TlsSession {
     /// Ends the session politely (`close_notify`) and sends what it holds:
     /// `Done` once all is out, `WouldBlock` until then.
     pub(super) fn finish(&mut self, stream: &TcpStream) -> Outcome {
+        if !self.closing
+            && let Some(outcome) = self.await_verdict()
+        {
+            // What waits to be sealed waits for the verdict: the end too.
+            return outcome;
+        }
         if !self.closing {
             self.closing = true;
             let mut seal = Seal {
@@ -290,7 +357,11 @@ impl TlsSession {
             filled: 0,
         };
         let processed = process(
-            (&mut self.session, &mut self.resumption),
+            (
+                &mut self.session,
+                &mut self.resumption,
+                self.resumed_from.as_ref(),
+            ),
             &mut self.held,
             &mut incoming,
             &mut no_room,

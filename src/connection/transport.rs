@@ -16,6 +16,10 @@
 //! [`crate::tls::SEND_BUFFER_LIMIT`] of ciphertext waits unsent. Kernel
 //! TLS would be a third variant that hands the session's keys to the
 //! socket and goes back to `sendfile`.
+//!
+//! Why it is long: each thing the connection asks of its pipe is one
+//! match over the session kinds, here side by side; split, the same
+//! match would be written once per file.
 
 use std::io;
 
@@ -27,6 +31,7 @@ use super::tls_session::TlsSession;
 #[cfg(feature = "sftp")]
 use crate::ssh::SshSession;
 use crate::tls::SEND_BUFFER_LIMIT;
+use crate::tls_login::ResumedFrom;
 use crate::wire::content::Content;
 use crate::wire::socket::{self, Outcome};
 
@@ -186,12 +191,21 @@ impl Transport {
 
     /// The TLS session must be a resumed one
     /// (`TlsSession::require_resumption`).
-    pub(super) fn require_resumption(&mut self) {
+    pub(super) fn require_resumption(&mut self, from: ResumedFrom) {
         match self.session.as_deref_mut() {
             None => {}
-            Some(Session::Tls(tls)) => tls.require_resumption(),
+            Some(Session::Tls(tls)) => tls.require_resumption(from),
             #[cfg(feature = "sftp")]
             Some(Session::Ssh(_)) => {}
+        }
+    }
+
+    /// While the TLS session waits for what it resumed from to be judged
+    /// (`TlsSession::resumption_waits`): what that is.
+    pub(super) fn resumption_waits_for(&self) -> Option<&ResumedFrom> {
+        match self.session.as_deref() {
+            Some(Session::Tls(tls)) => tls.waits_for(),
+            _ => None,
         }
     }
 
@@ -265,7 +279,7 @@ impl Transport {
     pub(super) fn holds_output(&self) -> bool {
         match self.session.as_deref() {
             None => false,
-            Some(Session::Tls(tls)) => tls.holds_output(),
+            Some(Session::Tls(tls)) => tls.holds_output() || tls.holds_early(),
             #[cfg(feature = "sftp")]
             Some(Session::Ssh(ssh)) => ssh.holds_output(),
         }
@@ -403,7 +417,12 @@ impl Transport {
     ) -> Outcome {
         match self.session.as_deref_mut() {
             None => socket::send_content(&self.stream, body, (offset, len), may_cork),
-            Some(Session::Tls(tls)) => seal_body(tls, &self.stream, (body, offset, len), scratch),
+            // A body waiting for a resumption's verdict holds its first
+            // piece unsealed (`early`): the verdict is looked at first.
+            Some(Session::Tls(tls)) => match tls.await_verdict() {
+                Some(outcome) => outcome,
+                None => seal_body(tls, &self.stream, (body, offset, len), scratch),
+            },
             #[cfg(feature = "sftp")]
             Some(Session::Ssh(ssh)) => {
                 seal_body(&mut **ssh, &self.stream, (body, offset, len), scratch)
@@ -450,7 +469,9 @@ impl Sealing for TlsSession {
         TlsSession::send_held(self, stream)
     }
     fn holds_output(&self) -> bool {
-        TlsSession::holds_output(self)
+        // Early data counts: a body waiting for the handshake (or for a
+        // resumption's verdict) is not read from the file again.
+        TlsSession::holds_output(self) || self.holds_early()
     }
     fn seal(&mut self, stream: &TcpStream, data: &[u8]) -> Outcome {
         TlsSession::seal(self, stream, data)

@@ -450,6 +450,103 @@ fn a_data_connection_may_resume_a_sibling_login_of_the_same_token() {
     }
 }
 
+/// A sibling login that has said `USER` but not yet `PASS` already holds
+/// a session its client may offer on another login's data connection
+/// (Go caches a TLS 1.3 ticket as it reads the reply to `USER`: rclone's
+/// parallel logins did, and were refused `425`). The data connection
+/// resumes it, moves nothing until the sibling is judged, then goes on
+/// if the sibling logged in under the same token; under another token,
+/// or gone before its `PASS`, the transfer is refused as a session of
+/// its own is. (Never logged in at all: the test above, after the grace.)
+#[test]
+fn a_sibling_session_offered_before_its_pass_waits_for_its_login() {
+    let holders: &[(&str, &[&str])] = &[("sync", &["read:/", "write:/"]), ("other", &["read:/"])];
+    let (server, tokens, dir) = support::tokens::guarded_with(holders, &[], |config| {
+        listen_ftp(config);
+        config.tls =
+            support::certificate_in(config.access.tokens.as_ref().unwrap().parent().unwrap());
+    });
+    std::fs::write(server.root.path().join("f.txt"), b"shared").unwrap();
+    // More than a session holds before it may seal (64 KiB).
+    let big = pattern(1 << 20, 3);
+    std::fs::write(server.root.path().join("big.bin"), &big).unwrap();
+    let ca = dir.path().join("server-cert.pem");
+    let tls12 = || client_config(&ca, &[&rustls::version::TLS12]);
+    let (sync, other) = (("sync", tokens[0].as_str()), ("other", tokens[1].as_str()));
+    // A login as far as its `USER`: its client holds the session.
+    let named = |client: &Client, user: &str| {
+        let mut control = secured(&server, client);
+        assert!(control.ask(&format!("USER {user}")).starts_with("331 "));
+        control
+    };
+    let pass = |control: &mut Secure, token: &str| {
+        assert!(control.ask(&format!("PASS {token}")).starts_with("230 "));
+    };
+    let mine = tls12();
+    let mut control = named(&mine, "sync");
+    pass(&mut control, sync.1);
+    assert_eq!(control.ask("PROT P"), "200 data connections go over TLS");
+
+    // A download, on a TLS 1.3 ticket (Go's case): its handshake through,
+    // it waits for the sibling's PASS, then comes whole.
+    let sibling = client_config(&ca, &[&rustls::version::TLS13]);
+    let mut pending = named(&sibling, sync.0);
+    let mut data = data_over_tls(control.passive(), &sibling);
+    assert!(control.ask("RETR big.bin").starts_with("150 "));
+    while data.conn.is_handshaking() {
+        data.conn.complete_io(&mut data.sock).unwrap();
+    }
+    pass(&mut pending, sync.1);
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert!(got == big, "{} bytes of {}", got.len(), big.len());
+    assert_eq!(control.line(), "226 done");
+    assert_eq!(
+        data.conn.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+
+    // An upload sent whole before the sibling's PASS: held, then stored.
+    let sibling = tls12();
+    let mut pending = named(&sibling, sync.0);
+    let mut data = data_over_tls(control.passive(), &sibling);
+    assert!(control.ask("STOR up.txt").starts_with("150 "));
+    data.write_all(b"sent early").unwrap();
+    data.conn.send_close_notify();
+    data.flush().unwrap();
+    pass(&mut pending, sync.1);
+    let _ = data.read_to_end(&mut Vec::new());
+    assert_eq!(control.line(), "226 done");
+    assert_eq!(
+        data.conn.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+    let stored = std::fs::read(server.root.path().join("up.txt")).unwrap();
+    assert_eq!(stored, b"sent early");
+
+    // A sibling that logs in as another token, or goes before its PASS:
+    // nothing moves, the transfer is refused.
+    for logs_in_as_other in [true, false] {
+        let sibling = tls12();
+        let mut pending = named(&sibling, other.0);
+        let mut data = data_over_tls(control.passive(), &sibling);
+        assert!(control.ask("RETR big.bin").starts_with("150 "));
+        while data.conn.is_handshaking() {
+            data.conn.complete_io(&mut data.sock).unwrap();
+        }
+        match logs_in_as_other {
+            true => pass(&mut pending, other.1),
+            false => drop(pending),
+        }
+        let mut got = Vec::new();
+        let _ = data.read_to_end(&mut got);
+        assert!(got.is_empty(), "{got:?}");
+        let ended = control.line();
+        assert!(ended.starts_with("425 "), "{ended}");
+    }
+    assert_eq!(control.ask("NOOP"), "200 ok");
+}
+
 /// Under `PROT P` a data connection that ends before its TLS handshake
 /// is through (a FIN at once, or part of a hello) is no upload: the file
 /// it names keeps its content, nothing is kept, and the `STOR` is `425`.

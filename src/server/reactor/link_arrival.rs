@@ -85,12 +85,12 @@ impl Reactor {
         }
         let id = self.hub.client_id();
         let tls = match (private, self.links.logins.get(&key)) {
-            (false, _) => Ok((None, false)),
-            (true, Some(login)) => login.data_session().map(|(tls, must)| (Some(tls), must)),
+            (false, _) => Ok((None, None)),
+            (true, Some(login)) => login.data_session().map(|(tls, from)| (Some(tls), from)),
             // `PROT P` follows `AUTH TLS` alone, which made the login's.
             (true, None) => Err(rustls::Error::General("the login has no TLS".into())),
         };
-        let (tls, must_resume) = match tls {
+        let (tls, resumed_from) = match tls {
             Ok(tls) => tls,
             Err(err) => {
                 warn!("#{id} TLS session for a data connection: {err}");
@@ -111,8 +111,10 @@ impl Reactor {
                 Relay::Refused("the data connection failed".into()),
             );
         };
-        if must_resume && let Some(conn) = self.connections.get_mut(data) {
-            conn.require_tls_resumption();
+        if let Some(from) = resumed_from
+            && let Some(conn) = self.connections.get_mut(data)
+        {
+            conn.require_tls_resumption(from);
         }
         let parked = self.links.by_control.get_mut(&key).and_then(|link| {
             link.data = Some((data, id));

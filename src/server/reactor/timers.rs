@@ -113,8 +113,11 @@ impl Reactor {
                 None => {
                     // What a deadline queued (an early answer's filler,
                     // a link given up: FTP's data connection that never
-                    // came) is done on the connection's next turn.
-                    if (conn.has_output() || conn.has_link()) && !conn.is_queued() {
+                    // came) is done on the connection's next turn, as is
+                    // another look at a sibling login's verdict.
+                    let due_a_turn =
+                        conn.has_output() || conn.has_link() || conn.tls_resumption_waits();
+                    if due_a_turn && !conn.is_queued() {
                         conn.set_queued(true);
                         self.ready.push_back((key, conn.id()));
                     }
