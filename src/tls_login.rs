@@ -34,6 +34,7 @@
 //! `AUTH TLS` and `USER` without the password never carry a transfer.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -144,6 +145,7 @@ impl LoginTls {
 
 impl Drop for LoginTls {
     fn drop(&mut self) {
+        self.sessions.ended.store(true, Ordering::Relaxed);
         self.logins.leave();
     }
 }
@@ -166,7 +168,6 @@ impl Logins {
     /// A login ended: once as many have as are listed live, the list is
     /// swept (each ending pays for one entry's look, not the list's).
     fn leave(&self) {
-        use std::sync::atomic::Ordering;
         let ended = self.ended.fetch_add(1, Ordering::Relaxed) + 1;
         let mut all = lock(&self.all);
         if ended * 2 >= all.len() {
@@ -188,6 +189,7 @@ impl Logins {
         all.iter()
             .filter_map(Weak::upgrade)
             .filter(|login| login.address == own.address && !Arc::ptr_eq(login, own))
+            .filter(|login| !login.ended.load(Ordering::Relaxed))
             .find_map(|login| {
                 let pending = match lock(&login.holder).as_deref() {
                     Some(theirs) if theirs == holder => false,
@@ -207,6 +209,9 @@ struct LoginSessions {
     address: IpAddr,
     /// The token the login is under, once logged in with one.
     holder: Mutex<Option<String>>,
+    /// Its control connection has ended (its sessions are no one's to
+    /// hand out; a wait on its login is over).
+    ended: AtomicBool,
 }
 
 impl From<IpAddr> for LoginSessions {
@@ -215,6 +220,7 @@ impl From<IpAddr> for LoginSessions {
             held: Mutex::default(),
             address,
             holder: Mutex::default(),
+            ended: AtomicBool::new(false),
         }
     }
 }
@@ -259,8 +265,9 @@ struct Resumable {
     own: Arc<LoginSessions>,
     logins: Arc<Logins>,
     /// The sibling, not logged in yet, whose session was handed out, and
-    /// when.
-    pending: Mutex<Option<(Weak<LoginSessions>, Instant)>>,
+    /// when. (Held, not weakly: a sibling that logs in and quits between
+    /// two looks has still logged in.)
+    pending: Mutex<Option<(Arc<LoginSessions>, Instant)>>,
 }
 
 impl Resumable {
@@ -296,13 +303,11 @@ impl ResumedFrom {
         let Some((sibling, since)) = lock(&self.0.pending).clone() else {
             return Verdict::Resumed;
         };
-        let Some(sibling) = sibling.upgrade() else {
-            return Verdict::Refused;
-        };
         let theirs = lock(&sibling.holder).clone();
+        let ended = sibling.ended.load(Ordering::Relaxed);
         match theirs {
             Some(theirs) if Some(&theirs) == lock(&self.0.own.holder).as_ref() => Verdict::Resumed,
-            None if now < since + SIBLING_GRACE => Verdict::Waits,
+            None if !ended && now < since + SIBLING_GRACE => Verdict::Waits,
             _ => Verdict::Refused,
         }
     }
@@ -335,7 +340,7 @@ impl StoresServerSessions for Resumable {
             return Some(session);
         }
         let (session, pending) = self.logins.sibling_session(&self.own, key)?;
-        *lock(&self.pending) = pending.map(|login| (Arc::downgrade(&login), Instant::now()));
+        *lock(&self.pending) = pending.map(|login| (login, Instant::now()));
         Some(session)
     }
 
@@ -400,8 +405,11 @@ mod tests {
         assert_eq!(from.verdict(now), Verdict::Refused, "another token's");
         *lock(&anonymous.holder) = Some("sync".into());
         assert_eq!(from.verdict(now), Verdict::Resumed, "logged in as own");
-        drop(anonymous);
-        assert_eq!(from.verdict(now), Verdict::Refused, "gone with its login");
+        anonymous.ended.store(true, Ordering::Relaxed);
+        assert_eq!(from.verdict(now), Verdict::Resumed, "logged in, then quit");
+        *lock(&anonymous.holder) = None;
+        assert_eq!(from.verdict(now), Verdict::Refused, "quit before its PASS");
+        assert_eq!(resumable.take(&[3]), None, "an ended login's: no one's");
         drop(sibling);
         assert_eq!(resumable.take(&[0]), None, "gone with its login");
         *lock(&own.holder) = None;

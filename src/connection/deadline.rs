@@ -282,8 +282,9 @@ impl Connection {
     /// head or a filler (for the reactor to send: [`Self::has_output`]).
     pub fn expired(&mut self, now: Instant, config: &Config) -> Option<String> {
         if let Some(from) = self.transport.resumption_waits_for() {
-            // The server's wait, not the client's: its clocks start again,
-            // unless the verdict was somehow never looked at (a backstop).
+            // The server's wait, not the client's: its idle and body-rate
+            // clocks start again (the wait is 5 s at most), unless the
+            // verdict was somehow never looked at (a backstop).
             if from.overdue(now) {
                 return Some("TLS resumption never judged".into());
             }

@@ -262,10 +262,12 @@ impl TlsSession {
     /// what it can: `Done(taken)`, or `WouldBlock` if it takes nothing
     /// until the socket drains.
     pub(super) fn seal(&mut self, stream: &TcpStream, data: &[u8]) -> Outcome {
-        if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
+        // The verdict first: once given, what waited unsealed goes out
+        // with this call (no turn would come for it after the wait).
+        if let Some(outcome) = self.await_verdict() {
             return outcome;
         }
-        if let Some(outcome) = self.await_verdict() {
+        if let outcome @ (Outcome::Closed | Outcome::Error(_)) = self.send_held(stream) {
             return outcome;
         }
         let unsent = self.held.outgoing.len() - self.held.sent;

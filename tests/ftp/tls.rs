@@ -506,6 +506,28 @@ fn a_sibling_session_offered_before_its_pass_waits_for_its_login() {
         Some(rustls::HandshakeKind::Resumed)
     );
 
+    // A listing bigger than a session holds unsealed, asked before the
+    // handshake; and a sibling that logs in and quits at once (it did
+    // log in): both come whole.
+    std::fs::create_dir(server.root.path().join("many")).unwrap();
+    for i in 0..4000 {
+        let name = format!("many/a-long-enough-name-{i:05}");
+        std::fs::write(server.root.path().join(name), b"").unwrap();
+    }
+    let sibling = tls12();
+    let mut pending = named(&sibling, sync.0);
+    let mut data = data_over_tls(control.passive(), &sibling);
+    assert!(control.ask("NLST many").starts_with("150 "));
+    while data.conn.is_handshaking() {
+        data.conn.complete_io(&mut data.sock).unwrap();
+    }
+    pass(&mut pending, sync.1);
+    drop(pending);
+    let mut listing = String::new();
+    data.read_to_string(&mut listing).unwrap();
+    assert_eq!(listing.lines().count(), 4000);
+    assert_eq!(control.line(), "226 done");
+
     // An upload sent whole before the sibling's PASS: held, then stored.
     let sibling = tls12();
     let mut pending = named(&sibling, sync.0);
