@@ -482,6 +482,16 @@ fn a_sibling_session_offered_before_its_pass_waits_for_its_login() {
     let pass = |control: &mut Secure, token: &str| {
         assert!(control.ask(&format!("PASS {token}")).starts_with("230 "));
     };
+    // A data connection for `command`, its handshake on `client`'s
+    // session through.
+    let handshaken = |control: &mut Secure, client: &Client, command: &str| {
+        let mut data = data_over_tls(control.passive(), client);
+        assert!(control.ask(command).starts_with("150 "));
+        while data.conn.is_handshaking() {
+            data.conn.complete_io(&mut data.sock).unwrap();
+        }
+        data
+    };
     let mine = tls12();
     let mut control = named(&mine, "sync");
     pass(&mut control, sync.1);
@@ -491,11 +501,7 @@ fn a_sibling_session_offered_before_its_pass_waits_for_its_login() {
     // it waits for the sibling's PASS, then comes whole.
     let sibling = client_config(&ca, &[&rustls::version::TLS13]);
     let mut pending = named(&sibling, sync.0);
-    let mut data = data_over_tls(control.passive(), &sibling);
-    assert!(control.ask("RETR big.bin").starts_with("150 "));
-    while data.conn.is_handshaking() {
-        data.conn.complete_io(&mut data.sock).unwrap();
-    }
+    let mut data = handshaken(&mut control, &sibling, "RETR big.bin");
     pass(&mut pending, sync.1);
     let mut got = Vec::new();
     data.read_to_end(&mut got).unwrap();
@@ -516,11 +522,7 @@ fn a_sibling_session_offered_before_its_pass_waits_for_its_login() {
     }
     let sibling = tls12();
     let mut pending = named(&sibling, sync.0);
-    let mut data = data_over_tls(control.passive(), &sibling);
-    assert!(control.ask("NLST many").starts_with("150 "));
-    while data.conn.is_handshaking() {
-        data.conn.complete_io(&mut data.sock).unwrap();
-    }
+    let mut data = handshaken(&mut control, &sibling, "NLST many");
     pass(&mut pending, sync.1);
     drop(pending);
     let mut listing = String::new();
@@ -551,11 +553,7 @@ fn a_sibling_session_offered_before_its_pass_waits_for_its_login() {
     for logs_in_as_other in [true, false] {
         let sibling = tls12();
         let mut pending = named(&sibling, other.0);
-        let mut data = data_over_tls(control.passive(), &sibling);
-        assert!(control.ask("RETR big.bin").starts_with("150 "));
-        while data.conn.is_handshaking() {
-            data.conn.complete_io(&mut data.sock).unwrap();
-        }
+        let mut data = handshaken(&mut control, &sibling, "RETR big.bin");
         match logs_in_as_other {
             true => pass(&mut pending, other.1),
             false => drop(pending),
