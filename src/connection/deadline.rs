@@ -117,6 +117,20 @@ impl Timing {
         }
     }
 
+    /// The server kept the client waiting (for the disk, a job, a TLS
+    /// verdict): its idle time and its rate window start again, so the
+    /// server's own wait never counts against the client (a window left
+    /// behind would also keep the connection's deadline in the past).
+    fn server_waited(&mut self, now: Instant) {
+        self.progressed(now, 0);
+        if let Clock::Body { .. } = self.clock {
+            self.clock = Clock::Body {
+                started: now,
+                bytes: 0,
+            };
+        }
+    }
+
     fn enter(&mut self, phase: Phase, now: Instant) {
         self.clock = match (phase, self.clock) {
             (Phase::Fresh, clock @ Clock::FirstByte(_)) => clock,
@@ -282,19 +296,12 @@ impl Connection {
     /// head or a filler (for the reactor to send: [`Self::has_output`]).
     pub fn expired(&mut self, now: Instant, config: &Config) -> Option<String> {
         if let Some(from) = self.transport.resumption_waits_for() {
-            // The server's wait, not the client's: its idle and body-rate
-            // clocks start again (the wait is 5 s at most), unless the
-            // verdict was somehow never looked at (a backstop).
+            // The server's wait (5 s at most), unless the verdict was
+            // somehow never looked at (a backstop).
             if from.overdue(now) {
                 return Some("TLS resumption never judged".into());
             }
-            self.timing.progressed(now, 0);
-            if let Clock::Body { .. } = self.timing.clock {
-                self.timing.clock = Clock::Body {
-                    started: now,
-                    bytes: 0,
-                };
-            }
+            self.timing.server_waited(now);
             return None;
         }
         if let (State::Waiting(_), Clock::Filling(since)) = (&self.state, self.timing.clock)
@@ -327,16 +334,8 @@ impl Connection {
             _ => false,
         };
         if server_is_slow {
-            // The client is owed its answer, or the room to send more: its
-            // idle time and its rate window start again (a window left
-            // behind would keep this connection's deadline in the past).
-            timing.progressed(now, 0);
-            if let Clock::Body { .. } = timing.clock {
-                timing.clock = Clock::Body {
-                    started: now,
-                    bytes: 0,
-                };
-            }
+            // The client is owed its answer, or the room to send more.
+            timing.server_waited(now);
             return None;
         }
         let at_the_prompt = matches!(timing.clock, Clock::Login(_));
