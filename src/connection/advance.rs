@@ -48,6 +48,19 @@ impl Connection {
             if n == 0 {
                 break;
             }
+            if n > data.len() - used {
+                // A codec that claims more than it was given is broken: this
+                // connection ends, not every one (a slice past the input's
+                // end would abort the server).
+                debug_assert!(false, "{n} bytes used of {}", data.len() - used);
+                log::error!(
+                    "{}: {n} bytes used of {}: closed",
+                    self.peer(),
+                    data.len() - used
+                );
+                self.state = State::Done;
+                return data.len();
+            }
             used += n;
         }
         used

@@ -44,6 +44,12 @@ use super::codec::{Pending, Sftp, Step, serve};
 /// concurrent writes land at most a few MiB ahead (OpenSSH's 64 requests
 /// of 32 KiB, rclone's and sshfs's alike).
 const MAX_HOLE: u64 = 64 << 20;
+
+/// Whether a `WRITE` at `offset` would leave more than [`MAX_HOLE`] past
+/// the `received` bytes of its file: refused.
+fn too_far(received: u64, offset: u64) -> bool {
+    offset > received.saturating_add(MAX_HOLE)
+}
 use super::handles::Opened;
 use super::wire::{self, Fields, Status};
 
@@ -96,7 +102,7 @@ impl Sftp {
                     failed: false,
                     ..
                 }),
-            ) if offset > received.saturating_add(MAX_HOLE) => {
+            ) if too_far(*received, offset) => {
                 self.fail_upload(slot);
                 let why = "a write more than 64 MiB past the file's end is not taken";
                 // Its data is skipped with the packet.
@@ -164,12 +170,15 @@ impl Sftp {
 
     /// Whether the `WRITE` whose head is at the front of `input` (a packet
     /// of `len` bytes) will be taken (an APPEND of its data, which may
-    /// follow later), rather than refused once whole (a refusal skips it).
-    /// Its data must end it (not rclone's: taken, then refused at once, its
-    /// `len` was used of a shorter input, a panic).
+    /// follow later), rather than refused once whole (a refusal skips it):
+    /// exactly the case [`Self::write`] serves with an APPEND. Every
+    /// refusal uses the whole packet, so one judged here as taken and
+    /// refused there would use more than the input holds (a panic: the
+    /// data of rclone's packets that do not end them; a write too far).
     pub(super) fn takes_write(&self, input: &[u8], len: usize) -> bool {
         let mut fields = Fields::new(input.get(9..len.min(input.len())).unwrap_or_default());
-        let (Some(handle), Some(_), Some(n)) = (fields.string(), fields.u64(), fields.u32()) else {
+        let (Some(handle), Some(offset), Some(n)) = (fields.string(), fields.u64(), fields.u32())
+        else {
             return false;
         };
         // Counted within its packet, as its fields were read.
@@ -177,7 +186,7 @@ impl Sftp {
         head.checked_add(n as usize) == Some(len)
             && matches!(
                 self.opened(handle),
-                Some(Opened::Upload { failed: false, .. })
+                Some(Opened::Upload { failed: false, received, .. }) if !too_far(*received, offset)
             )
     }
 

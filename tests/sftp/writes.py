@@ -6,6 +6,7 @@ the file should now hold. Prints what the Rust test checks."""
 
 import os
 import random
+import struct
 import sys
 
 import paramiko
@@ -90,6 +91,26 @@ def far_hole(sftp, name):
         print("closed")
     except IOError as err:
         print("close refused:", err)
+
+
+def far_head_first(sftp, name):
+    """A WRITE too far past the end whose head arrives alone and its data
+    after a round trip (sshfs's large sparse writes span SSH packets):
+    refused once whole, and the server goes on."""
+    f = sftp.open(name, "wb")
+    f.write(b"start")
+    f.flush()
+    data = b"x" * 1000
+    head = struct.pack(">BII", 6, 4242, len(f.handle)) + f.handle
+    head += struct.pack(">QI", 70 << 20, len(data))
+    sftp.sock.sendall(struct.pack(">I", len(head) + len(data)) + head)
+    # Answered after the head was read (the transport's packets in order).
+    sftp.sock.get_transport().global_request("keepalive@openssh.com", wait=True)
+    sftp.sock.sendall(data)
+    kind, reply = sftp._read_packet()
+    reply = paramiko.Message(reply)
+    print("far reply", kind, reply.get_int(), reply.get_int(), reply.get_text())
+    print("still served", sftp.stat("/").st_size is not None)
 
 
 def never_closed(sftp, name):

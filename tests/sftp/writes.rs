@@ -100,6 +100,25 @@ fn a_write_far_past_the_end_is_refused_and_the_old_file_stays() {
     );
 }
 
+/// The same write, its head come alone (sshfs's large sparse writes span
+/// SSH packets): refused once its data is in, the connection and the
+/// server going on. It was taken as an APPEND from its head and refused
+/// whole, using more bytes than had come: a panic, every connection gone.
+#[test]
+fn a_write_far_past_the_end_whose_head_comes_first_is_refused_whole() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    std::fs::write(server.path("holes.bin"), b"the old bytes").unwrap();
+    let (said, _) = paramiko(server.sftp.unwrap(), "-", "far_head_first", "/holes.bin");
+    assert!(said.contains("far reply 101 4242 4 "), "{said}");
+    assert!(said.contains("64 MiB"), "{said}");
+    assert!(said.contains("still served True"), "{said}");
+    let (said, _) = paramiko(server.sftp.unwrap(), "-", "far_hole", "/other.bin");
+    assert!(said.contains("far refused"), "a new connection: {said}");
+}
+
 #[test]
 fn a_file_never_closed_leaves_the_old_one() {
     if !have_paramiko() {
