@@ -495,9 +495,17 @@ impl Receive {
         self.move_full_pending();
     }
 
-    /// The failure of a write behind, once.
+    /// The failure of a write behind, once. The bytes gathered behind it
+    /// go with it: written after the failed ones (as an APPEND that ends
+    /// keeps what arrived), they would land after a gap, and the kept
+    /// bytes a client resumes from would hold the wrong part of its file.
     pub fn take_failure(&mut self) -> Option<StorageError> {
-        self.failed.take()
+        let failed = self.failed.take();
+        if failed.is_some() {
+            self.ready.clear();
+            self.pending.clear();
+        }
+        failed
     }
 
     /// A full `pending` becomes `ready` (if that is free), so that bytes

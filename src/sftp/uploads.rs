@@ -37,6 +37,8 @@ use crate::serve::ops::{Abort, Append, Close, Reopen, Seed};
 use crate::serve::{Operation, Reply};
 
 use super::codec::{Pending, Sftp, Step, serve};
+use super::handles::Opened;
+use super::wire::{self, Fields, Status};
 
 /// How far past what a file holds a write may begin: the hole it leaves
 /// reads as zeros, and a commit reads those zeros for the file's CRC, so a
@@ -50,8 +52,6 @@ const MAX_HOLE: u64 = 64 << 20;
 fn too_far(received: u64, offset: u64) -> bool {
     offset > received.saturating_add(MAX_HOLE)
 }
-use super::handles::Opened;
-use super::wire::{self, Fields, Status};
 
 impl Sftp {
     /// `OPEN` with `flags` that write: the upload kept for the token and

@@ -462,3 +462,37 @@ fn abor_ends_a_transfer_that_waits_for_its_data_connection() {
     }
     assert!(!server.root.path().join("never.bin").exists());
 }
+
+/// A write behind that fails ends the upload, and the bytes gathered
+/// behind it go with it: written after the failed ones they would land
+/// after a gap, and the kept bytes `SIZE` names, which a client resumes
+/// from, would hold the wrong part of the file. The first of an `APPE`'s
+/// writes fails once (EIO); its body is 2 MiB, more than one write takes,
+/// so more is gathered while it is away. Whatever is kept must be the
+/// body's first bytes: resumed from there, the file is the body.
+#[test]
+fn bytes_gathered_behind_a_failed_write_are_not_kept() {
+    use ferry::storage::gate::{Gate, Point};
+    let gate = std::sync::Arc::new(Gate::failing_call(Point::Write, rustix::io::Errno::IO, 1));
+    let (server, mut raw) = logged_in_with(|config| {
+        config.gate = Some(std::sync::Arc::clone(&gate));
+        config.pool_writes = ferry::config::PoolWrites::Always;
+    });
+    let body = pattern(2 << 20, 7);
+    let (_, failed) = store_with(&mut raw, "APPE log.bin", &body);
+    assert!(failed.starts_with("4"), "{failed}");
+    let said = ask(&mut raw, "SIZE log.bin");
+    let kept: usize = match said.strip_prefix("213 ") {
+        Some(kept) => kept.trim().parse().unwrap(),
+        None => 0,
+    };
+    assert!(ask(&mut raw, &format!("REST {kept}")).starts_with("350 "));
+    let (_, stored) = store(&mut raw, "log.bin", &body[kept..]);
+    assert_eq!(stored, "226 done", "{kept} kept");
+    let log = std::fs::read(server.root.path().join("log.bin")).unwrap();
+    assert!(
+        log == body,
+        "{kept} kept: {} bytes stored, not the body",
+        log.len()
+    );
+}
