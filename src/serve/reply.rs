@@ -141,6 +141,15 @@ pub enum Reply {
     /// An upload session, new or found again, and how far it has come
     /// (boxed: rare, and three times the size of the common replies).
     Session(Box<crate::model::SessionInfo>),
+    /// A file opened for writing (SFTP's `OPEN`, and its cut by size):
+    /// its upload session, and whether that began as a copy of the file
+    /// (closed with nothing changed, it leaves the file as it is).
+    Reopened {
+        /// The session, as [`Reply::Session`]'s.
+        session: Box<crate::model::SessionInfo>,
+        /// It holds a copy of the file's bytes, made by this open.
+        copied: bool,
+    },
     /// What the server offers (`OPTIONS`), for the dialect to state.
     Offers {
         /// `--max-file-size`.

@@ -54,6 +54,8 @@ pub(super) enum Pending {
     Write(u32, usize),
     /// `FSETSTAT` of a file being written (in the slot): cut short.
     Resize(u32, usize),
+    /// `CLOSE` of a file whose copy nothing changed: its session let go.
+    Release(u32, usize),
     /// `CLOSE` of a file written: its session committed.
     Commit(u32, usize),
     /// `CLOSE` of a file a write failed in: its session let go.
@@ -454,7 +456,7 @@ impl Pending {
             Pending::ReadFolder(id, ..) => Some(*id),
             Pending::Create(id, _) | Pending::Write(id, ..) => Some(*id),
             Pending::Commit(id, _) | Pending::Discard(id, _) => Some(*id),
-            Pending::Resize(id, _) => Some(*id),
+            Pending::Resize(id, _) | Pending::Release(id, _) => Some(*id),
             Pending::Change(id) | Pending::StatVfs(id) => Some(*id),
             Pending::Open(id, _) | Pending::OpenFolder(id, _) => Some(*id),
         }
@@ -512,6 +514,7 @@ mod tests {
             scattered: false,
             exclusive: false,
             mtime: None,
+            unchanged_copy: false,
         });
         (sftp, handle.unwrap())
     }

@@ -36,6 +36,11 @@ pub(super) enum Opened {
         exclusive: bool,
         /// The time to give the file at its commit (`FSETSTAT`).
         mtime: Option<i64>,
+        /// It holds the copy of the file its open made, and nothing has
+        /// changed it since (no `WRITE`, no `FSETSTAT`): its `CLOSE` lets
+        /// it go and leaves the file as it is (sshfs opens `O_RDWR` to
+        /// read; a commit would replace a newer version with the old bytes).
+        unchanged_copy: bool,
     },
 }
 

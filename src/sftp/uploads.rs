@@ -29,7 +29,9 @@
 //! and its commit's rename never replaces one (one check-and-change).
 //! `FSETSTAT` times are given to the file at its commit, and its size
 //! cuts the staged bytes short; a `READ` reads them back;
-//! `fsync@openssh.com` is answered once they are flushed.
+//! `fsync@openssh.com` is answered once they are flushed. A file opened
+//! with its bytes and never changed through its handle is not committed
+//! at its `CLOSE`: its copy is let go, the file left as it is.
 
 use crate::ftp::path::file_name;
 use crate::serve::decoded::Decoded;
@@ -124,8 +126,13 @@ impl Sftp {
                 // is written elsewhere, it is computed at the commit.
                 let anywhere = *scattered || *received != offset;
                 let id_of = session.clone();
-                if let Some(Opened::Upload { scattered, .. }) = self.handles.at(slot) {
-                    *scattered = anywhere;
+                if let Some(Opened::Upload {
+                    scattered,
+                    unchanged_copy,
+                    ..
+                }) = self.handles.at(slot)
+                {
+                    (*scattered, *unchanged_copy) = (anywhere, false);
                 }
                 self.pending = Pending::Write(id, slot);
                 serve(Operation::Append(Append {
@@ -201,12 +208,23 @@ impl Sftp {
             failed,
             exclusive,
             mtime,
+            unchanged_copy,
             ..
         }) = self.handles.at(slot)
         else {
             return self.stale(id);
         };
         let (session, opener) = (session.clone(), *opener);
+        if *unchanged_copy {
+            // The file stays as it is; whatever becomes of its copy, the
+            // handle is closed.
+            self.pending = Pending::Release(id, slot);
+            let opener = Some(opener);
+            return serve(Operation::Abort(Abort {
+                id: session,
+                opener,
+            }));
+        }
         if *failed {
             self.pending = Pending::Discard(id, slot);
             // Let go only if still its newest open: a newer one's is not
@@ -235,11 +253,13 @@ impl Sftp {
             received,
             mtime,
             opener,
+            unchanged_copy,
             ..
         }) = self.handles.at(slot)
         else {
             return self.stale(id);
         };
+        *unchanged_copy = false;
         let held = Some(*opener);
         if let Some(given) = attrs.mtime {
             *mtime = Some(i64::from(given));
@@ -327,7 +347,13 @@ impl Sftp {
         out: &mut Vec<u8>,
     ) -> bool {
         match (pending, reply) {
-            (Pending::Create(id, exclusive), Reply::Session(info)) => {
+            (
+                Pending::Create(id, exclusive),
+                Reply::Reopened {
+                    session: info,
+                    copied,
+                },
+            ) => {
                 let opened = Opened::Upload {
                     name: info.name.clone(),
                     session: info.id.clone(),
@@ -337,10 +363,11 @@ impl Sftp {
                     scattered: false,
                     exclusive: *exclusive,
                     mtime: None,
+                    unchanged_copy: *copied,
                 };
                 self.open(out, *id, opened);
             }
-            (Pending::Resize(id, slot), Reply::Session(info)) => {
+            (Pending::Resize(id, slot), Reply::Reopened { session: info, .. }) => {
                 if let Some(Opened::Upload {
                     session,
                     opener,
@@ -374,6 +401,10 @@ impl Sftp {
                 // The handle goes, as a failed `close(2)` closes the file.
                 self.handles.close_slot(*slot);
                 return false;
+            }
+            (Pending::Release(id, slot), _) => {
+                self.handles.close_slot(*slot);
+                wire::status(out, *id, Status::Ok, "closed: nothing changed");
             }
             (Pending::Discard(id, slot), _) => {
                 self.handles.close_slot(*slot);

@@ -113,6 +113,19 @@ def far_head_first(sftp, name):
     print("still served", sftp.stat("/").st_size is not None)
 
 
+def reopened_past_quota(sftp, name):
+    """A file of 80,000 bytes written, then opened in place (READ|WRITE,
+    no TRUNCATE), which begins with a copy of its bytes."""
+    with sftp.open(name, "wb") as f:
+        f.write(bytes(80_000))
+    try:
+        f = sftp.open(name, "r+")
+        print("opened")
+        f.close()
+    except IOError as err:
+        print("open refused:", err)
+
+
 def never_closed(sftp, name):
     """Bytes written and the connection cut without CLOSE."""
     f = sftp.open(name, "wb")
@@ -204,6 +217,21 @@ def exclusive(sftp, name):
         pass
     with sftp.open(later, "r") as f:
         print("later holds", f.read().decode())
+
+
+def opened_to_read(sftp, name):
+    """Opened in place (READ|WRITE) and only read, as sshfs opens a file
+    `O_RDWR`; another token (the last argument) stores a newer version
+    meanwhile; then the CLOSE, which must leave that version."""
+    f = sftp.open(name, "r+")
+    print("read", f.read(3).decode())
+    transport, other_sftp = connect(int(sys.argv[1]), sys.argv[5])
+    with other_sftp.open(name, "w") as other:
+        other.write(b"the newer bytes")
+    transport.close()
+    print("close", raw_close(sftp, f))
+    with sftp.open(name, "r") as f:
+        print("holds", f.read().decode())
 
 
 def timed_and_flushed(sftp, name):

@@ -150,6 +150,28 @@ fn a_write_past_the_quota_is_refused_and_nothing_is_stored() {
     assert_eq!(tokens::used_by(&server, &tokens[0]), 0, "{said}");
 }
 
+/// An open in place begins with a copy of the file's bytes: judged as
+/// any copy's room is, before it is made. Before, it was counted once
+/// made, 160,000 bytes against a quota of 100,000, and every later write
+/// of the token's refused until the `CLOSE`.
+#[test]
+fn an_open_in_place_whose_copy_passes_the_quota_is_refused() {
+    if !have_paramiko() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] = &[("writer", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], |c| {
+        listen_sftp(c);
+        tokens::set_quota(c, 0, "100000");
+    });
+    let sftp = server.sftp.unwrap();
+    let (said, _) = paramiko(sftp, &tokens[0], "reopened_past_quota", "/big.bin");
+    assert!(said.contains("open refused"), "{said}");
+    assert!(said.contains("quota"), "{said}");
+    assert_eq!(tokens::used_by(&server, &tokens[0]), 80_000, "{said}");
+    assert_eq!(std::fs::read(server.path("big.bin")).unwrap().len(), 80_000);
+}
+
 #[test]
 fn a_file_opened_in_place_or_to_append_begins_with_its_bytes() {
     if !have_paramiko() {
@@ -303,6 +325,37 @@ fn excl_makes_a_file_only_where_none_is_even_at_its_close() {
     assert!(said.contains("refused again"), "{said}");
     assert!(said.contains("later holds theirs"), "{said}");
     assert_eq!(std::fs::read(server.path("x.txt")).unwrap(), b"first");
+}
+
+/// A file opened in place and only read (sshfs opens `O_RDWR` so) is
+/// left as it is at its `CLOSE`, its copy let go. Before, the `CLOSE`
+/// committed the copy its open made: a newer version stored meanwhile by
+/// another token was replaced by the old bytes, and the reader's token
+/// was counted the file.
+#[test]
+fn a_file_opened_in_place_and_never_written_is_left_as_it_is() {
+    if !have_paramiko() {
+        return;
+    }
+    let holders: &[(&str, &[&str])] =
+        &[("a", &["read:/", "write:/"]), ("b", &["read:/", "write:/"])];
+    let (server, tokens, _dir) = tokens::guarded_with(holders, &[], |c| {
+        listen_sftp(c);
+        tokens::set_quota(c, 0, "1M");
+    });
+    std::fs::write(server.path("notes.txt"), b"the old bytes").unwrap();
+    let sftp = server.sftp.unwrap();
+    let other = Path::new(&tokens[1]);
+    let said = paramiko_with(sftp, &tokens[0], "opened_to_read", "/notes.txt", other);
+    assert!(said.contains("read the"), "{said}");
+    assert!(said.contains("close taken"), "{said}");
+    assert!(said.contains("holds the newer bytes"), "{said}");
+    assert_eq!(
+        std::fs::read(server.path("notes.txt")).unwrap(),
+        b"the newer bytes"
+    );
+    assert_eq!(tokens::used_by(&server, &tokens[0]), 0, "{said}");
+    assert!(crate::support::temp_files(server.path("").as_path()).is_empty());
 }
 
 #[test]

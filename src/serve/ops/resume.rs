@@ -69,7 +69,7 @@ pub(in crate::serve) fn resume(ctx: &Ctx<'_>, asked: Asked<Resume>) -> Outcome {
     let user = user_of(ctx, &who);
     let owner = owner_of(&who);
     let limits = session_limits(ctx, owner.clone());
-    let resumed = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
+    let resumed = check_seed(ctx, &who, &name, offset).and_then(|_| {
         let read = who.allows(Perm::Read, name.as_str());
         let sessions = ctx.store.sessions();
         let session = sessions.resume_upload(&name, (offset, read, None), &limits)?;
@@ -142,7 +142,7 @@ impl Operate for Reopen {
         Aim::at(self.name.as_str(), Needs::Write(self.name.as_str()))
     }
 
-    /// On the pool: the kept upload's session ([`Reply::Session`]), or
+    /// On the pool: the kept upload's session ([`Reply::Reopened`]), or
     /// a refusal. Bytes of the file are taken only by a client that may
     /// read it: another is refused as a read would be.
     fn serve(self, _ctx: &Ctx<'_>, who: Who) -> Outcome {
@@ -186,17 +186,23 @@ pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen, bool>) -> Out
         Seed::Kept | Seed::InPlace => None,
     };
     let sessions = ctx.store.sessions();
-    let opened = check_space(ctx, &who, name.as_str(), 0).and_then(|()| {
+    let opened = check_seed(ctx, &who, &name, from).and_then(|copied| {
         match create_only && ctx.store.look_up(&name).is_ok() {
             true => Err(Failure::new(
                 ErrorKind::PreconditionFailed,
                 "the file is there (EXCL)",
             )),
-            false => Ok(sessions.resume_upload(&name, (from, read, held), &limits)?),
+            false => Ok((
+                sessions.resume_upload(&name, (from, read, held), &limits)?,
+                copied,
+            )),
         }
     });
     match opened {
-        Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
+        Ok((session, copied)) => Outcome::answer(Reply::Reopened {
+            session: Box::new(session),
+            copied,
+        }),
         Err(failure) => refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request),
     }
 }
@@ -339,6 +345,36 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
             ctx.client, staged.0
         ),
     }
+}
+
+/// Room for the kept upload of `name` that `who` goes on with from
+/// `from` (`None`: its end): where none is kept, one is begun with a copy
+/// of the file's first bytes up to there, judged as any copy of that many
+/// bytes is ([`check_space`]: the reserve, the quotas) before it is
+/// made. Before, the copy was counted after it was made: an open of a
+/// large file could fill the disk past the reserve, or put a token over
+/// its quota. Returns whether the upload begins as a copy of the file.
+/// On the pool.
+///
+/// # Errors
+/// As [`check_space`]; the kept upload or the file could not be looked up.
+fn check_seed(ctx: &Ctx<'_>, who: &Who, name: &Name, from: Option<u64>) -> Result<bool, Failure> {
+    let kept = || {
+        ctx.store
+            .sessions()
+            .kept_upload(owner_of(who).as_deref(), name)
+    };
+    let copied = match from {
+        Some(0) => None,
+        _ if kept()?.is_some() => None,
+        _ => match ctx.store.look_up(name) {
+            Ok(file) => Some(from.map_or(file.info.size, |at| at.min(file.info.size))),
+            Err(StorageError::NotFound) => None,
+            Err(err) => return Err(err.into()),
+        },
+    };
+    check_space(ctx, who, name.as_str(), copied.unwrap_or(0))?;
+    Ok(copied.is_some())
 }
 
 /// For an open in place ([`Seed::InPlace`]): where a file is at `name`,
