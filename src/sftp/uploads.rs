@@ -75,6 +75,7 @@ impl Sftp {
             name,
             seed,
             create_only,
+            must_exist: flags & wire::OPEN_CREATE == 0,
             held: None,
         }))
     }
@@ -279,6 +280,7 @@ impl Sftp {
                     name,
                     seed: Seed::KeptUpTo(size),
                     create_only: false,
+                    must_exist: false,
                     held,
                 }))
             }

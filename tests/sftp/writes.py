@@ -234,6 +234,21 @@ def opened_to_read(sftp, name):
         print("holds", f.read().decode())
 
 
+def opened_without_create(sftp, name):
+    """READ|WRITE without CREAT (paramiko's `r+`) of a name where nothing
+    is: no such file, as open(2) without O_CREAT says."""
+    try:
+        sftp.open(name, "r+")
+        print("opened")
+    except IOError as err:
+        print("refused:", err)
+    try:
+        sftp.stat(name)
+        print("made")
+    except IOError as err:
+        print("still missing:", err)
+
+
 def timed_and_flushed(sftp, name):
     """Times set on the open handle, fsync@openssh.com asked, then CLOSE."""
     f = sftp.open(name, "w")

@@ -358,6 +358,27 @@ fn a_file_opened_in_place_and_never_written_is_left_as_it_is() {
     assert!(crate::support::temp_files(server.path("").as_path()).is_empty());
 }
 
+/// An open for writing without `CREAT` where nothing is: no such file,
+/// and nothing made. Before, it began empty and its `CLOSE` made the
+/// file (sshfs writing through a handle to a file deleted meanwhile
+/// brought it back).
+#[test]
+fn an_open_without_create_of_a_missing_name_is_no_such_file() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    let (said, _) = paramiko(
+        server.sftp.unwrap(),
+        "-",
+        "opened_without_create",
+        "/gone.txt",
+    );
+    assert!(said.contains("refused: [Errno 2]"), "{said}");
+    assert!(said.contains("still missing"), "{said}");
+    assert!(!server.path("gone.txt").exists());
+}
+
 #[test]
 fn times_set_on_an_open_file_and_fsync_hold_at_its_close() {
     if !have_paramiko() {

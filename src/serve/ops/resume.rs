@@ -131,6 +131,9 @@ pub struct Reopen {
     /// Refused where the file is there (SFTP's `EXCL`; judged again by the
     /// commit's rename: [`Close::create_only`]).
     pub create_only: bool,
+    /// Refused where neither the file nor an upload kept of it is there
+    /// (SFTP's `OPEN` without `CREAT`, as `open(2)` without `O_CREAT`).
+    pub must_exist: bool,
     /// The open of the handle that cuts its own file short (SFTP's
     /// `FSETSTAT` size), which must still be the newest; `None` for an
     /// open.
@@ -172,9 +175,13 @@ pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen, bool>) -> Out
         name,
         seed,
         create_only,
+        must_exist,
         held,
     } = op;
     let limits = session_limits(ctx, owner);
+    if must_exist && let Err(failure) = check_there(ctx, &who, &name) {
+        return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
+    }
     if seed == Seed::InPlace
         && let Err(failure) = drop_kept_under_a_file(ctx, &who, &name)
     {
@@ -375,6 +382,27 @@ fn check_seed(ctx: &Ctx<'_>, who: &Who, name: &Name, from: Option<u64>) -> Resul
     };
     check_space(ctx, who, name.as_str(), copied.unwrap_or(0))?;
     Ok(copied.is_some())
+}
+
+/// For an open that may not create its file ([`Reopen::must_exist`]): the
+/// file at `name`, or an upload of it kept for `who` (which stands for
+/// it to that token: its `STAT` tells the kept size). On the pool.
+///
+/// # Errors
+/// Not found where neither is; either could not be looked up.
+fn check_there(ctx: &Ctx<'_>, who: &Who, name: &Name) -> Result<(), Failure> {
+    match ctx.store.look_up(name) {
+        Ok(_) => Ok(()),
+        Err(StorageError::NotFound) => match ctx
+            .store
+            .sessions()
+            .kept_upload(owner_of(who).as_deref(), name)?
+        {
+            Some(_) => Ok(()),
+            None => Err(StorageError::NotFound.into()),
+        },
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// For an open in place ([`Seed::InPlace`]): where a file is at `name`,
