@@ -85,10 +85,14 @@ clean_up_at_exit 2400
 ulimit -n "$(ulimit -Hn)"
 (($(ulimit -n) >= N + 500)) || die "open-files limit $(ulimit -n) is below $((N + 500))"
 [[ -x /usr/sbin/sshd ]] || install_missing openssh-server
-# Debian's paramiko where it is missing (a fresh machine's headline run
-# found none: .ci/run installs it from PyPI, and had not run yet).
-python3 -c 'import paramiko' 2>/dev/null || install_missing python3-paramiko
-python3 -c 'import paramiko' 2>/dev/null || die "needs paramiko (apt-get install python3-paramiko)"
+# paramiko where it is missing (a fresh machine's headline run found none:
+# .ci/run installs it, and had not run yet), from PyPI and pinned as there:
+# Debian's package is not seen by a python3 of its own (pyenv's).
+python3 -c 'import paramiko' 2>/dev/null \
+  || python3 -m pip install --quiet paramiko==5.1.0 2>/dev/null \
+  || python3 -m pip install --quiet --break-system-packages paramiko==5.1.0 \
+  || true
+python3 -c 'import paramiko' 2>/dev/null || die "needs paramiko (python3 -m pip install paramiko)"
 find_ferry
 make_work storm-sftp "" 64M
 chmod 755 "$WORK"
