@@ -15,11 +15,12 @@
 
 use crate::ftp::path::{file_name, resolve};
 use crate::model::Folders;
+use crate::serve::PropUpdate;
 use crate::serve::ops::{Delete, MakeFolder, MoveFile, PropPatch, Put, RemoveFolder};
-use crate::serve::{Body, Change, Making, Operation, Overwrite, PropTarget, PropUpdate};
+use crate::serve::{Body, Change, Failure, Making, Operation, Overwrite, Patched, PropTarget};
 
 use super::codec::{Pending, Sftp, Step, serve};
-use super::wire::{Attrs, Fields, Status};
+use super::wire::{self, Attrs, Fields, Status};
 
 impl Sftp {
     /// `REMOVE`, `MKDIR`, `RMDIR`, `RENAME` or `SETSTAT` (`kind`), decoded
@@ -126,4 +127,18 @@ fn rename(from: crate::name::Name, to: crate::name::Name, overwrite: Overwrite) 
         overwrite,
         folders: Folders::Explicit,
     })
+}
+
+impl Sftp {
+    /// The answer to a `SETSTAT` of a time: done, or why it was not set
+    /// (a time the file system refused is never told as set).
+    pub(super) fn patched(out: &mut Vec<u8>, id: u32, patched: &Patched) {
+        match patched.not_made() {
+            Some(kind) => {
+                let failure = Failure::new(kind, "its time was not set");
+                wire::status(out, id, wire::status_of(&failure), &failure.message);
+            }
+            None => wire::status(out, id, Status::Ok, "done"),
+        }
+    }
 }

@@ -359,6 +359,7 @@ impl Sftp {
             (Pending::Change(id), Reply::Remains(..)) => {
                 wire::status(out, id, Status::Failure, "not empty");
             }
+            (Pending::Change(id), Reply::Patched(patched)) => Self::patched(out, id, patched),
             (Pending::Change(id), reply) if !matches!(reply, Reply::Failed(_)) => {
                 wire::status(out, id, Status::Ok, "done");
             }

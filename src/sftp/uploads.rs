@@ -216,18 +216,13 @@ impl Sftp {
             return self.stale(id);
         };
         let (session, opener) = (session.clone(), *opener);
-        if *unchanged_copy {
-            // The file stays as it is; whatever becomes of its copy, the
-            // handle is closed.
-            self.pending = Pending::Release(id, slot);
-            let opener = Some(opener);
-            return serve(Operation::Abort(Abort {
-                id: session,
-                opener,
-            }));
-        }
-        if *failed {
-            self.pending = Pending::Discard(id, slot);
+        if *failed || *unchanged_copy {
+            // A failed write is told at the close (the file stays as it
+            // is either way); nothing changed, the handle simply closes.
+            self.pending = match failed {
+                true => Pending::Discard(id, slot),
+                false => Pending::Release(id, slot),
+            };
             // Let go only if still its newest open: a newer one's is not
             // this handle's to drop.
             let opener = Some(opener);
@@ -260,10 +255,11 @@ impl Sftp {
         else {
             return self.stale(id);
         };
-        *unchanged_copy = false;
         let held = Some(*opener);
         if let Some(given) = attrs.mtime {
             *mtime = Some(i64::from(given));
+            // Given to the file at the commit.
+            *unchanged_copy = false;
         }
         let received = *received;
         match attrs.size {
@@ -375,13 +371,14 @@ impl Sftp {
                     opener,
                     received,
                     scattered,
+                    unchanged_copy,
                     ..
                 }) = self.handles.at(*slot)
                 {
                     (*session, *received) = (info.id.clone(), info.received);
                     // The cut was an open of its own: this handle's now.
                     *opener = info.opener;
-                    *scattered = true;
+                    (*scattered, *unchanged_copy) = (true, false);
                 }
                 wire::status(out, *id, Status::Ok, "cut short");
             }

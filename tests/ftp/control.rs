@@ -82,6 +82,16 @@ fn a_token_logs_in_and_each_command_is_an_operation_on_the_root() {
     assert_eq!(ask(&mut raw, "MDTM a.jpg"), "213 20240103040506");
     assert!(ask(&mut raw, "MFMT yesterday a.jpg").starts_with("501 "));
     assert!(ask(&mut raw, "MFMT 20240103040506 none.jpg").starts_with("550 "));
+    // A time the file system refuses (an immutable file) is not told as
+    // set (a storage failure: 451, to try again): it was (213), the time
+    // alone failing taken for another change's failure.
+    match support::tools::Immutable::made(&server.path("photos/a.jpg")) {
+        Some(_immutable) => {
+            let refused = ask(&mut raw, "MFMT 20250103040506 a.jpg");
+            assert_eq!(refused, "451 its time was not set");
+        }
+        None => eprintln!("skipped: chattr +i is not served here"),
+    }
     raw.send("MLST /photos\r\n");
     let entry = [line(&mut raw), line(&mut raw), line(&mut raw)];
     assert_eq!(entry[1], " type=dir;perm=elcmdpf; /photos", "{entry:?}");

@@ -126,6 +126,20 @@ def reopened_past_quota(sftp, name):
         print("open refused:", err)
 
 
+def far_in_place(sftp, name):
+    """Opened in place, then a write too far past the end: refused, and so
+    is the CLOSE (the file was not changed as asked)."""
+    f = sftp.open(name, "r+")
+    try:
+        f.seek(70 << 20)
+        f.write(b"far")
+        f.flush()
+        print("far written")
+    except IOError as err:
+        print("far refused:", err)
+    print("close", raw_close(sftp, f))
+
+
 def never_closed(sftp, name):
     """Bytes written and the connection cut without CLOSE."""
     f = sftp.open(name, "wb")
@@ -247,6 +261,15 @@ def opened_without_create(sftp, name):
         print("made")
     except IOError as err:
         print("still missing:", err)
+
+
+def timed(sftp, name):
+    """SETSTAT of a time (`touch -d`, `put -p`, rsync's `-t`)."""
+    try:
+        sftp.utime(name, (1_000_000_000, 1_000_000_000))
+        print("time set")
+    except IOError as err:
+        print("time refused:", err)
 
 
 def timed_and_flushed(sftp, name):

@@ -117,6 +117,15 @@ fn a_write_far_past_the_end_whose_head_comes_first_is_refused_whole() {
     assert!(said.contains("still served True"), "{said}");
     let (said, _) = paramiko(server.sftp.unwrap(), "-", "far_hole", "/other.bin");
     assert!(said.contains("far refused"), "a new connection: {said}");
+    // Opened in place, its copy untouched but for the refused write: the
+    // CLOSE says the write failed, not that nothing changed.
+    let (said, _) = paramiko(server.sftp.unwrap(), "-", "far_in_place", "/holes.bin");
+    assert!(said.contains("far refused"), "{said}");
+    assert!(said.contains("close refused: not stored"), "{said}");
+    assert_eq!(
+        std::fs::read(server.path("holes.bin")).unwrap(),
+        b"the old bytes"
+    );
 }
 
 #[test]
@@ -377,6 +386,26 @@ fn an_open_without_create_of_a_missing_name_is_no_such_file() {
     assert!(said.contains("refused: [Errno 2]"), "{said}");
     assert!(said.contains("still missing"), "{said}");
     assert!(!server.path("gone.txt").exists());
+}
+
+/// A time the file system refuses to set (an immutable file, EPERM even
+/// for root) is answered as refused. Before, `SETSTAT` said it was set
+/// (the time alone failing counted as another change's failure, which
+/// its answer took for success), so `rsync -t` and `put -p` believed it.
+#[test]
+fn a_time_the_file_system_refuses_is_not_told_as_set() {
+    if !have_paramiko() {
+        return;
+    }
+    let server = server();
+    let path = server.path("fixed.txt");
+    std::fs::write(&path, b"fixed").unwrap();
+    let Some(_immutable) = crate::support::tools::Immutable::made(&path) else {
+        eprintln!("skipped: chattr +i is not served here (a file system without it)");
+        return;
+    };
+    let (said, _) = paramiko(server.sftp.unwrap(), "-", "timed", "/fixed.txt");
+    assert!(said.contains("time refused"), "{said}");
 }
 
 #[test]

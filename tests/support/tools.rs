@@ -43,3 +43,21 @@ pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> String {
         .expect("python3 runs");
     check(&output, "python3")
 }
+
+/// A file made immutable (`chattr +i`: even root may not change it or
+/// its times) while this lives; `None` where the file system or the tool
+/// does not have it (the test then says it was skipped).
+pub struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    pub fn made(path: &std::path::Path) -> Option<Immutable> {
+        let made = Command::new("chattr").arg("+i").arg(path).output().ok()?;
+        made.status.success().then(|| Immutable(path.to_owned()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).output();
+    }
+}

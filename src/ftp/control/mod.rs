@@ -352,19 +352,10 @@ impl Control {
                 format!("213-Status of {}:", quoted(&path))
             }
             (Pending::Mlst(_) | Pending::StatOf(_), _) => "550 not there".to_owned(),
-            (Pending::Mfmt(time, path), Reply::Patched(patched)) => {
-                let failed_kind = patched
-                    .changes
-                    .iter()
-                    .find_map(|(_, _, status)| match status {
-                        crate::serve::PatchStatus::Failed(kind) => Some(*kind),
-                        _ => None,
-                    });
-                match failed_kind {
-                    None => format!("213 Modify={time}; /{path}"),
-                    Some(kind) => failed(&crate::serve::Failure::new(kind, "its time was not set")),
-                }
-            }
+            (Pending::Mfmt(time, path), Reply::Patched(patched)) => match patched.not_made() {
+                None => format!("213 Modify={time}; /{path}"),
+                Some(kind) => failed(&crate::serve::Failure::new(kind, "its time was not set")),
+            },
             (Pending::Mfmt(..), _) => "550 not a file".to_owned(),
             (Pending::Quit, _) => {
                 self.closing = true;

@@ -95,6 +95,25 @@ pub struct Patched {
     pub changes: Vec<(String, String, PatchStatus)>,
 }
 
+impl Patched {
+    /// Why its changes were not made, if they were not: the first
+    /// failure's kind (a change left for another's failure has none of
+    /// its own). For a dialect that answers one status for the whole
+    /// patch (SFTP's `SETSTAT`, FTP's `MFMT`).
+    pub fn not_made(&self) -> Option<ErrorKind> {
+        let failed = self.changes.iter().find_map(|(_, _, status)| match status {
+            PatchStatus::Failed(kind) => Some(*kind),
+            _ => None,
+        });
+        let left = || {
+            self.changes
+                .iter()
+                .any(|(_, _, status)| *status == PatchStatus::Dependency)
+        };
+        failed.or_else(|| left().then_some(ErrorKind::Internal))
+    }
+}
+
 /// Change the properties of a file or folder (WebDAV's `PROPPATCH`): all
 /// of `updates`, in order, or none.
 #[derive(Debug)]
@@ -127,6 +146,8 @@ fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
             Err(err) => return storage_refusal(ctx, "PROPPATCH", path, err),
         };
         let refused = updates.iter().any(|u| u.change == Change::Protected);
+        // The time alone: a failure is its own, not another change's.
+        let time_alone = !updates.iter().any(|u| u.change.is_of_a_record());
         let result = match refused {
             true => Err(ErrorKind::Forbidden),
             false => apply(ctx.store, path, found, &updates),
@@ -143,6 +164,7 @@ fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
                     (Ok(()), _) => PatchStatus::Done,
                     (Err(_), Change::Protected) => PatchStatus::Failed(ErrorKind::Forbidden),
                     (Err(ErrorKind::Forbidden), _) => PatchStatus::Dependency,
+                    (Err(kind), Change::Mtime(_)) if time_alone => PatchStatus::Failed(*kind),
                     (Err(_), Change::Mtime(_)) => PatchStatus::Dependency,
                     (Err(kind), _) => PatchStatus::Failed(*kind),
                 };

@@ -69,8 +69,8 @@ pub(in crate::serve) fn resume(ctx: &Ctx<'_>, asked: Asked<Resume>) -> Outcome {
     let user = user_of(ctx, &who);
     let owner = owner_of(&who);
     let limits = session_limits(ctx, owner.clone());
-    let resumed = check_seed(ctx, &who, &name, offset).and_then(|_| {
-        let read = who.allows(Perm::Read, name.as_str());
+    let read = who.allows(Perm::Read, name.as_str());
+    let resumed = check_seed(ctx, (&who, read), &name, offset).and_then(|_| {
         let sessions = ctx.store.sessions();
         let session = sessions.resume_upload(&name, (offset, read, None), &limits)?;
         let asked = Appending {
@@ -193,7 +193,7 @@ pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen, bool>) -> Out
         Seed::Kept | Seed::InPlace => None,
     };
     let sessions = ctx.store.sessions();
-    let opened = check_seed(ctx, &who, &name, from).and_then(|copied| {
+    let opened = check_seed(ctx, (&who, read), &name, from).and_then(|copied| {
         match create_only && ctx.store.look_up(&name).is_ok() {
             true => Err(Failure::new(
                 ErrorKind::PreconditionFailed,
@@ -361,11 +361,18 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
 /// made. Before, the copy was counted after it was made: an open of a
 /// large file could fill the disk past the reserve, or put a token over
 /// its quota. Returns whether the upload begins as a copy of the file.
-/// On the pool.
+/// A client that may not `read` the file goes on from it at its end only
+/// (the engine refuses another offset): no size of it is judged then, so
+/// a refusal never tells it. On the pool.
 ///
 /// # Errors
 /// As [`check_space`]; the kept upload or the file could not be looked up.
-fn check_seed(ctx: &Ctx<'_>, who: &Who, name: &Name, from: Option<u64>) -> Result<bool, Failure> {
+fn check_seed(
+    ctx: &Ctx<'_>,
+    (who, read): (&Who, bool),
+    name: &Name,
+    from: Option<u64>,
+) -> Result<bool, Failure> {
     let kept = || {
         ctx.store
             .sessions()
@@ -373,6 +380,7 @@ fn check_seed(ctx: &Ctx<'_>, who: &Who, name: &Name, from: Option<u64>) -> Resul
     };
     let copied = match from {
         Some(0) => None,
+        Some(_) if !read => None,
         _ if kept()?.is_some() => None,
         _ => match ctx.store.look_up(name) {
             Ok(file) => Some(from.map_or(file.info.size, |at| at.min(file.info.size))),
