@@ -568,6 +568,19 @@ mod tests {
     }
 
     #[test]
+    fn a_write_too_far_past_the_end_is_refused_only_once_whole() {
+        let (mut sftp, handle) = writing();
+        sftp.answered(&mut Vec::new()); // INIT's VERSION
+        let mut packet = write(&handle, 967, 1000);
+        let offset = 13 + handle.len();
+        packet[offset..offset + 8].copy_from_slice(&(100u64 << 20).to_be_bytes());
+        // Its refusal uses the whole packet: never decided from its head
+        // (that used more than had come, a panic).
+        assert!(matches!(sftp.decode(&packet[..40]), Decoded::Incomplete));
+        assert!(matches!(sftp.decode(&packet), Decoded::Answered(1000)));
+    }
+
+    #[test]
     fn a_write_whose_data_ends_its_packet_is_taken_from_its_head() {
         let (mut sftp, handle) = writing();
         let packet = write(&handle, 967, 1000);

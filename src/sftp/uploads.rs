@@ -291,6 +291,16 @@ impl Sftp {
     pub(super) fn fsync(&mut self, id: u32, handle: &[u8]) -> Step {
         let slot = self.handles.slot_of(handle);
         let (slot, session, received, anywhere, opener) = match (slot, self.opened(handle)) {
+            // The copy its open made, untouched: nothing of its own (and a
+            // newer open of the name may have taken it over meanwhile).
+            (
+                _,
+                Some(Opened::Upload {
+                    unchanged_copy: true,
+                    failed: false,
+                    ..
+                }),
+            ) => return self.fail(id, Status::Ok, "nothing to flush"),
             (
                 Some(slot),
                 Some(Opened::Upload {

@@ -240,15 +240,7 @@ pub(super) fn copied_onto_itself(
     message: crate::http::dialect::Message,
     out: &mut Vec<u8>,
 ) {
-    use crate::serve::PatchStatus;
-    let failed = patched
-        .changes
-        .iter()
-        .find_map(|(_, _, status)| match status {
-            PatchStatus::Failed(kind) => Some(*kind),
-            _ => None,
-        });
-    match failed {
+    match patched.not_made() {
         None => {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             super::xml_answer(200, &result(now, None), message, out);

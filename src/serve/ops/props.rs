@@ -163,7 +163,7 @@ fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
                 let status = match (&result, &update.change) {
                     (Ok(()), _) => PatchStatus::Done,
                     (Err(_), Change::Protected) => PatchStatus::Failed(ErrorKind::Forbidden),
-                    (Err(ErrorKind::Forbidden), _) => PatchStatus::Dependency,
+                    (Err(ErrorKind::Forbidden), _) if refused => PatchStatus::Dependency,
                     (Err(kind), Change::Mtime(_)) if time_alone => PatchStatus::Failed(*kind),
                     (Err(_), Change::Mtime(_)) => PatchStatus::Dependency,
                     (Err(kind), _) => PatchStatus::Failed(*kind),
