@@ -26,7 +26,8 @@ use std::sync::Arc;
 use log::{debug, warn};
 
 use super::{Ctx, Declared, ErrorKind, Failure, Needs, Next, Outcome, Reply};
-use crate::access::{Access, Perm, Principal, Rejection, Secret, Who};
+use crate::access::{Access, Owner, Perm, Principal, Rejection, Secret, Who};
+use crate::model::SessionInfo;
 
 /// The reason given for a signed request whose access key id is not in
 /// force (S3 answers it with its own code: `http/s3/error.rs`).
@@ -240,6 +241,30 @@ pub(super) fn authorize_session(who: &Who, name: &str) -> Result<(), Failure> {
             who,
             Perm::Write,
             "the file of this upload session",
+        )),
+    }
+}
+
+/// Whether `who` may add to or commit `session` (APPEND, COMMIT): it may
+/// write the session's file ([`authorize_session`]) and began the
+/// session. What a session stages counts in the account of the token that
+/// began it, judged against that token's quota, and is judged again only
+/// for what is still to come at its commit: another token's bytes there
+/// would be judged against one quota and counted in another's account, and
+/// its commit would store a file judged for a part of it.
+///
+/// # Errors
+/// As for [`authorize`]; the same refusal where another token began it.
+pub(super) fn authorize_own_session(who: &Who, session: &SessionInfo) -> Result<(), Failure> {
+    authorize_session(who, session.name.as_str())?;
+    let owner = who.owner();
+    // Without access control there are no tokens to tell apart.
+    match who.is_everyone() || session.owner.as_deref() == owner.as_ref().map(Owner::as_str) {
+        true => Ok(()),
+        false => Err(refusal_to(
+            who,
+            Perm::Write,
+            "an upload session another token began",
         )),
     }
 }

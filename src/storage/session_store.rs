@@ -45,7 +45,9 @@ pub type Choose<'a> = &'a mut dyn FnMut(Vec<Part>, Option<&str>) -> Option<Vec<P
 /// header. Every call may block on the disk: on the I/O pool.
 pub trait SessionStore: Send + Sync {
     /// Finds the session that stages `name` (`size` bytes, CRC-32C
-    /// `crc`), or begins it. Expires what is due first.
+    /// `crc`) for `limits.owner` (each token's upload is its own: its
+    /// bytes count in its account), or begins it. Expires what is due
+    /// first.
     ///
     /// # Errors
     /// [`StorageError::TooManySessions`] past `limits`' caps;

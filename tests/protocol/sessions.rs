@@ -406,7 +406,7 @@ fn colliding_and_half_made_sessions_do_not_block_an_upload() {
     std::fs::write(staged.join("id-key"), format!("{key_hex}\n")).unwrap();
     let id_of = |name: &str, probe| {
         let name = ferry::name::Name::new(name.to_owned()).unwrap();
-        ferry::storage::session_id(&key, &name, data.len() as u64, crc, probe)
+        ferry::storage::session_id(&key, (&name, None), data.len() as u64, crc, probe)
     };
     // Another upload's session already holds this upload's first id.
     let taken = id_of("collides", 0);

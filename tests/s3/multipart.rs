@@ -1405,3 +1405,27 @@ fn parts_side_by_side_cannot_together_stage_past_a_quota() {
     let over = me.simple(s.s3, "PUT", "/bkt/obj", b"nine byte");
     assert_eq!(code(&over), "QuotaExceeded", "12 staged: 8 left");
 }
+
+/// A multipart upload is the token's that began it: another token that may
+/// write the key stages no part of it and completes it not (its parts
+/// count in the first token's account, judged against that token's
+/// quota); the first token goes on with it.
+#[test]
+fn another_token_neither_stages_parts_of_an_upload_nor_completes_it() {
+    let s = S3Server::start(&[("owner", ALL), ("other", &["read:/", "write:/"])], &[]);
+    let (me, other) = (&s.signers[0], &s.signers[1]);
+    let id = begin(&s, me, "obj");
+    let first = put_part(&s, me, "obj", &id, 1, b"first part");
+    let refused = part_answer(&s, other, "obj", &id, 2, b"theirs", &[]);
+    assert_eq!(refused.status, 403, "{}", refused.head);
+    assert_eq!(code(&refused), "AccessDenied");
+    let refused = complete(&s, other, "obj", &id, &completion(&[(1, &first)]));
+    assert_eq!(refused.status, 403, "{}", refused.head);
+    assert!(!s.server.path("bkt/obj").exists());
+    completes(
+        &s,
+        (me, "obj", &id),
+        &completion(&[(1, &first)]),
+        b"first part",
+    );
+}

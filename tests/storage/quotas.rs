@@ -656,3 +656,95 @@ fn a_recount_beside_an_append_in_flight_keeps_what_it_counted_ahead() {
     assert!(raw.line().starts_with("OK 60 "));
     assert_eq!(df(&mut other, "box"), [40, 60, 2, 1]);
 }
+
+/// An upload session is the token's that began it: what it stages counts
+/// in that token's account, judged against that token's quota, so no other
+/// token adds to it or commits it, and a FERRY/1 UPLOAD of the same file,
+/// size and CRC by another token is a session of its own. Before, a token
+/// of a 100-byte quota found an unlimited token's session of a 300-byte
+/// file, staged its last bytes (judged against its own quota, counted in
+/// the other's account) and committed it: a 300-byte file judged against
+/// its quota for the 100 bytes still to come.
+#[test]
+fn an_upload_session_counts_for_the_token_that_began_it_alone() {
+    let holders: &[(&str, &[&str])] = &[
+        ("cam", &["write:/", "read:/"]),
+        ("admin", &["write:/", "read:/"]),
+    ];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
+        support::tokens::set_quota(config, 0, "100");
+    });
+    let login = |token: &str| {
+        let mut raw = server.raw();
+        raw.send(format!("AUTH {token}\n"));
+        assert!(raw.line().starts_with("OK"));
+        raw
+    };
+    let (mut cam, mut admin) = (login(&tokens[0]), login(&tokens[1]));
+    let data = support::pattern(300, 3);
+    let (id, _) = support::upload(&mut admin, "shared/f", &data);
+    assert_eq!(support::append(&mut admin, &id, 0, &data[..200]), "OK 200");
+
+    // The same upload by the other token is its own, judged for all of it.
+    let line = format!("UPLOAD shared/f 300 {}\n", crc_hex(&data));
+    cam.send(&line);
+    let refused = cam.line();
+    assert!(refused.starts_with("ERR 507 quota"), "{refused}");
+    // The first token's session, by its id: neither added to nor committed.
+    let theirs = "ERR 403 token cam may not write an upload session another token began";
+    cam.send(format!("APPEND {id} 200 100\n"));
+    assert_eq!(cam.line(), theirs);
+    cam.send(&data[200..]);
+    cam.send(format!("COMMIT {id}\n"));
+    assert_eq!(cam.line(), theirs);
+    assert!(!server.path("shared/f").exists());
+
+    // Its owner goes on with it; the other token's account is untouched.
+    assert_eq!(
+        support::append(&mut admin, &id, 200, &data[200..]),
+        "OK 300"
+    );
+    admin.send(format!("COMMIT {id}\n"));
+    assert!(admin.line().starts_with("OK 300"));
+    assert_eq!(std::fs::read(server.path("shared/f")).unwrap(), data);
+    assert!(put(&mut cam, "mine", 100).starts_with("OK"));
+    assert!(put(&mut cam, "more", 1).starts_with("ERR 507 quota"));
+}
+
+/// An UPLOAD refused for room takes back only a session it made: one it
+/// found stays, for another client of the token may be staging into it.
+/// Before, a second connection's UPLOAD of the same file, refused because
+/// the first's APPEND had its bytes counted ahead, aborted the session
+/// under that APPEND, which then failed.
+#[test]
+fn a_refused_upload_leaves_a_session_it_found_to_the_append_in_it() {
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/"])];
+    let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
+        support::tokens::set_quota(config, 0, "150");
+    });
+    let login = || {
+        let mut raw = server.raw();
+        raw.send(format!("AUTH {}\n", tokens[0]));
+        assert!(raw.line().starts_with("OK"));
+        raw
+    };
+    let (mut streaming, mut second) = (login(), login());
+    let data = support::pattern(100, 5);
+    let (id, _) = support::upload(&mut streaming, "f", &data);
+    // Its 100 bytes counted before they arrive (DF tells the ledger), none
+    // of them staged yet.
+    streaming.send(format!("APPEND {id} 0 100\n"));
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while df(&mut second, "")[1] != 100 {
+        assert!(std::time::Instant::now() < deadline, "never counted ahead");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    second.send(format!("UPLOAD f 100 {}\n", crc_hex(&data)));
+    let refused = second.line();
+    assert!(refused.starts_with("ERR 507 quota"), "{refused}");
+    streaming.send(&data);
+    assert_eq!(streaming.line(), "OK 100");
+    streaming.send(format!("COMMIT {id}\n"));
+    assert!(streaming.line().starts_with("OK 100"));
+    assert_eq!(std::fs::read(server.path("f")).unwrap(), data);
+}

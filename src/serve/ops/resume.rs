@@ -14,7 +14,7 @@
 
 use log::{info, warn};
 
-use super::session_admin::if_own_session;
+use super::session_admin::{Rule, if_own_session};
 use super::session_commit::commit_session;
 use super::sessions::session_limits;
 use crate::access::{Perm, Who};
@@ -258,11 +258,13 @@ pub(in crate::serve) fn close(ctx: &Ctx<'_>, asked: Asked<Close>) -> Outcome {
     } = op;
     let user = user_of(ctx, &who);
     let opener = Some(opener);
-    if_own_session(ctx, &who, "COMMIT", &id, |ctx, id| {
-        match ctx.store.sessions().declare_session_size(id, size, opener) {
-            Ok(()) => commit_session(ctx, id, (mtime, create_only, opener), user),
-            Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
-        }
+    if_own_session(ctx, (&who, Rule::Began), "COMMIT", &id, |ctx, id| match ctx
+        .store
+        .sessions()
+        .declare_session_size(id, size, opener)
+    {
+        Ok(()) => commit_session(ctx, id, (mtime, create_only, opener), user),
+        Err(err) => refuse(ctx, "COMMIT", id, err.into(), Next::Request),
     })
 }
 

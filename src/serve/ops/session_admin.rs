@@ -10,7 +10,7 @@ use log::debug;
 use crate::access::{Perm, Who};
 use crate::model::SessionInfo;
 use crate::name::Name;
-use crate::serve::access::authorize_session;
+use crate::serve::access::{authorize_own_session, authorize_session};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{Asked, Ctx, Failure, Job, Next, Outcome, Reply, SessionStep, refuse};
 use crate::storage::StorageError;
@@ -37,16 +37,20 @@ impl Operate for Progress {
 /// for a client that may write it.
 pub(in crate::serve) fn progress(ctx: &Ctx<'_>, asked: Asked<Progress>) -> Outcome {
     let Asked { op, who, .. } = asked;
-    if_own_session(ctx, &who, "PROGRESS", &op.id, |ctx, id| {
-        match ctx
+    if_own_session(
+        ctx,
+        (&who, Rule::MayWrite),
+        "PROGRESS",
+        &op.id,
+        |ctx, id| match ctx
             .store
             .sessions()
             .live_session(id, ctx.config.session_ttl())
         {
             Ok(session) => Outcome::answer(Reply::Session(Box::new(session))),
             Err(err) => refuse(ctx, "PROGRESS", id, err.into(), Next::Request),
-        }
-    })
+        },
+    )
 }
 
 /// Most sessions one `SESSIONS` answer lists (as many as one token may
@@ -124,41 +128,56 @@ pub(in crate::serve) fn abort(ctx: &Ctx<'_>, asked: Asked<Abort>) -> Outcome {
         who,
         ..
     } = asked;
-    if_own_session(ctx, &who, "ABORT", &id, |ctx, id| {
-        match ctx.store.sessions().abort_session(id, opener) {
+    if_own_session(
+        ctx,
+        (&who, Rule::MayWrite),
+        "ABORT",
+        &id,
+        |ctx, id| match ctx.store.sessions().abort_session(id, opener) {
             Ok(()) => {
                 debug!("#{} ABORT {id}", ctx.client);
                 Outcome::answer(Reply::Done)
             }
             Err(err) => refuse(ctx, "ABORT", id, err.into(), Next::Request),
-        }
-    })
+        },
+    )
 }
 
-/// Whether `who` may write what session `id` is for: its record is read
-/// only where access control is on (on the pool: it is disk work). An
+/// Who may ask a verb of a session by its id.
+#[derive(Debug, Clone, Copy)]
+pub(in crate::serve) enum Rule {
+    /// A client that may write the session's file (PROGRESS, ABORT).
+    MayWrite,
+    /// That client, if its token began the session (COMMIT:
+    /// [`authorize_own_session`]).
+    Began,
+}
+
+/// Whether `who` may ask what `rule` says of session `id`: its record is
+/// read only where access control is on (on the pool: it is disk work). An
 /// unknown id is left for the operation itself to answer (there is nothing
 /// to write to); any other failure to read the record refuses, as the
 /// storage failure it is (EMFILE a 503, EIO a 500), since without the
 /// record nobody can tell whose session it is. (An APPEND asks this of
 /// the record it reads anyway: `sessions.rs`'s `Append`.)
-fn may_write_session(ctx: &Ctx<'_>, who: &Who, id: &str) -> Result<(), Failure> {
+fn may_write_session(ctx: &Ctx<'_>, (who, rule): (&Who, Rule), id: &str) -> Result<(), Failure> {
     if who.is_everyone() {
         return Ok(());
     }
-    match ctx.store.sessions().session(id) {
-        Ok(session) => authorize_session(who, session.name.as_str()),
-        Err(StorageError::NoSuchUpload) => Ok(()),
-        Err(err) => Err(err.into()),
+    match (ctx.store.sessions().session(id), rule) {
+        (Ok(session), Rule::MayWrite) => authorize_session(who, session.name.as_str()),
+        (Ok(session), Rule::Began) => authorize_own_session(who, &session),
+        (Err(StorageError::NoSuchUpload), _) => Ok(()),
+        (Err(err), _) => Err(err.into()),
     }
 }
 
 /// `verb` of session `id` by `who` (on the pool, in its step): refused
-/// unless `who` may write the session ([`may_write_session`]), else
-/// `then`.
+/// unless `who` may ask it by the [`Rule`] it comes with
+/// ([`may_write_session`]), else `then`.
 pub(in crate::serve) fn if_own_session(
     ctx: &Ctx<'_>,
-    who: &Who,
+    who: (&Who, Rule),
     verb: &'static str,
     id: &str,
     then: impl FnOnce(&Ctx<'_>, &str) -> Outcome,

@@ -9,13 +9,13 @@
 
 use log::{debug, warn};
 
-use super::session_admin::if_own_session;
+use super::session_admin::{Rule, if_own_session};
 use super::session_commit::commit_session;
 use crate::access::{Owner, Who};
 use crate::model::SessionInfo;
 use crate::model::SessionLimits;
 use crate::name::Name;
-use crate::serve::access::authorize_session;
+use crate::serve::access::authorize_own_session;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::piece::{PieceCheck, PieceChecksum};
 use crate::serve::terms::FirstBytes;
@@ -151,9 +151,10 @@ pub(in crate::serve) fn begin(ctx: &Ctx<'_>, asked: Asked<Upload>) -> Outcome {
 
 /// `session`, if the disk and the quotas have room for what it still
 /// owes ([`check_space`]: the rest of its size where known, else the
-/// `first` bytes that come now). One that holds nothing is taken back when refused, so a refused
-/// UPLOAD leaves no trace; one with bytes staged stays, to go on once
-/// room is made.
+/// `first` bytes that come now). One this UPLOAD made is taken back when
+/// refused, so a refused UPLOAD leaves no trace; one it found stays (to go
+/// on once room is made; another client of its token may be staging into
+/// it, its bytes counted ahead).
 fn with_room(
     ctx: &Ctx<'_>,
     (who, name): (&Who, &Name),
@@ -166,7 +167,7 @@ fn with_room(
     match check_space(ctx, who, name.as_str(), owed) {
         Ok(()) => Ok(session),
         Err(failure) => {
-            if session.received == 0
+            if session.made_now
                 && let Err(err) = ctx.store.sessions().abort_session(&session.id, None)
             {
                 warn!(
@@ -287,7 +288,7 @@ pub(in crate::serve) fn stage(ctx: &Ctx<'_>, asked: Asked<Append>) -> Outcome {
         anywhere,
     };
     append_now(ctx, &id, asked, checksum, commit, |session| {
-        authorize_session(&who, session.name.as_str())?;
+        authorize_own_session(&who, session)?;
         // Judged with the record, under the session's hold: an
         // open after this handle's took the file over.
         session.opened_by(opener).map_err(Failure::from)
@@ -369,7 +370,7 @@ pub(in crate::serve) fn commit(ctx: &Ctx<'_>, asked: Asked<Commit>) -> Outcome {
         ..
     } = asked;
     let user = crate::serve::user_of(ctx, &who);
-    if_own_session(ctx, &who, "COMMIT", &id, |ctx, id| {
+    if_own_session(ctx, (&who, Rule::Began), "COMMIT", &id, |ctx, id| {
         commit_session(ctx, id, (mtime, false, None), user)
     })
 }

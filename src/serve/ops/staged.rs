@@ -1,10 +1,10 @@
 //! A READ of a file open for writing (SFTP's `O_RDWR`): the bytes staged
 //! in its upload session, which replace the file's at its commit, read
-//! back for the client writing them. Only a client that may write the
-//! session reads it (`if_own_session`), as only one that may read the file
-//! began it from the file's bytes (`resume.rs`).
+//! back for the client writing them. Only the token that began the
+//! session reads it (`if_own_session`, [`Rule::Began`]), as only one that
+//! may read the file began it from the file's bytes (`resume.rs`).
 
-use super::session_admin::if_own_session;
+use super::session_admin::{Rule, if_own_session};
 use crate::access::Who;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{Asked, Ctx, Job, Outcome, Reply, SessionStep, storage_refusal};
@@ -47,7 +47,7 @@ pub(in crate::serve) fn read_staged(ctx: &Ctx<'_>, asked: Asked<ReadStaged>) -> 
         len,
         opener,
     } = op;
-    if_own_session(ctx, &who, "READ", &id, |ctx, id| {
+    if_own_session(ctx, (&who, Rule::Began), "READ", &id, |ctx, id| {
         let mut bytes = vec![0; len as usize];
         match ctx
             .store

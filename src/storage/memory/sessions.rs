@@ -75,6 +75,7 @@ impl Session {
             expires: None,
             stored: self.stored,
             opener: self.opener,
+            made_now: false,
         }
     }
 
@@ -183,6 +184,7 @@ impl Tree {
         };
         let mut info = session.info(&id);
         info.expires = Some(limits.ttl.expires(now, 0));
+        info.made_now = true;
         self.sessions.insert(id, session);
         Ok(info)
     }
@@ -284,6 +286,7 @@ impl MemoryStore {
                 && session.name == *name
                 && session.size == size
                 && session.crc == Some(crc)
+                && session.owner == limits.owner
         });
         if let Some((id, session)) = found {
             if session.committing {

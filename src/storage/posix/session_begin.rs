@@ -27,7 +27,8 @@ use crate::name::Name;
 
 impl Storage {
     /// Starts the upload of `name` (`size` bytes with CRC-32C `crc`), or
-    /// finds the session that already stages it. Also removes sessions
+    /// finds the session that already stages it for the same owner
+    /// (`limits.owner`: another token's is its own). Also removes sessions
     /// untouched for longer than the TTL.
     ///
     /// # Errors
@@ -45,24 +46,32 @@ impl Storage {
         debug_assert!(size != DEFERRED_SIZE, "a size over any file's");
         let (dir, mut index) = self.books_to_begin(limits.ttl)?;
         let key = self.sessions.key(&dir)?;
+        let owner = limits.owner.as_deref();
         // An id taken by another upload (one chance in 2^64) moves this one
         // to the next candidate. Every candidate is looked at, since the
-        // one taken may have gone since.
+        // one taken may have gone since. A token's session begun by a
+        // version whose ids did not name their owner is found where that
+        // version made it, never made there.
         let mut free = None;
         let mut found = None;
-        for probe in 0..ID_PROBES {
-            let id = session_id(&key, name, size, crc, probe);
+        let own =
+            (0..ID_PROBES).map(|probe| (session_id(&key, (name, owner), size, crc, probe), true));
+        let before_owners = (0..ID_PROBES)
+            .filter(|_| owner.is_some())
+            .map(|probe| (session_id(&key, (name, None), size, crc, probe), false));
+        for (id, may_make) in own.chain(before_owners) {
             match files::read_record(&dir, &id) {
-                Ok(Some(record)) if record.is_for(name, size, crc) => {
+                Ok(Some(record)) if record.is_for((name, owner), size, crc) => {
                     found = Some(id);
                     break;
                 }
                 Ok(Some(_)) => {} // another upload's
                 // Missing, or cut short by a process killed while writing
                 // it: describes nothing, so the session can be made here.
-                Ok(None) | Err(Errno::NOENT) => {
+                Ok(None) | Err(Errno::NOENT) if may_make => {
                     free.get_or_insert(id);
                 }
+                Ok(None) | Err(Errno::NOENT) => {}
                 Err(errno) => return Err(errno.into()),
             }
         }
@@ -197,6 +206,7 @@ impl Storage {
         index.insert(id, now_seconds(), record.begun_by, true);
         let mut info = self.session_in(dir, id)?;
         info.expires = Some(limits.ttl.expires(now_seconds(), info.received));
+        info.made_now = true;
         Ok(info)
     }
 }

@@ -278,19 +278,32 @@ fn read_key(dir: &OwnedFd) -> Result<Option<IdKey>, StorageError> {
 }
 
 /// The session id for an upload: 16 hex digits, keyed by `key` over the
-/// name, size and CRC; `probe` picks the next candidate should an id be
-/// taken by another upload (a one-in-2^64 chance).
-pub fn session_id(key: &IdKey, name: &Name, size: u64, crc: u32, probe: u32) -> String {
-    keyed_id(
-        key,
-        &[
-            name.as_str().as_bytes(),
-            &[0],
-            &size.to_le_bytes(),
-            &crc.to_le_bytes(),
-            &probe.to_le_bytes(),
-        ],
-    )
+/// name, size and CRC, and the token it is `owner`'s where access control
+/// is on (each token's upload is its own: its bytes count in its account);
+/// `probe` picks the next candidate should an id be taken by another
+/// upload (a one-in-2^64 chance). Without an owner, the id is what
+/// versions before owners had a part in it made.
+pub fn session_id(
+    key: &IdKey,
+    (name, owner): (&Name, Option<&str>),
+    size: u64,
+    crc: u32,
+    probe: u32,
+) -> String {
+    let what: [&[u8]; 5] = [
+        name.as_str().as_bytes(),
+        &[0],
+        &size.to_le_bytes(),
+        &crc.to_le_bytes(),
+        &probe.to_le_bytes(),
+    ];
+    match owner {
+        None => keyed_id(key, &what),
+        Some(owner) => keyed_id(
+            key,
+            &[&what[..], &[b"\x01owner\0", owner.as_bytes()]].concat(),
+        ),
+    }
 }
 
 /// 16 hex digits keyed by `key` over `parts`, one after the other: every
@@ -345,9 +358,13 @@ pub(super) struct Record {
 }
 
 impl Record {
-    /// Whether it describes the upload of `name`, `size` bytes, `crc`.
-    pub fn is_for(&self, name: &Name, size: u64, crc: u32) -> bool {
-        self.name == *name && self.size == size && self.crc == Some(crc)
+    /// Whether it describes the upload of `name`, `size` bytes, `crc`,
+    /// begun by `owner`.
+    pub fn is_for(&self, (name, owner): (&Name, Option<&str>), size: u64, crc: u32) -> bool {
+        self.name == *name
+            && self.size == size
+            && self.crc == Some(crc)
+            && self.begun_by.owner.as_deref() == owner
     }
 
     /// The first line reads `<name> <size> <crc32c>`, with `-` for a CRC

@@ -122,6 +122,7 @@ impl Storage {
             expires: None,
             stored: false,
             opener: record.opened,
+            made_now: false,
         };
         Ok((info, record))
     }
@@ -143,6 +144,7 @@ impl Storage {
                     expires: None,
                     stored: true,
                     opener: record.opened,
+                    made_now: false,
                 };
                 Ok((info, record))
             }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use log::debug;
 
-use super::{INVALID_PART, ListedPart, MIN_PART_SIZE, PART_ORDER, PART_TOO_SMALL};
+use super::{INVALID_PART, ListedPart, MIN_PART_SIZE, PART_ORDER, PART_TOO_SMALL, began_by};
 use crate::access::{Owner, Who};
 use crate::config::Config;
 use crate::formats::md5::Md5;
@@ -54,6 +54,7 @@ impl Operate for CompleteParts {
         let completing = Completing {
             op: self,
             user: crate::serve::user_of(ctx, &who),
+            who,
             started: Instant::now(),
         };
         Outcome::pending(Job::session(SessionStep::CompleteParts(Box::new(
@@ -68,6 +69,8 @@ pub struct Completing {
     pub(in crate::serve) op: CompleteParts,
     /// Whose upload it is, for the hooks and the usage ledger.
     user: Option<Owner>,
+    /// Who asks it: the token that began the upload ([`began_by`]).
+    who: Who,
     /// When it was asked (the commit's log line tells how long it took).
     started: Instant,
 }
@@ -83,7 +86,12 @@ pub struct Completing {
 /// [`SessionStep::CompleteParts`].
 #[cfg_attr(not(feature = "s3"), allow(dead_code))]
 pub(in crate::serve) fn complete(ctx: &Ctx<'_>, completing: Completing) -> Outcome {
-    let Completing { op, user, started } = completing;
+    let Completing {
+        op,
+        user,
+        who,
+        started,
+    } = completing;
     let CompleteParts {
         name,
         id,
@@ -91,6 +99,9 @@ pub(in crate::serve) fn complete(ctx: &Ctx<'_>, completing: Completing) -> Outco
         stated,
         preconditions,
     } = op;
+    if let Err(failure) = began_by(ctx, &who, (&id, &name)) {
+        return refuse(ctx, "COMMIT", name.as_str(), failure, Next::Request);
+    }
     let (tag, digest) = completion(&listed);
     let stated = stated.unwrap_or_default();
     let (mut checksum, mut part_checksums) = (None, None);

@@ -17,6 +17,12 @@
 mod complete;
 mod parts;
 
+use crate::access::Who;
+use crate::name::Name;
+use crate::serve::access::authorize_own_session;
+use crate::serve::{Ctx, Failure};
+use crate::storage::StorageError;
+
 pub use crate::serve::part_asks::{CopyPartAsk, ListedPart, PartAsk};
 pub use crate::serve::upload_checksum::INVALID_PART;
 #[cfg(feature = "s3")]
@@ -28,6 +34,28 @@ pub use parts::{
 };
 #[cfg(feature = "s3")]
 pub(in crate::serve) use parts::{abort_parts, begin_parts, copy_part, list_parts, put_part};
+
+/// Whether `who` may stage parts of multipart upload `id` of `name`, or
+/// complete it: its token began it ([`authorize_own_session`]: a part
+/// counts in the account of the token that began the upload, judged
+/// against that token's quota, and the completion judges only the room
+/// the object needs). The record is read only where access control is on;
+/// whose an upload is never changes, so no hold is needed. An upload not
+/// there is left for the operation to answer (a completion sent again
+/// after the first succeeded is answered as the first was).
+///
+/// # Errors
+/// The refusal; [`SessionStore::multipart`](crate::storage::SessionStore::multipart)'s.
+fn began_by(ctx: &Ctx<'_>, who: &Who, (id, name): (&str, &Name)) -> Result<(), Failure> {
+    if who.is_everyone() {
+        return Ok(());
+    }
+    match ctx.store.sessions().multipart(id, name) {
+        Ok(upload) => authorize_own_session(who, &upload),
+        Err(StorageError::NoSuchUpload) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
 
 /// Part numbers run from 1 to this.
 pub const MAX_PART_NUMBER: u32 = 10_000;

@@ -4,7 +4,7 @@
 
 use log::{debug, warn};
 
-use super::{CopyPartAsk, MAX_PAGE, PartAsk};
+use super::{CopyPartAsk, MAX_PAGE, PartAsk, began_by};
 use crate::access::Who;
 use crate::formats::md5::Md5;
 use crate::formats::upload_metadata;
@@ -263,6 +263,7 @@ pub(in crate::serve) fn put_part(ctx: &Ctx<'_>, asked: Asked<PutPart, PartLength
         },
     } = asked;
     let begun = check_space(ctx, &who, name.as_str(), part_len.unwrap_or(0)).and_then(|()| {
+        began_by(ctx, &who, (&ask.id, &name))?;
         let asked = (ask.number, part_len, who.quota().unwrap_or_default());
         Ok(ctx.store.sessions().begin_part(&ask.id, &name, asked)?)
     });
@@ -342,6 +343,7 @@ fn copied_part(
         crate::serve::ops::file_copy::source_span(ask.source.as_ref(), &found.version)?;
     check_size(ctx.config, len)?;
     check_space(ctx, who, name.as_str(), len)?;
+    began_by(ctx, who, (&ask.id, name))?;
     let mut part = ctx.store.sessions().begin_part(
         &ask.id,
         name,
