@@ -72,6 +72,25 @@ pub enum Test {
 }
 
 impl Conditions {
+    /// Only that something has `resource`'s name (`present`, as
+    /// `If-Match: *`) or that nothing does (as `If-None-Match: *`): for a
+    /// dialect whose write states no more (SFTP's cut of a file that must
+    /// be there, a share link's drop that must never replace). Judged
+    /// again at the commit ([`Conditions::at_commit`]).
+    pub fn whether_exists(resource: &str, present: bool) -> Conditions {
+        Conditions {
+            lists: Vec::new(),
+            required: Some(List {
+                resource: resource.to_owned(),
+                conditions: vec![Condition {
+                    not: !present,
+                    test: Test::Exists,
+                }],
+            }),
+            etag: |_| String::new(),
+        }
+    }
+
     /// The lock tokens it submits: every token it names, but under `Not`.
     pub fn submitted(&self) -> impl Iterator<Item = &str> {
         self.lists

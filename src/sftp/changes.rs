@@ -9,13 +9,15 @@
 //!
 //! `SETSTAT` sets a file's times; modes, owners and the access time are
 //! accepted and ignored (ferry keeps none). A size of 0 (`truncate -s 0`)
-//! stores an empty file in its place, as any upload would; another size
+//! stores an empty file in its place, as any upload would (of a path
+//! nothing has: no such file, as truncate(2)); another size
 //! of a file not open is refused: it would copy the whole file to cut or
 //! grow it (open it and `FSETSTAT` its size: `uploads.rs`).
 
 use crate::ftp::path::{file_name, resolve};
 use crate::model::Folders;
 use crate::serve::PropUpdate;
+use crate::serve::conditions::Conditions;
 use crate::serve::ops::{Delete, MakeFolder, MoveFile, PropPatch, Put, RemoveFolder};
 use crate::serve::{Body, Change, Failure, Making, Operation, Overwrite, Patched, PropTarget};
 
@@ -103,8 +105,11 @@ impl Sftp {
     }
 }
 
-/// An empty file stored in `name`'s place (given `mtime`), as an upload.
+/// An empty file stored in `name`'s place (given `mtime`), as an upload
+/// that only replaces: a cut of a missing path makes nothing
+/// (truncate(2)'s `ENOENT`), nor of one removed before the commit.
 fn emptied(name: crate::name::Name, mtime: Option<i64>) -> Put {
+    let must_exist = Conditions::whether_exists(name.as_str(), true);
     Put {
         name,
         body: Body::fixed(0),
@@ -114,7 +119,7 @@ fn emptied(name: crate::name::Name, mtime: Option<i64>) -> Put {
         digests: None,
         folders: Folders::Explicit,
         props: None,
-        preconditions: None,
+        preconditions: Some(Box::new(must_exist)),
     }
 }
 

@@ -360,6 +360,12 @@ impl Sftp {
                 wire::status(out, id, Status::Failure, "not empty");
             }
             (Pending::Change(id), Reply::Patched(patched)) => Self::patched(out, id, patched),
+            // The one change with a precondition: a cut's, that its file be there.
+            (Pending::Change(id), Reply::Failed(failure))
+                if failure.kind == ErrorKind::PreconditionFailed =>
+            {
+                wire::status(out, id, Status::NoSuchFile, "no such file");
+            }
             (Pending::Change(id), reply) if !matches!(reply, Reply::Failed(_)) => {
                 wire::status(out, id, Status::Ok, "done");
             }
@@ -393,13 +399,8 @@ impl Sftp {
                 wire::status(out, id, wire::status_of(failure), &failure.message);
             }
             (pending, _) => {
-                let id = pending.id().unwrap_or(0);
-                wire::status(
-                    out,
-                    id,
-                    Status::Failure,
-                    "an answer this request has no words for",
-                );
+                let (id, why) = (pending.id(), "an answer this request has no words for");
+                wire::status(out, id.unwrap_or(0), Status::Failure, why);
             }
         }
     }

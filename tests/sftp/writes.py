@@ -286,7 +286,7 @@ def timed_and_flushed(sftp, name):
 def truncated(sftp, name):
     """A file cut short through its handle and written past the cut; one
     in place cut short; a path not open cut to nothing, and refused
-    another size."""
+    another size; a missing path is no file to cut."""
     with sftp.open(name, "w") as f:
         f.write(b"a" * 100)
         f.flush()
@@ -301,6 +301,11 @@ def truncated(sftp, name):
         print("cut to 5")
     except IOError as err:
         print("five refused:", err)
+    try:
+        sftp.truncate(name + ".missing", 0)
+        print("missing cut")
+    except IOError as err:
+        print("missing refused:", err)
     return b"a" * 40 + bytes(10) + b"X"
 
 

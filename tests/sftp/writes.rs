@@ -420,7 +420,7 @@ fn times_set_on_an_open_file_and_fsync_hold_at_its_close() {
 }
 
 #[test]
-fn a_size_set_cuts_an_open_file_short_or_a_closed_one_to_nothing() {
+fn a_size_set_cuts_an_open_file_short_or_a_closed_one_to_nothing_but_makes_none() {
     if !have_paramiko() {
         return;
     }
@@ -437,6 +437,9 @@ fn a_size_set_cuts_an_open_file_short_or_a_closed_one_to_nothing() {
         std::fs::read(server.path("c.bin.five")).unwrap(),
         b"0123456789"
     );
+    // truncate(2) of a missing path is ENOENT: nothing is made.
+    assert!(said.contains("missing refused: [Errno 2]"), "{said}");
+    assert!(!server.path("c.bin.missing").exists());
 }
 
 #[test]

@@ -31,7 +31,7 @@ use super::{ArchiveFolder, Get, List, Put};
 use crate::access::{Access, Principal, Secret, Who};
 use crate::model::{Folders, LinkMode, ShareLink};
 use crate::name::{Name, Prefix};
-use crate::serve::conditions::{Condition, Conditions, List as Required, Test};
+use crate::serve::conditions::Conditions;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::{Body, ListingFormat, Scope, Want};
 use crate::serve::{
@@ -357,17 +357,7 @@ fn upload(
     }
     let name = Name::new(format!("{}{sub}", link.path))
         .map_err(|err| Failure::new(ErrorKind::BadRequest, err.to_string()))?;
-    let new = Conditions {
-        lists: Vec::new(),
-        required: Some(Required {
-            resource: name.as_str().to_owned(),
-            conditions: vec![Condition {
-                not: true,
-                test: Test::Exists,
-            }],
-        }),
-        etag: |_| String::new(),
-    };
+    let new = Conditions::whether_exists(name.as_str(), false);
     let put = Put {
         name,
         body,
