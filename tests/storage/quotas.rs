@@ -748,3 +748,41 @@ fn a_refused_upload_leaves_a_session_it_found_to_the_append_in_it() {
     assert!(streaming.line().starts_with("OK 100"));
     assert_eq!(std::fs::read(server.path("f")).unwrap(), data);
 }
+
+/// A `--fsync` commit whose folder was pruned under it walks to the
+/// folder again, makes it, renames the file into it, then flushes the
+/// folders made; a flush that fails there fails the COMMIT's answer
+/// (503, to try again), but the file is in place: it stays counted as
+/// it is (before, the count was undone and the ledger drifted from the
+/// tree), and the session that held it goes.
+#[test]
+fn a_flush_that_fails_after_the_rename_keeps_the_file_counted() {
+    use ferry::storage::gate::{Gate, Point};
+    use rustix::io::Errno;
+    use std::sync::Arc;
+
+    let gate = Arc::new(Gate::failing(Point::FlushWalked, Errno::IO).holding(Point::Commit));
+    let server = TestServer::start_with(|config| {
+        box_quota(config);
+        config.fsync = true;
+        config.gate = Some(gate.clone());
+    });
+    let mut raw = server.raw();
+    let data = support::pattern(50, 9);
+    let (id, _) = support::upload(&mut raw, "box/sub/f", &data);
+    assert_eq!(support::append(&mut raw, &id, 0, &data), "OK 50");
+    raw.send(format!("COMMIT {id}\n"));
+    // Held before its rename, its folder walked to: the folder goes (a
+    // prune of the emptied folder, or a client's RMD) meanwhile.
+    gate.wait_for_arrivals(1);
+    std::fs::remove_dir(server.path("box/sub")).unwrap();
+    gate.open();
+    let failed = raw.line();
+    assert!(failed.starts_with("ERR 503 "), "{failed}");
+    assert_eq!(std::fs::read(server.path("box/sub/f")).unwrap(), data);
+    assert_eq!(df(&mut raw, "box"), [50, 50, 2, 1], "counted as it is");
+    // Begun again, it is a new session (its id the same, by its name,
+    // size and CRC), none of its bytes kept.
+    let (_, offset) = support::upload(&mut raw, "box/sub/f", &data);
+    assert_eq!(offset, 0, "the session went");
+}

@@ -241,11 +241,16 @@ impl Durable {
     fn take_step(&mut self) -> Result<(), StorageError> {
         match self.step {
             Step::Rename => {
-                self.upload.rename_into_place(true)?;
-                self.step = match self.sessions {
-                    Some(_) => Step::Forget,
-                    None => Step::Done,
-                };
+                let renamed = self.upload.rename_into_place(true);
+                // Renamed though a flush after it failed: the file is in
+                // place, its session goes (`Drop`).
+                if self.upload.committed {
+                    self.step = match self.sessions {
+                        Some(_) => Step::Forget,
+                        None => Step::Done,
+                    };
+                }
+                renamed?;
             }
             Step::Forget => {
                 self.step = Step::Done;

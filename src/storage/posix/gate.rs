@@ -69,6 +69,9 @@ pub enum Point {
     Sweep,
     /// Probing the storage for a health check; a failing gate fails it.
     Health,
+    /// Flushing a folder a session's commit walked to again and made,
+    /// after its rename (`--fsync`); a failing gate fails the flush.
+    FlushWalked,
 }
 
 /// Holds storage calls at one [`Point`] until opened.
@@ -80,6 +83,8 @@ pub struct Gate {
     fault: Option<Errno>,
     /// Which call fails (counting from 1), if only one does.
     only_call: Option<usize>,
+    /// Where a failing gate holds calls besides ([`Gate::holding`]).
+    holds_too: Option<Point>,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -105,6 +110,7 @@ impl Gate {
             point,
             fault: None,
             only_call: None,
+            holds_too: None,
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
         }
@@ -130,6 +136,16 @@ impl Gate {
         }
     }
 
+    /// This failing gate, closed at `point` too: a fault after a race a
+    /// test makes while calls wait there. Arrivals count both points'.
+    pub fn holding(self, point: Point) -> Gate {
+        debug_assert!(self.fault.is_some(), "a gate that holds its own point");
+        Gate {
+            holds_too: Some(point),
+            ..self
+        }
+    }
+
     /// The point it holds.
     pub fn point(&self) -> Point {
         self.point
@@ -137,7 +153,11 @@ impl Gate {
 
     /// Called by storage at `point`: waits while the gate is closed.
     pub(crate) fn pass(&self, point: Point) {
-        if point != self.point || self.fault.is_some() {
+        let holds = match self.fault {
+            Some(_) => self.holds_too,
+            None => Some(self.point),
+        };
+        if holds != Some(point) {
             return;
         }
         log::info!("test gate: a call is held at {point:?}");

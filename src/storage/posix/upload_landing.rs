@@ -17,7 +17,10 @@ use crate::model::Holder;
 impl FileUpload {
     /// The one step that commits, counted in the usage ledger around it
     /// where usage is counted (`usage_commit.rs`): refused there where it
-    /// would pass a quota. `durable`: a record it removes is flushed.
+    /// would pass a quota. `durable`: a record it removes is flushed, and
+    /// a folder walked to again made durable. A flush that fails after
+    /// the rename fails the commit's answer, never its count: the file is
+    /// in place (`committed`), counted as it is.
     pub(super) fn rename_into_place(&mut self, durable: bool) -> Result<(), StorageError> {
         let renamed = match &self.counted {
             None => self.still_here().and_then(|walked| {
@@ -25,9 +28,7 @@ impl FileUpload {
                 if let Some(walked) = walked {
                     self.dir = walked;
                 }
-                let renamed = self.rename_staged(durable)?;
-                self.flush_walked(made_anew && durable)?;
-                Ok(renamed)
+                Ok((self.rename_staged(durable)?, made_anew))
             }),
             Some(counted) => {
                 let at = (self.dir_path.as_str(), self.leaf.as_str());
@@ -46,25 +47,22 @@ impl FileUpload {
                     .admit(at, &replaced, self.ahead)
                     .and_then(|changes| {
                         self.pause(Point::Rename);
-                        let renamed = self.rename_staged(durable).and_then(|renamed| {
-                            self.flush_walked(made_anew && durable)?;
-                            Ok(renamed)
-                        });
+                        let renamed = self.rename_staged(durable);
                         match &renamed {
                             Ok(_) => counted.settle(at, &changes),
                             Err(_) => counted.undo(at, &changes),
                         }
                         renamed
                     })
+                    .map(|renamed| (renamed, made_anew))
             }
         };
-        if renamed.is_ok() {
-            // Netted by the commit's count.
-            self.ahead = 0;
-        }
-        self.committed = renamed.is_ok();
-        self.replaces = Some(renamed?);
-        Ok(())
+        let (renamed, made_anew) = renamed?;
+        // Netted by the commit's count.
+        self.ahead = 0;
+        self.committed = true;
+        self.replaces = Some(renamed);
+        self.flush_walked(made_anew && durable)
     }
 
     /// [`FileUpload::still_named`], for an upload whose bytes wait in its
@@ -118,6 +116,9 @@ impl FileUpload {
     fn flush_walked(&self, made_anew: bool) -> Result<(), StorageError> {
         if !made_anew || self.memory_dev.is_some() {
             return Ok(());
+        }
+        if let Some(errno) = self.gate.as_ref().and_then(|g| g.fault(Point::FlushWalked)) {
+            return Err(errno.into());
         }
         rustix::fs::fsync(&self.dir)?;
         let mut path = self.dir_path.as_str();
