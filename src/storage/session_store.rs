@@ -213,17 +213,22 @@ pub trait SessionStore: Send + Sync {
     /// [`SessionInfo::opener`] counts up, and a handle of an earlier one
     /// is refused from then on ([`SessionInfo::opened_by`]). With a third
     /// element, the opener of a handle that cuts its own upload
-    /// (SFTP's `FSETSTAT` size), which must still be the newest.
+    /// (SFTP's `FSETSTAT` size), which must still be the newest. The
+    /// fourth, the writing token's quota: a new upload's copy of the
+    /// file's bytes is counted before it is made, judged against it and
+    /// the folders' in the same step, so opens side by side cannot
+    /// together copy past a quota.
     ///
     /// # Errors
     /// [`StorageError::PastEnd`] past what is kept (or the file's end;
-    /// for a client that may not read it, any offset but 0); the caps;
+    /// for a client that may not read it, any offset but 0);
+    /// [`StorageError::OverQuota`], nothing copied; the caps;
     /// [`StorageError::SessionBusy`]; [`StorageError::Superseded`] (that
     /// handle's open is not the newest, or nothing is kept); the engine's.
     fn resume_upload(
         &self,
         name: &Name,
-        at: (Option<u64>, bool, Option<u64>),
+        at: (Option<u64>, bool, Option<u64>, Quota),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError>;
 

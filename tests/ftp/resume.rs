@@ -496,3 +496,56 @@ fn bytes_gathered_behind_a_failed_write_are_not_kept() {
         log.len()
     );
 }
+
+/// Two `APPE`s side by side, of two files under a folder's quota, each
+/// beginning its upload with a copy of its file that fits alone and not
+/// both: held after the check before the copy, they reach the copy at
+/// once, and the copy is counted and judged in one step, so one is
+/// refused (552) and the folder never holds past its quota. Before, both
+/// copied: 400,000 bytes counted against 350,000.
+#[test]
+fn appends_side_by_side_cannot_together_copy_past_a_quota() {
+    use ferry::storage::gate::{Gate, Point};
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("box")).unwrap();
+    for name in ["a.bin", "b.bin"] {
+        std::fs::write(root.path().join("box").join(name), pattern(100_000, 2)).unwrap();
+    }
+    let gate = std::sync::Arc::new(Gate::new(Point::Session));
+    let server = support::TestServer::start_with(|config| {
+        listen_ftp(config);
+        config.root = root.path().to_path_buf();
+        config.quotas = vec![ferry::access::quota::FolderQuota::parse("box/=350000").unwrap()];
+        config.io_threads = config.io_threads.max(2);
+        config.gate = Some(std::sync::Arc::clone(&gate));
+    });
+    let addr = server.ftp.unwrap();
+    let appends: Vec<_> = ["a.bin", "b.bin"]
+        .map(|name| {
+            std::thread::spawn(move || {
+                let mut raw = logged_in_at(addr);
+                store_with(&mut raw, &format!("APPE box/{name}"), b"")
+            })
+        })
+        .into_iter()
+        .collect();
+    gate.wait_for_arrivals(2);
+    gate.open();
+    let answers: Vec<(String, String)> = appends.into_iter().map(|t| t.join().unwrap()).collect();
+    let refused = |(began, ended): &(String, String)| {
+        began.starts_with("552 quota") || ended.starts_with("552 quota")
+    };
+    assert_eq!(
+        answers.iter().filter(|a| refused(a)).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().any(|(_, ended)| ended == "226 done"),
+        "{answers:?}"
+    );
+    for name in ["a.bin", "b.bin"] {
+        let kept = std::fs::read(root.path().join("box").join(name)).unwrap();
+        assert_eq!(kept, pattern(100_000, 2), "{name}");
+    }
+}

@@ -144,7 +144,13 @@ fn a_newer_open_of_a_kept_upload_supersedes_the_older_handle() {
         let (store, kind) = (&*engine.store, engine.kind);
         let sessions = store.sessions();
         let name = name_of("status.json");
-        let open = |at| sessions.resume_upload(&name, (at, true, None), &limits(Some("t")));
+        let open = |at| {
+            sessions.resume_upload(
+                &name,
+                (at, true, None, Quota::default()),
+                &limits(Some("t")),
+            )
+        };
         let older = open(Some(0)).unwrap();
         assert_eq!(place(sessions, &older.id, 0, b"older bytes"), 11, "{kind}");
         let newer = open(Some(0)).unwrap();
@@ -168,7 +174,11 @@ fn a_newer_open_of_a_kept_upload_supersedes_the_older_handle() {
         superseded(sessions.read_staged(id, was, 0, &mut [0; 4]).map(|_| ()));
         superseded(
             sessions
-                .resume_upload(&name, (Some(0), true, was), &limits(Some("t")))
+                .resume_upload(
+                    &name,
+                    (Some(0), true, was, Quota::default()),
+                    &limits(Some("t")),
+                )
                 .map(|_| ()),
         );
         superseded(sessions.finish_session(id, was).map(|_| ()));
@@ -197,7 +207,13 @@ fn an_open_never_takes_over_an_upload_with_a_write_under_way() {
         let (store, kind) = (&*engine.store, engine.kind);
         let sessions = store.sessions();
         let name = name_of("busy.bin");
-        let open = |at| sessions.resume_upload(&name, (at, true, None), &limits(Some("t")));
+        let open = |at| {
+            sessions.resume_upload(
+                &name,
+                (at, true, None, Quota::default()),
+                &limits(Some("t")),
+            )
+        };
         let older = open(Some(0)).unwrap();
         assert_eq!(place(sessions, &older.id, 0, b"first"), 5, "{kind}");
         // A write half-landed: its APPEND is open, some bytes staged.

@@ -496,9 +496,17 @@ fn a_cut_upload_is_kept_for_its_token_and_goes_on_from_where_asked() {
         let nothing = store.look_up(&name);
         assert!(matches!(nothing, Err(StorageError::NotFound)), "{kind}");
 
-        let past = sessions.resume_upload(&name, (Some(9), true, None), &limits(Some("t")));
+        let past = sessions.resume_upload(
+            &name,
+            (Some(9), true, None, Quota::default()),
+            &limits(Some("t")),
+        );
         assert!(matches!(past, Err(StorageError::PastEnd(6))), "{kind}");
-        let back = sessions.resume_upload(&name, (Some(4), true, None), &limits(Some("t")));
+        let back = sessions.resume_upload(
+            &name,
+            (Some(4), true, None, Quota::default()),
+            &limits(Some("t")),
+        );
         let back = back.unwrap();
         assert_eq!(
             (back.id.as_str(), back.received),
@@ -530,7 +538,11 @@ fn an_upload_gone_on_with_from_a_file_begins_with_its_bytes_and_hides_them() {
         let (store, kind) = (&*engine.store, engine.kind);
         let sessions = store.sessions();
         let name = name_of("base");
-        let from_end = sessions.resume_upload(&name, (None, true, None), &limits(Some("t")));
+        let from_end = sessions.resume_upload(
+            &name,
+            (None, true, None, Quota::default()),
+            &limits(Some("t")),
+        );
         let from_end = from_end.unwrap();
         assert_eq!(from_end.received, 10, "{kind}");
         assert!(!from_end.holds_unread_bytes(), "{kind}");
@@ -545,15 +557,31 @@ fn an_upload_gone_on_with_from_a_file_begins_with_its_bytes_and_hides_them() {
 
         // A token that may write the file but not read it goes on from
         // its end only, and is never told how far that is.
-        let offset = sessions.resume_upload(&name, (Some(3), false, None), &limits(Some("w")));
+        let offset = sessions.resume_upload(
+            &name,
+            (Some(3), false, None, Quota::default()),
+            &limits(Some("w")),
+        );
         assert!(matches!(offset, Err(StorageError::PastEnd(0))), "{kind}");
-        let onto = sessions.resume_upload(&name, (None, false, None), &limits(Some("w")));
+        let onto = sessions.resume_upload(
+            &name,
+            (None, false, None, Quota::default()),
+            &limits(Some("w")),
+        );
         let onto = onto.unwrap();
         assert_eq!(onto.received, 10, "{kind}");
         assert!(onto.holds_unread_bytes(), "{kind}");
-        let again = sessions.resume_upload(&name, (Some(2), false, None), &limits(Some("w")));
+        let again = sessions.resume_upload(
+            &name,
+            (Some(2), false, None, Quota::default()),
+            &limits(Some("w")),
+        );
         assert!(matches!(again, Err(StorageError::PastEnd(0))), "{kind}");
-        let short = sessions.resume_upload(&name, (Some(4), true, None), &limits(Some("r")));
+        let short = sessions.resume_upload(
+            &name,
+            (Some(4), true, None, Quota::default()),
+            &limits(Some("r")),
+        );
         let short = short.unwrap();
         assert_eq!(short.received, 4, "{kind}: the file's first bytes");
         let to_come = Appending {
@@ -566,7 +594,11 @@ fn an_upload_gone_on_with_from_a_file_begins_with_its_bytes_and_hides_them() {
         sessions.declare_session_size(&short.id, 5, None).unwrap();
         commit(store, &short.id).unwrap();
         assert_eq!(read(store, "base"), b"0123!", "{kind}");
-        let past = sessions.resume_upload(&name_of("none"), (Some(1), true, None), &limits(None));
+        let past = sessions.resume_upload(
+            &name_of("none"),
+            (Some(1), true, None, Quota::default()),
+            &limits(None),
+        );
         assert!(matches!(past, Err(StorageError::PastEnd(0))), "{kind}");
     }
 }
@@ -787,7 +819,7 @@ fn an_upload_opened_again_has_no_size_until_its_close_says_one() {
         let sessions = store.sessions();
         let name = name_of("k/g");
         let owner = limits(Some("t"));
-        let first = sessions.resume_upload(&name, (Some(0), true, None), &owner);
+        let first = sessions.resume_upload(&name, (Some(0), true, None, Quota::default()), &owner);
         let id = first.unwrap().id;
         let to_come = |at, len| Appending {
             ttl: None,
@@ -798,7 +830,7 @@ fn an_upload_opened_again_has_no_size_until_its_close_says_one() {
         appender.finish(false).unwrap();
         sessions.declare_session_size(&id, 3, None).unwrap();
         // Its commit does not happen; the next put opens it again, empty.
-        let again = sessions.resume_upload(&name, (Some(0), true, None), &owner);
+        let again = sessions.resume_upload(&name, (Some(0), true, None, Quota::default()), &owner);
         let again = again.unwrap();
         assert_eq!(
             (again.id.as_str(), again.received),

@@ -72,7 +72,8 @@ pub(in crate::serve) fn resume(ctx: &Ctx<'_>, asked: Asked<Resume>) -> Outcome {
     let read = who.allows(Perm::Read, name.as_str());
     let resumed = check_seed(ctx, (&who, read), &name, offset).and_then(|_| {
         let sessions = ctx.store.sessions();
-        let session = sessions.resume_upload(&name, (offset, read, None), &limits)?;
+        let quota = who.quota().unwrap_or_default();
+        let session = sessions.resume_upload(&name, (offset, read, None, quota), &limits)?;
         let asked = Appending {
             offset: session.received,
             len: DEFERRED_SIZE - session.received,
@@ -192,7 +193,7 @@ pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen, bool>) -> Out
         Seed::KeptUpTo(len) => Some(len),
         Seed::Kept | Seed::InPlace => None,
     };
-    let sessions = ctx.store.sessions();
+    let (sessions, quota) = (ctx.store.sessions(), who.quota().unwrap_or_default());
     let opened = check_seed(ctx, (&who, read), &name, from).and_then(|copied| {
         match create_only && ctx.store.look_up(&name).is_ok() {
             true => Err(Failure::new(
@@ -200,7 +201,7 @@ pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen, bool>) -> Out
                 "the file is there (EXCL)",
             )),
             false => Ok((
-                sessions.resume_upload(&name, (from, read, held), &limits)?,
+                sessions.resume_upload(&name, (from, read, held, quota), &limits)?,
                 copied,
             )),
         }
@@ -362,7 +363,10 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
 /// bytes is ([`check_space`]: the reserve, the quotas) before it is
 /// made. Before, the copy was counted after it was made: an open of a
 /// large file could fill the disk past the reserve, or put a token over
-/// its quota. Returns whether the upload begins as a copy of the file.
+/// its quota. (The quotas are judged again where the copy is counted,
+/// with the count: opens side by side that each pass here cannot
+/// together copy past one; `resume_upload`.) Returns whether the upload
+/// begins as a copy of the file.
 /// A client that may not `read` the file goes on from it at its end only
 /// (the engine refuses another offset): no size of it is judged then, so
 /// a refusal never tells it. On the pool.

@@ -7,6 +7,7 @@
 use super::sessions::Session;
 use super::upload::MemoryUpload;
 use super::{MemoryStore, Tree, now};
+use crate::access::quota::Quota;
 use crate::model::{DEFERRED_SIZE, SessionInfo, SessionLimits};
 use crate::name::Name;
 use crate::storage::session_store::{KEPT, KEPT_ONTO};
@@ -96,7 +97,7 @@ impl MemoryStore {
     pub(super) fn resume(
         &self,
         name: &Name,
-        (offset, read, held): (Option<u64>, bool, Option<u64>),
+        (offset, read, held, quota): (Option<u64>, bool, Option<u64>, Quota),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         let mut tree = self.tree();
@@ -153,7 +154,16 @@ impl MemoryStore {
         let seed = tree.file(name.as_str()).map_or_else(Vec::new, |file| {
             file.bytes[..usize::try_from(at).unwrap_or(usize::MAX)].to_vec()
         });
-        let mut info = tree.begin_kept(name, (meta, seed), limits)?;
+        let mut info = tree.begin_kept(name, (meta, Vec::new()), limits)?;
+        // Its copy counted before it is made, judged in the same step.
+        if let Err(err) = tree.count_ahead(&info.id, at, quota) {
+            tree.sessions.remove(&info.id);
+            return Err(err);
+        }
+        let session = tree.session_mut(&info.id)?;
+        // (Nothing was counted ahead where usage is not counted.)
+        (session.bytes, session.ahead) = (seed, session.ahead.saturating_sub(at));
+        info.received = at;
         // Its first open.
         info.opener = crate::storage::first_opener();
         tree.session_mut(&info.id)?.opener = info.opener;

@@ -120,7 +120,7 @@ impl SessionStore for MemoryStore {
     fn resume_upload(
         &self,
         name: &Name,
-        at: (Option<u64>, bool, Option<u64>),
+        at: (Option<u64>, bool, Option<u64>, Quota),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         self.resume(name, at, limits)

@@ -15,11 +15,13 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
+use super::gate::Point;
 use super::session_files::{self as files, Record, now_seconds};
 use super::session_index::{BegunBy, Index};
 use super::upload::Staged;
 use super::usage::Change;
 use super::{DIR, FileUpload, KEPT, KEPT_ONTO, Storage, StorageError, Upload};
+use crate::access::quota::Quota;
 use crate::model::SessionLimits;
 use crate::model::{DEFERRED_SIZE, SessionInfo};
 use crate::name::Name;
@@ -90,13 +92,15 @@ impl Storage {
     /// [`StorageError::PastEnd`] if `offset` is past what is kept (or the
     /// file's end; for a client that may not read it, any offset but 0);
     /// the caps of `limits`; the kept upload is streamed into or
-    /// committed; the file system's.
+    /// committed; [`StorageError::OverQuota`] for a copy past `quota` (the
+    /// writing token's) or a folder's, nothing copied; the file system's.
     pub fn resume_upload(
         &self,
         name: &Name,
-        (offset, read, held): (Option<u64>, bool, Option<u64>),
+        (offset, read, held, quota): (Option<u64>, bool, Option<u64>, Quota),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
+        self.pause(Point::Session);
         let (dir, mut index) = self.books_to_begin(limits.ttl)?;
         let whose = (limits.owner.as_deref(), name);
         let id = self.kept_id(&dir, whose.0, name)?;
@@ -147,7 +151,7 @@ impl Storage {
         let upload = (name, DEFERRED_SIZE, None, Some(meta));
         let mut info = self.create_session(&dir, &mut index, &id, upload, limits)?;
         if at > 0 {
-            if let Err(err) = self.seed(&dir, &id, name, at) {
+            if let Err(err) = self.seed((&dir, &info), name, at, quota) {
                 self.remove_session(&dir, &mut index, &id);
                 return Err(err);
             }
@@ -334,8 +338,31 @@ impl Storage {
     }
 
     /// Copies the first `at` bytes of file `name` into new kept upload
-    /// `id` (the kernel copies them where it can: `copy_file_range`).
-    fn seed(&self, dir: &OwnedFd, id: &str, name: &Name, at: u64) -> Result<(), StorageError> {
+    /// `session` of the sessions directory `dir`, counted before they are
+    /// copied, judged against `quota` (the writing token's) and the
+    /// folders' in the same step ([`Storage::count_staged_ahead`]).
+    ///
+    /// # Errors
+    /// [`StorageError::OverQuota`], nothing copied; as [`Storage::copy_seed`].
+    fn seed(
+        &self,
+        (dir, session): (&OwnedFd, &SessionInfo),
+        name: &Name,
+        at: u64,
+        quota: Quota,
+    ) -> Result<(), StorageError> {
+        let ahead = self.count_staged_ahead(session, at, quota)?;
+        let copied = self.copy_seed(dir, &session.id, name, at);
+        if let Some(count) = self.staged_count(session) {
+            let staged = if copied.is_ok() { at } else { 0 };
+            count.count_replaced(0, staged, ahead);
+        }
+        copied
+    }
+
+    /// Copies the first `at` bytes of file `name` into kept upload `id`
+    /// (the kernel copies them where it can: `copy_file_range`).
+    fn copy_seed(&self, dir: &OwnedFd, id: &str, name: &Name, at: u64) -> Result<(), StorageError> {
         let found = self.open_read_unchecked(name)?;
         let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let data = File::from(rustix::fs::openat(
@@ -350,7 +377,6 @@ impl Storage {
             // Shorter since it was looked at.
             return Err(StorageError::PastEnd(copied));
         }
-        self.count_kept(dir, id, at);
         Ok(())
     }
 

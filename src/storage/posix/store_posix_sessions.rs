@@ -117,7 +117,7 @@ impl SessionStore for Storage {
     fn resume_upload(
         &self,
         name: &Name,
-        at: (Option<u64>, bool, Option<u64>),
+        at: (Option<u64>, bool, Option<u64>, Quota),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
         Storage::resume_upload(self, name, at, limits)
