@@ -18,7 +18,7 @@ use crate::ftp::path::{file_name, resolve};
 use crate::model::Folders;
 use crate::serve::PropUpdate;
 use crate::serve::conditions::Conditions;
-use crate::serve::ops::{Delete, MakeFolder, MoveFile, PropPatch, Put, RemoveFolder};
+use crate::serve::ops::{Delete, MakeFolder, MoveFile, PropPatch, Put, RemoveFolder, Request};
 use crate::serve::{Body, Change, Failure, Making, Operation, Overwrite, Patched, PropTarget};
 
 use super::codec::{Pending, Sftp, Step, serve};
@@ -79,7 +79,7 @@ impl Sftp {
             Some(0) => {
                 self.pending = Pending::Change(id);
                 let mtime = attrs.mtime.map(i64::from);
-                return Some(serve(Operation::Put(emptied(name, mtime))));
+                return Some(self.cut_to_nothing(name, mtime));
             }
             Some(_) => {
                 let why = "a size other than 0 of a file not open would copy it whole: open it and set the size of its handle";
@@ -105,21 +105,30 @@ impl Sftp {
     }
 }
 
-/// An empty file stored in `name`'s place (given `mtime`), as an upload
-/// that only replaces: a cut of a missing path makes nothing
-/// (truncate(2)'s `ENOENT`), nor of one removed before the commit.
-fn emptied(name: crate::name::Name, mtime: Option<i64>) -> Put {
-    let must_exist = Conditions::whether_exists(name.as_str(), true);
-    Put {
-        name,
-        body: Body::fixed(0),
-        crc: None,
-        mtime,
-        trailer: None,
-        digests: None,
-        folders: Folders::Explicit,
-        props: None,
-        preconditions: Some(Box::new(must_exist)),
+impl Sftp {
+    /// An empty file stored in `name`'s place (given `mtime`), as an
+    /// upload that only replaces: a cut of a missing path makes nothing
+    /// (truncate(2)'s `ENOENT`), judged before (the serve layer's
+    /// conditions) and again at the commit. A file this session has open
+    /// for writing is there, as a POSIX file is from its `open`.
+    fn cut_to_nothing(&self, name: crate::name::Name, mtime: Option<i64>) -> Step {
+        let must_exist = (!self.handles.writes(&name))
+            .then(|| Box::new(Conditions::whether_exists(name.as_str(), true)));
+        let put = Put {
+            name,
+            body: Body::fixed(0),
+            crc: None,
+            mtime,
+            trailer: None,
+            digests: None,
+            folders: Folders::Explicit,
+            props: None,
+            preconditions: None,
+        };
+        Step::Serve(Box::new(Request {
+            conditions: must_exist,
+            ..Request::from(Operation::Put(put))
+        }))
     }
 }
 

@@ -470,20 +470,20 @@ pub(super) enum Step {
     /// Answered here.
     Answered,
     /// For the serve layer.
-    Serve(Box<Operation>),
+    Serve(Box<Request>),
 }
 
 impl Step {
     pub(super) fn used(self, len: usize) -> Decoded {
         match self {
             Step::Answered => Decoded::Answered(len),
-            Step::Serve(operation) => Decoded::Request(Request::new(*operation, None), len),
+            Step::Serve(request) => Decoded::Request(*request, len),
         }
     }
 }
 
 pub(super) fn serve(operation: Operation) -> Step {
-    Step::Serve(Box::new(operation))
+    Step::Serve(Box::new(Request::from(operation)))
 }
 
 /// A packet the session cannot go on from: answered, then the

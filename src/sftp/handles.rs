@@ -77,6 +77,15 @@ impl Handles {
         Some(handle_of(slot, self.made))
     }
 
+    /// Whether a handle has file `name` open for writing: it stands for
+    /// the file from its open on, as a POSIX file created by `open` does.
+    pub(super) fn writes(&self, name: &crate::name::Name) -> bool {
+        self.slots
+            .iter()
+            .flatten()
+            .any(|(_, opened)| matches!(opened, Opened::Upload { name: open, .. } if open == name))
+    }
+
     /// What `handle` stands for, if it is one of the session's.
     pub(super) fn get(&self, handle: &[u8]) -> Option<&Opened> {
         let slot = self.slot_of(handle)?;

@@ -286,7 +286,8 @@ def timed_and_flushed(sftp, name):
 def truncated(sftp, name):
     """A file cut short through its handle and written past the cut; one
     in place cut short; a path not open cut to nothing, and refused
-    another size; a missing path is no file to cut."""
+    another size; a missing path is no file to cut, one open for writing
+    is."""
     with sftp.open(name, "w") as f:
         f.write(b"a" * 100)
         f.flush()
@@ -301,6 +302,11 @@ def truncated(sftp, name):
         print("cut to 5")
     except IOError as err:
         print("five refused:", err)
+    with sftp.open(name + ".open", "w") as f:
+        f.write(b"abc")
+        f.flush()
+        sftp.truncate(name + ".open", 0)
+        print("open cut")
     try:
         sftp.truncate(name + ".missing", 0)
         print("missing cut")

@@ -437,6 +437,9 @@ fn a_size_set_cuts_an_open_file_short_or_a_closed_one_to_nothing_but_makes_none(
         std::fs::read(server.path("c.bin.five")).unwrap(),
         b"0123456789"
     );
+    // A file open for writing is there from its open, as in POSIX.
+    assert!(said.contains("open cut"), "{said}");
+    assert!(server.path("c.bin.open").exists());
     // truncate(2) of a missing path is ENOENT: nothing is made.
     assert!(said.contains("missing refused: [Errno 2]"), "{said}");
     assert!(!server.path("c.bin.missing").exists());
