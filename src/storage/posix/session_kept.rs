@@ -15,7 +15,6 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use super::gate::Point;
 use super::session_files::{self as files, Record, now_seconds};
 use super::session_index::{BegunBy, Index};
 use super::upload::Staged;
@@ -100,7 +99,6 @@ impl Storage {
         (offset, read, held, quota): (Option<u64>, bool, Option<u64>, Quota),
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
-        self.pause(Point::Session);
         let (dir, mut index) = self.books_to_begin(limits.ttl)?;
         let whose = (limits.owner.as_deref(), name);
         let id = self.kept_id(&dir, whose.0, name)?;
@@ -354,7 +352,12 @@ impl Storage {
         let ahead = self.count_staged_ahead(session, at, quota)?;
         let copied = self.copy_seed(dir, &session.id, name, at);
         if let Some(count) = self.staged_count(session) {
-            let staged = if copied.is_ok() { at } else { 0 };
+            // What a failed copy left is counted too: the session's going
+            // takes back what its data file holds.
+            let staged = match copied {
+                Ok(()) => at,
+                Err(_) => super::usage_counts::staged_in(dir, &session.id),
+            };
             count.count_replaced(0, staged, ahead);
         }
         copied
