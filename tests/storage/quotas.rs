@@ -786,3 +786,52 @@ fn a_flush_that_fails_after_the_rename_keeps_the_file_counted() {
     let (_, offset) = support::upload(&mut raw, "box/sub/f", &data);
     assert_eq!(offset, 0, "the session went");
 }
+
+/// Two MOVEs side by side into a quota'd folder, each of which fits
+/// alone and not both: held after the check before the rename, they
+/// rename at once, and the folder's count is judged and changed with
+/// each in one step, so one is refused (507) and stays where it was.
+/// Before, both moved: 200 bytes counted against 150.
+#[test]
+fn moves_side_by_side_cannot_together_pass_a_folders_quota() {
+    use ferry::storage::gate::{Gate, Point};
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("box")).unwrap();
+    std::fs::create_dir_all(root.path().join("out")).unwrap();
+    for name in ["a", "b"] {
+        std::fs::write(root.path().join("out").join(name), [b'm'; 100]).unwrap();
+    }
+    let gate = std::sync::Arc::new(Gate::new(Point::Commit));
+    let server = TestServer::start_with(|config| {
+        listen_http(config);
+        config.root = root.path().to_path_buf();
+        config.quotas = vec![FolderQuota::parse("box/=150").unwrap()];
+        config.io_threads = config.io_threads.max(2);
+        config.gate = Some(std::sync::Arc::clone(&gate));
+    });
+    let moves: Vec<_> = ["a", "b"]
+        .map(|name| {
+            let mut raw = server.raw();
+            std::thread::spawn(move || {
+                raw.send(format!("MOVE out/{name} box/{name}\n"));
+                raw.line()
+            })
+        })
+        .into_iter()
+        .collect();
+    gate.wait_for_arrivals(2);
+    gate.open();
+    let answers: Vec<String> = moves.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        answers.iter().filter(|a| *a == "OK").count(),
+        1,
+        "{answers:?}"
+    );
+    let refused = answers.iter().find(|a| *a != "OK").unwrap();
+    assert!(refused.starts_with("ERR 507 quota"), "{refused}");
+    let moved = ["a", "b"].map(|name| root.path().join("box").join(name).exists());
+    let stayed = ["a", "b"].map(|name| root.path().join("out").join(name).exists());
+    assert_eq!(moved.map(|m| !m), stayed, "each file in one place");
+    // Free and used bytes (no file limit: the rest tells the disk's).
+    assert_eq!(df(&mut server.raw(), "box")[..2], [50, 100]);
+}

@@ -53,6 +53,7 @@ impl Storage {
         if from == to {
             return Ok(true);
         }
+        let size = u64::try_from(stat.st_size).unwrap_or(0);
         let mut flush = None;
         let replaced = self.with_target(to, folders, |mut target| {
             let replaces = target.look()?;
@@ -69,27 +70,36 @@ impl Storage {
                 flush = Some(dirs);
             }
             let (dir, new) = (&target.dir, target.leaf.as_str());
-            if overwrite {
-                let replaced = self
-                    .usage
-                    .as_ref()
-                    .and_then(|ledger| ledger.replacing(dir, new));
-                rustix::fs::renameat(self.fd(&source), leaf, dir, new)?;
-                if let Some(going) = replaced {
-                    self.count_gone(to.as_str(), going);
-                }
-                return Ok(replaces);
-            }
-            if replaces {
+            if !overwrite && replaces {
                 return Err(StorageError::Exists);
             }
-            // Never replacing a file made since the look above.
-            rename_no_replace((self.fd(&source), leaf), (dir, new))?;
-            Ok(false)
+            let replaced = match overwrite {
+                true => self.usage.as_ref().and_then(|l| l.replacing(dir, new)),
+                false => None,
+            };
+            let moving = (from.as_str(), to.as_str());
+            if let Some(ledger) = &self.usage {
+                ledger.admit_move(moving, size, replaced.as_ref().map(|(size, _)| *size))?;
+            }
+            let renamed = match overwrite {
+                true => rustix::fs::renameat(self.fd(&source), leaf, dir, new)
+                    .map_err(StorageError::from),
+                // Never replacing a file made since the look above.
+                false => rename_no_replace((self.fd(&source), leaf), (dir, new)),
+            };
+            match (&renamed, &self.usage) {
+                (Err(_), Some(ledger)) => ledger.take_back_entered(moving, size, usize::MAX),
+                (Ok(()), _) => {
+                    if let Some(going) = replaced {
+                        self.count_gone(to.as_str(), going);
+                    }
+                }
+                (Err(_), None) => {}
+            }
+            renamed.map(|()| overwrite && replaces)
         })?;
         if let Some(ledger) = &self.usage {
-            let size = u64::try_from(stat.st_size).unwrap_or(0);
-            ledger.count_move(from.as_str(), to.as_str(), size);
+            ledger.count_left(from.as_str(), to.as_str(), size);
         }
         // Counted: the flushes below keep no other change of the names
         // waiting.

@@ -519,7 +519,7 @@ mod tests {
                 files: 1
             }
         );
-        ledger.count_move("a/x", "b/x", 60);
+        ledger.count_left("a/x", "b/x", 60);
         assert_eq!(usage(Account::Folder("a/")), Usage::default());
         assert_eq!(usage(Account::Folder("")).bytes, 67);
         // Never below nothing: drift is the recount's to heal.

@@ -298,6 +298,60 @@ impl Ledger {
         self.admit(at, (change, writer), more)
     }
 
+    /// Counts a file of `size` bytes moving from `from` to `to`, before
+    /// the rename, in the quota'd folders it enters, each judged first by
+    /// what the move adds (net of `replaced`, the size of a file it
+    /// replaces there, counted gone after the rename) under that folder's
+    /// lock: moves and writes side by side, on this node or another,
+    /// cannot together pass a folder's quota (a token's is the file
+    /// owner's, which a move keeps). The folders it leaves are counted
+    /// after the rename ([`Ledger::count_left`]); a rename that fails
+    /// takes this back ([`Ledger::take_back_entered`]).
+    ///
+    /// # Errors
+    /// [`StorageError::OverQuota`] (nothing counted); the ledger cannot
+    /// be read or written.
+    pub(super) fn admit_move(
+        &self,
+        (from, to): (&str, &str),
+        size: u64,
+        replaced: Option<u64>,
+    ) -> Result<(), StorageError> {
+        let more = Usage {
+            bytes: size.saturating_sub(replaced.unwrap_or(0)),
+            files: u64::from(replaced.is_none()),
+        };
+        for (admitted, (place, prefix)) in self.entered((from, to)).enumerate() {
+            let (account, quota) = (Account::Folder(prefix), self.limits[place]);
+            let judged = self.change_within(Slot::Folder(place), Change::file(size, 1), |used| {
+                over_quota(quota, used, more, account)
+            });
+            if let Err(refused) = refusal(judged) {
+                self.take_back_entered((from, to), size, admitted);
+                return Err(refused);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a move's count back from the first `admitted` folders it
+    /// entered ([`Ledger::admit_move`]).
+    pub(super) fn take_back_entered(&self, (from, to): (&str, &str), size: u64, admitted: usize) {
+        for (place, _) in self.entered((from, to)).take(admitted) {
+            self.count_in(Slot::Folder(place), Change::file(size, -1));
+        }
+    }
+
+    /// The quota'd folders (their places and prefixes) a file moving from
+    /// `from` to `to` enters.
+    fn entered<'a>(
+        &'a self,
+        (from, to): (&'a str, &'a str),
+    ) -> impl Iterator<Item = (usize, &'a str)> {
+        let folders = self.folders.iter().map(String::as_str).enumerate();
+        folders.filter(move |(_, prefix)| to.starts_with(prefix) && !from.starts_with(prefix))
+    }
+
     /// Takes `change` back from the first `admitted` folders above `at`.
     pub(super) fn take_back(&self, at: (&str, &str), change: Change, admitted: usize) {
         let folders = self.folders.iter().enumerate();

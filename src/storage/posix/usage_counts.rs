@@ -193,22 +193,13 @@ impl Ledger {
         }
     }
 
-    /// Counts a file of `size` bytes moved from `from` to `to`: its owner
-    /// keeps it; the folders it left lose it and those it entered gain it.
-    pub(super) fn count_move(&self, from: &str, to: &str, size: u64) {
+    /// Counts a file of `size` bytes moved from `from` to `to`, after the
+    /// rename, in the folders it left: they lose it (its owner keeps it;
+    /// those it entered counted it before, [`Ledger::admit_move`]).
+    pub(super) fn count_left(&self, from: &str, to: &str, size: u64) {
         for (at, prefix) in self.folders.iter().enumerate() {
-            let change = match (
-                from.starts_with(prefix.as_str()),
-                to.starts_with(prefix.as_str()),
-            ) {
-                (true, false) => Change::file(size, -1),
-                (false, true) => Change::file(size, 1),
-                _ => continue,
-            };
-            if let Err(err) = self.change_at(Slot::Folder(at), change) {
-                log::warn!(
-                    "could not count the move of {from:?} in {prefix:?} (the recount will): {err}"
-                );
+            if from.starts_with(prefix.as_str()) && !to.starts_with(prefix.as_str()) {
+                self.count_in(Slot::Folder(at), Change::file(size, -1));
             }
         }
     }
