@@ -667,3 +667,33 @@ exec sleep 1000
     hanging.kill_all();
     assert!(first.line().starts_with("ERR 403 "));
 }
+
+/// A resumable upload the before-commit hook refuses goes with its staged
+/// bytes, and so do they from the quotas' counts: a folder refused no
+/// further write for bytes no longer there. Before, they stayed counted
+/// until a recount (`DF` told 50,000 bytes used of an empty folder).
+#[test]
+fn a_refused_sessions_bytes_leave_the_quotas_counts() {
+    let hook = HookDir::new();
+    let command = hook.script("veto.sh", VETO);
+    let server = TestServer::start_with(|config| {
+        hooks(|h| h.before_commit = Some(command))(config);
+        config.quotas = vec![ferry::access::quota::FolderQuota::parse("box/=60000").unwrap()];
+    });
+    // A folder kept (FERRY/1's folders go once empty), of no bytes.
+    std::fs::create_dir(server.path("box")).unwrap();
+    std::fs::write(server.path("box/keep"), b"").unwrap();
+    let mut raw = server.raw();
+    let data = pattern(50_000, 8);
+    let (id, _) = upload(&mut raw, "box/no.bin", &data);
+    assert_eq!(append(&mut raw, &id, 0, &data), "OK 50000");
+    raw.send(format!("COMMIT {id}\n"));
+    assert_eq!(raw.line(), "ERR 403 refused by the before-commit hook");
+    raw.send("DF box\n");
+    let told = raw.line();
+    assert!(told.starts_with("OK 60000 0 "), "{told}");
+    // Room for another as big.
+    raw.send(format!("UPLOAD box/again.bin 50000 {}\n", crc_hex(&data)));
+    let begun = raw.line();
+    assert!(begun.starts_with("OK "), "{begun}");
+}

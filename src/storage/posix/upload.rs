@@ -302,6 +302,15 @@ impl FileUpload {
         if let Staged::Session(staging) = &self.staged {
             self.pause(Point::Discard);
             staging.discard();
+            // Its staged bytes leave the ledger with it, counted after (a
+            // crash between leaves the ledger high, never low); a commit
+            // nets them into the file's count instead.
+            if let Some(counted) = &self.counted
+                && let Some((owner, staged)) = counted.unstaged.as_deref()
+            {
+                let gone = super::usage::Change::staged(*staged, -1);
+                counted.ledger.count(&self.name(), owner.as_deref(), gone);
+            }
         }
     }
 
