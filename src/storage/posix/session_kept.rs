@@ -67,15 +67,24 @@ impl Storage {
         let id = self.kept_id(&dir, limits.owner.as_deref(), name)?;
         self.make_way(&dir, &mut index, &id, (limits.owner.as_deref(), name))?;
         super::session_begin::check_room(&index, limits)?;
-        let file = move_temp_file(upload, &dir, &files::data_name(&id))?;
-        files::record_staged(&file, staged.0, staged.1);
+        // Counted as staged before what the upload counted ahead as it was
+        // written is given back (as it goes, below): another writer never
+        // takes their room between, and a crash between leaves the ledger
+        // high, never low.
+        let owner = limits.owner.as_deref();
+        self.count_kept((name, owner), Change::staged(staged.0, 1));
+        let file = move_temp_file(upload, &dir, &files::data_name(&id));
         let record = kept_record(name, limits);
-        if let Err(err) = files::write_record(&dir, &id, &record, limits.durable) {
+        let written = file.and_then(|file| {
+            files::record_staged(&file, staged.0, staged.1);
+            files::write_record(&dir, &id, &record, limits.durable)
+        });
+        if let Err(err) = written {
             files::remove(&dir, &id);
+            self.count_kept((name, owner), Change::staged(staged.0, -1));
             return Err(err);
         }
         index.insert(&id, now_seconds(), record.begun_by, staged.0 == 0);
-        self.count_kept(&dir, &id, staged.0);
         Ok(id)
     }
 
@@ -383,12 +392,13 @@ impl Storage {
         Ok(())
     }
 
-    /// Counts `bytes` newly staged by kept upload `id` in the ledger.
-    fn count_kept(&self, dir: &OwnedFd, id: &str, bytes: u64) {
-        if let Ok(info) = self.session_in(dir, id)
-            && let Some(count) = self.staged_count(&info)
-        {
-            count.count(Change::staged(bytes, 1));
+    /// Counts `change` of the bytes staged by the upload of `name` kept
+    /// for `owner`, where its session's bytes count (as
+    /// [`Storage::staged_count`]'s).
+    fn count_kept(&self, (name, owner): (&Name, Option<&str>), change: Change) {
+        if let Some(ledger) = &self.usage {
+            let owner = super::usage_counts::token_of(owner);
+            ledger.count(name.as_str(), owner.as_deref(), change);
         }
     }
 }
