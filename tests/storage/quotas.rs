@@ -835,3 +835,46 @@ fn moves_side_by_side_cannot_together_pass_a_folders_quota() {
     // Free and used bytes (no file limit: the rest tells the disk's).
     assert_eq!(df(&mut server.raw(), "box")[..2], [50, 100]);
 }
+
+/// Two folders moved side by side into a quota'd folder (WebDAV MOVE),
+/// each of which fits alone and not both: held after the check of the
+/// walked tree, the first to rename is judged and counted with it in one
+/// step, and the second is refused (507) and stays where it was. Before,
+/// both moved: 200 bytes counted against 150.
+#[test]
+fn folders_moved_side_by_side_cannot_together_pass_a_folders_quota() {
+    use ferry::storage::gate::{Gate, Point};
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("box")).unwrap();
+    for name in ["a", "b"] {
+        std::fs::create_dir_all(root.path().join(name)).unwrap();
+        std::fs::write(root.path().join(name).join("f"), [b'm'; 100]).unwrap();
+    }
+    let gate = std::sync::Arc::new(Gate::new(Point::Commit));
+    let server = TestServer::start_with(|config| {
+        listen_http(config);
+        config.root = root.path().to_path_buf();
+        config.quotas = vec![FolderQuota::parse("box/=150").unwrap()];
+        config.io_threads = config.io_threads.max(2);
+        config.gate = Some(std::sync::Arc::clone(&gate));
+    });
+    let http = server.http.unwrap();
+    let moves: Vec<_> = ["a", "b"]
+        .map(|name| {
+            std::thread::spawn(move || {
+                let to = format!("Host: {http}\r\nDestination: /box/{name}/\r\n");
+                exchange(http, "MOVE", &format!("/{name}/"), &to, b"").status
+            })
+        })
+        .into_iter()
+        .collect();
+    gate.wait_for_arrivals(2);
+    gate.open();
+    let mut statuses: Vec<u16> = moves.into_iter().map(|t| t.join().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 507]);
+    let moved = ["a", "b"].map(|name| root.path().join("box").join(name).exists());
+    let stayed = ["a", "b"].map(|name| root.path().join(name).exists());
+    assert_eq!(moved.map(|m| !m), stayed, "each folder in one place");
+    assert_eq!(df(&mut server.raw(), "box")[..2], [50, 100]);
+}

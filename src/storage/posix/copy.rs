@@ -355,8 +355,24 @@ impl Storage {
                 "could not journal {to}/ (a temp file moved there by a crash would stay): {err}"
             );
         }
-        super::rename::rename_no_replace((old_fd, leaf), (new_fd, new))?;
-        self.count_folder_move(from, to);
+        // Judged and counted in the quota'd folders it enters before the
+        // rename, as a file's move is (`Ledger::admit_move`), its tree
+        // walked where it is (every name held: nothing below it changes).
+        let moving = (from.as_str(), &*format!("{}/", to.as_str()));
+        let entered = match &self.usage {
+            Some(ledger) if ledger.enters_quota(moving) => {
+                let moved = self.tree_usage(from)?;
+                ledger.admit_move(moving, moved, None)?;
+                Some((ledger, moved))
+            }
+            _ => None,
+        };
+        let renamed = super::rename::rename_no_replace((old_fd, leaf), (new_fd, new));
+        if let (Err(_), Some((ledger, moved))) = (&renamed, entered) {
+            ledger.take_back_entered(moving, moved, usize::MAX);
+        }
+        renamed?;
+        self.count_folder_move(from, to, entered.map(|(_, moved)| moved));
         drop(names_held);
         // Its members' records are in its mirror: one more rename.
         let records =

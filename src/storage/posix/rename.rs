@@ -77,9 +77,9 @@ impl Storage {
                 true => self.usage.as_ref().and_then(|l| l.replacing(dir, new)),
                 false => None,
             };
-            let moving = (from.as_str(), to.as_str());
+            let (moving, file) = ((from.as_str(), to.as_str()), one_file(size));
             if let Some(ledger) = &self.usage {
-                ledger.admit_move(moving, size, replaced.as_ref().map(|(size, _)| *size))?;
+                ledger.admit_move(moving, file, replaced.as_ref().map(|(size, _)| *size))?;
             }
             let renamed = match overwrite {
                 true => rustix::fs::renameat(self.fd(&source), leaf, dir, new)
@@ -88,7 +88,7 @@ impl Storage {
                 false => rename_no_replace((self.fd(&source), leaf), (dir, new)),
             };
             match (&renamed, &self.usage) {
-                (Err(_), Some(ledger)) => ledger.take_back_entered(moving, size, usize::MAX),
+                (Err(_), Some(ledger)) => ledger.take_back_entered(moving, file, usize::MAX),
                 (Ok(()), _) => {
                     if let Some(going) = replaced {
                         self.count_gone(to.as_str(), going);
@@ -154,5 +154,13 @@ pub(super) fn rename_no_replace(
             }
         }
         Err(errno) => Err(errno.into()),
+    }
+}
+
+/// A file of `size` bytes, as a move counts it.
+fn one_file(size: u64) -> crate::model::Usage {
+    crate::model::Usage {
+        bytes: size,
+        files: 1,
     }
 }

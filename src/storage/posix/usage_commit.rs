@@ -298,10 +298,11 @@ impl Ledger {
         self.admit(at, (change, writer), more)
     }
 
-    /// Counts a file of `size` bytes moving from `from` to `to`, before
-    /// the rename, in the quota'd folders it enters, each judged first by
-    /// what the move adds (net of `replaced`, the size of a file it
-    /// replaces there, counted gone after the rename) under that folder's
+    /// Counts what moves from `from` to `to` (`moved`: a file's size and
+    /// one file, or a folder's tree), before the rename, in the quota'd
+    /// folders it enters, each judged first by what the move adds (net
+    /// of `replaced`, the size of a file it replaces there, counted gone
+    /// after the rename) under that folder's
     /// lock: moves and writes side by side, on this node or another,
     /// cannot together pass a folder's quota (a token's is the file
     /// owner's, which a move keeps). The folders it leaves are counted
@@ -314,20 +315,20 @@ impl Ledger {
     pub(super) fn admit_move(
         &self,
         (from, to): (&str, &str),
-        size: u64,
+        moved: Usage,
         replaced: Option<u64>,
     ) -> Result<(), StorageError> {
         let more = Usage {
-            bytes: size.saturating_sub(replaced.unwrap_or(0)),
-            files: u64::from(replaced.is_none()),
+            bytes: moved.bytes.saturating_sub(replaced.unwrap_or(0)),
+            files: moved.files - u64::from(replaced.is_some()).min(moved.files),
         };
         for (admitted, (place, prefix)) in self.entered((from, to)).enumerate() {
             let (account, quota) = (Account::Folder(prefix), self.limits[place]);
-            let judged = self.change_within(Slot::Folder(place), Change::file(size, 1), |used| {
+            let judged = self.change_within(Slot::Folder(place), Change::came(moved), |used| {
                 over_quota(quota, used, more, account)
             });
             if let Err(refused) = refusal(judged) {
-                self.take_back_entered((from, to), size, admitted);
+                self.take_back_entered((from, to), moved, admitted);
                 return Err(refused);
             }
         }
@@ -336,10 +337,20 @@ impl Ledger {
 
     /// Takes a move's count back from the first `admitted` folders it
     /// entered ([`Ledger::admit_move`]).
-    pub(super) fn take_back_entered(&self, (from, to): (&str, &str), size: u64, admitted: usize) {
+    pub(super) fn take_back_entered(
+        &self,
+        (from, to): (&str, &str),
+        moved: Usage,
+        admitted: usize,
+    ) {
         for (place, _) in self.entered((from, to)).take(admitted) {
-            self.count_in(Slot::Folder(place), Change::file(size, -1));
+            self.count_in(Slot::Folder(place), Change::came(moved).negated());
         }
+    }
+
+    /// Whether a move from `from` to `to` enters a quota'd folder.
+    pub(super) fn enters_quota(&self, (from, to): (&str, &str)) -> bool {
+        self.entered((from, to)).next().is_some()
     }
 
     /// The quota'd folders (their places and prefixes) a file moving from

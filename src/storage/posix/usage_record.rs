@@ -59,6 +59,15 @@ impl Change {
         }
     }
 
+    /// The files and bytes of `usage` came (a folder's tree moved in).
+    pub(super) fn came(usage: crate::model::Usage) -> Change {
+        Change {
+            bytes: i64::try_from(usage.bytes).unwrap_or(i64::MAX),
+            files: i64::try_from(usage.files).unwrap_or(i64::MAX),
+            ahead: 0,
+        }
+    }
+
     /// `bytes` reserved before they arrive (`sign` 1), or the reservation
     /// released (`sign` -1): as they land, or as they never will.
     pub(super) fn reserved(bytes: u64, sign: i64) -> Change {

@@ -126,9 +126,11 @@ impl Storage {
 
     /// Counts folder `from`'s move to `to` (a rename of the whole folder)
     /// in the folder accounts it crosses: the moved tree is walked once
-    /// where it now is; a quota'd folder inside either side is counted
-    /// afresh. Its owners keep their files: token accounts do not change.
-    pub(super) fn count_folder_move(&self, from: &Prefix, to: &Name) {
+    /// where it now is (`entered`: walked before, and counted already in
+    /// the folders it entered, `Ledger::admit_move`); a quota'd folder
+    /// inside either side is counted afresh. Its owners keep their
+    /// files: token accounts do not change.
+    pub(super) fn count_folder_move(&self, from: &Prefix, to: &Name, entered: Option<Usage>) {
         let Some(ledger) = &self.usage else {
             return;
         };
@@ -145,10 +147,10 @@ impl Storage {
                     to.starts_with(prefix.as_str()),
                 ) {
                     (true, false) => -1,
-                    (false, true) => 1,
+                    (false, true) if entered.is_none() => 1,
                     _ => continue,
                 };
-                let usage = match moved {
+                let usage = match moved.or(entered) {
                     Some(usage) => Ok(usage),
                     None => self.folder_usage(&to),
                 };
