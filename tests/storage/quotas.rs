@@ -787,6 +787,23 @@ fn a_flush_that_fails_after_the_rename_keeps_the_file_counted() {
     assert_eq!(offset, 0, "the session went");
 }
 
+/// A server on `root` whose `box/` may hold 150 bytes, with two I/O
+/// threads at least, and a gate closed at its renames (after their checks).
+fn held_at_renames(
+    root: &std::path::Path,
+) -> (TestServer, std::sync::Arc<ferry::storage::gate::Gate>) {
+    use ferry::storage::gate::{Gate, Point};
+    let gate = std::sync::Arc::new(Gate::new(Point::Commit));
+    let server = TestServer::start_with(|config| {
+        listen_http(config);
+        config.root = root.to_path_buf();
+        config.quotas = vec![FolderQuota::parse("box/=150").unwrap()];
+        config.io_threads = config.io_threads.max(2);
+        config.gate = Some(std::sync::Arc::clone(&gate));
+    });
+    (server, gate)
+}
+
 /// Two MOVEs side by side into a quota'd folder, each of which fits
 /// alone and not both: held after the check before the rename, they
 /// rename at once, and the folder's count is judged and changed with
@@ -794,21 +811,13 @@ fn a_flush_that_fails_after_the_rename_keeps_the_file_counted() {
 /// Before, both moved: 200 bytes counted against 150.
 #[test]
 fn moves_side_by_side_cannot_together_pass_a_folders_quota() {
-    use ferry::storage::gate::{Gate, Point};
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(root.path().join("box")).unwrap();
     std::fs::create_dir_all(root.path().join("out")).unwrap();
     for name in ["a", "b"] {
         std::fs::write(root.path().join("out").join(name), [b'm'; 100]).unwrap();
     }
-    let gate = std::sync::Arc::new(Gate::new(Point::Commit));
-    let server = TestServer::start_with(|config| {
-        listen_http(config);
-        config.root = root.path().to_path_buf();
-        config.quotas = vec![FolderQuota::parse("box/=150").unwrap()];
-        config.io_threads = config.io_threads.max(2);
-        config.gate = Some(std::sync::Arc::clone(&gate));
-    });
+    let (server, gate) = held_at_renames(root.path());
     let moves: Vec<_> = ["a", "b"]
         .map(|name| {
             let mut raw = server.raw();
@@ -843,21 +852,13 @@ fn moves_side_by_side_cannot_together_pass_a_folders_quota() {
 /// both moved: 200 bytes counted against 150.
 #[test]
 fn folders_moved_side_by_side_cannot_together_pass_a_folders_quota() {
-    use ferry::storage::gate::{Gate, Point};
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(root.path().join("box")).unwrap();
     for name in ["a", "b"] {
         std::fs::create_dir_all(root.path().join(name)).unwrap();
         std::fs::write(root.path().join(name).join("f"), [b'm'; 100]).unwrap();
     }
-    let gate = std::sync::Arc::new(Gate::new(Point::Commit));
-    let server = TestServer::start_with(|config| {
-        listen_http(config);
-        config.root = root.path().to_path_buf();
-        config.quotas = vec![FolderQuota::parse("box/=150").unwrap()];
-        config.io_threads = config.io_threads.max(2);
-        config.gate = Some(std::sync::Arc::clone(&gate));
-    });
+    let (server, gate) = held_at_renames(root.path());
     let http = server.http.unwrap();
     let moves: Vec<_> = ["a", "b"]
         .map(|name| {
