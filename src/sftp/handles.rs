@@ -79,11 +79,12 @@ impl Handles {
 
     /// Whether a handle has file `name` open for writing: it stands for
     /// the file from its open on, as a POSIX file created by `open` does.
+    /// Not one opened with `EXCL`: a file stored in its place meanwhile
+    /// (a cut to nothing) would refuse its commit, and its bytes with it.
     pub(super) fn writes(&self, name: &crate::name::Name) -> bool {
-        self.slots
-            .iter()
-            .flatten()
-            .any(|(_, opened)| matches!(opened, Opened::Upload { name: open, .. } if open == name))
+        self.slots.iter().flatten().any(|(_, opened)| {
+            matches!(opened, Opened::Upload { name: open, exclusive: false, .. } if open == name)
+        })
     }
 
     /// What `handle` stands for, if it is one of the session's.

@@ -307,6 +307,14 @@ def truncated(sftp, name):
         f.flush()
         sftp.truncate(name + ".open", 0)
         print("open cut")
+    with sftp.open(name + ".excl", "wx") as f:
+        f.write(b"kept")
+        f.flush()
+        try:
+            sftp.truncate(name + ".excl", 0)
+            print("excl cut")
+        except IOError as err:
+            print("excl refused:", err)
     try:
         sftp.truncate(name + ".missing", 0)
         print("missing cut")

@@ -440,6 +440,10 @@ fn a_size_set_cuts_an_open_file_short_or_a_closed_one_to_nothing_but_makes_none(
     // A file open for writing is there from its open, as in POSIX.
     assert!(said.contains("open cut"), "{said}");
     assert!(server.path("c.bin.open").exists());
+    // Not one opened with EXCL, whose commit a file stored meanwhile
+    // would refuse: its bytes are kept.
+    assert!(said.contains("excl refused: [Errno 2]"), "{said}");
+    assert_eq!(std::fs::read(server.path("c.bin.excl")).unwrap(), b"kept");
     // truncate(2) of a missing path is ENOENT: nothing is made.
     assert!(said.contains("missing refused: [Errno 2]"), "{said}");
     assert!(!server.path("c.bin.missing").exists());
