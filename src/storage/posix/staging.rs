@@ -56,18 +56,19 @@ impl Staging {
 
     /// The upload was refused before its commit (a before-commit hook
     /// said no): its record and staged bytes go, and no mark stays that
-    /// would tell a client asking again that it was stored.
-    pub fn discard(&self) {
-        self.end(false);
+    /// would tell a client asking again that it was stored. Returns
+    /// whether they went (else an expiry takes them, and their count).
+    pub fn discard(&self) -> bool {
+        self.end(false)
     }
 
-    fn end(&self, stored: bool) {
+    fn end(&self, stored: bool) -> bool {
         // Without the lock the record stays, which a later UPLOAD of the
         // same file takes for a committed session (its data is gone).
         let Ok(mut index) = self.sessions.bookkeeping(&self.dir) else {
             let how = if stored { "committed" } else { "refused" };
             log::warn!("upload session {}: {how}; its record stays", self.id);
-            return;
+            return false;
         };
         match (stored, &self.completed, self.keep_mark) {
             (true, Some(digest), _) => {
@@ -82,6 +83,7 @@ impl Staging {
         }
         self.sessions.live().remove(&self.id);
         index.remove(&self.id);
+        true
     }
 }
 

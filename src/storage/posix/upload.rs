@@ -301,11 +301,11 @@ impl FileUpload {
     pub fn discard(self) {
         if let Staged::Session(staging) = &self.staged {
             self.pause(Point::Discard);
-            staging.discard();
             // Its staged bytes leave the ledger with it, counted after (a
             // crash between leaves the ledger high, never low); a commit
             // nets them into the file's count instead.
-            if let Some(counted) = &self.counted
+            if staging.discard()
+                && let Some(counted) = &self.counted
                 && let Some((owner, staged)) = counted.unstaged.as_deref()
             {
                 let gone = super::usage::Change::staged(*staged, -1);
