@@ -20,3 +20,13 @@ pub struct Usage {
     /// Its files.
     pub files: u64,
 }
+
+impl Usage {
+    /// One file of `size` bytes: what a write or a file's move adds.
+    pub fn one_file(size: u64) -> Usage {
+        Usage {
+            bytes: size,
+            files: 1,
+        }
+    }
+}

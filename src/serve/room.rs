@@ -43,7 +43,7 @@ pub(super) fn check_room(ctx: &Ctx<'_>, size: u64) -> Result<(), Failure> {
 /// # Errors
 /// As either.
 pub(super) fn check_space(ctx: &Ctx<'_>, who: &Who, name: &str, size: u64) -> Result<(), Failure> {
-    check_space_for(ctx, who, name, one_file(size))
+    check_space_for(ctx, who, name, Usage::one_file(size))
 }
 
 /// As [`check_space`], for a write of `more` bytes and files at once (a
@@ -67,14 +67,6 @@ pub(super) fn check_space_for(
 pub(super) fn quota_applies(ctx: &Ctx<'_>, who: &Who, name: &str) -> bool {
     ctx.store.counts_usage()
         && (who.quota().is_some() || ctx.config.quotas.iter().any(|q| q.covers(name)))
-}
-
-/// A write of one file of `size` bytes.
-fn one_file(size: u64) -> Usage {
-    Usage {
-        bytes: size,
-        files: 1,
-    }
 }
 
 /// The root's space as a client is told it (DF, WebDAV's quota
@@ -195,7 +187,7 @@ pub(super) fn check_move(
 pub(super) fn file_moved(ctx: &Ctx<'_>, name: &str) -> Option<Usage> {
     let name = Name::new(name.to_owned()).ok()?;
     let found = ctx.store.look_up(&name).ok()?;
-    Some(one_file(found.info.size))
+    Some(Usage::one_file(found.info.size))
 }
 
 /// Whether `more` bytes and files fit in `folder`'s quota.
@@ -250,8 +242,8 @@ mod tests {
             bytes: 60,
             files: 1,
         };
-        assert!(judge(quota, used, one_file(40), Account::Token("t")).is_ok());
-        let over = judge(quota, used, one_file(41), Account::Token("t")).unwrap_err();
+        assert!(judge(quota, used, Usage::one_file(40), Account::Token("t")).is_ok());
+        let over = judge(quota, used, Usage::one_file(41), Account::Token("t")).unwrap_err();
         assert_eq!(over.kind, ErrorKind::OverQuota);
         assert!(
             over.message.starts_with("quota: 41 more bytes"),
@@ -259,7 +251,7 @@ mod tests {
             over.message
         );
         let full = Usage { bytes: 0, files: 2 };
-        assert!(judge(quota, full, one_file(0), Account::Token("t")).is_err());
+        assert!(judge(quota, full, Usage::one_file(0), Account::Token("t")).is_err());
         // A folder's copy: all its files at once.
         let two = Usage { bytes: 2, files: 2 };
         let over = judge(quota, used, two, Account::Folder("f/")).unwrap_err();

@@ -77,7 +77,10 @@ impl Storage {
                 true => self.usage.as_ref().and_then(|l| l.replacing(dir, new)),
                 false => None,
             };
-            let (moving, file) = ((from.as_str(), to.as_str()), one_file(size));
+            let (moving, file) = (
+                (from.as_str(), to.as_str()),
+                crate::model::Usage::one_file(size),
+            );
             if let Some(ledger) = &self.usage {
                 ledger.admit_move(moving, file, replaced.as_ref().map(|(size, _)| *size))?;
             }
@@ -87,14 +90,10 @@ impl Storage {
                 // Never replacing a file made since the look above.
                 false => rename_no_replace((self.fd(&source), leaf), (dir, new)),
             };
-            match (&renamed, &self.usage) {
-                (Err(_), Some(ledger)) => ledger.take_back_entered(moving, file, usize::MAX),
-                (Ok(()), _) => {
-                    if let Some(going) = replaced {
-                        self.count_gone(to.as_str(), going);
-                    }
-                }
-                (Err(_), None) => {}
+            match (&renamed, &self.usage, replaced) {
+                (Ok(()), _, Some(going)) => self.count_gone(to.as_str(), going),
+                (Err(_), Some(ledger), _) => ledger.take_back_entered(moving, file, usize::MAX),
+                _ => {}
             }
             renamed.map(|()| overwrite && replaces)
         })?;
@@ -154,13 +153,5 @@ pub(super) fn rename_no_replace(
             }
         }
         Err(errno) => Err(errno.into()),
-    }
-}
-
-/// A file of `size` bytes, as a move counts it.
-fn one_file(size: u64) -> crate::model::Usage {
-    crate::model::Usage {
-        bytes: size,
-        files: 1,
     }
 }
