@@ -500,7 +500,8 @@ fn bytes_gathered_behind_a_failed_write_are_not_kept() {
 /// Two `APPE`s side by side, of two files under a folder's quota, each
 /// beginning its upload with a copy of its file that fits alone and not
 /// both: held after the check before the copy, they reach the copy at
-/// once, and the copy is counted and judged in one step, so one is
+/// once (and neither commits before both are answered), and the copy is
+/// counted and judged in one step, so one is
 /// refused (552) and the folder never holds past its quota. Before, both
 /// copied: 400,000 bytes counted against 350,000.
 #[test]
@@ -520,11 +521,25 @@ fn appends_side_by_side_cannot_together_copy_past_a_quota() {
         config.gate = Some(std::sync::Arc::clone(&gate));
     });
     let addr = server.ftp.unwrap();
+    // Neither commits before both opens are answered: each holds its data
+    // connection open until then (a commit would take its copy's count
+    // back, and the other's copy would fit whatever the rule).
+    let both_answered = std::sync::Arc::new(std::sync::Barrier::new(2));
     let appends: Vec<_> = ["a.bin", "b.bin"]
         .map(|name| {
+            let both_answered = std::sync::Arc::clone(&both_answered);
             std::thread::spawn(move || {
+                use crate::support::ftp::{line, passive};
                 let mut raw = logged_in_at(addr);
-                store_with(&mut raw, &format!("APPE box/{name}"), b"")
+                let data = std::net::TcpStream::connect(passive(&mut raw)).unwrap();
+                let began = ask(&mut raw, &format!("APPE box/{name}"));
+                both_answered.wait();
+                drop(data);
+                let ended = match began.starts_with("150 ") {
+                    true => line(&mut raw),
+                    false => String::new(),
+                };
+                (began, ended)
             })
         })
         .into_iter()
