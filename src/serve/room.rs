@@ -21,7 +21,7 @@ use crate::access::quota::{FolderQuota, Quota};
 use crate::config::MinFree;
 use crate::model::Space;
 use crate::model::{Account, Usage};
-use crate::name::Name;
+use crate::name::Prefix;
 use crate::storage::over_quota;
 use crate::storage::{StorageError, Store};
 
@@ -156,38 +156,37 @@ fn check_quota_for(
     }
 }
 
-/// Refuses a move of `from` to `to` (files, or folders ending in `/`)
-/// that would pass the quota of a folder it enters (one above `to` but
-/// not above `from`) by what `moved` says it holds (asked only then: a
-/// folder's takes a walk): its owners keep their files, so no token's
-/// quota changes.
+/// Refuses a folder's move from `from` to `into` (its new name, ending
+/// in `/`) that would pass the quota of a folder it fills: one above
+/// `into` but not above `from`, by all the folder holds, or one below
+/// `into`, by what lies at the same path below `from` (each a walk, asked
+/// only then). Before the target is cleared: a refused move leaves it.
+/// The storage judges again with the rename, under the folders' locks
+/// (`usage_moves.rs`); a file's move is judged there alone. Its owners
+/// keep their files, so no token's quota changes.
 ///
 /// # Errors
 /// As [`check_quota_for`]; a source that cannot be read is the move's to
 /// answer for.
-pub(super) fn check_move(
-    ctx: &Ctx<'_>,
-    (from, to): (&str, &str),
-    moved: impl FnOnce() -> Option<Usage>,
-) -> Result<(), Failure> {
-    let entered = |folder: &&FolderQuota| folder.covers(to) && !folder.covers(from);
-    if !ctx.store.counts_usage() || !ctx.config.quotas.iter().any(|f| entered(&f)) {
+pub(super) fn check_folder_move(ctx: &Ctx<'_>, from: &Prefix, into: &str) -> Result<(), Failure> {
+    if !ctx.store.counts_usage() {
         return Ok(());
     }
-    let Some(moved) = moved() else {
-        return Ok(());
-    };
-    let entering = ctx.config.quotas.iter().filter(entered);
-    entering
-        .into_iter()
-        .try_for_each(|folder| judge_folder(ctx, folder, moved))
-}
-
-/// What file `name` adds where it is moved: its size and one file.
-pub(super) fn file_moved(ctx: &Ctx<'_>, name: &str) -> Option<Usage> {
-    let name = Name::new(name.to_owned()).ok()?;
-    let found = ctx.store.look_up(&name).ok()?;
-    Some(Usage::one_file(found.info.size))
+    for folder in &ctx.config.quotas {
+        let filled = match folder.prefix.strip_prefix(into) {
+            Some(rest) if !rest.is_empty() => format!("{}{rest}", from.as_str()),
+            _ if folder.covers(into) && !folder.covers(from.as_str()) => from.as_str().to_owned(),
+            _ => continue,
+        };
+        let Some(moved) = Prefix::new(filled)
+            .ok()
+            .and_then(|p| ctx.store.tree_usage(&p).ok())
+        else {
+            continue;
+        };
+        judge_folder(ctx, folder, moved)?;
+    }
+    Ok(())
 }
 
 /// Whether `more` bytes and files fit in `folder`'s quota.

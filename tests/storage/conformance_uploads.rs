@@ -7,7 +7,9 @@ use std::sync::Arc;
 use ferry::access::quota::{FolderQuota, Quota};
 use ferry::model::{Account, DeadProperty, Folders, Holder, NewProps, Occupant, Usage};
 use ferry::storage::memory::MemoryStore;
-use ferry::storage::{Committed, Committing, Look, Open, Storage, StorageError, Store, Upload};
+use ferry::storage::{
+    Committed, Committing, CopyTree, Look, Member, Open, Storage, StorageError, Store, Upload,
+};
 use tempfile::TempDir;
 
 use super::conformance::{TREE, engines, name_of, prefix_of};
@@ -311,5 +313,83 @@ fn a_copy_over_a_file_keeps_the_sources_properties_not_the_replaced_files() {
         let copy = store.resource("a/b", false).unwrap();
         let props = store.props(Holder::File("a/b"), copy.stamp.inode);
         assert_eq!(props.unwrap(), [colour("blue")], "{kind}");
+    }
+}
+
+/// A move is judged by what lands in each quota'd folder it enters, one
+/// above its target or one below it (a folder whose path the moved tree
+/// fills), net of a file it replaces, and counted in those it leaves.
+#[test]
+fn a_move_is_judged_in_every_quotad_folder_it_fills_and_counted_in_those_it_leaves() {
+    let token = Quota {
+        bytes: None,
+        files: None,
+    };
+    for (kind, store, _root) in counting(&["drop/in/=100", "box/=100"]) {
+        let store = &*store;
+        let used = |folder| {
+            let usage = store.usage(Account::Folder(folder)).unwrap();
+            (usage.bytes, usage.files)
+        };
+        for (name, len) in [("big/a", 60), ("big/in/b", 150), ("small/in/c", 30)] {
+            owned(store, name, len, ("t", token)).unwrap();
+        }
+        // `drop/in/` is not there yet: `big/in/` would fill it with 150.
+        let over = store.rename_folder(&prefix_of("big/"), &name_of("drop"));
+        assert!(
+            matches!(over, Err(StorageError::OverQuota(_))),
+            "{kind}: {over:?}"
+        );
+        assert_eq!(read(store, "big/in/b").len(), 150, "{kind}: nothing moved");
+        assert_eq!(used("drop/in/"), (0, 0), "{kind}");
+        store
+            .rename_folder(&prefix_of("small/"), &name_of("drop"))
+            .unwrap();
+        assert_eq!(used("drop/in/"), (30, 1), "{kind}");
+        // Moved away, the folder below it leaves the quota'd one empty.
+        store
+            .rename_folder(&prefix_of("drop/"), &name_of("gone"))
+            .unwrap();
+        assert_eq!(used("drop/in/"), (0, 0), "{kind}");
+
+        // A file moved onto one of its size adds nothing.
+        owned(store, "box/f", 80, ("t", token)).unwrap();
+        owned(store, "out/f", 80, ("t", token)).unwrap();
+        let replaced = store.rename(&name_of("out/f"), &name_of("box/f"), true, Folders::Made);
+        assert!(replaced.is_ok(), "{kind}: {replaced:?}");
+        assert_eq!(used("box/"), (80, 1), "{kind}");
+        let over = store.rename(&name_of("big/a"), &name_of("box/g"), true, Folders::Made);
+        assert!(
+            matches!(over, Err(StorageError::OverQuota(_))),
+            "{kind}: {over:?}"
+        );
+        assert_eq!(read(store, "big/a").len(), 60, "{kind}");
+        assert_eq!(used("box/"), (80, 1), "{kind}");
+
+        // A folder's copy into it: each file judged as its commit, the
+        // one past the quota told among the failures.
+        let how = CopyTree {
+            deep: true,
+            durable: false,
+            owner: Some("t"),
+            quota: Some(token),
+        };
+        let mut copied = |_: &str, _: &str| Member::Copy;
+        let left = store
+            .copy_tree(
+                &prefix_of("gone/"),
+                &name_of("box/c"),
+                how,
+                &mut copied,
+                &mut || true,
+            )
+            .unwrap();
+        assert_eq!(used("box/"), (80, 1), "{kind}: 30 more would pass 100");
+        let failed: Vec<_> = left.failed.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(failed, ["gone/in/c"], "{kind}");
+        assert!(
+            matches!(left.failed[0].1, StorageError::OverQuota(_)),
+            "{kind}"
+        );
     }
 }

@@ -451,10 +451,7 @@ fn a_folder_moved_into_a_quotad_folder_is_judged_whole() {
     std::fs::create_dir_all(server.path("box")).unwrap();
     std::fs::write(server.path("small/c"), [3u8; 30]).unwrap();
     let http = server.http.unwrap();
-    let move_to = |from: &str, to: &str| {
-        let headers = format!("Host: {http}\r\nDestination: {to}\r\n");
-        exchange(http, "MOVE", from, &headers, b"")
-    };
+    let move_to = |from: &str, to: &str| dav_move(http, from, to);
     let over = move_to("/big/", "/box/big/");
     assert_eq!(over.status, 507, "{}", over.head);
     assert!(
@@ -878,4 +875,90 @@ fn folders_moved_side_by_side_cannot_together_pass_a_folders_quota() {
     let stayed = ["a", "b"].map(|name| root.path().join(name).exists());
     assert_eq!(moved.map(|m| !m), stayed, "each folder in one place");
     assert_eq!(df(&mut server.raw(), "box")[..2], [50, 100]);
+}
+
+/// A folder's MOVE fills a quota'd folder below its target (`drop/in/`,
+/// not there before it) with what lies at the same path below its
+/// source, and is judged by that: past the quota, 507 and nothing
+/// moved. A quota'd folder below a moved one loses the files that moved
+/// and keeps the bytes its sessions staged there (before, a moved
+/// folder's nested quota'd folders were counted afresh from a walk, which
+/// dropped them: a quota passed by what was staged).
+#[test]
+fn a_folder_move_is_judged_in_the_quotad_folders_its_tree_fills() {
+    let root = laid_out(&[("big/a", 60), ("big/in/b", 150), ("src/in/c", 30)]);
+    let server = TestServer::start_with(|config| {
+        listen_http(config);
+        config.root = root.path().to_path_buf();
+        config.quotas = ["drop/in/=100", "src/in/=100"]
+            .map(|quota| FolderQuota::parse(quota).unwrap())
+            .to_vec();
+    });
+    let http = server.http.unwrap();
+    let move_to = |from: &str, to: &str| dav_move(http, from, to);
+    let over = move_to("/big/", "/drop/");
+    assert_eq!(over.status, 507, "{}", over.head);
+    assert!(over.text().contains("folder drop/in/"), "{}", over.text());
+    assert!(root.path().join("big/in/b").exists(), "nothing moved");
+    assert!(!root.path().join("drop").exists());
+
+    let mut raw = server.raw();
+    // 20 bytes staged for `src/in/s`, beside the 30 of `src/in/c`.
+    raw.send(format!("UPLOAD src/in/s 50 {}\n", crc_hex(&[b's'; 50])));
+    let begun = raw.line();
+    let id = begun.split(' ').nth(1).unwrap().to_owned();
+    raw.send(format!("APPEND {id} 0 20\n"));
+    raw.send([b's'; 20]);
+    assert_eq!(raw.line(), "OK 20");
+    assert_eq!(df(&mut raw, "src/in")[1], 50);
+    assert_eq!(move_to("/src/", "/drop/").status, 201);
+    assert_eq!(df(&mut raw, "drop/in")[..2], [70, 30]);
+    // Made again, for DF to answer of it.
+    std::fs::create_dir_all(root.path().join("src/in")).unwrap();
+    assert_eq!(
+        df(&mut raw, "src/in")[1],
+        20,
+        "the staged bytes stay counted"
+    );
+    raw.send(format!("ABORT {id}\n"));
+    assert_eq!(raw.line(), "OK");
+    assert_eq!(df(&mut raw, "src/in")[1], 0);
+}
+
+/// A file's MOVE onto a file of its size in a full quota'd folder adds
+/// nothing and is let through (before, the serve layer judged its whole
+/// size and refused it with 507); one that adds is refused.
+#[test]
+fn a_file_moved_over_one_of_its_size_in_a_full_folder_fits() {
+    let root = laid_out(&[("box/f", 80), ("out/f", 80), ("out/g", 30)]);
+    let server = TestServer::start_with(|config| {
+        box_quota(config);
+        config.root = root.path().to_path_buf();
+    });
+    let http = server.http.unwrap();
+    let move_to = |from: &str, to: &str| dav_move(http, from, to);
+    let over = move_to("/out/g", "/box/g");
+    assert_eq!(over.status, 507, "{}", over.head);
+    let replaced = move_to("/out/f", "/box/f");
+    assert_eq!(replaced.status, 204, "{}", replaced.head);
+    assert_eq!(df(&mut server.raw(), "box")[..2], [20, 80]);
+    assert!(!root.path().join("out/f").exists());
+}
+
+/// A root holding files of these names and sizes, for a server started
+/// on it to count.
+fn laid_out(files: &[(&str, usize)]) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    for (name, len) in files {
+        let path = root.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, vec![b'n'; *len]).unwrap();
+    }
+    root
+}
+
+/// A WebDAV MOVE of `from` to `to` (`Overwrite` left to its default, T).
+fn dav_move(http: std::net::SocketAddr, from: &str, to: &str) -> support::http::Answer {
+    let headers = format!("Host: {http}\r\nDestination: {to}\r\n");
+    exchange(http, "MOVE", from, &headers, b"")
 }

@@ -16,8 +16,7 @@ use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::Overwrite;
 use crate::serve::{
     Body, BodyLength, Ctx, ErrorKind, Failure, Folders, Job, Next, Outcome, Receive, Reply, Sink,
-    Trailer, UploadStep, check_move, check_size, check_space, file_moved, refuse, skip_body,
-    storage_refusal, user_of,
+    Trailer, UploadStep, check_size, check_space, refuse, skip_body, storage_refusal, user_of,
 };
 use crate::storage::{Look, Open, Opened, StorageError, Upload};
 
@@ -358,16 +357,6 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
             Ok(replaced) => cleared = replaced,
             Err(outcome) => return *outcome,
         }
-    }
-    let moved = || file_moved(ctx, from.as_str());
-    if let Err(failure) = check_move(ctx, (from.as_str(), to.as_str()), moved) {
-        return refuse(
-            ctx,
-            "MOVE",
-            &format!("{from} -> {to}"),
-            failure,
-            Next::Request,
-        );
     }
     let replace = overwrite != Overwrite::Nothing;
     match ctx.store.rename(&from, &to, replace, folders) {

@@ -18,7 +18,7 @@ use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::walk_permit;
 use crate::serve::{
-    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, check_move, refuse,
+    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, check_folder_move, refuse,
     storage_refusal,
 };
 use crate::storage::{Left, Parents, StorageError};
@@ -362,11 +362,10 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
         if let Err(outcome) = check_source(ctx, "MOVE", &source, true) {
             return *outcome;
         }
-        // Into a quota'd folder it was not in: judged by all it holds (a
-        // walk, only then), before anything at the target is cleared.
+        // Into quota'd folders it fills: judged before anything at the
+        // target is cleared.
         let into = format!("{}/", target.as_str());
-        let moved = || ctx.store.tree_usage(&from).ok();
-        if let Err(failure) = check_move(ctx, (from.as_str(), &into), moved) {
+        if let Err(failure) = check_folder_move(ctx, &from, &into) {
             return refuse(ctx, "MOVE", &subject, failure, Next::Request);
         }
         let replaced = match clear(ctx, &who, "MOVE", &target, overwrite, false) {

@@ -10,10 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::sessions::{Session, declare_size};
 use super::{MemoryStore, Tree, now};
 use crate::access::quota::Quota;
-use crate::model::{Account, SessionInfo, Usage};
-use crate::storage::{
-    Admit, Appender, Appending, EngineAppender, ReserveAsWritten, StorageError, over_quota,
-};
+use crate::model::SessionInfo;
+use crate::storage::{Admit, Appender, Appending, EngineAppender, ReserveAsWritten, StorageError};
 
 /// An APPEND streaming into a memory store's session.
 #[derive(Debug)]
@@ -129,23 +127,7 @@ impl Tree {
         if self.counting.is_some() {
             let session = self.session_mut(id)?;
             let (name, owner) = (session.name.clone(), session.owner.clone());
-            let more = Usage {
-                bytes: len,
-                files: 1,
-            };
-            if let Some(owner) = owner.as_deref() {
-                let account = Account::Token(owner);
-                if let Some(over) = over_quota(quota, self.usage(account), more, account) {
-                    return Err(StorageError::OverQuota(Box::new(over)));
-                }
-            }
-            for folder in self.quotas_over(name.as_str()) {
-                let account = Account::Folder(&folder.prefix);
-                let used = self.usage(account);
-                if let Some(over) = over_quota(folder.limit, used, more, account) {
-                    return Err(StorageError::OverQuota(Box::new(over)));
-                }
-            }
+            self.admits((owner.as_deref(), Some(quota)), name.as_str(), len)?;
         }
         self.session_mut(id)?.ahead += len;
         Ok(())

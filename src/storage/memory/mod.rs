@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::spool_room::SpoolRoom;
-use super::{DEFAULT_LISTING_MEMORY, StorageError};
-use crate::access::quota::{FolderQuota, covers};
+use super::{DEFAULT_LISTING_MEMORY, OverQuota, StorageError, over_quota};
+use crate::access::quota::{FolderQuota, Quota, covers};
 use crate::model::{Account, DeadProperty, FileInfo, Md5Tag, Stamp, Usage, Version};
 use crate::name::Name;
 
@@ -370,6 +370,76 @@ impl Tree {
         let staged = self.staged_below(prefix, owner);
         usage.bytes = usage.bytes.saturating_add(staged.bytes);
         usage
+    }
+
+    /// Refuses a file of `size` bytes at `name` for `owner` (whose quota
+    /// is `quota`) where it would pass a quota counted: judged by what it
+    /// adds before what it replaces is taken off, as the POSIX engine's
+    /// ledger judges it (docs/quotas.md: at the edge, a replacement needs
+    /// room for both for a moment). The one home of that judgement here.
+    fn admits(
+        &self,
+        (owner, quota): (Option<&str>, Option<Quota>),
+        name: &str,
+        size: u64,
+    ) -> Result<(), StorageError> {
+        match self.refusal((owner, quota), name, Usage::one_file(size)) {
+            Some(over) => Err(StorageError::OverQuota(Box::new(over))),
+            None => Ok(()),
+        }
+    }
+
+    /// What refuses `more` at `name` for `owner` (whose quota is `quota`):
+    /// the token's quota first, then the quota'd folders above it.
+    fn refusal(
+        &self,
+        (owner, quota): (Option<&str>, Option<Quota>),
+        name: &str,
+        more: Usage,
+    ) -> Option<OverQuota> {
+        self.counting.as_ref()?;
+        if let (Some(owner), Some(quota)) = (owner, quota) {
+            let account = Account::Token(owner);
+            if let Some(over) = over_quota(quota, self.usage(account), more, account) {
+                return Some(over);
+            }
+        }
+        self.quotas_over(name).into_iter().find_map(|folder| {
+            let account = Account::Folder(&folder.prefix);
+            over_quota(folder.limit, self.usage(account), more, account)
+        })
+    }
+
+    /// Refuses a move past the quota of a folder it enters, judged by
+    /// what lands there (net of `replaced`, the size of a file it
+    /// replaces), as the POSIX engine's ledger does (`usage_moves.rs`):
+    /// `moved` tells each file that moves, its name before and after and
+    /// its size.
+    fn judge_move<'a>(
+        &self,
+        moved: impl Fn() -> Vec<(&'a str, String, u64)>,
+        replaced: Option<u64>,
+    ) -> Result<(), StorageError> {
+        for folder in self.counting.iter().flatten() {
+            let mut more = Usage::default();
+            for (from, to, size) in moved() {
+                if covers(&folder.prefix, &to) && !covers(&folder.prefix, from) {
+                    more.add_file(size);
+                }
+            }
+            if more.files == 0 {
+                continue;
+            }
+            if let Some(replaced) = replaced {
+                more.bytes = more.bytes.saturating_sub(replaced);
+                more.files -= 1;
+            }
+            let account = Account::Folder(&folder.prefix);
+            if let Some(over) = over_quota(folder.limit, self.usage(account), more, account) {
+                return Err(StorageError::OverQuota(Box::new(over)));
+            }
+        }
+        Ok(())
     }
 
     /// The quota'd folders that hold `name`.

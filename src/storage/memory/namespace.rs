@@ -123,10 +123,15 @@ impl Tree {
         if self.folder(to.as_str()).is_some() {
             return Err(StorageError::IsDirectory);
         }
-        let replaces = self.file(to.as_str()).is_some();
-        if replaces && !overwrite {
+        let replaced = self.file(to.as_str()).map(|file| file.bytes.len() as u64);
+        if replaced.is_some() && !overwrite {
             return Err(StorageError::Exists);
         }
+        let size = self
+            .file(from.as_str())
+            .map_or(0, |file| file.bytes.len() as u64);
+        let moved = || vec![(from.as_str(), to.as_str().to_owned(), size)];
+        self.judge_move(moved, replaced)?;
         if let Some(Entry::File(moved)) = self.entries.remove(from.as_str()) {
             let old = self
                 .entries
@@ -138,7 +143,7 @@ impl Tree {
         if let Some(floor) = folders.pruned_below() {
             self.prune(dir_of(from.as_str()), floor);
         }
-        Ok(replaces)
+        Ok(replaced.is_some())
     }
 
     /// As [`crate::storage::Store::rename_folder`]: everything in it at once.
@@ -161,6 +166,17 @@ impl Tree {
             .take_while(|(key, _)| key.starts_with(&old))
             .map(|(key, _)| key.clone())
             .collect();
+        let moved = || {
+            let files = moving.iter().filter_map(|key| match self.entries.get(key) {
+                Some(Entry::File(file)) => Some((key, file.bytes.len() as u64)),
+                _ => None,
+            });
+            let to = |key: &str| format!("{new}{}", &key[old.len()..]);
+            files
+                .map(|(key, size)| (key.as_str(), to(key), size))
+                .collect()
+        };
+        self.judge_move(moved, None)?;
         for key in moving {
             if let Some(entry) = self.entries.remove(&key) {
                 self.entries
@@ -226,7 +242,7 @@ impl Tree {
             }
             match judge(&key, &copy) {
                 Member::Copy => {
-                    if let Err(err) = self.copy_member(&key, &copy, how.owner) {
+                    if let Err(err) = self.copy_member(&key, &copy, how) {
                         left.fail(key.clone(), err);
                         skipped = folder.then_some(key);
                     }
@@ -242,12 +258,13 @@ impl Tree {
     }
 
     /// Copies one member of a folder's copy: a folder made, a file's
-    /// bytes and records under a new inode, `owner`'s.
+    /// bytes and records under a new inode, `how.owner`'s, judged against
+    /// the quotas as the POSIX engine's commit of it is.
     fn copy_member(
         &mut self,
         key: &str,
         copy: &str,
-        owner: Option<&str>,
+        how: CopyTree<'_>,
     ) -> Result<(), StorageError> {
         let path = copy.trim_end_matches('/');
         let name = Name::new(path.to_owned()).map_err(|_| StorageError::NotRegular)?;
@@ -257,10 +274,11 @@ impl Tree {
                 self.add_props_of(folder.inode, path);
             }
             Some(Entry::File(mut file)) => {
+                self.admits((how.owner, how.quota), path, file.bytes.len() as u64)?;
                 let inode = self.inode();
                 let props = self.props.get(&file.inode).cloned();
                 file.inode = inode;
-                file.owner = owner.map(str::to_owned);
+                file.owner = how.owner.map(str::to_owned);
                 if let Some(props) = props {
                     self.props.insert(inode, props);
                 }

@@ -15,7 +15,7 @@ use crate::name::{Name, Prefix};
 use crate::storage::upload_handle::another_engine;
 use crate::storage::{
     Ahead, Committing, Left, LockTable, Look, NoRoom, OverQuota, ReserveAsWritten, Room,
-    SessionStore, StorageError, Upload, ZipCrc, over_quota,
+    SessionStore, StorageError, Upload, ZipCrc,
 };
 use crate::storage::{
     CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, PropEdit, Spill, Store, Take,
@@ -249,23 +249,7 @@ impl Store for MemoryStore {
         name: &str,
         more: Usage,
     ) -> Result<Option<OverQuota>, StorageError> {
-        let tree = self.tree();
-        if tree.counting.is_none() {
-            return Ok(None);
-        }
-        if let (Some(token), Some(quota)) = (token, quota) {
-            let account = Account::Token(token);
-            if let Some(over) = over_quota(quota, tree.usage(account), more, account) {
-                return Ok(Some(over));
-            }
-        }
-        for folder in tree.quotas_over(name) {
-            let account = Account::Folder(&folder.prefix);
-            if let Some(over) = over_quota(folder.limit, tree.usage(account), more, account) {
-                return Ok(Some(over));
-            }
-        }
-        Ok(None)
+        Ok(self.tree().refusal((token, quota), name, more))
     }
 
     fn remove(&self, name: &Name, folders: Folders) -> Result<(), StorageError> {

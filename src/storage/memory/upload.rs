@@ -16,11 +16,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Entry, MemoryStore, Stored, Tree, dir_of, now};
 use crate::access::quota::Quota;
-use crate::model::{Account, DeadProperty, Folders, Md5Tag, NewProps, Usage};
+use crate::model::{DeadProperty, Folders, Md5Tag, NewProps};
 use crate::name::Name;
-use crate::storage::{
-    Committed, EngineUpload, Look, Opened, ReserveAsWritten, StorageError, over_quota,
-};
+use crate::storage::{Committed, EngineUpload, Look, Opened, ReserveAsWritten, StorageError};
 
 /// A memory store's upload in progress; dropped uncommitted, it prunes
 /// the folders it made and emptied (as the POSIX engine's does).
@@ -154,39 +152,6 @@ impl Tree {
             Some(_) => Err(StorageError::IsDirectory),
             None => Ok(self.file(name).is_some()),
         }
-    }
-
-    /// Refuses a file of `size` bytes at `name` for `owner` (whose quota
-    /// is `quota`) where it would pass a quota counted: judged by what it
-    /// adds before what it replaces is taken off, as the POSIX engine's
-    /// ledger judges it (docs/quotas.md: at the edge, a replacement needs
-    /// room for both for a moment).
-    fn admits(
-        &self,
-        (owner, quota): (Option<&str>, Option<Quota>),
-        name: &str,
-        size: u64,
-    ) -> Result<(), StorageError> {
-        if self.counting.is_none() {
-            return Ok(());
-        }
-        let more = Usage {
-            bytes: size,
-            files: 1,
-        };
-        if let (Some(owner), Some(quota)) = (owner, quota) {
-            let account = Account::Token(owner);
-            if let Some(over) = over_quota(quota, self.usage(account), more, account) {
-                return Err(StorageError::OverQuota(Box::new(over)));
-            }
-        }
-        for folder in self.quotas_over(name) {
-            let account = Account::Folder(&folder.prefix);
-            if let Some(over) = over_quota(folder.limit, self.usage(account), more, account) {
-                return Err(StorageError::OverQuota(Box::new(over)));
-            }
-        }
-        Ok(())
     }
 }
 

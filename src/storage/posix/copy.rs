@@ -355,24 +355,22 @@ impl Storage {
                 "could not journal {to}/ (a temp file moved there by a crash would stay): {err}"
             );
         }
-        // Judged and counted in the quota'd folders it enters before the
-        // rename, as a file's move is (`Ledger::admit_move`), its tree
-        // walked where it is (every name held: nothing below it changes).
-        let moving = (from.as_str(), &*format!("{}/", to.as_str()));
-        let entered = match &self.usage {
-            Some(ledger) if ledger.enters_quota(moving) => {
-                let moved = self.tree_usage(from)?;
-                ledger.admit_move(moving, moved, None)?;
-                Some((ledger, moved))
-            }
-            _ => None,
-        };
+        // Judged and counted in the quota'd folders it enters (above its
+        // new name, or below it where its tree fills them) before the
+        // rename, as a file's move is (`usage_moves.rs`), its tree walked
+        // where it is (every name held: nothing below it changes).
+        let crossed = self.crossings((from.as_str(), &format!("{}/", to.as_str())), None)?;
+        if let Some(ledger) = &self.usage {
+            ledger.admit_move(&crossed, None)?;
+        }
         let renamed = super::rename::rename_no_replace((old_fd, leaf), (new_fd, new));
-        if let (Err(_), Some((ledger, moved))) = (&renamed, entered) {
-            ledger.take_back_entered(moving, moved, usize::MAX);
+        if let Some(ledger) = &self.usage {
+            match &renamed {
+                Ok(()) => ledger.count_left(&crossed),
+                Err(_) => ledger.take_back_entered(&crossed, usize::MAX),
+            }
         }
         renamed?;
-        self.count_folder_move(from, to, entered.map(|(_, moved)| moved));
         drop(names_held);
         // Its members' records are in its mirror: one more rename.
         let records =

@@ -115,6 +115,7 @@ mod usage;
 mod usage_commit;
 mod usage_counts;
 mod usage_limit;
+mod usage_moves;
 mod usage_record;
 mod usage_recount;
 mod version_record;

@@ -54,6 +54,7 @@ impl Storage {
             return Ok(true);
         }
         let size = u64::try_from(stat.st_size).unwrap_or(0);
+        let crossed = self.crossings((from.as_str(), to.as_str()), Some(size))?;
         let mut flush = None;
         let replaced = self.with_target(to, folders, |mut target| {
             let replaces = target.look()?;
@@ -77,12 +78,8 @@ impl Storage {
                 true => self.usage.as_ref().and_then(|l| l.replacing(dir, new)),
                 false => None,
             };
-            let (moving, file) = (
-                (from.as_str(), to.as_str()),
-                crate::model::Usage::one_file(size),
-            );
             if let Some(ledger) = &self.usage {
-                ledger.admit_move(moving, file, replaced.as_ref().map(|(size, _)| *size))?;
+                ledger.admit_move(&crossed, replaced.as_ref().map(|(size, _)| *size))?;
             }
             let renamed = match overwrite {
                 true => rustix::fs::renameat(self.fd(&source), leaf, dir, new)
@@ -92,13 +89,13 @@ impl Storage {
             };
             match (&renamed, &self.usage, replaced) {
                 (Ok(()), _, Some(going)) => self.count_gone(to.as_str(), going),
-                (Err(_), Some(ledger), _) => ledger.take_back_entered(moving, file, usize::MAX),
+                (Err(_), Some(ledger), _) => ledger.take_back_entered(&crossed, usize::MAX),
                 _ => {}
             }
             renamed.map(|()| overwrite && replaces)
         })?;
         if let Some(ledger) = &self.usage {
-            ledger.count_left(from.as_str(), to.as_str(), size);
+            ledger.count_left(&crossed);
         }
         // Counted: the flushes below keep no other change of the names
         // waiting.

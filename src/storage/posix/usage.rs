@@ -248,11 +248,6 @@ impl Ledger {
         self.with_file(slot, |fd| Record::read(fd).map(|now| (now.usage, None)))
     }
 
-    /// Adds `change` to `account`, at once for every process on the root.
-    pub(super) fn change(&self, account: Account<'_>, change: Change) -> io::Result<Usage> {
-        self.change_at(self.find(account)?, change)
-    }
-
     /// Adds `change` to the account at `slot`.
     pub(super) fn change_at(&self, slot: Slot<'_>, change: Change) -> io::Result<Usage> {
         self.with_file(slot, |fd| {
@@ -284,21 +279,6 @@ impl Ledger {
             }
             record.apply(change, self.run);
             record.write(fd).map(|()| (None, Some(record.usage)))
-        })
-    }
-
-    /// Sets `account` to `usage` and its reservations (a folder's move
-    /// counted afresh); returns what it held.
-    pub(super) fn set(&self, account: Account<'_>, usage: Usage) -> io::Result<Usage> {
-        self.with_file(self.find(account)?, |fd| {
-            let mut record = Record::read(fd)?;
-            let was = record.usage;
-            record.usage = Usage {
-                bytes: usage.bytes.saturating_add(record.reserved()),
-                ..usage
-            };
-            record.landed = record.landed.wrapping_add(1);
-            record.write(fd).map(|()| (was, Some(record.usage)))
         })
     }
 
@@ -519,7 +499,11 @@ mod tests {
                 files: 1
             }
         );
-        ledger.count_left("a/x", "b/x", 60);
+        let mut crossed = ledger.crossed(("a/x", "b/x"));
+        crossed
+            .iter_mut()
+            .for_each(|c| c.share = Usage::one_file(60));
+        ledger.count_left(&crossed);
         assert_eq!(usage(Account::Folder("a/")), Usage::default());
         assert_eq!(usage(Account::Folder("")).bytes, 67);
         // Never below nothing: drift is the recount's to heal.

@@ -298,71 +298,6 @@ impl Ledger {
         self.admit(at, (change, writer), more)
     }
 
-    /// Counts what moves from `from` to `to` (`moved`: a file's size and
-    /// one file, or a folder's tree), before the rename, in the quota'd
-    /// folders it enters, each judged first by what the move adds (net
-    /// of `replaced`, the size of a file it replaces there, counted gone
-    /// after the rename) under that folder's
-    /// lock: moves and writes side by side, on this node or another,
-    /// cannot together pass a folder's quota (a token's is the file
-    /// owner's, which a move keeps). The folders it leaves are counted
-    /// after the rename ([`Ledger::count_left`]); a rename that fails
-    /// takes this back ([`Ledger::take_back_entered`]).
-    ///
-    /// # Errors
-    /// [`StorageError::OverQuota`] (nothing counted); the ledger cannot
-    /// be read or written.
-    pub(super) fn admit_move(
-        &self,
-        (from, to): (&str, &str),
-        moved: Usage,
-        replaced: Option<u64>,
-    ) -> Result<(), StorageError> {
-        let more = Usage {
-            bytes: moved.bytes.saturating_sub(replaced.unwrap_or(0)),
-            files: moved.files - u64::from(replaced.is_some()).min(moved.files),
-        };
-        for (admitted, (place, prefix)) in self.entered((from, to)).enumerate() {
-            let (account, quota) = (Account::Folder(prefix), self.limits[place]);
-            let judged = self.change_within(Slot::Folder(place), Change::came(moved), |used| {
-                over_quota(quota, used, more, account)
-            });
-            if let Err(refused) = refusal(judged) {
-                self.take_back_entered((from, to), moved, admitted);
-                return Err(refused);
-            }
-        }
-        Ok(())
-    }
-
-    /// Takes a move's count back from the first `admitted` folders it
-    /// entered ([`Ledger::admit_move`]).
-    pub(super) fn take_back_entered(
-        &self,
-        (from, to): (&str, &str),
-        moved: Usage,
-        admitted: usize,
-    ) {
-        for (place, _) in self.entered((from, to)).take(admitted) {
-            self.count_in(Slot::Folder(place), Change::came(moved).negated());
-        }
-    }
-
-    /// Whether a move from `from` to `to` enters a quota'd folder.
-    pub(super) fn enters_quota(&self, (from, to): (&str, &str)) -> bool {
-        self.entered((from, to)).next().is_some()
-    }
-
-    /// The quota'd folders (their places and prefixes) a file moving from
-    /// `from` to `to` enters.
-    fn entered<'a>(
-        &'a self,
-        (from, to): (&'a str, &'a str),
-    ) -> impl Iterator<Item = (usize, &'a str)> {
-        let folders = self.folders.iter().map(String::as_str).enumerate();
-        folders.filter(move |(_, prefix)| to.starts_with(prefix) && !from.starts_with(prefix))
-    }
-
     /// Takes `change` back from the first `admitted` folders above `at`.
     pub(super) fn take_back(&self, at: (&str, &str), change: Change, admitted: usize) {
         let folders = self.folders.iter().enumerate();
@@ -433,7 +368,7 @@ fn joined_starts_with((dir, leaf): (&str, &str), prefix: &str) -> bool {
 }
 
 /// What a judged change came to: the refusal, or an error of the ledger.
-fn refusal(judged: std::io::Result<Option<OverQuota>>) -> Result<(), StorageError> {
+pub(super) fn refusal(judged: std::io::Result<Option<OverQuota>>) -> Result<(), StorageError> {
     match judged {
         Ok(None) => Ok(()),
         Ok(Some(over)) => Err(StorageError::OverQuota(Box::new(over))),

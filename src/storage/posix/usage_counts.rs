@@ -192,17 +192,6 @@ impl Ledger {
             }
         }
     }
-
-    /// Counts a file of `size` bytes moved from `from` to `to`, after the
-    /// rename, in the folders it left: they lose it (its owner keeps it;
-    /// those it entered counted it before, [`Ledger::admit_move`]).
-    pub(super) fn count_left(&self, from: &str, to: &str, size: u64) {
-        for (at, prefix) in self.folders.iter().enumerate() {
-            if from.starts_with(prefix.as_str()) && !to.starts_with(prefix.as_str()) {
-                self.count_in(Slot::Folder(at), Change::file(size, -1));
-            }
-        }
-    }
 }
 
 /// A name's lock that could not be taken, as the errno of the unlink it

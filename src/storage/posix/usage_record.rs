@@ -224,6 +224,7 @@ impl Record {
     }
 
     /// The bytes reserved in it, by every run it names.
+    #[cfg(test)]
     pub(super) fn reserved(&self) -> u64 {
         self.reserved_by(|_| true)
     }

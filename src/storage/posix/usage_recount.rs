@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::fd::OwnedFd;
 
-use crate::model::{Account, Usage};
+use crate::model::Usage;
 
 use super::usage::{Ledger, RUNS_DIR, Slot, owner_of};
 use super::usage_counts::{staged_in, token_of};
@@ -24,7 +24,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::{DIR, Storage, StorageError};
-use crate::name::{Name, Prefix};
+use crate::name::Prefix;
 
 /// What a recount did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -124,55 +124,6 @@ impl Storage {
         Ok(recount)
     }
 
-    /// Counts folder `from`'s move to `to` (a rename of the whole folder)
-    /// in the folder accounts it crosses: the moved tree is walked once
-    /// where it now is (`entered`: walked before, and counted already in
-    /// the folders it entered, `Ledger::admit_move`); a quota'd folder
-    /// inside either side is counted afresh. Its owners keep their
-    /// files: token accounts do not change.
-    pub(super) fn count_folder_move(&self, from: &Prefix, to: &Name, entered: Option<Usage>) {
-        let Some(ledger) = &self.usage else {
-            return;
-        };
-        let to = format!("{}/", to.as_str());
-        let mut moved = None;
-        for prefix in &ledger.folders {
-            let counted = if prefix.starts_with(from.as_str()) || prefix.starts_with(&to) {
-                self.folder_usage(prefix)
-                    .and_then(|usage| Ok(ledger.set(Account::Folder(prefix), usage)?))
-                    .map(drop)
-            } else {
-                let sign = match (
-                    from.as_str().starts_with(prefix.as_str()),
-                    to.starts_with(prefix.as_str()),
-                ) {
-                    (true, false) => -1,
-                    (false, true) if entered.is_none() => 1,
-                    _ => continue,
-                };
-                let usage = match moved.or(entered) {
-                    Some(usage) => Ok(usage),
-                    None => self.folder_usage(&to),
-                };
-                usage.and_then(|usage| {
-                    moved = Some(usage);
-                    let change = super::usage::Change {
-                        bytes: sign * i64::try_from(usage.bytes).unwrap_or(i64::MAX),
-                        files: sign * i64::try_from(usage.files).unwrap_or(i64::MAX),
-                        ahead: 0,
-                    };
-                    Ok(ledger.change(Account::Folder(prefix), change).map(drop)?)
-                })
-            };
-            if let Err(err) = counted {
-                log::warn!(
-                    "could not count the move of {:?} in {prefix:?} (the recount will): {err}",
-                    from.as_str()
-                );
-            }
-        }
-    }
-
     /// What folder `prefix` holds, walked: what its copy would add (a
     /// folder COPY is judged by it against the quotas before it begins).
     ///
@@ -183,15 +134,6 @@ impl Storage {
         let mut usage = Usage::default();
         self.walk_usage(false, prefix, |_, size, _| usage.add_file(size))?;
         Ok(usage)
-    }
-
-    /// What folder `prefix` holds now, walked.
-    fn folder_usage(&self, prefix: &str) -> Result<Usage, StorageError> {
-        let prefix = Prefix::new(prefix.to_owned()).map_err(|_| StorageError::NotFound)?;
-        match self.tree_usage(&prefix) {
-            Err(StorageError::NotFound) => Ok(Usage::default()),
-            walked => walked,
-        }
     }
 
     /// Calls `each` with the name, staged bytes and owning token of every
@@ -221,7 +163,7 @@ impl Storage {
     /// Calls `each` with the name, size and owner (where `owners` are
     /// asked for) of every file below `prefix` (ferry's own reserved files
     /// not among them).
-    fn walk_usage(
+    pub(super) fn walk_usage(
         &self,
         owners: bool,
         prefix: &Prefix,
