@@ -354,6 +354,63 @@ fn an_append_taken_over_mid_write_never_lands_after_the_newer_one_looked() {
     }
 }
 
+/// An ABORT while one of the session's APPENDs is writing: the write
+/// ends before the ABORT looks at what is staged, so what the ABORT
+/// takes off the quota's count is what the APPEND counts as it ends, and
+/// the count comes back to nothing. The write is held at the gate after
+/// its look at who owns the session; the gate opens once the ABORT is
+/// done, or after a while if it waits for the write (as it must).
+/// Before, the ABORT took off the 2 bytes staged before the held write
+/// and the APPEND, cut off, counted the 4 it wrote: 2 bytes counted in
+/// an empty folder until a recount.
+#[test]
+fn an_abort_beside_a_write_under_way_leaves_nothing_counted() {
+    use crate::conformance_sessions::{asking, limits, open};
+    use ferry::access::quota::Quota;
+    use ferry::model::Account;
+    use ferry::storage::{SessionStore, Storage, Store};
+    use std::time::Duration;
+    let root = tempfile::TempDir::new().unwrap();
+    let gate = Arc::new(Gate::new(Point::Owning));
+    let mut storage = Storage::open(root.path(), "races", false).unwrap();
+    let quotas = [FolderQuota::parse("q/=1000").unwrap()];
+    storage.count_usage(&quotas, false).unwrap();
+    storage.set_gate(Some(Arc::clone(&gate)));
+    let storage = Arc::new(storage);
+    let name = ferry::name::Name::new("q/f".to_owned()).unwrap();
+    let crc = crc32c::crc32c(b"abcdef");
+    let id = SessionStore::begin_session(&*storage, &name, 6, crc, &limits(None))
+        .unwrap()
+        .id;
+    let roomy = Quota {
+        bytes: None,
+        files: None,
+    };
+    let (mut appending, _) = open(&*storage, &id, asking(0, 6, Some(roomy))).unwrap();
+    gate.let_one_go();
+    appending.write(b"ab").unwrap();
+    let held = std::thread::spawn(move || {
+        let _ = appending.write(b"cd");
+        drop(appending);
+    });
+    gate.wait_for_arrivals(2);
+    let (tell, told) = std::sync::mpsc::channel();
+    let abort = {
+        let (storage, id) = (Arc::clone(&storage), id.clone());
+        std::thread::spawn(move || {
+            let aborted = storage.abort_session(&id, None);
+            let _ = tell.send(());
+            aborted
+        })
+    };
+    let _ = told.recv_timeout(Duration::from_millis(500));
+    gate.open();
+    held.join().unwrap();
+    abort.join().unwrap().unwrap();
+    let used = Store::usage(&*storage, Account::Folder("q/")).unwrap();
+    assert_eq!((used.bytes, used.files), (0, 0));
+}
+
 /// Two folder COPYs side by side through two nodes on one root, each of
 /// a tree that fits the token's quota alone but not twice: both are
 /// judged whole before either copies (both held as their first file is

@@ -144,7 +144,12 @@ impl Storage {
         // holds the lock: 409).
         Live::hold(&mut held, &dir, id)?;
         live.take_over();
+        // A write of the APPEND cut off that is under way ends first (the
+        // session's turn): what is taken off the counts below is then all
+        // that APPEND counts as it ends, its later writes refused.
+        let turn = live.turn();
         self.remove_session(&dir, &mut index, id);
+        drop(turn);
         Ok(())
     }
 }
