@@ -249,7 +249,11 @@ fn a_retr_whose_file_shrank_before_it_was_read_is_426() {
     let mut data = TcpStream::connect(addr).unwrap();
     data.set_read_timeout(Some(support::PATIENCE)).unwrap();
     raw.send("RETR small.bin\r\n");
-    gate.wait_for_arrivals(1);
+    if !held_before_its_bytes(&gate, &data) {
+        eprintln!("skipped: the file was in the page cache again when the RETR read it");
+        gate.open();
+        return;
+    }
     file.set_len(100).unwrap();
     gate.open();
     assert!(line(&mut raw).starts_with("150 "));
@@ -264,6 +268,29 @@ fn a_retr_whose_file_shrank_before_it_was_read_is_426() {
         bytes.len()
     );
     assert_eq!(ask(&mut raw, "NOOP"), "200 ok");
+}
+
+/// Whether the read of a `RETR` reached `gate` (a read-ahead held there)
+/// before any of its bytes came on `data`: false where the file was read
+/// without waiting (something brought it into the page cache again since
+/// the test dropped it: about one run in eight on a busy machine).
+fn held_before_its_bytes(gate: &ferry::storage::gate::Gate, data: &TcpStream) -> bool {
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    data.set_read_timeout(Some(std::time::Duration::from_millis(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let held = loop {
+        if gate.arrivals() > 0 {
+            break true;
+        }
+        match data.peek(&mut byte) {
+            Ok(_) => break false,
+            Err(_) if std::time::Instant::now() < deadline => {}
+            Err(err) => panic!("neither held nor sent: {err}"),
+        }
+    };
+    data.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    held
 }
 
 #[test]
