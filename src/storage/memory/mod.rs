@@ -414,17 +414,21 @@ impl Tree {
     /// what lands there (net of `replaced`, the size of a file it
     /// replaces), as the POSIX engine's ledger does (`usage_moves.rs`):
     /// `moved` tells each file that moves, its name before and after and
-    /// its size.
+    /// its size (asked once, only where usage is counted).
     fn judge_move<'a>(
         &self,
-        moved: impl Fn() -> Vec<(&'a str, String, u64)>,
+        moved: impl FnOnce() -> Vec<(&'a str, String, u64)>,
         replaced: Option<u64>,
     ) -> Result<(), StorageError> {
-        for folder in self.counting.iter().flatten() {
+        let Some(folders) = &self.counting else {
+            return Ok(());
+        };
+        let moved = moved();
+        for folder in folders {
             let mut more = Usage::default();
-            for (from, to, size) in moved() {
-                if covers(&folder.prefix, &to) && !covers(&folder.prefix, from) {
-                    more.add_file(size);
+            for (from, to, size) in &moved {
+                if covers(&folder.prefix, to) && !covers(&folder.prefix, from) {
+                    more.add_file(*size);
                 }
             }
             if more.files == 0 {
