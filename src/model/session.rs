@@ -46,6 +46,11 @@ pub struct SessionInfo {
     /// never was (a refused UPLOAD), since another client may be staging
     /// into one it found.
     pub made_now: bool,
+    /// Bytes an APPEND under way counted in the usage counts before they
+    /// arrived and has not written: a client going on with the session
+    /// owes no room for them again (`SessionStore::begin_session`'s
+    /// answer for a session it found says; 0 elsewhere).
+    pub counted_ahead: u64,
 }
 
 impl SessionInfo {

@@ -28,6 +28,7 @@ mod session_store;
 mod spool_room;
 mod store;
 mod store_values;
+mod unwritten;
 mod upload_handle;
 
 pub use appender_handle::{Appender, EngineAppender};

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use ferry::storage::gate::{Gate, Point};
 
-use support::{Raw, TestServer, append, crc_hex, mtime_secs, pattern, set_mtime, upload};
+use support::{
+    Raw, TestServer, append, crc_hex, mtime_secs, pattern, set_mtime, upload, wait_for_received,
+};
 
 #[test]
 fn a_session_is_staged_in_pieces_and_committed_atomically() {
@@ -88,20 +90,6 @@ fn bytes_staged_before_a_dropped_connection_are_kept() {
     probe.send(format!("COMMIT {id}\n"));
     assert_eq!(probe.line(), format!("OK 500000 {}", crc_hex(&data)));
     assert_eq!(server.client().get_bytes("cut").unwrap(), data);
-}
-
-/// Asks `UPLOAD` until the session stands at `at` (the server takes in
-/// bytes that were sent on another connection at its own pace).
-fn wait_for_received(raw: &mut Raw, name: &str, data: &[u8], at: u64) -> String {
-    let deadline = std::time::Instant::now() + support::PATIENCE;
-    loop {
-        let (id, received) = upload(raw, name, data);
-        if received == at {
-            return id;
-        }
-        assert!(std::time::Instant::now() < deadline, "stuck at {received}");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
 }
 
 #[test]

@@ -421,6 +421,79 @@ fn staged_bytes_count_for_the_owner_and_appends_side_by_side_stop_at_the_quota()
     }
 }
 
+/// APPENDs that take a session over one after another, near a quota's
+/// edge: each takes on what the one before counted ahead and will never
+/// write, so the session's bytes count once all along, and each gives
+/// back only what was still its own, whichever ends first.
+#[test]
+fn a_newer_append_takes_on_what_the_older_counted_and_never_wrote() {
+    let quota = Quota {
+        bytes: Some(100),
+        files: None,
+    };
+    for (kind, store, _root) in counting(&[]) {
+        let store = &*store;
+        let sessions = store.sessions();
+        let used = || store.usage(Account::Token("t")).unwrap().bytes;
+        let name = name_of("edge");
+        let begun = sessions.begin_new_session(&name, Some(100), None, &limits(Some("t")));
+        let id = begun.unwrap().id;
+        let (mut first, _) = open(sessions, &id, asking(0, 100, Some(quota))).unwrap();
+        first.write(&[b'a'; 40]).unwrap();
+        // Its client went on elsewhere: the quota is full of its count.
+        let second = open(sessions, &id, asking(40, 60, Some(quota)));
+        let (mut second, info) = second.unwrap_or_else(|err| panic!("{kind}: {err:?}"));
+        assert_eq!((info.received, used()), (40, 100), "{kind}");
+        second.write(&[b'b'; 20]).unwrap();
+        let third = open(sessions, &id, asking(60, 40, Some(quota)));
+        let (mut third, _) = third.unwrap_or_else(|err| panic!("{kind}: {err:?}"));
+        drop(first);
+        assert_eq!(used(), 100, "{kind}: the first's bytes, and the rest");
+        let more = open(sessions, &id, asking(60, 41, Some(quota)));
+        assert!(matches!(more, Err(StorageError::PastEnd(100))), "{kind}");
+        third.write(&[b'c'; 40]).unwrap();
+        assert_eq!(third.finish(false).unwrap(), 100, "{kind}");
+        drop(second);
+        assert_eq!(used(), 100, "{kind}");
+        commit_as(store, &id, Some(("t", quota))).unwrap();
+        let usage = store.usage(Account::Token("t")).unwrap();
+        assert_eq!((usage.bytes, usage.files), (100, 1), "{kind}");
+    }
+}
+
+/// A newer APPEND the quota refuses takes nothing on: the older one's
+/// count stays its own, given back as it ends.
+#[test]
+fn a_newer_append_the_quota_refuses_takes_nothing_on() {
+    let quota = Quota {
+        bytes: Some(100),
+        files: None,
+    };
+    for (kind, store, _root) in counting(&[]) {
+        let store = &*store;
+        let sessions = store.sessions();
+        let used = || store.usage(Account::Token("t")).unwrap().bytes;
+        let begun = |name: &str, size| {
+            let limits = limits(Some("t"));
+            let begun = sessions.begin_new_session(&name_of(name), Some(size), None, &limits);
+            begun.unwrap().id
+        };
+        let (id, other) = (begun("edge", 100), begun("other", 50));
+        append(sessions, &other, 0, &[b'o'; 50]);
+        let (mut older, _) = open(sessions, &id, asking(0, 40, Some(quota))).unwrap();
+        older.write(&[b'a'; 10]).unwrap();
+        // 30 of its 90 taken on from the older, 60 more: 150 in all.
+        let newer = open(sessions, &id, asking(10, 90, Some(quota)));
+        assert!(
+            matches!(newer, Err(StorageError::OverQuota(_))),
+            "{kind}: {newer:?}"
+        );
+        assert_eq!(used(), 90, "{kind}");
+        drop(older);
+        assert_eq!(used(), 60, "{kind}: what each staged, the rest given back");
+    }
+}
+
 #[test]
 fn a_listing_goes_newest_first_and_stops_where_told() {
     for engine in engines(&[], &[]) {

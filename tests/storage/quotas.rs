@@ -710,12 +710,13 @@ fn an_upload_session_counts_for_the_token_that_began_it_alone() {
 
 /// An UPLOAD refused for room takes back only a session it made: one it
 /// found stays, for another client of the token may be staging into it.
-/// Before, a second connection's UPLOAD of the same file, refused because
-/// the first's APPEND had its bytes counted ahead, aborted the session
-/// under that APPEND, which then failed.
+/// Before, a second connection's UPLOAD of the same file, refused for
+/// want of room while the first's APPEND had its bytes counted ahead,
+/// aborted the session under that APPEND, which then failed. (The
+/// UPLOAD owes no room for what that APPEND counted: only the rest.)
 #[test]
 fn a_refused_upload_leaves_a_session_it_found_to_the_append_in_it() {
-    let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/"])];
+    let holders: &[(&str, &[&str])] = &[("cam", &["write:/", "read:/", "delete:/"])];
     let (server, tokens, _dir) = support::tokens::guarded_with(holders, &[], |config| {
         support::tokens::set_quota(config, 0, "150");
     });
@@ -726,21 +727,33 @@ fn a_refused_upload_leaves_a_session_it_found_to_the_append_in_it() {
         raw
     };
     let (mut streaming, mut second) = (login(), login());
+    assert!(put(&mut second, "g", 50).starts_with("OK"));
     let data = support::pattern(100, 5);
     let (id, _) = support::upload(&mut streaming, "f", &data);
-    // Its 100 bytes counted before they arrive (DF tells the ledger), none
-    // of them staged yet.
-    streaming.send(format!("APPEND {id} 0 100\n"));
+    // Its first 50 bytes counted before they arrive (DF tells the
+    // ledger), none of them staged yet.
+    streaming.send(format!("APPEND {id} 0 50\n"));
     let deadline = std::time::Instant::now() + support::PATIENCE;
     while df(&mut second, "")[1] != 100 {
         assert!(std::time::Instant::now() < deadline, "never counted ahead");
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
+    // The other 50 do not fit, once one byte more is taken.
+    assert!(put(&mut second, "h", 1).starts_with("OK"));
     second.send(format!("UPLOAD f 100 {}\n", crc_hex(&data)));
     let refused = second.line();
-    assert!(refused.starts_with("ERR 507 quota"), "{refused}");
-    streaming.send(&data);
-    assert_eq!(streaming.line(), "OK 100");
+    assert!(
+        refused.starts_with("ERR 507 quota: 50 more bytes"),
+        "{refused}"
+    );
+    streaming.send(&data[..50]);
+    assert_eq!(streaming.line(), "OK 50");
+    second.send("DEL h\n");
+    assert_eq!(second.line(), "OK");
+    assert_eq!(
+        support::append(&mut streaming, &id, 50, &data[50..]),
+        "OK 100"
+    );
     streaming.send(format!("COMMIT {id}\n"));
     assert!(streaming.line().starts_with("OK 100"));
     assert_eq!(std::fs::read(server.path("f")).unwrap(), data);

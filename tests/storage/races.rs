@@ -117,6 +117,48 @@ fn appends_side_by_side_cannot_together_stage_past_a_quota() {
     assert_eq!((used, files), (LEN as u64, 1));
 }
 
+/// A client whose connection dropped without a word goes on at once on
+/// a new one, near its folder's quota: the new APPEND takes on what the
+/// old one counted ahead and will never write now, instead of counting
+/// those bytes a second time. Before, it was refused (`ERR 507 quota:
+/// 60000 more bytes would pass ...`) until the server gave up on the old
+/// connection: after tus-js-client's last retry, on a real network.
+#[test]
+fn a_new_append_near_a_quota_takes_on_what_the_silent_one_counted() {
+    const LEN: usize = 90_000;
+    let server = TestServer::start_with(|config| {
+        config.quotas = vec![FolderQuota::parse("box/=100000,files=10").unwrap()];
+    });
+    std::fs::create_dir(server.path("box")).unwrap();
+    let body = support::pattern(LEN, 2);
+    let mut silent = server.raw();
+    let (id, _) = support::upload(&mut silent, "box/f", &body);
+    silent.send(format!("APPEND {id} 0 {LEN}\n"));
+    silent.send(&body[..30_000]);
+    let mut again = server.raw();
+    assert_eq!(
+        support::wait_for_received(&mut again, "box/f", &body, 30_000),
+        id
+    );
+    let [_, used, ..] = df(&mut again, "box");
+    assert_eq!(used, LEN as u64, "counted ahead");
+    let answer = support::append(&mut again, &id, 30_000, &body[30_000..]);
+    assert_eq!(answer, format!("OK {LEN}"));
+    // Counted once: no room for another byte.
+    let over = put(&mut again, "box/g", 10_001);
+    assert!(over.starts_with("ERR 507 "), "{over}");
+    again.send(format!("COMMIT {id}\n"));
+    assert!(again.line().starts_with("OK 90000 "));
+    // Back to life, the old connection is refused; its APPEND, ended,
+    // gave back only what was still its own.
+    silent.send(&body[30_000..]);
+    let refused = silent.line();
+    assert!(refused.starts_with("ERR 409 "), "{refused}");
+    let [_, used, _, files] = df(&mut again, "box");
+    assert_eq!((used, files), (LEN as u64, 1));
+    assert!(put(&mut again, "box/g", 10_000).starts_with("OK"));
+}
+
 /// Sessions begun beside deletes on a fresh root, where the first of
 /// them makes the key session ids are made with (a delete, where usage
 /// is counted, looks for an upload kept for its name): every session begins, every delete is

@@ -517,6 +517,20 @@ pub fn upload(raw: &mut Raw, name: &str, data: &[u8]) -> (String, u64) {
     (fields[1].to_owned(), fields[2].parse().unwrap())
 }
 
+/// Asks `UPLOAD` until the session stands at `at` (the server takes in
+/// bytes that were sent on another connection at its own pace).
+pub fn wait_for_received(raw: &mut Raw, name: &str, data: &[u8], at: u64) -> String {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let (id, received) = upload(raw, name, data);
+        if received == at {
+            return id;
+        }
+        assert!(std::time::Instant::now() < deadline, "stuck at {received}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// `APPEND` of `bytes` at `offset` → the answer line.
 pub fn append(raw: &mut Raw, id: &str, offset: usize, bytes: &[u8]) -> String {
     raw.send(format!("APPEND {id} {offset} {}\n", bytes.len()));

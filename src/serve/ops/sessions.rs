@@ -150,8 +150,9 @@ pub(in crate::serve) fn begin(ctx: &Ctx<'_>, asked: Asked<Upload>) -> Outcome {
 }
 
 /// `session`, if the disk and the quotas have room for what it still
-/// owes ([`check_space`]: the rest of its size where known, else the
-/// `first` bytes that come now). One this UPLOAD made is taken back when
+/// owes ([`check_space`]: the rest of its size where known, less what an
+/// APPEND under way counted already, else the `first` bytes that come
+/// now). One this UPLOAD made is taken back when
 /// refused, so a refused UPLOAD leaves no trace; one it found stays (to go
 /// on once room is made; another client of its token may be staging into
 /// it, its bytes counted ahead).
@@ -161,9 +162,9 @@ fn with_room(
     session: SessionInfo,
     first: u64,
 ) -> Result<SessionInfo, Failure> {
-    let owed = session
-        .known_size()
-        .map_or(first, |size| size.saturating_sub(session.received));
+    let owed = session.known_size().map_or(first, |size| {
+        size.saturating_sub(session.received.saturating_add(session.counted_ahead))
+    });
     match check_space(ctx, who, name.as_str(), owed) {
         Ok(()) => Ok(session),
         Err(failure) => {

@@ -11,6 +11,7 @@ use super::sessions::{Session, declare_size};
 use super::{MemoryStore, Tree, now};
 use crate::access::quota::Quota;
 use crate::model::SessionInfo;
+use crate::storage::unwritten::Unwritten;
 use crate::storage::{Admit, Appender, Appending, EngineAppender, ReserveAsWritten, StorageError};
 
 /// An APPEND streaming into a memory store's session.
@@ -26,8 +27,9 @@ pub struct MemoryAppender {
     /// `None`: at the end.
     at: Option<u64>,
     written: u64,
-    /// Bytes counted ahead and not arrived yet.
-    reserved: u64,
+    /// Bytes counted ahead and not arrived yet, shared with the session
+    /// while it owns it.
+    unwritten: Arc<Unwritten>,
     /// A length to come counts each write against this quota first.
     quota: Option<Quota>,
 }
@@ -66,12 +68,21 @@ impl MemoryStore {
             true => (asked.offset.saturating_add(asked.len)).saturating_sub(info.received),
             false => asked.len,
         };
+        // What an older APPEND counted and will never write now is
+        // this one's to take on.
+        let taken_on = tree.session_mut(id)?.unwritten.left().min(growth);
         if let Some(quota) = asked.ahead {
-            tree.count_ahead(id, growth, quota)?;
+            tree.count_ahead(id, growth - taken_on, quota)?;
         }
         tree.tickets += 1;
         let ticket = tree.tickets;
         let session = tree.session_mut(id)?;
+        let reserved = match asked.ahead {
+            Some(_) => growth - taken_on + session.unwritten.hand_on(taken_on),
+            None => 0,
+        };
+        let unwritten = Arc::new(Unwritten::new(reserved));
+        session.unwritten = Arc::clone(&unwritten);
         if session.writer != 0 {
             log::info!("upload session {id}: a new APPEND takes over from one still open");
         }
@@ -84,7 +95,7 @@ impl MemoryStore {
             start: info.received,
             at: asked.anywhere.then_some(asked.offset),
             written: 0,
-            reserved: asked.ahead.map_or(0, |_| growth),
+            unwritten,
             quota: None,
         };
         Ok((Appender::Other(Box::new(appender)), info))
@@ -142,8 +153,8 @@ impl MemoryAppender {
     /// Gives back what was counted ahead and never arrived, and frees the
     /// session unless a newer APPEND owns it.
     fn end(&mut self) {
-        let reserved = std::mem::take(&mut self.reserved);
         let mut tree = self.tree();
+        let reserved = self.unwritten.take_rest();
         if let Ok(session) = tree.session_mut(&self.id) {
             session.ahead = session.ahead.saturating_sub(reserved);
             if session.writer == self.ticket {
@@ -163,21 +174,23 @@ impl EngineAppender for MemoryAppender {
             _ => return Err(StorageError::Superseded),
         }
         tree.fault()?;
-        let from_reserved = len.min(self.reserved);
+        let mut reserved = self.unwritten.left();
+        let from_reserved = len.min(reserved);
         if let Some(quota) = quota
             && len > from_reserved
         {
             tree.count_ahead(&id, len - from_reserved, quota)?;
-            self.reserved += len - from_reserved;
+            reserved += len - from_reserved;
+            self.unwritten.set(reserved);
         }
         let session = tree.session_mut(&id)?;
         let grows = match self.at {
             Some(at) => (at + len).saturating_sub(session.bytes.len() as u64),
             None => len,
         };
-        let counted = grows.min(self.reserved);
+        let counted = grows.min(reserved);
         session.ahead = session.ahead.saturating_sub(counted);
-        self.reserved -= counted;
+        self.unwritten.set(reserved - counted);
         match self.at {
             Some(at) => {
                 // Written anywhere: a hole before it reads as zeros.

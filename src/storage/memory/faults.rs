@@ -58,6 +58,7 @@ impl MemoryStore {
         let mut tree = self.tree();
         for session in tree.sessions.values_mut() {
             session.writer = 0;
+            session.unwritten = std::sync::Arc::default();
             session.committing = false;
             session.parts_arriving = 0;
             session.ahead = 0;

@@ -12,12 +12,14 @@
 //! the POSIX engine's ledger counts them (no file until it commits).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::parts::StagedPart;
 use super::{MemoryStore, Tree, now};
 use crate::model::{DEFERRED_SIZE, ListedSession, SessionCap, SessionInfo, SessionLimits};
 use crate::model::{Folders, SessionTtl, Usage, fits_a_record};
 use crate::name::Name;
+use crate::storage::unwritten::Unwritten;
 use crate::storage::{Include, StorageError, Upload, Visit};
 
 /// An upload session kept in memory.
@@ -37,6 +39,9 @@ pub(super) struct Session {
     pub(super) bytes: Vec<u8>,
     /// The ticket of the APPEND that owns it (0: none).
     pub(super) writer: u64,
+    /// What the last APPEND to own it counted ahead and has not written,
+    /// for a newer one to take on.
+    pub(super) unwritten: Arc<Unwritten>,
     /// Bytes APPENDs counted before they arrived.
     pub(super) ahead: u64,
     pub(super) committing: bool,
@@ -76,6 +81,7 @@ impl Session {
             stored: self.stored,
             opener: self.opener,
             made_now: false,
+            counted_ahead: 0,
         }
     }
 
@@ -173,6 +179,7 @@ impl Tree {
             used: now,
             bytes: Vec::new(),
             writer: 0,
+            unwritten: Arc::default(),
             ahead: 0,
             committing: false,
             stored: false,
@@ -293,7 +300,12 @@ impl MemoryStore {
                 return Err(StorageError::Committing);
             }
             session.used = now().0;
-            return Ok(session.info(id));
+            let info = session.info(id);
+            let counted_ahead = session.unwritten.left();
+            return Ok(SessionInfo {
+                counted_ahead,
+                ..info
+            });
         }
         tree.create_session((name, size, Some(crc), None), limits)
     }

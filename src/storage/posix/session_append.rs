@@ -11,6 +11,7 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 use rustix::fs::{Mode, OFlags};
 
@@ -24,6 +25,7 @@ use super::{Storage, StorageError};
 use crate::access::quota::Quota;
 use crate::model::SessionTtl;
 use crate::model::{DEFERRED_SIZE, SessionInfo};
+use crate::storage::unwritten::Unwritten;
 
 /// What an APPEND asks of its session ([`Storage::append`]).
 #[derive(Debug, Clone, Copy)]
@@ -78,12 +80,16 @@ impl Storage {
         let dir = self.sessions_dir()?;
         let mut index = self.sessions.bookkeeping(&dir)?;
         let live = self.sessions.get_or_new(id);
-        let (ticket, took_over, (info, ahead)) = {
+        let (ticket, took_over, (info, ahead), unwritten) = {
             let mut held = live.held();
             if live.is_committing() {
                 return Err(StorageError::Committing.into());
             }
             Live::hold(&mut held, &dir, id)?;
+            // An older APPEND's write under way lands first, and it writes
+            // no more once this one owns the session: what it counted
+            // ahead and did not write is this one's to take on.
+            let mut turn = live.turn();
             // Read only once the session is this node's: another node's
             // APPEND that just ended flushed its bytes before it let go,
             // so the offset checked here is where the bytes will land.
@@ -100,22 +106,26 @@ impl Storage {
                 .and_then(|info| match asked.ahead {
                     Some(quota) => {
                         let growth = growth_of(&info, asked);
-                        let counted = self.count_staged_ahead(&info, growth, quota)?;
-                        Ok((info, counted))
+                        let taken_on = turn.left().min(growth);
+                        let counted = self.count_staged_ahead(&info, growth - taken_on, quota)?;
+                        Ok((info, counted + turn.hand_on(taken_on)))
                     }
                     None => Ok((info, 0)),
                 });
             match checked {
                 Ok(checked) => {
                     self.sessions.keep(id, &live);
+                    let unwritten = Arc::new(Unwritten::new(checked.1));
+                    *turn = Arc::clone(&unwritten);
                     let (ticket, took_over) = live.take_over();
-                    (ticket, took_over, checked)
+                    (ticket, took_over, checked, unwritten)
                 }
                 Err(err) => {
                     if expired {
                         // Its lock and the books held: nobody else uses it.
                         self.remove_session(&dir, &mut index, id);
                     }
+                    drop(turn);
                     if !live.busy() {
                         *held = None;
                     }
@@ -140,6 +150,11 @@ impl Storage {
         let file = match file {
             Ok(file) => file,
             Err(err) => {
+                // What a newer APPEND took on meanwhile is its to give back.
+                let ahead = {
+                    let _turn = live.turn();
+                    unwritten.take_rest()
+                };
                 live.release(ticket);
                 if let Some(count) = self.staged_count(&info) {
                     count.count(Change::reserved(ahead, -1));
@@ -147,7 +162,7 @@ impl Storage {
                 return Err(err.into());
             }
         };
-        let appender = self.appender(file, live, ticket, (&info, ahead), asked);
+        let appender = self.appender(file, (live, ticket), (&info, ahead, unwritten), asked);
         Ok((appender, info))
     }
 
@@ -157,9 +172,8 @@ impl Storage {
     fn appender(
         &self,
         file: File,
-        live: std::sync::Arc<Live>,
-        ticket: u64,
-        (info, ahead): (&SessionInfo, u64),
+        (live, ticket): (Arc<Live>, u64),
+        (info, ahead, unwritten): (&SessionInfo, u64, Arc<Unwritten>),
         asked: Appending,
     ) -> FileAppender {
         let crc = crc_at_start(&live, &file, asked);
@@ -178,6 +192,7 @@ impl Storage {
             gate: self.gate.clone(),
             counted: self.staged_count(info),
             ahead,
+            unwritten,
             cut: false,
             reserve: ReserveAsWritten::default(),
             ahead_quota: None,

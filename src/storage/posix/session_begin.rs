@@ -80,7 +80,10 @@ impl Storage {
                 return Err(StorageError::Committing);
             }
             match self.session_in(&dir, &id) {
-                Ok(info) if info.received <= info.size => {
+                Ok(mut info) if info.received <= info.size => {
+                    // An APPEND here may be streaming into it still.
+                    let live = self.sessions.get(&id);
+                    info.counted_ahead = live.map_or(0, |live| live.turn().left());
                     if info.received > 0 {
                         index.mark_staged(&id);
                     }

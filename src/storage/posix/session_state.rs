@@ -21,6 +21,7 @@ use super::reserve::ReserveAsWritten;
 use super::session_files::{self as files, BookkeepingLock, IdKey, SessionLock};
 use super::session_index::Index;
 use super::usage_counts::StagedCount;
+use crate::storage::unwritten::Unwritten;
 use crate::{access::quota::Quota, formats::castagnoli};
 
 /// How often a long APPEND records the CRC of what it has staged, in
@@ -53,8 +54,9 @@ pub(super) struct Live {
     /// session on; and by a newer APPEND that took the session over from
     /// one, as it looks again where the session stands
     /// ([`Live::turn`]): the older one's write under way lands before
-    /// that look, never after it.
-    turn: Mutex<()>,
+    /// that look, never after it. It holds what the owning APPEND counted
+    /// ahead and has not written, for a newer one to take on.
+    turn: Mutex<Arc<Unwritten>>,
 }
 
 /// The sessions known to this server process.
@@ -196,8 +198,11 @@ pub struct FileAppender {
     pub(super) counted: Option<StagedCount>,
     /// Bytes counted in the ledger before they arrived (its length, for
     /// an APPEND of a known one): netted against what it staged as it
-    /// ends.
+    /// ends, less what a newer APPEND took on.
     pub(super) ahead: u64,
+    /// What of `ahead` it has not written, shared with the session while
+    /// it owns it ([`Live::turn`]).
+    pub(super) unwritten: Arc<Unwritten>,
     /// A write failed: some of its bytes may have been staged all the
     /// same (the data file says how many).
     pub(super) cut: bool,
@@ -268,6 +273,7 @@ impl FileAppender {
         if let Ok(mut progress) = self.live.progress.lock() {
             *progress = self.crc.map(|crc| (self.received(), crc));
         }
+        self.unwritten.set(self.unwritten_left());
         Ok(written)
     }
 
@@ -296,6 +302,15 @@ impl FileAppender {
             self.ahead += len as u64;
         }
         Ok(())
+    }
+
+    /// What of its count-ahead it has not written: none once a write
+    /// failed (some of it may have landed), and none to hand on then.
+    fn unwritten_left(&self) -> u64 {
+        match self.cut {
+            true => 0,
+            false => self.ahead.saturating_sub(self.written),
+        }
     }
 
     fn owns_session(&self) -> bool {
@@ -360,6 +375,7 @@ impl FileAppender {
         self.as_owner(|this| {
             this.file.set_len(this.start)?;
             this.written = 0;
+            this.unwritten.set(this.unwritten_left());
             this.crc = this.start_crc;
             if let Ok(mut progress) = this.live.progress.lock() {
                 *progress = this.crc.map(|crc| (this.start, crc));
@@ -410,8 +426,15 @@ impl FileAppender {
                 true => self.staged().saturating_sub(self.start),
                 false => self.written,
             };
+            // What a newer APPEND took on is its to give back.
+            let handed_on = {
+                let _turn = self.live.turn();
+                self.unwritten_left()
+                    .saturating_sub(self.unwritten.take_rest())
+            };
+            let ahead = self.ahead.saturating_sub(handed_on);
             let change = super::usage::Change::staged(staged, 1);
-            counted.count(change.plus(super::usage::Change::reserved(self.ahead, -1)));
+            counted.count(change.plus(super::usage::Change::reserved(ahead, -1)));
         }
     }
 }
@@ -447,8 +470,8 @@ impl Live {
     }
 
     /// The session's turn on its data file (see `turn`): brief, a write
-    /// at most.
-    pub(super) fn turn(&self) -> MutexGuard<'_, ()> {
+    /// at most, or a newer APPEND's look at the session and judgement.
+    pub(super) fn turn(&self) -> MutexGuard<'_, Arc<Unwritten>> {
         self.turn.lock().unwrap_or_else(|e| e.into_inner())
     }
 

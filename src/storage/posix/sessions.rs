@@ -123,6 +123,7 @@ impl Storage {
             stored: false,
             opener: record.opened,
             made_now: false,
+            counted_ahead: 0,
         };
         Ok((info, record))
     }
@@ -145,6 +146,7 @@ impl Storage {
                     stored: true,
                     opener: record.opened,
                     made_now: false,
+                    counted_ahead: 0,
                 };
                 Ok((info, record))
             }
