@@ -8,7 +8,7 @@ use ferry::model::{Account, SessionLimits};
 use ferry::storage::{Committing, Open, Part, SessionStore, StorageError, Store};
 
 use super::conformance::{engines, name_of};
-use super::conformance_sessions::limits;
+use super::conformance_sessions::{HUNDRED_BYTES, limits};
 use super::conformance_uploads::{counting, read};
 
 /// Stages part `number` of upload `id` of `name` as `bytes`.
@@ -164,10 +164,7 @@ fn a_part_copied_from_an_object_takes_the_range_asked() {
 
 #[test]
 fn parts_side_by_side_are_counted_before_they_arrive_and_stop_at_the_quota() {
-    let quota = Quota {
-        bytes: Some(100),
-        files: None,
-    };
+    let quota = HUNDRED_BYTES;
     for (kind, store, _root) in counting(&[]) {
         let store = &*store;
         let sessions = store.sessions();

@@ -9,7 +9,7 @@ use ferry::model::Account;
 use ferry::storage::{Appending, Committing, SessionStore, StorageError};
 
 use super::conformance::{engines, name_of};
-use super::conformance_sessions::limits;
+use super::conformance_sessions::{HUNDRED_BYTES, limits};
 use super::conformance_uploads::{counting, read};
 
 /// What an APPEND of `len` bytes anywhere, at `offset`, asks.
@@ -76,10 +76,7 @@ fn bytes_written_anywhere_land_where_asked_and_holes_read_as_zeros() {
 
 #[test]
 fn only_the_growth_of_bytes_written_anywhere_counts_against_a_quota() {
-    let quota = Quota {
-        bytes: Some(100),
-        files: None,
-    };
+    let quota = HUNDRED_BYTES;
     for (kind, store, _root) in counting(&[]) {
         let store = &*store;
         let sessions = store.sessions();

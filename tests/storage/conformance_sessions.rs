@@ -15,6 +15,12 @@ use ferry::storage::{Appender, Appending, Committing, Look, SessionStore, Storag
 use super::conformance::{engines, name_of};
 use super::conformance_uploads::{counting, read};
 
+/// A token's quota of 100 bytes, no cap on files.
+pub(super) const HUNDRED_BYTES: Quota = Quota {
+    bytes: Some(100),
+    files: None,
+};
+
 /// An hour for a session with bytes, a minute for one without.
 fn ttl() -> SessionTtl {
     SessionTtl::new(Duration::from_secs(3600), Duration::from_secs(60))
@@ -378,10 +384,7 @@ fn a_session_past_its_ttl_is_removed_when_looked_at() {
 
 #[test]
 fn staged_bytes_count_for_the_owner_and_appends_side_by_side_stop_at_the_quota() {
-    let quota = Quota {
-        bytes: Some(100),
-        files: None,
-    };
+    let quota = HUNDRED_BYTES;
     for (kind, store, _root) in counting(&[]) {
         let store = &*store;
         let sessions = store.sessions();
@@ -427,10 +430,7 @@ fn staged_bytes_count_for_the_owner_and_appends_side_by_side_stop_at_the_quota()
 /// back only what was still its own, whichever ends first.
 #[test]
 fn a_newer_append_takes_on_what_the_older_counted_and_never_wrote() {
-    let quota = Quota {
-        bytes: Some(100),
-        files: None,
-    };
+    let quota = HUNDRED_BYTES;
     for (kind, store, _root) in counting(&[]) {
         let store = &*store;
         let sessions = store.sessions();
@@ -465,10 +465,7 @@ fn a_newer_append_takes_on_what_the_older_counted_and_never_wrote() {
 /// count stays its own, given back as it ends.
 #[test]
 fn a_newer_append_the_quota_refuses_takes_nothing_on() {
-    let quota = Quota {
-        bytes: Some(100),
-        files: None,
-    };
+    let quota = HUNDRED_BYTES;
     for (kind, store, _root) in counting(&[]) {
         let store = &*store;
         let sessions = store.sessions();
@@ -522,10 +519,7 @@ fn a_listing_goes_newest_first_and_stops_where_told() {
 
 #[test]
 fn committing_a_session_into_a_quota_counts_its_bytes_once() {
-    let quota = Quota {
-        bytes: Some(100),
-        files: None,
-    };
+    let quota = HUNDRED_BYTES;
     for (kind, store, _root) in counting(&["k/=100"]) {
         let store = &*store;
         let sessions = store.sessions();
