@@ -85,7 +85,7 @@ pub use ops::uploads::UploadsPage;
 pub use ops::{Declared, Operation, Request, Verb, locks, multipart};
 pub use receive::Receive;
 pub use reply::{ErrorKind, Failure, PartsKept, Reply};
-use room::{check_folder_move, check_room, check_space, check_space_for, quota_applies, room_for};
+use room::{check_room, check_space, check_space_for, quota_applies, room_for};
 pub use send::{Send, Source, closing_job, read_ahead};
 pub use send_steps::SendStep;
 pub(crate) use session_steps::{Asked, SessionStep};

@@ -17,12 +17,10 @@
 
 use super::{Ctx, ErrorKind, Failure};
 use crate::access::Who;
-use crate::access::quota::{FolderQuota, Quota};
+use crate::access::quota::Quota;
 use crate::config::MinFree;
 use crate::model::Space;
 use crate::model::{Account, Usage};
-use crate::name::Prefix;
-use crate::storage::over_quota;
 use crate::storage::{StorageError, Store};
 
 /// The disk reserve (`--min-free`), before a write's `size` bytes are
@@ -156,54 +154,6 @@ fn check_quota_for(
     }
 }
 
-/// Refuses a folder's move from `from` to `into` (its new name, ending
-/// in `/`) that would pass the quota of a folder it fills: one above
-/// `into` but not above `from`, by all the folder holds, or one below
-/// `into`, by what lies at the same path below `from` (each a walk, asked
-/// only then). Before the target is cleared: a refused move leaves it.
-/// The storage judges again with the rename, under the folders' locks
-/// (`usage_moves.rs`); a file's move is judged there alone. Its owners
-/// keep their files, so no token's quota changes.
-///
-/// # Errors
-/// As [`check_quota_for`]; a source that cannot be read is the move's to
-/// answer for.
-pub(super) fn check_folder_move(ctx: &Ctx<'_>, from: &Prefix, into: &str) -> Result<(), Failure> {
-    if !ctx.store.counts_usage() {
-        return Ok(());
-    }
-    for folder in &ctx.config.quotas {
-        let filled = match folder.prefix.strip_prefix(into) {
-            Some(rest) if !rest.is_empty() => format!("{}{rest}", from.as_str()),
-            _ if folder.covers(into) && !folder.covers(from.as_str()) => from.as_str().to_owned(),
-            _ => continue,
-        };
-        let Some(moved) = Prefix::new(filled)
-            .ok()
-            .and_then(|p| ctx.store.tree_usage(&p).ok())
-        else {
-            continue;
-        };
-        judge_folder(ctx, folder, moved)?;
-    }
-    Ok(())
-}
-
-/// Whether `more` bytes and files fit in `folder`'s quota.
-fn judge_folder(ctx: &Ctx<'_>, folder: &FolderQuota, more: Usage) -> Result<(), Failure> {
-    let account = Account::Folder(&folder.prefix);
-    judge(folder.limit, ctx.store.usage(account)?, more, account)
-}
-
-/// Whether `more` bytes and files fit in `quota` beside `used` (the
-/// arithmetic and the words: `storage/posix/usage_limit.rs`).
-fn judge(quota: Quota, used: Usage, more: Usage, account: Account<'_>) -> Result<(), Failure> {
-    match over_quota(quota, used, more, account) {
-        Some(over) => Err(Failure::new(ErrorKind::OverQuota, over.to_string())),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,32 +182,5 @@ mod tests {
         let mut roomy = disk;
         narrow(&mut roomy, Quota::parse("1T").unwrap(), Usage::default());
         assert_eq!(roomy, disk);
-    }
-
-    #[test]
-    fn a_write_fits_up_to_the_edge_and_not_past_it() {
-        let quota = Quota::parse("100,files=2").unwrap();
-        let used = Usage {
-            bytes: 60,
-            files: 1,
-        };
-        assert!(judge(quota, used, Usage::one_file(40), Account::Token("t")).is_ok());
-        let over = judge(quota, used, Usage::one_file(41), Account::Token("t")).unwrap_err();
-        assert_eq!(over.kind, ErrorKind::OverQuota);
-        assert!(
-            over.message.starts_with("quota: 41 more bytes"),
-            "{}",
-            over.message
-        );
-        let full = Usage { bytes: 0, files: 2 };
-        assert!(judge(quota, full, Usage::one_file(0), Account::Token("t")).is_err());
-        // A folder's copy: all its files at once.
-        let two = Usage { bytes: 2, files: 2 };
-        let over = judge(quota, used, two, Account::Folder("f/")).unwrap_err();
-        assert!(
-            over.message.contains("2 more files would pass"),
-            "{}",
-            over.message
-        );
     }
 }

@@ -382,6 +382,16 @@ pub trait Store: Send + Sync {
     /// [`StorageError::NotFound`] without the source or the parent.
     fn rename_folder(&self, from: &Prefix, to: &Name) -> Result<(), StorageError>;
 
+    /// Whether folder `from` moved to `to` would fit in the quota'd
+    /// folders it fills, judged as [`Store::rename_folder`] judges it but
+    /// nothing counted or moved: asked before whatever is at `to` is
+    /// removed, which a refusal after could not give back. Only a first
+    /// look: the rename judges again under the names' locks.
+    ///
+    /// # Errors
+    /// [`StorageError::OverQuota`]; a folder in `from` cannot be read.
+    fn judge_folder_move(&self, from: &Prefix, to: &Name) -> Result<(), StorageError>;
+
     /// Copies folder `from` to a new folder `to`, as `how` says, each
     /// member as `judge` (given its source and copy names) says, stopping
     /// when `go_on` says no more; what it left out.

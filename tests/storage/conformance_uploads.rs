@@ -335,6 +335,16 @@ fn a_move_is_judged_in_every_quotad_folder_it_fills_and_counted_in_those_it_leav
             owned(store, name, len, ("t", token)).unwrap();
         }
         // `drop/in/` is not there yet: `big/in/` would fill it with 150.
+        // The first look (before a target is cleared) says as much,
+        // counting nothing.
+        let judged = store.judge_folder_move(&prefix_of("big/"), &name_of("drop"));
+        assert!(
+            matches!(judged, Err(StorageError::OverQuota(_))),
+            "{kind}: {judged:?}"
+        );
+        let fits = store.judge_folder_move(&prefix_of("small/"), &name_of("drop"));
+        assert!(fits.is_ok(), "{kind}: {fits:?}");
+        assert_eq!(used("drop/in/"), (0, 0), "{kind}");
         let over = store.rename_folder(&prefix_of("big/"), &name_of("drop"));
         assert!(
             matches!(over, Err(StorageError::OverQuota(_))),

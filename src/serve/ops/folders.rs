@@ -18,8 +18,7 @@ use crate::name::{Name, Prefix};
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::walk_permit;
 use crate::serve::{
-    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, check_folder_move, refuse,
-    storage_refusal,
+    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, refuse, storage_refusal,
 };
 use crate::storage::{Left, Parents, StorageError};
 
@@ -364,9 +363,8 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
         }
         // Into quota'd folders it fills: judged before anything at the
         // target is cleared.
-        let into = format!("{}/", target.as_str());
-        if let Err(failure) = check_folder_move(ctx, &from, &into) {
-            return refuse(ctx, "MOVE", &subject, failure, Next::Request);
+        if let Err(err) = ctx.store.judge_folder_move(&from, &target) {
+            return storage_refusal(ctx, "MOVE", &subject, err);
         }
         let replaced = match clear(ctx, &who, "MOVE", &target, overwrite, false) {
             Ok(replaced) => replaced,

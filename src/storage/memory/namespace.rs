@@ -162,21 +162,11 @@ impl Tree {
             return Err(StorageError::Exists);
         }
         let (old, new) = (folder_key(source), folder_key(to.as_str()));
+        self.judge_move(|| self.files_moved(&old, &new), None)?;
         let moving: Vec<String> = (self.entries.range(old.clone()..))
             .take_while(|(key, _)| key.starts_with(&old))
             .map(|(key, _)| key.clone())
             .collect();
-        let moved = || {
-            let files = moving.iter().filter_map(|key| match self.entries.get(key) {
-                Some(Entry::File(file)) => Some((key, file.bytes.len() as u64)),
-                _ => None,
-            });
-            let to = |key: &str| format!("{new}{}", &key[old.len()..]);
-            files
-                .map(|(key, size)| (key.as_str(), to(key), size))
-                .collect()
-        };
-        self.judge_move(moved, None)?;
         for key in moving {
             if let Some(entry) = self.entries.remove(&key) {
                 self.entries
@@ -184,6 +174,25 @@ impl Tree {
             }
         }
         Ok(())
+    }
+
+    /// As [`crate::storage::Store::judge_folder_move`].
+    pub(super) fn judge_folder_move(&self, from: &Prefix, to: &Name) -> Result<(), StorageError> {
+        let old = folder_key(from.as_str().trim_end_matches('/'));
+        self.judge_move(|| self.files_moved(&old, &folder_key(to.as_str())), None)
+    }
+
+    /// Each file below folder key `old` (ending in `/`), its key and the
+    /// one it takes below `new`, and its size.
+    fn files_moved<'a>(&'a self, old: &str, new: &str) -> Vec<(&'a str, String, u64)> {
+        let below = self.entries.range(old.to_owned()..);
+        let below = below.take_while(|(key, _)| key.starts_with(old));
+        let files = below.filter_map(|(key, entry)| match entry {
+            Entry::File(file) => Some((key.as_str(), file.bytes.len() as u64)),
+            _ => None,
+        });
+        let to = |key: &str| format!("{new}{}", &key[old.len()..]);
+        files.map(|(key, size)| (key, to(key), size)).collect()
     }
 
     /// As [`crate::storage::Store::make_folder`].

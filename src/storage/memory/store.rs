@@ -283,6 +283,10 @@ impl Store for MemoryStore {
         self.tree().rename_folder(from, to)
     }
 
+    fn judge_folder_move(&self, from: &Prefix, to: &Name) -> Result<(), StorageError> {
+        self.tree().judge_folder_move(from, to)
+    }
+
     fn copy_tree(
         &self,
         from: &Prefix,

@@ -218,6 +218,10 @@ impl Store for Storage {
         Storage::rename_folder(self, from, to)
     }
 
+    fn judge_folder_move(&self, from: &Prefix, to: &Name) -> Result<(), StorageError> {
+        Storage::judge_folder_move(self, from, to)
+    }
+
     fn copy_tree(
         &self,
         from: &Prefix,

@@ -24,7 +24,7 @@ use super::usage::{Change, Ledger, Slot};
 use super::usage_limit::over_quota;
 use super::{Storage, StorageError};
 use crate::model::Account;
-use crate::name::Prefix;
+use crate::name::{Name, Prefix};
 
 /// One quota'd folder a move crosses, and what of the move crosses it.
 pub(super) struct Crossing {
@@ -113,6 +113,23 @@ impl Ledger {
         Ok(())
     }
 
+    /// Whether a move's shares fit in the folders it enters (`crossed`,
+    /// with their shares told), judged as [`Ledger::admit_move`] judges
+    /// them, nothing counted.
+    ///
+    /// # Errors
+    /// [`StorageError::OverQuota`]; the ledger cannot be read.
+    pub(super) fn judge_entered(&self, crossed: &[Crossing]) -> Result<(), StorageError> {
+        for crossing in crossed.iter().filter(|c| c.enters) {
+            let place = crossing.place;
+            let account = Account::Folder(self.folders[place].as_str());
+            let used = self.read_at(Slot::Folder(place))?;
+            let over = over_quota(self.limits[place], used, crossing.share, account);
+            super::usage_commit::refusal(Ok(over))?;
+        }
+        Ok(())
+    }
+
     /// Takes a move's count back from the first `admitted` folders it
     /// entered ([`Ledger::admit_move`]).
     pub(super) fn take_back_entered(&self, crossed: &[Crossing], admitted: usize) {
@@ -142,6 +159,20 @@ fn below_folder<'a>(prefix: &'a str, folder: &str) -> Option<&'a str> {
 }
 
 impl Storage {
+    /// [`Store::judge_folder_move`](crate::storage::Store::judge_folder_move):
+    /// folder `from` moved to `to`, judged in the quota'd folders it
+    /// fills, nothing counted.
+    ///
+    /// # Errors
+    /// [`StorageError::OverQuota`]; a folder in `from` cannot be read.
+    pub(super) fn judge_folder_move(&self, from: &Prefix, to: &Name) -> Result<(), StorageError> {
+        let Some(ledger) = &self.usage else {
+            return Ok(());
+        };
+        let into = format!("{}/", to.as_str());
+        ledger.judge_entered(&self.crossings((from.as_str(), &into), None)?)
+    }
+
     /// The quota'd folders a move from `from` to `to` crosses, each with
     /// its share told: a file of `size` bytes, or (`None`) what folder
     /// `from` holds, walked once and only where the move crosses one.
