@@ -57,6 +57,43 @@ pub(super) struct Commit {
     /// submits, judged again just before the rename
     /// ([`Conditions::at_commit`]).
     pub(super) preconditions: Option<Box<Conditions>>,
+    /// A session's commit that may only make its file: what goes if the
+    /// rename finds the name taken.
+    pub(super) makes_only: Option<MakesOnly>,
+}
+
+/// A session's commit that may only make its file (an upload through a
+/// share link, SFTP's `EXCL`): where its name is found taken, the commit
+/// is refused as a name there already (`409`) and the session goes with
+/// its bytes, so that a client asking how far it got (tus's `HEAD`) never
+/// finds it whole and takes it for stored. (S3's `If-None-Match: *`
+/// completion keeps its parts, as S3 does: [`TAKEN`].)
+pub(super) struct MakesOnly {
+    /// The session.
+    pub(super) id: String,
+    /// The open it is committed for (SFTP's handle), as
+    /// `finish_session` was given it.
+    pub(super) opener: Option<u64>,
+    /// Whether the rename found the name taken.
+    taken: bool,
+}
+
+impl MakesOnly {
+    /// Of session `id`, committed for `opener`.
+    pub(super) fn new(id: &str, opener: Option<u64>) -> MakesOnly {
+        MakesOnly {
+            id: id.to_owned(),
+            opener,
+            taken: false,
+        }
+    }
+
+    /// The session goes: its name was found taken. Once its upload is
+    /// let go (dropped, the session kept), which the commit holds till
+    /// then. One that went already (an expiry, an ABORT) is no matter.
+    pub(super) fn end(&self, ctx: &Ctx<'_>) {
+        let _ = ctx.store.sessions().abort_session(&self.id, self.opener);
+    }
 }
 
 impl Commit {
@@ -79,6 +116,7 @@ impl Commit {
             meta: None,
             checksum: None,
             preconditions: None,
+            makes_only: None,
         }
     }
 
@@ -220,6 +258,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         meta: _,
         checksum,
         preconditions,
+        makes_only,
     } = commit;
     // The quotas, judged at the start where the size was known, are
     // judged again by the rename itself, under the ledger's lock
@@ -240,6 +279,7 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         name,
         started,
         preconditions,
+        makes_only,
         stored: Reply::Stored {
             size,
             crc,
@@ -268,7 +308,10 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
             let flushing = Box::new(Flushing { durable, published });
             Outcome::pending(step_after_flush(flushing, owed))
         }
-        Err(err) => published.answer(ctx, Err(refusal_of(err))),
+        Err(err) => {
+            let failure = published.refusal(err);
+            published.answer(ctx, Err(failure))
+        }
     }
 }
 
@@ -382,6 +425,8 @@ pub(super) struct Published {
     /// The write's preconditions on its target, judged a last time once
     /// its bytes are flushed, just before the rename.
     preconditions: Option<Box<Conditions>>,
+    /// What goes if the rename finds the name taken ([`MakesOnly`]).
+    makes_only: Option<MakesOnly>,
     /// The answer if it is.
     stored: Reply,
 }
@@ -422,7 +467,7 @@ impl Published {
     /// store the name), and the file is not renamed if they fail.
     fn step(&mut self, ctx: &Ctx<'_>, durable: &mut Durable) -> Result<Option<Unflushed>, Failure> {
         self.before_step(ctx, durable)?;
-        let owed = durable.step().map_err(refusal_of)?;
+        let owed = durable.step().map_err(|err| self.refusal(err))?;
         self.found(durable.replaced());
         Ok(owed)
     }
@@ -436,9 +481,22 @@ impl Published {
         lone: &LoneCommit<'_>,
     ) -> Result<bool, Failure> {
         self.before_step(ctx, durable)?;
-        let left = durable.step_alone(lone).map_err(refusal_of)?;
+        let left = durable.step_alone(lone).map_err(|err| self.refusal(err))?;
         self.found(durable.replaced());
         Ok(left)
+    }
+
+    /// What a commit's failure `err` answers: [`refusal_of`], but a name
+    /// found taken where the commit may only make it is the session's
+    /// end ([`MakesOnly`]), once its upload is let go.
+    fn refusal(&mut self, err: StorageError) -> Failure {
+        match (&mut self.makes_only, err) {
+            (Some(makes_only), StorageError::Exists) => {
+                makes_only.taken = true;
+                StorageError::Exists.into()
+            }
+            (_, err) => refusal_of(err),
+        }
     }
 
     /// Before the rename, the preconditions and the lock rule judged once
@@ -456,6 +514,9 @@ impl Published {
     fn answer(self, ctx: &Ctx<'_>, result: Result<(), Failure>) -> Outcome {
         let client = ctx.client;
         let name = self.name;
+        if let Some(makes_only) = self.makes_only.as_ref().filter(|m| m.taken) {
+            makes_only.end(ctx);
+        }
         if let Err(failure) = result {
             super::log_refusal(client, "PUT", name.as_str(), &failure);
             return Outcome::failed(failure, Next::Request);

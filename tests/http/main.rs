@@ -10,7 +10,8 @@
 //!   (and S3's conditional PutObject);
 //! - `shares`: share links, made by a token and used without one;
 //! - `share_uploads`: what an upload link's holder may take of its
-//!   creator: the cap on its open uploads, the words of a `507`;
+//!   creator: the cap on its open uploads, the words of a `507`; a name
+//!   taken at its upload's rename;
 //! - `share_readers`: share links' JSON and record readers on generated
 //!   text (checks shared with the `share_links` fuzzer: `fuzz/src/links.rs`);
 //! - `tus`: tus 1.0.0 (its real clients: `tests/clients/`).

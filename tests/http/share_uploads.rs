@@ -3,7 +3,9 @@
 //! link's cap (`--share-max-uploads`), so a stranger who opens uploads and
 //! sends nothing never locks the creator out of their own; and a refusal
 //! for want of room (`507`) that names nothing of the creator's token or
-//! folders. The rest of upload links: `shares.rs`.
+//! folders; and a name another writer takes at the very rename of a
+//! link's upload, which the upload goes with. The rest of upload links:
+//! `shares.rs`.
 
 use std::net::SocketAddr;
 
@@ -179,4 +181,49 @@ fn no_room_through_a_link_names_neither_the_creator_nor_the_folder() {
     }
     assert!(!server.path("top/big.bin").exists());
     assert!(!server.path("deep/box/in/big.bin").exists());
+}
+
+/// A link's tus upload whose name another writer stores between its last
+/// PATCH's look and its rename (held at the rename by the test's gate):
+/// refused as a name taken before it (`409`), the other file kept, and
+/// the upload gone with its staged bytes, so that a client asking how far
+/// it got (tus-js-client's `HEAD` after an error) never finds it whole
+/// and takes it for stored. With durable acknowledgements too (the group
+/// commit's rename).
+#[cfg(feature = "tus")]
+#[test]
+fn a_links_upload_whose_name_is_taken_at_its_rename_goes_with_it() {
+    use ferry::storage::gate::{Gate, Point};
+    use std::sync::Arc;
+    for durable in [false, true] {
+        let gate = Arc::new(Gate::new(Point::Commit));
+        let holders: &[(&str, &[&str])] = &[("alice", &["read:/", "write:/"])];
+        let (server, tokens, _dir) = guarded_with(holders, &[], |c| {
+            c.gate = Some(Arc::clone(&gate));
+            c.fsync = durable;
+        });
+        let http = server.http.unwrap();
+        std::fs::create_dir(server.path("inbox")).unwrap();
+        let link = upload_link(http, &tokens[0], "inbox/");
+        let upload = upload_at(&link, &create(http, &link, "late.bin", 5, ""));
+        let last = std::thread::spawn({
+            let upload = upload.clone();
+            move || patch(http, &upload, b"12345")
+        });
+        // Looked at (no file), then held at its rename.
+        gate.wait_for_arrivals(1);
+        std::fs::write(server.path("inbox/late.bin"), b"first").unwrap();
+        gate.open();
+        let refused = last.join().unwrap();
+        assert_eq!(refused.status, 409, "durable {durable}: {}", refused.text());
+        let kept = std::fs::read(server.path("inbox/late.bin")).unwrap();
+        assert_eq!(kept, b"first", "durable {durable}");
+        let asked = exchange(http, "HEAD", &upload, &format!("{HOST}{TUS}"), b"");
+        assert_eq!(
+            asked.status,
+            404,
+            "durable {durable}: {:?}",
+            asked.header("Upload-Offset")
+        );
+    }
 }

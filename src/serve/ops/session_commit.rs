@@ -35,7 +35,7 @@ pub(in crate::serve) fn commit_session(
                 ) =>
         {
             drop(upload);
-            let _ = ctx.store.sessions().abort_session(id, opener);
+            commit::MakesOnly::new(id, opener).end(ctx);
             refuse(
                 ctx,
                 "COMMIT",
@@ -49,9 +49,10 @@ pub(in crate::serve) fn commit_session(
             // session (tus's metadata).
             let said = session.meta.as_deref().and_then(upload_metadata::mtime);
             upload.set_mtime(mtime.or(said));
-            if create_only {
+            let makes_only = create_only.then(|| {
                 upload.create_only();
-            }
+                commit::MakesOnly::new(id, opener)
+            });
             // Already on the pool: the commit runs here too.
             let commit = commit::Commit {
                 upload,
@@ -64,6 +65,7 @@ pub(in crate::serve) fn commit_session(
                 meta: session.meta,
                 checksum: None,
                 preconditions: None,
+                makes_only,
             };
             commit_now(ctx, commit)
         }
