@@ -35,7 +35,7 @@
 
 use crate::ftp::path::file_name;
 use crate::serve::decoded::Decoded;
-use crate::serve::ops::{Abort, Append, Close, Reopen, Seed};
+use crate::serve::ops::{Abort, Append, Close, Presence, Reopen, Seed};
 use crate::serve::{Operation, Reply};
 
 use super::codec::{Pending, Sftp, Step, serve};
@@ -69,13 +69,18 @@ impl Sftp {
             _ if flags & wire::OPEN_APPEND != 0 => Seed::Kept,
             _ => Seed::InPlace,
         };
-        let create_only = flags & wire::OPEN_EXCLUDE != 0;
-        self.pending = Pending::Create(id, create_only);
+        // Without CREAT, EXCL asks nothing more: as Linux's open(2) takes
+        // O_EXCL without O_CREAT (OpenSSH's sftp-server passes both on).
+        let presence = match flags {
+            _ if flags & wire::OPEN_CREATE == 0 => Presence::Present,
+            _ if flags & wire::OPEN_EXCLUDE != 0 => Presence::Absent,
+            _ => Presence::Any,
+        };
+        self.pending = Pending::Create(id, presence == Presence::Absent);
         serve(Operation::Reopen(Reopen {
             name,
             seed,
-            create_only,
-            must_exist: flags & wire::OPEN_CREATE == 0,
+            presence,
             held: None,
         }))
     }
@@ -275,8 +280,7 @@ impl Sftp {
                 serve(Operation::Reopen(Reopen {
                     name,
                     seed: Seed::KeptUpTo(size),
-                    create_only: false,
-                    must_exist: false,
+                    presence: Presence::Any,
                     held,
                 }))
             }

@@ -263,6 +263,28 @@ def opened_without_create(sftp, name):
         print("still missing:", err)
 
 
+def opened_exclusive_without_create(sftp, name):
+    """WRITE|EXCL without CREAT, sent as is (paramiko's modes cannot say
+    it): EXCL asks nothing without CREAT, as Linux's open(2) takes
+    O_EXCL alone and OpenSSH's sftp-server passes it on. A file there is
+    opened in place and written over; a name where nothing is, no such
+    file."""
+    flags = paramiko.sftp.SFTP_FLAG_WRITE | paramiko.sftp.SFTP_FLAG_EXCL
+    try:
+        kind, msg = sftp._request(
+            paramiko.sftp.CMD_OPEN, name, flags, paramiko.SFTPAttributes()
+        )
+    except IOError as err:
+        print("refused:", err)
+        return
+    if kind != paramiko.sftp.CMD_HANDLE:
+        print("no handle:", kind)
+        return
+    with paramiko.SFTPFile(sftp, msg.get_binary(), "w") as f:
+        f.write(b"NEW")
+    print("opened")
+
+
 def timed(sftp, name):
     """SETSTAT of a time (`touch -d`, `put -p`, rsync's `-t`)."""
     try:

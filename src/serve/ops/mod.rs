@@ -63,7 +63,7 @@ pub use listing::List;
 pub use locks::{Lock, Unlock};
 pub use multipart::{AbortParts, BeginParts, CompleteParts, CopyPart, ListParts, PutPart};
 pub use props::PropPatch;
-pub use resume::{Close, Reopen, Resume, ResumeFrom, Seed};
+pub use resume::{Close, Presence, Reopen, Resume, ResumeFrom, Seed};
 pub use session_admin::{Abort, Progress, Sessions};
 pub use sessions::{Append, Commit, Upload};
 pub use staged::ReadStaged;

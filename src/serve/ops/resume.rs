@@ -70,7 +70,8 @@ pub(in crate::serve) fn resume(ctx: &Ctx<'_>, asked: Asked<Resume>) -> Outcome {
     let owner = owner_of(&who);
     let limits = session_limits(ctx, owner.clone());
     let read = who.allows(Perm::Read, name.as_str());
-    let resumed = check_seed(ctx, (&who, read), &name, offset).and_then(|_| {
+    let looks = (|| file_size(ctx, &name), || is_kept(ctx, &who, &name));
+    let resumed = check_seed(ctx, (&who, read), &name, offset, looks).and_then(|_| {
         let sessions = ctx.store.sessions();
         let quota = who.quota().unwrap_or_default();
         let session = sessions.resume_upload(&name, (offset, read, None, quota), &limits)?;
@@ -121,6 +122,22 @@ pub enum Seed {
     KeptUpTo(u64),
 }
 
+/// What an open for writing asks of a file already at its name (SFTP's
+/// `OPEN` flags, as `open(2)`'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Anything: made where none is (`CREAT`).
+    Any,
+    /// None: refused where the file is there (`CREAT|EXCL`; judged again
+    /// by the commit's rename: [`Close::create_only`]).
+    Absent,
+    /// The file, or an upload kept of it for the token (which stands for
+    /// it to that token: its `STAT` tells the kept size): refused where
+    /// neither is (no `CREAT`, as `open(2)` without `O_CREAT`, which
+    /// Linux's `O_EXCL` alone does not change).
+    Present,
+}
+
 /// Open `name` for writing anywhere: the upload kept for the client's
 /// token and name, begun (or cut back) to hold what `seed` says.
 #[derive(Debug)]
@@ -129,12 +146,8 @@ pub struct Reopen {
     pub name: Name,
     /// What it holds to begin with.
     pub seed: Seed,
-    /// Refused where the file is there (SFTP's `EXCL`; judged again by the
-    /// commit's rename: [`Close::create_only`]).
-    pub create_only: bool,
-    /// Refused where neither the file nor an upload kept of it is there
-    /// (SFTP's `OPEN` without `CREAT`, as `open(2)` without `O_CREAT`).
-    pub must_exist: bool,
+    /// What it asks of a file at its name.
+    pub presence: Presence,
     /// The open of the handle that cuts its own file short (SFTP's
     /// `FSETSTAT` size), which must still be the newest; `None` for an
     /// open.
@@ -175,18 +188,34 @@ pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen, bool>) -> Out
     let Reopen {
         name,
         seed,
-        create_only,
-        must_exist,
+        presence,
         held,
     } = op;
     let limits = session_limits(ctx, owner);
-    if must_exist && let Err(failure) = check_there(ctx, &who, &name) {
-        return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
-    }
-    if seed == Seed::InPlace
-        && let Err(failure) = drop_kept_under_a_file(ctx, &who, &name)
-    {
-        return refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
+    let refused = |failure| refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
+    // One look at the name for every rule below (on a network file
+    // system each is a round trip), and at most one at the kept upload:
+    // `Present` asks for it where no file is, `check_seed` where one is.
+    let file = match file_size(ctx, &name) {
+        Ok(file) => file,
+        Err(failure) => return refused(failure),
+    };
+    let kept = || is_kept(ctx, &who, &name);
+    let judged = match (presence, file) {
+        (Presence::Absent, Some(_)) => Err(Failure::new(
+            ErrorKind::PreconditionFailed,
+            "the file is there (EXCL)",
+        )),
+        (Presence::Present, None) => match kept() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(StorageError::NotFound.into()),
+            Err(failure) => Err(failure),
+        },
+        (_, Some(_)) if seed == Seed::InPlace => drop_kept_under_a_file(ctx, &who, &name),
+        _ => Ok(()),
+    };
+    if let Err(failure) = judged {
+        return refused(failure);
     }
     let from = match seed {
         Seed::Nothing => Some(0),
@@ -194,24 +223,17 @@ pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen, bool>) -> Out
         Seed::Kept | Seed::InPlace => None,
     };
     let (sessions, quota) = (ctx.store.sessions(), who.quota().unwrap_or_default());
-    let opened = check_seed(ctx, (&who, read), &name, from).and_then(|copied| {
-        match create_only && ctx.store.look_up(&name).is_ok() {
-            true => Err(Failure::new(
-                ErrorKind::PreconditionFailed,
-                "the file is there (EXCL)",
-            )),
-            false => Ok((
-                sessions.resume_upload(&name, (from, read, held, quota), &limits)?,
-                copied,
-            )),
-        }
+    let looks = (|| Ok(file), kept);
+    let opened = check_seed(ctx, (&who, read), &name, from, looks).and_then(|copied| {
+        let session = sessions.resume_upload(&name, (from, read, held, quota), &limits)?;
+        Ok((session, copied))
     });
     match opened {
         Ok((session, copied)) => Outcome::answer(Reply::Reopened {
             session: Box::new(session),
             copied,
         }),
-        Err(failure) => refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request),
+        Err(failure) => refused(failure),
     }
 }
 
@@ -357,78 +379,76 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
     }
 }
 
-/// Room for the kept upload of `name` that `who` goes on with from
-/// `from` (`None`: its end): where none is kept, one is begun with a copy
-/// of the file's first bytes up to there, judged as any copy of that many
-/// bytes is ([`check_space`]: the reserve, the quotas) before it is
-/// made. Before, the copy was counted after it was made: an open of a
-/// large file could fill the disk past the reserve, or put a token over
-/// its quota. (The quotas are judged again where the copy is counted,
-/// with the count: opens side by side that each pass here cannot
-/// together copy past one; `resume_upload`.) Returns whether the upload
+/// Room for the kept upload of `name` that `who` goes on with from `from`
+/// (`None`: its end): where none is kept, one is begun with a copy of the
+/// file's first bytes up to there, judged as any copy of that many bytes
+/// is ([`check_space`]: the reserve, the quotas) before it is made.
+/// Before, the copy was counted after it was made: an open of a large
+/// file could fill the disk past the reserve, or put a token over its
+/// quota. (The quotas are judged again where the copy is counted, with
+/// the count: opens side by side that each pass here cannot together copy
+/// past one; `resume_upload`.) `looks` tell the file's size
+/// ([`file_size`]) and whether an upload of it is kept ([`is_kept`]),
+/// each asked only where the answer matters. Returns whether the upload
 /// begins as a copy of the file.
 /// A client that may not `read` the file goes on from it at its end only
 /// (the engine refuses another offset): no size of it is judged then, so
 /// a refusal never tells it. On the pool.
 ///
 /// # Errors
-/// As [`check_space`]; the kept upload or the file could not be looked up.
+/// As [`check_space`]; as `looks`.
 fn check_seed(
     ctx: &Ctx<'_>,
     (who, read): (&Who, bool),
     name: &Name,
     from: Option<u64>,
+    (file, kept): (
+        impl FnOnce() -> Result<Option<u64>, Failure>,
+        impl FnOnce() -> Result<bool, Failure>,
+    ),
 ) -> Result<bool, Failure> {
-    let kept = || {
-        ctx.store
-            .sessions()
-            .kept_upload(owner_of(who).as_deref(), name)
-    };
     let copied = match from {
         Some(0) => None,
         Some(_) if !read => None,
-        _ if kept()?.is_some() => None,
-        _ => match ctx.store.look_up(name) {
-            Ok(file) => Some(from.map_or(file.info.size, |at| at.min(file.info.size))),
-            Err(StorageError::NotFound) => None,
-            Err(err) => return Err(err.into()),
+        _ => match file()? {
+            Some(size) if !kept()? => Some(from.map_or(size, |at| at.min(size))),
+            _ => None,
         },
     };
     check_space(ctx, who, name.as_str(), copied.unwrap_or(0))?;
     Ok(copied.is_some())
 }
 
-/// For an open that may not create its file ([`Reopen::must_exist`]): the
-/// file at `name`, or an upload of it kept for `who` (which stands for
-/// it to that token: its `STAT` tells the kept size). On the pool.
+/// The size of the file at `name`, `None` where none is. On the pool.
 ///
 /// # Errors
-/// Not found where neither is; either could not be looked up.
-fn check_there(ctx: &Ctx<'_>, who: &Who, name: &Name) -> Result<(), Failure> {
+/// The name could not be looked up (a folder there, a parent that is a
+/// file, a storage failure).
+fn file_size(ctx: &Ctx<'_>, name: &Name) -> Result<Option<u64>, Failure> {
     match ctx.store.look_up(name) {
-        Ok(_) => Ok(()),
-        Err(StorageError::NotFound) => match ctx
-            .store
-            .sessions()
-            .kept_upload(owner_of(who).as_deref(), name)?
-        {
-            Some(_) => Ok(()),
-            None => Err(StorageError::NotFound.into()),
-        },
+        Ok(version) => Ok(Some(version.info.size)),
+        Err(StorageError::NotFound) => Ok(None),
         Err(err) => Err(err.into()),
     }
 }
 
-/// For an open in place ([`Seed::InPlace`]): where a file is at `name`,
+/// Whether an upload of `name` is kept for `who`'s token. On the pool.
+///
+/// # Errors
+/// The kept uploads could not be read.
+fn is_kept(ctx: &Ctx<'_>, who: &Who, name: &Name) -> Result<bool, Failure> {
+    let kept = ctx
+        .store
+        .sessions()
+        .kept_upload(owner_of(who).as_deref(), name)?;
+    Ok(kept.is_some())
+}
+
+/// For an open in place ([`Seed::InPlace`]) where a file is at `name`:
 /// the upload kept of it for `who` is dropped, so that the open begins
 /// with the file's bytes; one being written or committed is refused
 /// (busy), never taken up in the file's place. On the pool.
 fn drop_kept_under_a_file(ctx: &Ctx<'_>, who: &Who, name: &Name) -> Result<(), Failure> {
-    match ctx.store.look_up(name) {
-        Err(StorageError::NotFound) => return Ok(()),
-        Err(err) => return Err(err.into()),
-        Ok(_) => {}
-    }
     match ctx
         .store
         .sessions()
