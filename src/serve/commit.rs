@@ -19,7 +19,7 @@
 
 use std::time::Instant;
 
-use log::{debug, error};
+use log::{debug, error, warn};
 
 use super::conditions::Conditions;
 use super::digest::Checksum;
@@ -92,7 +92,12 @@ impl MakesOnly {
     /// let go (dropped, the session kept), which the commit holds till
     /// then. One that went already (an expiry, an ABORT) is no matter.
     pub(super) fn end(&self, ctx: &Ctx<'_>) {
-        let _ = ctx.store.sessions().abort_session(&self.id, self.opener);
+        match ctx.store.sessions().abort_session(&self.id, self.opener) {
+            Ok(()) | Err(StorageError::NoSuchUpload) => {}
+            // Its expiry takes it then; a client asking finds it whole
+            // meanwhile.
+            Err(err) => warn!("#{} session {}: not ended: {err}", ctx.client, self.id),
+        }
     }
 }
 
@@ -491,7 +496,9 @@ impl Published {
     /// end ([`MakesOnly`]), once its upload is let go.
     fn refusal(&mut self, err: StorageError) -> Failure {
         match (&mut self.makes_only, err) {
-            (Some(makes_only), StorageError::Exists) => {
+            // A folder at the name (the memory engine tells it so;
+            // POSIX's rename finds it as any name taken).
+            (Some(makes_only), StorageError::Exists | StorageError::IsDirectory) => {
                 makes_only.taken = true;
                 StorageError::Exists.into()
             }

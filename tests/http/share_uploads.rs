@@ -188,8 +188,8 @@ fn no_room_through_a_link_names_neither_the_creator_nor_the_folder() {
 /// refused as a name taken before it (`409`), the other file kept, and
 /// the upload gone with its staged bytes, so that a client asking how far
 /// it got (tus-js-client's `HEAD` after an error) never finds it whole
-/// and takes it for stored. With durable acknowledgements too (the group
-/// commit's rename).
+/// and takes it for stored. With durable acknowledgements too (a lone
+/// durable commit's rename, after its flush).
 #[cfg(feature = "tus")]
 #[test]
 fn a_links_upload_whose_name_is_taken_at_its_rename_goes_with_it() {

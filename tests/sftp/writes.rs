@@ -391,7 +391,7 @@ fn an_open_without_create_of_a_missing_name_is_no_such_file() {
 /// `EXCL` without `CREAT` asks nothing more, as Linux's `open(2)` takes
 /// `O_EXCL` alone (OpenSSH's sftp-server passes both on): a file there
 /// is opened in place, a name where nothing is answers no such file.
-/// Before, the open was refused either way (the file there, or not).
+/// Before, a file there refused it (as `EXCL` with `CREAT` does).
 #[test]
 fn exclusive_without_create_opens_the_file_there_and_makes_none() {
     if !have_paramiko() {
@@ -403,7 +403,10 @@ fn exclusive_without_create_opens_the_file_there_and_makes_none() {
     let mode = "opened_exclusive_without_create";
     let (said, _) = paramiko(sftp, "-", mode, "/there.txt");
     assert_eq!(said.trim(), "opened");
-    assert_eq!(std::fs::read(server.path("there.txt")).unwrap(), b"NEW text");
+    assert_eq!(
+        std::fs::read(server.path("there.txt")).unwrap(),
+        b"NEW text"
+    );
     let (said, _) = paramiko(sftp, "-", mode, "/gone.txt");
     assert!(said.contains("refused: [Errno 2]"), "{said}");
     assert!(!server.path("gone.txt").exists());

@@ -17,6 +17,8 @@ use log::{info, warn};
 use super::session_admin::{Rule, if_own_session};
 use super::session_commit::commit_session;
 use super::sessions::session_limits;
+use std::cell::Cell;
+
 use crate::access::{Perm, Who};
 use crate::model::DEFERRED_SIZE;
 use crate::name::Name;
@@ -70,8 +72,8 @@ pub(in crate::serve) fn resume(ctx: &Ctx<'_>, asked: Asked<Resume>) -> Outcome {
     let owner = owner_of(&who);
     let limits = session_limits(ctx, owner.clone());
     let read = who.allows(Perm::Read, name.as_str());
-    let looks = (|| file_size(ctx, &name), || is_kept(ctx, &who, &name));
-    let resumed = check_seed(ctx, (&who, read), &name, offset, looks).and_then(|_| {
+    let looks = Looks::new(ctx, &who, &name);
+    let resumed = check_seed(ctx, (&who, read), offset, &looks).and_then(|_| {
         let sessions = ctx.store.sessions();
         let quota = who.quota().unwrap_or_default();
         let session = sessions.resume_upload(&name, (offset, read, None, quota), &limits)?;
@@ -193,28 +195,8 @@ pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen, bool>) -> Out
     } = op;
     let limits = session_limits(ctx, owner);
     let refused = |failure| refuse(ctx, "UPLOAD", name.as_str(), failure, Next::Request);
-    // One look at the name for every rule below (on a network file
-    // system each is a round trip), and at most one at the kept upload:
-    // `Present` asks for it where no file is, `check_seed` where one is.
-    let file = match file_size(ctx, &name) {
-        Ok(file) => file,
-        Err(failure) => return refused(failure),
-    };
-    let kept = || is_kept(ctx, &who, &name);
-    let judged = match (presence, file) {
-        (Presence::Absent, Some(_)) => Err(Failure::new(
-            ErrorKind::PreconditionFailed,
-            "the file is there (EXCL)",
-        )),
-        (Presence::Present, None) => match kept() {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(StorageError::NotFound.into()),
-            Err(failure) => Err(failure),
-        },
-        (_, Some(_)) if seed == Seed::InPlace => drop_kept_under_a_file(ctx, &who, &name),
-        _ => Ok(()),
-    };
-    if let Err(failure) = judged {
+    let looks = Looks::new(ctx, &who, &name);
+    if let Err(failure) = judge_presence(ctx, (presence, seed), &looks) {
         return refused(failure);
     }
     let from = match seed {
@@ -223,8 +205,7 @@ pub(in crate::serve) fn reopen(ctx: &Ctx<'_>, asked: Asked<Reopen, bool>) -> Out
         Seed::Kept | Seed::InPlace => None,
     };
     let (sessions, quota) = (ctx.store.sessions(), who.quota().unwrap_or_default());
-    let looks = (|| Ok(file), kept);
-    let opened = check_seed(ctx, (&who, read), &name, from, looks).and_then(|copied| {
+    let opened = check_seed(ctx, (&who, read), from, &looks).and_then(|copied| {
         let session = sessions.resume_upload(&name, (from, read, held, quota), &limits)?;
         Ok((session, copied))
     });
@@ -379,69 +360,128 @@ pub(in crate::serve) fn keep_cut(ctx: &Ctx<'_>, mut receive: Box<Receive>) {
     }
 }
 
-/// Room for the kept upload of `name` that `who` goes on with from `from`
-/// (`None`: its end): where none is kept, one is begun with a copy of the
-/// file's first bytes up to there, judged as any copy of that many bytes
-/// is ([`check_space`]: the reserve, the quotas) before it is made.
+/// What an open asks of a file at its name ([`Presence`]), judged before
+/// anything is copied or counted; for an open in place of a file, the
+/// upload kept of it dropped ([`drop_kept_under_a_file`]). On the pool.
+///
+/// # Errors
+/// The file is there (`EXCL`); neither it nor a kept upload is (no
+/// `CREAT`); as [`Looks`] and [`drop_kept_under_a_file`].
+fn judge_presence(
+    ctx: &Ctx<'_>,
+    (presence, seed): (Presence, Seed),
+    looks: &Looks<'_>,
+) -> Result<(), Failure> {
+    match presence {
+        Presence::Absent if looks.file()?.is_some() => {
+            let there = "the file is there (EXCL)";
+            return Err(Failure::new(ErrorKind::PreconditionFailed, there));
+        }
+        Presence::Present if looks.file()?.is_none() && !looks.kept()? => {
+            return Err(StorageError::NotFound.into());
+        }
+        _ => {}
+    }
+    if seed == Seed::InPlace && looks.file()?.is_some() {
+        drop_kept_under_a_file(ctx, looks.who, looks.name)?;
+        looks.dropped();
+    }
+    Ok(())
+}
+
+/// Room for the kept upload that `looks`' token goes on with from
+/// `from` (`None`: its end): where none is kept, one is begun with a copy
+/// of the file's first bytes up to there, judged as any copy of that many
+/// bytes is ([`check_space`]: the reserve, the quotas) before it is made.
 /// Before, the copy was counted after it was made: an open of a large
 /// file could fill the disk past the reserve, or put a token over its
 /// quota. (The quotas are judged again where the copy is counted, with
 /// the count: opens side by side that each pass here cannot together copy
-/// past one; `resume_upload`.) `looks` tell the file's size
-/// ([`file_size`]) and whether an upload of it is kept ([`is_kept`]),
-/// each asked only where the answer matters. Returns whether the upload
-/// begins as a copy of the file.
+/// past one; `resume_upload`.) Returns whether the upload begins as a
+/// copy of the file.
 /// A client that may not `read` the file goes on from it at its end only
 /// (the engine refuses another offset): no size of it is judged then, so
 /// a refusal never tells it. On the pool.
 ///
 /// # Errors
-/// As [`check_space`]; as `looks`.
+/// As [`check_space`]; as [`Looks`].
 fn check_seed(
     ctx: &Ctx<'_>,
     (who, read): (&Who, bool),
-    name: &Name,
     from: Option<u64>,
-    (file, kept): (
-        impl FnOnce() -> Result<Option<u64>, Failure>,
-        impl FnOnce() -> Result<bool, Failure>,
-    ),
+    looks: &Looks<'_>,
 ) -> Result<bool, Failure> {
     let copied = match from {
         Some(0) => None,
         Some(_) if !read => None,
-        _ => match file()? {
-            Some(size) if !kept()? => Some(from.map_or(size, |at| at.min(size))),
-            _ => None,
-        },
+        _ if looks.kept()? => None,
+        _ => looks
+            .file()?
+            .map(|size| from.map_or(size, |at| at.min(size))),
     };
-    check_space(ctx, who, name.as_str(), copied.unwrap_or(0))?;
+    check_space(ctx, who, looks.name.as_str(), copied.unwrap_or(0))?;
     Ok(copied.is_some())
 }
 
-/// The size of the file at `name`, `None` where none is. On the pool.
-///
-/// # Errors
-/// The name could not be looked up (a folder there, a parent that is a
-/// file, a storage failure).
-fn file_size(ctx: &Ctx<'_>, name: &Name) -> Result<Option<u64>, Failure> {
-    match ctx.store.look_up(name) {
-        Ok(version) => Ok(Some(version.info.size)),
-        Err(StorageError::NotFound) => Ok(None),
-        Err(err) => Err(err.into()),
-    }
+/// What an open for writing asks of its name, each looked at once and
+/// only where a rule asks (on a network file system each look is a round
+/// trip): the file's size (`None`: no file) and whether an upload of it
+/// is kept for the token. On the pool.
+struct Looks<'a> {
+    ctx: &'a Ctx<'a>,
+    who: &'a Who,
+    name: &'a Name,
+    file: Cell<Option<Option<u64>>>,
+    kept: Cell<Option<bool>>,
 }
 
-/// Whether an upload of `name` is kept for `who`'s token. On the pool.
-///
-/// # Errors
-/// The kept uploads could not be read.
-fn is_kept(ctx: &Ctx<'_>, who: &Who, name: &Name) -> Result<bool, Failure> {
-    let kept = ctx
-        .store
-        .sessions()
-        .kept_upload(owner_of(who).as_deref(), name)?;
-    Ok(kept.is_some())
+impl<'a> Looks<'a> {
+    fn new(ctx: &'a Ctx<'a>, who: &'a Who, name: &'a Name) -> Looks<'a> {
+        Looks {
+            ctx,
+            who,
+            name,
+            file: Cell::new(None),
+            kept: Cell::new(None),
+        }
+    }
+
+    /// The size of the file at the name, `None` where none is.
+    ///
+    /// # Errors
+    /// The name could not be looked up (a folder there, a parent that is
+    /// a file, a storage failure).
+    fn file(&self) -> Result<Option<u64>, Failure> {
+        if let Some(file) = self.file.get() {
+            return Ok(file);
+        }
+        let file = match self.ctx.store.look_up(self.name) {
+            Ok(version) => Some(version.info.size),
+            Err(StorageError::NotFound) => None,
+            Err(err) => return Err(err.into()),
+        };
+        self.file.set(Some(file));
+        Ok(file)
+    }
+
+    /// Whether an upload of the name is kept for the token.
+    ///
+    /// # Errors
+    /// The kept uploads could not be read.
+    fn kept(&self) -> Result<bool, Failure> {
+        if let Some(kept) = self.kept.get() {
+            return Ok(kept);
+        }
+        let owner = owner_of(self.who);
+        let kept = (self.ctx.store.sessions()).kept_upload(owner.as_deref(), self.name)?;
+        self.kept.set(Some(kept.is_some()));
+        Ok(kept.is_some())
+    }
+
+    /// The kept upload was dropped (an open in place of a file).
+    fn dropped(&self) {
+        self.kept.set(Some(false));
+    }
 }
 
 /// For an open in place ([`Seed::InPlace`]) where a file is at `name`:

@@ -170,6 +170,13 @@ impl Storage {
             return Ok(());
         };
         let into = format!("{}/", to.as_str());
+        // Walked only where it enters one: folders it only leaves are
+        // not judged, and the rename walks the tree again (under its
+        // names' locks) in any case.
+        let crossed = ledger.crossed((from.as_str(), &into));
+        if !crossed.iter().any(|crossing| crossing.enters) {
+            return Ok(());
+        }
         ledger.judge_entered(&self.crossings((from.as_str(), &into), None)?)
     }
 
