@@ -19,10 +19,11 @@
 
 use std::time::Instant;
 
-use log::{debug, error, warn};
+use log::{debug, error};
 
 use super::conditions::Conditions;
 use super::digest::Checksum;
+use super::ops::makes_only::MakesOnly;
 use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, UploadStep, Version};
 use crate::access::Owner;
 use crate::formats::upload_metadata;
@@ -60,45 +61,6 @@ pub(super) struct Commit {
     /// A session's commit that may only make its file: what goes if the
     /// rename finds the name taken.
     pub(super) makes_only: Option<MakesOnly>,
-}
-
-/// A session's commit that may only make its file (an upload through a
-/// share link, SFTP's `EXCL`): where its name is found taken, the commit
-/// is refused as a name there already (`409`) and the session goes with
-/// its bytes, so that a client asking how far it got (tus's `HEAD`) never
-/// finds it whole and takes it for stored. (S3's `If-None-Match: *`
-/// completion keeps its parts, as S3 does: [`TAKEN`].)
-pub(super) struct MakesOnly {
-    /// The session.
-    pub(super) id: String,
-    /// The open it is committed for (SFTP's handle), as
-    /// `finish_session` was given it.
-    pub(super) opener: Option<u64>,
-    /// Whether the rename found the name taken.
-    taken: bool,
-}
-
-impl MakesOnly {
-    /// Of session `id`, committed for `opener`.
-    pub(super) fn new(id: &str, opener: Option<u64>) -> MakesOnly {
-        MakesOnly {
-            id: id.to_owned(),
-            opener,
-            taken: false,
-        }
-    }
-
-    /// The session goes: its name was found taken. Once its upload is
-    /// let go (dropped, the session kept), which the commit holds till
-    /// then. One that went already (an expiry, an ABORT) is no matter.
-    pub(super) fn end(&self, ctx: &Ctx<'_>) {
-        match ctx.store.sessions().abort_session(&self.id, self.opener) {
-            Ok(()) | Err(StorageError::NoSuchUpload) => {}
-            // Its expiry takes it then; a client asking finds it whole
-            // meanwhile.
-            Err(err) => warn!("#{} session {}: not ended: {err}", ctx.client, self.id),
-        }
-    }
 }
 
 impl Commit {
@@ -492,17 +454,11 @@ impl Published {
     }
 
     /// What a commit's failure `err` answers: [`refusal_of`], but a name
-    /// found taken where the commit may only make it is the session's
-    /// end ([`MakesOnly`]), once its upload is let go.
+    /// found taken where the commit may only make it ([`MakesOnly`]).
     fn refusal(&mut self, err: StorageError) -> Failure {
-        match (&mut self.makes_only, err) {
-            // A folder at the name (the memory engine tells it so;
-            // POSIX's rename finds it as any name taken).
-            (Some(makes_only), StorageError::Exists | StorageError::IsDirectory) => {
-                makes_only.taken = true;
-                StorageError::Exists.into()
-            }
-            (_, err) => refusal_of(err),
+        match self.makes_only.as_mut().is_some_and(|m| m.taken(&err)) {
+            true => StorageError::Exists.into(),
+            false => refusal_of(err),
         }
     }
 
@@ -521,8 +477,8 @@ impl Published {
     fn answer(self, ctx: &Ctx<'_>, result: Result<(), Failure>) -> Outcome {
         let client = ctx.client;
         let name = self.name;
-        if let Some(makes_only) = self.makes_only.as_ref().filter(|m| m.taken) {
-            makes_only.end(ctx);
+        if let Some(makes_only) = &self.makes_only {
+            makes_only.end_if_taken(ctx);
         }
         if let Err(failure) = result {
             super::log_refusal(client, "PUT", name.as_str(), &failure);

@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use super::makes_only::MakesOnly;
 use crate::access::Owner;
 use crate::formats::upload_metadata;
 use crate::serve::commit::{self, commit_now};
@@ -35,7 +36,7 @@ pub(in crate::serve) fn commit_session(
                 ) =>
         {
             drop(upload);
-            commit::MakesOnly::new(id, opener).end(ctx);
+            MakesOnly::new(id, opener).end(ctx);
             refuse(
                 ctx,
                 "COMMIT",
@@ -51,7 +52,7 @@ pub(in crate::serve) fn commit_session(
             upload.set_mtime(mtime.or(said));
             let makes_only = create_only.then(|| {
                 upload.create_only();
-                commit::MakesOnly::new(id, opener)
+                MakesOnly::new(id, opener)
             });
             // Already on the pool: the commit runs here too.
             let commit = commit::Commit {
