@@ -21,7 +21,6 @@
 //! once however many ask for it meanwhile, and a version wanted by nobody
 //! who waits (a range was served) is queued for those threads once.
 
-use std::collections::{HashMap, HashSet};
 use std::ffi::c_ulong;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -30,6 +29,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use rustix::fs::Stat;
 
+use super::inode_map::{InodeMap, InodeSet};
 use super::version_record::{recorded_value, same_version, write_record};
 use super::zip_crc;
 use crate::formats::hex::CrcHex;
@@ -192,11 +192,11 @@ pub(super) struct Cache {
 
 #[derive(Debug, Default)]
 struct Known {
-    crcs: HashMap<Key, Tags>,
+    crcs: InodeMap<Key, Tags>,
     /// Versions whose CRC a thread is computing now.
-    computing: HashSet<Key>,
+    computing: InodeSet<Key>,
     /// Versions queued for a computation nobody waits for.
-    wanted: HashSet<Key>,
+    wanted: InodeSet<Key>,
 }
 
 /// Nanoseconds are a `c_ulong` in `Stat`: 32 bits on 32-bit ARM.

@@ -68,6 +68,7 @@ mod folders;
 pub mod gate;
 mod headroom;
 mod health;
+mod inode_map;
 mod jail;
 mod lock;
 mod lock_scope;

@@ -23,13 +23,13 @@
 //! last reader done) are swept as the table grows, so it holds at most
 //! about twice the files open at once.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use rustix::fs::Stat;
 
 use super::file_info::nanos;
+use super::inode_map::InodeMap;
 use crate::model::{FileInfo, Stamp};
 
 /// Entries below which the table is never swept.
@@ -43,7 +43,7 @@ pub(super) struct SharedFiles {
 
 #[derive(Debug, Default)]
 struct Table {
-    open: HashMap<(u64, u64), Shared>,
+    open: InodeMap<(u64, u64), Shared>,
     /// Sweep closed entries once the table holds this many.
     sweep_at: usize,
 }
