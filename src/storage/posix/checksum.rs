@@ -21,6 +21,7 @@
 //! once however many ask for it meanwhile, and a version wanted by nobody
 //! who waits (a range was served) is queued for those threads once.
 
+use std::collections::{HashMap, HashSet};
 use std::ffi::c_ulong;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -29,7 +30,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use rustix::fs::Stat;
 
-use super::inode_map::{InodeMap, InodeSet};
 use super::version_record::{recorded_value, same_version, write_record};
 use super::zip_crc;
 use crate::formats::hex::CrcHex;
@@ -192,11 +192,14 @@ pub(super) struct Cache {
 
 #[derive(Debug, Default)]
 struct Known {
-    crcs: InodeMap<Key, Tags>,
+    // SipHash (std's), not `inode_map.rs`: a version's size and times are
+    // a peer's to set (SETSTAT, MFMT), so a peer could choose keys that
+    // collide under a hash without a secret.
+    crcs: HashMap<Key, Tags>,
     /// Versions whose CRC a thread is computing now.
-    computing: InodeSet<Key>,
+    computing: HashSet<Key>,
     /// Versions queued for a computation nobody waits for.
-    wanted: InodeSet<Key>,
+    wanted: HashSet<Key>,
 }
 
 /// Nanoseconds are a `c_ulong` in `Stat`: 32 bits on 32-bit ARM.

@@ -43,7 +43,7 @@ pub(super) struct SharedFiles {
 
 #[derive(Debug, Default)]
 struct Table {
-    open: InodeMap<(u64, u64), Shared>,
+    open: InodeMap<Shared>,
     /// Sweep closed entries once the table holds this many.
     sweep_at: usize,
 }
