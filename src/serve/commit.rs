@@ -19,21 +19,18 @@
 
 use std::time::Instant;
 
-use log::{debug, error};
+use log::error;
 
 use super::conditions::Conditions;
 use super::digest::Checksum;
 use super::ops::makes_only::MakesOnly;
-use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, UploadStep, Version};
+use super::published::{Published, refusal_of, still_hold};
+use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, UploadStep};
 use crate::access::Owner;
 use crate::formats::upload_metadata;
 use crate::hooks::{Event, Facts, Slot, Verdict};
 use crate::name::Name;
-use crate::storage::{Committing, Durable, Landed, LoneCommit, StorageError, Unflushed, Upload};
-
-/// Why an upload that was to create its file (`If-None-Match: *`) was not
-/// stored: another took the name while its body arrived.
-pub const TAKEN: &str = "a file of that name was stored before the commit (If-None-Match: *)";
+use crate::storage::{Committing, Durable, LoneCommit, StorageError, Unflushed, Upload};
 
 /// A verified upload to make visible.
 pub(super) struct Commit {
@@ -117,7 +114,7 @@ pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         return publish(ctx, commit);
     }
     // No hook is run for an upload bound to be refused (judged again
-    // after it, as the hook takes time).
+    // after it, as the hook takes time: the table is let go at once).
     if let Err(failure) = still_hold(ctx, &commit.name, commit.preconditions.as_deref()) {
         return not_stored(ctx, commit, failure);
     }
@@ -205,10 +202,13 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     // Judged before the body too; judged again now that it is in: the
     // file may have changed while it arrived. From here to the rename is
     // a moment, not a body's time (and `If-None-Match: *`'s rename never
-    // replaces).
-    if let Err(failure) = still_hold(ctx, &commit.name, commit.preconditions.as_deref()) {
-        return not_stored(ctx, commit, failure);
-    }
+    // replaces). The lock table is held still from this judgement to the
+    // engine's commit (a rename, or for a durable commit its first steps,
+    // whose rename is judged again below: [`Published::before_step`]).
+    let steady = match still_hold(ctx, &commit.name, commit.preconditions.as_deref()) {
+        Ok(steady) => steady,
+        Err(failure) => return not_stored(ctx, commit, failure),
+    };
     // Only made when there is a hook to tell: a PUT pays nothing else.
     let facts = ctx
         .hooks
@@ -259,7 +259,9 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     };
     // The new version's dead properties (S3's metadata) are recorded by
     // the commit, for its inode: it appears with them.
-    match ctx.store.commit(upload, crc, ctx.config.fsync) {
+    let committing = ctx.store.commit(upload, crc, ctx.config.fsync);
+    drop(steady);
+    match committing {
         Ok(Committing::Done(committed)) => {
             published.landed(committed.landed);
             published.found(committed.replaced);
@@ -279,33 +281,6 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
             let failure = published.refusal(err);
             published.answer(ctx, Err(failure))
         }
-    }
-}
-
-/// Whether a write's `preconditions` on its target still hold at its
-/// commit (judged before its body too; `412` if not), and the lock rule
-/// with the tokens they submit (`423`: a lock taken while the body
-/// arrived, which a session's commit meets again once it is gone).
-fn still_hold(
-    ctx: &Ctx<'_>,
-    name: &Name,
-    preconditions: Option<&Conditions>,
-) -> Result<(), Failure> {
-    if preconditions.is_some_and(|preconditions| !preconditions.required_hold(ctx)) {
-        let changed = "the file changed before the commit: the condition no longer holds";
-        return Err(Failure::new(ErrorKind::PreconditionFailed, changed));
-    }
-    let submitted: Vec<&str> = preconditions.iter().flat_map(|c| c.submitted()).collect();
-    super::ops::locks::unlocked(ctx, name.as_str(), &submitted)
-}
-
-/// What a commit that failed in storage answers.
-fn refusal_of(err: StorageError) -> Failure {
-    match err {
-        // Only an upload that creates its file only fails so
-        // (`If-None-Match: *`): a plain rename replaces.
-        StorageError::Exists => Failure::new(ErrorKind::PreconditionFailed, TAKEN),
-        err => Failure::from(err),
     }
 }
 
@@ -379,120 +354,5 @@ pub(super) fn step_durable(
             drop(durable);
             published.answer(ctx, Err(failure))
         }
-    }
-}
-
-/// An upload renamed into place, to answer for once it is as durable as
-/// asked.
-pub(super) struct Published {
-    facts: Option<Facts>,
-    user: Option<Owner>,
-    pub(super) name: Name,
-    started: Instant,
-    /// The write's preconditions on its target, judged a last time once
-    /// its bytes are flushed, just before the rename.
-    preconditions: Option<Box<Conditions>>,
-    /// What goes if the rename finds the name taken ([`MakesOnly`]).
-    makes_only: Option<MakesOnly>,
-    /// The answer if it is.
-    stored: Reply,
-}
-
-impl Published {
-    /// The version the file became (`landed`), for the answer's `ETag`.
-    fn landed(&mut self, landed: Option<Landed>) {
-        if let Reply::Stored {
-            version, crc, md5, ..
-        } = &mut self.stored
-        {
-            *version = landed.map(|(info, stamp)| {
-                Box::new(Version {
-                    info,
-                    stamp,
-                    crc: Some(*crc),
-                    md5: *md5,
-                })
-            });
-        }
-    }
-
-    /// Whether the commit replaced a file, as its rename found (an
-    /// upload that looked at its begin knew already: see
-    /// `storage::Look`).
-    fn found(&mut self, replaced: bool) {
-        if let Reply::Stored {
-            replaced: answer, ..
-        } = &mut self.stored
-        {
-            *answer = replaced;
-        }
-    }
-
-    /// Takes `durable`'s next step, its bytes (or what the step before
-    /// changed) being flushed; before the rename, its preconditions are
-    /// judged once more (a flush is long enough for another writer to
-    /// store the name), and the file is not renamed if they fail.
-    fn step(&mut self, ctx: &Ctx<'_>, durable: &mut Durable) -> Result<Option<Unflushed>, Failure> {
-        self.before_step(ctx, durable)?;
-        let owed = durable.step().map_err(|err| self.refusal(err))?;
-        self.found(durable.replaced());
-        Ok(owed)
-    }
-
-    /// As [`Published::step`] for a commit alone: the step's flush made
-    /// here too. Returns whether a step is left.
-    fn step_alone(
-        &mut self,
-        ctx: &Ctx<'_>,
-        durable: &mut Durable,
-        lone: &LoneCommit<'_>,
-    ) -> Result<bool, Failure> {
-        self.before_step(ctx, durable)?;
-        let left = durable.step_alone(lone).map_err(|err| self.refusal(err))?;
-        self.found(durable.replaced());
-        Ok(left)
-    }
-
-    /// What a commit's failure `err` answers: [`refusal_of`], but a name
-    /// found taken where the commit may only make it ([`MakesOnly`]).
-    fn refusal(&mut self, err: StorageError) -> Failure {
-        match self.makes_only.as_mut().is_some_and(|m| m.taken(&err)) {
-            true => StorageError::Exists.into(),
-            false => refusal_of(err),
-        }
-    }
-
-    /// Before the rename, the preconditions and the lock rule judged once
-    /// more.
-    fn before_step(&self, ctx: &Ctx<'_>, durable: &Durable) -> Result<(), Failure> {
-        match durable.renames_next() {
-            true => still_hold(ctx, &self.name, self.preconditions.as_deref()),
-            false => Ok(()),
-        }
-    }
-
-    /// The answer, given how the commit (and its flush) went; queues the
-    /// on-upload hook if it is stored. Short: it may run on the flusher
-    /// thread.
-    fn answer(self, ctx: &Ctx<'_>, result: Result<(), Failure>) -> Outcome {
-        let client = ctx.client;
-        let name = self.name;
-        if let Some(makes_only) = &self.makes_only {
-            makes_only.end_if_taken(ctx);
-        }
-        if let Err(failure) = result {
-            super::log_refusal(client, "PUT", name.as_str(), &failure);
-            return Outcome::failed(failure, Next::Request);
-        }
-        if let Reply::Stored { size, .. } = &self.stored {
-            debug!(
-                "#{client} PUT {name} {size} bytes {:.3}s",
-                self.started.elapsed().as_secs_f64()
-            );
-        }
-        if let Some(facts) = self.facts {
-            ctx.hooks.uploaded(facts, self.user);
-        }
-        Outcome::answer(self.stored)
     }
 }

@@ -40,6 +40,7 @@ mod operate;
 pub mod ops;
 mod part_asks;
 pub mod piece;
+mod published;
 mod receive;
 mod reply;
 mod room;

@@ -3,10 +3,13 @@
 //! the pool) and changed as one check-and-change under the table's lock,
 //! whatever engine keeps it. A change's caller decides what to write from
 //! the locks as they stand at that moment ([`LockTable::change`]), so two
-//! nodes never both grant an exclusive lock on one name.
+//! nodes never both grant an exclusive lock on one name; and held still
+//! ([`LockTable::steady`]) by a write that judges the lock rule and then
+//! changes what it judged, so no lock is granted in between.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLockReadGuard};
 
+use super::posix::flock::Flock;
 use super::{Edit, StorageError};
 use crate::model::DavLock;
 
@@ -31,12 +34,51 @@ pub trait LockTable: Send + Sync {
     /// It cannot be read.
     fn current(&self) -> Result<Arc<[DavLock]>, StorageError>;
 
+    /// The table as it stands, held still until the [`Steady`] is
+    /// dropped: no lock is granted, refreshed or let go, on this node or
+    /// another, while a write judges the lock rule and makes its change
+    /// (an upload's rename). Holds side by side with other such holds.
+    /// Hold one at a time on a thread, and briefly: every change waits.
+    ///
+    /// # Errors
+    /// The table cannot be held or read.
+    fn steady(&self) -> Result<(Steady<'_>, Arc<[DavLock]>), StorageError>;
+
     /// Changes the table as `decide`, given it fresh under the table's
     /// lock, says.
     ///
     /// # Errors
     /// The table cannot be read or written (on a read-only server, never).
     fn edit(&self, decide: Decide<'_>) -> Result<(), StorageError>;
+}
+
+/// A lock table held still ([`LockTable::steady`]) until dropped: a
+/// shared `flock` of the file every change locks exclusively (a table on
+/// a file system, which other nodes may share), or a read turn of the
+/// lock every change writes under (a table in memory).
+#[must_use = "the table is held still only while this lives"]
+#[derive(Debug)]
+pub struct Steady<'a> {
+    _file: Option<Flock>,
+    _turn: Option<RwLockReadGuard<'a, ()>>,
+}
+
+impl<'a> Steady<'a> {
+    /// Held by `file`'s shared lock (none where nothing can change it).
+    pub(super) fn by_file(file: Option<Flock>) -> Steady<'a> {
+        Steady {
+            _file: file,
+            _turn: None,
+        }
+    }
+
+    /// Held by `turn`.
+    pub(super) fn by_turn(turn: RwLockReadGuard<'a, ()>) -> Steady<'a> {
+        Steady {
+            _file: None,
+            _turn: Some(turn),
+        }
+    }
 }
 
 impl dyn LockTable + '_ {

@@ -37,7 +37,7 @@ pub use error::{NO_BUCKET, STORAGE_FAILURES, StorageError, storage_failures};
 pub use left::{Left, MAX_NAMED};
 #[cfg(feature = "shares")]
 pub use link_table::{DecideLinks, LinkEdit, LinkTable};
-pub use lock_table::{Decide, LockTable};
+pub use lock_table::{Decide, LockTable, Steady};
 pub use part_handle::{EnginePart, PartUpload};
 pub use posix::{
     Ahead, Appending, Claim, Committed, Copied, DEFAULT_MIN_FREE_CAP, DavLocks, Durable, Edit,

@@ -42,7 +42,7 @@ fn read_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     while let Some(dir) = dirs.pop() {
         for entry in fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.ends_with(".ferry-nodes") {
+            if path.ends_with(".ferry-nodes") || path.ends_with(".ferry-dav") {
                 continue; // the server's locks and journals
             }
             if path.is_dir() {

@@ -220,6 +220,7 @@ impl TestServer {
         found.retain(|f| {
             f != ".ferry-uploads/id-key"
                 && f != ".ferry-uploads/lock"
+                && f != ".ferry-dav/locks/.lock"
                 && !f.starts_with(".ferry-nodes/")
                 && !f.starts_with(".ferry-quota/")
                 && !(f.starts_with(".ferry-uploads/") && f.ends_with(".stored"))

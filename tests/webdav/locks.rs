@@ -964,3 +964,48 @@ fn a_partial_delete_releases_the_locks_of_what_it_removed() {
     assert_eq!(put(addr, "/d/open/sub/deep", &other, "y"), 201);
     assert_eq!(put(addr, "/d/kept", &other, "y"), 423);
 }
+
+/// A LOCK asked while a write without its token is between its lock rule
+/// and its rename waits for the rename: the commit holds the lock table
+/// still (its file's lock is held, so no node can change it), and the
+/// LOCK is granted on the file the write made (`200`; a name nothing had
+/// would be reserved, `201`). Before, the LOCK reserved the name, and
+/// the write then landed on it without the token. Durable or not.
+#[test]
+fn a_lock_asked_while_an_upload_renames_waits_for_the_rename() {
+    use ferry::access::quota::FolderQuota;
+    use ferry::storage::gate::{Gate, Point};
+    use rustix::fs::FlockOperation;
+    for durable in [false, true] {
+        // Counted (a quota): the commit is held just before its rename.
+        let gate = Arc::new(Gate::new(Point::Rename));
+        let server = TestServer::start_with({
+            let gate = Arc::clone(&gate);
+            move |c| {
+                c.fsync = durable;
+                c.quotas = vec![FolderQuota::parse("box/=10M").unwrap()];
+                c.gate = Some(gate);
+                c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+            }
+        });
+        let addr = server.http.unwrap();
+        std::fs::create_dir(server.path("box")).unwrap();
+        // A lock elsewhere: the table's lock file is there either way.
+        assert_eq!(lock(addr, "/elsewhere", "exclusive", "").0.status, 201);
+        let writer = std::thread::spawn(move || put(addr, "/box/new", "", "made"));
+        gate.wait_for_arrivals(1);
+        let table = std::fs::File::open(server.path(".ferry-dav/locks/.lock")).unwrap();
+        let taken = rustix::fs::flock(&table, FlockOperation::NonBlockingLockExclusive);
+        assert_eq!(
+            taken,
+            Err(rustix::io::Errno::WOULDBLOCK),
+            "durable {durable}"
+        );
+        let locker = std::thread::spawn(move || lock(addr, "/box/new", "exclusive", "").0);
+        gate.open();
+        assert_eq!(writer.join().unwrap(), 201, "durable {durable}");
+        let locked = locker.join().unwrap();
+        assert_eq!(locked.status, 200, "durable {durable}: {}", locked.head);
+        assert_eq!(std::fs::read(server.path("box/new")).unwrap(), b"made");
+    }
+}

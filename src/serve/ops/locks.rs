@@ -152,23 +152,6 @@ pub fn check(
     Ok(())
 }
 
-/// The lock rule judged again for an upload's commit, as its rename is
-/// about to happen, with the tokens its request `submitted` (none for an
-/// upload session's: FERRY/1's `COMMIT`, tus's last `PATCH`): a lock
-/// taken while the bytes came in is honoured too.
-///
-/// # Errors
-/// [`ErrorKind::Locked`] as [`check`]; the table could not be read.
-pub(in crate::serve) fn unlocked(
-    ctx: &Ctx<'_>,
-    name: &str,
-    submitted: &[&str],
-) -> Result<(), Failure> {
-    let locks = ctx.store.locks();
-    let table = locks.current()?;
-    check(&table, locks.now(), Needs::Write(name), submitted)
-}
-
 /// The timeout granted for one asked: at most [`MAX_TIMEOUT`], at least
 /// a second.
 fn granted_timeout(asked: Option<u64>) -> u64 {

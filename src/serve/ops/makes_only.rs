@@ -13,7 +13,7 @@ use crate::storage::StorageError;
 /// is refused as a name there already (`409`) and the session goes with
 /// its bytes, so that a client asking how far it got (tus's `HEAD`) never
 /// finds it whole and takes it for stored. (S3's `If-None-Match: *`
-/// completion keeps its parts, as S3 does: `commit::TAKEN`.)
+/// completion keeps its parts, as S3 does: `published::TAKEN`.)
 pub(in crate::serve) struct MakesOnly {
     /// The session.
     id: String,

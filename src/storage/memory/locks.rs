@@ -1,18 +1,22 @@
 //! The memory store's WebDAV lock table: the live locks under one mutex,
 //! each change one check-and-change under it, as the POSIX engine's under
-//! its `flock` (`posix/dav_locks.rs`).
+//! its `flock` (`posix/dav_locks.rs`), and held still by a write
+//! between its judgement and its change under a read guard that every
+//! change waits for, as that engine's shared `flock`.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::now;
 use crate::model::DavLock;
 use crate::storage::StorageError;
-use crate::storage::lock_table::{Decide, LockTable};
+use crate::storage::lock_table::{Decide, LockTable, Steady};
 
 /// The locks, expired ones dropped as they are read.
 #[derive(Debug, Default)]
 pub(super) struct MemoryLocks {
     table: Mutex<Arc<[DavLock]>>,
+    /// Changes (write) and the writes that hold the table still (read).
+    turns: RwLock<()>,
 }
 
 impl MemoryLocks {
@@ -38,7 +42,13 @@ impl LockTable for MemoryLocks {
         Ok(self.fresh().unwrap_or_else(|| Arc::from([])))
     }
 
+    fn steady(&self) -> Result<(Steady<'_>, Arc<[DavLock]>), StorageError> {
+        let turn = self.turns.read().unwrap_or_else(PoisonError::into_inner);
+        Ok((Steady::by_turn(turn), self.current()?))
+    }
+
     fn edit(&self, decide: Decide<'_>) -> Result<(), StorageError> {
+        let _turn = self.turns.write().unwrap_or_else(PoisonError::into_inner);
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         let (live, now) = MemoryLocks::live(&table);
         let Some(edit) = decide(&live, now) else {

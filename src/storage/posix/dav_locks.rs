@@ -40,7 +40,9 @@
 //! under an exclusive `flock` of a regular file in the folder (`.lock`:
 //! a shared file system forwards a file's lock to every mount, not
 //! always a folder's), reading the records fresh, so two nodes never
-//! both take a conflicting lock. Expired records are
+//! both take a conflicting lock; a write that judges the lock rule and
+//! then renames holds the same file's lock shared across both
+//! ([`DavLocks::steady`]), so no node grants a lock in between. Expired records are
 //! ignored, and removed when the table is read. Reading the table again
 //! reads only the records this node has not read yet (by name and inode,
 //! from the folder's entries: a refresh is a new inode), so a flood of
@@ -57,7 +59,7 @@ use rustix::io::Errno;
 
 use super::flock::Flock;
 use super::settled::{changed_at, is_settled, system_now};
-use super::{DIR, Storage, StorageError, stored_file_mode};
+use super::{DIR, Steady, Storage, StorageError, stored_file_mode};
 use crate::model::DavLock;
 
 /// The folder of the records, in the root.
@@ -257,6 +259,27 @@ impl DavLocks {
             locks: Arc::clone(&locks),
         };
         Ok(locks)
+    }
+
+    /// The table, held still until the hold is dropped: a shared `flock`
+    /// of the file every change holds exclusively, so no node changes it
+    /// while a write judges the lock rule and renames (see
+    /// `LockTable::steady`). Each hold is a rename's moment (a lone
+    /// durable commit's, its flush too: one at a time); `flock` lets new
+    /// shared holds in while a change waits, so a LOCK waits out the
+    /// commits under way, which uploads side by side keep brief.
+    ///
+    /// # Errors
+    /// The lock file cannot be opened or locked, or the folder read.
+    pub fn steady(&self) -> Result<(Steady<'_>, Arc<[DavLock]>), StorageError> {
+        // A read-only server writes nothing to hold still for (and may
+        // not make the file); another node's changes are not its to stop.
+        let held = match self.writable {
+            true => Some(Flock::shared_at(self.made_dir()?, TABLE_LOCK)?),
+            false => None,
+        };
+        let locks = self.current()?;
+        Ok((Steady::by_file(held), locks))
     }
 
     /// Changes the records under an exclusive `flock` of their folder:

@@ -62,7 +62,7 @@ mod durability;
 mod durable_commit;
 mod engine_posix;
 mod file_info;
-mod flock;
+pub(super) mod flock;
 mod flush;
 mod folders;
 pub mod gate;
@@ -169,7 +169,7 @@ use super::store::could_contain;
 use super::{
     Admit, Appender, Choose, Committing, CopyTree, Cursor, Decide, Enter, GoOn, Include, Judge,
     Left, LockTable, Open, Opened, Parents, PartUpload, PropEdit, Room, SessionStore, Spill,
-    StorageError, Store, Take, Upload, Visit, Wanted,
+    Steady, StorageError, Store, Take, Upload, Visit, Wanted,
 };
 
 /// The root directory and everything done beneath it.

@@ -9,8 +9,8 @@ use super::Decide;
 use super::SessionStore;
 use super::cursor::TreeCursor;
 use super::{
-    Ahead, Committing, DavLocks, Left, LockTable, Look, OverQuota, ReserveAsWritten, Room, Storage,
-    StorageError, Upload, ZipCrc,
+    Ahead, Committing, DavLocks, Left, LockTable, Look, OverQuota, ReserveAsWritten, Room, Steady,
+    Storage, StorageError, Upload, ZipCrc,
 };
 use super::{
     CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, PropEdit, Spill, Store, Take,
@@ -367,6 +367,10 @@ impl LockTable for DavLocks {
 
     fn current(&self) -> Result<Arc<[DavLock]>, StorageError> {
         DavLocks::current(self)
+    }
+
+    fn steady(&self) -> Result<(Steady<'_>, Arc<[DavLock]>), StorageError> {
+        DavLocks::steady(self)
     }
 
     fn edit(&self, decide: Decide<'_>) -> Result<(), StorageError> {
