@@ -297,18 +297,45 @@ fn keep_owner_and_mode(path: &std::path::Path, new: &std::fs::File) -> std::io::
 
 /// Longest duration any setting takes, in seconds (about 31 years): far
 /// beyond any sensible timeout, and safe to add to any `Instant`.
-const MAX_SECONDS: f64 = 1e9;
+const MAX_SECONDS: u64 = 1_000_000_000;
 
-/// Parses a positive number of seconds, fractions allowed, up to
-/// [`MAX_SECONDS`].
+/// Parses a positive number of seconds, fractions allowed (`0.25`, `.5`,
+/// `1e3`), up to [`MAX_SECONDS`], to the nanosecond.
 pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
-    text.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= MAX_SECONDS)
-        .map(Duration::from_secs_f64)
+    decimal_seconds(text)
+        .filter(|s| !s.is_zero() && *s <= Duration::from_secs(MAX_SECONDS))
         .ok_or_else(|| {
-            format!("expected a positive number of seconds up to {MAX_SECONDS:.0}, got {text:?}")
+            format!("expected a positive number of seconds up to {MAX_SECONDS}, got {text:?}")
         })
+}
+
+/// `[+]digits[.digits][e[+-]digits]` as a duration, in decimal throughout:
+/// no float parsing, whose tables weigh some 20 KB in the small host's
+/// build, for a handful of settings. `None` for anything else, or past
+/// what a `u128` of nanoseconds holds.
+fn decimal_seconds(text: &str) -> Option<Duration> {
+    let text = text.strip_prefix('+').unwrap_or(text);
+    let (number, exponent) = match text.split_once(['e', 'E']) {
+        Some((number, exponent)) => (number, exponent.parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = || whole.bytes().chain(fraction.bytes());
+    if whole.len() + fraction.len() == 0 || !digits().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value = digits().try_fold(0u128, |n, b| {
+        n.checked_mul(10)?.checked_add(u128::from(b - b'0'))
+    })?;
+    // Nanoseconds: the digits, the point moved by the exponent and by 9.
+    let shift = i64::from(exponent) + 9 - i64::try_from(fraction.len()).ok()?;
+    let ten = |power: i64| 10u128.checked_pow(u32::try_from(power).ok()?);
+    let nanos = match shift {
+        0.. => value.checked_mul(ten(shift)?)?,
+        ..0 => ten(-shift).map_or(0, |ten| value / ten),
+    };
+    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+    Some(Duration::new(secs, (nanos % 1_000_000_000) as u32))
 }
 
 pub(crate) use crate::access::quota::parse_size;
@@ -365,7 +392,27 @@ mod tests {
         assert!(parse_seconds("soon").is_err());
         // Bounded, so no deadline can overflow the clock.
         assert_eq!(parse_seconds("1e9"), Ok(Duration::from_secs(1_000_000_000)));
-        for bad in ["-1", "inf", "NaN", "1e19", "1e20"] {
+        assert_eq!(parse_seconds(".5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_seconds("+2."), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_seconds("2.5E-3"), Ok(Duration::from_micros(2500)));
+        assert_eq!(parse_seconds("120"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_seconds("0.000000001"), Ok(Duration::from_nanos(1)));
+        for bad in [
+            "-1",
+            "inf",
+            "NaN",
+            "1e19",
+            "1e20",
+            "",
+            ".",
+            "1.2.3",
+            "1e",
+            "1e99999999999",
+            "0.0",
+            "1e-10",
+            "5 ",
+            "0x10",
+        ] {
             assert!(parse_seconds(bad).is_err(), "{bad:?}");
         }
     }

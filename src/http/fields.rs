@@ -21,12 +21,20 @@ pub fn accepts(accept: &str, wanted: &str) -> bool {
     accept.split(',').any(|item| {
         let mut parts = item.split(';').map(str::trim);
         let media = parts.next().unwrap_or_default();
-        let refused = parts.any(|p| {
-            p.strip_prefix("q=")
-                .and_then(|q| q.parse::<f32>().ok())
-                .is_some_and(|q| q <= 0.0)
-        });
+        let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(is_zero));
         media.eq_ignore_ascii_case(wanted) && !refused
+    })
+}
+
+/// Whether a q-value is zero (`0`, `0.`, `0.000`: RFC 9110 12.4.2), read
+/// as the grammar writes it rather than as a float (whose parsing weighs
+/// some 20 KB in the small host's build).
+fn is_zero(q: &str) -> bool {
+    q.strip_prefix('0').is_some_and(|rest| {
+        rest.is_empty()
+            || rest
+                .strip_prefix('.')
+                .is_some_and(|z| z.bytes().all(|b| b == b'0'))
     })
 }
 
@@ -120,6 +128,26 @@ pub fn url_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_media_type_is_accepted_unless_its_q_value_is_zero() {
+        for yes in [
+            "text/html",
+            "TEXT/HTML;q=0.5",
+            "a/b, text/html ; q=1",
+            "text/html;q=0.001",
+        ] {
+            assert!(accepts(yes, "text/html"), "{yes:?}");
+        }
+        for no in [
+            "text/html;q=0",
+            "text/html; q=0.",
+            "a/b, text/html;q=0.000",
+            "a/b",
+        ] {
+            assert!(!accepts(no, "text/html"), "{no:?}");
+        }
+    }
 
     #[test]
     fn url_paths_round_trip() {
