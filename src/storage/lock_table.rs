@@ -7,9 +7,9 @@
 //! ([`LockTable::steady`]) by a write that judges the lock rule and then
 //! changes what it judged, so no lock is granted in between.
 
-use std::sync::{Arc, RwLockReadGuard};
+use std::sync::{Arc, MutexGuard};
 
-use super::posix::flock::Flock;
+use super::shared_hold::SharedHold;
 use super::{Edit, StorageError};
 use crate::model::DavLock;
 
@@ -52,31 +52,32 @@ pub trait LockTable: Send + Sync {
     fn edit(&self, decide: Decide<'_>) -> Result<(), StorageError>;
 }
 
-/// A lock table held still ([`LockTable::steady`]) until dropped: a
-/// shared `flock` of the file every change locks exclusively (a table on
-/// a file system, which other nodes may share), or a read turn of the
-/// lock every change writes under (a table in memory).
+/// A lock table held still ([`LockTable::steady`]) until dropped: this
+/// node's share of a shared `flock` of the file every change locks
+/// exclusively (`shared_hold.rs`: a table on a file system, which other
+/// nodes may share), or the mutex of a table in memory.
 #[must_use = "the table is held still only while this lives"]
 #[derive(Debug)]
 pub struct Steady<'a> {
-    _file: Option<Flock>,
-    _turn: Option<RwLockReadGuard<'a, ()>>,
+    _file: Option<SharedHold<'a>>,
+    _memory: Option<MutexGuard<'a, Arc<[DavLock]>>>,
 }
 
 impl<'a> Steady<'a> {
-    /// Held by `file`'s shared lock (none where nothing can change it).
-    pub(super) fn by_file(file: Option<Flock>) -> Steady<'a> {
+    /// Held by a share of a file's lock (none where nothing can change
+    /// the table).
+    pub(super) fn by_file(hold: Option<SharedHold<'a>>) -> Steady<'a> {
         Steady {
-            _file: file,
-            _turn: None,
+            _file: hold,
+            _memory: None,
         }
     }
 
-    /// Held by `turn`.
-    pub(super) fn by_turn(turn: RwLockReadGuard<'a, ()>) -> Steady<'a> {
+    /// Held by the mutex of a table in memory.
+    pub(super) fn in_memory(table: MutexGuard<'a, Arc<[DavLock]>>) -> Steady<'a> {
         Steady {
             _file: None,
-            _turn: Some(turn),
+            _memory: Some(table),
         }
     }
 }

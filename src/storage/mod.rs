@@ -25,6 +25,7 @@ pub mod memory;
 mod part_handle;
 pub mod posix;
 mod session_store;
+mod shared_hold;
 mod spool_room;
 mod store;
 mod store_values;

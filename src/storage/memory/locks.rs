@@ -1,10 +1,10 @@
 //! The memory store's WebDAV lock table: the live locks under one mutex,
 //! each change one check-and-change under it, as the POSIX engine's under
 //! its `flock` (`posix/dav_locks.rs`), and held still by a write
-//! between its judgement and its change under a read guard that every
-//! change waits for, as that engine's shared `flock`.
+//! between its judgement and its change by holding that mutex (for a
+//! rename in memory: a moment; reads of the table wait for it too).
 
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::now;
 use crate::model::DavLock;
@@ -15,8 +15,6 @@ use crate::storage::lock_table::{Decide, LockTable, Steady};
 #[derive(Debug, Default)]
 pub(super) struct MemoryLocks {
     table: Mutex<Arc<[DavLock]>>,
-    /// Changes (write) and the writes that hold the table still (read).
-    turns: RwLock<()>,
 }
 
 impl MemoryLocks {
@@ -43,12 +41,12 @@ impl LockTable for MemoryLocks {
     }
 
     fn steady(&self) -> Result<(Steady<'_>, Arc<[DavLock]>), StorageError> {
-        let turn = self.turns.read().unwrap_or_else(PoisonError::into_inner);
-        Ok((Steady::by_turn(turn), self.current()?))
+        let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        let live = MemoryLocks::live(&table).0;
+        Ok((Steady::in_memory(table), live))
     }
 
     fn edit(&self, decide: Decide<'_>) -> Result<(), StorageError> {
-        let _turn = self.turns.write().unwrap_or_else(PoisonError::into_inner);
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         let (live, now) = MemoryLocks::live(&table);
         let Some(edit) = decide(&live, now) else {

@@ -57,10 +57,11 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::flock::Flock;
+use super::flock::{Flock, open_lock_file};
 use super::settled::{changed_at, is_settled, system_now};
 use super::{DIR, Steady, Storage, StorageError, stored_file_mode};
 use crate::model::DavLock;
+use crate::storage::shared_hold::SharedHolds;
 
 /// The folder of the records, in the root.
 pub const LOCKS_DIR: &str = ".ferry-dav/locks";
@@ -143,6 +144,8 @@ pub struct DavLocks {
     serial: AtomicU64,
     /// `--fsync`: a change is on the disk before it is answered.
     durable: AtomicBool,
+    /// This node's holds of the table's lock file ([`DavLocks::steady`]).
+    holds: SharedHolds,
 }
 
 #[derive(Debug, Default)]
@@ -168,10 +171,16 @@ impl DavLocks {
             temp_prefix,
             serial: AtomicU64::new(0),
             durable: AtomicBool::new(false),
+            holds: SharedHolds::default(),
         };
+        // The lock file is made now too: made by the first commit, it
+        // would change the folder and unsettle this node's copy of the
+        // table (read again for a second) just as uploads begin.
         let opened = match read_only {
             true => locks.dir().map(|_| ()),
-            false => locks.made_dir().map(|_| ()),
+            false => locks
+                .made_dir()
+                .and_then(|dir| Ok(open_lock_file(dir, TABLE_LOCK).map(drop)?)),
         };
         if let Err(err) = opened {
             // Writes are then judged on the pool, which tries again.
@@ -264,18 +273,18 @@ impl DavLocks {
     /// The table, held still until the hold is dropped: a shared `flock`
     /// of the file every change holds exclusively, so no node changes it
     /// while a write judges the lock rule and renames (see
-    /// `LockTable::steady`). Each hold is a rename's moment (a lone
-    /// durable commit's, its flush too: one at a time); `flock` lets new
-    /// shared holds in while a change waits, so a LOCK waits out the
-    /// commits under way, which uploads side by side keep brief.
+    /// `LockTable::steady`), shared by this node's holds at once
+    /// (`storage/shared_hold.rs`).
     ///
     /// # Errors
     /// The lock file cannot be opened or locked, or the folder read.
     pub fn steady(&self) -> Result<(Steady<'_>, Arc<[DavLock]>), StorageError> {
         // A read-only server writes nothing to hold still for (and may
         // not make the file); another node's changes are not its to stop.
+        // The file is opened at the first hold, then kept.
+        let open = || Ok(open_lock_file(self.made_dir()?, TABLE_LOCK)?);
         let held = match self.writable {
-            true => Some(Flock::shared_at(self.made_dir()?, TABLE_LOCK)?),
+            true => Some(self.holds.hold(&open)?),
             false => None,
         };
         let locks = self.current()?;

@@ -20,7 +20,7 @@ use rustix::io::Errno;
 
 /// Descriptor `F` with a `flock` on it, released when this is dropped.
 #[derive(Debug)]
-pub(in crate::storage) struct Flock<F: AsFd = OwnedFd>(F);
+pub(super) struct Flock<F: AsFd = OwnedFd>(F);
 
 impl<F: AsFd> Flock<F> {
     /// Takes lock `how` on `fd`: `Ok(None)` if a non-blocking one is held
@@ -61,18 +61,6 @@ impl Flock {
     /// The file cannot be opened or made, or the file system cannot lock.
     pub(super) fn exclusive_at(dir: impl AsFd, name: &str) -> Result<Self, Errno> {
         Flock::exclusive(open_lock_file(dir, name)?)
-    }
-
-    /// Waits for a shared lock of lock file `name` in `dir`, opened (made
-    /// if need be) anew for this hold, as [`Flock::exclusive_at`]: holds
-    /// side by side with other shared ones, never with the exclusive one.
-    ///
-    /// # Errors
-    /// The file cannot be opened or made, or the file system cannot lock.
-    pub(super) fn shared_at(dir: impl AsFd, name: &str) -> Result<Self, Errno> {
-        let fd = open_lock_file(dir, name)?;
-        rustix::fs::flock(&fd, FlockOperation::LockShared)?;
-        Ok(Flock(fd))
     }
 }
 

@@ -62,7 +62,7 @@ mod durability;
 mod durable_commit;
 mod engine_posix;
 mod file_info;
-pub(super) mod flock;
+mod flock;
 mod flush;
 mod folders;
 pub mod gate;
