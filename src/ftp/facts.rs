@@ -58,6 +58,7 @@ impl Control {
                     local: "modify".to_owned(),
                     change: crate::serve::Change::Mtime(mtime),
                 }],
+                preconditions: None,
             })
         })
     }

@@ -66,6 +66,7 @@ impl Transfer<'_> {
                         from,
                         to,
                         overwrite,
+                        preconditions: None,
                     })
                 } else {
                     let deep = match fields.depth {
@@ -94,6 +95,7 @@ impl Transfer<'_> {
                             false => Overwrite::Nothing,
                         },
                         folders: Folders::Explicit,
+                        preconditions: None,
                     }),
                     false => Operation::CopyFile(ops::CopyFile {
                         from,

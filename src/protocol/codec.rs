@@ -188,6 +188,7 @@ fn operation(request: Request) -> Operation {
             name,
             folders: FOLDERS,
             folder_whole: true,
+            preconditions: None,
         }),
         Request::DelFolder { folder } => Operation::DeleteFolder(ops::DeleteFolder {
             prefix: folder,
@@ -198,6 +199,7 @@ fn operation(request: Request) -> Operation {
             to,
             overwrite: Overwrite::Files,
             folders: FOLDERS,
+            preconditions: None,
         }),
         Request::Echo { size } => Operation::Echo(ops::Echo { size }),
         Request::Upload { name, size, crc } => Operation::Upload(ops::Upload {

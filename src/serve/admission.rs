@@ -2,8 +2,10 @@
 //! protocol: its conditions (HTTP's `If:`) judged (`412` when false), its
 //! writes checked against the locks ([`locks::check`]: `423`), then its
 //! own serve function; what it judges again as it ends kept with it
-//! ([`Operation::keep`]). At once on the reactor when there are no
-//! conditions and this node's lock table is current; else on the pool.
+//! ([`Operation::keep`]) and judged there, next to its change, with the
+//! lock table held still (`ops/at_change.rs`). At once on the reactor when
+//! there are no conditions and this node's lock table is current; else
+//! on the pool.
 //! LOCK and UNLOCK are left to rules of their own (`locks.rs`).
 
 use super::conditions::Conditions;

@@ -23,8 +23,10 @@ use log::error;
 
 use super::conditions::Conditions;
 use super::digest::Checksum;
+use super::operate::Needs;
+use super::ops::at_change::judged_again;
 use super::ops::makes_only::MakesOnly;
-use super::published::{Published, refusal_of, still_hold};
+use super::published::{Published, refusal_of};
 use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, UploadStep};
 use crate::access::Owner;
 use crate::formats::upload_metadata;
@@ -115,7 +117,8 @@ pub(super) fn commit_now(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     }
     // No hook is run for an upload bound to be refused (judged again
     // after it, as the hook takes time: the table is let go at once).
-    if let Err(failure) = still_hold(ctx, &commit.name, commit.preconditions.as_deref()) {
+    let write = Needs::Write(commit.name.as_str());
+    if let Err(failure) = judged_again(ctx, write, commit.preconditions.as_deref()) {
         return not_stored(ctx, commit, failure);
     }
     let Ok(slot) = ctx.hooks.reserve(commit.user.as_ref()) else {
@@ -205,7 +208,8 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     // replaces). The lock table is held still from this judgement to the
     // engine's commit (a rename, or for a durable commit its first steps,
     // whose rename is judged again below: [`Published::before_step`]).
-    let steady = match still_hold(ctx, &commit.name, commit.preconditions.as_deref()) {
+    let write = Needs::Write(commit.name.as_str());
+    let steady = match judged_again(ctx, write, commit.preconditions.as_deref()) {
         Ok(steady) => steady,
         Err(failure) => return not_stored(ctx, commit, failure),
     };

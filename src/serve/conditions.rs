@@ -124,8 +124,9 @@ impl Conditions {
         })
     }
 
-    /// What an upload's commit judges again just before its rename, as
-    /// the body or the parts left time for another writer: the
+    /// What a write judges again at its change (an upload's commit just
+    /// before its rename, as the body or the parts left time for another
+    /// writer; a DELETE at its unlink, a MOVE at its rename): the
     /// preconditions on its target ([`Conditions::required_hold`]), and
     /// the lock rule with the tokens it submits ([`Conditions::submitted`]:
     /// a lock taken meanwhile refuses it). `None` with neither (the lock

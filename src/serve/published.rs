@@ -1,6 +1,6 @@
 //! An upload's commit from its last look to its answer: the
 //! preconditions and the lock rule judged with the lock table held still
-//! until the rename ([`still_hold`]), what a failed rename answers, and
+//! until the rename ([`judged_again`]), what a failed rename answers, and
 //! the renamed upload answered for once it is as durable as asked
 //! ([`Published`], a durable commit's steps taken through it).
 //! `commit.rs` decides when; this file holds what each step judges.
@@ -11,6 +11,7 @@ use log::debug;
 
 use super::conditions::Conditions;
 use super::operate::Needs;
+use super::ops::at_change::judged_again;
 use super::ops::makes_only::MakesOnly;
 use super::{Ctx, ErrorKind, Failure, Next, Outcome, Reply, Version};
 use crate::access::Owner;
@@ -21,30 +22,6 @@ use crate::storage::{Durable, Landed, LoneCommit, Steady, StorageError, Unflushe
 /// Why an upload that was to create its file (`If-None-Match: *`) was not
 /// stored: another took the name while its body arrived.
 pub const TAKEN: &str = "a file of that name was stored before the commit (If-None-Match: *)";
-
-/// Whether a write's `preconditions` on its target still hold at its
-/// commit (judged before its body too; `412` if not), and the lock rule
-/// with the tokens they submit (`423`: a lock taken while the body
-/// arrived, which a session's commit meets again once it is gone).
-/// Judged with the lock table held still, which the caller keeps until
-/// its rename: a LOCK granted between this judgement and the rename
-/// would see the file replaced under it by a writer without its token.
-pub(super) fn still_hold<'c>(
-    ctx: &Ctx<'c>,
-    name: &Name,
-    preconditions: Option<&Conditions>,
-) -> Result<Steady<'c>, Failure> {
-    let locks = ctx.store.locks();
-    let (steady, table) = locks.steady()?;
-    if preconditions.is_some_and(|preconditions| !preconditions.required_hold(ctx)) {
-        let changed = "the file changed before the commit: the condition no longer holds";
-        return Err(Failure::new(ErrorKind::PreconditionFailed, changed));
-    }
-    let submitted: Vec<&str> = preconditions.iter().flat_map(|c| c.submitted()).collect();
-    let write = Needs::Write(name.as_str());
-    super::ops::locks::check(&table, locks.now(), write, &submitted)?;
-    Ok(steady)
-}
 
 /// What a commit that failed in storage answers.
 pub(super) fn refusal_of(err: StorageError) -> Failure {
@@ -148,7 +125,10 @@ impl Published {
         durable: &Durable,
     ) -> Result<Option<Steady<'c>>, Failure> {
         match durable.renames_next() {
-            true => still_hold(ctx, &self.name, self.preconditions.as_deref()).map(Some),
+            true => {
+                let write = Needs::Write(self.name.as_str());
+                judged_again(ctx, write, self.preconditions.as_deref()).map(Some)
+            }
             false => Ok(None),
         }
     }

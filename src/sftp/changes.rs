@@ -37,12 +37,14 @@ impl Sftp {
                 name,
                 folders: Folders::Explicit,
                 folder_whole: false,
+                preconditions: None,
             }),
             super::wire::MKDIR => {
                 fields.skip_attrs()?;
                 Operation::MakeFolder(MakeFolder {
                     name,
                     making: Making::Alone,
+                    preconditions: None,
                 })
             }
             super::wire::RMDIR => Operation::RemoveFolder(RemoveFolder { name }),
@@ -101,6 +103,7 @@ impl Sftp {
                 local: "modify".to_owned(),
                 change: Change::Mtime(i64::from(mtime)),
             }],
+            preconditions: None,
         })))
     }
 }
@@ -140,6 +143,7 @@ fn rename(from: crate::name::Name, to: crate::name::Name, overwrite: Overwrite) 
         to,
         overwrite,
         folders: Folders::Explicit,
+        preconditions: None,
     })
 }
 

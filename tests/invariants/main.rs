@@ -12,7 +12,8 @@
 //!   move seeded (`sim_conn.rs`: a connection without a socket;
 //!   `sim_asks.rs`: what the clients ask; `sim_hear.rs`: what they learn
 //!   from the answers; `sim_server.rs`: the server, restarted;
-//!   `sim_crash.rs`: its crashes).
+//!   `sim_crash.rs`: its crashes; `sim_locks.rs`: a lock granted between
+//!   a write's admission and its change).
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -24,5 +25,6 @@ mod sim_asks;
 mod sim_conn;
 mod sim_crash;
 mod sim_hear;
+mod sim_locks;
 mod sim_server;
 mod simulation;

@@ -1009,3 +1009,44 @@ fn a_lock_asked_while_an_upload_renames_waits_for_the_rename() {
         assert_eq!(std::fs::read(server.path("box/new")).unwrap(), b"made");
     }
 }
+
+/// The same for a DELETE and a MOVE, each held in its unlink or rename:
+/// the lock table is held still from the lock rule, judged again there,
+/// through the change, so the LOCK waits and then reserves the name the
+/// file left (`201`). Before, the LOCK was granted on the file (`200`)
+/// while the change went on without its token, and the DELETE or MOVE
+/// then took the lock away with the file.
+#[test]
+fn a_lock_asked_while_a_delete_or_move_changes_the_name_waits_for_it() {
+    use ferry::storage::gate::{Gate, Point};
+    use rustix::fs::FlockOperation;
+    let moved = "Destination: /box/g\r\n";
+    for (point, method, headers) in [
+        (Point::Delete, "DELETE", ""),
+        (Point::Commit, "MOVE", moved),
+    ] {
+        let gate = Arc::new(Gate::new(point));
+        let server = TestServer::start_with({
+            let gate = Arc::clone(&gate);
+            move |c| {
+                c.gate = Some(gate);
+                c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+            }
+        });
+        let addr = server.http.unwrap();
+        std::fs::create_dir(server.path("box")).unwrap();
+        std::fs::write(server.path("box/f"), "kept").unwrap();
+        let writer = std::thread::spawn(move || send(addr, method, "/box/f", headers, "").status);
+        gate.wait_for_arrivals(1);
+        let table = std::fs::File::open(server.path(".ferry-dav/locks/.lock")).unwrap();
+        let taken = rustix::fs::flock(&table, FlockOperation::NonBlockingLockExclusive);
+        assert_eq!(taken, Err(rustix::io::Errno::WOULDBLOCK), "{method}");
+        let locker = std::thread::spawn(move || lock(addr, "/box/f", "exclusive", "").0);
+        gate.open();
+        let expected = if method == "DELETE" { 204 } else { 201 };
+        assert_eq!(writer.join().unwrap(), expected, "{method}");
+        let locked = locker.join().unwrap();
+        assert_eq!(locked.status, 201, "{method}: {}", locked.head);
+        assert!(!server.path("box/f").exists(), "{method}");
+    }
+}

@@ -270,6 +270,7 @@ impl Control {
             Operation::MakeFolder(ops::MakeFolder {
                 name,
                 making: crate::serve::Making::Alone,
+                preconditions: None,
             })
         })
     }
@@ -284,11 +285,13 @@ impl Control {
                 to,
                 overwrite: crate::serve::Overwrite::Files,
                 folders: Folders::Explicit,
+                preconditions: None,
             }),
             Renaming::Folder(from) => Operation::MoveFolder(ops::MoveFolder {
                 from: Prefix::of_folder(&from),
                 to: Prefix::of_folder(&to),
                 overwrite: false,
+                preconditions: None,
             }),
         })
     }

@@ -103,6 +103,7 @@ impl Control {
                     name,
                     folders: Folders::Explicit,
                     folder_whole: false,
+                    preconditions: None,
                 })
             }),
             "SIZE" => self.on_file(arg, used, Pending::Size, |name| {

@@ -137,6 +137,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
             name,
             folders: FOLDERS,
             folder_whole: true,
+            preconditions: None,
         }),
         (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder(ops::DeleteFolder {
             prefix,
@@ -151,6 +152,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
                     false => Overwrite::Nothing,
                 },
                 folders: FOLDERS,
+                preconditions: None,
             }),
             None => unreachable!("the parser refuses a MOVE without a Destination"),
         },

@@ -110,7 +110,11 @@ fn onto_itself(to: Name, mtime: Option<i64>, props: Option<Box<NewProps>>) -> Op
         name: Some(to),
         folder: false,
     };
-    Operation::PropPatch(ops::PropPatch { target, updates })
+    Operation::PropPatch(ops::PropPatch {
+        target,
+        updates,
+        preconditions: None,
+    })
 }
 
 /// The source `fields` name, and what of it a copy takes: the version

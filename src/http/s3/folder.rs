@@ -47,6 +47,7 @@ pub(super) fn request(
             let made = Operation::MakeFolder(ops::MakeFolder {
                 name,
                 making: Making::WithParents,
+                preconditions: None,
             });
             (made, Asked::PutFolder)
         }

@@ -145,6 +145,7 @@ fn bucket_request(
             let made = Operation::MakeFolder(ops::MakeFolder {
                 name: folder,
                 making: Making::Bucket,
+                preconditions: None,
             });
             Ok((made, Asked::CreateBucket))
         }
@@ -243,6 +244,7 @@ fn object_request(
                 name,
                 folders: Folders::Keys,
                 folder_whole: true,
+                preconditions: None,
             }),
             Asked::DeleteObject,
         ),

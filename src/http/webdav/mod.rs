@@ -292,6 +292,7 @@ fn make_folder(path: &str, resume: &Resume) -> Result<Operation, Refused> {
     Ok(Operation::MakeFolder(ops::MakeFolder {
         name,
         making: Making::Alone,
+        preconditions: None,
     }))
 }
 

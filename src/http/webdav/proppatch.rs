@@ -209,7 +209,11 @@ pub(super) fn operation(path: &str, body: &[u8]) -> Result<Operation, Refused> {
         inner => Some(Name::decode(inner.as_bytes()).map_err(bad_name)?),
     };
     let target = PropTarget { name, folder };
-    Ok(Operation::PropPatch(ops::PropPatch { target, updates }))
+    Ok(Operation::PropPatch(ops::PropPatch {
+        target,
+        updates,
+        preconditions: None,
+    }))
 }
 
 /// The namespaces in scope, as attributes to declare them with.

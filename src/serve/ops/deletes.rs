@@ -8,14 +8,15 @@
 
 use log::debug;
 
+use super::at_change::judged_again;
 use super::files::own_folders;
 use super::folders::DeleteFolder;
 use crate::access::{Perm, Who};
-use crate::model::DavLock;
 use crate::name::{Name, Prefix};
+use crate::serve::conditions::Conditions;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::Folders;
-use crate::serve::{Ctx, Failure, Outcome, Reply, access, locks, storage_refusal};
+use crate::serve::{Ctx, Failure, Next, Outcome, Reply, access, refuse, storage_refusal};
 use crate::storage::StorageError;
 
 /// Remove `name`.
@@ -30,11 +31,19 @@ pub struct Delete {
     /// 4918 9.6.1); `false`: a folder's name is refused (FTP's `DELE`
     /// takes a file alone: `RMD` an empty folder).
     pub folder_whole: bool,
+    /// The request's preconditions and lock tokens, judged again at the
+    /// unlink: kept from its conditions ([`Operate::keep`]), not set by a
+    /// codec.
+    pub preconditions: Option<Box<Conditions>>,
 }
 
 impl Operate for Delete {
     fn aim(&self) -> Aim<'_> {
         Aim::at(self.name.as_str(), Needs::Delete(self.name.as_str()))
+    }
+
+    fn keep(&mut self, conditions: &Conditions) {
+        self.preconditions = conditions.at_commit();
     }
 
     /// On the pool; the folders it leaves empty go with it only where
@@ -45,33 +54,33 @@ impl Operate for Delete {
     }
 }
 
-fn delete(
-    who: Who,
-    Delete {
-        name,
-        folders,
-        folder_whole,
-    }: Delete,
-) -> Outcome {
+fn delete(who: Who, delete: Delete) -> Outcome {
     Outcome::on_pool(move |ctx| {
         // What a cut `STOR` of the name kept for the token goes with it,
         // so that every protocol can free the bytes it counts against a
         // quota (where none is counted, it is left to expire: no look
         // into the sessions on every delete).
-        let kept = ctx.store.counts_usage() && super::resume::drop_kept(ctx, &who, &name);
-        deleted(ctx, who, (name, folders, folder_whole), kept)
+        let kept = ctx.store.counts_usage() && super::resume::drop_kept(ctx, &who, &delete.name);
+        deleted(ctx, who, delete, kept)
     })
 }
 
 /// What a delete of `name` came to, `kept` telling whether it dropped an
 /// upload kept for the client (then a name with no file is deleted too).
-fn deleted(
-    ctx: &Ctx<'_>,
-    who: Who,
-    (name, folders, folder_whole): (Name, Folders, bool),
-    kept: bool,
-) -> Outcome {
-    match ctx.store.remove(&name, folders) {
+/// Its preconditions and the lock rule are judged again at the unlink,
+/// the lock table held still through it; its locks are let go after.
+fn deleted(ctx: &Ctx<'_>, who: Who, delete: Delete, kept: bool) -> Outcome {
+    let Delete {
+        name,
+        folders,
+        folder_whole,
+        preconditions,
+    } = delete;
+    let removed = match judged_again(ctx, Needs::Delete(name.as_str()), preconditions.as_deref()) {
+        Ok(_steady) => ctx.store.remove(&name, folders),
+        Err(failure) => return refuse(ctx, "DELETE", name.as_str(), failure, Next::Request),
+    };
+    match removed {
         Ok(()) => {
             debug!("#{} DELETE {name}", ctx.client);
             super::lock_release::release(ctx, name.as_str(), false);
@@ -131,16 +140,9 @@ fn delete_each(who: Who, prefix: Prefix, names: Vec<Name>, folders: Folders) -> 
         if let Err(err) = ctx.store.resource(folder, true) {
             return crate::serve::storage_refusal(ctx, "DELETE", folder, err);
         }
-        let dav = ctx.store.locks();
-        // Without the lock table no delete can be judged: each fails alike.
-        let table = dav.current().map_err(Failure::from);
-        let now = dav.now();
         let mut each = Vec::with_capacity(names.len());
         for name in names {
-            let result = match &table {
-                Ok(table) => delete_one(ctx, &who, (table, now), &name, folders),
-                Err(failure) => Err(failure.clone()),
-            };
+            let result = delete_one(ctx, &who, &name, folders);
             each.push((name.as_str().to_owned(), result));
         }
         let failed = each.iter().filter(|(_, r)| r.is_err()).count();
@@ -149,23 +151,22 @@ fn delete_each(who: Who, prefix: Prefix, names: Vec<Name>, folders: Folders) -> 
     })
 }
 
-/// One name's DELETE.
-fn delete_one(
-    ctx: &crate::serve::Ctx<'_>,
-    who: &Who,
-    (table, now): (&[DavLock], i64),
-    name: &Name,
-    folders: Folders,
-) -> Result<(), Failure> {
+/// One name's DELETE: the lock rule judged at its unlink, the lock table
+/// held still through it (each name's hold let go before the next, and
+/// before its locks are).
+fn delete_one(ctx: &Ctx<'_>, who: &Who, name: &Name, folders: Folders) -> Result<(), Failure> {
     if !who.allows(Perm::Delete, name.as_str()) {
         return Err(access::refusal(who, Perm::Delete, name.as_str()));
     }
-    locks::check(table, now, Needs::Delete(name.as_str()), &[])?;
     // As one name's delete: what a cut `STOR` kept of it goes too.
     if ctx.store.counts_usage() {
         super::resume::drop_kept(ctx, who, name);
     }
-    match ctx.store.remove(name, folders) {
+    let removed = {
+        let _steady = judged_again(ctx, Needs::Delete(name.as_str()), None)?;
+        ctx.store.remove(name, folders)
+    };
+    match removed {
         Ok(()) | Err(StorageError::NotFound) => {
             super::lock_release::release(ctx, name.as_str(), false);
             Ok(())

@@ -4,6 +4,7 @@
 
 use log::debug;
 
+use super::at_change::judged_again;
 use super::folders::MoveFolder;
 use super::get::with_checksum;
 use crate::access::{Owner, Who};
@@ -303,12 +304,20 @@ pub struct MoveFile {
     /// Whether the folders `from` leaves empty go with it, and (with
     /// [`Overwrite::Files`]) whether those of `to` are made.
     pub folders: Folders,
+    /// The request's preconditions and lock tokens, judged again at the
+    /// rename: kept from its conditions ([`Operate::keep`]), not set by a
+    /// codec.
+    pub preconditions: Option<Box<Conditions>>,
 }
 
 impl Operate for MoveFile {
     fn aim(&self) -> Aim<'_> {
         let (from, to) = (self.from.as_str(), self.to.as_str());
         Aim::onto(from, to, Needs::Move(from, to))
+    }
+
+    fn keep(&mut self, conditions: &Conditions) {
+        self.preconditions = conditions.at_commit();
     }
 
     /// On the pool, replacing what `overwrite` lets it (WebDAV's: a folder
@@ -328,6 +337,7 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
         to,
         overwrite,
         folders,
+        preconditions,
     } = op;
     let found = source_of(ctx, &from, folders);
     if matches!(found, Some(Ok(Occupant::Folder))) {
@@ -337,6 +347,7 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
             from,
             to,
             overwrite,
+            preconditions,
         }
         .serve(ctx, who);
     }
@@ -359,7 +370,20 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
         }
     }
     let replace = overwrite != Overwrite::Nothing;
-    match ctx.store.rename(&from, &to, replace, folders) {
+    let needs = Needs::Move(from.as_str(), to.as_str());
+    let renamed = match judged_again(ctx, needs, preconditions.as_deref()) {
+        Ok(_steady) => ctx.store.rename(&from, &to, replace, folders),
+        Err(failure) => {
+            return refuse(
+                ctx,
+                "MOVE",
+                &format!("{from} -> {to}"),
+                failure,
+                Next::Request,
+            );
+        }
+    };
+    match renamed {
         Ok(replaced) => {
             debug!("#{} MOVE {from} -> {to}", ctx.client);
             // Moved onto itself, nothing moved: its locks stay.

@@ -11,10 +11,12 @@
 
 use log::debug;
 
+use super::at_change::judged_again;
 use crate::access::{Perm, Who};
 use crate::model::Folders;
 use crate::model::Occupant;
 use crate::name::{Name, Prefix};
+use crate::serve::conditions::Conditions;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::walk_permit;
 use crate::serve::{
@@ -55,6 +57,10 @@ pub struct MakeFolder {
     pub name: Name,
     /// Alone, with the missing folders above it, or as S3's bucket.
     pub making: Making,
+    /// The request's preconditions and lock tokens, judged again where
+    /// the folder is made: kept from its conditions ([`Operate::keep`]),
+    /// not set by a codec.
+    pub preconditions: Option<Box<Conditions>>,
 }
 
 impl Operate for MakeFolder {
@@ -67,8 +73,12 @@ impl Operate for MakeFolder {
         Aim::at(name, Needs::WriteOrWithin(name))
     }
 
+    fn keep(&mut self, conditions: &Conditions) {
+        self.preconditions = conditions.at_commit();
+    }
+
     fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
-        make_folder(self.name, self.making)
+        make_folder(self)
     }
 }
 
@@ -102,12 +112,20 @@ pub struct MoveFolder {
     pub to: Prefix,
     /// Replace what has the name `to` (removed as DELETE would).
     pub overwrite: bool,
+    /// The request's preconditions and lock tokens, judged again at the
+    /// rename: kept from its conditions ([`Operate::keep`]), not set by a
+    /// codec.
+    pub preconditions: Option<Box<Conditions>>,
 }
 
 impl Operate for MoveFolder {
     fn aim(&self) -> Aim<'_> {
         let (from, to) = (self.from.as_str(), self.to.as_str());
         Aim::onto(from, to, Needs::MoveWhole(from, to))
+    }
+
+    fn keep(&mut self, conditions: &Conditions) {
+        self.preconditions = conditions.at_commit();
     }
 
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
@@ -351,6 +369,7 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
         from,
         to,
         overwrite,
+        preconditions,
     } = op;
     let (source, target) = match check_folders(&from, &to) {
         Ok(names) => names,
@@ -370,7 +389,12 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
             Ok(replaced) => replaced,
             Err(outcome) => return *outcome,
         };
-        match ctx.store.rename_folder(&from, &target) {
+        let needs = Needs::MoveWhole(from.as_str(), to.as_str());
+        let renamed = match judged_again(ctx, needs, preconditions.as_deref()) {
+            Ok(_steady) => ctx.store.rename_folder(&from, &target),
+            Err(failure) => return refuse(ctx, "MOVE", &subject, failure, Next::Request),
+        };
+        match renamed {
             Ok(()) => {
                 debug!("#{} MOVE {subject}", ctx.client);
                 super::lock_release::release(ctx, from.as_str(), true);
@@ -398,15 +422,26 @@ pub(in crate::serve) fn refused(
 /// (`access.rs`). S3's bucket is made only by `who` with that permission
 /// on its name; one that may write only within it is told it is there,
 /// or refused as the grant check would have refused it.
-fn make_folder(name: Name, making: Making) -> Outcome {
+fn make_folder(op: MakeFolder) -> Outcome {
+    let MakeFolder {
+        name,
+        making,
+        preconditions,
+    } = op;
     Outcome::on_pool(move |ctx| {
-        match making {
+        let needs = Needs::WriteOrWithin(name.as_str());
+        let steady = match judged_again(ctx, needs, preconditions.as_deref()) {
+            Ok(steady) => steady,
+            Err(failure) => return refuse(ctx, "MKCOL", name.as_str(), failure, Next::Request),
+        };
+        let made = match making {
             Making::Alone => ctx.store.make_folder(&name, Parents::No),
             // A marker's bucket is made by CreateBucket only.
             Making::WithParents => ctx.store.make_folder(&name, Parents::Made { kept: 1 }),
             Making::Bucket => ctx.store.make_folder(&name, Parents::Made { kept: 0 }),
-        }
-        .map_or_else(
+        };
+        drop(steady);
+        made.map_or_else(
             |err| match (making, err) {
                 // Made alone, its parent must be there: that is what is not.
                 (Making::Alone, StorageError::NotFound) => {
@@ -428,11 +463,22 @@ fn make_folder(name: Name, making: Making) -> Outcome {
 /// Written for the read-only mode like DELETE, with its permission on
 /// the folder's name (`access.rs`).
 fn remove_folder(name: Name) -> Outcome {
-    Outcome::on_pool(move |ctx| match ctx.store.remove_folder(&name) {
+    Outcome::on_pool(move |ctx| {
+        let removed = match judged_again(ctx, Needs::Delete(name.as_str()), None) {
+            Ok(_steady) => ctx.store.remove_folder(&name),
+            Err(failure) => return refuse(ctx, "RMDIR", name.as_str(), failure, Next::Request),
+        };
+        removed_folder(ctx, &name, removed)
+    })
+}
+
+/// What an empty folder's removal answers.
+fn removed_folder(ctx: &Ctx<'_>, name: &Name, removed: Result<(), StorageError>) -> Outcome {
+    match removed {
         Ok(()) => {
             debug!("#{} RMDIR {name}", ctx.client);
             Outcome::answer(Reply::Done)
         }
         Err(err) => crate::serve::folder_refusal(ctx, "RMDIR", name.as_str(), err),
-    })
+    }
 }

@@ -12,6 +12,7 @@
 //! code.
 
 pub(in crate::serve) mod archive;
+pub(in crate::serve) mod at_change;
 pub(in crate::serve) mod deletes;
 pub(in crate::serve) mod describe;
 pub(in crate::serve) mod destination;

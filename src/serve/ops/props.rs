@@ -10,13 +10,15 @@
 
 use log::debug;
 
+use super::at_change::judged_again;
 use crate::access::Who;
 use crate::model::{DeadProperty, Holder, ListEntry, Space};
 use crate::model::{Recorded, Resource};
 use crate::name::Name;
+use crate::serve::conditions::Conditions;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::terms::{Details, Wants};
-use crate::serve::{Ctx, ErrorKind, Outcome, Reply, room_for, storage_refusal};
+use crate::serve::{Ctx, ErrorKind, Next, Outcome, Reply, refuse, room_for, storage_refusal};
 use crate::storage::{PropEdit, Store};
 
 /// What a `PROPPATCH` names: a file, or a folder (the root is `None`).
@@ -122,6 +124,10 @@ pub struct PropPatch {
     pub target: PropTarget,
     /// What to change.
     pub updates: Vec<PropUpdate>,
+    /// The request's preconditions and lock tokens, judged again where
+    /// the properties are written: kept from its conditions
+    /// ([`Operate::keep`]), not set by a codec.
+    pub preconditions: Option<Box<Conditions>>,
 }
 
 impl Operate for PropPatch {
@@ -130,15 +136,24 @@ impl Operate for PropPatch {
         Aim::at(self.target.path(), Needs::Write(self.target.path()))
     }
 
+    fn keep(&mut self, conditions: &Conditions) {
+        self.preconditions = conditions.at_commit();
+    }
+
     /// On the pool, all of `updates` applied in order, or none. The mtime
     /// is set first and put back if the record cannot be written, so a
     /// failure leaves both as they were.
     fn serve(self, _ctx: &Ctx<'_>, _who: Who) -> Outcome {
-        patch(self.target, self.updates)
+        patch(self)
     }
 }
 
-fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
+fn patch(op: PropPatch) -> Outcome {
+    let PropPatch {
+        target,
+        updates,
+        preconditions,
+    } = op;
     Outcome::on_pool(move |ctx| {
         let path = target.path();
         let found = match ctx.store.resource(path, target.folder) {
@@ -150,7 +165,10 @@ fn patch(target: PropTarget, updates: Vec<PropUpdate>) -> Outcome {
         let time_alone = !updates.iter().any(|u| u.change.is_of_a_record());
         let result = match refused {
             true => Err(ErrorKind::Forbidden),
-            false => apply(ctx.store, path, found, &updates),
+            false => match judged_again(ctx, Needs::Write(path), preconditions.as_deref()) {
+                Ok(_steady) => apply(ctx.store, path, found, &updates),
+                Err(failure) => return refuse(ctx, "PROPPATCH", path, failure, Next::Request),
+            },
         };
         if let Err(kind) = result {
             debug!("#{} PROPPATCH {path:?}: {kind}", ctx.client);
