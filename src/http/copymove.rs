@@ -81,6 +81,7 @@ impl Transfer<'_> {
                         to,
                         deep,
                         overwrite,
+                        preconditions: None,
                     })
                 }
             }

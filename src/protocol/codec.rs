@@ -193,6 +193,7 @@ fn operation(request: Request) -> Operation {
         Request::DelFolder { folder } => Operation::DeleteFolder(ops::DeleteFolder {
             prefix: folder,
             folders: Folders::Implicit,
+            preconditions: None,
         }),
         Request::Move { from, to } => Operation::MoveFile(ops::MoveFile {
             from,

@@ -8,6 +8,7 @@
 //! changes what it judged, so no lock is granted in between.
 
 use std::sync::{Arc, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::shared_hold::SharedHold;
 use super::{Edit, StorageError};
@@ -79,6 +80,55 @@ impl<'a> Steady<'a> {
             _file: None,
             _memory: Some(table),
         }
+    }
+}
+
+/// How long a walk holds the table still at a stretch ([`Stretches`]).
+const STRETCH: Duration = Duration::from_millis(50);
+
+/// How long it then lets it go: a change that waited (a LOCK's exclusive
+/// `flock`, woken by the release) takes it in microseconds; taken again
+/// at once, the walk would win the race every time.
+const LET_IN: Duration = Duration::from_millis(1);
+
+/// The table held still through a walk that judges and changes member by
+/// member (a folder's removal), in stretches of [`STRETCH`]: each member
+/// judged on the table as held, a change that waits let in between
+/// stretches (a LOCK waits for one, not the walk), the table read again
+/// after. For a walk on a file system whose members are removed under no
+/// other lock (the memory store holds its whole removal under its tree's
+/// mutex, and the table once, before it).
+pub(super) struct Stretches<'a> {
+    table: &'a dyn LockTable,
+    held: Option<(Steady<'a>, Arc<[DavLock]>, Instant)>,
+}
+
+impl<'a> Stretches<'a> {
+    pub(super) fn new(table: &'a dyn LockTable) -> Stretches<'a> {
+        Stretches { table, held: None }
+    }
+
+    /// The table, held still until the next call at least.
+    ///
+    /// # Errors
+    /// It cannot be held or read.
+    pub(super) fn table(&mut self) -> Result<&[DavLock], StorageError> {
+        if self
+            .held
+            .as_ref()
+            .is_some_and(|(.., since)| since.elapsed() >= STRETCH)
+        {
+            self.held = None;
+            std::thread::sleep(LET_IN);
+        }
+        let (_, table, _) = match self.held.take() {
+            Some(held) => self.held.insert(held),
+            None => {
+                let (steady, table) = self.table.steady()?;
+                self.held.insert((steady, table, Instant::now()))
+            }
+        };
+        Ok(table)
     }
 }
 

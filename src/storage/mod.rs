@@ -51,5 +51,7 @@ pub use posix::{
 pub use session_store::{Admit, Choose, Include, SessionStore, Visit, first_opener};
 pub use spool_room::{DEFAULT_LISTING_MEMORY, Room};
 pub use store::{Enter, Store, Take, Wanted};
-pub use store_values::{CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, PropEdit, Spill};
+pub use store_values::{
+    CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, PropEdit, Removable, Spill,
+};
 pub use upload_handle::{Committing, EngineUpload, Upload};

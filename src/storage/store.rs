@@ -22,7 +22,9 @@
 use std::fmt;
 use std::io;
 
-use super::store_values::{CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, PropEdit, Spill};
+use super::store_values::{
+    CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, PropEdit, Removable, Spill,
+};
 use super::{
     Ahead, Committing, Left, LockTable, Look, OverQuota, ReserveAsWritten, Room, SessionStore,
     StorageError, Upload, ZipCrc,
@@ -342,14 +344,18 @@ pub trait Store: Send + Sync {
 
     /// Removes folder `prefix` with what it holds, each member only if
     /// `may_remove` says so (what it refuses stays, with the folders above
-    /// it), stopping when `go_on` says no more.
+    /// it), stopping when `go_on` says no more. Each member is judged
+    /// with the lock table held still until it is removed, so no lock is
+    /// granted on it between its judgement and its removal (held in
+    /// stretches where the walk takes time: a LOCK waits for one
+    /// stretch, not the walk).
     ///
     /// # Errors
     /// [`StorageError::NotFound`] if no folder has the name.
     fn remove_tree(
         &self,
         prefix: &Prefix,
-        may_remove: Wanted<'_>,
+        may_remove: Removable<'_>,
         go_on: GoOn<'_>,
     ) -> Result<Left, StorageError>;
 

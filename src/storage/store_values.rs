@@ -9,7 +9,7 @@ use std::fmt;
 use std::io;
 
 use super::{Member, StorageError};
-use crate::model::{Usage, Version};
+use crate::model::{DavLock, Usage, Version};
 use crate::wire::content::Content;
 
 #[cfg(doc)]
@@ -48,6 +48,12 @@ pub trait Spill: io::Write + Send {
 
 /// Whether a long walk goes on (asked between its steps).
 pub type GoOn<'a> = &'a mut dyn FnMut() -> bool;
+
+/// What a folder's removal asks of its caller about each member (a
+/// folder's name ends in `/`): may it go? Asked with the WebDAV lock
+/// table as it stands, held still until the member is gone
+/// ([`crate::storage::LockTable::steady`]), or why it could not be held.
+pub type Removable<'a> = &'a mut dyn FnMut(&str, Result<&[DavLock], StorageError>) -> bool;
 
 /// A change of one resource's dead properties, given them as they stand
 /// ([`Store::patch_props`]).

@@ -11,7 +11,9 @@
 //! The memory store's table is always current, so its admission is
 //! judged at once and the hold between is the test's; on a POSIX root the
 //! admission may be judged on the pool too (a table read less than a
-//! second ago is not trusted), and the answer must be the same.
+//! second ago is not trusted), and the answer must be the same (but a
+//! folder's DELETE, then refused whole, where the memory store's keeps
+//! the locked member and removes the rest: here, nothing).
 #![cfg(all(feature = "webdav", feature = "tus"))] // the simulation's (simulation.rs)
 
 use ferry::Config;
@@ -26,12 +28,15 @@ use super::sim_server::Server;
 
 const HOST: &str = "Host: localhost\r\n";
 
-/// A write, the name a LOCK taken meanwhile guards against it, and a
-/// name whose PUT the lock refuses after.
+/// A write, the name a LOCK taken meanwhile guards against it, a name
+/// whose PUT the lock refuses after, and what the write is answered: its
+/// refusal, or where it walks a folder, the member the lock kept told
+/// in a `207`.
 struct Race {
     write: String,
     locked: &'static str,
     guarded: &'static str,
+    answered: u16,
 }
 
 fn races() -> Vec<Race> {
@@ -39,6 +44,7 @@ fn races() -> Vec<Race> {
         write,
         locked,
         guarded: locked,
+        answered: 423,
     };
     let moved = |from: &str, to: &str| {
         format!("MOVE {from} HTTP/1.1\r\n{HOST}Destination: {to}\r\nContent-Length: 0\r\n\r\n")
@@ -51,6 +57,10 @@ fn races() -> Vec<Race> {
         race(moved("/d/f", "/e/g"), "/e/g"),
         // A folder's lock guards its members (RFC 4918 7.4).
         race(moved("/d/", "/m/"), "/d/f"),
+        Race {
+            answered: 207,
+            ..race(bare("DELETE", "/d/"), "/d/f")
+        },
         Race {
             guarded: "/e/new",
             ..race(bare("MKCOL", "/e/new"), "/e")
@@ -133,7 +143,19 @@ fn run(server: &Server<'_>, race: &Race, engine: &str) {
 
     writer.run(held, &world);
     let answered = answer(&mut writer, &world);
-    assert_eq!(status(&answered), 423, "{engine}: {write}: {answered}");
+    // On a POSIX root the admission may have been judged after the LOCK:
+    // a walk is then refused whole.
+    let whole = engine == "posix" && status(&answered) == 423;
+    if !whole {
+        assert_eq!(
+            status(&answered),
+            race.answered,
+            "{engine}: {write}: {answered}"
+        );
+    }
+    if race.answered == 207 {
+        assert!(answered.contains("423"), "{engine}: {write}: {answered}");
+    }
     assert_eq!(files_of(store), before, "{engine}: {write} changed nothing");
     let folders = ["d", "e"].map(|folder| store.occupant(&Name::new(folder.into()).unwrap()));
     assert!(

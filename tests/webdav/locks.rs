@@ -1050,3 +1050,52 @@ fn a_lock_asked_while_a_delete_or_move_changes_the_name_waits_for_it() {
         assert!(!server.path("box/f").exists(), "{method}");
     }
 }
+
+/// A LOCK granted inside a folder while the folder's removal waits to
+/// walk it (its DELETE, or the MOVE that replaces it) keeps what it
+/// locks: each member is judged by the lock rule as the walk reaches it,
+/// the lock table held still through its removal. The rest goes; the
+/// answer names the locked file as locked (`207`, its `423`), and its
+/// lock stands. Before, the walk judged by the admission's look alone:
+/// the locked file went, and its lock with it.
+#[test]
+fn a_lock_granted_inside_a_folder_while_its_removal_walks_keeps_its_file() {
+    use ferry::storage::gate::{Gate, Point};
+    let replaced = "Destination: /d\r\nOverwrite: T\r\n";
+    for (method, target, headers) in [("DELETE", "/d/", ""), ("MOVE", "/src", replaced)] {
+        let gate = Arc::new(Gate::new(Point::Delete));
+        let server = TestServer::start_with({
+            let gate = Arc::clone(&gate);
+            move |c| {
+                c.gate = Some(gate);
+                c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+            }
+        });
+        let addr = server.http.unwrap();
+        std::fs::create_dir(server.path("d")).unwrap();
+        for name in ["d/locked", "d/free", "src"] {
+            std::fs::write(server.path(name), name).unwrap();
+        }
+        let remover = std::thread::spawn(move || send(addr, method, target, headers, ""));
+        gate.wait_for_arrivals(1);
+        let (locked, token) = lock(addr, "/d/locked", "exclusive", "");
+        assert_eq!(locked.status, 200, "{method}: {}", locked.head);
+        gate.open();
+        let removed = remover.join().unwrap();
+        assert_eq!(removed.status, 207, "{method}: {}", removed.head);
+        let multistatus = support::dav::parse(&removed);
+        let statuses: Vec<_> = multistatus
+            .responses
+            .iter()
+            .map(|r| (r.href.as_str(), r.props.keys().copied().collect::<Vec<_>>()))
+            .collect();
+        assert_eq!(statuses, [("/d/locked", vec![423])], "{method}");
+        assert_eq!(std::fs::read(server.path("d/locked")).unwrap(), b"d/locked");
+        assert!(!server.path("d/free").exists(), "{method}");
+        // Its lock stands: a write without the token is refused, one with
+        // it is served.
+        assert_eq!(put(addr, "/d/locked", "", "other"), 423, "{method}");
+        let with = format!("If: (<{token}>)\r\n");
+        assert_eq!(put(addr, "/d/locked", &with, "mine"), 204, "{method}");
+    }
+}

@@ -142,6 +142,7 @@ fn operation(request: HttpRequest, resume: &Resume) -> Result<Operation, Refused
         (Method::Delete, Target::Listing(prefix)) => Operation::DeleteFolder(ops::DeleteFolder {
             prefix,
             folders: FOLDERS,
+            preconditions: None,
         }),
         (Method::Move, Target::File(from)) => match request.destination {
             Some(to) => Operation::MoveFile(ops::MoveFile {

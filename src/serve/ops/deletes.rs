@@ -88,7 +88,12 @@ fn deleted(ctx: &Ctx<'_>, who: Who, delete: Delete, kept: bool) -> Outcome {
         }
         Err(StorageError::IsDirectory) if folder_whole && own_folders(folders) => {
             let prefix = Prefix::of_folder(&name);
-            DeleteFolder { prefix, folders }.serve(ctx, who)
+            DeleteFolder {
+                prefix,
+                folders,
+                preconditions,
+            }
+            .serve(ctx, who)
         }
         // A lock-null name (a lock's reservation, nothing written): its
         // DELETE, by the lock's holder (the lock rule let it through), is

@@ -112,6 +112,7 @@ fn copy(ctx: &Ctx<'_>, who: Who, user: Option<Owner>, op: CopyFile) -> Outcome {
             to,
             deep,
             overwrite,
+            preconditions: kept,
         };
         return folder.serve(ctx, who);
     }
@@ -123,7 +124,13 @@ fn copy(ctx: &Ctx<'_>, who: Who, user: Option<Owner>, op: CopyFile) -> Outcome {
     // folder of the name at its commit (a conflict; never removed).
     let replaced = match folders {
         Folders::Keys => false,
-        _ => match super::folders::clear(ctx, &who, "COPY", &to, overwrite, true) {
+        _ => match super::folder_removal::clear(
+            ctx,
+            (&who, "COPY"),
+            &to,
+            (overwrite, true),
+            kept.as_deref(),
+        ) {
             Ok(replaced) => replaced,
             Err(outcome) => return *outcome,
         },

@@ -364,7 +364,13 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
         if let Err(outcome) = super::folders::judge_file_source(ctx, "MOVE", &from, found) {
             return *outcome;
         }
-        match super::folders::clear(ctx, &who, "MOVE", &to, replace, true) {
+        match super::folder_removal::clear(
+            ctx,
+            (&who, "MOVE"),
+            &to,
+            (replace, true),
+            preconditions.as_deref(),
+        ) {
             Ok(replaced) => cleared = replaced,
             Err(outcome) => return *outcome,
         }

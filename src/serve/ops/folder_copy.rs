@@ -4,12 +4,16 @@
 //! client may read and write as the copy is copied, the rest told. The
 //! walk runs on the pool's listing threads like a listing's.
 
+use std::collections::HashMap;
+
 use log::debug;
 
-use super::folders::{check_folders, check_source, clear, remains};
+use super::folder_removal::{clear, remains};
+use super::folders::{check_folders, check_source};
 use crate::access::{Perm, Who};
 use crate::model::Usage;
 use crate::name::Prefix;
+use crate::serve::conditions::Conditions;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::walk_permit;
 use crate::serve::{
@@ -29,12 +33,20 @@ pub struct CopyFolder {
     pub deep: bool,
     /// Replace what has the name `to` (removed as DELETE would).
     pub overwrite: bool,
+    /// The request's preconditions and lock tokens, for the lock rule
+    /// judged as what has the name `to` is removed: kept from its
+    /// conditions ([`Operate::keep`]), not set by a codec.
+    pub preconditions: Option<Box<Conditions>>,
 }
 
 impl Operate for CopyFolder {
     fn aim(&self) -> Aim<'_> {
         let (from, to) = (self.from.as_str(), self.to.as_str());
         Aim::onto(from, to, Needs::CopyUnder(from, to))
+    }
+
+    fn keep(&mut self, conditions: &Conditions) {
+        self.preconditions = conditions.at_commit();
     }
 
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
@@ -53,6 +65,7 @@ fn copy(ctx: &Ctx<'_>, who: Who, op: CopyFolder) -> Outcome {
         to,
         deep,
         overwrite,
+        preconditions,
     } = op;
     let (source, target) = match check_folders(&from, &to) {
         Ok(names) => names,
@@ -81,7 +94,8 @@ fn copy(ctx: &Ctx<'_>, who: Who, op: CopyFolder) -> Outcome {
         {
             return refuse(ctx, "COPY", from.as_str(), failure, Next::Request);
         }
-        let replaced = match clear(ctx, &who, "COPY", &target, overwrite, false) {
+        let kept = preconditions.as_deref();
+        let replaced = match clear(ctx, (&who, "COPY"), &target, (overwrite, false), kept) {
             Ok(replaced) => replaced,
             Err(outcome) => return *outcome,
         };
@@ -107,7 +121,8 @@ fn copy(ctx: &Ctx<'_>, who: Who, op: CopyFolder) -> Outcome {
             Ok(copied) => {
                 let left = (copied.kept.len() + copied.failed.len()) as u64 + copied.more;
                 debug!("#{} COPY {subject}: {left} left out", ctx.client);
-                Outcome::answer(remains(&who, (Perm::Write, &from), copied))
+                let remains = remains(&who, (Perm::Write, &from), copied, HashMap::new());
+                Outcome::answer(remains)
             }
             Err(_) if ctx.is_abandoned() => abandoned(ctx, "COPY", &subject),
             Err(err) => storage_refusal(ctx, "COPY", &subject, err),

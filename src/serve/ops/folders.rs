@@ -1,28 +1,26 @@
 //! Folders as wholes: MKCOL and an empty folder's removal (S3's
 //! DeleteBucket), the DELETE of a folder with what it holds (RFC 4918
-//! 9.6.1), its COPY (9.8.3: the tree, or the folder alone) and MOVE (one
-//! rename), and the destination a COPY or MOVE replaces, removed as its
-//! DELETE would be (9.8.4, 9.9.3). One rule set with a file's DELETE: `--read-only` refuses it in
-//! `admit` (its verb writes), and every file is checked against the
-//! client's `delete` grant as the walk finds it; a file it may not delete
-//! stays and is reported, with every member that failed, and the rest
-//! goes. The walk runs on the pool's listing threads like a listing's
-//! (one directory's names held per level, stopped when its client goes).
+//! 9.6.1: its walk, member by member, in `folder_removal.rs`), its MOVE
+//! (one rename; its COPY: `folder_copy.rs`), and the checks of a COPY's
+//! or MOVE's source and destination. One rule set with a file's DELETE:
+//! `--read-only` refuses them in `admit` (their verbs write). The walks
+//! run on the pool's listing threads like a listing's (one directory's
+//! names held per level, stopped when its client goes).
 
 use log::debug;
 
 use super::at_change::judged_again;
-use crate::access::{Perm, Who};
+use super::folder_removal::clear;
+use crate::access::Who;
 use crate::model::Folders;
 use crate::model::Occupant;
 use crate::name::{Name, Prefix};
 use crate::serve::conditions::Conditions;
 use crate::serve::operate::{Aim, Needs, Operate};
-use crate::serve::walk_permit;
 use crate::serve::{
-    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, abandoned, refuse, storage_refusal,
+    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, refuse, storage_refusal,
 };
-use crate::storage::{Left, Parents, StorageError};
+use crate::storage::{Parents, StorageError};
 
 /// Remove the folder `prefix` and everything in it that the client may
 /// delete (WebDAV's `DELETE` of a collection; FERRY/1's `DEL <folder>/`).
@@ -34,6 +32,10 @@ pub struct DeleteFolder {
     /// WebDAV), each folder's removal needs `delete` on its name; where
     /// they are implicit (FERRY/1), they go with the last file in them.
     pub folders: Folders,
+    /// The request's preconditions and lock tokens, for the lock rule
+    /// judged member by member: kept from its conditions
+    /// ([`Operate::keep`]), not set by a codec.
+    pub preconditions: Option<Box<Conditions>>,
 }
 
 impl Operate for DeleteFolder {
@@ -44,8 +46,13 @@ impl Operate for DeleteFolder {
         Aim::at(prefix, Needs::DeleteUnder(prefix))
     }
 
+    fn keep(&mut self, conditions: &Conditions) {
+        self.preconditions = conditions.at_commit();
+    }
+
     fn serve(self, ctx: &Ctx<'_>, who: Who) -> Outcome {
-        delete(ctx, who, self.prefix, self.folders)
+        let removal = (self.prefix, self.folders);
+        super::folder_removal::delete(ctx, who, removal, self.preconditions)
     }
 }
 
@@ -133,93 +140,6 @@ impl Operate for MoveFolder {
     }
 }
 
-/// DELETE of folder `prefix`: everything in it that `who` may delete,
-/// then the folders left empty. [`Reply::Done`] when all is gone, else
-/// [`Reply::Remains`] naming what stayed and why.
-fn delete(ctx: &Ctx<'_>, who: Who, prefix: Prefix, folders: Folders) -> Outcome {
-    if prefix.as_str().is_empty() {
-        let failure = Failure::new(ErrorKind::Forbidden, "the root is not removed");
-        return refuse(ctx, "DEL", "/", failure, Next::Request);
-    }
-    let permit = match walk_permit(ctx) {
-        Ok(permit) => permit,
-        Err(failure) => return refuse(ctx, "DEL", prefix.as_str(), failure, Next::Request),
-    };
-    Outcome::on_pool_long(move |ctx| {
-        let _permit = permit;
-        let locked_below = super::lock_release::below(ctx, prefix.as_str());
-        let removed = ctx.store.remove_tree(
-            &prefix,
-            &mut |name| may_delete(&who, name, folders),
-            &mut || !ctx.is_abandoned(),
-        );
-        match removed {
-            Ok(left) if left.is_complete() => {
-                debug!("#{} DEL {}", ctx.client, prefix.as_str());
-                super::lock_release::release(ctx, prefix.as_str(), true);
-                Outcome::answer(Reply::Done)
-            }
-            Ok(left) => {
-                super::lock_release::release_removed(ctx, prefix.as_str(), &locked_below);
-                let remains = remains(&who, (Perm::Delete, &prefix), left);
-                debug!("#{} DEL {}: members remain", ctx.client, prefix.as_str());
-                Outcome::answer(remains)
-            }
-            Err(_) if ctx.is_abandoned() => abandoned(ctx, "DEL", prefix.as_str()),
-            Err(err) => crate::serve::folder_refusal(ctx, "DEL", prefix.as_str(), err),
-        }
-    })
-}
-
-/// Whether `who` may remove `name` in a folder's removal (a folder's
-/// ends in `/`): a file by its grant; a folder by the grant on its name
-/// (one on `e/` is on what `e` holds, not on `e`) where folders are
-/// things of their own, else it goes with its files.
-fn may_delete(who: &Who, name: &str, folders: Folders) -> bool {
-    match name.strip_suffix('/') {
-        Some(_) if folders.pruned_below().is_some() => true,
-        Some(folder) => who.allows(Perm::Delete, folder),
-        None => who.allows(Perm::Delete, name),
-    }
-}
-
-/// What a removal or copy of folder `asked` left, as the client is told
-/// it: the members the grants kept (`who` lacks `perm` on them) with the
-/// grant's refusal, then the failures, then how many more were not named.
-/// A member `who` may not read is never named (a 207 or JSON body would
-/// tell a name the token could not list): it is counted with the rest.
-pub(in crate::serve) fn remains(who: &Who, (perm, asked): (Perm, &Prefix), left: Left) -> Reply {
-    let mut hidden = 0;
-    let mut seen = |name: &String| {
-        let seen = name == asked.as_str() || visible(who, name);
-        hidden += u64::from(!seen);
-        seen
-    };
-    let kept: Vec<_> = left.kept.into_iter().filter(&mut seen).collect();
-    let failed: Vec<_> = left
-        .failed
-        .into_iter()
-        .filter(|(name, _)| seen(name))
-        .collect();
-    let kept = kept.into_iter().map(|name| {
-        let failure = crate::serve::access::refusal(who, perm, &name);
-        (name, failure)
-    });
-    let failed = failed
-        .into_iter()
-        .map(|(name, err)| (name, Failure::from(err)));
-    Reply::Remains(kept.chain(failed).collect(), left.more + hidden)
-}
-
-/// Whether `who` may be told of `name` (a folder's ends in `/`): it may
-/// read the file, or list something in the folder.
-fn visible(who: &Who, name: &str) -> bool {
-    match name.ends_with('/') {
-        true => who.may_list(name),
-        false => who.allows(Perm::Read, name),
-    }
-}
-
 /// Refuses a COPY or MOVE (`verb`) whose source `from` is not there as
 /// the kind it is asked as (`folder`): before anything at the destination
 /// is touched.
@@ -283,62 +203,6 @@ pub(in crate::serve) fn judge_source(
     }
 }
 
-/// Makes room at `to` for a COPY or MOVE (`verb`), on the pool: its parent
-/// folder must exist (else `409`); what has the name is refused unless
-/// `overwrite` (`412` in WebDAV), else removed as DELETE would remove it,
-/// each file by `who`'s `delete` grant. A file there is left to be
-/// replaced atomically where the source is a file (`file_source`).
-/// Returns whether something was (or is to be) replaced.
-///
-/// # Errors
-/// The outcome to answer instead: the refusal, or what a removal left.
-pub(in crate::serve) fn clear(
-    ctx: &Ctx<'_>,
-    who: &Who,
-    verb: &str,
-    to: &Name,
-    overwrite: bool,
-    file_source: bool,
-) -> Result<bool, Box<Outcome>> {
-    let occupant = match super::destination::destination(ctx, to, overwrite) {
-        Ok(occupant) => occupant,
-        Err(failure) => return Err(refused(ctx, verb, to.as_str(), failure)),
-    };
-    match occupant {
-        Occupant::Nothing => Ok(false),
-        Occupant::File if file_source => Ok(true),
-        Occupant::File => {
-            if !who.allows(Perm::Delete, to.as_str()) {
-                let failure = crate::serve::access::refusal(who, Perm::Delete, to.as_str());
-                return Err(refused(ctx, verb, to.as_str(), failure));
-            }
-            // Its folder stays: the name is about to be taken again.
-            match ctx.store.remove(to, crate::model::Folders::Explicit) {
-                Ok(()) => Ok(true),
-                Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
-            }
-        }
-        Occupant::Folder => {
-            let prefix = Prefix::of_folder(to);
-            let removed = ctx.store.remove_tree(
-                &prefix,
-                &mut |name| may_delete(who, name, Folders::Explicit),
-                &mut || !ctx.is_abandoned(),
-            );
-            match removed {
-                Ok(left) if left.is_complete() => Ok(true),
-                Ok(left) => Err(Box::new(Outcome::answer(remains(
-                    who,
-                    (Perm::Delete, &prefix),
-                    left,
-                )))),
-                Err(_) if ctx.is_abandoned() => Err(Box::new(abandoned(ctx, verb, to.as_str()))),
-                Err(err) => Err(Box::new(storage_refusal(ctx, verb, to.as_str(), err))),
-            }
-        }
-    }
-}
-
 /// The name of folder `prefix` (without its `/`); `None` for the root.
 pub(in crate::serve) fn folder_name(prefix: &Prefix) -> Option<Name> {
     Name::new(prefix.as_str().trim_end_matches('/').to_owned()).ok()
@@ -385,7 +249,8 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
         if let Err(err) = ctx.store.judge_folder_move(&from, &target) {
             return storage_refusal(ctx, "MOVE", &subject, err);
         }
-        let replaced = match clear(ctx, &who, "MOVE", &target, overwrite, false) {
+        let kept = preconditions.as_deref();
+        let replaced = match clear(ctx, (&who, "MOVE"), &target, (overwrite, false), kept) {
             Ok(replaced) => replaced,
             Err(outcome) => return *outcome,
         };

@@ -19,6 +19,7 @@ pub(in crate::serve) mod destination;
 pub(in crate::serve) mod file_copy;
 pub(in crate::serve) mod files;
 pub(in crate::serve) mod folder_copy;
+pub(in crate::serve) mod folder_removal;
 pub(in crate::serve) mod folders;
 pub(in crate::serve) mod free_space;
 pub(in crate::serve) mod get;

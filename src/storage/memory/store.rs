@@ -18,8 +18,8 @@ use crate::storage::{
     SessionStore, StorageError, Upload, ZipCrc,
 };
 use crate::storage::{
-    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, PropEdit, Spill, Store, Take,
-    Wanted,
+    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, PropEdit, Removable, Spill, Store,
+    Take, Wanted,
 };
 use crate::wire::content::Content;
 
@@ -259,10 +259,14 @@ impl Store for MemoryStore {
     fn remove_tree(
         &self,
         prefix: &Prefix,
-        may_remove: Wanted<'_>,
+        may_remove: Removable<'_>,
         go_on: GoOn<'_>,
     ) -> Result<Left, StorageError> {
-        self.tree().remove_tree(prefix, may_remove, go_on)
+        // The table held through the whole removal, a moment under the
+        // tree's mutex: taken first, as a write's change takes them.
+        let (_steady, table) = self.locks.steady()?;
+        let mut judged = |name: &str| may_remove(name, Ok(&table));
+        self.tree().remove_tree(prefix, &mut judged, go_on)
     }
 
     fn remove_folder(&self, name: &Name) -> Result<(), StorageError> {

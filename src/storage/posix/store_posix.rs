@@ -24,6 +24,8 @@ use crate::model::{
 use crate::name::{Name, Prefix};
 #[cfg(feature = "shares")]
 use crate::storage::LinkTable;
+use crate::storage::Removable;
+use crate::storage::lock_table::Stretches;
 use crate::wire::content::Content;
 
 impl Store for Storage {
@@ -194,10 +196,15 @@ impl Store for Storage {
     fn remove_tree(
         &self,
         prefix: &Prefix,
-        may_remove: Wanted<'_>,
+        may_remove: Removable<'_>,
         go_on: GoOn<'_>,
     ) -> Result<Left, StorageError> {
-        Ok(self.delete_folder(prefix, may_remove, go_on)?.left)
+        // Each member judged with the table held at least until the next
+        // member's judgement, so through its removal, which follows at
+        // once (`remove.rs`), in stretches a LOCK waits for one of.
+        let mut stretches = Stretches::new(self.dav_locks());
+        let judged = |name: &str| may_remove(name, stretches.table());
+        Ok(self.delete_folder(prefix, judged, go_on)?.left)
     }
 
     fn remove_folder(&self, name: &Name) -> Result<(), StorageError> {
