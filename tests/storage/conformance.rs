@@ -13,7 +13,9 @@ use ferry::model::{DavLock, DeadProperty, Folders, Found, Holder, Occupant};
 use ferry::name::{Name, Prefix};
 use ferry::storage::Engine as ServerEngine;
 use ferry::storage::memory::MemoryStore;
-use ferry::storage::{CopyTree, Edit, Member, Open, Parents, Storage, StorageError, Store};
+use ferry::storage::{
+    CopyTree, Edit, LockTable, Member, Open, Parents, Storage, StorageError, Store,
+};
 use tempfile::TempDir;
 
 /// How a test lays out an engine's files: a file put in place, its
@@ -288,18 +290,8 @@ fn a_folders_removal_keeps_what_the_judge_keeps_with_the_folders_above_it() {
     for engine in engines(TREE, &[]) {
         let (store, kind) = (&*engine.store, engine.kind);
         let locks = store.locks();
-        let lock = DavLock {
-            token: "t1".to_owned(),
-            root: "a/c/d".to_owned(),
-            deep: false,
-            shared: false,
-            owner: Arc::from(""),
-            timeout: 60,
-            expires: locks.now() + 60,
-            holder: "test".to_owned(),
-        };
         let edit = Edit {
-            write: vec![lock],
+            write: vec![lock_on(locks, "t1", "a/c/d")],
             remove: Vec::new(),
         };
         locks
@@ -502,16 +494,7 @@ fn the_lock_table_changes_as_one_check_and_change() {
     for engine in engines(TREE, &[]) {
         let (store, kind) = (&*engine.store, engine.kind);
         let locks = store.locks();
-        let lock = |token: &str| DavLock {
-            token: token.to_owned(),
-            root: "a/b".to_owned(),
-            deep: false,
-            shared: false,
-            owner: Arc::from(""),
-            timeout: 60,
-            expires: locks.now() + 60,
-            holder: "test".to_owned(),
-        };
+        let lock = |token: &str| lock_on(locks, token, "a/b");
         let exclusive = |table: &[DavLock], _| match table.iter().any(|l| l.root == "a/b") {
             true => Err(StorageError::Exists),
             false => Ok((
@@ -536,5 +519,19 @@ fn the_lock_table_changes_as_one_check_and_change() {
         };
         locks.change(unlock).unwrap();
         assert!(locks.current().unwrap().is_empty(), "{kind}");
+    }
+}
+
+/// An exclusive lock of `root` for a minute, by the token `token`.
+fn lock_on(locks: &dyn LockTable, token: &str, root: &str) -> DavLock {
+    DavLock {
+        token: token.to_owned(),
+        root: root.to_owned(),
+        deep: false,
+        shared: false,
+        owner: Arc::from(""),
+        timeout: 60,
+        expires: locks.now() + 60,
+        holder: "test".to_owned(),
     }
 }

@@ -1018,21 +1018,14 @@ fn a_lock_asked_while_an_upload_renames_waits_for_the_rename() {
 /// then took the lock away with the file.
 #[test]
 fn a_lock_asked_while_a_delete_or_move_changes_the_name_waits_for_it() {
-    use ferry::storage::gate::{Gate, Point};
+    use ferry::storage::gate::Point;
     use rustix::fs::FlockOperation;
     let moved = "Destination: /box/g\r\n";
     for (point, method, headers) in [
         (Point::Delete, "DELETE", ""),
         (Point::Commit, "MOVE", moved),
     ] {
-        let gate = Arc::new(Gate::new(point));
-        let server = TestServer::start_with({
-            let gate = Arc::clone(&gate);
-            move |c| {
-                c.gate = Some(gate);
-                c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
-            }
-        });
+        let (server, gate) = gated(point);
         let addr = server.http.unwrap();
         std::fs::create_dir(server.path("box")).unwrap();
         std::fs::write(server.path("box/f"), "kept").unwrap();
@@ -1060,17 +1053,10 @@ fn a_lock_asked_while_a_delete_or_move_changes_the_name_waits_for_it() {
 /// the locked file went, and its lock with it.
 #[test]
 fn a_lock_granted_inside_a_folder_while_its_removal_walks_keeps_its_file() {
-    use ferry::storage::gate::{Gate, Point};
+    use ferry::storage::gate::Point;
     let replaced = "Destination: /d\r\nOverwrite: T\r\n";
     for (method, target, headers) in [("DELETE", "/d/", ""), ("MOVE", "/src", replaced)] {
-        let gate = Arc::new(Gate::new(Point::Delete));
-        let server = TestServer::start_with({
-            let gate = Arc::clone(&gate);
-            move |c| {
-                c.gate = Some(gate);
-                c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
-            }
-        });
+        let (server, gate) = gated(Point::Delete);
         let addr = server.http.unwrap();
         std::fs::create_dir(server.path("d")).unwrap();
         for name in ["d/locked", "d/free", "src"] {
@@ -1098,4 +1084,18 @@ fn a_lock_granted_inside_a_folder_while_its_removal_walks_keeps_its_file() {
         let with = format!("If: (<{token}>)\r\n");
         assert_eq!(put(addr, "/d/locked", &with, "mine"), 204, "{method}");
     }
+}
+
+/// An HTTP server whose storage calls wait at `point` until its gate
+/// opens.
+fn gated(point: ferry::storage::gate::Point) -> (TestServer, Arc<ferry::storage::gate::Gate>) {
+    let gate = Arc::new(ferry::storage::gate::Gate::new(point));
+    let server = TestServer::start_with({
+        let gate = Arc::clone(&gate);
+        move |c| {
+            c.gate = Some(gate);
+            c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
+        }
+    });
+    (server, gate)
 }
