@@ -322,7 +322,7 @@ impl Operate for MoveFile {
 
     /// On the pool, replacing what `overwrite` lets it (WebDAV's: a folder
     /// there goes first, as DELETE would take it, and no parent folder is
-    /// made: [`super::folders::clear`]); the folders `from` leaves empty go
+    /// made: [`super::folder_removal::clear`]); the folders `from` leaves empty go
     /// only where `folders` are implicit, as for DELETE. Written for the
     /// read-only mode like DELETE and PUT; the permissions are both of
     /// theirs (`access.rs`).
