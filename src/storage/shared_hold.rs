@@ -9,7 +9,8 @@
 //! own, on this node as on any other, so it waits for the holds under way.
 //! `flock` lets new shared holds in while it waits: uploads that overlap
 //! without a pause would keep a LOCK waiting, but each hold lasts a
-//! rename's moment (a lone durable commit's flush with it, one at a time).
+//! rename's moment (a lone durable commit's flush with it, one at a
+//! time), or a folder removal's stretch (`lock_table.rs`'s `Stretches`).
 
 use std::os::fd::OwnedFd;
 use std::sync::{Mutex, MutexGuard, PoisonError};
