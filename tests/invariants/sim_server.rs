@@ -102,7 +102,7 @@ impl<'a> Server<'a> {
             Engine::Posix(root, storage) => {
                 mem::forget(storage.take());
                 close_descriptors_under(root);
-                *storage = Some(Box::new(start_posix(root, self.config)?));
+                *storage = Some(Box::new(start_again(root, self.config)?));
             }
         }
         // The process's memory, gone with it, as it was: no destructor.
@@ -165,6 +165,31 @@ fn start_posix(root: &Path, config: &Config) -> Result<Storage, String> {
     }
     Ok(storage)
 }
+
+/// [`start_posix`] after a crash. A test beside this one that spawns a
+/// process (the model test's OpenSSH clients) holds, in the child, a copy
+/// of every descriptor until the child's `exec` closes it, the crashed
+/// server's claim of the root among them: its `flock` is let go only then.
+/// No event tells when, so the claim is tried again for a while (at most
+/// [`CLAIM_PATIENCE`]), as `ferry up` starts a node again until its lock
+/// is free; a claim still held after that is a descriptor the crash left
+/// open, and fails the run.
+fn start_again(root: &Path, config: &Config) -> Result<Storage, String> {
+    let started = std::time::Instant::now();
+    loop {
+        match start_posix(root, config) {
+            Err(err) if err.starts_with("claim:") && started.elapsed() < CLAIM_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            started => return started,
+        }
+    }
+}
+
+/// How long a restart waits for a spawned child to let go of the crashed
+/// server's claim ([`start_again`]): an `exec` takes microseconds to
+/// milliseconds, even on a loaded machine well under this.
+const CLAIM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Closes every descriptor of this process open on `root` or beneath it,
 /// as the kernel closes a killed process's, letting go of the locks they
