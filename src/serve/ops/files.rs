@@ -377,21 +377,14 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
     }
     let replace = overwrite != Overwrite::Nothing;
     let needs = Needs::Move(from.as_str(), to.as_str());
+    let subject = format!("{from} -> {to}");
     let renamed = match judged_again(ctx, needs, preconditions.as_deref()) {
         Ok(_steady) => ctx.store.rename(&from, &to, replace, folders),
-        Err(failure) => {
-            return refuse(
-                ctx,
-                "MOVE",
-                &format!("{from} -> {to}"),
-                failure,
-                Next::Request,
-            );
-        }
+        Err(failure) => return refuse(ctx, "MOVE", &subject, failure, Next::Request),
     };
     match renamed {
         Ok(replaced) => {
-            debug!("#{} MOVE {from} -> {to}", ctx.client);
+            debug!("#{} MOVE {subject}", ctx.client);
             // Moved onto itself, nothing moved: its locks stay.
             if from != to {
                 super::lock_release::release(ctx, from.as_str(), false);
@@ -404,6 +397,6 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFile) -> Outcome {
             let replaced = replaced || cleared;
             Outcome::answer(Reply::Moved { replaced })
         }
-        Err(err) => storage_refusal(ctx, "MOVE", &format!("{from} -> {to}"), err),
+        Err(err) => storage_refusal(ctx, "MOVE", &subject, err),
     }
 }

@@ -20,7 +20,7 @@ use crate::serve::conditions::Conditions;
 use crate::serve::operate::Needs;
 use crate::serve::walk_permit;
 use crate::serve::{
-    Ctx, ErrorKind, Failure, Next, Outcome, Reply, abandoned, refuse, storage_refusal,
+    Ctx, ErrorKind, Failure, Next, Outcome, Reply, abandoned, refuse, refused, storage_refusal,
 };
 use crate::storage::{Left, MAX_NAMED, StorageError};
 
@@ -193,10 +193,10 @@ pub(in crate::serve) fn clear(
     (overwrite, file_source): (bool, bool),
     kept: Option<&Conditions>,
 ) -> Result<bool, Box<Outcome>> {
-    let refused = |failure| Box::new(refuse(ctx, verb, to.as_str(), failure, Next::Request));
+    let refused_to = |failure| refused(ctx, verb, to.as_str(), failure);
     let occupant = match super::destination::destination(ctx, to, overwrite) {
         Ok(occupant) => occupant,
-        Err(failure) => return Err(refused(failure)),
+        Err(failure) => return Err(refused_to(failure)),
     };
     match occupant {
         Occupant::Nothing => Ok(false),
@@ -204,12 +204,12 @@ pub(in crate::serve) fn clear(
         Occupant::File => {
             if !who.allows(Perm::Delete, to.as_str()) {
                 let failure = crate::serve::access::refusal(who, Perm::Delete, to.as_str());
-                return Err(refused(failure));
+                return Err(refused_to(failure));
             }
             // Its folder stays: the name is about to be taken again.
             let removed = match judged_again(ctx, Needs::Delete(to.as_str()), kept) {
                 Ok(_steady) => ctx.store.remove(to, Folders::Explicit),
-                Err(failure) => return Err(refused(failure)),
+                Err(failure) => return Err(refused_to(failure)),
             };
             match removed {
                 Ok(()) => Ok(true),

@@ -18,7 +18,7 @@ use crate::name::{Name, Prefix};
 use crate::serve::conditions::Conditions;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{
-    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, refuse, storage_refusal,
+    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, refuse, refused, storage_refusal,
 };
 use crate::storage::{Parents, StorageError};
 
@@ -268,17 +268,6 @@ fn rename(ctx: &Ctx<'_>, who: Who, op: MoveFolder) -> Outcome {
             Err(err) => storage_refusal(ctx, "MOVE", &subject, err),
         }
     })
-}
-
-/// A refusal of `verb` on `subject`, boxed as the steps above return it
-/// (an [`Outcome`] is large; the `Ok` side is small).
-pub(in crate::serve) fn refused(
-    ctx: &Ctx<'_>,
-    verb: &str,
-    subject: &str,
-    failure: Failure,
-) -> Box<Outcome> {
-    Box::new(refuse(ctx, verb, subject, failure, Next::Request))
 }
 
 /// MKCOL: make a folder whose parent exists (or, as `making` says, the
