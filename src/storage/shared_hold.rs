@@ -45,6 +45,12 @@ impl SharedHolds {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Keeps `file`, the lock file opened already (made at start-up), for
+    /// the first hold, which then opens nothing.
+    pub(super) fn keep(&self, file: OwnedFd) {
+        self.state().file.get_or_insert(file);
+    }
+
     /// A share of the hold; the first share opens the file (`open`, once)
     /// and waits for its shared lock (a change under way ends first).
     ///
@@ -119,6 +125,18 @@ mod tests {
         let again = holds.hold(&|| unreachable!("kept")).unwrap();
         assert!(!free(&path));
         drop(again);
+        assert!(free(&path));
+    }
+
+    #[test]
+    fn a_file_kept_at_start_up_serves_the_first_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock").to_string_lossy().into_owned();
+        let holds = SharedHolds::default();
+        holds.keep(open_at(&path).unwrap());
+        let first = holds.hold(&|| unreachable!("kept at start-up")).unwrap();
+        assert!(!free(&path));
+        drop(first);
         assert!(free(&path));
     }
 }

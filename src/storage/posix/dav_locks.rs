@@ -173,14 +173,16 @@ impl DavLocks {
             durable: AtomicBool::new(false),
             holds: SharedHolds::default(),
         };
-        // The lock file is made now too: made by the first commit, it
-        // would change the folder and unsettle this node's copy of the
-        // table (read again for a second) just as uploads begin.
+        // The lock file is made now too (and kept for the first hold):
+        // made by the first commit, it would change the folder and
+        // unsettle this node's copy of the table (read again for a
+        // second) just as uploads begin.
         let opened = match read_only {
             true => locks.dir().map(|_| ()),
             false => locks
                 .made_dir()
-                .and_then(|dir| Ok(open_lock_file(dir, TABLE_LOCK).map(drop)?)),
+                .and_then(|dir| Ok(open_lock_file(dir, TABLE_LOCK)?))
+                .map(|file| locks.holds.keep(file)),
         };
         if let Err(err) = opened {
             // Writes are then judged on the pool, which tries again.
