@@ -461,13 +461,6 @@ fn refuse(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure, next: Next
     Outcome::failed(failure, next)
 }
 
-/// [`refuse`], then the next request, boxed as steps that return
-/// `Result<_, Box<Outcome>>` give it (an [`Outcome`] is large; their `Ok`
-/// side is small).
-fn refused(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure) -> Box<Outcome> {
-    Box::new(refuse(ctx, verb, subject, failure, Next::Request))
-}
-
 /// The diagnostic of a refusal: the access log has its code already, so
 /// the reason is a debug line, unless the server is at fault (a 5xx: a
 /// full disk, a limit reached), which operators should see, and a warning

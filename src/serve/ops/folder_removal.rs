@@ -20,7 +20,7 @@ use crate::serve::conditions::Conditions;
 use crate::serve::operate::Needs;
 use crate::serve::walk_permit;
 use crate::serve::{
-    Ctx, ErrorKind, Failure, Next, Outcome, Reply, abandoned, refuse, refused, storage_refusal,
+    Ctx, ErrorKind, Failure, Next, Outcome, Reply, abandoned, refuse, storage_refusal,
 };
 use crate::storage::{Left, MAX_NAMED, StorageError};
 
@@ -164,6 +164,13 @@ pub(in crate::serve) fn remains(
         .into_iter()
         .map(|(name, err)| (name, Failure::from(err)));
     Reply::Remains(kept.chain(failed).collect(), left.more + hidden)
+}
+
+/// [`refuse`], then the next request, boxed as steps that return
+/// `Result<_, Box<Outcome>>` give it (an [`Outcome`] is large; their `Ok`
+/// side is small): here and in `folders.rs`.
+pub(super) fn refused(ctx: &Ctx<'_>, verb: &str, subject: &str, failure: Failure) -> Box<Outcome> {
+    Box::new(refuse(ctx, verb, subject, failure, Next::Request))
 }
 
 /// Whether `who` may be told of `name` (a folder's ends in `/`): it may

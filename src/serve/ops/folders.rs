@@ -10,7 +10,7 @@
 use log::debug;
 
 use super::at_change::judged_again;
-use super::folder_removal::clear;
+use super::folder_removal::{clear, refused};
 use crate::access::Who;
 use crate::model::Folders;
 use crate::model::Occupant;
@@ -18,7 +18,7 @@ use crate::name::{Name, Prefix};
 use crate::serve::conditions::Conditions;
 use crate::serve::operate::{Aim, Needs, Operate};
 use crate::serve::{
-    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, refuse, refused, storage_refusal,
+    Ctx, ErrorKind, Failure, Making, Next, Outcome, Reply, refuse, storage_refusal,
 };
 use crate::storage::{Parents, StorageError};
 
