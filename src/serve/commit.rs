@@ -202,22 +202,27 @@ fn refused(ctx: &Ctx<'_>, commit: Commit, failure: Failure) -> Outcome {
 /// multipart completion's alike); but a commit with no other in flight
 /// flushes its steps itself, on this I/O thread ([`LoneCommit`]).
 fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
-    // Judged before the body too; judged again now that it is in: the
-    // file may have changed while it arrived. From here to the rename is
-    // a moment, not a body's time (and `If-None-Match: *`'s rename never
-    // replaces). The lock table is held still from this judgement to the
-    // engine's commit (a rename, or for a durable commit its first steps,
-    // whose rename is judged again below: [`Published::before_step`]).
-    let write = Needs::Write(commit.name.as_str());
-    let steady = match judged_again(ctx, write, commit.preconditions.as_deref()) {
-        Ok(steady) => steady,
-        Err(failure) => return not_stored(ctx, commit, failure),
-    };
     // Only made when there is a hook to tell: a PUT pays nothing else.
     let facts = ctx
         .hooks
         .notifies()
         .then(|| commit.facts(ctx, Event::Uploaded, commit.name.as_str().as_ref()));
+    // Judged before the body too; judged again now that it is in: the
+    // file may have changed while it arrived. From here to the rename is
+    // a moment, not a body's time (and `If-None-Match: *`'s rename never
+    // replaces). The lock table is held still from this judgement through
+    // the engine's commit where that renames; a durable commit that
+    // flushes first lets it go at once, and its rename is judged again
+    // under a hold of its own ([`Published::before_step`]), so a LOCK
+    // never waits for a flush.
+    let write = Needs::Write(commit.name.as_str());
+    let steady = match judged_again(ctx, write, commit.preconditions.as_deref()) {
+        Ok(steady) => ctx
+            .store
+            .renames_in_commit(ctx.config.fsync)
+            .then_some(steady),
+        Err(failure) => return not_stored(ctx, commit, failure),
+    };
     let Commit {
         mut upload,
         name,

@@ -95,15 +95,18 @@ impl Published {
     }
 
     /// As [`Published::step`] for a commit alone: the step's flush made
-    /// here too. Returns whether a step is left.
+    /// here too, after the lock table is let go. Returns whether a step
+    /// is left.
     pub(super) fn step_alone(
         &mut self,
         ctx: &Ctx<'_>,
         durable: &mut Durable,
         lone: &LoneCommit<'_>,
     ) -> Result<bool, Failure> {
-        let _steady = self.before_step(ctx, durable)?;
-        let left = durable.step_alone(lone).map_err(|err| self.refusal(err))?;
+        let steady = self.before_step(ctx, durable)?;
+        let left = durable
+            .step_alone(lone, || drop(steady))
+            .map_err(|err| self.refusal(err))?;
         self.found(durable.replaced());
         Ok(left)
     }

@@ -18,6 +18,10 @@
 //! The trait is used as `&dyn Store`: walks that call back take
 //! `&mut dyn FnMut`, and a walk that stops between steps keeps its
 //! engine's state in an opaque [`Cursor`].
+//!
+//! Why it is long: the trait is the whole seam, each verb with the
+//! contract every engine keeps; split, an engine would implement traits
+//! that only make sense together.
 
 use std::fmt;
 use std::io;
@@ -290,6 +294,13 @@ pub trait Store: Send + Sync {
         folders: Folders,
         look: Look,
     ) -> Result<Upload, StorageError>;
+
+    /// Whether [`Store::commit`] (`durably` or not) puts the upload in
+    /// place itself, so that whatever must hold until the rename (the
+    /// lock rule) holds through it; else the rename is a later step of the
+    /// [`Committing`] it answers (a POSIX root's durable commit flushes
+    /// first).
+    fn renames_in_commit(&self, durably: bool) -> bool;
 
     /// Puts `upload` (this engine's) in place with its CRC-32C `crc`, its
     /// terms and dead properties, in one step readers see as the old file

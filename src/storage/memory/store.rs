@@ -419,6 +419,10 @@ impl Store for MemoryStore {
     }
 
     /// In place at once: memory has nothing to flush.
+    fn renames_in_commit(&self, _durably: bool) -> bool {
+        true
+    }
+
     fn commit(
         &self,
         upload: Upload,

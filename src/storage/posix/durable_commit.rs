@@ -190,15 +190,22 @@ impl Durable {
     }
 
     /// As [`Durable::step`] for a commit alone ([`LoneCommit`]): then
-    /// flushes what the step owes, here. Returns whether a step is left.
+    /// flushes what the step owes, here, once `taken` is told the step
+    /// is taken (what held still for the rename lets go: a flush is
+    /// long). Returns whether a step is left.
     ///
     /// # Errors
     /// As [`Durable::step`], or the flush failed.
-    pub fn step_alone(&mut self, lone: &LoneCommit<'_>) -> Result<bool, StorageError> {
+    pub fn step_alone(
+        &mut self,
+        lone: &LoneCommit<'_>,
+        taken: impl FnOnce(),
+    ) -> Result<bool, StorageError> {
         if self.is_durable() {
             return Ok(false);
         }
         self.take_step()?;
+        taken();
         self.flush_alone(lone)?;
         Ok(!self.is_durable())
     }
@@ -367,7 +374,7 @@ mod tests {
         let mut durable = upload.commit_alone(0, &lone).unwrap();
         assert!(durable.renames_next());
         assert!(
-            !durable.step_alone(&lone).unwrap(),
+            !durable.step_alone(&lone, || ()).unwrap(),
             "a temp file's commit: one step"
         );
         assert!(durable.is_durable());
@@ -425,7 +432,7 @@ mod tests {
             let lone = storage.lone_commit().unwrap();
             let before = storage.dir_flushes();
             let mut durable = upload(&storage, name).commit_alone(0, &lone).unwrap();
-            while durable.step_alone(&lone).unwrap() {}
+            while durable.step_alone(&lone, || ()).unwrap() {}
             storage.dir_flushes() - before
         };
         assert_eq!(dirs_flushed("a/b/1"), OWED_DIRS, "all made just now");

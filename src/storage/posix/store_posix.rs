@@ -313,6 +313,10 @@ impl Store for Storage {
     /// The dead properties first, for the new inode (it appears with
     /// them); then the rename, or a durable commit's steps, alone where
     /// no other is in flight.
+    fn renames_in_commit(&self, durably: bool) -> bool {
+        !durably
+    }
+
     fn commit(
         &self,
         upload: Upload,
