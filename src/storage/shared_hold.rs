@@ -64,16 +64,17 @@ impl SharedHolds {
         self.state().file.get_or_insert(file);
     }
 
-    /// A share of the hold; the first share opens the file (`open`, once)
-    /// and waits for its shared lock (a change under way ends first).
+    /// A share of the hold, once no change of this node's takes its turn;
+    /// the first share opens the file (`open`, once) and waits for its
+    /// shared lock (a change under way ends first).
     ///
     /// # Errors
     /// The file cannot be opened or locked.
     pub(super) fn hold(&self, open: Open<'_>) -> Result<SharedHold<'_>, StorageError> {
         let state = self.state();
         let changing = |state: &mut State| state.changes > 0;
-        let mut state =
-            (self.changed.wait_while(state, changing)).unwrap_or_else(PoisonError::into_inner);
+        let waited = self.changed.wait_while(state, changing);
+        let mut state = waited.unwrap_or_else(PoisonError::into_inner);
         if state.holders == 0 {
             let file = match state.file.take() {
                 Some(file) => file,
@@ -86,9 +87,7 @@ impl SharedHolds {
         state.holders += 1;
         Ok(SharedHold(self))
     }
-}
 
-impl SharedHolds {
     /// A change's turn, taken before it waits for the file's exclusive
     /// lock and kept until it lets it go: this node's holds under way
     /// end, and no new one begins, so the change is not kept waiting by

@@ -418,11 +418,11 @@ impl Store for MemoryStore {
         Ok(Upload::Other(Box::new(upload)))
     }
 
-    /// In place at once: memory has nothing to flush.
     fn renames_in_commit(&self, _durably: bool) -> bool {
         true
     }
 
+    /// In place at once: memory has nothing to flush.
     fn commit(
         &self,
         upload: Upload,

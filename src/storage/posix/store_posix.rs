@@ -310,13 +310,14 @@ impl Store for Storage {
         Storage::begin_upload(self, name, folders, look).map(Upload::File)
     }
 
-    /// The dead properties first, for the new inode (it appears with
-    /// them); then the rename, or a durable commit's steps, alone where
-    /// no other is in flight.
+    /// A durable commit's rename is a step after its flush.
     fn renames_in_commit(&self, durably: bool) -> bool {
         !durably
     }
 
+    /// The dead properties first, for the new inode (it appears with
+    /// them); then the rename, or a durable commit's steps, alone where
+    /// no other is in flight.
     fn commit(
         &self,
         upload: Upload,
