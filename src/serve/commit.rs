@@ -269,6 +269,11 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
     // The new version's dead properties (S3's metadata) are recorded by
     // the commit, for its inode: it appears with them.
     let committing = ctx.store.commit(upload, crc, ctx.config.fsync);
+    let renamed = matches!(committing, Ok(Committing::Done(_)));
+    debug_assert!(
+        steady.is_some() || !renamed,
+        "renamed unheld: the engine's renames_in_commit is wrong"
+    );
     drop(steady);
     match committing {
         Ok(Committing::Done(committed)) => {

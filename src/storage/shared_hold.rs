@@ -8,16 +8,18 @@
 //! A change takes the file's exclusive lock through a descriptor of its
 //! own, on this node as on any other, so it waits for the holds under way.
 //! `flock` lets new shared holds in while it waits, so uploads that
-//! overlap without a pause kept a LOCK waiting for a gap between them
-//! (40 durable 4 KiB PUTs at once on a disk: median LOCKs 18–47 ms, 4–19
-//! ms before the holds). A change of this node's says so first
-//! ([`SharedHolds::change_turn`]): no new hold of this node's begins
-//! until it is made, and those under way each last a rename's moment, or
-//! a folder removal's stretch (`lock_table.rs`'s `Stretches`). Another
-//! node's change still waits for a gap: each hold is short.
+//! overlap without a pause keep a LOCK waiting for a gap between them;
+//! each hold lasts a rename's moment (never a flush), or a folder
+//! removal's stretch (`lock_table.rs`'s `Stretches`). With 40 durable
+//! 4 KiB PUTs at once on a disk, a LOCK's median was 18–47 ms, 4–19 ms
+//! before the holds. Keeping this node's new holds out while a change
+//! waits brought it back to 5–21 ms, but was not kept: a change waiting
+//! on another node's holds would then stop this node's writes too, a
+//! stream of changes could starve them, and an upload committed on the
+//! loop (a root in memory) could wait out a walk's stretch.
 
 use std::os::fd::OwnedFd;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rustix::fs::FlockOperation;
 
@@ -30,8 +32,6 @@ pub(super) type Open<'a> = &'a dyn Fn() -> Result<OwnedFd, StorageError>;
 #[derive(Debug, Default)]
 pub(super) struct SharedHolds {
     state: Mutex<State>,
-    /// Told when this node's last waiting change is made.
-    changed: Condvar,
 }
 
 #[derive(Debug, Default)]
@@ -40,18 +40,11 @@ struct State {
     file: Option<OwnedFd>,
     /// Threads holding it now.
     holders: usize,
-    /// This node's changes waiting for the file's exclusive lock, or
-    /// holding it: no new hold begins meanwhile.
-    changes: usize,
 }
 
 /// A thread's share of the hold, let go when dropped.
 #[derive(Debug)]
 pub(super) struct SharedHold<'a>(&'a SharedHolds);
-
-/// A change's turn ([`SharedHolds::change_turn`]), over when dropped.
-#[derive(Debug)]
-pub(super) struct ChangeTurn<'a>(&'a SharedHolds);
 
 impl SharedHolds {
     fn state(&self) -> MutexGuard<'_, State> {
@@ -64,17 +57,13 @@ impl SharedHolds {
         self.state().file.get_or_insert(file);
     }
 
-    /// A share of the hold, once no change of this node's takes its turn;
-    /// the first share opens the file (`open`, once) and waits for its
-    /// shared lock (a change under way ends first).
+    /// A share of the hold; the first share opens the file (`open`, once)
+    /// and waits for its shared lock (a change under way ends first).
     ///
     /// # Errors
     /// The file cannot be opened or locked.
     pub(super) fn hold(&self, open: Open<'_>) -> Result<SharedHold<'_>, StorageError> {
-        let state = self.state();
-        let changing = |state: &mut State| state.changes > 0;
-        let waited = self.changed.wait_while(state, changing);
-        let mut state = waited.unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state();
         if state.holders == 0 {
             let file = match state.file.take() {
                 Some(file) => file,
@@ -86,25 +75,6 @@ impl SharedHolds {
         }
         state.holders += 1;
         Ok(SharedHold(self))
-    }
-
-    /// A change's turn, taken before it waits for the file's exclusive
-    /// lock and kept until it lets it go: this node's holds under way
-    /// end, and no new one begins, so the change is not kept waiting by
-    /// holds that overlap. Never taken by a thread that holds.
-    pub(super) fn change_turn(&self) -> ChangeTurn<'_> {
-        self.state().changes += 1;
-        ChangeTurn(self)
-    }
-}
-
-impl Drop for ChangeTurn<'_> {
-    fn drop(&mut self) {
-        let mut state = self.0.state();
-        state.changes -= 1;
-        if state.changes == 0 {
-            self.0.changed.notify_all();
-        }
     }
 }
 
@@ -162,34 +132,6 @@ mod tests {
         assert!(!free(&path));
         drop(again);
         assert!(free(&path));
-    }
-
-    #[test]
-    fn a_changes_turn_keeps_new_holds_out_until_it_is_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("lock").to_string_lossy().into_owned();
-        let holds = SharedHolds::default();
-        let under_way = holds.hold(&|| open_at(&path)).unwrap();
-        let turn = holds.change_turn();
-        let (held, told) = std::sync::mpsc::channel();
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                let hold = holds.hold(&|| unreachable!("kept")).unwrap();
-                held.send(()).unwrap();
-                drop(hold);
-            });
-            // The hold under way ends; the new one has not begun (were it
-            // let in, it would be told within the wait).
-            drop(under_way);
-            assert!(free(&path), "the change could take the file now");
-            let wait = std::time::Duration::from_millis(200);
-            assert!(
-                told.recv_timeout(wait).is_err(),
-                "a hold began in a change's turn"
-            );
-            drop(turn);
-            told.recv().unwrap();
-        });
     }
 
     #[test]

@@ -309,7 +309,6 @@ impl DavLocks {
         // forwards a file's to its metadata service, never a folder's
         // (which held on one mount only: nodes granted two exclusive
         // locks on one name, issue 75), and NFS a file's as a POSIX lock.
-        let _turn = self.holds.change_turn();
         let held = Flock::exclusive_at(dir, TABLE_LOCK).map_err(StorageError::from)?;
         let locks = self.read_all(dir, self.writable)?;
         let (answer, edit) = decide(&locks, self.now())?;
