@@ -41,11 +41,6 @@ pub struct SessionInfo {
     /// upload, `SessionStore::resume_upload`): the newest opener's number.
     /// A handle that opened it earlier is superseded.
     pub opener: u64,
-    /// It was made by the call that answers it (a begin that found no
-    /// session to go on with): only such a call may take it back as if it
-    /// never was (a refused UPLOAD), since another client may be staging
-    /// into one it found.
-    pub made_now: bool,
     /// Bytes an APPEND under way counted in the usage counts before they
     /// arrived and has not written: a client going on with the session
     /// owes no room for them again (`SessionStore::begin_session`'s

@@ -62,6 +62,21 @@ pub trait SessionStore: Send + Sync {
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError>;
 
+    /// The session [`SessionStore::begin_session`] would find for the
+    /// same upload, never one begun: what an UPLOAD without room for the
+    /// whole upload may still go on with, as it owes only the rest.
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`] where none stages it; as
+    /// [`SessionStore::begin_session`] otherwise.
+    fn find_session(
+        &self,
+        name: &Name,
+        size: u64,
+        crc: u32,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError>;
+
     /// Begins a session of its own for `name` (`size` bytes, `None`
     /// until an APPEND declares it), `meta` kept with it (tus's
     /// creation), under an id that says nothing of it.

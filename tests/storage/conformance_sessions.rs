@@ -98,6 +98,11 @@ fn a_session_is_found_again_by_what_it_uploads_and_lands_whole() {
         let sessions = store.sessions();
         let name = name_of("s/t/file");
         let size = body.len() as u64;
+        // Only looked for, none is made.
+        let none = sessions.find_session(&name, size, crc, &limits(None));
+        assert!(matches!(none, Err(StorageError::NoSuchUpload)), "{kind}");
+        let listed = sessions.list_sessions(ttl(), 10, &|_| true).unwrap();
+        assert!(listed.is_empty(), "{kind}: {listed:?}");
         let begun = sessions.begin_session(&name, size, crc, &limits(None));
         let begun = begun.unwrap();
         assert_eq!((begun.received, begun.size), (0, size), "{kind}");
@@ -113,6 +118,11 @@ fn a_session_is_found_again_by_what_it_uploads_and_lands_whole() {
             (begun.id.as_str(), 5),
             "{kind}"
         );
+        let found = sessions.find_session(&name, size, crc, &limits(None));
+        let found = found.unwrap();
+        assert_eq!((&found.id, found.received), (&begun.id, 5), "{kind}");
+        let others = sessions.find_session(&name, size, crc, &limits(Some("other")));
+        assert!(matches!(others, Err(StorageError::NoSuchUpload)), "{kind}");
 
         let wrong = open(sessions, &begun.id, asking(3, 2, None));
         assert!(matches!(wrong, Err(StorageError::WrongOffset(5))), "{kind}");

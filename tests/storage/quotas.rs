@@ -708,6 +708,42 @@ fn an_upload_session_counts_for_the_token_that_began_it_alone() {
     assert!(put(&mut cam, "more", 1).starts_with("ERR 507 quota"));
 }
 
+/// An UPLOAD (FERRY/1's, tus's creation) refused for room is judged
+/// before a session is made: it leaves no trace, even where the store
+/// could not take one back. (A session made is read back: every read of
+/// a record passes [`Point::ReadSession`], where the gate would hold
+/// it.) Before, the session was made, then taken back; under the
+/// cluster recipe's faults the take-back failed and the session stayed.
+#[test]
+fn a_refused_upload_is_judged_before_a_session_is_made() {
+    use ferry::storage::gate::{Gate, Point};
+    let gate = std::sync::Arc::new(Gate::new(Point::ReadSession));
+    let server = TestServer::start_with(|config| {
+        box_quota(config);
+        config.gate = Some(std::sync::Arc::clone(&gate));
+    });
+    let mut raw = server.raw();
+    raw.send(format!("UPLOAD box/u 101 {}\n", crc_hex(&[b'u'; 101])));
+    let refused = raw.line();
+    assert!(refused.starts_with("ERR 507 quota"), "{refused}");
+    let http = server.http.unwrap();
+    let tus = exchange(
+        http,
+        "POST",
+        "/box/",
+        // The filename `t`, in base64.
+        &format!(
+            "Host: {http}\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 101\r\nUpload-Metadata: filename dA==\r\n"
+        ),
+        b"",
+    );
+    assert_eq!(tus.status, 507, "{}", tus.head);
+    assert_eq!(gate.arrivals(), 0, "a refused UPLOAD made a session");
+    gate.open();
+    raw.send("SESSIONS\n");
+    assert_eq!(raw.line(), "OK 0");
+}
+
 /// An UPLOAD refused for room takes back only a session it made: one it
 /// found stays, for another client of the token may be staging into it.
 /// Before, a second connection's UPLOAD of the same file, refused for

@@ -107,14 +107,14 @@ pub(in crate::serve) fn begin(ctx: &Ctx<'_>, asked: Asked<Upload>) -> Outcome {
     let user = crate::serve::user_of(ctx, &writer);
     let mut limits = session_limits(ctx, owner);
     limits.link = link.map(|id| (id, ctx.config.shares.max_uploads));
-    let sessions = ctx.store.sessions();
     let begun = match (crc, size) {
-        (Some(crc), Some(size)) => sessions.begin_session(&name, size, crc, &limits),
-        _ => sessions.begin_new_session(&name, size, meta.as_deref(), &limits),
+        (Some(crc), Some(size)) => found_or_begun(ctx, (&writer, &name), (size, crc), &limits),
+        // Always a new one: the room for it judged before it is made.
+        _ => check_space(ctx, &writer, name.as_str(), size.unwrap_or(first_len)).and_then(|()| {
+            let sessions = ctx.store.sessions();
+            Ok(sessions.begin_new_session(&name, size, meta.as_deref(), &limits)?)
+        }),
     };
-    let begun = begun
-        .map_err(Failure::from)
-        .and_then(|session| with_room(ctx, (&writer, &name), session, first_len));
     match begun {
         // Nothing to send: whole at once, and stored now (a tus client
         // sends no PATCH for an empty file).
@@ -149,35 +149,31 @@ pub(in crate::serve) fn begin(ctx: &Ctx<'_>, asked: Asked<Upload>) -> Outcome {
     }
 }
 
-/// `session`, if the disk and the quotas have room for what it still
-/// owes ([`check_space`]: the rest of its size where known, less what an
-/// APPEND under way counted already, else the `first` bytes that come
-/// now). One this UPLOAD made is taken back when
-/// refused, so a refused UPLOAD leaves no trace; one it found stays (to go
-/// on once room is made; another client of its token may be staging into
-/// it, its bytes counted ahead).
-fn with_room(
+/// The session of a FERRY/1 UPLOAD of `name` (`size` bytes, `crc`),
+/// where the disk and the quotas have room for what it still owes
+/// ([`check_space`]). One begun owes the whole size, judged before it is
+/// made: a refused UPLOAD leaves no trace, even where the store could
+/// not have taken a session back. One found owes only the rest (less
+/// what an APPEND under way counted already), so where the whole does
+/// not fit it is looked for; refused, it stays (to go on once room is
+/// made; another client of its token may be staging into it).
+fn found_or_begun(
     ctx: &Ctx<'_>,
     (who, name): (&Who, &Name),
-    session: SessionInfo,
-    first: u64,
+    (size, crc): (u64, u32),
+    limits: &SessionLimits,
 ) -> Result<SessionInfo, Failure> {
-    let owed = session.known_size().map_or(first, |size| {
-        size.saturating_sub(session.received.saturating_add(session.counted_ahead))
-    });
-    match check_space(ctx, who, name.as_str(), owed) {
-        Ok(()) => Ok(session),
-        Err(failure) => {
-            if session.made_now
-                && let Err(err) = ctx.store.sessions().abort_session(&session.id, None)
-            {
-                warn!(
-                    "#{} session {}: not taken back: {err}",
-                    ctx.client, session.id
-                );
-            }
-            Err(failure)
+    let sessions = ctx.store.sessions();
+    let Err(whole) = check_space(ctx, who, name.as_str(), size) else {
+        return Ok(sessions.begin_session(name, size, crc, limits)?);
+    };
+    match sessions.find_session(name, size, crc, limits) {
+        Ok(session) => {
+            let owed = size.saturating_sub(session.received.saturating_add(session.counted_ahead));
+            check_space(ctx, who, name.as_str(), owed).map(|()| session)
         }
+        Err(StorageError::NoSuchUpload) => Err(whole),
+        Err(err) => Err(err.into()),
     }
 }
 

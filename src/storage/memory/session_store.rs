@@ -18,7 +18,17 @@ impl SessionStore for MemoryStore {
         crc: u32,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
-        self.begin_session_of((name, size, crc), limits)
+        self.begin_session_of((name, size, crc), limits, true)
+    }
+
+    fn find_session(
+        &self,
+        name: &Name,
+        size: u64,
+        crc: u32,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        self.begin_session_of((name, size, crc), limits, false)
     }
 
     fn begin_new_session(

@@ -80,7 +80,6 @@ impl Session {
             expires: None,
             stored: self.stored,
             opener: self.opener,
-            made_now: false,
             counted_ahead: 0,
         }
     }
@@ -191,7 +190,6 @@ impl Tree {
         };
         let mut info = session.info(&id);
         info.expires = Some(limits.ttl.expires(now, 0));
-        info.made_now = true;
         self.sessions.insert(id, session);
         Ok(info)
     }
@@ -280,11 +278,13 @@ impl Tree {
 }
 
 impl MemoryStore {
-    /// As [`SessionStore::begin_session`](crate::storage::SessionStore::begin_session).
+    /// As [`SessionStore::begin_session`](crate::storage::SessionStore::begin_session),
+    /// or (`make` false) [`SessionStore::find_session`](crate::storage::SessionStore::find_session).
     pub(super) fn begin_session_of(
         &self,
         (name, size, crc): (&Name, u64, u32),
         limits: &SessionLimits,
+        make: bool,
     ) -> Result<SessionInfo, StorageError> {
         let mut tree = self.tree();
         tree.expire(limits.ttl);
@@ -306,6 +306,9 @@ impl MemoryStore {
                 counted_ahead,
                 ..info
             });
+        }
+        if !make {
+            return Err(StorageError::NoSuchUpload);
         }
         tree.create_session((name, size, Some(crc), None), limits)
     }

@@ -1,6 +1,7 @@
 //! Beginning an upload session: [`Storage::begin_session`] finds the
 //! session that already stages an upload (its id keyed from what it
-//! uploads) or makes it, [`Storage::begin_new_session`] makes one of its
+//! uploads) or makes it ([`Storage::find_session`] only finds it),
+//! [`Storage::begin_new_session`] makes one of its
 //! own (tus's creation); both first hold the bookkeeping, load the index
 //! and expire what is due, and refuse a session past the caps
 //! ([`SessionLimits`]: the server's, the client address's, the owner's,
@@ -42,6 +43,32 @@ impl Storage {
         size: u64,
         crc: u32,
         limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        self.find_or_begin((name, size, crc), limits, true)
+    }
+
+    /// The session [`Storage::begin_session`] would find for the upload,
+    /// never one begun (nor one past use taken over).
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchUpload`] where none stages it; as
+    /// [`Storage::begin_session`] otherwise.
+    pub fn find_session(
+        &self,
+        name: &Name,
+        size: u64,
+        crc: u32,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        self.find_or_begin((name, size, crc), limits, false)
+    }
+
+    /// [`Storage::begin_session`], or (`make` false) [`Storage::find_session`].
+    fn find_or_begin(
+        &self,
+        (name, size, crc): (&Name, u64, u32),
+        limits: &SessionLimits,
+        make: bool,
     ) -> Result<SessionInfo, StorageError> {
         debug_assert!(size != DEFERRED_SIZE, "a size over any file's");
         let (dir, mut index) = self.books_to_begin(limits.ttl)?;
@@ -90,6 +117,10 @@ impl Storage {
                     touch(&dir, &mut index, &id);
                     return Ok(info);
                 }
+                // What follows begins the upload anew in its place.
+                Ok(_) | Err(StorageError::NoSuchUpload) if !make => {
+                    return Err(StorageError::NoSuchUpload);
+                }
                 // More bytes than the upload has: written to by something
                 // other than its APPENDs (two servers that did not lock
                 // each other out, say). No COMMIT could ever pass: begin
@@ -117,6 +148,9 @@ impl Storage {
                 }
                 Err(err) => return Err(err),
             }
+        }
+        if !make {
+            return Err(StorageError::NoSuchUpload);
         }
         let id = free.ok_or_else(|| StorageError::Io(io::Error::other("session id collision")))?;
         self.create_session(&dir, &mut index, &id, (name, size, Some(crc), None), limits)
@@ -209,7 +243,6 @@ impl Storage {
         index.insert(id, now_seconds(), record.begun_by, true);
         let mut info = self.session_in(dir, id)?;
         info.expires = Some(limits.ttl.expires(now_seconds(), info.received));
-        info.made_now = true;
         Ok(info)
     }
 }

@@ -122,7 +122,6 @@ impl Storage {
             expires: None,
             stored: false,
             opener: record.opened,
-            made_now: false,
             counted_ahead: 0,
         };
         Ok((info, record))
@@ -145,7 +144,6 @@ impl Storage {
                     expires: None,
                     stored: true,
                     opener: record.opened,
-                    made_now: false,
                     counted_ahead: 0,
                 };
                 Ok((info, record))

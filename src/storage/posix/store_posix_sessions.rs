@@ -21,6 +21,16 @@ impl SessionStore for Storage {
         Storage::begin_session(self, name, size, crc, limits)
     }
 
+    fn find_session(
+        &self,
+        name: &Name,
+        size: u64,
+        crc: u32,
+        limits: &SessionLimits,
+    ) -> Result<SessionInfo, StorageError> {
+        Storage::find_session(self, name, size, crc, limits)
+    }
+
     fn begin_new_session(
         &self,
         name: &Name,
