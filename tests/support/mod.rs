@@ -483,7 +483,13 @@ pub fn dropped_from_page_cache(file: &std::fs::File) -> bool {
     let mut one = [0u8; 1];
     let mut byte = [std::io::IoSliceMut::new(&mut one)];
     let nowait = rustix::io::ReadWriteFlags::NOWAIT;
-    let cached = rustix::io::preadv2(file, &mut byte, 0, nowait).is_ok_and(|n| n == 1);
+    // Asked of its last byte: a read that misses starts the kernel's
+    // read-ahead there, even one that may not wait (RWF_NOWAIT), and at
+    // the first byte it would bring back, a moment later, the start the
+    // server's read is to find cold (the test then waited for a read on
+    // the pool that never came).
+    let last = file.metadata().unwrap().len().saturating_sub(1);
+    let cached = rustix::io::preadv2(file, &mut byte, last, nowait).is_ok_and(|n| n == 1);
     if cached {
         eprintln!("skipped: this file system keeps the file cached (tmpfs?)");
     }
