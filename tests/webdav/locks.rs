@@ -46,12 +46,9 @@ fn on(root: &Path, node: &str, clock: &Arc<AtomicI64>) -> TestServer {
 /// A server on a root of its own, and its clock.
 fn server() -> (TestServer, Arc<AtomicI64>) {
     let clock = Arc::new(AtomicI64::new(0));
-    let server = TestServer::start_with({
-        let clock = Arc::clone(&clock);
-        move |c| {
-            c.lock_clock = Some(clock);
-            c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
-        }
+    let server = TestServer::start_with(|c| {
+        c.lock_clock = Some(Arc::clone(&clock));
+        support::listen_http(c);
     });
     (server, clock)
 }
@@ -1090,12 +1087,9 @@ fn a_lock_granted_inside_a_folder_while_its_removal_walks_keeps_its_file() {
 /// opens.
 fn gated(point: ferry::storage::gate::Point) -> (TestServer, Arc<ferry::storage::gate::Gate>) {
     let gate = Arc::new(ferry::storage::gate::Gate::new(point));
-    let server = TestServer::start_with({
-        let gate = Arc::clone(&gate);
-        move |c| {
-            c.gate = Some(gate);
-            c.listen(ferry::wire::Protocol::Http, "127.0.0.1:0".parse().unwrap());
-        }
+    let server = TestServer::start_with(|c| {
+        c.gate = Some(Arc::clone(&gate));
+        support::listen_http(c);
     });
     (server, gate)
 }
