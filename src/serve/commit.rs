@@ -24,7 +24,7 @@ use log::error;
 use super::conditions::Conditions;
 use super::digest::Checksum;
 use super::operate::Needs;
-use super::ops::at_change::judged_again;
+use super::ops::at_change::{judged_again, judged_under};
 use super::ops::makes_only::MakesOnly;
 use super::published::{Published, refusal_of};
 use super::{Ctx, ErrorKind, Failure, Job, Next, Outcome, Reply, UploadStep};
@@ -207,22 +207,6 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
         .hooks
         .notifies()
         .then(|| commit.facts(ctx, Event::Uploaded, commit.name.as_str().as_ref()));
-    // Judged before the body too; judged again now that it is in: the
-    // file may have changed while it arrived. From here to the rename is
-    // a moment, not a body's time (and `If-None-Match: *`'s rename never
-    // replaces). The lock table is held still from this judgement through
-    // the engine's commit where that renames; a durable commit that
-    // flushes first lets it go at once, and its rename is judged again
-    // under a hold of its own ([`Published::before_step`]), so a LOCK
-    // never waits for a flush.
-    let write = Needs::Write(commit.name.as_str());
-    let steady = match judged_again(ctx, write, commit.preconditions.as_deref()) {
-        Ok(steady) => ctx
-            .store
-            .renames_in_commit(ctx.config.fsync)
-            .then_some(steady),
-        Err(failure) => return not_stored(ctx, commit, failure),
-    };
     let Commit {
         mut upload,
         name,
@@ -266,15 +250,22 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
             version: None,
         },
     };
-    // The new version's dead properties (S3's metadata) are recorded by
-    // the commit, for its inode: it appears with them.
-    let committing = ctx.store.commit(upload, crc, ctx.config.fsync);
-    let renamed = matches!(committing, Ok(Committing::Done(_)));
-    debug_assert!(
-        steady.is_some() || !renamed,
-        "renamed unheld: the engine's renames_in_commit is wrong"
-    );
-    drop(steady);
+    // Judged before the body too; judged again now that it is in (the
+    // file may have changed while it arrived), by the engine's commit,
+    // under the lock table's hold through the rename where it renames at
+    // once. A durable commit that flushes first lets the table go after
+    // the judgement, and its rename is judged again under a hold of its
+    // own ([`Published::before_step`]), so a LOCK never waits for a
+    // flush. The new version's dead properties (S3's metadata) are
+    // recorded by the commit, for its inode: it appears with them.
+    let write = Needs::Write(published.name.as_str());
+    let mut refused = None;
+    let committing = ctx
+        .store
+        .commit(upload, crc, ctx.config.fsync, &mut |table| {
+            let judged = judged_under(ctx, table, write, published.preconditions.as_deref());
+            judged.map_err(|failure| refused = Some(failure)).is_ok()
+        });
     match committing {
         Ok(Committing::Done(committed)) => {
             published.landed(committed.landed);
@@ -290,6 +281,9 @@ fn publish(ctx: &Ctx<'_>, commit: Commit) -> Outcome {
             published.landed(durable.landed());
             let flushing = Box::new(Flushing { durable, published });
             Outcome::pending(step_after_flush(flushing, owed))
+        }
+        Err(StorageError::NotAdmitted) if let Some(failure) = refused => {
+            published.answer(ctx, Err(failure))
         }
         Err(err) => {
             let failure = published.refusal(err);

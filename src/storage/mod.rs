@@ -52,6 +52,6 @@ pub use session_store::{Admit, Choose, Include, SessionStore, Visit, first_opene
 pub use spool_room::{DEFAULT_LISTING_MEMORY, Room};
 pub use store::{Enter, Store, Take, Wanted};
 pub use store_values::{
-    CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, PropEdit, Removable, Spill,
+    CopyTree, Cursor, GoOn, Judge, Landable, Open, Opened, Parents, PropEdit, Removable, Spill,
 };
 pub use upload_handle::{Committing, EngineUpload, Upload};

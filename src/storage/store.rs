@@ -27,7 +27,7 @@ use std::fmt;
 use std::io;
 
 use super::store_values::{
-    CopyTree, Cursor, GoOn, Judge, Open, Opened, Parents, PropEdit, Removable, Spill,
+    CopyTree, Cursor, GoOn, Judge, Landable, Open, Opened, Parents, PropEdit, Removable, Spill,
 };
 use super::{
     Ahead, Committing, Left, LockTable, Look, OverQuota, ReserveAsWritten, Room, SessionStore,
@@ -295,29 +295,30 @@ pub trait Store: Send + Sync {
         look: Look,
     ) -> Result<Upload, StorageError>;
 
-    /// Whether [`Store::commit`] (`durably` or not) puts the upload in
-    /// place itself, so that whatever must hold until the rename (the
-    /// lock rule) holds through it; else the rename is a later step of the
-    /// [`Committing`] it answers (a POSIX root's durable commit flushes
-    /// first).
-    fn renames_in_commit(&self, durably: bool) -> bool;
-
     /// Puts `upload` (this engine's) in place with its CRC-32C `crc`, its
     /// terms and dead properties, in one step readers see as the old file
     /// or the new; `durably`: on stable storage before it is answered
     /// (`--fsync`), in the steps the engine needs ([`Committing`]).
+    /// Asks `may_land` first, with the lock table held still
+    /// ([`LockTable::steady`]) through the rename where the commit renames
+    /// at once ([`Committing::Done`]); where the rename is a later step
+    /// (a POSIX root's durable commit flushes first), the table is let go
+    /// after the judgement, so that no LOCK waits for a flush, and the
+    /// step's caller judges again.
     ///
     /// # Errors
+    /// [`StorageError::NotAdmitted`] where `may_land` refused;
     /// [`StorageError::FolderMoved`] if its folder was moved or removed
     /// meanwhile, [`StorageError::IsDirectory`] if a folder took the
     /// name, [`StorageError::Exists`] for a create-only upload whose name
-    /// a file took, [`StorageError::OverQuota`]; the engine's. Nothing is
-    /// in place then.
+    /// a file took, [`StorageError::OverQuota`]; the table could not be
+    /// held; the engine's. Nothing is in place then.
     fn commit(
         &self,
         upload: Upload,
         crc: u32,
         durably: bool,
+        may_land: Landable<'_>,
     ) -> Result<Committing<'_>, StorageError>;
 
     /// Stages a copy of file `from`, opened as `source` ([`Open::Read`]),

@@ -55,6 +55,13 @@ pub type GoOn<'a> = &'a mut dyn FnMut() -> bool;
 /// ([`crate::storage::LockTable::steady`]), or why it could not be held.
 pub type Removable<'a> = &'a mut dyn FnMut(&str, Result<&[DavLock], StorageError>) -> bool;
 
+/// What a commit asks of its caller before the upload lands: may it?
+/// Asked with the WebDAV lock table as it stands, held still through
+/// the rename where the commit renames at once ([`Store::commit`]).
+/// A refusal is answered with [`StorageError::NotAdmitted`]; the caller
+/// keeps why.
+pub type Landable<'a> = &'a mut dyn FnMut(&[DavLock]) -> bool;
+
 /// A change of one resource's dead properties, given them as they stand
 /// ([`Store::patch_props`]).
 pub type PropEdit<'a> = &'a mut dyn FnMut(&mut Vec<crate::model::DeadProperty>);

@@ -14,7 +14,8 @@ use ferry::name::{Name, Prefix};
 use ferry::storage::Engine as ServerEngine;
 use ferry::storage::memory::MemoryStore;
 use ferry::storage::{
-    CopyTree, Edit, LockTable, Member, Open, Parents, Storage, StorageError, Store,
+    Committing, CopyTree, Edit, LockTable, Look, Member, Open, Parents, Storage, StorageError,
+    Store,
 };
 use tempfile::TempDir;
 
@@ -312,6 +313,60 @@ fn a_folders_removal_keeps_what_the_judge_keeps_with_the_folders_above_it() {
         let whole = store.remove_tree(&prefix_of("a/"), &mut |_, _| true, &mut || true);
         assert!(whole.unwrap().is_complete(), "{kind}");
         assert!(store.find_folder(&name_of("a")).is_err(), "{kind}");
+    }
+}
+
+/// A commit asks its judge once, with the lock table as it stands (held
+/// still through the rename: `Store::commit`); refused, nothing lands
+/// and the file it would have replaced stays.
+#[test]
+fn a_commit_lands_only_where_its_judge_lets_it() {
+    for engine in engines(TREE, &[]) {
+        let (store, kind) = (&*engine.store, engine.kind);
+        let locks = store.locks();
+        let edit = Edit {
+            write: vec![lock_on(locks, "t1", "a/b")],
+            remove: Vec::new(),
+        };
+        locks
+            .change(|_, _| Ok::<_, StorageError>(((), edit)))
+            .unwrap();
+        let mut asked = 0;
+        for (name, landed) in [("a/b", false), ("a/new", true)] {
+            let mut unlocked = |table: &[DavLock]| {
+                asked += 1;
+                !table.iter().any(|lock| lock.root == name)
+            };
+            let name = name_of(name);
+            let mut upload = store
+                .begin_upload(&name, Folders::Explicit, Look::AtBegin)
+                .unwrap();
+            upload.write(b"fresh").unwrap();
+            let crc = crc32c::crc32c(b"fresh");
+            let committed = store.commit(upload, crc, false, &mut unlocked);
+            match landed {
+                true => assert!(
+                    matches!(committed, Ok(Committing::Done(_))),
+                    "{kind}: {:?}",
+                    committed.err()
+                ),
+                false => assert!(
+                    matches!(committed, Err(StorageError::NotAdmitted)),
+                    "{kind}"
+                ),
+            }
+        }
+        assert_eq!(asked, 2, "{kind}");
+        assert_eq!(
+            store.look_up(&name_of("a/b")).unwrap().info.size,
+            2,
+            "{kind}"
+        );
+        assert_eq!(
+            store.look_up(&name_of("a/new")).unwrap().info.size,
+            5,
+            "{kind}"
+        );
     }
 }
 

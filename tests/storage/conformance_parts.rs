@@ -40,7 +40,7 @@ fn complete(
         .sessions()
         .finish_multipart((id, &name_of(name), listed), &mut all);
     let (upload, size, crc, _) = finished?;
-    match store.commit(upload, crc, false)? {
+    match store.commit(upload, crc, false, &mut |_| true)? {
         Committing::Done(_) => Ok(size),
         _ => panic!("a commit not asked to be durable took steps"),
     }
@@ -114,7 +114,7 @@ fn parts_are_staged_apart_replaced_by_number_and_completed_as_chosen() {
             (2, crc32c::crc32c(b"BB"), Some("kept")),
             "{kind}"
         );
-        match store.commit(upload, crc, false).unwrap() {
+        match store.commit(upload, crc, false, &mut |_| true).unwrap() {
             Committing::Done(_) => {}
             _ => panic!("{kind}: steps"),
         }

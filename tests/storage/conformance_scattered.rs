@@ -64,7 +64,7 @@ fn bytes_written_anywhere_land_where_asked_and_holes_read_as_zeros() {
         let (upload, _, crc) = sessions.finish_session(&id, None).unwrap();
         let expected = b"hello\0world!";
         assert_eq!(crc, crc32c::crc32c(expected), "{kind}: the bytes' own");
-        match store.commit(upload, crc, false).unwrap() {
+        match store.commit(upload, crc, false, &mut |_| true).unwrap() {
             Committing::Done(_) => {}
             _ => panic!("{kind}: a commit not asked to be durable took steps"),
         }
@@ -116,7 +116,7 @@ fn a_session_committed_create_only_never_replaces_a_file() {
         sessions.declare_session_size(&id, 3, None).unwrap();
         let (mut upload, _, crc) = sessions.finish_session(&id, None).unwrap();
         upload.create_only();
-        let refused = store.commit(upload, crc, false);
+        let refused = store.commit(upload, crc, false, &mut |_| true);
         assert!(
             matches!(refused, Err(StorageError::Exists)),
             "{kind}: {:?}",
@@ -186,7 +186,7 @@ fn a_newer_open_of_a_kept_upload_supersedes_the_older_handle() {
         assert_eq!(place(sessions, id, 0, b"newer"), 5, "{kind}");
         sessions.declare_session_size(id, 5, now).unwrap();
         let (upload, _, crc) = sessions.finish_session(id, now).unwrap();
-        store.commit(upload, crc, false).unwrap();
+        store.commit(upload, crc, false, &mut |_| true).unwrap();
         assert_eq!(read(store, "status.json"), b"newer", "{kind}");
         // Kept anew (under the same id on POSIX: its token's and
         // name's), it does not count from the old handles' numbers.

@@ -83,7 +83,7 @@ fn commit_as(
 ) -> Result<(), StorageError> {
     let (mut upload, _, crc) = store.sessions().finish_session(id, None)?;
     upload.set_owner(owner.map(|o| o.0), owner.map(|o| o.1));
-    match store.commit(upload, crc, false)? {
+    match store.commit(upload, crc, false, &mut |_| true)? {
         Committing::Done(_) => Ok(()),
         _ => panic!("{id}: a commit not asked to be durable took steps"),
     }

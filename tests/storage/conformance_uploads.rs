@@ -27,7 +27,7 @@ fn staged(store: &dyn Store, name: &str, folders: Folders, bytes: &[u8]) -> Uplo
 
 /// Commits `upload`, not durably, whose bytes are `bytes`.
 fn committed(store: &dyn Store, upload: Upload, bytes: &[u8]) -> Result<Committed, StorageError> {
-    match store.commit(upload, crc32c::crc32c(bytes), false)? {
+    match store.commit(upload, crc32c::crc32c(bytes), false, &mut |_| true)? {
         Committing::Done(committed) => Ok(committed),
         _ => panic!("a commit not asked to be durable took steps"),
     }
@@ -186,7 +186,10 @@ fn a_copy_is_staged_from_the_version_opened_with_its_properties() {
             props: vec![colour("red")],
         };
         again.set_props(Some(Box::new(red)));
-        assert!(store.commit(again, crc, false).is_ok(), "{kind}");
+        assert!(
+            store.commit(again, crc, false, &mut |_| true).is_ok(),
+            "{kind}"
+        );
         let two = store.resource("k/two", false).unwrap();
         let props = store.props(Holder::File("k/two"), two.stamp.inode);
         assert_eq!(props.unwrap(), [colour("red")], "{kind}");
@@ -309,7 +312,10 @@ fn a_copy_over_a_file_keeps_the_sources_properties_not_the_replaced_files() {
             .stage_copy(&name_of("a/c/e"), &source, &name_of("a/b"), Folders::Made)
             .unwrap();
         assert!(upload.replaces_existing(), "{kind}");
-        assert!(store.commit(upload, crc, false).is_ok(), "{kind}");
+        assert!(
+            store.commit(upload, crc, false, &mut |_| true).is_ok(),
+            "{kind}"
+        );
         let copy = store.resource("a/b", false).unwrap();
         let props = store.props(Holder::File("a/b"), copy.stamp.inode);
         assert_eq!(props.unwrap(), [colour("blue")], "{kind}");

@@ -1,11 +1,14 @@
 //! A write's last judgement, at its change: its preconditions and the
 //! lock rule judged again where it renames, unlinks, makes a folder or
 //! writes a record, with the lock table held still through that change
-//! (an upload's commit: `published.rs`; a DELETE, MOVE, MKCOL,
-//! PROPPATCH: their own serve functions). Admission judged them first
+//! (an upload's commit: the engine's, asking [`judged_under`], and the
+//! rename step after a durable commit's flush: `published.rs`; a
+//! DELETE, MOVE, MKCOL, PROPPATCH: their own serve functions). Admission
+//! judged them first
 //! (`admission.rs`); what they submitted is kept for this
 //! ([`crate::serve::operate::Operate::keep`]).
 
+use crate::model::DavLock;
 use crate::serve::conditions::Conditions;
 use crate::serve::operate::Needs;
 use crate::serve::{Ctx, ErrorKind, Failure};
@@ -24,13 +27,24 @@ pub(in crate::serve) fn judged_again<'c>(
     needs: Needs<'_>,
     preconditions: Option<&Conditions>,
 ) -> Result<Steady<'c>, Failure> {
-    let locks = ctx.store.locks();
-    let (steady, table) = locks.steady()?;
+    let (steady, table) = ctx.store.locks().steady()?;
+    judged_under(ctx, &table, needs, preconditions)?;
+    Ok(steady)
+}
+
+/// [`judged_again`]'s judgement, given the lock table as it stands
+/// (`table`), held still by the caller (the engine's commit asks it:
+/// [`crate::storage::Landable`]).
+pub(in crate::serve) fn judged_under(
+    ctx: &Ctx<'_>,
+    table: &[DavLock],
+    needs: Needs<'_>,
+    preconditions: Option<&Conditions>,
+) -> Result<(), Failure> {
     if preconditions.is_some_and(|preconditions| !preconditions.required_hold(ctx)) {
         let changed = "the target changed meanwhile: the condition no longer holds";
         return Err(Failure::new(ErrorKind::PreconditionFailed, changed));
     }
     let submitted: Vec<&str> = preconditions.iter().flat_map(|c| c.submitted()).collect();
-    super::locks::check(&table, locks.now(), needs, &submitted)?;
-    Ok(steady)
+    super::locks::check(table, ctx.store.locks().now(), needs, &submitted)
 }

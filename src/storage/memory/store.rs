@@ -18,8 +18,8 @@ use crate::storage::{
     SessionStore, StorageError, Upload, ZipCrc,
 };
 use crate::storage::{
-    CopyTree, Cursor, Enter, GoOn, Judge, Open, Opened, Parents, PropEdit, Removable, Spill, Store,
-    Take, Wanted,
+    CopyTree, Cursor, Enter, GoOn, Judge, Landable, Open, Opened, Parents, PropEdit, Removable,
+    Spill, Store, Take, Wanted,
 };
 use crate::wire::content::Content;
 
@@ -418,21 +418,24 @@ impl Store for MemoryStore {
         Ok(Upload::Other(Box::new(upload)))
     }
 
-    fn renames_in_commit(&self, _durably: bool) -> bool {
-        true
-    }
-
-    /// In place at once: memory has nothing to flush.
+    /// In place at once, under the lock table's hold: memory has
+    /// nothing to flush.
     fn commit(
         &self,
         upload: Upload,
         crc: u32,
         _durably: bool,
+        may_land: Landable<'_>,
     ) -> Result<Committing<'_>, StorageError> {
-        match upload {
-            Upload::Other(upload) => upload.commit(crc).map(Committing::Done),
-            Upload::File(_) => Err(another_engine()),
+        let Upload::Other(upload) = upload else {
+            return Err(another_engine());
+        };
+        // Taken before the tree's mutex, as every change takes them.
+        let (_steady, table) = self.locks.steady()?;
+        if !may_land(&table) {
+            return Err(StorageError::NotAdmitted);
         }
+        upload.commit(crc).map(Committing::Done)
     }
 
     fn stage_copy(

@@ -24,8 +24,8 @@ use crate::model::{
 use crate::name::{Name, Prefix};
 #[cfg(feature = "shares")]
 use crate::storage::LinkTable;
-use crate::storage::Removable;
 use crate::storage::lock_table::Stretches;
+use crate::storage::{Landable, Removable};
 use crate::wire::content::Content;
 
 impl Store for Storage {
@@ -310,25 +310,29 @@ impl Store for Storage {
         Storage::begin_upload(self, name, folders, look).map(Upload::File)
     }
 
-    /// A durable commit's rename is a step after its flush.
-    fn renames_in_commit(&self, durably: bool) -> bool {
-        !durably
-    }
-
     /// The dead properties first, for the new inode (it appears with
-    /// them); then the rename, or a durable commit's steps, alone where
-    /// no other is in flight.
+    /// them); then the judgement and the rename under the lock table's
+    /// hold, or the judgement alone and a durable commit's steps (the
+    /// rename a step after a flush), alone where no other is in flight.
     fn commit(
         &self,
         upload: Upload,
         crc: u32,
         durably: bool,
+        may_land: Landable<'_>,
     ) -> Result<Committing<'_>, StorageError> {
         let mut upload = upload.into_file()?;
         self.record_props(&mut upload)?;
-        if !durably {
-            return upload.commit(crc).map(Committing::Done);
+        let (steady, table) = Store::locks(self).steady()?;
+        if !may_land(&table) {
+            return Err(StorageError::NotAdmitted);
         }
+        if !durably {
+            let renamed = upload.commit(crc);
+            drop(steady);
+            return renamed.map(Committing::Done);
+        }
+        drop(steady);
         match self.lone_commit() {
             Some(lone) => {
                 let durable = upload.commit_alone(crc, &lone)?;
