@@ -795,6 +795,38 @@ fn a_refused_upload_leaves_a_session_it_found_to_the_append_in_it() {
     assert_eq!(std::fs::read(server.path("f")).unwrap(), data);
 }
 
+/// A commit's rename that fails but may have happened (a network file
+/// system's client killed before it answered; here a failing gate just
+/// after the rename) keeps its count: the ledger is high until a
+/// recount, never low. Before, the count was taken back with the file
+/// in place (the cluster recipe's history: "the ledger counts less than
+/// the disk"), and the folder's quota could be passed by that much. A
+/// PUT's and a session's commit alike; what each replaced stays counted
+/// too.
+#[test]
+fn a_rename_that_failed_but_happened_stays_counted() {
+    use ferry::storage::gate::{Gate, Point};
+    use rustix::io::Errno;
+    let gate = std::sync::Arc::new(Gate::failing(Point::Renamed, Errno::NOTCONN));
+    let server = TestServer::start_with(|config| {
+        box_quota(config);
+        config.gate = Some(std::sync::Arc::clone(&gate));
+    });
+    let mut raw = server.raw();
+    let failed = put(&mut raw, "box/a", 30);
+    assert!(failed.starts_with("ERR 503 "), "{failed}");
+    assert_eq!(df(&mut raw, "box")[1], 30);
+    let data = support::pattern(20, 4);
+    let (id, _) = support::upload(&mut raw, "box/a", &data);
+    assert_eq!(support::append(&mut raw, &id, 0, &data), "OK 20");
+    raw.send(format!("COMMIT {id}\n"));
+    let failed = raw.line();
+    assert!(failed.starts_with("ERR 503 "), "{failed}");
+    // In place, as the failure hid; counted, with the file it replaced.
+    assert_eq!(std::fs::read(server.path("box/a")).unwrap(), data);
+    assert_eq!(df(&mut raw, "box")[1], 50);
+}
+
 /// A `--fsync` commit whose folder was pruned under it walks to the
 /// folder again, makes it, renames the file into it, then flushes the
 /// folders made; a flush that fails there fails the COMMIT's answer

@@ -45,6 +45,10 @@ pub enum Point {
     Create,
     /// Renaming a finished upload over its target.
     Commit,
+    /// Just after a counted upload's rename: a failing gate fails the
+    /// commit there, as a network file system's client killed before it
+    /// answered fails a rename it made.
+    Renamed,
     /// A counted commit between its count and its rename (where usage is
     /// counted).
     Rename,

@@ -381,6 +381,14 @@ impl FileUpload {
             gate.pass(point);
         }
     }
+
+    /// Fails at `point` if a test's failing gate says so.
+    pub(super) fn injected_fault(&self, point: Point) -> Result<(), StorageError> {
+        match self.gate.as_ref().and_then(|gate| gate.fault(point)) {
+            Some(errno) => Err(errno.into()),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Drop for FileUpload {

@@ -20,8 +20,11 @@ impl FileUpload {
     /// would pass a quota. `durable`: a record it removes is flushed, and
     /// a folder walked to again made durable. A flush that fails after
     /// the rename fails the commit's answer, never its count: the file is
-    /// in place (`committed`), counted as it is.
+    /// in place (`committed`), counted as it is. So does a rename that
+    /// fails with its bytes no longer where they were staged: it may have
+    /// happened.
     pub(super) fn rename_into_place(&mut self, durable: bool) -> Result<(), StorageError> {
+        let mut kept_counted = false;
         let renamed = match &self.counted {
             None => self.still_here().and_then(|walked| {
                 let made_anew = walked.is_some();
@@ -47,16 +50,34 @@ impl FileUpload {
                     .admit(at, &replaced, self.ahead)
                     .and_then(|changes| {
                         self.pause(Point::Rename);
-                        let renamed = self.rename_staged(durable);
+                        let renamed = self.rename_staged(durable).and_then(|renamed| {
+                            self.injected_fault(Point::Renamed).map(|()| renamed)
+                        });
                         match &renamed {
                             Ok(_) => counted.settle(at, &changes),
-                            Err(_) => counted.undo(at, &changes),
+                            // Surely not renamed: its bytes are where they were staged.
+                            Err(_) if self.still_staged() => counted.undo(at, &changes),
+                            // Perhaps renamed (a network file system's
+                            // client killed before it answered): counted as
+                            // landed, what it replaced too, so the ledger is
+                            // high until a recount, never low.
+                            Err(err) => {
+                                log::warn!(
+                                    "{}: a commit's rename failed ({err}) and may have happened: counted as landed",
+                                    at.1
+                                );
+                                kept_counted = true;
+                            }
                         }
                         renamed
                     })
                     .map(|renamed| (renamed, made_anew))
             }
         };
+        if kept_counted {
+            // Netted by the commit's count, which stays.
+            self.ahead = 0;
+        }
         let (renamed, made_anew) = renamed?;
         // Netted by the commit's count.
         self.ahead = 0;
@@ -184,6 +205,16 @@ impl FileUpload {
                 Ok(self.replaces_existing())
             }
         }
+    }
+
+    /// Whether the staged bytes are still at their name: a rename that
+    /// failed did not happen. `false` where the file system cannot say.
+    fn still_staged(&self) -> bool {
+        let (dir, name) = match &self.staged {
+            Staged::Temp(temp) => (&self.dir, temp.clone()),
+            Staged::Session(staging) => (&staging.dir, staging.data_name()),
+        };
+        rustix::fs::statat(dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok()
     }
 
     /// The rename of an upload that had not looked, its name found taken:

@@ -6,7 +6,9 @@
 //!          above the file, its token's) each judged against its quota
 //!          and changed under the account's lock; refused, nothing counted
 //!          and nothing renamed (507, or S3's QuotaExceeded)
-//! rename   failed: what was admitted is taken back (undo)
+//! rename   failed, its bytes still staged: what was admitted is taken
+//!          back (undo); failed, perhaps made (a network file system's
+//!          client killed before it answered): kept, high until a recount
 //! settle   after it: the other owners' tokens (a session's begun by
 //!          another token) lose their bytes, and the replaced file
 //!          leaves its folders and its owner's token
