@@ -801,15 +801,16 @@ fn a_refused_upload_leaves_a_session_it_found_to_the_append_in_it() {
 /// recount, never low. Before, the count was taken back with the file
 /// in place (the cluster recipe's history: "the ledger counts less than
 /// the disk"), and the folder's quota could be passed by that much. A
-/// PUT's and a session's commit alike; what each replaced stays counted
-/// too.
+/// PUT's and a session's commit alike (what each replaced stays counted
+/// too), and a file's or a folder's move into the folder.
 #[test]
 fn a_rename_that_failed_but_happened_stays_counted() {
     use ferry::storage::gate::{Gate, Point};
     use rustix::io::Errno;
     let gate = std::sync::Arc::new(Gate::failing(Point::Renamed, Errno::NOTCONN));
     let server = TestServer::start_with(|config| {
-        box_quota(config);
+        listen_http(config);
+        config.quotas = vec![FolderQuota::parse("box/=1000,files=10").unwrap()];
         config.gate = Some(std::sync::Arc::clone(&gate));
     });
     let mut raw = server.raw();
@@ -825,6 +826,20 @@ fn a_rename_that_failed_but_happened_stays_counted() {
     // In place, as the failure hid; counted, with the file it replaced.
     assert_eq!(std::fs::read(server.path("box/a")).unwrap(), data);
     assert_eq!(df(&mut raw, "box")[1], 50);
+    // A file's move into the folder, and a folder's, alike.
+    assert!(put(&mut raw, "out", 5).starts_with("ERR 503 "));
+    raw.send("MOVE out box/moved\n");
+    let failed = raw.line();
+    assert!(failed.starts_with("ERR 503 "), "{failed}");
+    assert!(server.path("box/moved").exists());
+    assert_eq!(df(&mut raw, "box")[1], 55);
+    assert!(put(&mut raw, "dir/f", 7).starts_with("ERR 503 "));
+    let http = server.http.unwrap();
+    let head = format!("Host: {http}\r\nDestination: /box/dir/\r\n");
+    let moved = exchange(http, "MOVE", "/dir/", &head, b"");
+    assert_eq!(moved.status, 503, "{}", moved.head);
+    assert!(server.path("box/dir/f").exists());
+    assert_eq!(df(&mut raw, "box")[1], 62);
 }
 
 /// A `--fsync` commit whose folder was pruned under it walks to the

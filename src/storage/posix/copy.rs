@@ -363,11 +363,15 @@ impl Storage {
         if let Some(ledger) = &self.usage {
             ledger.admit_move(&crossed, None)?;
         }
-        let renamed = super::rename::rename_no_replace((old_fd, leaf), (new_fd, new));
+        let renamed = super::rename::rename_no_replace((old_fd, leaf), (new_fd, new))
+            .and_then(|()| self.injected_fault(super::gate::Point::Renamed));
         if let Some(ledger) = &self.usage {
             match &renamed {
                 Ok(()) => ledger.count_left(&crossed),
-                Err(_) => ledger.take_back_entered(&crossed, usize::MAX),
+                Err(_) if super::rename::still_at(old_fd, leaf) => {
+                    ledger.take_back_entered(&crossed, usize::MAX)
+                }
+                Err(_) => {}
             }
         }
         renamed?;

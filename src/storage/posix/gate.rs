@@ -45,9 +45,9 @@ pub enum Point {
     Create,
     /// Renaming a finished upload over its target.
     Commit,
-    /// Just after a counted upload's rename: a failing gate fails the
-    /// commit there, as a network file system's client killed before it
-    /// answered fails a rename it made.
+    /// Just after an upload's rename where usage is counted, or a file's
+    /// or folder's move: a failing gate fails it there, as a network file
+    /// system's client killed before it answered fails a rename it made.
     Renamed,
     /// A counted commit between its count and its rename (where usage is
     /// counted).

@@ -87,9 +87,12 @@ impl Storage {
                 // Never replacing a file made since the look above.
                 false => rename_no_replace((self.fd(&source), leaf), (dir, new)),
             };
+            let renamed = renamed.and_then(|()| self.injected_fault(Point::Renamed));
             match (&renamed, &self.usage, replaced) {
                 (Ok(()), _, Some(going)) => self.count_gone(to.as_str(), going),
-                (Err(_), Some(ledger), _) => ledger.take_back_entered(&crossed, usize::MAX),
+                (Err(_), Some(ledger), _) if still_at(self.fd(&source), leaf) => {
+                    ledger.take_back_entered(&crossed, usize::MAX)
+                }
                 _ => {}
             }
             renamed.map(|()| overwrite && replaces)
@@ -151,4 +154,18 @@ pub(super) fn rename_no_replace(
         }
         Err(errno) => Err(errno.into()),
     }
+}
+
+/// Whether `name` is still in `dir`, after a rename of it failed: then
+/// the rename surely did not happen, and what was counted for it is
+/// taken back. A rename can fail and still have happened (a network or
+/// FUSE file system's client killed before it answered); where the name
+/// is gone, or the file system cannot say, the count stays: the ledger
+/// high until a recount, never low (`usage_commit.rs`).
+pub(super) fn still_at(dir: impl AsFd, name: &str) -> bool {
+    let there = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
+    if !there {
+        log::warn!("{name}: a rename failed and may have happened: its count stays");
+    }
+    there
 }

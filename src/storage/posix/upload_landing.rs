@@ -57,17 +57,9 @@ impl FileUpload {
                             Ok(_) => counted.settle(at, &changes),
                             // Surely not renamed: its bytes are where they were staged.
                             Err(_) if self.still_staged() => counted.undo(at, &changes),
-                            // Perhaps renamed (a network file system's
-                            // client killed before it answered): counted as
-                            // landed, what it replaced too, so the ledger is
-                            // high until a recount, never low.
-                            Err(err) => {
-                                log::warn!(
-                                    "{}: a commit's rename failed ({err}) and may have happened: counted as landed",
-                                    at.1
-                                );
-                                kept_counted = true;
-                            }
+                            // Perhaps renamed: counted as landed, what it
+                            // replaced too (`rename::still_at`).
+                            Err(_) => kept_counted = true,
                         }
                         renamed
                     })
@@ -207,14 +199,13 @@ impl FileUpload {
         }
     }
 
-    /// Whether the staged bytes are still at their name: a rename that
-    /// failed did not happen. `false` where the file system cannot say.
+    /// Whether the staged bytes are still at their name, after a rename
+    /// that failed ([`super::rename::still_at`]).
     fn still_staged(&self) -> bool {
-        let (dir, name) = match &self.staged {
-            Staged::Temp(temp) => (&self.dir, temp.clone()),
-            Staged::Session(staging) => (&staging.dir, staging.data_name()),
-        };
-        rustix::fs::statat(dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok()
+        match &self.staged {
+            Staged::Temp(temp) => super::rename::still_at(&self.dir, temp),
+            Staged::Session(staging) => super::rename::still_at(&staging.dir, &staging.data_name()),
+        }
     }
 
     /// The rename of an upload that had not looked, its name found taken:
