@@ -1,6 +1,7 @@
 //! Beginning an upload session: [`Storage::begin_session`] finds the
 //! session that already stages an upload (its id keyed from what it
-//! uploads) or makes it ([`Storage::find_session`] only finds it),
+//! uploads) or makes it (`find_or_begin`, asked not to make one, only
+//! finds it),
 //! [`Storage::begin_new_session`] makes one of its
 //! own (tus's creation); both first hold the bookkeeping, load the index
 //! and expire what is due, and refuse a session past the caps
@@ -47,24 +48,11 @@ impl Storage {
         self.find_or_begin((name, size, crc), limits, true)
     }
 
-    /// The session [`Storage::begin_session`] would find for the upload,
-    /// never one begun (nor one past use taken over).
-    ///
-    /// # Errors
-    /// [`StorageError::NoSuchUpload`] where none stages it; as
-    /// [`Storage::begin_session`] otherwise.
-    pub fn find_session(
-        &self,
-        name: &Name,
-        size: u64,
-        crc: u32,
-        limits: &SessionLimits,
-    ) -> Result<SessionInfo, StorageError> {
-        self.find_or_begin((name, size, crc), limits, false)
-    }
-
-    /// [`Storage::begin_session`], or (`make` false) [`Storage::find_session`].
-    fn find_or_begin(
+    /// [`Storage::begin_session`], or (`make` false) only the session it
+    /// would find, never one begun nor one past use taken over
+    /// ([`SessionStore::find_session`](crate::storage::SessionStore::find_session):
+    /// [`StorageError::NoSuchUpload`] where none stages it).
+    pub(super) fn find_or_begin(
         &self,
         (name, size, crc): (&Name, u64, u32),
         limits: &SessionLimits,

@@ -28,7 +28,7 @@ impl SessionStore for Storage {
         crc: u32,
         limits: &SessionLimits,
     ) -> Result<SessionInfo, StorageError> {
-        Storage::find_session(self, name, size, crc, limits)
+        self.find_or_begin((name, size, crc), limits, false)
     }
 
     fn begin_new_session(
